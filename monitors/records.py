@@ -74,7 +74,7 @@ def decode_metadata_value(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"' or text[:1] in "[{":
+    if (len(text) >= 2 and text[0] == text[-1] == '"') or text[:1] in "[{":
         try:
             return json.loads(text)
         except ValueError:
@@ -115,7 +115,7 @@ def _opt_str(value: Any) -> str | None:
 
 def _io(value: Any) -> Any:
     # v2 returns input/output as raw strings; JSON ones are decoded, plain text stays text.
-    if isinstance(value, str) and value[:1] in "[{\"":
+    if isinstance(value, str) and value[:1] in '[{"':
         try:
             return json.loads(value)
         except ValueError:
@@ -214,8 +214,6 @@ def observation_to_row(obs: Observation) -> dict[str, Any]:
         "totalCost": obs.total_cost,
         "metadata": dict(obs.metadata),
         "input": obs.input if obs.input is None or isinstance(obs.input, str) else json.dumps(obs.input),
-        "output": obs.output
-        if obs.output is None or isinstance(obs.output, str)
-        else json.dumps(obs.output),
+        "output": obs.output if obs.output is None or isinstance(obs.output, str) else json.dumps(obs.output),
         "isRootObservation": obs.is_root,
     }
