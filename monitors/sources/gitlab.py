@@ -1,0 +1,252 @@
+"""GitLab merge requests and their commits, for the goal-drift monitor.
+
+Setup: create a personal, group or project access token with the `read_api` scope (a Reporter on the
+projects the agents push to is enough), and set `sources.gitlab.url` (e.g. https://gitlab.example.com)
+and the token through the environment. Offline runs and the demo read a JSON fixture instead
+(`OfflineGitLab`, format below).
+
+API reference:
+- https://docs.gitlab.com/api/merge_requests/#get-single-mr
+- https://docs.gitlab.com/api/merge_requests/#get-single-merge-request-commits (lists newest first)
+- python-gitlab: https://python-gitlab.readthedocs.io/en/stable/gl_objects/merge_requests.html
+
+Both sources answer `merge_request(repo, iid)` with a `MergeRequestInfo` or an `MrProblem` that says
+why the merge request could not be checked (no access, not found, no commits, GitLab unavailable).
+They never raise for those: one unreadable merge request must not stop the others.
+
+Retries are ours, not python-gitlab's: its built-in retry sleeps with `time.sleep` and cannot be
+bounded by our RetryPolicy, so it is switched off per call and 429/5xx/timeouts go through the policy.
+The token is sent in the PRIVATE-TOKEN header only and is scrubbed from every problem detail.
+
+Offline fixture format (the demo data generator writes it; commits newest first, as the API lists them):
+    {"projects": {"group/app": {"merge_requests": {"12": {"title": ..., "description": ...,
+      "web_url": ..., "state": ..., "commits": [{"id": sha, "title": ..., "message": ...,
+      "committed_date": iso8601}, ...]}}}}}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
+
+from monitors.core import SourceError, utc
+from monitors.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
+from monitors.sources.base import SourceStats
+
+log = logging.getLogger(__name__)
+
+ProblemCode = Literal["no_access", "not_found", "no_commits", "unavailable", "malformed"]
+# Per-call switches that turn python-gitlab's own retry loop off (see the module docstring).
+_NO_LIBRARY_RETRY: dict[str, Any] = {
+    "obey_rate_limit": False,
+    "retry_transient_errors": False,
+    "max_retries": 0,
+}
+_T = TypeVar("_T")
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    id: str
+    title: str
+    message: str
+    committed_date: datetime | None
+
+    @property
+    def text(self) -> str:
+        """The full commit message (subject and body), or the subject when the message is empty."""
+        return (self.message or self.title).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRequestInfo:
+    repo: str
+    iid: int
+    title: str
+    description: str
+    web_url: str
+    state: str
+    commits: tuple[CommitInfo, ...]  # as listed by the source (GitLab: newest first)
+
+    @property
+    def final_commit(self) -> CommitInfo:
+        """The newest commit by commit date; undated commits lose to dated ones, ties keep list order."""
+        dated = [c for c in self.commits if c.committed_date is not None]
+        if not dated:
+            return self.commits[0]  # the API lists newest first
+        return max(dated, key=lambda c: c.committed_date)  # type: ignore[arg-type,return-value]
+
+    def commits_newest_first(self) -> list[CommitInfo]:
+        final = self.final_commit
+        rest = [c for c in self.commits if c is not final]
+        rest.sort(key=lambda c: c.committed_date or _UNDATED, reverse=True)
+        return [final, *rest]
+
+
+@dataclass(frozen=True, slots=True)
+class MrProblem:
+    """Why a merge request could not be checked. `detail` is safe to show (no secrets)."""
+
+    code: ProblemCode
+    detail: str
+
+    @property
+    def retryable(self) -> bool:
+        return self.code == "unavailable"
+
+
+class MergeRequestSource(Protocol):
+    stats: SourceStats
+
+    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem: ...
+
+
+def _parse_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any]) -> MergeRequestInfo:
+    """A MergeRequestInfo from API-shaped dicts; commits without an id are skipped."""
+    parsed = tuple(
+        CommitInfo(
+            id=str(c["id"]),
+            title=str(c.get("title") or ""),
+            message=str(c.get("message") or ""),
+            committed_date=_parse_date(c.get("committed_date")),
+        )
+        for c in commits
+        if isinstance(c, Mapping) and c.get("id")
+    )
+    return MergeRequestInfo(
+        repo=repo,
+        iid=iid,
+        title=str(mr.get("title") or ""),
+        description=str(mr.get("description") or ""),
+        web_url=str(mr.get("web_url") or ""),
+        state=str(mr.get("state") or ""),
+        commits=parsed,
+    )
+
+
+def _with_commits(info: MergeRequestInfo) -> MergeRequestInfo | MrProblem:
+    if not info.commits:
+        return MrProblem("no_commits", f"{info.repo}!{info.iid} has no commits")
+    return info
+
+
+_STATUS_PROBLEMS: dict[int, tuple[ProblemCode, str]] = {
+    401: ("no_access", "GitLab rejected the token (401)"),
+    403: ("no_access", "the token has no access to this project (403)"),
+    404: ("not_found", "merge request or project not found (404)"),
+}
+
+
+class GitLabSource:
+    """Merge requests through python-gitlab against a GitLab server (self-hosted or gitlab.com)."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 10.0, retry: RetryPolicy | None = None) -> None:
+        import gitlab  # python-gitlab pulls in requests-toolbelt; only drift needs it
+        import requests
+
+        self.url = url.rstrip("/")
+        self._token = token
+        self.retry = retry or RetryPolicy()
+        self.stats = SourceStats()
+        self._last_headers: Mapping[str, str] = {}
+        session = requests.Session()
+        session.hooks["response"].append(self._on_response)
+        self._gl = gitlab.Gitlab(
+            self.url, private_token=token, timeout=timeout, retry_transient_errors=False, session=session
+        )
+
+    def __repr__(self) -> str:
+        return f"GitLabSource({self.url!r})"  # never the token
+
+    def _on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        # Counted at the transport so pagination and retries are included.
+        endpoint = "mr_commits" if response.request.path_url.split("?")[0].endswith("/commits") else "mr"
+        self.stats.count_request(f"gitlab:{endpoint}")
+        self._last_headers = response.headers
+
+    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem:
+        project = self._gl.projects.get(repo, lazy=True)
+        mr = self._call(lambda: project.mergerequests.get(iid, **_NO_LIBRARY_RETRY))
+        if isinstance(mr, MrProblem):
+            return mr
+        commits = self._call(lambda: [c.attributes for c in mr.commits(per_page=100, **_NO_LIBRARY_RETRY)])
+        if isinstance(commits, MrProblem):
+            return commits
+        return _with_commits(build_info(repo, iid, mr.attributes, commits))
+
+    def _call(self, fn: Callable[[], _T]) -> _T | MrProblem:
+        """Run one API call under the retry policy; map failures to an MrProblem."""
+        import gitlab.exceptions
+        import requests
+
+        budget = RetryBudget(self.retry)
+        while True:
+            retry_after: float | None = None
+            try:
+                return fn()
+            except gitlab.exceptions.GitlabParsingError:
+                return MrProblem("malformed", "GitLab sent a response that is not valid JSON")
+            except gitlab.exceptions.GitlabError as exc:
+                status = exc.response_code or 0
+                if status in _STATUS_PROBLEMS:
+                    return MrProblem(*_STATUS_PROBLEMS[status])
+                if not is_retryable_status(status):
+                    return MrProblem("unavailable", self._scrub(f"GitLab answered {status}"))
+                problem = MrProblem("unavailable", f"GitLab answered {status} after retries")
+                if status == 429:
+                    retry_after = parse_retry_after(self._last_headers.get("Retry-After"))
+            except requests.RequestException as exc:
+                problem = MrProblem("unavailable", f"GitLab unreachable ({type(exc).__name__}) after retries")
+            wait = budget.next_wait(retry_after)
+            if wait is None:
+                return problem
+            self.stats.retries += 1
+            log.info("gitlab: %s, retrying in %.1fs", problem.detail.split(" after")[0], wait)
+            budget.sleep(wait)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+class OfflineGitLab:
+    """Merge requests from a JSON fixture file (demo data, air-gapped replays). Makes no requests."""
+
+    def __init__(self, path: str | Path | None = None, *, data: Mapping[str, Any] | None = None) -> None:
+        self.stats = SourceStats()
+        if data is None:
+            if path is None:
+                raise ValueError("give path or data")
+            try:
+                data = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise SourceError(f"cannot read GitLab fixture {path}: {type(exc).__name__}: {exc}") from exc
+        projects = data.get("projects") if isinstance(data, Mapping) else None
+        if not isinstance(projects, Mapping):
+            raise SourceError(f"GitLab fixture {path or '<data>'}: expected an object with 'projects'")
+        self._projects = projects
+
+    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem:
+        project = self._projects.get(repo)
+        mrs = project.get("merge_requests") if isinstance(project, Mapping) else None
+        mr = mrs.get(str(iid)) if isinstance(mrs, Mapping) else None
+        if mr is None:
+            return MrProblem("not_found", "merge request or project not found in the fixture")
+        commits = mr.get("commits") if isinstance(mr, Mapping) else None
+        if not isinstance(mr, Mapping) or not isinstance(commits, list):
+            return MrProblem("malformed", "fixture entry is not a merge request with a commits list")
+        return _with_commits(build_info(repo, iid, mr, commits))

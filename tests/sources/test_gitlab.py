@@ -1,0 +1,199 @@
+"""GitLabSource through the real python-gitlab client against the fake GitLab server; OfflineGitLab."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from monitors.core import SourceError
+from monitors.retry import RetryPolicy
+from monitors.sources.gitlab import GitLabSource, MergeRequestInfo, MrProblem, OfflineGitLab
+from tests.fakes.gitlab_server import FakeGitLab, Fault, running
+
+TOKEN = "glpat-SECRET-0123456789"
+
+
+def commit(sha: str, date: str, title: str = "", message: str | None = None) -> dict:
+    title = title or f"commit {sha}"
+    return {"id": sha, "title": title, "message": message or title, "committed_date": date}
+
+
+# Deliberately not in date order: the newest (c3) sits in the middle.
+SHUFFLED = [
+    commit("c2", "2026-03-02T10:00:00+01:00", "Add parser"),
+    commit("c3", "2026-03-03T09:00:00Z", "Fix login redirect", "Fix login redirect\n\nUse the next param."),
+    commit("c1", "2026-03-01T08:00:00Z", "Initial"),
+]
+
+
+@pytest.fixture
+def gitlab() -> Iterator[FakeGitLab]:
+    state = FakeGitLab(token=TOKEN)
+    state.add_mr("group/app", 12, SHUFFLED, title="Fix login", description="Closes #3")
+    state.add_mr("group/app", 13, [])
+    with running(state) as server:
+        yield server
+
+
+def source(server: FakeGitLab, sleeps: list[float] | None = None, **kw) -> GitLabSource:
+    policy = RetryPolicy(attempts=3, sleep=(sleeps if sleeps is not None else []).append, rng=random.Random(1))
+    return GitLabSource(server.url, kw.pop("token", TOKEN), retry=policy, **kw)
+
+
+def test_fetches_merge_request_and_picks_final_commit_by_date(gitlab: FakeGitLab) -> None:
+    src = source(gitlab)
+    info = src.merge_request("group/app", 12)
+    assert isinstance(info, MergeRequestInfo)
+    assert (info.title, info.description, info.state) == ("Fix login", "Closes #3", "opened")
+    assert info.web_url == "https://gitlab.example.com/group/app/-/merge_requests/12"
+    assert info.final_commit.id == "c3"
+    assert info.final_commit.text == "Fix login redirect\n\nUse the next param."
+    assert [c.id for c in info.commits_newest_first()] == ["c3", "c2", "c1"]
+    paths = [r.path for r in gitlab.requests]
+    assert paths == [
+        "/api/v4/projects/group%2Fapp/merge_requests/12",
+        "/api/v4/projects/group%2Fapp/merge_requests/12/commits",
+    ]
+    assert all(r.headers["private-token"] == TOKEN for r in gitlab.requests)
+    assert src.stats.requests == 2
+    assert src.stats.by_endpoint == {"gitlab:mr": 1, "gitlab:mr_commits": 1}
+
+
+def test_commits_are_paginated(gitlab: FakeGitLab) -> None:
+    many = [commit(f"s{i:03d}", f"2026-03-01T{i // 60:02d}:{i % 60:02d}:00Z") for i in range(230)]
+    gitlab.add_mr("group/big", 1, list(reversed(many)))
+    src = source(gitlab)
+    info = src.merge_request("group/big", 1)
+    assert isinstance(info, MergeRequestInfo)
+    assert len(info.commits) == 230
+    assert info.final_commit.id == "s229"
+    pages = [r.query.get("page", ["1"])[0] for r in gitlab.requests if r.path.endswith("/commits")]
+    assert pages == ["1", "2", "3"]
+    assert src.stats.requests == 4
+
+
+@pytest.mark.parametrize(
+    ("setup", "repo", "iid", "code"),
+    [
+        (lambda g: None, "group/app", 99, "not_found"),
+        (lambda g: None, "group/missing", 1, "not_found"),
+        (lambda g: g.forbidden.add("group/app"), "group/app", 12, "no_access"),
+        (lambda g: None, "group/app", 13, "no_commits"),
+        (lambda g: g.faults.append(Fault(status=400)), "group/app", 12, "unavailable"),
+        (lambda g: g.faults.append(Fault(status=200, body="not json")), "group/app", 12, "malformed"),
+    ],
+)
+def test_problems_map_to_reasons(gitlab: FakeGitLab, setup, repo: str, iid: int, code: str) -> None:
+    setup(gitlab)
+    result = source(gitlab).merge_request(repo, iid)
+    assert isinstance(result, MrProblem)
+    assert result.code == code
+    assert result.detail
+
+
+def test_wrong_token_is_no_access_and_never_retried(gitlab: FakeGitLab) -> None:
+    sleeps: list[float] = []
+    result = source(gitlab, sleeps, token="glpat-wrong").merge_request("group/app", 12)
+    assert isinstance(result, MrProblem) and result.code == "no_access"
+    assert len(gitlab.requests) == 1 and sleeps == []
+
+
+def test_transient_errors_are_retried_then_succeed(gitlab: FakeGitLab) -> None:
+    gitlab.faults.append(Fault(match="/commits", status=502, times=2))
+    sleeps: list[float] = []
+    src = source(gitlab, sleeps)
+    info = src.merge_request("group/app", 12)
+    assert isinstance(info, MergeRequestInfo) and info.final_commit.id == "c3"
+    assert len(sleeps) == 2 and src.stats.retries == 2
+    assert src.stats.requests == 4  # the MR once, the commits three times
+
+
+def test_persistent_5xx_gives_up_as_unavailable(gitlab: FakeGitLab) -> None:
+    gitlab.faults.append(Fault(status=503, times=100))
+    sleeps: list[float] = []
+    result = source(gitlab, sleeps).merge_request("group/app", 12)
+    assert isinstance(result, MrProblem) and result.code == "unavailable" and result.retryable
+    assert len(gitlab.requests) == 3 and len(sleeps) == 2
+
+
+def test_429_honours_retry_after(gitlab: FakeGitLab) -> None:
+    gitlab.faults.append(Fault(status=429, headers={"Retry-After": "7"}))
+    sleeps: list[float] = []
+    info = source(gitlab, sleeps).merge_request("group/app", 12)
+    assert isinstance(info, MergeRequestInfo)
+    assert sleeps == [7.0]
+
+
+def test_timeout_is_retried_then_unavailable(gitlab: FakeGitLab) -> None:
+    gitlab.faults.append(Fault(status=200, delay=1.0, times=2))
+    sleeps: list[float] = []
+    result = source(gitlab, sleeps, timeout=0.2).merge_request("group/app", 12)
+    # attempts=3: two slow answers time out, the third is served normally.
+    assert isinstance(result, MergeRequestInfo)
+    assert len(sleeps) == 2
+
+
+def test_token_never_in_problems_or_logs(gitlab: FakeGitLab, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    gitlab.faults.append(Fault(status=500, times=100, body=json.dumps({"message": "boom"})))
+    src = source(gitlab)
+    results = [src.merge_request("group/app", 12), source(gitlab, token=TOKEN + "x").merge_request("g/a", 1)]
+    gitlab.faults.clear()
+    results.append(source(gitlab, token="glpat-wrong").merge_request("group/app", 12))
+    assert all(isinstance(r, MrProblem) for r in results)
+    assert TOKEN not in caplog.text
+    assert all(TOKEN not in repr(r) for r in results)
+    assert TOKEN not in repr(src)
+
+
+def fixture_data() -> dict:
+    return {
+        "projects": {
+            "group/app": {
+                "merge_requests": {
+                    "12": {
+                        "title": "Fix login",
+                        "description": "",
+                        "web_url": "https://gitlab.example.com/group/app/-/merge_requests/12",
+                        "state": "merged",
+                        "commits": SHUFFLED,
+                    },
+                    "13": {"title": "Empty", "description": "", "web_url": "", "state": "opened", "commits": []},
+                    "14": {"title": "Broken", "commits": "nope"},
+                }
+            }
+        }
+    }
+
+
+def test_offline_gitlab_reads_the_fixture_format(tmp_path) -> None:
+    path = tmp_path / "gitlab.json"
+    path.write_text(json.dumps(fixture_data()))
+    offline = OfflineGitLab(path)
+    info = offline.merge_request("group/app", 12)
+    assert isinstance(info, MergeRequestInfo) and info.final_commit.id == "c3" and info.state == "merged"
+    codes = [offline.merge_request(r, i) for r, i in [("group/app", 13), ("group/app", 99), ("x/y", 12)]]
+    assert [p.code for p in codes if isinstance(p, MrProblem)] == ["no_commits", "not_found", "not_found"]
+    broken = offline.merge_request("group/app", 14)
+    assert isinstance(broken, MrProblem) and broken.code == "malformed"
+    assert offline.stats.requests == 0
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"projects": 3}'])
+def test_offline_gitlab_rejects_bad_files(tmp_path, content: str) -> None:
+    path = tmp_path / "gitlab.json"
+    path.write_text(content)
+    with pytest.raises(SourceError, match=r"gitlab\.json"):
+        OfflineGitLab(path)
+
+
+def test_undated_commits_fall_back_to_api_order() -> None:
+    data = fixture_data()
+    mr = data["projects"]["group/app"]["merge_requests"]["12"]
+    mr["commits"] = [{"id": "new", "title": "b", "committed_date": None}, {"id": "old", "title": "a"}]
+    info = OfflineGitLab(data=data).merge_request("group/app", 12)
+    assert isinstance(info, MergeRequestInfo) and info.final_commit.id == "new"
