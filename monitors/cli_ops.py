@@ -1,0 +1,216 @@
+"""Operator commands of run-monitor: export, silence, test-alert, status, calibrate, report, scheduler."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitors.core import ConfigError, MonitorsError
+
+NOT_BUILT = "is not built yet in this version (tracked in the project's issues)"
+
+
+def _settings(config: str | None, demo: bool = False) -> Any:
+    from monitors.cli import _load_settings
+
+    return _load_settings(config, demo)
+
+
+def _guard(fn: Any) -> Any:
+    """Turn config errors into exit 2 and other known errors into exit 1, never a traceback."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            sys.exit(2)
+        except MonitorsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def register(cli: click.Group, drift: click.Group) -> None:
+    config_opt = click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml.")
+
+    @cli.command()
+    @config_opt
+    @click.option("--since", default="7d", show_default=True, help="A duration ago (7d) or an ISO time.")
+    @click.option("--until", help="End of the window (default: now).")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help="File to write (JSON lines; gzip when it ends in .gz).",
+    )
+    @click.option("--dry-run", is_flag=True, help="Count what would be exported; write nothing.")
+    @_guard
+    def export(config: str | None, since: str, until: str | None, output: Path, dry_run: bool) -> None:
+        """Save observations from Langfuse to a file that any monitor can replay with --source."""
+        from monitors.cli import _parse_when
+        from monitors.core import RunWindow
+        from monitors.export import export_observations
+        from monitors.wiring import build_source
+
+        settings = _settings(config)
+        now = datetime.now(UTC)
+        window = RunWindow(_parse_when(since, now) or now, _parse_when(until, now) or now)
+        source = build_source(settings)
+        target = Path("/dev/null") if dry_run else output
+        count = export_observations(source, window, target)
+        verb = "would export" if dry_run else f"exported to {output}:"
+        click.echo(
+            f"{verb} {count} observations, window={window} requests={source.stats.requests} "
+            f"malformed={source.stats.malformed}"
+        )
+
+    @cli.command()
+    @click.argument("monitor", required=False)
+    @config_opt
+    @click.option("--key", help="Silence only findings whose key is this or starts with it (e.g. a budget name).")
+    @click.option("--for", "duration", help="How long, e.g. 2h or 3d.")
+    @click.option("--reason", default="", help="Why (shown by --list).")
+    @click.option("--list", "list_", is_flag=True, help="List active silences.")
+    @click.option("--remove", type=int, help="Remove the silence with this id.")
+    @click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+    @_guard
+    def silence(
+        monitor: str | None,
+        config: str | None,
+        key: str | None,
+        duration: str | None,
+        reason: str,
+        list_: bool,
+        remove: int | None,
+        dry_run: bool,
+    ) -> None:
+        """Mute a monitor (or one of its keys) for a while; list or remove silences."""
+        from monitors.registry import MONITORS
+        from monitors.types import parse_duration
+        from monitors.wiring import open_store
+
+        store = open_store(_settings(config))
+        now = datetime.now(UTC)
+        if list_:
+            active = store.silences(now=now)
+            for s in active:
+                click.echo(f"#{s.id} {s.monitor} key={s.key or '*'} until={s.until:%Y-%m-%d %H:%M}Z {s.reason or ''}")
+            click.echo(f"{len(active)} active silence(s)")
+            return
+        if remove is not None:
+            done = dry_run or store.remove_silence(remove)
+            click.echo(
+                f"{'would remove' if dry_run else 'removed'} silence #{remove}" if done else f"no silence #{remove}"
+            )
+            return
+        if monitor not in MONITORS or not duration:
+            raise click.UsageError(f"give MONITOR ({', '.join(MONITORS)}) and --for DURATION, or --list/--remove")
+        try:
+            until = now + parse_duration(duration)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--for") from None
+        if dry_run:
+            click.echo(f"would silence {monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z")
+            return
+        sid = store.add_silence(monitor, key, until, now=now, reason=reason)
+        click.echo(f"silenced {monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z (#{sid})")
+
+    @cli.command(name="test-alert")
+    @config_opt
+    @click.option("--channel", required=True, help="Channel name from monitors.yaml.")
+    @click.option("--dry-run", is_flag=True, help="Print the message instead of sending it.")
+    @_guard
+    def test_alert(config: str | None, channel: str, dry_run: bool) -> None:
+        """Send a harmless test message to one channel to check its webhook."""
+        from monitors.render import test_message
+        from monitors.wiring import build_notifiers
+
+        settings = _settings(config)
+        notifiers = build_notifiers(settings, dry_run=dry_run)
+        if channel not in notifiers:
+            raise ConfigError(f"--channel: unknown channel {channel!r} (defined: {', '.join(notifiers) or 'none'})")
+        result = notifiers[channel].deliver(test_message())
+        click.echo(f"channel={channel} ok={result.ok} status={result.status} reason={result.reason}")
+        sys.exit(0 if result.ok else 1)
+
+    @cli.command()
+    @config_opt
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    @_guard
+    def status(config: str | None, fmt: str) -> None:
+        """Show each monitor's last run, last success and pending alerts (the heartbeat)."""
+        import json
+
+        from monitors.wiring import open_store
+
+        store = open_store(_settings(config))
+        runs, outbox = store.last_runs(), store.outbox_counts()
+        if fmt == "json":
+            click.echo(json.dumps({"runs": runs, "outbox": outbox}, default=str))
+            return
+        for monitor, entry in sorted(runs.items()):
+            last = entry.get("last") or {}
+            click.echo(
+                f"{monitor}: last={last.get('status')} at {last.get('finished_at')} "
+                f"last_ok={entry['last_ok']} failures={entry['failures']}"
+            )
+        click.echo(f"outbox: {outbox or 'empty'}")
+
+    @drift.command()
+    @click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--split", help="Only pairs of this split (e.g. dev or test).")
+    @click.option("--threshold", type=float, help="Threshold to evaluate (default: the configured one).")
+    @click.option(
+        "--false-alarm",
+        type=float,
+        default=0.05,
+        show_default=True,
+        help="Target share of genuine pairs flagged, to suggest a threshold.",
+    )
+    @click.option("--method", help="Scoring method (default: the built-in default).")
+    @click.option("--dry-run", is_flag=True, help="Only read and count the pairs.")
+    @_guard
+    def calibrate(
+        pairs: Path, split: str | None, threshold: float | None, false_alarm: float, method: str | None, dry_run: bool
+    ) -> None:
+        """Measure ROC AUC, false alarms and recall on labelled pairs (JSON lines), and suggest a threshold."""
+        from monitors import calibrate as cal
+        from monitors import drift_scoring
+        from monitors.embeddings import SentenceTransformerEmbedder
+
+        labelled = cal.load_labelled_pairs(pairs)
+        if split:
+            labelled = [p for p in labelled if getattr(p, "split", None) == split]
+        if dry_run or not labelled:
+            click.echo(f"{len(labelled)} labelled pairs read from {pairs}")
+            return
+        report = cal.calibrate(
+            labelled,
+            SentenceTransformerEmbedder(),
+            method=method or drift_scoring.DEFAULT_METHOD,
+            threshold=drift_scoring.DEFAULT_THRESHOLD if threshold is None else threshold,
+            target_false_alarm=false_alarm,
+        )
+        click.echo(cal.format_report(report))
+
+    @cli.command()
+    def report() -> None:
+        """Post the weekly digest (spend, drift, audit, monitor health) and write the full report."""
+        click.echo(f"run-monitor report {NOT_BUILT}", err=True)
+        sys.exit(2)
+
+    @cli.command()
+    def scheduler() -> None:
+        """Run the monitors on the cron schedules in schedules.yaml (one long-running process)."""
+        click.echo(f"run-monitor scheduler {NOT_BUILT}", err=True)
+        sys.exit(2)

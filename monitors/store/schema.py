@@ -1,0 +1,122 @@
+"""Table definitions of the state store (SQLAlchemy Core, portable between SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+TS = sa.DateTime(timezone=True)
+
+migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("applied_at", TS, nullable=False),
+)
+
+# Where the last successful run of each monitor stopped reading.
+watermarks = sa.Table(
+    "watermarks",
+    metadata,
+    sa.Column("monitor", sa.String(50), primary_key=True),
+    sa.Column("until", TS, nullable=False),
+)
+
+# One row per fingerprint: what was last sent, for dedupe, escalation and realert.
+findings = sa.Table(
+    "findings",
+    metadata,
+    sa.Column("fingerprint", sa.String(400), primary_key=True),
+    sa.Column("monitor", sa.String(50), nullable=False),
+    sa.Column("first_seen", TS, nullable=False),
+    sa.Column("last_seen", TS, nullable=False),
+    sa.Column("last_sent", TS),
+    sa.Column("sent_rank", sa.Integer),
+    sa.Column("times_seen", sa.Integer, nullable=False, default=1),
+)
+
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(50), nullable=False),
+    sa.Column("key", sa.String(400)),  # None silences the whole monitor
+    sa.Column("until", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
+# Messages waiting for (or done with) delivery; a run that dies leaves rows here for the next one.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("fingerprint", sa.String(400), nullable=False),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt", TS, nullable=False),
+    sa.Column("sent_at", TS),
+    sa.Column("status", sa.String(20), nullable=False, default="pending"),  # pending|sent|failed
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_pending", "status", "id"),
+)
+
+embedding_cache = sa.Table(
+    "embedding_cache",
+    metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("content_hash", sa.String(64), primary_key=True),
+    sa.Column("vector", sa.JSON, nullable=False),
+)
+
+# Small JSON state each monitor keeps between runs (cost ledger, usual tool-call counts).
+monitor_state = sa.Table(
+    "monitor_state",
+    metadata,
+    sa.Column("monitor", sa.String(50), primary_key=True),
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("value", sa.JSON),
+)
+
+# One row per run: the heartbeat and the history behind `status` and the weekly report.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(50), nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS, nullable=False),
+    sa.Column("window_start", TS),
+    sa.Column("window_end", TS),
+    sa.Column("status", sa.String(20), nullable=False),  # ok|failed|delivery_failed|skipped
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Index("ix_runs_monitor", "monitor", "finished_at"),
+)
+
+# Every finding every run produced, with the dedupe decision: what the weekly report is built from.
+finding_events = sa.Table(
+    "finding_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(50), nullable=False),
+    sa.Column("fingerprint", sa.String(400), nullable=False),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("observed_at", TS, nullable=False),
+    sa.Column("decision", sa.String(200), nullable=False),
+    sa.Column("finding", sa.JSON, nullable=False),
+    sa.Index("ix_finding_events_time", "observed_at"),
+)
+
+# A lease per monitor so two runs of the same monitor never both send.
+run_locks = sa.Table(
+    "run_locks",
+    metadata,
+    sa.Column("monitor", sa.String(50), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+)

@@ -1,0 +1,385 @@
+"""The state store: watermarks, dedupe records, silences, outbox, monitor state, embedding cache, runs.
+
+One code path over SQLAlchemy Core for a SQLite file (default) and PostgreSQL (clusters). The pipeline
+commits a run's outbox rows, dedupe records, monitor state and watermark in ONE transaction
+(`commit_run`), so a run killed at any point either queued everything or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from monitors.core import StoreError, utc
+from monitors.store import schema as t
+from monitors.store.migrations import migrate
+
+
+def engine_url(url: str) -> str:
+    """Pick our drivers: psycopg 3 for PostgreSQL; create the folder of a SQLite file."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The store URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(unparseable store URL)"
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    fingerprint: str
+    first_seen: datetime
+    last_sent: datetime | None
+    sent_rank: int | None
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    monitor: str
+    key: str | None
+    until: datetime
+    reason: str | None
+
+    def covers(self, monitor: str, dedupe_key: str) -> bool:
+        if monitor != self.monitor:
+            return False
+        return self.key is None or dedupe_key == self.key or dedupe_key.startswith(self.key + ":")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    fingerprint: str
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass
+class RunCommit:
+    """Everything one run writes, applied atomically by Store.commit_run."""
+
+    monitor: str
+    now: datetime
+    watermark: datetime | None
+    seen: list[tuple[str, int | None]]  # (fingerprint, rank if sent else None)
+    outbox: list[tuple[str, str, dict[str, Any]]]  # (fingerprint, channel, message payload)
+    events: list[dict[str, Any]]
+    state: Mapping[str, Any]
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Store:
+    """State store over one SQLAlchemy engine. Create with `Store.open(url)`."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.holder = _holder()
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+        try:
+            connect_args = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 10}
+            engine = sa.create_engine(engine_url(url), connect_args=connect_args, pool_pre_ping=True)
+            if migrate_schema:
+                migrate(engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open state store {redact_url(url)}: {type(exc).__name__}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot open state store {redact_url(url)}: {exc.strerror}") from None
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- locks -----------------------------------------------------------------------------------
+
+    def acquire_lock(self, monitor: str, *, now: datetime, lease: timedelta) -> bool:
+        """Take the run lock of `monitor`; False when a live run holds it."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.run_locks).where(t.run_locks.c.monitor == monitor)).first()
+            if row is None:
+                try:
+                    conn.execute(
+                        t.run_locks.insert().values(
+                            monitor=monitor, holder=self.holder, acquired_at=now, expires_at=now + lease
+                        )
+                    )
+                    return True
+                except sa.exc.IntegrityError:
+                    return False
+            if utc(row.expires_at) > now and _holder_alive(row.holder):
+                return False
+            # Stale: expired, or its process on this host is gone (kill -9). Take it over atomically.
+            taken = conn.execute(
+                t.run_locks.update()
+                .where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == row.holder)
+                .values(holder=self.holder, acquired_at=now, expires_at=now + lease)
+            )
+            return taken.rowcount == 1
+
+    def release_lock(self, monitor: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.run_locks.delete().where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == self.holder)
+            )
+
+    # --- watermarks, state, dedupe records ----------------------------------------------------------
+
+    def watermark(self, monitor: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(t.watermarks.c.until).where(t.watermarks.c.monitor == monitor)).scalar()
+        return utc(value) if value else None
+
+    def load_state(self, monitor: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.monitor_state.c.key, t.monitor_state.c.value).where(t.monitor_state.c.monitor == monitor)
+            )
+            return {row.key: row.value for row in rows}
+
+    def finding_records(self, fingerprints: Iterable[str]) -> dict[str, FindingRecord]:
+        keys = list(set(fingerprints))
+        found: dict[str, FindingRecord] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                for row in conn.execute(sa.select(t.findings).where(t.findings.c.fingerprint.in_(chunk))):
+                    found[row.fingerprint] = FindingRecord(
+                        row.fingerprint,
+                        utc(row.first_seen),
+                        utc(row.last_sent) if row.last_sent else None,
+                        row.sent_rank,
+                    )
+        return found
+
+    def commit_run(self, commit: RunCommit) -> None:
+        """Queue messages, record dedupe state and events, save state and advance the watermark: atomically."""
+        with self.engine.begin() as conn:
+            for fingerprint, sent_rank in commit.seen:
+                self._upsert_finding(conn, commit.monitor, fingerprint, sent_rank, commit.now)
+            if commit.outbox:
+                conn.execute(
+                    t.outbox.insert(),
+                    [
+                        {
+                            "fingerprint": fp,
+                            "channel": channel,
+                            "payload": payload,
+                            "created_at": commit.now,
+                            "attempts": 0,
+                            "next_attempt": commit.now,
+                            "status": "pending",
+                        }
+                        for fp, channel, payload in commit.outbox
+                    ],
+                )
+            if commit.events:
+                conn.execute(t.finding_events.insert(), commit.events)
+            for key, value in commit.state.items():
+                self._upsert(conn, t.monitor_state, {"monitor": commit.monitor, "key": key}, {"value": value})
+            if commit.watermark is not None:
+                self._upsert(conn, t.watermarks, {"monitor": commit.monitor}, {"until": commit.watermark})
+
+    def _upsert_finding(
+        self, conn: sa.Connection, monitor: str, fingerprint: str, sent_rank: int | None, now: datetime
+    ) -> None:
+        values: dict[str, Any] = {"last_seen": now}
+        if sent_rank is not None:
+            values |= {"last_sent": now, "sent_rank": sent_rank}
+        updated = conn.execute(
+            t.findings.update()
+            .where(t.findings.c.fingerprint == fingerprint)
+            .values(**values, times_seen=t.findings.c.times_seen + 1)
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                t.findings.insert().values(
+                    fingerprint=fingerprint, monitor=monitor, first_seen=now, times_seen=1, **values
+                )
+            )
+
+    @staticmethod
+    def _upsert(conn: sa.Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+        where = [table.c[k] == v for k, v in key.items()]
+        if conn.execute(table.update().where(*where).values(**values)).rowcount == 0:
+            conn.execute(table.insert().values(**key, **values))
+
+    # --- outbox ------------------------------------------------------------------------------------
+
+    def pending_outbox(self, now: datetime, *, limit: int = 500) -> list[OutboxRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.outbox)
+                .where(t.outbox.c.status == "pending", t.outbox.c.next_attempt <= now)
+                .order_by(t.outbox.c.id)
+                .limit(limit)
+            )
+            return [OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts) for r in rows]
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.outbox.c.status, sa.func.count()).group_by(t.outbox.c.status))
+            return {status: count for status, count in rows}
+
+    def mark_outbox(
+        self,
+        row_id: int,
+        *,
+        now: datetime,
+        status: str,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"attempts": t.outbox.c.attempts + 1, "status": status, "last_error": error}
+        if status == "sent":
+            values["sent_at"] = now
+        if retry_at is not None:
+            values["next_attempt"] = retry_at
+        with self.engine.begin() as conn:
+            conn.execute(t.outbox.update().where(t.outbox.c.id == row_id).values(**values))
+
+    # --- silences ----------------------------------------------------------------------------------
+
+    def add_silence(self, monitor: str, key: str | None, until: datetime, *, now: datetime, reason: str = "") -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                t.silences.insert().values(monitor=monitor, key=key, until=until, created_at=now, reason=reason)
+            )
+            return int(result.inserted_primary_key[0])
+
+    def silences(self, *, now: datetime) -> list[Silence]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.silences).where(t.silences.c.until > now).order_by(t.silences.c.id))
+            return [Silence(r.id, r.monitor, r.key, utc(r.until), r.reason) for r in rows]
+
+    def remove_silence(self, silence_id: int) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(t.silences.delete().where(t.silences.c.id == silence_id)).rowcount == 1
+
+    # --- embedding cache (implements monitors.monitor.EmbeddingCache) --------------------------------
+
+    def get_many(self, model: str, hashes: Iterable[str]) -> dict[str, list[float]]:
+        keys = list(set(hashes))
+        found: dict[str, list[float]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                rows = conn.execute(
+                    sa.select(t.embedding_cache.c.content_hash, t.embedding_cache.c.vector).where(
+                        t.embedding_cache.c.model == model,
+                        t.embedding_cache.c.content_hash.in_(keys[start : start + 500]),
+                    )
+                )
+                found.update({r.content_hash: _json(r.vector) for r in rows})
+        return found
+
+    def put_many(self, model: str, vectors: Mapping[str, list[float]]) -> None:
+        if not vectors:
+            return
+        known = self.get_many(model, vectors)
+        fresh = [
+            {"model": model, "content_hash": h, "vector": [float(x) for x in v]}
+            for h, v in vectors.items()
+            if h not in known
+        ]
+        if fresh:
+            with self.engine.begin() as conn:
+                conn.execute(t.embedding_cache.insert(), fresh)
+
+    # --- runs and events -----------------------------------------------------------------------------
+
+    def record_run(self, monitor: str, *, started: datetime, finished: datetime, status: str, summary: dict) -> None:
+        window = summary.get("window") or {}
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.runs.insert().values(
+                    monitor=monitor,
+                    started_at=started,
+                    finished_at=finished,
+                    window_start=_parse(window.get("start")),
+                    window_end=_parse(window.get("end")),
+                    status=status,
+                    summary=summary,
+                )
+            )
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """Per monitor: the last run and the last successful run (heartbeat)."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(t.runs).order_by(t.runs.c.finished_at)):
+                entry = out.setdefault(row.monitor, {"last_ok": None, "failures": 0})
+                entry["last"] = {"status": row.status, "finished_at": utc(row.finished_at)}
+                if row.status == "ok":
+                    entry["last_ok"] = utc(row.finished_at)
+                else:
+                    entry["failures"] += 1
+        return out
+
+    def runs_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.runs)
+                .where(t.runs.c.finished_at >= start, t.runs.c.finished_at < end)
+                .order_by(t.runs.c.finished_at)
+            )
+            return [{"monitor": r.monitor, "status": r.status, "summary": _json(r.summary)} for r in rows]
+
+    def events_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.finding_events)
+                .where(t.finding_events.c.observed_at >= start, t.finding_events.c.observed_at < end)
+                .order_by(t.finding_events.c.id)
+            )
+            return [
+                {
+                    "monitor": r.monitor,
+                    "fingerprint": r.fingerprint,
+                    "kind": r.kind,
+                    "severity": r.severity,
+                    "decision": r.decision,
+                    "finding": _json(r.finding),
+                }
+                for r in rows
+            ]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _parse(value: Any) -> datetime | None:
+    return utc(datetime.fromisoformat(value)) if isinstance(value, str) else None
+
+
+def _holder_alive(holder: str) -> bool:
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another host's process: trust the lease
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

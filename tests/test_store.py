@@ -1,0 +1,115 @@
+"""The store suite: every test runs against a SQLite file and a real PostgreSQL schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from monitors.store import schema
+from monitors.store.migrations import MIGRATIONS, migrate
+from monitors.store.store import RunCommit, Store
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _commit(store: Store, **kw) -> None:
+    base = dict(monitor="cost", now=NOW, watermark=NOW, seen=[], outbox=[], events=[], state={})
+    store.commit_run(RunCommit(**(base | kw)))
+
+
+def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
+    assert migrate(store.engine) == []  # Store.open already applied them
+    with store.engine.connect() as conn:
+        names = [r.name for r in conn.execute(sa.select(schema.migrations.c.name))]
+    assert names == [name for name, _ in MIGRATIONS]
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {"watermarks", "findings", "silences", "outbox", "embedding_cache", "runs"} <= tables
+
+
+def test_watermark_state_and_outbox_commit_together(store: Store) -> None:
+    assert store.watermark("cost") is None
+    _commit(
+        store,
+        seen=[("cost:global:2026-11-21", 100)],
+        outbox=[("cost:global:2026-11-21", "ops", {"title": "over budget", "severity": "critical"})],
+        state={"ledger": {"2026-11-21": 52.1}},
+    )
+    assert store.watermark("cost") == NOW
+    assert store.load_state("cost") == {"ledger": {"2026-11-21": 52.1}}
+    record = store.finding_records(["cost:global:2026-11-21"])["cost:global:2026-11-21"]
+    assert record.sent_rank == 100 and record.last_sent == NOW
+    [row] = store.pending_outbox(NOW)
+    assert row.channel == "ops" and row.payload["title"] == "over budget"
+
+
+def test_failed_commit_leaves_nothing(store: Store) -> None:
+    bad_event = {"monitor": "cost"}  # missing required columns: the transaction must roll back
+    try:
+        _commit(store, outbox=[("fp", "ops", {"title": "x", "severity": "warning"})], events=[bad_event])
+    except sa.exc.SQLAlchemyError:
+        pass
+    assert store.pending_outbox(NOW) == []
+    assert store.watermark("cost") is None
+
+
+def test_outbox_marks_and_order(store: Store) -> None:
+    _commit(store, outbox=[(f"fp{i}", "ops", {"title": str(i), "severity": "warning"}) for i in range(3)])
+    rows = store.pending_outbox(NOW)
+    assert [r.payload["title"] for r in rows] == ["0", "1", "2"]
+    store.mark_outbox(rows[0].id, now=NOW, status="sent")
+    store.mark_outbox(rows[1].id, now=NOW, status="pending", error="HTTP 503")
+    store.mark_outbox(rows[2].id, now=NOW, status="failed", error="HTTP 404")
+    [left] = store.pending_outbox(NOW)
+    assert left.id == rows[1].id and left.attempts == 1
+    assert store.outbox_counts() == {"sent": 1, "pending": 1, "failed": 1}
+
+
+def test_silences_cover_keys_by_prefix_and_expire(store: Store) -> None:
+    sid = store.add_silence("cost", "global", NOW + timedelta(hours=2), now=NOW, reason="known incident")
+    [active] = store.silences(now=NOW)
+    assert active.covers("cost", "global:2026-11-21") and active.covers("cost", "global")
+    assert not active.covers("cost", "global-eu:2026-11-21") and not active.covers("drift", "global")
+    assert store.silences(now=NOW + timedelta(hours=3)) == []
+    assert store.remove_silence(sid) and not store.remove_silence(sid)
+
+
+def test_embedding_cache_roundtrip(store: Store) -> None:
+    store.put_many("minilm", {"h1": [0.1, 0.2], "h2": [0.3, 0.4]})
+    store.put_many("minilm", {"h1": [9.9, 9.9]})  # known hashes are not rewritten
+    assert store.get_many("minilm", ["h1", "h2", "h3"]) == {"h1": [0.1, 0.2], "h2": [0.3, 0.4]}
+    assert store.get_many("other-model", ["h1"]) == {}
+
+
+def test_lock_excludes_a_second_live_run(store: Store) -> None:
+    lease = timedelta(hours=1)
+    assert store.acquire_lock("cost", now=NOW, lease=lease)
+    other = Store(store.engine)
+    other.holder = "another-host:1"
+    assert not other.acquire_lock("cost", now=NOW, lease=lease)
+    assert other.acquire_lock("drift", now=NOW, lease=lease)  # locks are per monitor
+    store.release_lock("cost")
+    assert other.acquire_lock("cost", now=NOW, lease=lease)
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(store: Store) -> None:
+    dead = Store(store.engine)
+    dead.holder = f"{store.holder.rsplit(':', 1)[0]}:999999999"  # this host, a pid that cannot exist
+    assert dead.acquire_lock("cost", now=NOW, lease=timedelta(hours=1))
+    assert store.acquire_lock("cost", now=NOW, lease=timedelta(hours=1))
+
+
+def test_expired_lock_of_another_host_is_taken_over(store: Store) -> None:
+    remote = Store(store.engine)
+    remote.holder = "another-host:1"
+    assert remote.acquire_lock("cost", now=NOW, lease=timedelta(minutes=5))
+    assert not store.acquire_lock("cost", now=NOW + timedelta(minutes=1), lease=timedelta(hours=1))
+    assert store.acquire_lock("cost", now=NOW + timedelta(minutes=6), lease=timedelta(hours=1))
+
+
+def test_runs_heartbeat(store: Store) -> None:
+    summary = {"window": {"start": NOW.isoformat(), "end": NOW.isoformat()}, "findings": 2}
+    store.record_run("cost", started=NOW, finished=NOW, status="ok", summary=summary)
+    store.record_run("cost", started=NOW, finished=NOW + timedelta(minutes=15), status="failed", summary=summary)
+    entry = store.last_runs()["cost"]
+    assert entry["last_ok"] == NOW and entry["failures"] == 1 and entry["last"]["status"] == "failed"
