@@ -23,7 +23,7 @@ from monitors.types import Duration
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class LangfuseSettings(Strict):

@@ -38,8 +38,8 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
+def format_duration(value: timedelta | str) -> str:
+    seconds = int(parse_duration(value).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"

@@ -1,0 +1,111 @@
+"""Config validation: every problem named as file: dotted.path: reason, all at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitors.config import load_config, load_schedules, settings_from_dict
+from monitors.core import ConfigError
+
+BASE = {
+    "langfuse": {"host": "http://127.0.0.1:3000", "public_key": "${LF_PK}", "secret_key": "${LF_SK}"},
+    "store": {"url": "sqlite:///state.db"},
+}
+ENV = {"LF_PK": "pk-lf-test", "LF_SK": "sk-lf-test"}
+
+
+def _problems(raw: dict, env: dict | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(raw, env=ENV if env is None else env)
+    return info.value.problems
+
+
+def test_valid_config_types_values() -> None:
+    raw = BASE | {"langfuse": BASE["langfuse"] | {"query_delay": "10m"}, "alerting": {"realert": "6h"}}
+    settings = settings_from_dict(raw, env=ENV)
+    assert settings.langfuse.secret_key.get_secret_value() == "sk-lf-test"
+    assert "sk-lf-test" not in repr(settings) and "sk-lf-test" not in str(settings.model_dump())
+    assert settings.langfuse.query_delay == timedelta(minutes=10)
+    assert settings.alerting.realert == timedelta(hours=6)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"langfuse": BASE["langfuse"] | {"page_size": "many"}}, "monitors.yaml: langfuse.page_size: "),
+        ({"langfuse": BASE["langfuse"] | {"colour": "blue"}}, "monitors.yaml: langfuse.colour: unknown key"),
+        (
+            {"langfuse": BASE["langfuse"] | {"query_delay": "soon"}},
+            "monitors.yaml: langfuse.query_delay: 'soon' is not a duration",
+        ),
+        (
+            {"langfuse": BASE["langfuse"] | {"host": "cloud.langfuse.com"}},
+            "monitors.yaml: langfuse.host: must be an http(s) URL",
+        ),
+        ({"alerts": {}}, "monitors.yaml: alerts: unknown key"),
+        ({"routes": [{"channels": ["nowhere"]}]}, "monitors.yaml: routes.0.channels: unknown channel 'nowhere'"),
+        (
+            {"routes": [{"channels": [], "min_severity": "loud"}]},
+            "monitors.yaml: routes.0.min_severity: unknown severity 'loud'",
+        ),
+        (
+            {"monitors": {"costs": {}}},
+            "monitors.yaml: monitors.costs: Unknown monitor: 'costs' (valid: audit, cost, drift)",
+        ),
+        ({"report": {"timezone": "Mars/Olympus"}}, "monitors.yaml: report.timezone: unknown time zone"),
+    ],
+)
+def test_each_bad_key_is_named(change: dict, expected: str) -> None:
+    problems = _problems(BASE | change)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_missing_secret_names_key_and_variable_without_value() -> None:
+    problems = _problems(BASE, env={"LF_PK": "pk-lf-test"})
+    assert problems == ["monitors.yaml: langfuse.secret_key: environment variable LF_SK is not set"]
+
+
+def test_all_problems_reported_at_once() -> None:
+    raw = BASE | {"langfuse": BASE["langfuse"] | {"page_size": 0, "max_retries": -1}, "extra": 1}
+    problems = _problems(raw)
+    assert len(problems) == 3, problems
+
+
+def test_secret_from_mounted_file(tmp_path: Path) -> None:
+    secret = tmp_path / "sk"
+    secret.write_text("sk-lf-from-file\n")
+    raw = BASE | {"langfuse": BASE["langfuse"] | {"secret_key": f"${{file:{secret}}}"}}
+    assert settings_from_dict(raw, env=ENV).langfuse.secret_key.get_secret_value() == "sk-lf-from-file"
+
+
+def test_env_default_syntax() -> None:
+    raw = BASE | {"store": {"url": "${STORE_URL:-sqlite:///fallback.db}"}}
+    assert settings_from_dict(raw, env=ENV).store.url.get_secret_value() == "sqlite:///fallback.db"
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "monitors.yaml"
+    path.write_text("langfuse:\n  host: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems[0].startswith(f"{path}: line ")
+
+
+def test_schedules_validate_cron_and_monitor(tmp_path: Path) -> None:
+    path = tmp_path / "schedules.yaml"
+    jobs = [
+        {"name": "cost", "monitor": "cost", "cron": "*/15 * * * *"},
+        {"name": "bad-cron", "monitor": "cost", "cron": "every day"},
+        {"name": "cost", "monitor": "costs", "cron": "0 * * * *"},
+    ]
+    path.write_text(yaml.safe_dump({"timezone": "UTC", "jobs": jobs}))
+    with pytest.raises(ConfigError) as info:
+        load_schedules(path)
+    text = "\n".join(info.value.problems)
+    assert f"{path}: jobs.1:" in text
+    assert f"{path}: jobs.2.name: duplicate job name 'cost'" in text
+    assert f"{path}: jobs.2.monitor: unknown monitor 'costs'" in text
