@@ -1,0 +1,216 @@
+"""What every notifier shares: the DeliveryResult, the webhook POST loop with retries, and redaction.
+
+A webhook URL is a credential (Slack and Mattermost both put the secret in its path), so nothing here
+logs, returns or raises it: logs name the channel and the redacted host (`hooks.slack.com/…`), and
+requests' exceptions, whose messages embed the URL, are mapped to fixed, safe reasons. urllib3 logs
+request paths at DEBUG; a filter on its loggers redacts them (see `_RedactPaths`).
+
+Failure classes (Alertmanager's notify/util.go Retrier is the model): 2xx is delivered; 408, 425, 429,
+5xx, timeouts and connection errors are retried within the call with backoff honouring Retry-After
+(monitors.retry), then returned as `retryable=True` so the outbox keeps the row for the next run; any
+other status is permanent, with a readable reason from a per-service map.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import SecretStr
+
+from monitors.message import Message
+from monitors.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
+
+USER_AGENT = "langfuse-monitors/0.1"
+# Enough of an error body to read a service's error code; the rest is never looked at.
+_MAX_ERROR_BODY = 512
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """The outcome of one `deliver` call. `reason` is safe to log: it never holds the webhook URL."""
+
+    ok: bool
+    retryable: bool
+    status: int | None
+    reason: str
+    retry_after: float | None = None
+    attempts: int = 1
+
+
+def default_retry() -> RetryPolicy:
+    """Short in-call retries: the outbox retries again on the next run, so a run never waits long."""
+    return RetryPolicy(attempts=3, base_delay=1.0, max_delay=30.0, max_total_wait=45.0)
+
+
+def redact_host(url: str) -> str:
+    """'https://hooks.slack.com/services/T/B/x' -> 'hooks.slack.com/…' (the path is the secret)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(invalid url)"
+    return f"{host}{port}/…"
+
+
+def check_webhook_url(value: SecretStr) -> SecretStr:
+    """Pydantic validator: an http(s) URL with a host. The message never repeats the value."""
+    url = value.get_secret_value().strip()
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("must be an http(s) URL such as https://hooks.example.com/... (value hidden)")
+    return SecretStr(url)
+
+
+class WebhookNotifier:
+    """Base for notifiers that POST JSON to an incoming-webhook URL held in `config.webhook_url`."""
+
+    kind: ClassVar[str] = ""
+    max_body_chars: ClassVar[int] = 4000
+    request_timeout: ClassVar[float] = 10.0  # seconds; Config.timeout overrides it
+    # Status -> readable reason for permanent failures; subclasses extend it.
+    status_reasons: ClassVar[Mapping[int, str]] = {}
+    # Statuses the retry policy would retry but that this service uses for permanent conditions.
+    permanent_statuses: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(
+        self,
+        name: str,
+        config: Any,
+        *,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.retry = retry or default_retry()
+        self.session = session or requests.Session()
+        self._url = config.webhook_url.get_secret_value()
+        self.where = redact_host(self._url)
+        self.log = logging.getLogger(f"monitors.notifiers.{self.kind}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.where}>"
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        """The JSON body for `message`, escaped and within the service's limits."""
+        raise NotImplementedError
+
+    def deliver(self, message: Message) -> DeliveryResult:
+        """POST the message; never raises for HTTP trouble (see DeliveryResult)."""
+        body = self.payload(message)
+        budget = RetryBudget(self.retry)
+        attempts = 0
+        while True:
+            attempts += 1
+            result = replace(self._attempt(body), attempts=attempts)
+            if result.ok or not result.retryable:
+                break
+            wait = budget.next_wait(result.retry_after)
+            if wait is None:
+                break
+            self.log.info(
+                "%s channel %s (%s): attempt %d failed (%s); retrying in %.1fs",
+                self.kind, self.name, self.where, attempts, result.reason, wait,
+            )  # fmt: skip
+            budget.sleep(wait)
+        self._log_outcome(result)
+        return result
+
+    def _log_outcome(self, result: DeliveryResult) -> None:
+        if result.ok:
+            self.log.info("%s channel %s (%s): delivered", self.kind, self.name, self.where)
+            return
+        kind = "will retry later" if result.retryable else "permanent failure"
+        self.log.warning(
+            "%s channel %s (%s): not delivered after %d attempt(s), %s: %s",
+            self.kind, self.name, self.where, result.attempts, kind, result.reason,
+        )  # fmt: skip
+
+    def _attempt(self, body: dict[str, Any]) -> DeliveryResult:
+        timeout = float(getattr(self.config, "timeout", None) or self.request_timeout)
+        try:
+            response = self.session.post(
+                self._url,
+                json=body,
+                timeout=timeout,
+                allow_redirects=False,  # a redirect would re-send the body somewhere we did not choose
+                headers={"User-Agent": USER_AGENT},
+            )
+        except requests.RequestException as exc:
+            # str(exc) embeds the URL: only the exception's class decides the reason.
+            return _exception_result(exc, timeout)
+        try:
+            status, text = response.status_code, response.text[:_MAX_ERROR_BODY]
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        finally:
+            response.close()
+        if 200 <= status < 300:
+            return DeliveryResult(True, False, status, "delivered")
+        reason = self.failure_reason(status, self._scrub(text))
+        if is_retryable_status(status) and status not in self.permanent_statuses:
+            return DeliveryResult(False, True, status, reason, retry_after)
+        return DeliveryResult(False, False, status, reason)
+
+    def failure_reason(self, status: int, body: str) -> str:
+        """A readable reason for a failed status; `body` is already scrubbed of the URL."""
+        return f"HTTP {status}: {self.status_reasons.get(status, _generic_reason(status))}"
+
+    def _scrub(self, text: str) -> str:
+        """Remove the URL and its path segments from a response body before anyone reads it."""
+        parts = urlsplit(self._url)
+        for secret in (self._url, parts.path, *[s for s in parts.path.split("/") if len(s) >= 6]):
+            if secret:
+                text = text.replace(secret, "…")
+        return text
+
+
+def _generic_reason(status: int) -> str:
+    if status == 429:
+        return "rate limited"
+    if status >= 500:
+        return "server error"
+    if 300 <= status < 400:
+        return "unexpected redirect (check the webhook URL)"
+    return "rejected"
+
+
+def _exception_result(exc: requests.RequestException, timeout: float) -> DeliveryResult:
+    if isinstance(exc, requests.Timeout):
+        return DeliveryResult(False, True, None, f"timed out after {timeout:g}s")
+    if isinstance(exc, requests.ConnectionError):
+        return DeliveryResult(False, True, None, "connection failed (refused, reset or name lookup)")
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return DeliveryResult(False, False, None, "the webhook URL is not a valid http(s) URL")
+    if isinstance(exc, requests.exceptions.InvalidSchema):
+        return DeliveryResult(False, False, None, "the webhook URL scheme is not http or https")
+    return DeliveryResult(False, True, None, f"request failed ({type(exc).__name__})")
+
+
+# urllib3 logs '"POST /hooks/<secret> HTTP/1.1" 200' at DEBUG; the path of a webhook is a credential.
+_URL_PATH = re.compile(r"(https?://[^/\s\"']+)/[^\s\"')]*")
+_PATH = re.compile(r"(?<![\w.:/-])/[^\s\"')]+")
+
+
+class _RedactPaths(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        record.msg, record.args = _PATH.sub("/…", _URL_PATH.sub(r"\1/…", text)), None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_RedactPaths())

@@ -1,0 +1,184 @@
+"""Make untrusted plain text safe to show in each alert format.
+
+Every string in a `Message` may come from an agent (objectives, commit messages, tool arguments, trace
+names), so each notifier passes every string through one of these functions before it goes into a
+payload. Each function:
+
+1. cleans the text (`clean`): drops control and invisible format characters (keeping newline and tab),
+   normalises line ends, and replaces long base64/hex blobs or binary-looking text with a short
+   placeholder;
+2. escapes it for the target format, so it can neither mention anyone nor inject links or markup;
+3. shortens it to `limit` characters *after* escaping, never cutting an escape sequence in half, and
+   says so with a visible marker (`TRUNCATED`).
+
+Mentions are broken by putting U+2060 WORD JOINER right after every '@'. It is invisible, so
+"@here" still reads as "@here", but Mattermost's mention parser splits words on anything that is not a
+letter, digit or one of ``.-_:@``, so the server sees "@" and "here", and no keyword matches. Slack's
+`<!here>`-style mentions need '<', which is always entity-escaped. We chose the joiner over a
+backslash (Mattermost may or may not apply Markdown escapes before mention parsing) and over a lookalike
+such as '＠' (a client that applies NFKC normalisation would turn it back into '@').
+
+Slack: https://api.slack.com/reference/surfaces/formatting#escaping
+Mattermost: https://docs.mattermost.com/collaborate/format-messages.html
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+TRUNCATED = "… (truncated)"
+WORD_JOINER = "\u2060"
+
+# 40-hex commit SHAs and 64-hex SHA-256 digests are legitimate in commit messages; longer runs are blobs.
+_HEX_BLOB = re.compile(r"[0-9A-Fa-f]{65,}")
+_B64_BLOB = re.compile(r"[A-Za-z0-9+/_-]{80,}={0,2}")
+# Above this share of unprintable characters a string is treated as binary and not shown at all.
+_BINARY_RATIO = 0.2
+# Unicode categories that are never shown: controls, format (zero-width, bidi overrides), surrogates,
+# private use, unassigned.
+_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_KEEP = frozenset("\n\t")
+
+# Every ASCII punctuation character that means something in Mattermost's Markdown (emphasis, links,
+# images, headings, lists, tables, quotes, code, HTML and entities, emoji ':x:', '~channel' links,
+# LaTeX '$'). CommonMark lets any ASCII punctuation be backslash-escaped, so escaping them all is safe.
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$&=^\"'")
+# Slack mrkdwn has no escape character: the formatting characters are swapped for lookalikes.
+_SLACK_LOOKALIKES = {"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"}
+_SLACK_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def clean(text: object) -> str:
+    """Untrusted value -> printable text: no control characters, no blobs, '\\n' line ends."""
+    value = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    if _looks_binary(value):
+        return f"[binary-looking text, {len(value)} chars omitted]"
+    value = "".join(ch for ch in value if ch in _KEEP or unicodedata.category(ch) not in _DROP_CATEGORIES)
+    value = _HEX_BLOB.sub(lambda m: f"[hex data, {len(m.group())} chars]", value)
+    return _B64_BLOB.sub(_b64_placeholder, value)
+
+
+def _b64_placeholder(match: re.Match[str]) -> str:
+    blob = match.group()
+    # A ruler line or "aaaa..." has no digits; a URL path has short segments between slashes.
+    mixed = any(c.isdigit() for c in blob) and any(c.isalpha() for c in blob)
+    if mixed and max(len(part) for part in blob.split("/")) >= 40:
+        return f"[encoded data, {len(blob)} chars]"
+    return blob
+
+
+def _looks_binary(value: str) -> bool:
+    if len(value) < 8:
+        return False
+    bad = sum(
+        1
+        for ch in value
+        if ch == "\ufffd" or (ch not in _KEEP and unicodedata.category(ch) in _DROP_CATEGORIES - {"Cf"})
+    )
+    return bad / len(value) > _BINARY_RATIO
+
+
+def fit(pieces: list[str], limit: int) -> str:
+    """Join escaped pieces, cutting whole pieces (never inside an escape) to stay within `limit`."""
+    if sum(len(p) for p in pieces) <= limit:
+        return "".join(pieces)
+    marker = TRUNCATED if limit >= len(TRUNCATED) + 1 else "…"[:limit]
+    budget = limit - len(marker)
+    kept: list[str] = []
+    for piece in pieces:
+        if len(piece) > budget:
+            break
+        kept.append(piece)
+        budget -= len(piece)
+    return "".join(kept).rstrip(" \n\t") + marker
+
+
+def truncate(text: str, limit: int) -> str:
+    """Shorten already-safe text to `limit` characters with the visible marker."""
+    return fit(list(text), limit)
+
+
+def _escape(text: object, limit: int, one: Callable[[str, int], str]) -> str:
+    value = clean(text)
+    return fit([one(value, i) for i in range(len(value))], limit)
+
+
+def _break_mention(value: str, i: int, ch: str) -> str:
+    return ch + WORD_JOINER if ch == "@" else ch
+
+
+def plain(text: object, limit: int) -> str:
+    """For terminals and logs: cleaned and shortened; nothing is interpreted there."""
+    return _escape(text, limit, lambda v, i: v[i])
+
+
+def mattermost_plain(text: object, limit: int) -> str:
+    """For Mattermost fields shown without Markdown (attachment fallback, field titles, footer)."""
+    return _escape(text, limit, lambda v, i: _break_mention(v, i, v[i]))
+
+
+def mattermost_markdown(text: object, limit: int) -> str:
+    """For Mattermost Markdown (message text, attachment text, field values)."""
+
+    def one(value: str, i: int) -> str:
+        ch = value[i]
+        if ch in _MARKDOWN_SPECIAL:
+            # Escaping ':' and '.' also stops bare URLs and www. names from becoming autolinks.
+            return "\\" + ch
+        return _break_mention(value, i, ch)
+
+    return _escape(text, limit, one)
+
+
+def slack_plain(text: object, limit: int) -> str:
+    """For Slack `plain_text` objects (header, context): Slack does not parse them, but we still
+    break '@' in case a client ever linkifies."""
+    return _escape(text, limit, lambda v, i: _break_mention(v, i, v[i]))
+
+
+def slack_mrkdwn(text: object, limit: int) -> str:
+    """For Slack `mrkdwn` objects (send them with verbatim=true) and the top-level `text` fallback."""
+
+    def one(value: str, i: int) -> str:
+        ch = value[i]
+        if ch == ">" and _at_line_start(value, i):
+            return "›"  # '>' opening a line is a block quote even when entity-escaped
+        if ch in _SLACK_ENTITIES:
+            return _SLACK_ENTITIES[ch]
+        if ch in _SLACK_LOOKALIKES:
+            return _SLACK_LOOKALIKES[ch]
+        if ch == ":" and value.startswith("//", i + 1):
+            return ":" + WORD_JOINER  # no "scheme://" left for the autolinker in the fallback text
+        return _break_mention(value, i, ch)
+
+    return _escape(text, limit, one)
+
+
+def _at_line_start(value: str, i: int) -> bool:
+    start = value.rfind("\n", 0, i) + 1
+    return value[start:i].strip(" \t") == ""
+
+
+def slack_link(url: str, label: str, limit: int = 500) -> str | None:
+    """A mrkdwn link `<url|label>` for a URL we built; None unless it is http(s)."""
+    if not _is_http(url):
+        return None
+    safe_url = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    return f"<{safe_url}|{slack_mrkdwn(label, limit)}>"
+
+
+def markdown_link(url: str, label: str, limit: int = 500) -> str | None:
+    """A Markdown link `[label](url)` for a URL we built; None unless it is http(s)."""
+    if not _is_http(url):
+        return None
+    safe_url = "".join(_URL_QUOTE.get(c, c) for c in url)
+    return f"[{mattermost_markdown(label, limit)}]({safe_url})"
+
+
+_URL_QUOTE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "", "\t": ""}
+
+
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("https://", "http://")) and not any(c.isspace() for c in url.strip())

@@ -1,0 +1,131 @@
+"""A local webhook receiver for notifier and pipeline tests: real HTTP on 127.0.0.1, port 0, a thread.
+
+It records every POST (path, headers, raw body, parsed JSON) and answers from a script:
+
+    with WebhookServer() as hook:
+        hook.script(Reply(429, headers={"Retry-After": "2"}), Reply(200, "ok"))
+        url = hook.url("/hooks/secret-id")
+        ...
+        assert len(hook.requests) == 2
+
+Each POST takes the next scripted Reply; once the script is empty, `default` answers (200 "ok").
+A Reply can delay before answering (for client timeouts) or `drop` the connection without an answer.
+`hook.go_down()` closes the listening socket so connections are refused; `hook.come_up()` listens again
+on the same port, so a "receiver down for three runs, then up" scenario keeps the same URL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: str = "ok"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (make the client time out)
+    drop: bool = False  # close the connection without any answer
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+
+class WebhookServer:
+    def __init__(self, default: Reply | None = None) -> None:
+        self.default = default or Reply()
+        self.requests: list[Recorded] = []
+        self._script: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> WebhookServer:
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        server.daemon_threads = True
+        self._server, self.port = server, server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    go_down = stop  # connections to the port are refused until come_up()
+
+    def come_up(self) -> None:
+        if self._server is None:
+            self.start()
+
+    def __enter__(self) -> WebhookServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- scripting and inspection ----------------------------------------------------------------
+    def url(self, path: str = "/hooks/test") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._script.extend(replies)
+
+    def _next(self, recorded: Recorded) -> Reply:
+        with self._lock:
+            self.requests.append(recorded)
+            return self._script.popleft() if self._script else self.default
+
+    def bodies(self) -> list[Any]:
+        return [r.json for r in self.requests]
+
+
+def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            reply = owner._next(Recorded(self.path, dict(self.headers.items()), body))
+            if reply.delay:
+                time.sleep(reply.delay)
+            if reply.drop:
+                self.close_connection = True
+                return
+            data = reply.body.encode("utf-8")
+            try:
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                if "Content-Type" not in reply.headers:
+                    self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout test); nothing to answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output clean; requests are in owner.requests
+
+    return Handler
