@@ -209,9 +209,12 @@ def validate(config: str | None, schedules: str | None) -> None:
     click.echo(f"ok: {', '.join(checked)} valid")
 
 
-from monitors import cli_ops  # noqa: E402  (registers the operator commands on `cli`)
+# Operator commands live in their own modules; each registers its commands on `cli`.
+from monitors import cli_ops, cli_report, cli_schedule  # noqa: E402
 
 cli_ops.register(cli, drift)
+cli_report.register(cli)
+cli_schedule.register(cli)
 
 
 def main() -> None:

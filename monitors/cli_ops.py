@@ -202,15 +202,3 @@ def register(cli: click.Group, drift: click.Group) -> None:
             target_false_alarm=false_alarm,
         )
         click.echo(cal.format_report(report))
-
-    @cli.command()
-    def report() -> None:
-        """Post the weekly digest (spend, drift, audit, monitor health) and write the full report."""
-        click.echo(f"run-monitor report {NOT_BUILT}", err=True)
-        sys.exit(2)
-
-    @cli.command()
-    def scheduler() -> None:
-        """Run the monitors on the cron schedules in schedules.yaml (one long-running process)."""
-        click.echo(f"run-monitor scheduler {NOT_BUILT}", err=True)
-        sys.exit(2)
