@@ -1,0 +1,113 @@
+"""Robust baseline, spike test and end-of-day projection for daily spend.
+
+The baseline is the median of recent daily spend and its spread the MAD (median absolute deviation,
+scaled by 1.4826 to match a standard deviation on normal data): one runaway day does not move either,
+unlike a mean. With enough history the baseline uses the same weekday only, because agents that run
+on weekdays would otherwise make every Monday look like a spike.
+
+The projection divides today's spend so far by the share of a day's spend that usually has happened by
+this time of day (the hourly profile of recent closed days); with no history it assumes an even spread.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+MAD_SCALE = 1.4826
+# A perfectly flat history has MAD 0; a floor on the spread keeps cents of noise from being "spikes".
+MIN_SPREAD_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class Baseline:
+    median: float
+    spread: float  # scaled MAD, floored
+    samples: int
+    weekday: bool  # True when only the same weekday was used
+
+
+@dataclass(frozen=True)
+class Spike:
+    observed: float
+    baseline: Baseline
+    threshold: float
+
+    @property
+    def excess(self) -> float:
+        return self.observed - self.baseline.median
+
+
+def robust_baseline(
+    history: dict[date, float],
+    day: date,
+    *,
+    days: int,
+    min_days: int,
+    weekday_aware: bool,
+    weekday_weeks: int,
+    min_weekday_samples: int = 3,
+) -> Baseline | None:
+    """Baseline for `day` from `history` (closed days only, {day: usd}); None when too little history."""
+    if weekday_aware:
+        same = [history[d] for w in range(1, weekday_weeks + 1) if (d := day - timedelta(weeks=w)) in history]
+        if len(same) >= min_weekday_samples:
+            return _baseline(same, weekday=True)
+    recent = [history[d] for i in range(1, days + 1) if (d := day - timedelta(days=i)) in history]
+    if len(recent) < min_days:
+        return None
+    return _baseline(recent, weekday=False)
+
+
+def _baseline(values: Sequence[float], *, weekday: bool) -> Baseline:
+    median = statistics.median(values)
+    mad = statistics.median(abs(v - median) for v in values)
+    return Baseline(median, max(MAD_SCALE * mad, MIN_SPREAD_FRACTION * median), len(values), weekday)
+
+
+def spike_check(observed: float, baseline: Baseline, *, multiplier: float, min_dollars: float) -> Spike | None:
+    """A Spike when `observed` is above median + multiplier * spread AND at least `min_dollars` above
+    the median (so $0.02 -> $0.09 is never an alert, however many MADs it is)."""
+    threshold = baseline.median + multiplier * baseline.spread
+    if observed > threshold and observed - baseline.median >= min_dollars:
+        return Spike(observed, baseline, threshold)
+    return None
+
+
+def hourly_profile(days_hours: Sequence[Sequence[float]]) -> list[float] | None:
+    """Cumulative share of a day's spend by the end of each local hour (24 values, last is 1.0),
+    averaged over days with spend; None when no day had any."""
+    shares: list[list[float]] = []
+    for hours in days_hours:
+        total = sum(hours)
+        if total <= 0 or len(hours) != 24:
+            continue
+        running, cumulative = 0.0, []
+        for value in hours:
+            running += max(value, 0.0)
+            cumulative.append(running / total)
+        shares.append(cumulative)
+    if not shares:
+        return None
+    return [sum(day[h] for day in shares) / len(shares) for h in range(24)]
+
+
+def expected_fraction(profile: list[float] | None, local_now: datetime, day_start: datetime) -> float:
+    """The share of the day's spend that has usually happened by `local_now`."""
+    elapsed = (local_now - day_start).total_seconds()
+    if profile is None:
+        # DST days are 23 or 25 hours; the hour-of-day profile is an approximation there anyway.
+        return min(max(elapsed / 86400.0, 0.0), 1.0)
+    hour = local_now.hour
+    before = profile[hour - 1] if hour > 0 else 0.0
+    within = (local_now.minute * 60 + local_now.second) / 3600.0
+    return min(max(before + (profile[hour] - before) * within, 0.0), 1.0)
+
+
+def project(spend: float, fraction: float, min_fraction: float) -> float | None:
+    """End-of-day spend at today's pace, or None while too little of the usual day has passed."""
+    if fraction < min_fraction or fraction <= 0:
+        return None
+    return spend / fraction

@@ -1,0 +1,245 @@
+"""Turn the ledger into cost findings: budget thresholds, end-of-day projections and spikes.
+
+Each (budget, scope value, local day) is one fingerprint `cost:<budget>:<value>:<day>` whose rank is
+the highest threshold crossed in percent (80, 100): the 100% page escalates over the 80% warning, and
+the lead's dedupe drops a late 80% for the same day. Projections and spikes have their own keys
+(`...:projection`, `...:spike`) and only fire while the series is below its lowest threshold, since
+a threshold alert already says more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from monitors.core import Finding, RunWindow, Severity
+from monitors.cost.baseline import (
+    Spike,
+    expected_fraction,
+    hourly_profile,
+    project,
+    robust_baseline,
+    spike_check,
+)
+from monitors.cost.budgets import (
+    AGGREGATE_DIMENSIONS,
+    BudgetConfig,
+    ProjectionConfig,
+    SpikeConfig,
+    display_value,
+    series_spend,
+)
+from monitors.cost.explain import cached_top_traces, contributors, fetch_top_traces, trace_links
+from monitors.cost.ledger import OTHER, Ledger, day_bounds
+from monitors.monitor import RunContext
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    budgets: list[BudgetConfig]
+    spike: SpikeConfig
+    projection: ProjectionConfig
+    contributor_dims: list[str]
+    top_traces: int
+    explain_max_rows: int
+    explain_max_queries: int
+
+
+@dataclass
+class Candidate:
+    """One finding before its explanation is attached."""
+
+    budget: BudgetConfig
+    value: str
+    day: date
+    kind: str  # "budget" | "projection" | "spike"
+    spend: float
+    rank: int
+    severity: Severity
+    extra: dict[str, Any]
+
+    @property
+    def series_key(self) -> str:
+        return f"{self.budget.name}:{self.value}:{self.day.isoformat()}"
+
+    @property
+    def dedupe_key(self) -> str:
+        return self.series_key if self.kind == "budget" else f"{self.series_key}:{self.kind}"
+
+
+def series_history(ledger: Ledger, budget: BudgetConfig, value: str, day: date, days: int) -> dict[date, float]:
+    """Closed days' spend of one series; row-only scopes count only days whose rows were all read."""
+    out: dict[date, float] = {}
+    row_only = budget.scope != "none" and budget.scope not in AGGREGATE_DIMENSIONS
+    first_spend = ledger.first_spend()
+    for i in range(1, days + 1):
+        d = day - timedelta(days=i)
+        record = ledger.get(d)
+        # Days before the project's first spend are "not yet started", not cheap days.
+        if (
+            first_spend is None
+            or d < first_spend
+            or record is None
+            or not record.get("closed")
+            or (row_only and not ledger.rows_complete(d))
+        ):
+            continue
+        out[d] = series_spend(budget, record["total"], record["dims"]).get(value, 0.0)
+    return out
+
+
+def candidates(ctx: RunContext, ledger: Ledger, s: EvalSettings, days: list[date], today: date) -> Iterator[Candidate]:
+    profile_days = [ledger.get(today - timedelta(days=i)) for i in range(1, s.projection.profile_days + 1)]
+    profile = hourly_profile([r["hours"] for r in profile_days if r and r.get("closed")])
+    for day in days:
+        record = ledger.get(day)
+        if record is None:
+            continue
+        is_open = day == today and not record.get("closed")
+        fraction = None
+        if is_open:
+            start = day_bounds(day, ledger.tz)[0]
+            fraction = expected_fraction(profile, ctx.window.end.astimezone(ledger.tz), start.astimezone(ledger.tz))
+        for budget in s.budgets:
+            for value, spend in sorted(series_spend(budget, record["total"], record["dims"]).items()):
+                if value != OTHER:
+                    yield from _series(ledger, s, budget, value, day, spend, fraction)
+
+
+def _series(
+    ledger: Ledger, s: EvalSettings, budget: BudgetConfig, value: str, day: date, spend: float, fraction: float | None
+) -> Iterator[Candidate]:
+    cap = budget.cap
+    crossed = [t for t in budget.thresholds if spend >= t * cap]
+    for t in crossed:
+        severity = Severity.CRITICAL if t >= 1.0 else Severity.WARNING
+        yield Candidate(budget, value, day, "budget", spend, round(t * 100), severity, {"threshold": t})
+    if crossed:
+        return
+    projected = None
+    if fraction is not None:
+        projected = project(spend, fraction, s.projection.min_elapsed_fraction)
+        if s.projection.enabled and projected is not None and projected >= cap:
+            extra = {"projected": projected, "expected_fraction": round(fraction, 4)}
+            yield Candidate(budget, value, day, "projection", spend, 1, Severity.WARNING, extra)
+            return
+    if not s.spike.enabled:
+        return
+    spike = _spike(ledger, s.spike, budget, value, day, max(spend, projected or 0.0))
+    if spike is not None:
+        extra = {
+            "observed": spike.observed,
+            "projected": projected,
+            "baseline_median": spike.baseline.median,
+            "baseline_spread": spike.baseline.spread,
+            "baseline_samples": spike.baseline.samples,
+            "weekday_baseline": spike.baseline.weekday,
+            "spike_threshold": spike.threshold,
+        }
+        yield Candidate(budget, value, day, "spike", spend, 1, Severity.WARNING, extra)
+
+
+def _spike(
+    ledger: Ledger, cfg: SpikeConfig, budget: BudgetConfig, value: str, day: date, observed: float
+) -> Spike | None:
+    span = max(cfg.baseline_days, cfg.weekday_weeks * 7 if cfg.weekday_aware else 0)
+    history = series_history(ledger, budget, value, day, span)
+    if not any(v > 0 for v in history.values()):
+        return None  # a value never seen before: the budget caps cover it, a "spike" from $0 says nothing
+    baseline = robust_baseline(
+        history,
+        day,
+        days=cfg.baseline_days,
+        min_days=cfg.min_history_days,
+        weekday_aware=cfg.weekday_aware,
+        weekday_weeks=cfg.weekday_weeks,
+    )
+    if baseline is None:
+        return None
+    return spike_check(observed, baseline, multiplier=cfg.mad_multiplier, min_dollars=float(cfg.min_dollars))
+
+
+def build_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, days: list[date], today: date) -> list[Finding]:
+    found = list(candidates(ctx, ledger, s, days, today))
+    top_rank: dict[str, int] = {}
+    for c in found:
+        top_rank[c.series_key] = max(top_rank.get(c.series_key, 0), c.rank if c.kind == "budget" else 0)
+    traces: dict[str, list[Any]] = {}
+    queries = 0
+    for key in sorted(top_rank):
+        c = next(x for x in found if x.series_key == key)
+        start, end = day_bounds(c.day, ledger.tz)
+        end = min(end, ctx.window.end)
+
+        def fetch(c: Candidate = c, start: Any = start, end: Any = end) -> list[Any]:
+            nonlocal queries
+            if queries >= s.explain_max_queries:
+                ctx.count("cost.explain_skipped")
+                return []
+            queries += 1
+            return fetch_top_traces(ctx, c.budget, c.value, start, end, max_rows=s.explain_max_rows, top=s.top_traces)
+
+        traces[key] = cached_top_traces(ctx, key, top_rank[key], fetch, c.day)
+    return [_finding(ctx, ledger, s, c, traces.get(c.series_key, [])) for c in found]
+
+
+def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, traces: list[Any]) -> Finding:
+    cap = c.budget.cap
+    pct = c.spend / cap * 100
+    who = "all spend" if c.budget.scope == "none" else f"{c.budget.scope} {display_value(c.value)}"
+    subject = "Total spend" if c.budget.scope == "none" else f"Spend of {who}"
+    money = f"${c.spend:,.2f} of ${cap:,.2f} ({pct:.0f}%)"
+    if c.kind == "budget":
+        title = f"Cost budget {c.budget.name} at {c.rank}% for {who} on {c.day}"
+        summary = f"{subject} on {c.day} ({ledger.tz.key}) is {money} of the daily cap."
+    elif c.kind == "projection":
+        projected = c.extra["projected"]
+        title = f"Cost budget {c.budget.name} heading past its cap for {who} on {c.day}"
+        summary = f"{subject} is {money} so far; at today's pace the day ends near ${projected:,.2f}."
+    else:
+        median, observed = c.extra["baseline_median"], c.extra["observed"]
+        title = f"Cost spike for {who} on {c.day} (budget {c.budget.name})"
+        pace = "is on course for" if observed > c.spend else "reached"
+        summary = f"{subject} {pace} ${observed:,.2f} against a usual ${median:,.2f} a day ({money} so far)."
+    top = contributors(ledger, c.budget, c.value, c.day, s.contributor_dims, s.spike.baseline_days)
+    fields = [("Spend", money), ("Budget", c.budget.name), ("Scope", who), ("Day", f"{c.day} ({ledger.tz.key})")]
+    if "projected" in c.extra and c.extra["projected"] is not None:
+        fields.append(("Projected end of day", f"${c.extra['projected']:,.2f}"))
+    if "baseline_median" in c.extra:
+        fields.append(
+            ("Usual day", f"${c.extra['baseline_median']:,.2f} (median of {c.extra['baseline_samples']} days)")
+        )
+    if top:
+        fields.append(("Top contributors", "; ".join(x.describe() for x in top)))
+    if traces:
+        fields.append(("Costliest traces", "; ".join(f"{t.trace_id} ${t.cost:,.2f}" for t in traces)))
+    start, end = day_bounds(c.day, ledger.tz)
+    evidence = {
+        "kind": c.kind,
+        "budget": c.budget.name,
+        "scope": c.budget.scope,
+        "value": c.value,
+        "day": c.day.isoformat(),
+        "spend": round(c.spend, 6),
+        "cap": cap,
+        "percent": round(pct, 2),
+        **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in c.extra.items()},
+        "contributors": [x.to_json() for x in top],
+        "top_traces": [t.to_json() for t in traces],
+    }
+    return Finding(
+        monitor="cost",
+        dedupe_key=c.dedupe_key,
+        severity=c.severity,
+        title=title,
+        summary=summary,
+        observed_at=ctx.now,
+        kind=c.kind,
+        rank=c.rank,
+        window=RunWindow(start, end),
+        fields=tuple(fields),
+        evidence=evidence,
+        links=trace_links(ctx, traces),
+    )

@@ -1,0 +1,153 @@
+"""The "why" of a cost alert: top contributors against their baseline, and the costliest traces.
+
+Contributors come from the ledger (no request): for a global budget, the day's spend per agent,
+model and user; for a scoped budget, the cross-tab kept for its values ("which agents drove alice").
+The costliest traces need observation rows, so they are fetched only for a finding being raised, in
+one query bounded to `max_rows` rows, and remembered in the state by dedupe key and rank so a rerun
+that raises the same finding asks for nothing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from monitors.core import Link, RunWindow
+from monitors.cost.budgets import METADATA_PREFIX, BudgetConfig, dimension_values, display_value
+from monitors.cost.ledger import OTHER, Ledger
+from monitors.cost.sync import MIN_COST, ROW_FIELDS
+from monitors.monitor import RunContext
+from monitors.sources.base import ObservationQuery
+
+CACHE_KEY = "cost.explained"
+LABELS = {"agent": "agent", "model": "model", "user": "user", "environment": "environment", "tag": "tag"}
+
+
+@dataclass(frozen=True)
+class Contributor:
+    dim: str
+    value: str
+    spend: float
+    baseline: float | None  # median spend on recent days; None when never seen before
+
+    def describe(self) -> str:
+        label = LABELS.get(self.dim, self.dim)
+        name = "(other values)" if self.value == OTHER else display_value(self.value)
+        text = f"{label} {name}: ${self.spend:,.2f}"
+        if self.baseline is None:
+            return text + " (no history yet)"
+        if self.baseline <= 0:
+            return text + " (usually $0.00)"
+        return text + f" ({(self.spend / self.baseline - 1) * 100:+.0f}% vs usual ${self.baseline:,.2f})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dim": self.dim, "value": self.value, "spend": round(self.spend, 6), "baseline": self.baseline}
+
+
+def _table(ledger: Ledger, day: date, budget: BudgetConfig, value: str, cdim: str) -> dict[str, float] | None:
+    record = ledger.get(day)
+    if record is None:
+        return None
+    if budget.scope == "none":
+        table = record["dims"].get(cdim)
+    else:
+        table = record["cross"].get(budget.scope, {}).get(value, {}).get(cdim)
+    return table if isinstance(table, dict) else None
+
+
+def contributors(
+    ledger: Ledger, budget: BudgetConfig, value: str, day: date, dims: list[str], baseline_days: int, top: int = 3
+) -> list[Contributor]:
+    """The `top` biggest values per contributor dimension on `day`, with their usual spend."""
+    out: list[Contributor] = []
+    for cdim in dims:
+        if cdim == budget.scope:
+            continue
+        today = _table(ledger, day, budget, value, cdim) or {}
+        history = [
+            t
+            for i in range(1, baseline_days + 1)
+            if ledger.is_closed(d := day - timedelta(days=i)) and (t := _table(ledger, d, budget, value, cdim))
+        ]
+        ranked = sorted(today.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        for cvalue, spend in ranked:
+            if spend <= 0:
+                continue
+            base = statistics.median(t.get(cvalue, 0.0) for t in history) if history else None
+            out.append(Contributor(cdim, cvalue, spend, base))
+    return out
+
+
+@dataclass(frozen=True)
+class TopTrace:
+    trace_id: str
+    cost: float
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"trace_id": self.trace_id, "cost": round(self.cost, 6), "name": self.name}
+
+
+def fetch_top_traces(
+    ctx: RunContext, budget: BudgetConfig, value: str, start: datetime, end: datetime, *, max_rows: int, top: int
+) -> list[TopTrace]:
+    """The `top` traces by summed cost in [start, end) within the budget's scope (one bounded query)."""
+    if end <= start:
+        return []
+    meta = budget.scope.removeprefix(METADATA_PREFIX) if budget.scope.startswith(METADATA_PREFIX) else None
+    query = ObservationQuery(
+        window=RunWindow(start, end),
+        fields=ROW_FIELDS | ({"metadata"} if meta else set()),
+        expand_metadata=(meta,) if meta else (),
+        # Users are the one scope the API filters on; the rest are matched here.
+        user_id=value if budget.scope == "user" else None,
+        min_total_cost=MIN_COST,
+    )
+    sums: dict[str, float] = {}
+    names: dict[str, str] = {}
+    for seen, obs in enumerate(ctx.source.observations(query), start=1):
+        if budget.scope == "none" or value in dimension_values(obs, budget.scope):
+            sums[obs.trace_id] = sums.get(obs.trace_id, 0.0) + obs.total_cost
+            names.setdefault(obs.trace_id, obs.trace_name or "")
+        if seen >= max_rows:
+            ctx.count("cost.explain_rows_truncated")
+            break
+    ranked = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [TopTrace(tid, cost, names[tid][:200]) for tid, cost in ranked]
+
+
+def cached_top_traces(ctx: RunContext, key: str, rank: int, fetch: Any, keep_from: date) -> list[TopTrace]:
+    """Top traces for finding `key` at `rank`: from the state when already fetched at this rank."""
+    cache = ctx.state.get(CACHE_KEY)
+    cache = dict(cache) if isinstance(cache, dict) else {}
+    entry = cache.get(key)
+    if isinstance(entry, dict) and entry.get("rank") == rank and isinstance(entry.get("traces"), list):
+        try:
+            return [TopTrace(str(t["trace_id"]), float(t["cost"]), str(t["name"])) for t in entry["traces"]]
+        except (KeyError, TypeError, ValueError):
+            ctx.count("cost.explain_cache_malformed")
+    traces: list[TopTrace] = fetch()
+    cache[key] = {"rank": rank, "day": keep_from.isoformat(), "traces": [t.to_json() for t in traces]}
+    ctx.state.put(CACHE_KEY, cache)
+    return traces
+
+
+def prune_cache(ctx: RunContext, keep_from: date) -> None:
+    cache = ctx.state.get(CACHE_KEY)
+    if not isinstance(cache, dict):
+        return
+    kept = {k: v for k, v in cache.items() if isinstance(v, dict) and str(v.get("day", "")) >= keep_from.isoformat()}
+    if len(kept) != len(cache):
+        ctx.state.put(CACHE_KEY, kept)
+
+
+def trace_links(ctx: RunContext, traces: list[TopTrace]) -> tuple[Link, ...]:
+    links = []
+    for trace in traces:
+        url = ctx.source.trace_url(trace.trace_id)
+        if url:
+            label = f"${trace.cost:,.2f} {trace.name or trace.trace_id[:12]}"
+            links.append(Link(label[:80], url))
+    return tuple(links)

@@ -1,0 +1,247 @@
+"""The cost monitor's query plan: bring the ledger up to date with as few requests as possible.
+
+Every run:
+1. reads only the NEW cost-bearing observations since the ledger's cursor (one Observations v2
+   page per 1000 rows; a 15-minute window rarely needs more than one) and adds them to the ledger;
+   this is the only source for user, tag and metadata budgets, which Metrics v2 cannot group by;
+2. closes each local day that has ended (plus `settle_delay`) with exact Metrics v2 aggregates, once:
+   a closed day is never asked for again;
+3. backfills history days the ledger lacks (first run, or after a long outage), once;
+4. refreshes today's aggregates when a refresh is due, which corrects what late-arriving rows missed.
+Steps 2-4 each cost one request per aggregate dimension (the hourly total plus agent/model/environment
+when used) and are rationed to `metrics_requests_per_day` per rolling 24 hours. docs/cost-query-plan.md
+has the arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from monitors.core import RunWindow, SourceError
+from monitors.cost.budgets import AGGREGATE_DIMENSIONS, METADATA_PREFIX, dimension_values
+from monitors.cost.ledger import Ledger, day_bounds, days_between, local_date
+from monitors.monitor import RunContext
+from monitors.records import CostBucket
+from monitors.sources.base import CostQuery, ObservationQuery
+
+ROW_FIELDS = frozenset({"core", "basic", "usage", "model", "trace_context"})
+MIN_COST = 1e-12  # "cost > 0": zero-cost spans are most rows and add nothing
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """What the ledger tracks, derived from the config once per run."""
+
+    row_dims: tuple[str, ...]  # every dimension summed from rows
+    agg_dims: tuple[str, ...]  # the subset Metrics v2 can also aggregate
+    cross: dict[str, list[str]]  # scoped-budget dimension -> contributor dimensions inside it
+    max_values: int = 200
+
+    @property
+    def requests_per_set(self) -> int:
+        return 1 + len(self.agg_dims)  # the hourly total plus one grouped query per dimension
+
+
+@dataclass
+class SyncReport:
+    rows: int = 0
+    closed: list[date] = field(default_factory=list)
+    backfilled: list[date] = field(default_factory=list)
+    refreshed: bool = False
+    metrics_requests: int = 0
+    skipped_for_budget: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rationing:
+    per_day: int
+    settle: timedelta
+
+
+def read_new_rows(ctx: RunContext, ledger: Ledger, track: Tracking) -> int:
+    """Step 1: add observations in [cursor, window end) to the ledger; return how many."""
+    end = ctx.window.end
+    first_day = local_date(ctx.window.start, ledger.tz)
+    start = day_bounds(first_day, ledger.tz)[0]
+    if ledger.cursor is not None:
+        start = max(start, ledger.cursor)
+    if start >= end:
+        return 0
+    meta_keys = tuple(d.removeprefix(METADATA_PREFIX) for d in track.row_dims if d.startswith(METADATA_PREFIX))
+    query = ObservationQuery(
+        window=RunWindow(start, end),
+        fields=ROW_FIELDS | ({"metadata"} if meta_keys else set()),
+        expand_metadata=meta_keys,
+        min_total_cost=MIN_COST,
+    )
+    count = 0
+    for obs in ctx.source.observations(query):
+        if not start <= obs.start_time < end or obs.total_cost <= 0:
+            continue  # a source that ignored the filter must not double count
+        dims = {dim: dimension_values(obs, dim) for dim in track.row_dims}
+        ledger.add_observation(obs, dims, track.cross, track.max_values)
+        count += 1
+    ledger.note_rows_read(start, end)
+    ledger.cursor = end
+    return count
+
+
+def _granularity_exact(ledger: Ledger) -> Literal["hour", "day"]:
+    # Metrics v2 day buckets are UTC days: only in UTC do they match local days exactly.
+    return "day" if ledger.tz.key in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu") else "hour"
+
+
+def _spread(ledger: Ledger, buckets: Iterable[CostBucket], granularity: str) -> dict[date, list[float]]:
+    """Map UTC buckets onto local days and hours."""
+    out: dict[date, list[float]] = {}
+    for bucket in buckets:
+        # A coarse UTC-day bucket goes to the local day holding its middle; hour buckets to their start.
+        when = bucket.start + (timedelta(hours=12) if granularity == "day" else timedelta(0))
+        local = when.astimezone(ledger.tz)
+        out.setdefault(local.date(), [0.0] * 24)[local.hour] += max(bucket.cost, 0.0)
+    return out
+
+
+def fetch_set(
+    ctx: RunContext, ledger: Ledger, track: Tracking, start: datetime, end: datetime, exact: bool
+) -> dict[str, dict[date, dict[str, float]]] | None:
+    """One aggregate set over [start, end): {"": {day: {"hours": ...}}, dim: {day: {value: usd}}}.
+
+    Returns None when the source fails (counted); nothing is applied then, so a set is all or nothing.
+    """
+    group_gran: Literal["hour", "day"] = _granularity_exact(ledger) if exact else "day"
+    before = ctx.source.stats.requests
+    calls = 0
+    result: dict[str, dict[date, dict[str, float]]] = {}
+    try:
+        calls += 1
+        totals = ctx.source.costs(CostQuery(start, end, granularity="hour"))
+        spread = _spread(ledger, totals, "hour")
+        result[""] = {d: {str(h): c for h, c in enumerate(hours)} for d, hours in spread.items()}
+        for dim in track.agg_dims:
+            calls += 1
+            query = CostQuery(start, end, granularity=group_gran, group_by=AGGREGATE_DIMENSIONS[dim])
+            per_day: dict[date, dict[str, float]] = {}
+            for bucket in ctx.source.costs(query):
+                when = bucket.start + (timedelta(hours=12) if group_gran == "day" else timedelta(0))
+                table = per_day.setdefault(local_date(when, ledger.tz), {})
+                key = (bucket.group or "")[:200]
+                table[key] = table.get(key, 0.0) + max(bucket.cost, 0.0)
+            result[dim] = per_day
+    except SourceError as exc:
+        ctx.count("cost.aggregate_errors")
+        ctx.log.warning("cost: aggregate query failed, using observation rows only: %s", exc)
+        result_ok = False
+    else:
+        result_ok = True
+    # The source counts requests (retries and pages included); never count fewer than the calls made.
+    ledger.record_metrics(ctx.now, max(ctx.source.stats.requests - before, calls))
+    return result if result_ok else None
+
+
+def apply_set(ledger: Ledger, track: Tracking, data: dict[str, dict[date, dict[str, float]]], days: list[date]) -> None:
+    for day in days:
+        hours_map = data[""].get(day, {})
+        hours = [hours_map.get(str(h), 0.0) for h in range(24)]
+        ledger.replace_totals(day, sum(hours), hours)
+        for dim in track.agg_dims:
+            ledger.replace_dim(day, dim, dict(data[dim].get(day, {})))
+
+
+def _span(days: list[date], ledger: Ledger) -> tuple[datetime, datetime]:
+    return day_bounds(min(days), ledger.tz)[0], day_bounds(max(days), ledger.tz)[1]
+
+
+def _affordable(ledger: Ledger, ctx: RunContext, track: Tracking, per_day: int, reserve: int = 0) -> bool:
+    return ledger.metrics_used(ctx.now) + track.requests_per_set + reserve <= per_day
+
+
+def sync(ctx: RunContext, ledger: Ledger, track: Tracking, ration: Rationing, history_days: int) -> SyncReport:
+    """Steps 1-4 of the module docstring."""
+    report = SyncReport(rows=read_new_rows(ctx, ledger, track))
+    today = local_date(ctx.window.end - timedelta(microseconds=1), ledger.tz)
+    _close_days(ctx, ledger, track, ration, report, today)
+    _backfill(ctx, ledger, track, ration.per_day, report, history_days)
+    report.refreshed = _refresh_today(ctx, ledger, track, ration.per_day, today)
+    report.metrics_requests = ledger.metrics_used(ctx.now)
+    return report
+
+
+def _close_days(
+    ctx: RunContext, ledger: Ledger, track: Tracking, ration: Rationing, report: SyncReport, today: date
+) -> None:
+    """Step 2: every ended and settled day the run touched, or that the ledger holds open, is closed."""
+    end = ctx.window.end
+    candidates = [d for d in days_between(ctx.window.start, end, ledger.tz) if d != today]
+    candidates += [d for d in ledger.days() if d < today]
+    to_close = sorted(
+        {d for d in candidates if not ledger.is_closed(d) and day_bounds(d, ledger.tz)[1] + ration.settle <= end}
+    )
+    if not to_close:
+        return
+    if ration.per_day:
+        data = _fetch(ctx, ledger, track, to_close, True) if _affordable(ledger, ctx, track, ration.per_day) else None
+        if data is None:
+            report.skipped_for_budget.append("close")
+            return  # stays open; the next run retries and the day's row totals still alert meanwhile
+        apply_set(ledger, track, data, to_close)
+    # With no Metrics ration a day is closed on its row totals alone.
+    for day in to_close:
+        ledger.close(day)
+    report.closed = to_close
+
+
+def _backfill(
+    ctx: RunContext, ledger: Ledger, track: Tracking, per_day: int, report: SyncReport, history_days: int
+) -> None:
+    """Step 3: history days the ledger never saw, in one coarse set (baselines and the hourly profile)."""
+    first = local_date(ctx.window.start, ledger.tz)
+    missing = sorted(d for i in range(1, history_days + 1) if not ledger.has(d := first - timedelta(days=i)))
+    if not missing or not per_day:
+        return
+    data = _fetch(ctx, ledger, track, missing, False) if _affordable(ledger, ctx, track, per_day) else None
+    if data is None:
+        report.skipped_for_budget.append("backfill")
+        return
+    apply_set(ledger, track, data, missing)
+    for day in missing:
+        ledger.close(day)
+    report.backfilled = missing
+
+
+def _refresh_today(ctx: RunContext, ledger: Ledger, track: Tracking, per_day: int, today: date) -> bool:
+    """Step 4: re-aggregate today when due, keeping one set in reserve for tomorrow's close."""
+    if not per_day or not _refresh_due(ctx.now, ledger, track, per_day):
+        return False
+    if not _affordable(ledger, ctx, track, per_day, reserve=track.requests_per_set):
+        return False
+    start, end = day_bounds(today, ledger.tz)[0], ctx.window.end
+    if start >= end or (data := fetch_set(ctx, ledger, track, start, end, True)) is None:
+        return False
+    apply_set(ledger, track, data, [today])
+    ledger.refreshed = ctx.now
+    return True
+
+
+def _fetch(
+    ctx: RunContext, ledger: Ledger, track: Tracking, days: list[date], exact: bool
+) -> dict[str, dict[date, dict[str, float]]] | None:
+    start, end = _span(days, ledger)
+    return fetch_set(ctx, ledger, track, start, end, exact)
+
+
+def refresh_interval(track: Tracking, per_day: int) -> timedelta | None:
+    """How often today may be re-aggregated: the daily ration minus two sets (a close and a spare)."""
+    spare = per_day - 2 * track.requests_per_set
+    if spare < track.requests_per_set:
+        return None
+    return timedelta(days=1) * track.requests_per_set / spare
+
+
+def _refresh_due(now: datetime, ledger: Ledger, track: Tracking, per_day: int) -> bool:
+    interval = refresh_interval(track, per_day)
+    last = ledger.refreshed
+    return interval is not None and (last is None or now - last >= interval)
