@@ -1,0 +1,122 @@
+"""Backtracking: a call that contradicts the previous operation on the same resource.
+
+Flagged (the later step is the wasted one):
+- using a resource right after deleting it (read, stat, edit after a successful delete);
+- re-reading a file immediately after writing it (the write already returned its content);
+- undoing an edit: an explicit undo, or an edit that swaps back the previous edit's old/new text;
+- deleting a file right after creating it, with nothing in between that could have used it.
+
+Not flagged: anything after a *failed* operation (the agent is right to look again), listing a folder
+after a move or rename (the listing changed), reading a file again after other work in between (a
+test run, an edit elsewhere), and cleaning up a helper file at the end of a session.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitors.audit.checks import Issue
+from monitors.audit.operations import (
+    DEFAULT_IMPLICIT_RESOURCE_TOOLS,
+    DEFAULT_OPERATIONS,
+    DEFAULT_RESOURCE_ARGS,
+    FILE_WRITES,
+    operation_of,
+    resource_of,
+    same_resource,
+)
+from monitors.audit.sequence import ToolCall, excerpt
+
+_LINE_RANGE = re.compile(r"^\d+(:\d+)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Op:
+    index: int
+    op: str
+    ok: bool
+    args: Any
+
+
+def _swapped(a: Any, b: Any) -> bool:
+    """True when edit `b` replaces exactly what edit `a` inserted with what it removed."""
+    if not (isinstance(a, Mapping) and isinstance(b, Mapping)):
+        return False
+    old_a, new_a = a.get("old_str"), a.get("new_str")
+    old_b, new_b = b.get("old_str"), b.get("new_str")
+    return isinstance(old_a, str) and isinstance(new_a, str) and old_a != new_a and (old_b, new_b) == (new_a, old_a)
+
+
+class _Resources:
+    """Last operation per resource, matched loosely (`/repo/x.py` is `x.py`)."""
+
+    def __init__(self) -> None:
+        self._by_base: dict[str, dict[str, _Op]] = {}
+
+    def last(self, resource: str) -> _Op | None:
+        for name, op in self._by_base.get(resource.rsplit("/", 1)[-1], {}).items():
+            if same_resource(name, resource):
+                return op
+        return None
+
+    def record(self, resource: str, op: _Op) -> None:
+        bucket = self._by_base.setdefault(resource.rsplit("/", 1)[-1], {})
+        for name in [n for n in bucket if same_resource(n, resource)]:
+            del bucket[name]
+        bucket[resource] = op
+
+
+def _resource(call: ToolCall, current: str | None, names: tuple[str, ...], implicit: Collection[str]) -> str | None:
+    found = resource_of(call.args, names)
+    if call.name.lower() in implicit and (found is None or _LINE_RANGE.match(found) or isinstance(call.args, str)):
+        return current
+    return found
+
+
+def _contradiction(prev: _Op, op: str, j: int, call: ToolCall, reread_gap: int) -> str | None:
+    if not prev.ok:
+        return None
+    if prev.op == "delete" and op in ("read", "stat", "edit"):
+        return "used after deleting it"
+    if prev.op in FILE_WRITES and op == "read" and j - prev.index <= reread_gap:
+        return "re-read right after writing it"
+    if op == "undo":
+        return "undid the previous edit"
+    if prev.op == "edit" and op == "edit" and _swapped(prev.args, call.args):
+        return "reverted the previous edit"
+    if prev.op in ("create", "write") and op == "delete" and j - prev.index <= reread_gap:
+        return "deleted right after creating it"
+    return None
+
+
+def find_backtracking(
+    calls: Sequence[ToolCall],
+    *,
+    operations: Mapping[str, str] = DEFAULT_OPERATIONS,
+    resource_args: tuple[str, ...] = DEFAULT_RESOURCE_ARGS,
+    implicit_tools: Collection[str] = DEFAULT_IMPLICIT_RESOURCE_TOOLS,
+    reread_gap: int = 1,
+) -> list[Issue]:
+    """Steps whose operation contradicts the previous one on the same resource."""
+    table = {k.lower(): v for k, v in operations.items()}
+    implicit = {t.lower() for t in implicit_tools}
+    seen = _Resources()
+    current: str | None = None  # the file the agent has open, for editor tools that name none
+    issues: list[Issue] = []
+    for j, call in enumerate(calls):
+        op = operation_of(call.name, call.args, table)
+        resource = _resource(call, current, resource_args, implicit)
+        if resource is None or op in ("other", "exec", "mutate"):
+            continue
+        prev = seen.last(resource)
+        why = _contradiction(prev, op, j, call, reread_gap) if prev is not None else None
+        if why is not None and prev is not None:
+            detail = f"{call.name} {excerpt(resource, 60)}: {why} (step {calls[prev.index].step})"
+            issues.append(Issue("backtrack", (call.step,), detail, (calls[prev.index].step,)))
+        seen.record(resource, _Op(j, op, not call.is_error, call.args))
+        if op in ("read", "create", "write") and not call.is_error:
+            current = resource
+    return issues

@@ -1,0 +1,127 @@
+"""Turn one session's issues for one check into a Finding: step numbers, tools, argument excerpts and
+what the wasted steps cost (steps, seconds when times are real, tokens, USD).
+
+All text is plain; tool names, arguments and session ids come from agents and are passed through as-is
+(renderers escape them). Excerpts are short so an alert stays readable and bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from monitors.audit.checks import Issue
+from monitors.audit.sequence import Session, Waste, excerpt, waste_of
+from monitors.core import Finding, Link, RunWindow, Severity
+
+LABELS = {
+    "repeat": "repeated tool calls",
+    "loop": "tool-call loop",
+    "backtrack": "backtracking",
+    "runaway": "runaway tool-call chain",
+    "error_storm": "error storm",
+    "plan": "left its plan",
+}
+MAX_KEY = 200  # session ids are agent-chosen; bound the dedupe key
+MAX_LISTED = 20  # steps listed in an alert
+MAX_DETAILS = 3  # issue notes in the summary
+
+
+def dedupe_key(session_key: str, check: str) -> str:
+    """session + check; very long session ids are cut and made unique with a hash."""
+    if len(session_key) > MAX_KEY:
+        digest = hashlib.sha1(session_key.encode()).hexdigest()[:12]
+        session_key = f"{session_key[: MAX_KEY - 13]}~{digest}"
+    return f"{session_key}:{check}"
+
+
+def describe_waste(w: Waste) -> str:
+    parts = [f"{w.steps} step{'s' if w.steps != 1 else ''}"]
+    if w.seconds is not None:
+        parts.append(f"{w.seconds:.0f} s")
+    parts.append(f"{w.tokens:,} tokens")
+    parts.append(f"${w.cost:.4f}")
+    return ", ".join(parts)
+
+
+def _steps_text(steps: Sequence[int]) -> str:
+    shown = ", ".join(str(s) for s in steps[:MAX_LISTED])
+    return shown + (f" (+{len(steps) - MAX_LISTED} more)" if len(steps) > MAX_LISTED else "")
+
+
+def _arguments(session: Session, steps: Sequence[int]) -> str:
+    seen: list[str] = []
+    for s in steps:
+        if 1 <= s <= len(session.calls):
+            call = session.calls[s - 1]
+            text = f"#{s} {call.name}({excerpt(call.args, 60)})"
+            if text.split(" ", 1)[1] not in {t.split(" ", 1)[1] for t in seen}:
+                seen.append(text)
+        if len(seen) >= 3:
+            break
+    return "; ".join(seen)
+
+
+def build_finding(
+    session: Session,
+    check: str,
+    issues: Sequence[Issue],
+    *,
+    severity: Severity,
+    now: datetime,
+    window: RunWindow | None,
+    trace_url: str | None,
+    extra_evidence: dict[str, Any] | None = None,
+    extra_summary: str = "",
+) -> Finding:
+    """One finding for all of a session's issues of one check."""
+    wasted = sorted({s for issue in issues for s in issue.steps})
+    related = sorted({s for issue in issues for s in issue.related})
+    waste = waste_of(session.calls, wasted, timed=session.timed)
+    tools = sorted({session.calls[s - 1].name for s in wasted + related if 1 <= s <= len(session.calls)})
+    notes = [issue.detail for issue in issues[:MAX_DETAILS]]
+    if len(issues) > MAX_DETAILS:
+        notes.append(f"and {len(issues) - MAX_DETAILS} more")
+    summary = "; ".join(notes)
+    if extra_summary:
+        summary = f"{extra_summary}; {summary}" if summary else extra_summary
+    summary += f". Wasted: {describe_waste(waste)}."
+    fields: list[tuple[str, str]] = [
+        ("Agent", session.agent),
+        ("Session", session.key),
+        ("Wasted steps", _steps_text(wasted) or "none"),
+        ("Tools", ", ".join(tools)[:300]),
+        ("Calls", _arguments(session, wasted or related)),
+        ("Cost of wasted steps", describe_waste(waste)),
+    ]
+    evidence: dict[str, Any] = {
+        "check": check,
+        "session": session.key[:MAX_KEY],
+        "agent": session.agent,
+        "tool_calls": len(session.calls),
+        "wasted_steps": waste.steps,
+        "seconds": waste.seconds,
+        "tokens": waste.tokens,
+        "usd": waste.cost,
+        "session_usd": round(session.total_cost, 6),
+        "steps": wasted[:50],
+        "issues": len(issues),
+    }
+    evidence.update(extra_evidence or {})
+    short = session.key if len(session.key) <= 60 else "..." + session.key[-57:]
+    return Finding(
+        monitor="audit",
+        dedupe_key=dedupe_key(session.key, check),
+        severity=severity,
+        title=f"{session.agent}: {LABELS.get(check, check)} in session {short}",
+        summary=summary,
+        observed_at=now,
+        kind=check,
+        rank=int(severity),
+        window=window,
+        fields=tuple(fields),
+        evidence=evidence,
+        links=(Link("Langfuse trace", trace_url),) if trace_url else (),
+    )

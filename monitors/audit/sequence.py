@@ -1,0 +1,224 @@
+"""Rebuild one session's ordered tool calls from its TOOL and GENERATION observations.
+
+Each tool call carries the tokens and cost of the model turns that led to it (the GENERATIONs since
+the previous tool call), so a check can say what its wasted steps cost. Arguments get a normalized
+text and an exact-repeat key: `args_sha1` from metadata when the producer recorded one (the converter
+does, because its stored arguments are cut at 500 characters), otherwise a hash of the canonical
+JSON of the arguments. Times flagged `time_synthetic` in metadata are dropped, so checks fall back to
+step distances instead of reasoning about invented seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitors.records import Observation
+
+_SPACE = re.compile(r"\s+")
+_NUMBERED = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s+(.+)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _canonical(value: Any) -> Any:
+    # @observe records {"args": [...], "kwargs": {...}}: the call is the same either way.
+    if isinstance(value, Mapping) and set(value) <= {"args", "kwargs"} and value:
+        args, kwargs = value.get("args") or [], value.get("kwargs") or {}
+        if not args and isinstance(kwargs, Mapping):
+            return _canonical(kwargs)
+        if not kwargs and isinstance(args, list) and len(args) == 1:
+            return _canonical(args[0])
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, str):
+        return _SPACE.sub(" ", value).strip()
+    return value
+
+
+def normalize_args(value: Any) -> str:
+    """Canonical text of tool arguments: sorted keys, collapsed whitespace, unwrapped @observe input."""
+    canon = _canonical(value)
+    if isinstance(canon, str):
+        return canon
+    try:
+        return json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return _SPACE.sub(" ", str(canon)).strip()
+
+
+def digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def excerpt(value: Any, limit: int = 80) -> str:
+    """A short one-line excerpt of untrusted text for a finding (plain text, not escaped here)."""
+    text = value if isinstance(value, str) else normalize_args(value)
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call in session order. `step` is 1-based; `time` is None when unknown."""
+
+    step: int
+    name: str
+    args: Any = None
+    output: Any = None
+    time: datetime | None = None
+    end_time: datetime | None = None
+    is_error: bool = False
+    tokens: int = 0
+    cost: float = 0.0
+    args_key: str = ""
+    output_key: str | None = None  # None when the output was not read or is empty
+    observation_id: str = ""
+
+    @property
+    def signature(self) -> tuple[str, str]:
+        """What makes two calls the same call: tool name and normalized arguments."""
+        return (self.name, self.args_key)
+
+
+def make_call(
+    step: int,
+    name: str,
+    args: Any = None,
+    output: Any = None,
+    *,
+    time: datetime | None = None,
+    end_time: datetime | None = None,
+    is_error: bool = False,
+    tokens: int = 0,
+    cost: float = 0.0,
+    args_sha1: str | None = None,
+    observation_id: str = "",
+) -> ToolCall:
+    """A ToolCall with its repeat keys computed; used by the rebuild and by tests."""
+    key = args_sha1 or digest(normalize_args(args))
+    out_key = None if output in (None, "") else digest(normalize_args(output))
+    return ToolCall(step, name, args, output, time, end_time, is_error, tokens, cost, key, out_key, observation_id)
+
+
+@dataclass
+class Session:
+    """One session's tool calls plus what the plan check needs."""
+
+    key: str
+    agent: str
+    trace_id: str
+    calls: list[ToolCall] = field(default_factory=list)
+    plan: Any = None  # str or list from metadata, or None
+    first_generation: str | None = None  # text of the first model turn (plan fallback)
+    timed: bool = False  # every call has a real start time
+    trailing_tokens: int = 0  # generations after the last tool call (not waste of any call)
+    trailing_cost: float = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        return sum(c.cost for c in self.calls) + self.trailing_cost
+
+
+def _tokens(obs: Observation) -> int:
+    usage = obs.usage or {}
+    if "total" in usage:
+        return max(0, int(usage["total"]))
+    return max(0, sum(int(v) for k, v in usage.items() if k in ("input", "output")))
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else normalize_args(value)
+
+
+def _order(obs: Observation) -> tuple[datetime, int, str]:
+    # A model turn and the call it chose may share a timestamp: the turn comes first.
+    return (obs.start_time, 0 if obs.type == "GENERATION" else 1, obs.id)
+
+
+def build_session(
+    key: str, observations: Iterable[Observation], *, plan_key: str = "plan", agent_key: str = "feature"
+) -> Session:
+    """Ordered tool calls of one session from its observations (any order, any types)."""
+    ordered = sorted(observations, key=_order)
+    first = ordered[0] if ordered else None
+    session = Session(key=key, agent="unknown", trace_id=first.trace_id if first else key)
+    pending_tokens, pending_cost, synthetic = 0, 0.0, False
+    for obs in ordered:
+        meta = obs.metadata or {}
+        if session.plan is None and meta.get(plan_key) not in (None, "", []):
+            session.plan = meta.get(plan_key)
+        if session.agent == "unknown":
+            session.agent = str(meta.get(agent_key) or obs.trace_name or "unknown")[:100]
+        if obs.type == "GENERATION":
+            pending_tokens += _tokens(obs)
+            pending_cost += obs.total_cost
+            if session.first_generation is None and not session.calls:
+                session.first_generation = _text(obs.output)
+            continue
+        if obs.type != "TOOL":
+            continue
+        synthetic = synthetic or bool(meta.get("time_synthetic"))
+        sha = meta.get("args_sha1")
+        session.calls.append(
+            make_call(
+                len(session.calls) + 1,
+                obs.name or "unknown",
+                obs.input,
+                obs.output,
+                time=obs.start_time,
+                end_time=obs.end_time,
+                is_error=obs.level.upper() == "ERROR",
+                tokens=pending_tokens,
+                cost=pending_cost,
+                args_sha1=str(sha) if isinstance(sha, str | int) and sha else None,
+                observation_id=obs.id,
+            )
+        )
+        pending_tokens, pending_cost = 0, 0.0
+    session.trailing_tokens, session.trailing_cost = pending_tokens, pending_cost
+    session.timed = bool(session.calls) and not synthetic
+    return session
+
+
+def numbered_steps(text: str | None) -> list[str]:
+    """The numbered steps ("1. ...", "2) ...") of a model's first message, or [] when there are none."""
+    if not text:
+        return []
+    return [m.group(1).strip() for m in _NUMBERED.finditer(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class Waste:
+    """What a set of steps cost: count, seconds (None when times are unknown), tokens, USD."""
+
+    steps: int
+    seconds: float | None
+    tokens: int
+    cost: float
+
+
+def waste_of(calls: Sequence[ToolCall], steps: Iterable[int], *, timed: bool) -> Waste:
+    """Sum the cost of the given 1-based steps; seconds run from the previous call's end."""
+    chosen = sorted({s for s in steps if 1 <= s <= len(calls)})
+    tokens = sum(calls[s - 1].tokens for s in chosen)
+    cost = sum(calls[s - 1].cost for s in chosen)
+    if not timed:
+        return Waste(len(chosen), None, tokens, round(cost, 6))
+    seconds = 0.0
+    for s in chosen:
+        call = calls[s - 1]
+        if call.time is None:
+            continue
+        prev = calls[s - 2] if s >= 2 else None
+        begin = (prev.end_time or prev.time) if prev is not None else call.time
+        end = call.end_time or call.time
+        seconds += max(0.0, (end - (begin or call.time)).total_seconds())
+    return Waste(len(chosen), round(seconds, 3), tokens, round(cost, 6))

@@ -1,0 +1,124 @@
+"""Repeats, loops, error storms and runaway chains as pure functions: flagged and legitimate cases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from monitors.audit.checks import find_error_storms, find_loops, find_repeats, find_runaway
+from tests.audit.helpers import seq
+
+READ_A = ("read_file", {"path": "a.py"}, "print(1)")
+
+REPEAT_CASES = [
+    # (id, calls, wasted steps)
+    ("same read twice in a row", seq(READ_A, READ_A), [2]),
+    ("args normalized: key order and whitespace", seq(
+        ("search", {"q": "x  y", "n": 1}, "r"), ("search", {"n": 1, "q": "x y"}, "r")), [2]),
+    ("@observe wrapper is the same call", seq(
+        ("search", {"args": [], "kwargs": {"q": "x"}}, "r"), ("search", {"q": "x"}, "r")), [2]),
+    ("three in a row", seq(READ_A, READ_A, READ_A), [2, 3]),
+    ("different args is not a repeat", seq(READ_A, ("read_file", {"path": "b.py"}, "print(1)")), []),
+    ("outside the step window", seq(READ_A, *[("ls", {"path": f"d{i}"}) for i in range(6)], READ_A), []),
+    ("retry after a transient error", seq(
+        ("fetch", {"url": "u"}, "Error: 503", True), ("fetch", {"url": "u"}, "page")), []),
+    ("retries beyond the allowance", seq(*[("fetch", {"url": "u"}, "Error: 503", True)] * 5), [4, 5]),
+    ("polling: the output changed", seq(
+        ("job_status", {"id": 7}, "running"), ("job_status", {"id": 7}, "done")), []),
+    ("re-listing a folder after a rename", seq(
+        ("ls", {"path": "src"}, "a.py"), ("mv", {"src": "src/a.py", "dst": "src/b.py"}, ""),
+        ("ls", {"path": "src"}, "a.py")), []),
+    ("re-running a test after an edit", seq(
+        ("python", "test.py", "FAIL"), ("edit", "3:3 x = 1", "ok"), ("python", "test.py", "FAIL")), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in REPEAT_CASES], ids=[c[0] for c in REPEAT_CASES])
+def test_repeats(calls, wasted):
+    issues = find_repeats(calls)
+    assert sorted(s for i in issues for s in i.steps) == wasted
+
+
+def test_repeat_window_uses_seconds_when_timed():
+    calls = seq(READ_A, ("ls", {"path": "x"}), READ_A, seconds=200)  # 400 s apart
+    assert find_repeats(calls, window_seconds=timedelta(minutes=10))[0].steps == (3,)
+    assert find_repeats(calls, window_seconds=timedelta(minutes=5)) == []
+
+
+def test_repeat_reports_the_original_step():
+    issues = find_repeats(seq(("ls", {"path": "x"}), READ_A, READ_A))
+    assert [(i.steps, i.related) for i in issues] == [((3,), (2,))]
+    assert "read_file repeated 1x" in issues[0].detail
+
+
+A = ("open", "x.py", "1: x")
+B = ("search_dir", "foo", "no matches")
+C = ("goto", "10", "10: y")
+
+LOOP_CASES = [
+    ("A B A B", seq(A, B, A, B), [3, 4]),
+    ("A B C A B C A B C", seq(A, B, C, A, B, C, A, B, C), [4, 5, 6, 7, 8, 9]),
+    ("loop after useful work", seq(C, ("ls", {}), A, B, A, B, A), [5, 6, 7]),
+    ("A A A A is a repeat, not a loop", seq(A, A, A, A), []),
+    ("A B A C is no cycle", seq(A, B, A, C), []),
+    ("a cycle that returns new output is paging", seq(
+        ("page", {"n": 1}, "p1"), ("next", {}, "p2"), ("page", {"n": 1}, "p3"), ("next", {}, "p4")), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in LOOP_CASES], ids=[c[0] for c in LOOP_CASES])
+def test_loops(calls, wasted):
+    issues = find_loops(calls)
+    assert sorted(s for i in issues for s in i.steps) == wasted
+
+
+def test_loop_min_cycles_and_detail():
+    calls = seq(A, B, A, B)
+    assert find_loops(calls, min_cycles=3) == []
+    (issue,) = find_loops(seq(A, B, A, B, A, B))
+    assert issue.related == (1, 2)
+    assert issue.detail == "cycle of 2 calls (open -> search_dir) repeated 3x"
+
+
+def test_repeats_skip_steps_claimed_by_a_loop():
+    calls = seq(A, B, A, B)
+    loop_steps = {s for i in find_loops(calls) for s in i.steps}
+    assert find_repeats(calls, claimed=loop_steps) == []
+    assert find_repeats(calls) != []
+
+
+def _fail(name):
+    return (name, {"n": name}, "Error: boom", True)
+
+
+STORM_CASES = [
+    ("three failures in a row", seq(READ_A, _fail("a"), _fail("b"), _fail("c"), READ_A), [3, 4]),
+    ("two failures is not a storm", seq(_fail("a"), _fail("b"), READ_A), []),
+    ("failures broken by a success", seq(_fail("a"), _fail("b"), READ_A, _fail("c"), _fail("d")), []),
+    ("storm at the very end", seq(READ_A, _fail("a"), _fail("b"), _fail("c")), [3, 4]),
+]
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in STORM_CASES], ids=[c[0] for c in STORM_CASES])
+def test_error_storms(calls, wasted):
+    assert sorted(s for i in find_error_storms(calls) for s in i.steps) == wasted
+
+
+@pytest.mark.parametrize(
+    ("count", "usual", "flagged_from"),
+    [
+        (101, None, 101),  # over the hard limit
+        (100, None, None),  # at the limit
+        (40, 10.0, 11),  # 4x the usual 10, 30 above
+        (25, 10.0, None),  # 2.5x the usual: below the factor
+        (12, 3.0, None),  # 4x but only 9 above: too small to matter
+        (40, None, None),  # no history yet
+    ],
+)
+def test_runaway(count, usual, flagged_from):
+    issue = find_runaway(count, limit=100, usual=usual, factor=3.0, min_excess=10)
+    if flagged_from is None:
+        assert issue is None
+    else:
+        assert issue is not None and issue.steps[0] == flagged_from and issue.steps[-1] == count
