@@ -1,0 +1,53 @@
+"""Export observations to a file that `--source FILE` replays: `run-monitor export --since 7d -o FILE`.
+
+One Observations v2 row per line (`observation_to_row`), gzip-compressed when the path ends in `.gz`.
+Rows are streamed from the source to a temporary file that replaces the target only when complete,
+so an interrupted export never leaves a half-written file behind under the real name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import IO
+
+from monitors.core import RunWindow
+from monitors.records import observation_to_row
+from monitors.sources.base import ObservationQuery, TraceSource
+
+# Everything a monitor or the weekly report may read, so a replay can stand in for a live run.
+EXPORT_FIELDS = frozenset({"core", "basic", "io", "metadata", "model", "usage", "trace_context"})
+
+
+def _open(path: Path, *, compressed: bool) -> IO[str]:
+    if compressed:
+        return gzip.open(path, "wt", encoding="utf-8")
+    return path.open("w", encoding="utf-8")
+
+
+def export_observations(
+    source: TraceSource,
+    window: RunWindow,
+    path: str | Path,
+    *,
+    fields: frozenset[str] = EXPORT_FIELDS,
+    expand_metadata: tuple[str, ...] = (),
+) -> int:
+    """Write every observation in `window` to `path`; return how many were written."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    query = ObservationQuery(window=window, fields=fields, expand_metadata=expand_metadata)
+    written = 0
+    try:
+        with _open(partial, compressed=target.name.endswith(".gz")) as fh:
+            for obs in source.observations(query):
+                fh.write(json.dumps(observation_to_row(obs), ensure_ascii=False, default=str))
+                fh.write("\n")
+                written += 1
+        os.replace(partial, target)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return written

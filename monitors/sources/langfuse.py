@@ -1,0 +1,213 @@
+"""The Langfuse trace source: observations, cost aggregates, deep links and score write-back.
+
+Setup:
+  1. In Langfuse, open Project settings > API keys and create a key pair (pk-lf-..., sk-lf-...).
+  2. Put them in the environment (LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY) and the host
+     (e.g. https://cloud.langfuse.com) in monitors.yaml; the config layer passes them here as str.
+
+It speaks Observations v2 and Metrics v2 (langfuse_v2.py) and falls back, once per source instance,
+to the legacy reads of older self-hosted servers (langfuse_legacy.py) when a v2 route answers 404.
+Every request is counted in `stats`; retries honour Retry-After (http.py). The keys never appear in
+logs, errors or this object's repr.
+
+Docs: https://langfuse.com/docs/api-and-data-platform/features/public-api
+Spec: https://cloud.langfuse.com/generated/api/openapi.yml (copy in reference/langfuse-openapi.yml)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import httpx
+from langfuse.api.core.api_error import ApiError
+from langfuse.api.scores.types.create_score_request import CreateScoreRequest
+
+from monitors.core import RunWindow, SourceError
+from monitors.records import CostBucket, Observation
+from monitors.retry import RetryPolicy
+from monitors.sources.base import CostQuery, ObservationQuery, Score, SourceStats
+from monitors.sources.http import EndpointMissing, HttpSession, Retryable
+from monitors.sources.langfuse_legacy import LegacyReader
+from monitors.sources.langfuse_v2 import V2Reader
+from monitors.sources.replay import CostAccumulator
+
+log = logging.getLogger(__name__)
+
+ApiMode = Literal["auto", "v2", "legacy"]
+SCORES_PATH = "/api/public/scores"
+ROW_FIELDS = frozenset({"core", "basic", "usage", "model", "trace_context"})
+
+
+class LangfuseSource:
+    """A TraceSource reading one Langfuse project."""
+
+    def __init__(
+        self,
+        host: str,
+        public_key: str,
+        secret_key: str,
+        *,
+        timeout: float = 30,
+        retry: RetryPolicy | None = None,
+        api: ApiMode = "auto",
+        page_size: int = 1000,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.host = host.rstrip("/")
+        self.stats = SourceStats()
+        self.api_mode: ApiMode = api
+        self.session = HttpSession(
+            self.host,
+            public_key,
+            secret_key,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            stats=self.stats,
+            transport=transport,
+        )
+        self._v2 = V2Reader(self.session, public_key, secret_key, page_size=page_size)
+        self._legacy = LegacyReader(self.session)
+        self.using_legacy = api == "legacy"
+        self._project_id: str | None = None
+        self._project_looked_up = False
+        self._scores_as_list = True  # SDK 5 servers take a list; the 2026-08 spec takes one object
+
+    def __repr__(self) -> str:
+        return f"LangfuseSource(host={self.host!r}, api={self.api_mode!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> LangfuseSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _switch_to_legacy(self, error: EndpointMissing) -> None:
+        if self.api_mode != "auto":
+            raise error
+        self.using_legacy = True
+        log.info("Langfuse at %s has no v2 read API (404); using the legacy endpoints for this run", self.host)
+
+    def observations(self, query: ObservationQuery) -> Iterator[Observation]:
+        """Stream matching observations page by page (v2 newest first; legacy page order)."""
+        if not self.using_legacy:
+            yielded = False
+            try:
+                for obs in self._v2.observations(query):
+                    yielded = True
+                    yield obs
+                return
+            except EndpointMissing as exc:
+                if yielded:
+                    raise
+                self._switch_to_legacy(exc)
+        yield from self._legacy.observations(query)
+
+    def costs(self, query: CostQuery) -> list[CostBucket]:
+        if not self.using_legacy:
+            try:
+                return self._v2.costs(query, self._sum_rows)
+            except EndpointMissing as exc:
+                self._switch_to_legacy(exc)
+        return self._legacy.costs(query, self._sum_rows)
+
+    def _sum_rows(self, query: CostQuery) -> list[CostBucket]:
+        """Cost buckets summed from observation rows: per user, per metadata key, or as a fallback."""
+        dims = [query.group_by or "", *(f.dimension for f in query.filters)]
+        fields = ROW_FIELDS | ({"metadata"} if any(d.startswith("metadata.") for d in dims) else set())
+        users = {f.value for f in query.filters if f.dimension == "user"}
+        rows = ObservationQuery(
+            window=RunWindow(query.start, query.end),
+            fields=frozenset(fields),
+            user_id=next(iter(users)) if len(users) == 1 else None,
+        )
+        acc = CostAccumulator(query)
+        for obs in self.observations(rows):
+            acc.add(obs)
+        return acc.buckets()
+
+    @property
+    def project_id(self) -> str | None:
+        seen = self._project_id or self._v2.project_id or self._legacy.project_id
+        if seen is None and not self._project_looked_up:
+            self._project_looked_up = True  # one GET /projects per source instance, even if it fails
+            try:
+                seen = self._v2.fetch_project_id()
+            except SourceError as exc:
+                log.warning("Langfuse: could not look up the project id for trace links: %s", exc)
+        self._project_id = seen
+        return seen
+
+    def trace_url(self, trace_id: str) -> str | None:
+        project = self.project_id
+        if not project:
+            return None
+        return f"{self.host}/project/{project}/traces/{trace_id}"
+
+    def write_scores(self, scores: Sequence[Score]) -> None:
+        """POST scores with their deterministic ids, so a rerun overwrites rather than duplicates."""
+        if not scores:
+            return
+        if self._scores_as_list and self._post_list(scores):
+            return
+        for score in scores:
+            self.session.post_json(SCORES_PATH, single_score_body(score))
+
+    def _post_list(self, scores: Sequence[Score]) -> bool:
+        """POST the SDK 5 list body; False (and remember) when the server wants single objects."""
+        request = [
+            CreateScoreRequest(
+                id=s.id,
+                trace_id=s.trace_id,
+                name=s.name,
+                value=s.value,
+                data_type="NUMERIC",
+                comment=s.comment,
+                timestamp=s.timestamp,
+            )
+            for s in scores
+        ]
+        what = f"POST {SCORES_PATH}"
+
+        def attempt() -> Any:
+            try:
+                return self._v2.api.scores.create(request=request, request_options=self._v2.options)
+            except ApiError as exc:
+                status = exc.status_code or 0
+                if status in (400, 422):
+                    return None  # the 2026-08 server validates the body as one object
+                if 200 <= status < 300:
+                    return "accepted"  # some servers answer 2xx without a JSON body
+                self.session.check_status(what, status, exc.headers or {}, exc.body)
+                raise Retryable(f"HTTP {status}") from None
+
+        result = self.session.call(what, attempt)
+        if result is None:
+            log.info("Langfuse rejected a list of scores; sending them one at a time")
+            self._scores_as_list = False
+            return False
+        rejected = getattr(result, "rejected", 0) or 0
+        if rejected:
+            log.warning("Langfuse rejected %d of %d score(s)", rejected, len(scores))
+        return True
+
+
+def single_score_body(score: Score) -> dict[str, Any]:
+    """The CreateScoreRequest object of the 2026-08 spec (it has no timestamp field)."""
+    body: dict[str, Any] = {
+        "id": score.id,
+        "traceId": score.trace_id,
+        "name": score.name,
+        "value": float(score.value),
+        "dataType": "NUMERIC",
+    }
+    if score.comment is not None:
+        body["comment"] = score.comment
+    return body
+
+
+__all__ = ["LangfuseSource", "single_score_body"]

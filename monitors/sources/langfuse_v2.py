@@ -1,0 +1,182 @@
+"""Langfuse's current read API through the SDK's generated client: Observations v2 and Metrics v2.
+
+Setup: a project API key pair (Langfuse UI > Project settings > API keys). We build the SDK's raw
+`LangfuseAPI` client (not `Langfuse()`, which would start OpenTelemetry tracing) on our own httpx
+client, with the SDK's retries off so monitors/retry.py decides (one policy, every wait counted).
+
+Docs: https://langfuse.com/docs/api-and-data-platform/features/public-api
+      https://api.reference.langfuse.com/#tag/observationsv2 and #tag/metricsv2
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import pydantic
+from langfuse.api.client import LangfuseAPI
+from langfuse.api.core.api_error import ApiError
+
+from monitors.core import SourceError, utc
+from monitors.records import CostBucket, MalformedRecord, Observation, parse_observation
+from monitors.sources.base import CostQuery, ObservationQuery, SourceStats
+from monitors.sources.http import HttpSession, Retryable
+from monitors.sources.langfuse_metrics import V2_DIMENSIONS, aggregate_costs, can_aggregate
+
+T = TypeVar("T")
+
+OBSERVATIONS_PATH = "/api/public/v2/observations"
+METRICS_PATH = "/api/public/v2/metrics"
+PROJECTS_PATH = "/api/public/projects"
+MAX_PAGE_SIZE = 1000  # the server rejects limit > 1000
+
+
+def effective_fields(query: ObservationQuery) -> list[str]:
+    """Field groups to request: what the query asks for, plus metadata when we must check keys."""
+    fields = set(query.fields) | {"core"}
+    if query.metadata_present:
+        fields.add("metadata")
+    return sorted(fields)
+
+
+def _iso(dt: datetime) -> str:
+    return utc(dt).isoformat().replace("+00:00", "Z")
+
+
+def observation_filter(query: ObservationQuery) -> list[dict[str, Any]]:
+    """The JSON `filter` for a query. It takes precedence over the fixed params, so it carries all."""
+    conditions: list[dict[str, Any]] = [
+        {"type": "datetime", "column": "startTime", "operator": ">=", "value": _iso(query.window.start)},
+        {"type": "datetime", "column": "startTime", "operator": "<", "value": _iso(query.window.end)},
+    ]
+    types = sorted({t.upper() for t in query.types})
+    if len(types) == 1:
+        conditions.append({"type": "string", "column": "type", "operator": "=", "value": types[0]})
+    elif types:
+        conditions.append({"type": "stringOptions", "column": "type", "operator": "any of", "value": types})
+    if query.root_only:
+        conditions.append({"type": "boolean", "column": "isRootObservation", "operator": "=", "value": True})
+    for column, value in (("userId", query.user_id), ("sessionId", query.session_id), ("traceId", query.trace_id)):
+        if value is not None:
+            conditions.append({"type": "string", "column": column, "operator": "=", "value": value})
+    if query.min_total_cost is not None:
+        conditions.append({"type": "number", "column": "totalCost", "operator": ">=", "value": query.min_total_cost})
+    # metadata_present is checked client-side: "is not null" on a metadata key is not in the
+    # 2026-08 spec (SDK 5 documents "is set", which older servers reject).
+    return conditions
+
+
+def locally_ok(obs: Observation, query: ObservationQuery) -> bool:
+    """The conditions we always re-check on our side (cheap, and safe against a lax server)."""
+    if not (query.window.start <= obs.start_time < query.window.end):
+        return False
+    if query.types and obs.type not in {t.upper() for t in query.types}:
+        return False
+    return all(obs.metadata.get(key) not in (None, "") for key in query.metadata_present)
+
+
+class V2Reader:
+    """Reads Observations v2 pages and Metrics v2 aggregates; raises EndpointMissing on an old server."""
+
+    def __init__(self, session: HttpSession, public_key: str, secret_key: str, *, page_size: int) -> None:
+        self.session = session
+        self.stats: SourceStats = session.stats
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self.project_id: str | None = None
+        self.api = LangfuseAPI(
+            base_url=session.host,
+            username=public_key,
+            password=secret_key,
+            httpx_client=session.client,
+        )
+        # Our retry layer owns retries; the SDK's own (2 by default) would hide waits and requests.
+        self.options: Any = {"max_retries": 0, "timeout_in_seconds": session.client.timeout.read}
+
+    def __repr__(self) -> str:
+        return f"V2Reader(host={self.session.host!r})"
+
+    def sdk_call(self, what: str, fn: Callable[[], T]) -> T:
+        def attempt() -> T:
+            try:
+                return fn()
+            except ApiError as exc:
+                status = exc.status_code or 0
+                if 200 <= status < 300:  # the SDK wraps an undecodable 2xx body in ApiError
+                    raise Retryable("response body is not valid JSON") from None
+                self.session.check_status(what, status, exc.headers or {}, exc.body)
+                raise SourceError(f"Langfuse {what}: HTTP {status}") from None
+
+        return self.session.call(what, attempt)
+
+    def observations(self, query: ObservationQuery) -> Iterator[Observation]:
+        params = {
+            "fields": ",".join(effective_fields(query)),
+            "expand_metadata": ",".join(query.expand_metadata) or None,
+            "limit": self.page_size,
+            "from_start_time": query.window.start,
+            "to_start_time": query.window.end,
+            "filter": json.dumps(observation_filter(query)),
+        }
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            rows, next_cursor = self.sdk_call(f"GET {OBSERVATIONS_PATH}", partial(self._page, params, cursor))
+            for row in rows:
+                obs = self._parse(row)
+                if obs is not None and locally_ok(obs, query):
+                    yield obs
+            if not next_cursor:
+                return
+            if next_cursor in seen:
+                raise SourceError(
+                    f"Langfuse GET {OBSERVATIONS_PATH}: the server returned a cursor it had already "
+                    f"returned (after {len(seen)} pages); stopping instead of looping"
+                )
+            seen.add(next_cursor)
+            cursor = next_cursor
+
+    def _page(self, params: Mapping[str, Any], cursor: str | None) -> tuple[list[Any], str | None]:
+        try:
+            response = self.api.observations.get_many(**params, cursor=cursor, request_options=self.options)
+        except pydantic.ValidationError:
+            return self._raw_page()
+        return [row.dict() for row in response.data], response.meta.cursor
+
+    def _raw_page(self) -> tuple[list[Any], str | None]:
+        # The SDK rejects a whole page for one bad row; read the same body ourselves, row by row.
+        last = self.session.last_response
+        body = last.json() if last is not None else None
+        if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
+            raise SourceError(f"Langfuse GET {OBSERVATIONS_PATH}: response is not an observations page")
+        meta = body.get("meta")
+        cursor = meta.get("cursor") if isinstance(meta, Mapping) else None
+        return body["data"], cursor if isinstance(cursor, str) else None
+
+    def _parse(self, row: Any) -> Observation | None:
+        try:
+            obs = parse_observation(row)
+        except MalformedRecord as exc:
+            self.stats.count_malformed(f"observation: {exc}")
+            return None
+        if self.project_id is None and obs.project_id:
+            self.project_id = obs.project_id
+        return obs
+
+    def costs(self, query: CostQuery, sum_rows: Callable[[CostQuery], list[CostBucket]]) -> list[CostBucket]:
+        if not can_aggregate(query, V2_DIMENSIONS):
+            return sum_rows(query)
+        return aggregate_costs(query, self._metrics, V2_DIMENSIONS, self.stats, sum_rows)
+
+    def _metrics(self, query_object: dict[str, Any]) -> list[Any]:
+        text = json.dumps(query_object)
+        response = self.sdk_call(
+            f"GET {METRICS_PATH}", lambda: self.api.metrics.metrics(query=text, request_options=self.options)
+        )
+        return list(response.data)
+
+    def fetch_project_id(self) -> str | None:
+        response = self.sdk_call(f"GET {PROJECTS_PATH}", lambda: self.api.projects.get(request_options=self.options))
+        return response.data[0].id if response.data else None

@@ -1,0 +1,150 @@
+"""How the fake Langfuse stores a dataset and shapes it for each endpoint (v2 rows, v1 rows, traces).
+
+Shapes follow the 2026-08 OpenAPI spec (ObservationV2, ObservationsView, TraceWithDetails);
+tests/test_langfuse_spec.py validates them against it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from monitors.records import Observation, observation_to_row
+
+V2_GROUPS: dict[str, tuple[str, ...]] = {
+    "core": ("id", "traceId", "startTime", "endTime", "projectId", "parentObservationId", "type"),
+    "basic": (
+        "name",
+        "level",
+        "statusMessage",
+        "version",
+        "environment",
+        "bookmarked",
+        "public",
+        "userId",
+        "sessionId",
+        "isRootObservation",
+    ),
+    "time": ("completionStartTime", "createdAt", "updatedAt"),
+    "io": ("input", "output"),
+    "metadata": ("metadata",),
+    "model": ("providedModelName", "internalModelId", "modelParameters"),
+    "usage": ("usageDetails", "costDetails", "totalCost", "usagePricingTierName"),
+    "prompt": ("promptId", "promptName", "promptVersion"),
+    "metrics": ("latency", "timeToFirstToken"),
+    "trace_context": ("tags", "release", "traceName"),
+}
+ALWAYS = ("modelId", "inputPrice", "outputPrice", "totalPrice")  # present, null unless `model` asked
+METADATA_LIMIT = 200
+
+
+def stored_row(item: Observation | Mapping[str, Any], project_id: str) -> dict[str, Any]:
+    """A full v2 row (every group) for an Observation, or a raw row passed through as given."""
+    if isinstance(item, Mapping):
+        return dict(item)
+    row = observation_to_row(item)
+    row["projectId"] = row.get("projectId") or project_id
+    row["providedModelName"] = row.pop("model")
+    row["costDetails"] = {"total": row["totalCost"]}
+    for key in ("version", "release", "internalModelId", "modelParameters", "usagePricingTierName"):
+        row.setdefault(key, None)
+    row.update(bookmarked=False, public=False, environment=row.get("environment") or "default")
+    return row
+
+
+def v2_view(row: Mapping[str, Any], groups: Iterable[str], expand: set[str]) -> dict[str, Any]:
+    """The row as Observations v2 returns it for the requested field groups."""
+    out: dict[str, Any] = {k: None for k in ALWAYS}
+    for group in ("core", *groups):
+        for key in V2_GROUPS.get(group, ()):
+            if key in row:
+                out[key] = row[key]
+    if isinstance(out.get("metadata"), Mapping):
+        out["metadata"] = {
+            k: v if k in expand or not isinstance(v, str) else v[:METADATA_LIMIT] for k, v in out["metadata"].items()
+        }
+    return out
+
+
+def _parsed_io(value: Any) -> Any:
+    # v1 parses I/O as JSON; v2 returns the raw string.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def v1_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row as the legacy /observations endpoint returns it (ObservationsView, no trace fields)."""
+    usage = row.get("usageDetails") or {}
+    return {
+        "id": row["id"],
+        "traceId": row["traceId"],
+        "type": row["type"],
+        "name": row.get("name"),
+        "startTime": row["startTime"],
+        "endTime": row.get("endTime"),
+        "completionStartTime": None,
+        "model": row.get("providedModelName"),
+        "modelParameters": {},
+        "input": _parsed_io(row.get("input")),
+        "output": _parsed_io(row.get("output")),
+        "version": row.get("version"),
+        "metadata": row.get("metadata") or {},
+        "usage": {
+            "input": int(usage.get("input", 0)),
+            "output": int(usage.get("output", 0)),
+            "total": int(usage.get("total", 0)),
+            "unit": "TOKENS",
+        },
+        "level": row.get("level") or "DEFAULT",
+        "statusMessage": row.get("statusMessage"),
+        "parentObservationId": row.get("parentObservationId"),
+        "promptId": None,
+        "usageDetails": dict(usage),
+        "costDetails": dict(row.get("costDetails") or {}),
+        "environment": row.get("environment") or "default",
+        "calculatedTotalCost": row.get("totalCost"),
+        "latency": None,
+        "timeToFirstToken": None,
+    }
+
+
+def traces_of(rows: Iterable[Mapping[str, Any]], project_id: str) -> dict[str, dict[str, Any]]:
+    """Legacy Trace objects rebuilt from observation rows (trace metadata = what all rows share)."""
+    by_trace: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if isinstance(row, Mapping) and row.get("traceId") and row.get("startTime"):
+            by_trace.setdefault(str(row["traceId"]), []).append(row)
+    traces = {}
+    for trace_id, members in by_trace.items():
+        members.sort(key=lambda r: str(r["startTime"]))
+        first = members[0]
+        shared = dict(first.get("metadata") or {}) if isinstance(first.get("metadata"), Mapping) else {}
+        for other in members[1:]:
+            meta = other.get("metadata") if isinstance(other.get("metadata"), Mapping) else {}
+            shared = {k: v for k, v in shared.items() if k in meta and meta[k] == v}
+        traces[trace_id] = {
+            "id": trace_id,
+            "timestamp": first["startTime"],
+            "name": first.get("traceName"),
+            "input": None,
+            "output": None,
+            "sessionId": first.get("sessionId"),
+            "release": None,
+            "version": None,
+            "userId": first.get("userId"),
+            "metadata": shared,
+            "tags": list(first.get("tags") or []),
+            "public": False,
+            "environment": first.get("environment") or "default",
+            "htmlPath": f"/project/{project_id}/traces/{trace_id}",
+            "latency": None,
+            "totalCost": sum(float(m.get("totalCost") or 0) for m in members),
+            "observations": [str(m["id"]) for m in members],
+            "scores": [],
+        }
+    return traces

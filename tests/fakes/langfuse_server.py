@@ -1,0 +1,210 @@
+"""FakeLangfuse: a real HTTP server on 127.0.0.1 that plays Langfuse for tests and benchmarks.
+
+It serves one dataset (Observation records or raw v2 rows) through both read paths:
+  v2:     GET /api/public/v2/observations (cursor, fields, filter, time params), GET /api/public/v2/metrics
+  legacy: GET /api/public/observations, /traces, /traces/{id}, /metrics, /metrics/daily
+plus GET /api/public/projects, GET /api/public/health and POST /api/public/scores (object or list).
+
+Basic auth is checked (401 otherwise, /health excepted); every request is recorded. Faults are
+scriptable: `fail_next(prefix, status=429, retry_after=2, times=3)`, `delay_next`, `malformed_next`,
+`latency` (every request), `repeat_cursor`, `legacy_only` (404 on v2 routes, like an older server),
+`v2_only` (404 on legacy routes, like v4 events-only), `corrupt` (override a field in every v2 row).
+
+    with FakeLangfuse(observations) as lf:
+        source = LangfuseSource(lf.url, lf.public_key, lf.secret_key)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from monitors.records import Observation
+from tests.fakes.langfuse_endpoints import ROUTES, Reply
+from tests.fakes.langfuse_filters import BadRequest
+from tests.fakes.langfuse_rows import stored_row, traces_of
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any = None
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Fault:
+    prefix: str
+    times: int
+    status: int | None = None
+    retry_after: float | str | None = None
+    delay: float = 0.0
+    malformed: bool = False
+
+
+@dataclass
+class FakeLangfuse:
+    """The fake server. Attributes may be changed while it runs (tests are single-client)."""
+
+    observations: Iterable[Observation | Mapping[str, Any]] = ()
+    public_key: str = "pk-lf-fake-public"
+    secret_key: str = "sk-lf-fake-secret-DO-NOT-LEAK"
+    project_id: str = "proj-fake"
+    legacy_only: bool = False
+    v2_only: bool = False
+    repeat_cursor: bool = False
+    scores_accept_list: bool = True
+    metrics_numbers_as_strings: bool = False
+    latency: float = 0.0
+    corrupt: dict[str, Any] = field(default_factory=dict)
+    missing_routes: set[str] = field(default_factory=set)  # exact paths answered with 404
+    requests: list[RecordedRequest] = field(default_factory=list)
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rows = [stored_row(o, self.project_id) for o in self.observations]
+        self.traces = traces_of(self.rows, self.project_id)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> FakeLangfuse:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeLangfuse:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "server not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- scripting --------------------------------------------------------------------------------
+    def fail_next(
+        self, prefix: str, status: int = 500, *, retry_after: float | str | None = None, times: int = 1
+    ) -> None:
+        with self._lock:
+            self.faults.append(Fault(prefix, times, status=status, retry_after=retry_after))
+
+    def delay_next(self, prefix: str, seconds: float, *, times: int = 1) -> None:
+        with self._lock:
+            self.faults.append(Fault(prefix, times, delay=seconds))
+
+    def malformed_next(self, prefix: str, *, times: int = 1) -> None:
+        with self._lock:
+            self.faults.append(Fault(prefix, times, malformed=True))
+
+    def requests_to(self, prefix: str) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def set_rows(self, observations: Iterable[Observation | Mapping[str, Any]]) -> None:
+        self.rows = [stored_row(o, self.project_id) for o in observations]
+        self.traces = traces_of(self.rows, self.project_id)
+
+    # -- used by the handler ----------------------------------------------------------------------
+    def _record(self, request: RecordedRequest) -> Fault | None:
+        with self._lock:
+            self.requests.append(request)
+            for fault in self.faults:
+                if request.path.startswith(fault.prefix) and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _authorized(self, header: str | None) -> bool:
+        expected = base64.b64encode(f"{self.public_key}:{self.secret_key}".encode()).decode()
+        return header == f"Basic {expected}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeLangfuse
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        return
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        request = RecordedRequest(method, path, parse_qs(parts.query), body)
+        fault = self.fake._record(request)
+        if self.fake.latency:
+            time.sleep(self.fake.latency)
+        reply = self._fault_reply(fault) or self._route(method, path, request)
+        self._send(reply)
+
+    def _fault_reply(self, fault: Fault | None) -> Reply | None:
+        if fault is None:
+            return None
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.malformed:
+            return Reply(200, raw=b'{"data": [{"id": "cut-off')
+        if fault.status is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            body = {"message": "Rate limit exceeded", "code": "rate_limited"} if fault.status == 429 else {}
+            return Reply(fault.status, body or {"message": "Internal Server Error"}, headers=headers)
+        return None
+
+    def _route(self, method: str, path: str, request: RecordedRequest) -> Reply:
+        if path != "/api/public/health" and not self.fake._authorized(self.headers.get("Authorization")):
+            return Reply(401, {"message": "Invalid credentials. Confirm that you've configured the correct host."})
+        if path in self.fake.missing_routes:
+            return Reply(404, {"message": "Not found", "error": "LangfuseNotFoundError"})
+        for route_method, prefix, exact, handler in ROUTES:
+            matched = path == prefix or (not exact and path.startswith(prefix + "/"))
+            if route_method == method and matched:
+                try:
+                    return handler(self.fake, request)
+                except BadRequest as exc:
+                    return Reply(400, {"message": "Invalid request data", "error": str(exc)})
+        return Reply(404, {"message": "Not found", "error": "LangfuseNotFoundError"})
+
+    def _send(self, reply: Reply) -> None:
+        payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
