@@ -103,7 +103,8 @@ def expected_fraction(profile: list[float] | None, local_now: datetime, day_star
     hour = local_now.hour
     before = profile[hour - 1] if hour > 0 else 0.0
     within = (local_now.minute * 60 + local_now.second) / 3600.0
-    return min(max(before + (profile[hour] - before) * within, 0.0), 1.0)
+    # Rounded so float noise in summed costs cannot move a projection across its threshold.
+    return round(min(max(before + (profile[hour] - before) * within, 0.0), 1.0), 6)
 
 
 def project(spend: float, fraction: float, min_fraction: float) -> float | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,11 +67,12 @@ class CountingSource(ReplaySource):
 
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
         self.queries.append(query)
-        rows = list(super().observations(query))
-        for _ in range(max(1, math.ceil(len(rows) / PAGE))):
-            self.stats.count_request("observations")
-        # Like the API, newest first.
-        yield from sorted(rows, key=lambda o: o.start_time, reverse=True)
+        rows = sorted(super().observations(query), key=lambda o: o.start_time, reverse=True)  # newest first
+        self.stats.count_request("observations")
+        for n, row in enumerate(rows):
+            if n and n % PAGE == 0:
+                self.stats.count_request("observations")  # the next page is fetched only when read
+            yield row
 
     def costs(self, query: CostQuery) -> list[CostBucket]:
         self.queries.append(query)
