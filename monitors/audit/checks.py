@@ -88,7 +88,7 @@ def find_repeats(
         wasted.setdefault(sig, []).append(call.step)
         origin.setdefault(sig, calls[i].step)
     return [
-        Issue("repeat", tuple(steps), f"{sig[0]} repeated {len(steps)}x with the same arguments", (origin[sig],))
+        Issue("repeat", tuple(steps), f"{sig[0]} called {len(steps) + 1}x with the same arguments", (origin[sig],))
         for sig, steps in wasted.items()
     ]
 

@@ -49,7 +49,7 @@ def test_repeat_window_uses_seconds_when_timed():
 def test_repeat_reports_the_original_step():
     issues = find_repeats(seq(("ls", {"path": "x"}), READ_A, READ_A))
     assert [(i.steps, i.related) for i in issues] == [((3,), (2,))]
-    assert "read_file repeated 1x" in issues[0].detail
+    assert issues[0].detail == "read_file called 2x with the same arguments"
 
 
 A = ("open", "x.py", "1: x")

@@ -1,0 +1,166 @@
+"""The audit monitor end to end: real trajectories through ReplaySource, config, state, extreme input."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from monitors.core import RunWindow, Severity
+from monitors.monitor import MemoryState, RunContext
+from monitors.records import Observation
+from monitors.sources.replay import ReplaySource
+from monitors.tool_sequence import HISTORY_KEY, ToolSequenceConfig, ToolSequenceMonitor
+from monitors.trajectories import convert_file
+from tests.audit.helpers import T0, TRAJECTORIES, session_observations
+
+WINDOW = RunWindow(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run(observations, config=None, state=None, host="https://langfuse.example"):
+    source = ReplaySource.from_observations(observations, host=host, project_id="proj")
+    ctx = RunContext(window=WINDOW, now=NOW, source=source, state=state or MemoryState())
+    findings = list(ToolSequenceMonitor(ToolSequenceConfig.model_validate(config or {})).run(ctx))
+    return findings, ctx
+
+
+@pytest.fixture(scope="module")
+def real():
+    return run(list(convert_file(TRAJECTORIES)))
+
+
+def test_counts_over_the_real_trajectories(real):
+    findings, ctx = real
+    assert ctx.counters["audit.sessions_audited"] + ctx.counters["audit.sessions_skipped_short"] == 326
+    assert ctx.counters["audit.sessions_skipped_short"] == 92  # fewer than 5 tool calls
+    kinds = Counter(f.kind for f in findings)
+    assert kinds["repeat"] >= 10 and kinds["loop"] >= 1
+    assert len({f.fingerprint for f in findings}) == len(findings)
+
+
+def test_known_repeat_is_found_with_its_evidence(real):
+    findings, _ = real
+    (eps,) = [f for f in findings if f.dedupe_key == "swe-agent/demonstrations/ctf/crypto/eps:repeat"]
+    assert eps.severity is Severity.INFO
+    assert eps.evidence["steps"] == [11, 12, 13] and eps.evidence["wasted_steps"] == 3
+    assert eps.evidence["seconds"] is None  # synthetic times are not reported as seconds
+    assert eps.evidence["tokens"] > 0 and eps.evidence["usd"] > 0
+    assert dict(eps.fields)["Calls"].startswith("#11 submit(flag{")
+    assert eps.links[0].url.startswith("https://langfuse.example/project/proj/traces/")
+
+
+def test_loops_alert_and_the_rest_is_info(real):
+    findings, _ = real
+    for f in findings:
+        assert (f.severity > Severity.INFO) == (f.kind in ("loop", "runaway")), f.dedupe_key
+        assert f.rank == int(f.severity)
+
+
+def test_alert_set_is_configurable():
+    obs = session_observations("s", ["a", "b", "c", "d", "e"])
+    obs += [replace(o, id=o.id + "x", start_time=o.start_time + timedelta(minutes=1)) for o in obs if o.name == "a"]
+    findings, _ = run(obs)
+    assert [(f.kind, f.severity) for f in findings] == [("repeat", Severity.INFO)]
+    findings, _ = run(obs, {"alert_checks": ["repeat"]})
+    assert [(f.kind, f.severity) for f in findings] == [("repeat", Severity.WARNING)]
+    findings, _ = run(obs, {"repeat": {"enabled": False}})
+    assert findings == []
+
+
+def test_short_sessions_are_skipped_and_counted():
+    findings, ctx = run(session_observations("s", ["a", "a", "a"]), {"min_tool_calls": 5})
+    assert findings == [] and ctx.counters["audit.sessions_skipped_short"] == 1
+
+
+def test_interleaved_newest_first_sessions_are_audited_separately():
+    loop = ["open", "search", "open", "search", "open", "search"]
+    a = session_observations("a", loop)
+    a = [replace(o, input={"q": o.name}, output="same") if o.type == "TOOL" else o for o in a]
+    b = session_observations("b", ["l1", "l2", "l3", "l4", "l5", "l6"], start=T0 + timedelta(seconds=3))
+    stream = sorted(a + b, key=lambda o: o.start_time, reverse=True)
+    findings, ctx = run(stream)
+    assert [(f.dedupe_key, f.evidence["steps"]) for f in findings] == [("a:loop", [3, 4, 5, 6])]
+    assert ctx.counters["audit.sessions_audited"] == 2
+
+
+def test_runaway_against_the_agents_usual_count():
+    state = MemoryState({HISTORY_KEY: {"bot": [6] * 10}})
+    names = [f"t{i}" for i in range(30)]
+    findings, _ = run(session_observations("big", names), state=state)
+    (runaway,) = findings
+    assert runaway.kind == "runaway" and runaway.severity is Severity.CRITICAL  # 24 wasted >= 10
+    assert runaway.evidence["steps"][0] == 7
+    assert state.dirty[HISTORY_KEY]["bot"][-1] == 30
+    findings, _ = run(session_observations("big", names), state=MemoryState())  # no history: no verdict
+    assert findings == []
+
+
+def test_ten_thousand_calls_do_not_crash():
+    names = [f"tool{i % 7}" for i in range(10_000)]
+    findings, _ = run(session_observations("huge", names, gap=1.0))
+    (runaway,) = [f for f in findings if f.kind == "runaway"]
+    assert runaway.severity is Severity.CRITICAL and runaway.evidence["wasted_steps"] == 9_900
+    assert len(dict(runaway.fields)["Wasted steps"]) < 200  # the step list is cut for the alert
+
+
+def test_malformed_and_odd_observations_are_survived():
+    base = session_observations("s", ["a", "b", "c", "d", "e"])
+    odd = [
+        replace(base[1], name=None, input=None, output=None),
+        replace(base[3], input={"nested": [{"deep": {"x": [1, 2, None]}}]}, output=12345),
+        replace(base[5], input="x" * 100_000, level="ERROR", metadata={"args_sha1": ["not", "a", "str"]}),
+        replace(base[7], metadata={"plan": {"not": "a list"}}),
+        replace(base[8], usage={}, total_cost=0.0),
+        Observation(id="lonely", trace_id="t2", type="TOOL", start_time=T0),
+    ]
+    findings, ctx = run(base[:1] + odd + base[9:])
+    assert ctx.counters["audit.sessions_audited"] == 1
+    assert all(len(f.summary) < 2000 for f in findings)
+
+
+def test_plan_divergence_is_reported_and_scored():
+    obs = session_observations("p", ["read_file", "delete_file", "deploy", "deploy2", "deploy3"])
+    plan = [{"name": "read_file"}, {"name": "edit_file"}, {"name": "run_tests"}]
+    obs = [replace(o, metadata={**o.metadata, "plan": plan}) for o in obs]
+    findings, ctx = run(obs)
+    (finding,) = [f for f in findings if f.kind == "plan"]
+    assert finding.evidence["score"] == pytest.approx(0.75 * 2 / 3 + 0.25 * 4 / 5)
+    assert finding.evidence["missed"] == 2 and finding.severity is Severity.INFO
+    (score,) = ctx.scores
+    assert (score.trace_id, score.name, score.value) == ("trace-p", "audit_plan_divergence", finding.evidence["score"])
+    _, again = run(obs)
+    assert again.scores[0].id == score.id  # deterministic: a rerun overwrites
+
+
+def test_prose_plans_are_skipped_unless_enabled():
+    obs = session_observations("p", ["read_file", "a", "b", "c", "d"])
+    prose = "I will read the config file, then fix the timeout value."
+    obs = [replace(o, metadata={**o.metadata, "plan": prose}) for o in obs]
+    _, ctx = run(obs)
+    assert ctx.counters["audit.plans_prose_skipped"] == 1 and ctx.scores == []
+    _, ctx = run(obs, {"plan": {"free_text": True}})
+    assert len(ctx.scores) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        ({"alert_checks": ["loops"]}, ("alert_checks",)),
+        ({"repeat": {"window": "soon"}}, ("repeat", "window")),
+        ({"backtrack": {"operations": {"trash": "destroy"}}}, ("backtrack", "operations")),
+        ({"loop": {"min_cycles": 1}}, ("loop", "min_cycles")),
+        ({"surprise": 1}, ("surprise",)),
+    ],
+)
+def test_bad_config_is_rejected_with_its_path(config, path):
+    with pytest.raises(ValidationError) as info:
+        ToolSequenceConfig.model_validate(config)
+    assert info.value.errors()[0]["loc"][: len(path)] == path
+
+
+def test_durations_parse():
+    assert ToolSequenceConfig.model_validate({"repeat": {"window": "90s"}}).repeat.window == timedelta(seconds=90)
