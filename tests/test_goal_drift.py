@@ -385,7 +385,7 @@ def test_real_embedder_separates_a_drifted_agent(tmp_path) -> None:
         "acme/api",
         {
             1: [commit("m1", "2026-03-10T00:00:00Z", fixed)],
-            2: [commit("d1", "2026-03-10T00:00:00Z", "Bump numpy from 1.26 to 2.0 in requirements")],
+            2: [commit("d1", "2026-03-10T00:00:00Z", "Speed up CSV import by batching database inserts")],
         },
     )
     path = tmp_path / "gitlab.json"
