@@ -52,3 +52,6 @@ def test_message() -> Message:
         fields=(("Purpose", "webhook check"),),
         footer=f"{PRODUCT} · test-alert",
     )
+
+
+test_message.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported into one

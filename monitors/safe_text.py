@@ -48,6 +48,10 @@ _MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$&=^\"'")
 # Slack mrkdwn has no escape character: the formatting characters are swapped for lookalikes.
 _SLACK_LOOKALIKES = {"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"}
 _SLACK_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Mattermost rewrites Slack-style `<!channel>` and `<url|label>` before rendering, so no raw '<' or '>'
+# may reach it; entities render as the characters and a leading "&gt;" is not a block quote.
+_MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;"}
+_ANGLE_LOOKALIKES = {"<": "‹", ">": "›"}
 
 
 def clean(text: object) -> str:
@@ -115,8 +119,12 @@ def plain(text: object, limit: int) -> str:
 
 
 def mattermost_plain(text: object, limit: int) -> str:
-    """For Mattermost fields shown without Markdown (attachment fallback, field titles, footer)."""
-    return _escape(text, limit, lambda v, i: _break_mention(v, i, v[i]))
+    """For Mattermost fields shown without Markdown (attachment fallback, field titles, footer).
+
+    '<' and '>' become lookalikes because Mattermost's Slack compatibility rewrites `<!channel>` into
+    @channel and `<url|label>` into a link in incoming webhook payloads.
+    """
+    return _escape(text, limit, lambda v, i: _ANGLE_LOOKALIKES.get(v[i]) or _break_mention(v, i, v[i]))
 
 
 def mattermost_markdown(text: object, limit: int) -> str:
@@ -124,6 +132,8 @@ def mattermost_markdown(text: object, limit: int) -> str:
 
     def one(value: str, i: int) -> str:
         ch = value[i]
+        if ch in _MARKDOWN_ENTITIES:
+            return _MARKDOWN_ENTITIES[ch]
         if ch in _MARKDOWN_SPECIAL:
             # Escaping ':' and '.' also stops bare URLs and www. names from becoming autolinks.
             return "\\" + ch
@@ -133,9 +143,9 @@ def mattermost_markdown(text: object, limit: int) -> str:
 
 
 def slack_plain(text: object, limit: int) -> str:
-    """For Slack `plain_text` objects (header, context): Slack does not parse them, but we still
-    break '@' in case a client ever linkifies."""
-    return _escape(text, limit, lambda v, i: _break_mention(v, i, v[i]))
+    """For Slack `plain_text` objects (header, context). Slack does not parse them for mentions or
+    links; we still swap '<' '>' for lookalikes and break '@' so no client or future change can."""
+    return _escape(text, limit, lambda v, i: _ANGLE_LOOKALIKES.get(v[i]) or _break_mention(v, i, v[i]))
 
 
 def slack_mrkdwn(text: object, limit: int) -> str:
@@ -165,7 +175,7 @@ def slack_link(url: str, label: str, limit: int = 500) -> str | None:
     """A mrkdwn link `<url|label>` for a URL we built; None unless it is http(s)."""
     if not _is_http(url):
         return None
-    safe_url = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    safe_url = "".join(_SLACK_URL_QUOTE.get(c, c) for c in url.strip())
     return f"<{safe_url}|{slack_mrkdwn(label, limit)}>"
 
 
@@ -173,12 +183,14 @@ def markdown_link(url: str, label: str, limit: int = 500) -> str | None:
     """A Markdown link `[label](url)` for a URL we built; None unless it is http(s)."""
     if not _is_http(url):
         return None
-    safe_url = "".join(_URL_QUOTE.get(c, c) for c in url)
+    safe_url = "".join(_URL_QUOTE.get(c, c) for c in url.strip())
     return f"[{mattermost_markdown(label, limit)}]({safe_url})"
 
 
-_URL_QUOTE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "", "\t": ""}
+# Characters that would end or break the link syntax; our URLs should not hold them, but never trust that.
+_URL_QUOTE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "%0A", "\t": "%09"}
+_SLACK_URL_QUOTE = {**_URL_QUOTE, "(": "(", ")": ")", "&": "&amp;", "|": "%7C"}
 
 
 def _is_http(url: str) -> bool:
-    return url.lower().startswith(("https://", "http://")) and not any(c.isspace() for c in url.strip())
+    return url.strip().lower().startswith(("https://", "http://"))

@@ -68,7 +68,7 @@ def check_webhook_url(value: SecretStr) -> SecretStr:
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError("must be an http(s) URL such as https://hooks.example.com/... (value hidden)")
+        raise ValueError("must be an http(s) URL with a host (the value is not shown: it is a secret)")
     return SecretStr(url)
 
 
