@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 MAD_SCALE = 1.4826
 # A perfectly flat history has MAD 0; a floor on the spread keeps cents of noise from being "spikes".
-MIN_SPREAD_FRACTION = 0.05
+MIN_SPREAD_FRACTION = 0.1
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,10 @@ def _series(
             return
     if not s.spike.enabled:
         return
-    spike = _spike(ledger, s.spike, budget, value, day, max(spend, projected or 0.0))
+    # Extrapolate for the spike test only once half of a usual day's spend is in: earlier projections
+    # swing too much to call a spike on (the projection check above covers the cap meanwhile).
+    trusted = projected if fraction is not None and fraction >= 0.5 else None
+    spike = _spike(ledger, s.spike, budget, value, day, max(spend, trusted or 0.0))
     if spike is not None:
         extra = {
             "observed": spike.observed,
