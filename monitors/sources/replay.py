@@ -15,6 +15,7 @@ API reference for the row format: https://api.reference.langfuse.com/#tag/observ
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -48,6 +49,35 @@ def observation_matches(obs: Observation, query: ObservationQuery) -> bool:
     if any(obs.metadata.get(key) in (None, "") for key in query.metadata_present):
         return False
     return query.min_total_cost is None or obs.total_cost >= query.min_total_cost
+
+
+# Observation attributes per Observations v2 field group, with the value a row without it parses to.
+FIELD_GROUP_DEFAULTS: dict[str, dict[str, Any]] = {
+    "basic": {
+        "name": None,
+        "level": "DEFAULT",
+        "status_message": None,
+        "environment": None,
+        "user_id": None,
+        "session_id": None,
+        "is_root": None,
+    },
+    "io": {"input": None, "output": None},
+    "metadata": {"metadata": {}},
+    "model": {"model": None},
+    "usage": {"usage": {}, "total_cost": 0.0},
+    "trace_context": {"tags": (), "trace_name": None},
+}
+
+
+def project_observation(obs: Observation, fields: Iterable[str]) -> Observation:
+    """`obs` as a v2 read asking only for `fields` would return it (other groups emptied)."""
+    wanted = set(fields)
+    blank: dict[str, Any] = {}
+    for group, defaults in FIELD_GROUP_DEFAULTS.items():
+        if group not in wanted:
+            blank.update(defaults)
+    return dataclasses.replace(obs, **blank) if blank else obs
 
 
 def is_root(obs: Observation) -> bool:
@@ -96,9 +126,7 @@ class CostAccumulator:
         if not all(cost_filter_matches(obs, f) for f in self.query.filters):
             return
         start = bucket_start(obs.start_time, self.query.granularity)
-        groups: Iterable[str | None] = (
-            dimension_values(obs, self.query.group_by) if self.query.group_by else (None,)
-        )
+        groups: Iterable[str | None] = dimension_values(obs, self.query.group_by) if self.query.group_by else (None,)
         for group in groups:
             acc = self.sums.setdefault((start, group), [0.0, 0])
             acc[0] += obs.total_cost
@@ -107,9 +135,7 @@ class CostAccumulator:
     def buckets(self) -> list[CostBucket]:
         return [
             CostBucket(start=start, cost=cost, group=group, count=int(count))
-            for (start, group), (cost, count) in sorted(
-                self.sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
-            )
+            for (start, group), (cost, count) in sorted(self.sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
         ]
 
 
@@ -129,6 +155,7 @@ class ReplaySource:
         host: str | None = None,
         project_id: str | None = None,
         observations: Sequence[Observation] | None = None,
+        strict_fields: bool = False,
     ) -> None:
         if (path is None) == (observations is None):
             raise ValueError("give exactly one of path or observations")
@@ -136,14 +163,22 @@ class ReplaySource:
         self._observations = list(observations) if observations is not None else None
         self.host = host.rstrip("/") if host else None
         self.project_id = project_id
+        # strict_fields: empty the field groups a query did not ask for, as Langfuse does. Off by
+        # default so tests can build records freely; on, it catches a monitor that forgets a group.
+        self.strict_fields = strict_fields
         self.stats = SourceStats()
         self.scores: list[Score] = []
 
     @classmethod
     def from_observations(
-        cls, observations: Iterable[Observation], host: str | None = None, project_id: str | None = None
+        cls,
+        observations: Iterable[Observation],
+        host: str | None = None,
+        project_id: str | None = None,
+        *,
+        strict_fields: bool = False,
     ) -> ReplaySource:
-        return cls(host=host, project_id=project_id, observations=list(observations))
+        return cls(host=host, project_id=project_id, observations=list(observations), strict_fields=strict_fields)
 
     def __repr__(self) -> str:
         what = str(self.path) if self.path else f"{len(self._observations or [])} observations"
@@ -158,9 +193,7 @@ class ReplaySource:
             with _open_text(self.path) as fh:
                 yield from self._parse_lines(fh)
         except (OSError, EOFError) as exc:
-            raise SourceError(
-                f"cannot read replay file {self.path}: {exc.__class__.__name__}: {exc}"
-            ) from exc
+            raise SourceError(f"cannot read replay file {self.path}: {exc.__class__.__name__}: {exc}") from exc
 
     def _parse_lines(self, lines: Iterable[str]) -> Iterator[Observation]:
         for number, line in enumerate(lines, start=1):
@@ -176,9 +209,10 @@ class ReplaySource:
             yield obs
 
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
+        fields = set(query.fields) | ({"metadata"} if query.metadata_present else set())
         for obs in self._all():
             if observation_matches(obs, query):
-                yield obs
+                yield project_observation(obs, fields) if self.strict_fields else obs
 
     def costs(self, query: CostQuery) -> list[CostBucket]:
         acc = CostAccumulator(query)
@@ -206,4 +240,5 @@ __all__ = [
     "bucket_start",
     "dimension_values",
     "observation_matches",
+    "project_observation",
 ]
