@@ -121,6 +121,8 @@ class CostSpikeMonitor:
         ctx.count("cost.days_closed", len(report.closed))
         ctx.count("cost.days_backfilled", len(report.backfilled))
         ctx.count("cost.refreshed", int(report.refreshed))
+        if ledger.dropped:
+            ctx.count("cost.state_days_dropped", ledger.dropped)
         if ledger.overflow:
             ctx.count("cost.values_folded", ledger.overflow)
         for what in report.skipped_for_budget:

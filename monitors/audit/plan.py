@@ -232,10 +232,11 @@ def plan_divergence(
     match_threshold: float = 0.5,
     miss_weight: float = 0.75,
     max_calls: int = 1000,
+    min_steps: int = 2,
 ) -> PlanResult | None:
-    """Align a plan with the calls; None when there is no usable plan (fewer than two steps)."""
+    """Align a plan with the calls; None when there is no usable plan (fewer than `min_steps` steps)."""
     steps = plan if isinstance(plan, list) and all(isinstance(s, PlanStep) for s in plan) else parse_plan(plan)
-    if len(steps) < 2:
+    if len(steps) < max(1, min_steps):
         return None
     actions = [c for c in calls if c.name not in ignore][:max_calls]
     pairs = _align(steps, actions, match_threshold)

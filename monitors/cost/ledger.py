@@ -59,6 +59,19 @@ def new_day() -> dict[str, Any]:
     return {"total": 0.0, "hours": [0.0] * 24, "dims": {}, "cross": {}, "closed": False, "rows_from": None}
 
 
+def _well_formed(record: Any) -> bool:
+    if not isinstance(record, dict) or not isinstance(record.get("total"), int | float):
+        return False
+    hours = record.get("hours")
+    if not isinstance(hours, list) or len(hours) != 24 or not all(isinstance(h, int | float) for h in hours):
+        return False
+    for key in ("dims", "cross"):
+        table = record.get(key)
+        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+            return False
+    return all(isinstance(v, int | float) for t in record["dims"].values() for v in t.values())
+
+
 class Ledger:
     """The cost monitor's persisted state; see the module docstring for what it holds."""
 
@@ -66,6 +79,7 @@ class Ledger:
         self.data = data
         self.tz = tz
         self.overflow = 0  # values folded into OTHER during this run
+        self.dropped = 0  # malformed day records dropped on load
 
     @classmethod
     def load(cls, state: KeyValueState, tz: ZoneInfo) -> Ledger:
@@ -76,7 +90,17 @@ class Ledger:
                 # Day boundaries moved (timezone change) or an old format: start over, re-read history.
                 log.info("cost ledger reset (format or timezone changed)")
             data = {"v": VERSION, "tz": tz.key, "cursor": None, "days": {}, "metrics": [], "refreshed": None}
-        return cls(data, tz)
+        ledger = cls(data, tz)
+        ledger.dropped = ledger._drop_malformed_days()
+        return ledger
+
+    def _drop_malformed_days(self) -> int:
+        """Forget day records that are not the shape we write (hand-edited or corrupted state);
+        a forgotten past day is simply backfilled again."""
+        bad = [k for k, v in self.data["days"].items() if not _well_formed(v)]
+        for key in bad:
+            del self.data["days"][key]
+        return len(bad)
 
     def save(self, state: KeyValueState) -> None:
         state.put(STATE_KEY, self.data)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from monitors.core import Severity
-from monitors.monitor import MemoryState
-from tests.cost.helpers import CountingSource, keys, monitor, obs, run, spread
+from monitors.core import RunWindow, Severity
+from monitors.monitor import MemoryState, RunContext
+from tests.cost.helpers import CountingSource, at, keys, monitor, obs, run, spread
 
 GLOBAL = {"name": "daily", "daily_cap": 100}
 
@@ -125,3 +125,23 @@ def test_missed_runs_catch_up_on_the_day_that_crossed_while_down():
         ("cost:daily:*:2026-11-21", 80),
         ("cost:daily:*:2026-11-21", 100),
     }
+
+
+def test_malformed_state_and_rows_are_survived():
+    source = CountingSource([*history(range(1, 20)), *spread("2026-11-20", 90.0)])
+    mon, state = monitor(budgets=[GLOBAL]), MemoryState()
+    run(mon, source, state, "2026-11-20 00:00", "2026-11-20 06:00")
+    days = state.values["cost.ledger"]["days"]
+    days["2026-11-19"] = {"total": "lots"}  # a corrupted closed day
+    days["2026-11-20"]["hours"] = [1.0]  # and a corrupted open one
+    ctx = RunContext(
+        window=RunWindow(at("2026-11-20 06:00"), at("2026-11-20 23:00")),
+        now=at("2026-11-20 23:15"),
+        source=source,
+        state=state,
+    )
+    findings = list(mon.run(ctx))
+    assert ctx.counters["cost.state_days_dropped"] == 2
+    # The 19th is backfilled again; the 20th lost its early rows but today's refresh restores it.
+    assert ("cost:daily:*:2026-11-20", 80) in keys(findings)
+    assert state.values["cost.ledger"]["days"]["2026-11-19"]["total"] == 20.0
