@@ -59,7 +59,8 @@ def normalize_rows(vectors: Any) -> numpy.ndarray:
 class SentenceTransformerEmbedder:
     """An Embedder over sentence-transformers with dedupe, batching and an optional cache.
 
-    `embedded` and `cache_hits` count distinct texts across calls, for the run summary.
+    `embedded` and `cache_hits` count distinct texts across calls, for the run summary. `model` takes
+    an already-loaded model (anything with SentenceTransformer's `encode`), e.g. one shared by runs.
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class SentenceTransformerEmbedder:
         cache: EmbeddingCache | None = None,
         batch_size: int = 64,
         device: str = "cpu",
+        model: Any = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"embedding batch_size must be at least 1, got {batch_size}")
@@ -78,7 +80,7 @@ class SentenceTransformerEmbedder:
         self.device = device
         self.embedded = 0
         self.cache_hits = 0
-        self._model: Any = None
+        self._model: Any = model
 
     def embed(self, texts: Sequence[str]) -> numpy.ndarray:
         """One unit-length float32 row per text; each distinct text is looked up or encoded once."""
@@ -103,7 +105,7 @@ class SentenceTransformerEmbedder:
                 self.model_name, {hashes[t]: row.tolist() for t, row in zip(missing, fresh, strict=True)}
             )
         if not texts:
-            return np.zeros((0, self._dimension_hint()), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)
         return np.stack([vectors[t] for t in texts]).astype(np.float32)
 
     def _encode(self, texts: list[str]) -> numpy.ndarray:
@@ -124,11 +126,6 @@ class SentenceTransformerEmbedder:
         return model.encode(
             batch, batch_size=len(batch), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
         )
-
-    def _dimension_hint(self) -> int:
-        if self._model is None:
-            return 0
-        return int(self._model.get_sentence_embedding_dimension() or 0)
 
     def _load(self) -> Any:
         """Load the model once, offline; a failure is a ConfigError naming the model, not a traceback."""
