@@ -91,7 +91,8 @@ def tau_auc(sessions) -> None:
         extra.append(len(result.unplanned) / max(1, result.considered))
         lengths.append(len(calls))
     print(
-        f"\n== tau-bench plan divergence vs outcome: {len(labels)} sessions, {sum(labels)} unresolved, {skipped} without gold actions"
+        f"\n== tau-bench plan divergence vs outcome: {len(labels)} sessions, {sum(labels)} unresolved, "
+        f"{skipped} without gold actions"
     )
     for name, values in (
         ("divergence score", scores),
