@@ -23,6 +23,12 @@ from typing import Any
 from monitors.records import Observation, decode_metadata_value
 
 MAX_IID = 2**31 - 1
+# Traces whose merge request could not be read because GitLab failed transiently wait in the run
+# state under this key and are tried again by the next runs, up to PENDING_TRIES times.
+PENDING_KEY = "pending"
+PENDING_TRIES = 5
+PENDING_MAX = 500  # traces; beyond this they are reported as unverifiable rather than kept
+PENDING_CHARS = 2000
 _IID = re.compile(r"^[!#]?\s*(\d{1,10})$")
 _SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
 _REPO = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})+$|^\d{{1,12}}$")
@@ -41,6 +47,7 @@ class TraceRef:
     objective: Any = None  # raw (decoded) metadata value; None when absent
     mr: Any = None
     repo: Any = None
+    tries: int = 0  # GitLab attempts that failed transiently (see PENDING_KEY)
 
     @property
     def group_key(self) -> str:
@@ -139,3 +146,39 @@ def fill_from_sessions(traces: Mapping[str, TraceRef]) -> None:
             if not as_text(ref.mr) and len(mrs) == 1:
                 donor = next(iter(mrs.values()))
                 ref.mr, ref.repo = donor.mr, donor.repo
+
+
+def to_pending(ref: TraceRef) -> dict[str, Any]:
+    """A JSON-able copy of `ref` for the run state (texts cut to bound the state's size)."""
+    return {
+        "trace_id": ref.trace_id,
+        "start": ref.start.isoformat(),
+        "session_id": ref.session_id,
+        "agent": ref.agent,
+        "objective": as_text(ref.objective)[:PENDING_CHARS],
+        "mr": as_text(ref.mr)[:PENDING_CHARS],
+        "repo": as_text(ref.repo)[:PENDING_CHARS],
+        "tries": ref.tries,
+    }
+
+
+def from_pending(items: Any) -> list[TraceRef]:
+    """TraceRefs back from the run state; entries that do not parse are dropped (state is ours)."""
+    refs: list[TraceRef] = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            refs.append(
+                TraceRef(
+                    trace_id=str(item["trace_id"]),
+                    start=datetime.fromisoformat(str(item["start"])),
+                    session_id=item.get("session_id"),
+                    agent=item.get("agent"),
+                    objective=str(item["objective"]),
+                    mr=str(item["mr"]),
+                    repo=str(item.get("repo") or ""),
+                    tries=int(item.get("tries", 0)),
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return refs

@@ -7,9 +7,11 @@ score every (objective, did) pair in one batched call and alert below the thresh
 trace gets a `goal_drift_similarity` score written back to Langfuse with a deterministic id, so reruns
 overwrite instead of duplicating. Traces that cannot be checked become INFO findings with the reason.
 
-The dedupe key of an alert is the merge request plus its final commit sha: new commits on the MR are
-evaluated again and alert again if the work still drifts. numpy, torch and sentence-transformers are
-imported inside run(), only when there is something to score.
+Run state (`ctx.state`): per repository the recent (objective, did) pairs, the background the default
+`csls` scoring compares against; and traces whose merge request GitLab failed to serve, retried by the
+next runs. When GitLab fails for every merge request the run fails (SourceError) so the watermark stays.
+
+numpy, torch and sentence-transformers are imported only when there is something to score.
 """
 
 from __future__ import annotations
@@ -17,33 +19,46 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from monitors.core import ConfigError, Finding, Link, Severity, SourceError
-from monitors.drift_candidates import MrRef, TraceRef, as_text, fill_from_sessions, fold_traces, parse_mr_ref
+from monitors.core import ConfigError, Finding, SourceError
+from monitors.drift_candidates import (
+    PENDING_KEY,
+    PENDING_MAX,
+    PENDING_TRIES,
+    MrRef,
+    TraceRef,
+    as_text,
+    fill_from_sessions,
+    fold_traces,
+    from_pending,
+    parse_mr_ref,
+    to_pending,
+)
+from monitors.drift_findings import drift_finding, unverifiable_finding
 from monitors.embeddings import DEFAULT_MODEL
 from monitors.monitor import RunContext
 from monitors.sources.base import ObservationQuery, Score
 from monitors.sources.gitlab import MergeRequestInfo, MrProblem
 
-SHOWN_CHARS = 500  # objective / commit text shown in an alert
-DID_CHARS = 4000  # the embedding model reads ~256 tokens anyway; bound the work for huge commit lists
+DID_CHARS = 4000  # the embedding model reads ~256 tokens anyway; bounds the work for huge commit lists
 HISTORY_PREFIX = "history:"  # ctx.state key per repository: recent [objective, did] pairs
-HISTORY_SIZE = 30  # three times drift_scoring.CSLS_K distinct neighbours
-HISTORY_CHARS = 1000  # the model reads ~256 tokens; bounds the state's size
+HISTORY_SIZE = 30
+HISTORY_CHARS = 1000  # bounds the state's size
 _FIELDS = frozenset({"core", "basic", "metadata", "trace_context"})
+Evaluated = dict[MrRef, tuple[MergeRequestInfo, list[TraceRef]]]
 
 
 class GoalDriftConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold: float | None = Field(
-        None, ge=-1.0, le=1.0, description="Alert below this similarity (default: the calibrated one)."
+        None, ge=-2.0, le=2.0, description="Alert below this score (default: the method's calibrated one)."
     )
-    method: str | None = Field(None, description="Scoring method from drift_scoring.METHODS (default: calibrated).")
+    method: str | None = Field(None, description="Scoring method, one of drift_scoring.METHODS (default: csls).")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path.")
     did_text: Literal["final_commit", "final_commit+mr", "all_commits"] = Field(
         "final_commit", description="What counts as 'what was done': the final commit, plus the MR, or all commits."
@@ -52,9 +67,16 @@ class GoalDriftConfig(BaseModel):
     write_scores: bool = Field(True, description="Write the similarity back to Langfuse as a trace score.")
     score_name: str = Field("goal_drift_similarity", min_length=1, max_length=100, description="Score name.")
     default_repo: str | None = Field(None, description="GitLab project path for traces that name only an MR iid.")
-    root_only: bool = Field(
-        False, description="Read only root observations (faster; only if agents tag the root span)."
-    )
+    root_only: bool = Field(False, description="Read only root observations (only if agents tag the root span).")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str | None) -> str | None:
+        from monitors.drift_scoring import METHODS  # light: no numpy at import
+
+        if method is not None and method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        return method
 
 
 def score_id(trace_id: str, score_name: str) -> str:
@@ -62,13 +84,8 @@ def score_id(trace_id: str, score_name: str) -> str:
     return hashlib.sha256(f"{trace_id}:{score_name}".encode()).hexdigest()[:32]
 
 
-def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def did_text(info: MergeRequestInfo, mode: str) -> str:
-    """The text that stands for what the agent did, per `did_text` config."""
+    """The text that stands for what the agent did, per the `did_text` setting."""
     if mode == "all_commits":
         text = "\n\n".join(c.text for c in info.commits_newest_first())
     elif mode == "final_commit+mr":
@@ -86,43 +103,47 @@ class GoalDriftMonitor:
 
     def __init__(self, config: GoalDriftConfig, *, embedder: Any = None) -> None:
         self.config = config
-        self._embedder = embedder  # tests inject a fake; otherwise built on first use in run()
+        self._embedder = embedder  # tests inject a fake; otherwise built on first use
 
     def run(self, ctx: RunContext) -> Iterator[Finding]:
-        threshold, method = self._scoring_settings()
+        threshold, method = self.scoring_settings()
         traces = self._read_traces(ctx)
-        if not traces:
-            return
-        fill_from_sessions(traces)
         candidates: dict[MrRef, list[TraceRef]] = defaultdict(list)
         problems: dict[tuple[str, str], list[TraceRef]] = defaultdict(list)
         for ref in traces.values():
             target = self._classify(ctx, ref)
-            if isinstance(target, MrRef):
-                candidates[target].append(ref)
-            else:
-                problems[target].append(ref)
-        ctx.count("drift_candidates", sum(len(v) for v in candidates.values()))
+            (candidates[target] if isinstance(target, MrRef) else problems[target]).append(ref)
+        ctx.count("drift_candidates", sum(map(len, candidates.values())))
         mrs = self._fetch(ctx, list(candidates))
+        evaluated: Evaluated = {}
+        pending: list[TraceRef] = []
         for mr, refs in candidates.items():
             result = mrs[mr]
-            if isinstance(result, MrProblem):
+            if isinstance(result, MergeRequestInfo):
+                evaluated[mr] = (result, refs)
+                continue
+            for ref in refs:
+                ref.tries += 1
+            if result.retryable and max(r.tries for r in refs) < PENDING_TRIES:
+                pending.extend(refs)
+            else:
                 problems[(str(mr), f"GitLab: {result.detail}")].extend(refs)
-        evaluated = {mr: (mrs[mr], refs) for mr, refs in candidates.items() if isinstance(mrs[mr], MergeRequestInfo)}
+        self._keep_pending(ctx, pending, problems)
         yield from self._evaluate(ctx, evaluated, threshold, method)
         for (subject, reason), refs in sorted(problems.items()):
-            yield self._unverifiable(ctx, subject, reason, refs)
+            ctx.count("unverifiable")
+            yield unverifiable_finding(ctx, subject, reason, refs)
 
-    def _scoring_settings(self) -> tuple[float, str]:
+    def scoring_settings(self) -> tuple[float, str]:
+        """(threshold, method): the configured ones, or the calibrated defaults of drift_scoring."""
         from monitors import drift_scoring
 
         method = self.config.method or drift_scoring.DEFAULT_METHOD
         if method not in drift_scoring.METHODS:
-            valid = ", ".join(drift_scoring.METHODS)
-            raise ConfigError(f"monitors.drift.method: unknown method {method!r} (valid: {valid})")
+            raise ConfigError(f"monitors.drift.method: unknown method {method!r}")
         if self.config.threshold is not None:
             return self.config.threshold, method
-        # Each method has its own calibrated scale: the default threshold follows the method.
+        # Each method has its own scale: the default threshold follows the method.
         per_method = getattr(drift_scoring, "METHOD_THRESHOLDS", {})
         return float(per_method.get(method, drift_scoring.DEFAULT_THRESHOLD)), method
 
@@ -130,8 +151,8 @@ class GoalDriftMonitor:
         keys = {role: ctx.meta_key(role) for role in ("feature", "objective", "repo")}
         keys["mr"] = ctx.meta_key("mr_iid")
         rows: list[Any] = []
-        # Two reads, one per key, because the source's metadata filter is AND: a trace with only one
-        # of the keys is still worth reporting ("no objective", "no merge request").
+        # One read per key because the source's metadata filter is AND: a trace with only one of
+        # the keys is still worth reporting ("no objective", "no merge request").
         for present in (keys["objective"], keys["mr"]):
             query = ObservationQuery(
                 ctx.window,
@@ -141,19 +162,19 @@ class GoalDriftMonitor:
                 expand_metadata=(keys["objective"],),
             )
             rows.extend(ctx.source.observations(query))
-        return fold_traces(rows, keys)
+        traces = fold_traces(rows, keys)
+        fill_from_sessions(traces)
+        for ref in from_pending(ctx.state.get(PENDING_KEY)):
+            traces.setdefault(ref.trace_id, ref).tries = ref.tries
+        return traces
 
     def _classify(self, ctx: RunContext, ref: TraceRef) -> MrRef | tuple[str, str]:
         """The merge request to check for `ref`, or (subject, reason) when it cannot be checked."""
-        has_mr = bool(as_text(ref.mr))
-        target = parse_mr_ref(ref.mr, ref.repo, self.config.default_repo) if has_mr else None
+        target = parse_mr_ref(ref.mr, ref.repo, self.config.default_repo) if as_text(ref.mr) else None
         subject = str(target) if isinstance(target, MrRef) else f"session {ref.group_key}"
-        if ref.objective is None:
+        if ref.objective is None or not as_text(ref.objective):
             ctx.count("no_objective")
-            return subject, "the trace states no objective"
-        if not as_text(ref.objective):
-            ctx.count("no_objective")
-            return subject, "the objective is empty"
+            return subject, "the objective is empty" if ref.objective is not None else "the trace states no objective"
         if target is None:
             ctx.count("no_mr_reference")
             return subject, "the trace names no merge request"
@@ -173,18 +194,23 @@ class GoalDriftMonitor:
         ctx.count("gitlab_requests", gitlab.stats.requests - before)
         down = [r for r in results.values() if isinstance(r, MrProblem) and r.retryable]
         if len(down) == len(results):
-            # GitLab itself is down: fail the run so the watermark stays and the next run retries,
-            # rather than filing every merge request as unverifiable for good.
+            # GitLab itself is down: fail the run so the watermark stays and the next run retries.
             raise SourceError(f"GitLab unavailable for all {len(down)} merge request(s): {down[0].detail}")
         return results
 
-    def _evaluate(
-        self,
-        ctx: RunContext,
-        evaluated: dict[MrRef, tuple[MergeRequestInfo, list[TraceRef]]],
-        threshold: float,
-        method: str,
-    ) -> Iterator[Finding]:
+    def _keep_pending(
+        self, ctx: RunContext, pending: list[TraceRef], problems: dict[tuple[str, str], list[TraceRef]]
+    ) -> None:
+        """Park traces GitLab failed to serve for the next run; overflow is reported, never dropped."""
+        pending.sort(key=lambda r: r.start)
+        for ref in pending[:-PENDING_MAX] if len(pending) > PENDING_MAX else []:
+            problems[(f"session {ref.group_key}", "GitLab kept failing; too many traces waiting")].append(ref)
+        kept = pending[-PENDING_MAX:]
+        ctx.count("deferred", len(kept))
+        if kept or ctx.state.get(PENDING_KEY):
+            ctx.state.put(PENDING_KEY, [to_pending(r) for r in kept])
+
+    def _evaluate(self, ctx: RunContext, evaluated: Evaluated, threshold: float, method: str) -> Iterator[Finding]:
         if not evaluated:
             return
         from monitors.drift_scoring import DriftPair
@@ -197,39 +223,37 @@ class GoalDriftMonitor:
         for mr, (info, refs) in evaluated.items():
             sims = [(similarity[keys[r.trace_id]], r) for r in refs]
             if any(math.isnan(sim) for sim, _ in sims):
-                # Only the did-text can be blank here (empty objectives were filtered out earlier).
-                yield self._unverifiable(ctx, str(mr), "the final commit message has no text to compare", refs)
+                # Only the did-text can be blank here (e.g. a message of git trailers only).
+                ctx.count("unverifiable")
+                yield unverifiable_finding(ctx, str(mr), "the final commit message has no text to compare", refs)
                 continue
             ctx.count("evaluated", len(sims))
             for sim, ref in sims:
-                self._add_score(ctx, ref, sim, mr, info, threshold)
+                self._add_score(ctx, ref, sim, info, threshold)
             worst, ref = min(sims, key=lambda s: (s[0], s[1].trace_id))
             if worst < threshold:
                 ctx.count("drifted")
-                yield self._drift_finding(ctx, mr, info, ref, worst, threshold, len(refs))
+                yield drift_finding(ctx, mr, info, ref, worst, threshold, len(refs), self.config.did_text)
 
     def _score(self, ctx: RunContext, pairs: list[Any], method: str) -> dict[tuple[str, str, str], float]:
         """Score all pairs in one call, against this run's pairs plus the repositories' recent history."""
         from monitors.drift_scoring import DriftPair, score_pairs
 
-        repos = sorted({p.repo for p in pairs})
-        history = {repo: list(ctx.state.get(f"{HISTORY_PREFIX}{repo}") or []) for repo in repos}
+        history = {repo: list(ctx.state.get(f"{HISTORY_PREFIX}{repo}") or []) for repo in {p.repo for p in pairs}}
         # History keeps texts cut at HISTORY_CHARS: compare cut texts so a pair never meets itself.
         current = {(p.repo, p.objective[:HISTORY_CHARS]) for p in pairs}
         reference = [
             DriftPair(str(h[0]), str(h[1]), repo)
-            for repo, entries in history.items()
+            for repo, entries in sorted(history.items())
             for h in entries
             if isinstance(h, list) and len(h) == 2 and (repo, str(h[0])[:HISTORY_CHARS]) not in current
         ]
         scores = score_pairs(self._get_embedder(ctx), pairs, method=method, reference=reference)
         for repo, entries in history.items():
-            # Recent pairs of a repository are the background the default (csls) method compares
-            # against; keep the newest HISTORY_SIZE distinct ones for the next runs.
             fresh = [[p.objective[:HISTORY_CHARS], p.did[:HISTORY_CHARS]] for p in pairs if p.repo == repo]
             kept = [h for h in entries if h not in fresh]
             ctx.state.put(f"{HISTORY_PREFIX}{repo}", (kept + fresh)[-HISTORY_SIZE:])
-        return {(p.objective, p.did, p.repo or ""): float(s) for p, s in zip(pairs, scores, strict=True)}
+        return {(p.objective, p.did, p.repo): float(s) for p, s in zip(pairs, scores, strict=True)}
 
     def _get_embedder(self, ctx: RunContext) -> Any:
         if self._embedder is None:
@@ -240,12 +264,10 @@ class GoalDriftMonitor:
             )
         return self._embedder
 
-    def _add_score(
-        self, ctx: RunContext, ref: TraceRef, sim: float, mr: MrRef, info: MergeRequestInfo, threshold: float
-    ) -> None:
+    def _add_score(self, ctx: RunContext, ref: TraceRef, sim: float, info: MergeRequestInfo, threshold: float) -> None:
         if not self.config.write_scores:
             return
-        comment = f"objective vs final commit {info.final_commit.id[:12]} of {mr}; threshold {threshold:.3f}"
+        mr = f"{info.repo}!{info.iid}"
         ctx.scores.append(
             Score(
                 id=score_id(ref.trace_id, self.config.score_name),
@@ -253,67 +275,6 @@ class GoalDriftMonitor:
                 name=self.config.score_name,
                 value=round(sim, 6),
                 timestamp=ref.start,
-                comment=comment,
+                comment=f"objective vs final commit {info.final_commit.id[:12]} of {mr}; threshold {threshold:.3f}",
             )
-        )
-
-    def _links(self, ctx: RunContext, trace_id: str, mr_url: str = "") -> tuple[Link, ...]:
-        links = []
-        if url := ctx.source.trace_url(trace_id):
-            links.append(Link("Langfuse trace", url))
-        if mr_url.startswith(("https://", "http://")):
-            links.append(Link("Merge request", mr_url))
-        return tuple(links)
-
-    def _drift_finding(
-        self, ctx: RunContext, mr: MrRef, info: MergeRequestInfo, ref: TraceRef, sim: float, thr: float, n: int
-    ) -> Finding:
-        commit = info.final_commit
-        agent = ref.agent or "unknown agent"
-        return Finding(
-            monitor=self.name,
-            dedupe_key=f"{mr}@{commit.id}",
-            severity=Severity.WARNING,
-            kind="drift",
-            rank=1,
-            title=f"Goal drift: {agent} on {mr} (similarity {sim:.2f} < {thr:.2f})",
-            summary="The merge request's final commit does not match the objective the agent was given.",
-            observed_at=ctx.now,
-            window=ctx.window,
-            fields=(
-                ("Objective", shorten(as_text(ref.objective))),
-                ("What was done", shorten(commit.text)),
-                ("Similarity", f"{sim:.3f} (threshold {thr:.3f})"),
-                ("Agent", agent),
-                ("Merge request", f"{mr} ({info.state or 'unknown state'}), final commit {commit.id[:12]}"),
-                ("Traces", str(n)),
-            ),
-            evidence={
-                "similarity": round(sim, 4),
-                "threshold": thr,
-                "repo": mr.repo,
-                "mr_iid": mr.iid,
-                "commit": commit.id,
-                "traces": n,
-                "did_text": self.config.did_text,
-            },
-            links=self._links(ctx, ref.trace_id, info.web_url),
-        )
-
-    def _unverifiable(self, ctx: RunContext, subject: str, reason: str, refs: Iterable[TraceRef]) -> Finding:
-        refs = sorted(refs, key=lambda r: (r.start, r.trace_id))
-        ctx.count("unverifiable")
-        first = refs[0]
-        return Finding(
-            monitor=self.name,
-            dedupe_key=f"unverifiable:{subject}:{reason}"[:300],
-            severity=Severity.INFO,
-            kind="unverifiable",
-            title=f"Goal drift could not be checked for {subject}",
-            summary=reason,
-            observed_at=ctx.now,
-            window=ctx.window,
-            fields=(("Reason", reason), ("Agent", first.agent or "unknown agent"), ("Traces", str(len(refs)))),
-            evidence={"reason": reason, "subject": subject, "traces": len(refs), "trace_id": first.trace_id},
-            links=self._links(ctx, first.trace_id),
         )

@@ -234,11 +234,33 @@ def test_gitlab_down_fails_the_run_instead_of_losing_traces(gitlab: FakeGitLab) 
         run(make_ctx(all_traces(), gitlab))
 
 
-def test_partial_gitlab_outage_reports_the_affected_mr_only(gitlab: FakeGitLab) -> None:
-    gitlab.faults.append(Fault(match="/merge_requests/20", status=503, times=1000))
-    findings = run(make_ctx(all_traces(), gitlab))
-    outage = [f for f in findings if f.evidence.get("subject") == "group/app!20"]
-    assert len(outage) == 1 and outage[0].kind == "unverifiable" and "503" in outage[0].summary
+def test_partial_gitlab_outage_defers_the_affected_mr_to_the_next_runs(gitlab: FakeGitLab) -> None:
+    state = MemoryState()
+    fault = Fault(match="/merge_requests/20", status=503, times=1000)
+    gitlab.faults.append(fault)
+    first = make_ctx(all_traces(), gitlab, state)
+    assert not [f for f in run(first) if "group/app!20" in f.dedupe_key]
+    assert first.counters["deferred"] == 1
+    assert [p["trace_id"] for p in state.get("pending")] == ["t-drift"]
+    # The next run reads a later window without those traces; GitLab has recovered.
+    fault.times = 0
+    later = make_ctx(all_traces(), gitlab, state)
+    later.window = RunWindow(WINDOW.end, WINDOW.end + timedelta(hours=1))
+    assert [f.dedupe_key for f in run(later)] == ["group/app!20@bill9"]
+    assert [s.trace_id for s in later.scores] == ["t-drift"]
+    assert state.get("pending") == []
+
+
+def test_an_mr_gitlab_never_serves_becomes_unverifiable_after_retries(gitlab: FakeGitLab) -> None:
+    state = MemoryState()
+    gitlab.faults.append(Fault(match="/merge_requests/20", status=503, times=10_000))
+    outcomes = []
+    for _ in range(5):
+        ctx = make_ctx(all_traces(), gitlab, state)
+        outcomes.append([f.summary for f in run(ctx) if f.evidence.get("subject") == "group/app!20"])
+    assert outcomes[:4] == [[], [], [], []]
+    assert len(outcomes[4]) == 1 and "503" in outcomes[4][0]
+    assert state.get("pending") == []
 
 
 def test_session_shares_objective_and_merge_request(gitlab: FakeGitLab) -> None:
@@ -287,11 +309,21 @@ def test_write_scores_can_be_switched_off(gitlab: FakeGitLab) -> None:
 
 @pytest.mark.parametrize(
     ("config", "message"),
-    [({"method": "nope"}, "monitors.drift.method"), ({"did_text": "everything"}, "did_text")],
+    [({"method": "nope"}, "method"), ({"did_text": "everything"}, "did_text"), ({"batch_size": 0}, "batch_size")],
 )
 def test_bad_config_is_reported_with_its_key(config: dict, message: str) -> None:
-    with pytest.raises((ConfigError, ValueError), match=message):
-        GoalDriftMonitor(GoalDriftConfig(**config))._scoring_settings()
+    with pytest.raises(ValueError, match=message):
+        GoalDriftConfig(**config)
+
+
+@pytest.mark.parametrize("method", ["cosine", "csls"])
+def test_default_threshold_follows_the_method(method: str) -> None:
+    from monitors import drift_scoring
+
+    threshold, chosen = GoalDriftMonitor(GoalDriftConfig(method=method)).scoring_settings()
+    assert chosen == method
+    assert threshold == drift_scoring.METHOD_THRESHOLDS[method]
+    assert GoalDriftMonitor(GoalDriftConfig(method=method, threshold=0.5)).scoring_settings() == (0.5, method)
 
 
 def test_config_rejects_unknown_keys() -> None:
