@@ -30,6 +30,7 @@ from collections.abc import Callable
 
 TRUNCATED = "… (truncated)"
 WORD_JOINER = "\u2060"
+_NBSP = "\u00a0"
 
 # 40-hex commit SHAs and 64-hex SHA-256 digests are legitimate in commit messages; longer runs are blobs.
 _HEX_BLOB = re.compile(r"[0-9A-Fa-f]{65,}")
@@ -104,18 +105,33 @@ def truncate(text: str, limit: int) -> str:
     return fit(list(text), limit)
 
 
-def _escape(text: object, limit: int, one: Callable[[str, int], str]) -> str:
+# One character -> its escaped form, given the two characters after it and whether only spaces or
+# tabs precede it on its line (block markup such as quotes and code indents only works there).
+Escaper = Callable[[str, str, bool], str]
+
+
+def _escape(text: object, limit: int, one: Escaper) -> str:
     value = clean(text)
-    return fit([one(value, i) for i in range(len(value))], limit)
+    # Escaping never shortens a character, so nothing past limit + 1 input characters can be kept.
+    value = value[: max(limit, 0) + 1]
+    pieces, at_start = [], True
+    for i, ch in enumerate(value):
+        pieces.append(one(ch, value[i + 1 : i + 3], at_start))
+        at_start = ch == "\n" or (at_start and ch in " \t")
+    return fit(pieces, limit)
 
 
-def _break_mention(value: str, i: int, ch: str) -> str:
+def _break_mention(ch: str) -> str:
     return ch + WORD_JOINER if ch == "@" else ch
 
 
 def plain(text: object, limit: int) -> str:
     """For terminals and logs: cleaned and shortened; nothing is interpreted there."""
-    return _escape(text, limit, lambda v, i: v[i])
+    return _escape(text, limit, lambda ch, nxt, start: ch)
+
+
+def _plain_with_lookalikes(ch: str, nxt: str, start: bool) -> str:
+    return _ANGLE_LOOKALIKES.get(ch) or _break_mention(ch)
 
 
 def mattermost_plain(text: object, limit: int) -> str:
@@ -124,51 +140,46 @@ def mattermost_plain(text: object, limit: int) -> str:
     '<' and '>' become lookalikes because Mattermost's Slack compatibility rewrites `<!channel>` into
     @channel and `<url|label>` into a link in incoming webhook payloads.
     """
-    return _escape(text, limit, lambda v, i: _ANGLE_LOOKALIKES.get(v[i]) or _break_mention(v, i, v[i]))
+    return _escape(text, limit, _plain_with_lookalikes)
+
+
+def _markdown_char(ch: str, nxt: str, start: bool) -> str:
+    if start and ch in " \t":
+        return _NBSP if ch == " " else _NBSP * 4  # indentation would start a code block
+    if ch in _MARKDOWN_ENTITIES:
+        return _MARKDOWN_ENTITIES[ch]
+    if ch in _MARKDOWN_SPECIAL:
+        # Escaping ':' and '.' also stops bare URLs and www. names from becoming autolinks.
+        return "\\" + ch
+    return _break_mention(ch)
 
 
 def mattermost_markdown(text: object, limit: int) -> str:
     """For Mattermost Markdown (message text, attachment text, field values)."""
-
-    def one(value: str, i: int) -> str:
-        ch = value[i]
-        if ch in _MARKDOWN_ENTITIES:
-            return _MARKDOWN_ENTITIES[ch]
-        if ch in _MARKDOWN_SPECIAL:
-            # Escaping ':' and '.' also stops bare URLs and www. names from becoming autolinks.
-            return "\\" + ch
-        return _break_mention(value, i, ch)
-
-    return _escape(text, limit, one)
+    return _escape(text, limit, _markdown_char)
 
 
 def slack_plain(text: object, limit: int) -> str:
     """For Slack `plain_text` objects (header, context). Slack does not parse them for mentions or
     links; we still swap '<' '>' for lookalikes and break '@' so no client or future change can."""
-    return _escape(text, limit, lambda v, i: _ANGLE_LOOKALIKES.get(v[i]) or _break_mention(v, i, v[i]))
+    return _escape(text, limit, _plain_with_lookalikes)
+
+
+def _mrkdwn_char(ch: str, nxt: str, start: bool) -> str:
+    if ch == ">" and start:
+        return "›"  # '>' opening a line is a block quote even when entity-escaped
+    if ch in _SLACK_ENTITIES:
+        return _SLACK_ENTITIES[ch]
+    if ch in _SLACK_LOOKALIKES:
+        return _SLACK_LOOKALIKES[ch]
+    if ch == ":" and nxt == "//":
+        return ":" + WORD_JOINER  # no "scheme://" left for the autolinker in the fallback text
+    return _break_mention(ch)
 
 
 def slack_mrkdwn(text: object, limit: int) -> str:
     """For Slack `mrkdwn` objects (send them with verbatim=true) and the top-level `text` fallback."""
-
-    def one(value: str, i: int) -> str:
-        ch = value[i]
-        if ch == ">" and _at_line_start(value, i):
-            return "›"  # '>' opening a line is a block quote even when entity-escaped
-        if ch in _SLACK_ENTITIES:
-            return _SLACK_ENTITIES[ch]
-        if ch in _SLACK_LOOKALIKES:
-            return _SLACK_LOOKALIKES[ch]
-        if ch == ":" and value.startswith("//", i + 1):
-            return ":" + WORD_JOINER  # no "scheme://" left for the autolinker in the fallback text
-        return _break_mention(value, i, ch)
-
-    return _escape(text, limit, one)
-
-
-def _at_line_start(value: str, i: int) -> bool:
-    start = value.rfind("\n", 0, i) + 1
-    return value[start:i].strip(" \t") == ""
+    return _escape(text, limit, _mrkdwn_char)
 
 
 def slack_link(url: str, label: str, limit: int = 500) -> str | None:

@@ -1,0 +1,80 @@
+"""render.message_for / test_message: the one place findings become messages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+from monitors.core import Finding, Link, RunWindow, Severity
+from monitors.message import Message
+from monitors.notifiers.mattermost import MattermostNotifier
+from monitors.notifiers.slack import SlackNotifier
+from monitors.render import message_for, test_message
+
+WHEN = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+def finding(**changes) -> Finding:
+    base = Finding(
+        monitor="audit",
+        dedupe_key="session-9:loop",
+        severity=Severity.CRITICAL,
+        title="Tool-call loop in session-9",
+        summary="search_code was called 14 times with the same arguments.",
+        observed_at=WHEN,
+        kind="loop",
+        fields=(("Tool", "search_code"), ("Calls", "14")),
+        links=(Link("Session", "https://cloud.langfuse.com/project/p/sessions/session-9"),),
+    )
+    return replace(base, **changes)
+
+
+def test_message_carries_the_finding():
+    message = message_for(finding())
+    assert message.title == "Tool-call loop in session-9"
+    assert message.severity is Severity.CRITICAL
+    assert message.summary.startswith("search_code was called 14 times")
+    assert message.fields == (("Tool", "search_code"), ("Calls", "14"))
+    assert message.links == (Link("Session", "https://cloud.langfuse.com/project/p/sessions/session-9"),)
+
+
+def test_footer_names_monitor_check_key_and_time():
+    footer = message_for(finding()).footer
+    assert "monitor: audit" in footer and "check: loop" in footer
+    assert "key: session-9:loop" in footer and "2026-03-02 14:30 UTC" in footer
+
+
+def test_footer_time_is_utc_even_for_other_zones():
+    local = WHEN.astimezone(timezone(timedelta(hours=2)))
+    assert "2026-03-02 14:30 UTC" in message_for(finding(observed_at=local)).footer
+
+
+def test_window_becomes_a_field():
+    window = RunWindow(datetime(2026, 3, 2, 14, 0, tzinfo=UTC), WHEN)
+    message = message_for(finding(window=window))
+    assert message.fields[-1] == ("Window", "2026-03-02T14:00:00Z..2026-03-02T14:30:00Z")
+
+
+def test_blank_title_falls_back_to_monitor_and_kind():
+    assert message_for(finding(title="   ")).title == "audit loop finding"
+    assert message_for(finding(title="", kind="")).title == "audit finding"
+
+
+def test_message_survives_the_outbox_round_trip():
+    message = message_for(finding(window=RunWindow(WHEN - timedelta(hours=1), WHEN)))
+    assert Message.from_dict(message.to_dict()) == message
+
+
+def test_untrusted_text_is_left_plain_for_the_notifiers_to_escape():
+    hostile = "<!channel> **x**"
+    message = message_for(finding(title=hostile, summary=hostile))
+    assert message.title == hostile and message.summary == hostile
+
+
+def test_test_message_is_harmless():
+    message = test_message()
+    assert message.severity is Severity.INFO
+    assert message.links == () and "no action is needed" in message.summary
+    for cls in (SlackNotifier, MattermostNotifier):
+        payload = cls("t", cls.Config(webhook_url="https://hooks.example.com/x")).payload(message)
+        assert "@" not in str(payload) and "<!" not in str(payload)

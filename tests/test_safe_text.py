@@ -1,0 +1,165 @@
+"""Escaping of untrusted text: table-driven hostile inputs plus property checks on random text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitors.safe_text import (
+    TRUNCATED,
+    WORD_JOINER,
+    clean,
+    markdown_link,
+    mattermost_markdown,
+    mattermost_plain,
+    plain,
+    slack_link,
+    slack_mrkdwn,
+    slack_plain,
+)
+
+HOSTILE = "<!channel> @here [click](http://evil) **bold**"
+
+# (input, substrings that must not survive slack_mrkdwn, substrings that must not survive mattermost_markdown)
+CASES = [
+    (HOSTILE, ["<!channel>", "@here", "http://evil", "**"], ["<!channel>", "@here", "](http", "**bold**"]),
+    ("<!here> <!everyone> <!channel|channel>", ["<!"], ["<!"]),
+    ("ping <@U123> and <#C1> and <!subteam^S9|team>", ["<@", "<#", "<!subteam"], ["<@", "<#", "<!"]),
+    ("@channel @all @someone", ["@channel", "@all", "@someone"], ["@channel", "@all", "@someone"]),
+    ("<http://evil|click me>", ["<http", "http://"], ["<http", "http://"]),
+    ("*bold* _it_ ~strike~ `code` ```block```", ["*", "_it_", "~", "`"], ["*bold*", "_it_", "~strike~", "`code`"]),
+    ("# heading\n> quote\n| a | b |\n|---|---|", ["\n>", "\n&gt;"], ["\n> quote", "| a |", "\n|---"]),
+    ("<script>alert(1)</script> &amp; &#64;channel", ["<script>", "&#64;"], ["<script>", "&#64;"]),
+    ("![pixel](http://evil/p.png) www.evil.com", ["http://"], ["![", "](http", "www.evil.com"]),
+    ("line\u202eoverride\u200b zero\x1b[31m ansi\x07", ["\u202e", "\u200b", "\x1b", "\x07"], ["\u202e", "\x1b"]),
+]
+
+
+@pytest.mark.parametrize(("text", "slack_bad", "mm_bad"), CASES)
+def test_hostile_input_is_neutralised(text, slack_bad, mm_bad):
+    s, m = slack_mrkdwn(text, 3000), mattermost_markdown(text, 3000)
+    for bad in slack_bad:
+        assert bad not in s, (bad, s)
+    for bad in mm_bad:
+        assert bad not in m, (bad, m)
+
+
+def _unescape_markdown(text: str) -> str:
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("&lt;", "<").replace("&gt;", ">")
+    return text.replace(WORD_JOINER, "").replace("\u00a0", " ")
+
+
+def _unescape_slack(text: str) -> str:
+    for lookalike, ch in {"∗": "*", "ˍ": "_", "∼": "~", "ˋ": "`", "›": ">"}.items():
+        text = text.replace(lookalike, ch)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.replace(WORD_JOINER, "")
+
+
+def test_hostile_example_stays_readable():
+    """What a reader sees after the client decodes escapes is the original text."""
+    assert _unescape_markdown(mattermost_markdown(HOSTILE, 3000)) == HOSTILE
+    assert _unescape_slack(slack_mrkdwn(HOSTILE, 3000)) == HOSTILE
+    assert plain(HOSTILE, 3000) == HOSTILE
+    assert slack_plain(HOSTILE, 3000) == "‹!channel› @\u2060here [click](http://evil) **bold**"
+
+
+@pytest.mark.parametrize("fn", [slack_plain, mattermost_plain])
+def test_plain_variants_have_no_angle_brackets_or_live_mentions(fn):
+    out = fn("<!channel> <http://evil|x> @all", 500)
+    assert "<" not in out and ">" not in out and "@all" not in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("keep\nnew\tlines", "keep\nnew\tlines"),
+        ("crlf\r\nand\rcr", "crlf\nand\ncr"),
+        ("nul\x00bell\x07esc\x1b[0m", "nulbellesc[0m"),
+        ("bidi\u202eevil\u2066x\u2069", "bidievilx"),
+        ("commit 9c1a2b3c4d5e6f708192a3b4c5d6e7f809a1b2c3 ok", "commit 9c1a2b3c4d5e6f708192a3b4c5d6e7f809a1b2c3 ok"),
+        ("sha256 " + "ab" * 32, "sha256 " + "ab" * 32),
+        ("blob " + "0123456789abcdef" * 8 + " end", "blob [hex data, 128 chars] end"),
+        ("ruler " + "=" * 100, "ruler " + "=" * 100),
+        ("path /project/clx1abc/traces/7f3e9a1b2c3d4e5f/observations/123", None),
+    ],
+)
+def test_clean(text, expected):
+    assert clean(text) == (text if expected is None else expected)
+
+
+def test_clean_replaces_base64_blobs():
+    blob = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY3ODkw"
+    assert clean(f"data: {blob}") == f"data: [encoded data, {len(blob)} chars]"
+
+
+def test_binary_looking_text_becomes_a_placeholder():
+    binary = bytes(range(256)).decode("latin-1")
+    assert clean(binary) == "[binary-looking text, 256 chars omitted]"
+    assert clean("\ufffd" * 20 + "abc") == "[binary-looking text, 23 chars omitted]"
+    assert clean("mostly fine text\x00") == "mostly fine text"
+
+
+@pytest.mark.parametrize("fn", [plain, slack_plain, slack_mrkdwn, mattermost_plain, mattermost_markdown])
+def test_truncation_is_visible_and_within_limit(fn):
+    out = fn("word " * 1000, 100)
+    assert len(out) <= 100 and out.endswith(TRUNCATED)
+    assert fn("short", 100) == "short"
+
+
+@pytest.mark.parametrize("fn", [slack_mrkdwn, mattermost_markdown, mattermost_plain])
+def test_truncation_never_cuts_an_escape(fn):
+    text = "<&>*_.@" * 50
+    for limit in range(14, 60):
+        out = fn(text, limit).removesuffix(TRUNCATED)
+        assert len(out) + len(TRUNCATED) <= limit
+        # the kept part is exactly the escaping of a prefix of the input: no half escape, no lone '@'
+        assert any(out == fn(text[:k], 10**6) for k in range(len(text)))
+
+
+@pytest.mark.parametrize("line", ["# heading", "- item", "1. item", "> quote", "=== setext", "    code"])
+def test_mattermost_block_markup_at_line_start_is_escaped(line):
+    out = mattermost_markdown(f"first\n{line}", 500).split("\n")[1]
+    assert out[0] not in " \t"
+    assert out[0] in "\\&\u00a0" or (out[0].isalnum() and "\\." in out)
+
+
+def test_tiny_limits_do_not_break():
+    assert plain("abcdef", 3) == "ab…"
+    assert plain("abcdef", 1) == "…"
+    assert plain("abcdef", 0) == ""
+
+
+def test_links_only_for_http_urls():
+    assert slack_link("javascript:alert(1)", "x") is None
+    assert markdown_link("data:text/html,hi", "x") is None
+    assert slack_link("https://h/a?b=1&c=2|x>", "<b>") == "<https://h/a?b=1&amp;c=2%7Cx%3E|&lt;b&gt;>"
+    assert markdown_link("https://h/a (b)", "[x]") == "[\\[x\\]](https://h/a%20%28b%29)"
+
+
+_MENTION = re.compile(r"@(channel|here|all|everyone)\b")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<>!@&*_~`[]()#|:/.\\ \nahcnlertp1UC^$=-")), max_size=200))
+def test_no_markup_survives_random_hostile_text(text):
+    s = slack_mrkdwn(text, 5000)
+    assert "<" not in s and ">" not in s and not _MENTION.search(s)
+    assert not any(ch in s for ch in "*_~`")
+    m = mattermost_markdown(text, 5000)
+    assert "<" not in m and ">" not in m and not _MENTION.search(m)
+    # every Markdown-special character is backslash-escaped
+    unescaped = re.sub(r"\\.", "", m.replace("&lt;", "").replace("&gt;", ""))
+    assert not any(ch in unescaped for ch in "*_~`[]()#|!\\")
+    assert _unescape_markdown(m) == clean(text)
+    assert _unescape_slack(s) == clean(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.integers(min_value=0, max_value=120))
+def test_every_function_respects_its_limit(text, limit):
+    for fn in (plain, slack_plain, slack_mrkdwn, mattermost_plain, mattermost_markdown):
+        assert len(fn(text, limit)) <= limit
