@@ -113,6 +113,13 @@ def v1_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cost(row: Mapping[str, Any]) -> float:
+    try:
+        return float(row.get("totalCost") or 0)
+    except (TypeError, ValueError):
+        return 0.0  # a deliberately malformed row
+
+
 def traces_of(rows: Iterable[Mapping[str, Any]], project_id: str) -> dict[str, dict[str, Any]]:
     """Legacy Trace objects rebuilt from observation rows (trace metadata = what all rows share)."""
     by_trace: dict[str, list[Mapping[str, Any]]] = {}
@@ -143,7 +150,7 @@ def traces_of(rows: Iterable[Mapping[str, Any]], project_id: str) -> dict[str, d
             "environment": first.get("environment") or "default",
             "htmlPath": f"/project/{project_id}/traces/{trace_id}",
             "latency": None,
-            "totalCost": sum(float(m.get("totalCost") or 0) for m in members),
+            "totalCost": sum(_cost(m) for m in members),
             "observations": [str(m["id"]) for m in members],
             "scores": [],
         }

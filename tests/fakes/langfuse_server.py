@@ -17,6 +17,7 @@ scriptable: `fail_next(prefix, status=429, retry_after=2, times=3)`, `delay_next
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -85,7 +86,10 @@ class FakeLangfuse:
     def start(self) -> FakeLangfuse:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # Clients keep connections alive; do not wait for their handler threads on shutdown.
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -207,4 +211,6 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(payload)
+        # The client may have given up already (a timeout test); there is nobody left to tell.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(payload)

@@ -1,0 +1,189 @@
+"""LangfuseSource under faults: rate limits, server errors, timeouts, bad bodies, looping cursors,
+malformed rows, and secrets that must never leak."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitors.core import RunWindow, SourceError
+from monitors.retry import RetryPolicy
+from monitors.sources.base import CostQuery, ObservationQuery, Score
+from monitors.sources.langfuse import LangfuseSource
+from tests.fakes.langfuse_server import FakeLangfuse
+from tests.sources.langfuse_data import ALL_FIELDS, T0, build_dataset
+
+V2_OBS = "/api/public/v2/observations"
+WINDOW = RunWindow(T0 - timedelta(hours=2), T0 + timedelta(days=3))
+DATA = build_dataset()
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLangfuse]:
+    with FakeLangfuse(DATA) as fake:
+        yield fake
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make_source(server: FakeLangfuse, sleeps: Sleeps, *, attempts: int = 5, **kwargs: object) -> LangfuseSource:
+    policy = RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=30, max_total_wait=100, sleep=sleeps)
+    return LangfuseSource(server.url, server.public_key, server.secret_key, retry=policy, **kwargs)  # type: ignore[arg-type]
+
+
+def read_all(source: LangfuseSource) -> list[object]:
+    return list(source.observations(ObservationQuery(window=WINDOW, fields=ALL_FIELDS)))
+
+
+def test_429_storm_is_ridden_out_within_retry_after(server: FakeLangfuse) -> None:
+    server.fail_next(V2_OBS, 429, retry_after=2, times=3)
+    sleeps = Sleeps()
+    source = make_source(server, sleeps)
+    assert len(read_all(source)) == len(DATA)
+    assert sleeps == [2.0, 2.0, 2.0]
+    assert source.stats.by_endpoint[V2_OBS] == 4 == len(server.requests_to(V2_OBS))
+    assert source.stats.retries == 3
+
+
+def test_retry_after_is_capped_by_the_policy(server: FakeLangfuse) -> None:
+    server.fail_next(V2_OBS, 429, retry_after=3600, times=1)
+    sleeps = Sleeps()
+    assert len(read_all(make_source(server, sleeps))) == len(DATA)
+    assert sleeps == [30.0]
+
+
+def test_server_error_then_success(server: FakeLangfuse) -> None:
+    server.fail_next("/api/public/v2/metrics", 500, times=1)
+    sleeps = Sleeps()
+    source = make_source(server, sleeps)
+    buckets = source.costs(CostQuery(WINDOW.start, WINDOW.end, "day"))
+    assert round(sum(b.cost for b in buckets), 9) == round(sum(o.total_cost for o in DATA), 9)
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 0.01  # backoff, no Retry-After given
+    assert source.stats.by_endpoint["/api/public/v2/metrics"] == 2
+
+
+def test_persistent_errors_end_in_source_error_naming_endpoint_and_status(server: FakeLangfuse) -> None:
+    server.fail_next(V2_OBS, 503, times=10)
+    sleeps = Sleeps()
+    source = make_source(server, sleeps, attempts=3)
+    with pytest.raises(SourceError, match=r"GET /api/public/v2/observations: HTTP 503; gave up after 3"):
+        read_all(source)
+    assert source.stats.requests == 3 and len(sleeps) == 2
+
+
+def test_malformed_json_body_is_retried(server: FakeLangfuse) -> None:
+    server.malformed_next(V2_OBS, times=1)
+    source = make_source(server, Sleeps())
+    assert len(read_all(source)) == len(DATA)
+    assert source.stats.by_endpoint[V2_OBS] == 2
+
+
+def test_repeating_cursor_raises_instead_of_looping(server: FakeLangfuse) -> None:
+    server.repeat_cursor = True
+    source = make_source(server, Sleeps(), page_size=10)
+    with pytest.raises(SourceError, match="cursor"):
+        read_all(source)
+    assert len(server.requests_to(V2_OBS)) == 2
+
+
+def test_pages_stream_and_every_request_is_counted(server: FakeLangfuse) -> None:
+    source = make_source(server, Sleeps(), page_size=25)
+    stream = source.observations(ObservationQuery(window=WINDOW))
+    first = next(stream)
+    assert first is not None and len(server.requests_to(V2_OBS)) == 1  # one page fetched, no more
+    rest = list(stream)
+    pages = -(-len(DATA) // 25)
+    assert 1 + len(rest) == len(DATA)
+    assert source.stats.requests == pages == len(server.requests)
+    cursors = [r.param("cursor") for r in server.requests_to(V2_OBS)]
+    assert cursors[0] is None and None not in cursors[1:] and len(set(cursors)) == pages
+
+
+def test_timeout_is_retried_then_source_error(server: FakeLangfuse) -> None:
+    server.delay_next(V2_OBS, 0.5, times=2)
+    sleeps = Sleeps()
+    source = make_source(server, sleeps, attempts=2, timeout=0.1)
+    with pytest.raises(SourceError, match="timed out"):
+        read_all(source)
+    assert source.stats.by_endpoint[V2_OBS] == 2 and len(sleeps) == 1
+
+
+def test_malformed_rows_are_counted_and_skipped() -> None:
+    bad_rows = [
+        {"id": "bad-1", "traceId": "t", "type": "SPAN", "startTime": "yesterday", "projectId": "p"},
+        {"id": "bad-2", "type": "SPAN", "startTime": "2026-11-20T10:00:00Z", "projectId": "p"},
+        {"id": "bad-3", "traceId": "t", "type": "SPAN", "startTime": "2026-11-20T10:00:00Z", "totalCost": "lots"},
+    ]
+    with FakeLangfuse([*DATA, *bad_rows]) as fake:
+        source = make_source(fake, Sleeps())
+        assert sorted(o.id for o in read_all(source)) == sorted(o.id for o in DATA)
+    assert source.stats.malformed == 3
+    reasons = " | ".join(source.stats.malformed_examples)
+    assert "startTime" in reasons and "traceId" in reasons and "totalCost" in reasons
+
+
+def test_secret_never_in_errors_logs_or_repr(server: FakeLangfuse, caplog: pytest.LogCaptureFixture) -> None:
+    server.fail_next(V2_OBS, 500, times=10)
+    source = make_source(server, Sleeps(), attempts=2)
+    with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as raised:
+        read_all(source)
+    server.faults.clear()
+    wrong_key = LangfuseSource(server.url, server.public_key, "sk-lf-wrong-secret", retry=RetryPolicy(attempts=1))
+    with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as unauthorized:
+        read_all(wrong_key)
+    assert "HTTP 401" in str(unauthorized.value)
+    for text in (str(raised.value), str(unauthorized.value), caplog.text, repr(source), repr(wrong_key)):
+        assert server.secret_key not in text and "sk-lf-wrong-secret" not in text
+
+
+def test_trace_url_uses_project_from_rows_or_one_projects_call(server: FakeLangfuse) -> None:
+    source = make_source(server, Sleeps())
+    assert source.trace_url("t1") == f"{server.url}/project/proj-fake/traces/t1"
+    assert source.trace_url("t2") == f"{server.url}/project/proj-fake/traces/t2"
+    assert len(server.requests_to("/api/public/projects")) == 1
+    reading = make_source(server, Sleeps())
+    read_all(reading)
+    assert reading.trace_url("t3") == f"{server.url}/project/proj-fake/traces/t3"
+    assert len(server.requests_to("/api/public/projects")) == 1  # known from the rows
+
+
+SCORES = [
+    Score(id="drift:trace-000", trace_id="trace-000", name="goal_drift", value=0.31, timestamp=T0, comment="low"),
+    Score(id="drift:trace-001", trace_id="trace-001", name="goal_drift", value=0.82, timestamp=T0),
+]
+
+
+@pytest.mark.parametrize("accept_list", [True, False])
+def test_scores_written_with_deterministic_ids_and_rerun_overwrites(accept_list: bool) -> None:
+    with FakeLangfuse(DATA, scores_accept_list=accept_list) as fake:
+        source = make_source(fake, Sleeps())
+        source.write_scores(SCORES)
+        source.write_scores(SCORES)
+        assert sorted(fake.scores) == ["drift:trace-000", "drift:trace-001"]
+        stored = fake.scores["drift:trace-000"]
+        assert (stored["traceId"], stored["name"], stored["value"], stored["dataType"]) == (
+            "trace-000",
+            "goal_drift",
+            0.31,
+            "NUMERIC",
+        )
+        assert stored["comment"] == "low"
+        posts = fake.requests_to("/api/public/scores")
+        # list server: one POST per call; single-object server: one rejected list, then one POST per score
+        assert len(posts) == (2 if accept_list else 1 + 4)
+
+
+def test_window_bounds_are_sent_and_respected(server: FakeLangfuse) -> None:
+    window = RunWindow(datetime(2026, 11, 20, 9, 30, tzinfo=UTC), datetime(2026, 11, 20, 13, 37, tzinfo=UTC))
+    source = make_source(server, Sleeps())
+    got = list(source.observations(ObservationQuery(window=window)))
+    expected = [o.id for o in DATA if window.start <= o.start_time < window.end]
+    assert sorted(o.id for o in got) == sorted(expected) and expected
+    request = server.requests_to(V2_OBS)[0]
+    assert request.param("fromStartTime") is not None and request.param("toStartTime") is not None
