@@ -17,6 +17,7 @@ numpy, torch and sentence-transformers are imported only when there is something
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterator
@@ -150,19 +151,22 @@ class GoalDriftMonitor:
     def _read_traces(self, ctx: RunContext) -> dict[str, TraceRef]:
         keys = {role: ctx.meta_key(role) for role in ("feature", "objective", "repo")}
         keys["mr"] = ctx.meta_key("mr_iid")
-        rows: list[Any] = []
         # One read per key because the source's metadata filter is AND: a trace with only one of
-        # the keys is still worth reporting ("no objective", "no merge request").
-        for present in (keys["objective"], keys["mr"]):
-            query = ObservationQuery(
-                ctx.window,
-                fields=_FIELDS,
-                root_only=self.config.root_only,
-                metadata_present=(present,),
-                expand_metadata=(keys["objective"],),
+        # the keys is still worth reporting ("no objective", "no merge request"). Rows are folded
+        # as they stream, so memory grows with traces, not observations.
+        reads = (
+            ctx.source.observations(
+                ObservationQuery(
+                    ctx.window,
+                    fields=_FIELDS,
+                    root_only=self.config.root_only,
+                    metadata_present=(present,),
+                    expand_metadata=(keys["objective"],),
+                )
             )
-            rows.extend(ctx.source.observations(query))
-        traces = fold_traces(rows, keys)
+            for present in (keys["objective"], keys["mr"])
+        )
+        traces = fold_traces(itertools.chain.from_iterable(reads), keys)
         fill_from_sessions(traces)
         for ref in from_pending(ctx.state.get(PENDING_KEY)):
             traces.setdefault(ref.trace_id, ref).tries = ref.tries

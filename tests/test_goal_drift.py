@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from monitors.core import ConfigError, RunWindow, Severity, SourceError
-from monitors.drift_candidates import MrRef, as_text, parse_mr_ref
-from monitors.goal_drift import GoalDriftConfig, GoalDriftMonitor, did_text, score_id
+from monitors.goal_drift import GoalDriftConfig, GoalDriftMonitor, score_id
 from monitors.monitor import MemoryState, RunContext
 from monitors.records import Observation
 from monitors.retry import RetryPolicy
-from monitors.sources.gitlab import GitLabSource, MergeRequestInfo, OfflineGitLab
+from monitors.sources.gitlab import GitLabSource, OfflineGitLab
 from monitors.sources.replay import ReplaySource
 from tests.fakes.gitlab_server import FakeGitLab, Fault, running
 
@@ -329,73 +328,6 @@ def test_default_threshold_follows_the_method(method: str) -> None:
 def test_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match="extra"):
         GoalDriftConfig(treshold=0.5)
-
-
-@pytest.mark.parametrize(
-    ("mr", "repo", "expected"),
-    [
-        (12, "group/app", MrRef("group/app", 12)),
-        ("12", "group/app", MrRef("group/app", 12)),
-        ('"!12"', '"group/app"', MrRef("group/app", 12)),
-        ("12.0", "g/a", "cannot read"),
-        (12.0, "g/a", MrRef("g/a", 12)),
-        ("group/sub/app!7", None, MrRef("group/sub/app", 7)),
-        ("https://gitlab.example.com/group/app/-/merge_requests/3#note_1", None, MrRef("group/app", 3)),
-        ("12", None, "no repository"),
-        ("12", "../../etc", "not a GitLab project path"),
-        ("12", "group/app?x=1", "not a GitLab project path"),
-        ("0", "g/a", "out of range"),
-        ("99999999999", "g/a", "cannot read"),
-        ("", "g/a", "empty"),
-        ("see the MR", "g/a", "cannot read"),
-        (True, "g/a", "cannot read"),
-        ("12", "42", MrRef("42", 12)),
-    ],
-)
-def test_parse_mr_ref(mr, repo, expected) -> None:
-    result = parse_mr_ref(mr, repo)
-    if isinstance(expected, MrRef):
-        assert result == expected
-    else:
-        assert isinstance(result, str) and expected in result
-
-
-def test_default_repo_fills_a_bare_iid() -> None:
-    assert parse_mr_ref("!4", None, "team/svc") == MrRef("team/svc", 4)
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [('"\\"fix it\\""', "fix it"), ("  plain  ", "plain"), (7, "7"), (None, ""), ({"a": 1}, '{"a": 1}')],
-)
-def test_as_text_decodes_defensively(value, text: str) -> None:
-    assert as_text(value) == text
-
-
-def test_did_text_modes() -> None:
-    data = {
-        "projects": {
-            "g/a": {
-                "merge_requests": {
-                    "1": {
-                        "title": "MR title",
-                        "description": "MR body",
-                        "web_url": "",
-                        "state": "opened",
-                        "commits": [
-                            commit("b", "2026-03-02T00:00:00Z", "Second\n\nbody"),
-                            commit("a", "2026-03-01T00:00:00Z", "First"),
-                        ],
-                    }
-                }
-            }
-        }
-    }
-    info = OfflineGitLab(data=data).merge_request("g/a", 1)
-    assert isinstance(info, MergeRequestInfo)
-    assert did_text(info, "final_commit") == "Second\n\nbody"
-    assert did_text(info, "final_commit+mr") == "Second\n\nbody\n\nMR title\n\nMR body"
-    assert did_text(info, "all_commits") == "Second\n\nbody\n\nFirst"
 
 
 def test_malformed_metadata_never_crashes(gitlab: FakeGitLab) -> None:
