@@ -85,9 +85,12 @@ def _looks_binary(value: str) -> bool:
     return bad / len(value) > _BINARY_RATIO
 
 
-def fit(pieces: list[str], limit: int) -> str:
-    """Join escaped pieces, cutting whole pieces (never inside an escape) to stay within `limit`."""
-    if sum(len(p) for p in pieces) <= limit:
+def fit(pieces: list[str], limit: int, *, cut: bool = False) -> str:
+    """Join escaped pieces, cutting whole pieces (never inside an escape) to stay within `limit`.
+
+    `cut` says the input was already shortened, so the marker is added even if everything fits.
+    """
+    if sum(len(p) for p in pieces) <= limit and not cut:
         return "".join(pieces)
     marker = TRUNCATED if limit >= len(TRUNCATED) + 1 else "…"[:limit]
     budget = limit - len(marker)
@@ -111,14 +114,18 @@ Escaper = Callable[[str, str, bool], str]
 
 
 def _escape(text: object, limit: int, one: Escaper) -> str:
-    value = clean(text)
+    raw = str(text)
+    # Only the start of a huge value can be shown: do not clean megabytes to keep a few thousand chars.
+    cap = 4 * max(limit, 0) + 10_000
+    cut = len(raw) > cap
+    value = clean(raw[:cap] if cut else raw)
     # Escaping never shortens a character, so nothing past limit + 1 input characters can be kept.
     value = value[: max(limit, 0) + 1]
     pieces, at_start = [], True
     for i, ch in enumerate(value):
         pieces.append(one(ch, value[i + 1 : i + 3], at_start))
         at_start = ch == "\n" or (at_start and ch in " \t")
-    return fit(pieces, limit)
+    return fit(pieces, limit, cut=cut)
 
 
 def _break_mention(ch: str) -> str:

@@ -163,3 +163,9 @@ def test_no_markup_survives_random_hostile_text(text):
 def test_every_function_respects_its_limit(text, limit):
     for fn in (plain, slack_plain, slack_mrkdwn, mattermost_plain, mattermost_markdown):
         assert len(fn(text, limit)) <= limit
+
+
+def test_huge_input_is_cut_before_cleaning_and_still_marked():
+    assert plain("\u200b" * 50_000 + "tail", 100) == TRUNCATED
+    out = mattermost_markdown("x" * 5_000_000, 3000)
+    assert len(out) == 3000 and out.endswith(TRUNCATED)

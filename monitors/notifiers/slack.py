@@ -135,7 +135,7 @@ def _body_blocks(message: Message, room: int) -> list[dict[str, Any]]:
 def _fields_block(fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     items = []
     for label, value in fields:
-        head = f"*{slack_mrkdwn(label, LABEL_MAX)}*\n"
+        head = f"*{slack_mrkdwn(label, LABEL_MAX)}*\n" if label.strip() else ""
         items.append(_mrkdwn(head + (slack_mrkdwn(value, FIELD_TEXT_MAX - len(head)) or "-")))
     return {"type": "section", "fields": items}
 
