@@ -161,7 +161,9 @@ def v1_trace(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
     trace_id = request.path.rsplit("/", 1)[-1]
     if trace_id not in fake.traces:
         return Reply(404, {"message": "Trace not found", "error": "LangfuseNotFoundError"})
-    return Reply(200, fake.traces[trace_id])
+    # The single-trace route returns TraceWithFullDetails: observations and scores as objects.
+    members = sorted((r for r in fake.rows if _valid(r) and r["traceId"] == trace_id), key=_sort_key)
+    return Reply(200, {**fake.traces[trace_id], "observations": [v1_view(r) for r in members], "scores": []})
 
 
 def v1_daily(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
