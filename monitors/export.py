@@ -37,17 +37,27 @@ def export_observations(
 ) -> int:
     """Write every observation in `window` to `path`; return how many were written."""
     target = Path(path)
-    partial = target.with_name(f".{target.name}.partial")
     query = ObservationQuery(window=window, fields=fields, expand_metadata=expand_metadata)
-    written = 0
+    compressed = target.name.endswith(".gz")
+    if target.exists() and not target.is_file():
+        # /dev/null (a dry run), a pipe or a terminal: write straight through, never replace it.
+        with _open(target, compressed=compressed) as fh:
+            return _write_rows(source, query, fh)
+    partial = target.with_name(f".{target.name}.partial")
     try:
-        with _open(partial, compressed=target.name.endswith(".gz")) as fh:
-            for obs in source.observations(query):
-                fh.write(json.dumps(observation_to_row(obs), ensure_ascii=False, default=str))
-                fh.write("\n")
-                written += 1
+        with _open(partial, compressed=compressed) as fh:
+            written = _write_rows(source, query, fh)
         os.replace(partial, target)
     finally:
         if partial.exists():
             partial.unlink()
+    return written
+
+
+def _write_rows(source: TraceSource, query: ObservationQuery, fh: IO[str]) -> int:
+    written = 0
+    for obs in source.observations(query):
+        fh.write(json.dumps(observation_to_row(obs), ensure_ascii=False, default=str))
+        fh.write("\n")
+        written += 1
     return written
