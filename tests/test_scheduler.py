@@ -1,0 +1,324 @@
+"""The APScheduler runner: jobs from schedules.yaml, cron semantics, reloads, runs, shutdown, staleness."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from click.testing import CliRunner
+
+from monitors import registry
+from monitors.cli import cli
+from monitors.config import ScheduleJob, Schedules, load_schedules, settings_from_dict
+from monitors.scheduled_run import JobRunner
+from monitors.scheduler import (
+    RunningJobs,
+    ScheduleWatcher,
+    build_scheduler,
+    cron_weekdays,
+    job_interval,
+    next_fire,
+    replace_jobs,
+    stale_monitors,
+)
+from monitors.scheduler_service import ServeOptions, serve
+from monitors.sources.replay import ReplaySource
+from monitors.store.store import Store
+
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # a Monday
+SCHEDULES = """\
+timezone: UTC
+jobs:
+  - {name: cost, monitor: cost, cron: "*/15 * * * *", misfire_grace: 2m}
+  - {name: drift, monitor: drift, cron: "30 6 * * *", timezone: Europe/Berlin, deadline: 45m}
+  - {name: weekly-report, monitor: report, cron: "0 8 * * 4"}
+"""
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _noop(job: ScheduleJob) -> None:
+    return None
+
+
+@pytest.fixture
+def schedules(tmp_path: Path) -> Schedules:
+    return load_schedules(_write(tmp_path / "schedules.yaml", SCHEDULES))
+
+
+def test_one_job_per_entry_never_overlapping_coalesced_with_its_grace_and_zone(schedules: Schedules) -> None:
+    scheduler = build_scheduler(schedules, _noop)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert sorted(jobs) == ["cost", "drift", "weekly-report"]
+    for job in jobs.values():
+        assert (job.max_instances, job.coalesce) == (1, True)
+        assert isinstance(job.trigger, CronTrigger)
+    assert jobs["cost"].misfire_grace_time == 120
+    assert jobs["drift"].misfire_grace_time == 300  # the 5m default
+    assert str(jobs["drift"].trigger.timezone) == "Europe/Berlin"
+    assert str(jobs["cost"].trigger.timezone) == "UTC"
+    assert jobs["drift"].args[0].deadline == timedelta(minutes=45)
+
+
+def test_weekday_numbers_mean_what_cron_and_kubernetes_mean(schedules: Schedules) -> None:
+    # APScheduler 3's from_crontab would read 4 as Friday; cron and Kubernetes read it as Thursday.
+    report = schedules.jobs[2]
+    fire = next_fire(report, schedules, NOW)
+    assert fire == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    assert fire.strftime("%A") == "Thursday"
+    drift = next_fire(schedules.jobs[1], schedules, NOW)
+    assert drift.isoformat() == "2026-11-24T06:30:00+01:00"  # Berlin time
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("*", "*"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("4", "thu"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("5-7", "sun,fri,sat"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("1-5/2", "mon,wed,fri"),
+        ("MON,wed", "mon,wed"),
+        ("sat-sun", None),
+        ("8", None),
+        ("x", None),
+    ],
+)
+def test_cron_weekday_translation(field: str, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(ValueError, match="day of week"):
+            cron_weekdays(field)
+    else:
+        assert cron_weekdays(field) == expected
+
+
+def test_interval_is_the_longest_gap_between_fires(schedules: Schedules) -> None:
+    assert job_interval(schedules.jobs[0], schedules, NOW) == timedelta(minutes=15)
+    assert job_interval(schedules.jobs[2], schedules, NOW) == timedelta(days=7)
+    weekdays = ScheduleJob(name="w", monitor="cost", cron="0 9 * * 1-5")
+    assert job_interval(weekdays, schedules, NOW) == timedelta(days=3)  # Friday to Monday
+
+
+def test_replacing_jobs_adds_removes_and_changes(tmp_path: Path, schedules: Schedules) -> None:
+    scheduler = build_scheduler(schedules, _noop)
+    new = load_schedules(
+        _write(
+            tmp_path / "new.yaml",
+            'jobs:\n  - {name: cost, monitor: cost, cron: "*/5 * * * *"}\n'
+            '  - {name: audit, monitor: audit, cron: "45 6 * * *"}\n'
+            '  - {name: weekly-report, monitor: report, cron: "0 8 * * 4"}\n',
+        )
+    )
+    change = replace_jobs(scheduler, schedules, new, _noop)
+    assert change == "added: audit; removed: drift; changed: cost"
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert sorted(jobs) == ["audit", "cost", "weekly-report"]
+    assert str(jobs["cost"].trigger.fields[6]) == "*/5"  # the minute field
+
+
+def test_invalid_schedule_file_is_rejected_and_the_old_jobs_stay(
+    tmp_path: Path, schedules: Schedules, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "schedules.yaml"
+    watcher = ScheduleWatcher(path, schedules)
+    assert watcher.poll() is None  # unchanged
+    _write(
+        path,
+        'jobs:\n  - {name: cost, monitor: nope, cron: "*/15 * * * *"}\n'
+        '  - {name: x, monitor: cost, cron: "61 * * * *"}\n',
+    )
+    os.utime(path, ns=(1, 1))  # a different mtime even on coarse filesystems
+    with caplog.at_level(logging.ERROR, logger="monitors.scheduler"):
+        assert watcher.poll() is None
+    text = caplog.text
+    assert "changed but is invalid; keeping the current 3 jobs" in text
+    assert "jobs.0.monitor: unknown monitor 'nope'" in text
+    assert "jobs.1:" in text and "61" in text
+    assert watcher.current is schedules
+    assert watcher.poll() is None  # logged once, not on every tick
+
+    _write(path, 'jobs:\n  - {name: cost, monitor: cost, cron: "*/10 * * * *"}\n')
+    os.utime(path, ns=(2, 2))
+    fresh = watcher.poll()
+    assert fresh is not None and [j.cron for j in fresh.jobs] == ["*/10 * * * *"]
+
+
+def test_the_running_scheduler_rejects_a_bad_file_then_takes_a_good_one(
+    tmp_path: Path, sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _write(tmp_path / "schedules.yaml", SCHEDULES)
+    runner = JobRunner(_settings(), sqlite_store, report_check=lambda: True)
+    stop = threading.Event()
+    opts = ServeOptions(reload_interval=0.05, shutdown_timeout=1)
+    thread = threading.Thread(target=serve, args=(load_schedules(path), path, runner, stop, opts))
+    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+        thread.start()
+        try:
+            assert _wait_for(lambda: "scheduler started" in caplog.text, 5)
+            _write(path, "jobs: [{name: cost}]\n")
+            os.utime(path, ns=(5, 5))
+            assert _wait_for(lambda: "changed but is invalid; keeping the current 3 jobs" in caplog.text, 5)
+            assert "jobs.0.monitor: Field required" in caplog.text
+            _write(path, 'jobs:\n  - {name: cost, monitor: cost, cron: "*/5 * * * *"}\n')
+            os.utime(path, ns=(6, 6))
+            assert _wait_for(lambda: "schedules reloaded" in caplog.text, 5)
+        finally:
+            stop.set()
+            thread.join(5)
+    assert not thread.is_alive()
+    reload_line = next(r.getMessage() for r in caplog.records if "schedules reloaded" in r.getMessage())
+    assert reload_line.endswith("1 jobs (removed: drift, weekly-report; changed: cost)")
+    assert "job=cost monitor=cost cron='*/5 * * * *'" in caplog.text
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    done = threading.Event()
+    deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+    while datetime.now(UTC) < deadline:
+        if predicate():
+            return True
+        done.wait(0.02)
+    return False
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.MONITORS, "scripted", "tests.fakes.scripted_monitor:ScriptedMonitor")
+
+
+def _settings(**monitors: dict) -> object:
+    raw = {
+        "channels": {"ops": {"kind": "stdout"}},
+        "default_route": {"channels": ["ops"], "min_severity": "warning"},
+        "monitors": monitors,
+    }
+    return settings_from_dict(raw, env={})
+
+
+def test_a_job_runs_the_monitor_through_the_pipeline_and_logs_its_summary(
+    scripted: None, sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(scripted={"findings": [{"key": "k1", "title": "one"}]})
+    runner = JobRunner(
+        settings, sqlite_store, clock=lambda: NOW, make_source=lambda: ReplaySource.from_observations([])
+    )
+    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+        runner(ScheduleJob(name="every-minute", monitor="scripted", cron="* * * * *"))
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("job=every-minute"))
+    assert "monitor=scripted status=ok" in line and "findings=1" in line and "delivered=1" in line
+    assert sqlite_store.last_runs()["scripted"]["last"]["status"] == "ok"  # the heartbeat, via run_once
+    assert runner.running.snapshot() == {}
+
+
+def test_a_failing_job_is_logged_and_does_not_raise(sqlite_store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    # No langfuse section and no --source: building the source fails with a config error.
+    runner = JobRunner(_settings(), sqlite_store, clock=lambda: NOW)
+    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+        runner(ScheduleJob(name="cost", monitor="cost", cron="* * * * *"))
+    assert "job=cost duration=" in caplog.text
+    assert "monitor=cost status=failed error=" in caplog.text and "langfuse" in caplog.text
+
+
+def test_the_report_job_says_it_is_not_available_until_it_lands(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = JobRunner(_settings(), sqlite_store, report_check=lambda: False)
+    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+        runner(ScheduleJob(name="weekly-report", monitor="report", cron="0 8 * * 4"))
+    assert "the weekly report is not available in this version" in caplog.text
+    assert "monitor=report status=unavailable" in caplog.text
+
+
+def test_no_new_run_starts_once_shutdown_began(scripted: None, sqlite_store: Store) -> None:
+    runner = JobRunner(_settings(scripted={}), sqlite_store, make_source=lambda: ReplaySource.from_observations([]))
+    runner.stopping.set()
+    runner(ScheduleJob(name="s", monitor="scripted", cron="* * * * *"))
+    assert sqlite_store.last_runs() == {}
+
+
+def test_shutdown_waits_for_a_running_job_up_to_a_bound() -> None:
+    running = RunningJobs()
+    job = ScheduleJob(name="slow", monitor="drift", cron="* * * * *")
+    release = threading.Event()
+
+    def work() -> None:
+        with running.track(job):
+            release.wait(5)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert _wait_for(lambda: running.snapshot() == {"slow": "drift"}, 2)
+    assert running.wait_idle(0.05) == {"slow": "drift"}  # still busy: reported as left over
+    release.set()
+    assert running.wait_idle(5) == {}
+    thread.join()
+
+
+def test_serve_stops_cleanly_when_asked(tmp_path: Path, sqlite_store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    path = _write(tmp_path / "schedules.yaml", SCHEDULES)
+    runner = JobRunner(_settings(), sqlite_store, report_check=lambda: False)
+    stop = threading.Event()
+    stop.set()
+    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+        left = serve(load_schedules(path), path, runner, stop, ServeOptions(reload_interval=0.01))
+    assert left == {}
+    assert "scheduler started: 3 jobs loaded from" in caplog.text
+    assert "the weekly report is not available" in caplog.text
+    assert "scheduler stopped cleanly" in caplog.text
+
+
+# --- staleness ------------------------------------------------------------------------------------
+
+
+def test_stale_when_not_succeeded_within_twice_the_interval(schedules: Schedules) -> None:
+    last_runs = {
+        "cost": {"last_ok": NOW - timedelta(minutes=29), "failures": 0},  # within 2 x 15 min
+        "drift": {"last_ok": NOW - timedelta(days=2, minutes=1), "failures": 3},  # past 2 x 1 day
+    }
+    stale = stale_monitors(schedules, last_runs, NOW)
+    assert [(s.monitor, s.interval, s.last_ok) for s in stale] == [
+        ("drift", timedelta(days=1), NOW - timedelta(days=2, minutes=1)),
+        ("report", timedelta(days=7), None),
+    ]
+    assert stale[1].line(NOW) == "report: stale (never succeeded; scheduled every 7d by weekly-report)"
+    assert stale[0].line(NOW) == "drift: stale (last success 2d0h ago; scheduled every 1d by drift)"
+    later = stale_monitors(schedules, last_runs, NOW + timedelta(minutes=2))
+    assert "cost" in [s.monitor for s in later]
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+
+
+def test_cli_dry_run_lists_jobs_with_next_run_times(tmp_path: Path) -> None:
+    path = _write(tmp_path / "schedules.yaml", SCHEDULES)
+    result = CliRunner().invoke(cli, ["scheduler", "--schedules", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("job=cost monitor=cost cron='*/15 * * * *' tz=UTC next=")
+    assert lines[1].startswith("job=drift monitor=drift cron='30 6 * * *' tz=Europe/Berlin next=")
+    assert lines[-1] == f"3 jobs in {path}"
+
+
+def test_cli_bad_schedule_exits_2_naming_each_problem(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "schedules.yaml",
+        'jobs:\n  - {name: a, monitor: cost, cron: "* *"}\n  - {name: a, monitor: x, cron: "* * * * *"}\n',
+    )
+    result = CliRunner().invoke(cli, ["scheduler", "--schedules", str(path)])
+    assert result.exit_code == 2
+    assert "jobs.0:" in result.output and "jobs.1.name: duplicate job name 'a'" in result.output
+    assert "jobs.1.monitor: unknown monitor 'x'" in result.output
