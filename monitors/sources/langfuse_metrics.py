@@ -179,7 +179,9 @@ def aggregate_costs(
     while pending:
         start, end = pending.pop(0)
         rows = fetch(build_query(query, start, end, dimension, row_limit))
-        if len(rows) < row_limit:
+        # Ungrouped, a chunk has at most one row per bucket, and chunks hold <= row_limit buckets:
+        # a full answer is complete. Grouped, a full answer may have been cut off.
+        if len(rows) < row_limit or dimension is None:
             sums.add_rows(rows, dimension, stats)
             continue
         mid = split_point(start, end, query.granularity)
