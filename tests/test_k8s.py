@@ -1,0 +1,159 @@
+"""deploy/k8s: generated from schedules.yaml, in sync with the committed files, valid Kubernetes objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from monitors import k8s
+from monitors.cli import cli
+from monitors.config import load_schedules
+from monitors.core import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy" / "k8s"
+K8S_VERSION = "1.33.0"  # the oldest still-supported release that has every field we use (podFailurePolicy GA 1.31)
+
+
+def _committed_render(image: str = k8s.DEFAULT_IMAGE) -> dict[str, str]:
+    return k8s.render_all(ROOT / "schedules.yaml", ROOT / "monitors.yaml", image=image)
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_committed_manifests_equal_a_fresh_render() -> None:
+    files = _committed_render()
+    assert k8s.differences(files, DEPLOY) == [], "run `run-monitor k8s render` and commit deploy/k8s"
+    on_disk = sorted(str(p.relative_to(DEPLOY)) for p in DEPLOY.rglob("*.yaml"))
+    assert on_disk == sorted(files)
+
+
+def test_the_comparison_fails_when_the_schedule_changes(tmp_path: Path) -> None:
+    changed = (ROOT / "schedules.yaml").read_text().replace('cron: "30 6 * * *"', 'cron: "0 5 * * *"')
+    assert changed != (ROOT / "schedules.yaml").read_text()
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(changed)
+    files = k8s.render_all(schedules, ROOT / "monitors.yaml")
+    k8s.write_all(files, tmp_path / "out")
+    # The drift CronJob and the ConfigMap (which carries schedules.yaml) now differ from the committed ones.
+    assert k8s.differences(files, DEPLOY) == ["base/configmap.yaml", "cronjobs/cronjob-drift.yaml"]
+    assert yaml.safe_load(files["cronjobs/cronjob-drift.yaml"])["spec"]["schedule"] == "0 5 * * *"
+    assert k8s.differences(_committed_render(), tmp_path / "out") == [
+        "base/configmap.yaml",
+        "cronjobs/cronjob-drift.yaml",
+    ]
+
+
+def test_a_removed_entry_leaves_no_cronjob_behind(tmp_path: Path) -> None:
+    k8s.write_all(_committed_render(), tmp_path)
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text('jobs:\n  - {name: cost, monitor: cost, cron: "*/15 * * * *"}\n')
+    files = k8s.render_all(schedules, ROOT / "monitors.yaml")
+    assert "cronjobs/cronjob-drift.yaml" in k8s.differences(files, tmp_path)
+    k8s.write_all(files, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "cronjobs").iterdir()) == ["cronjob-cost.yaml", "kustomization.yaml"]
+    assert k8s.differences(files, tmp_path) == []
+
+
+@pytest.mark.parametrize("path", sorted(p for p in DEPLOY.rglob("*.yaml") if p.name != "kustomization.yaml"))
+def test_every_manifest_validates_against_the_kubernetes_schema(path: Path) -> None:
+    kubernetes_validate.validate(_load(path), K8S_VERSION, strict=True)
+
+
+def test_an_invalid_manifest_is_caught_by_the_validator() -> None:
+    cronjob = _load(DEPLOY / "cronjobs" / "cronjob-cost.yaml")
+    cronjob["spec"]["concurrencyPolicy"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(cronjob, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("folder", ["base", "cronjobs", "scheduler"])
+def test_each_kustomization_lists_every_file_in_its_folder(folder: str) -> None:
+    kustomization = _load(DEPLOY / folder / "kustomization.yaml")
+    files = sorted(p.name for p in (DEPLOY / folder).glob("*.yaml") if p.name != "kustomization.yaml")
+    assert sorted(r for r in kustomization["resources"] if not r.startswith("../")) == files
+
+
+def test_cronjobs_follow_the_schedule_entries() -> None:
+    schedules = load_schedules(ROOT / "schedules.yaml")
+    for job in schedules.jobs:
+        cronjob = _load(DEPLOY / "cronjobs" / f"cronjob-{job.name}.yaml")
+        spec = cronjob["spec"]
+        assert spec["schedule"] == job.cron
+        assert spec["timeZone"] == (job.timezone or schedules.timezone)
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["startingDeadlineSeconds"] == int(job.misfire_grace.total_seconds())
+        job_spec = spec["jobTemplate"]["spec"]
+        assert job_spec["activeDeadlineSeconds"] == int(job.deadline.total_seconds())
+        assert job_spec["ttlSecondsAfterFinished"] > 0 and job_spec["backoffLimit"] >= 0
+        assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
+        assert job_spec["template"]["spec"]["containers"][0]["args"] == [job.monitor]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted((DEPLOY / "cronjobs").glob("cronjob-*.yaml")), DEPLOY / "scheduler" / "deployment.yaml"],
+    ids=lambda p: p.name,
+)
+def test_pods_are_non_root_read_only_bounded_and_get_config_and_secrets(path: Path) -> None:
+    obj = _load(path)
+    template = obj["spec"]["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else obj["spec"]["template"]
+    pod = template["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert {"requests", "limits"} <= set(container["resources"])
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert volumes[mounts["/etc/langfuse-monitors"]]["configMap"]["name"] == "langfuse-monitors-config"
+    claim = volumes[mounts["/var/lib/langfuse-monitors"]]["persistentVolumeClaim"]["claimName"]
+    assert claim == "langfuse-monitors-state"
+    assert container["envFrom"] == [{"secretRef": {"name": "langfuse-monitors"}}]
+
+
+def test_the_deployment_runs_the_scheduler_on_the_same_files() -> None:
+    deployment = _load(DEPLOY / "scheduler" / "deployment.yaml")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["args"][0] == "scheduler"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MONITORS_SCHEDULES"] == "/etc/langfuse-monitors/schedules.yaml"
+    configmap = _load(DEPLOY / "base" / "configmap.yaml")
+    assert configmap["data"]["schedules.yaml"] == (ROOT / "schedules.yaml").read_text()
+    assert configmap["data"]["monitors.yaml"] == (ROOT / "monitors.yaml").read_text()
+
+
+def test_the_example_secret_holds_placeholders_only() -> None:
+    secret = _load(DEPLOY / "base" / "secret.example.yaml")
+    assert sorted(secret["stringData"]) == sorted(k8s.SECRET_KEYS)
+    assert set(secret["stringData"].values()) <= {k8s.PLACEHOLDER, ""}
+
+
+def test_image_option_and_bad_names(tmp_path: Path) -> None:
+    files = _committed_render(image="registry.example.com/team/langfuse-monitors:1.2.3")
+    assert "image: registry.example.com/team/langfuse-monitors:1.2.3" in files["cronjobs/cronjob-cost.yaml"]
+    bad = tmp_path / "schedules.yaml"
+    bad.write_text('jobs:\n  - {name: Cost_Job, monitor: cost, cron: "*/15 * * * *"}\n')
+    with pytest.raises(ConfigError) as err:
+        k8s.render_all(bad, ROOT / "monitors.yaml")
+    assert err.value.problems == ["jobs.0.name: 'Cost_Job' must be lowercase letters, digits and '-' for Kubernetes"]
+
+
+def test_cli_check_and_render(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["k8s", "render", "-s", str(ROOT / "schedules.yaml"), "-c", str(ROOT / "monitors.yaml")]
+    assert runner.invoke(cli, [*args, "-o", str(DEPLOY), "--check"]).exit_code == 0
+    stale = runner.invoke(cli, [*args, "-o", str(tmp_path), "--check"])
+    assert stale.exit_code == 1 and "out of date:" in stale.output
+    written = runner.invoke(cli, [*args, "-o", str(tmp_path)])
+    assert written.exit_code == 0 and written.output.startswith("wrote 12 files")
+    assert runner.invoke(cli, [*args, "-o", str(tmp_path), "--check"]).exit_code == 0
