@@ -232,7 +232,14 @@ CASES: tuple[MrCase, ...] = (
         "platform/web",
         92,
         "Fix the broken link to the pricing page in the footer",
-        (("feat: add an experimental GraphQL gateway for the admin dashboard", "", 16, 0),),
+        (
+            (
+                "feat(api): add an experimental GraphQL gateway for the admin dashboard",
+                "Adds schema stitching for the admin service and resolvers for audit-log queries.",
+                16,
+                0,
+            ),
+        ),
     ),
     MrCase(
         "match",

@@ -24,19 +24,23 @@ def _edit(path: str, i: int) -> ToolCall:
 
 
 def loop_tests(_: int) -> list[ToolCall]:
+    # Stuck: the same edit, the same failure, a revert, and again (an exact 3-call cycle, 6 turns).
     calls = [
         T("read_file", {"path": "tests/test_proration.py"}, "88 lines"),
         T("read_file", {"path": "billing/proration.py"}, "214 lines"),
     ]
-    for i in range(8):
+    revert = T("run_command", {"command": "git checkout -- billing/proration.py"}, "Updated 1 path from the index")
+    for _ in range(6):
         calls += [
-            _edit("billing/proration.py", i),
+            _edit("billing/proration.py", 0),
             T("run_tests", PROR_TEST, "1 failed, 41 passed: AssertionError: 10.01 != 10.00"),
+            revert,
         ]
     return calls
 
 
 def loop_build(_: int) -> list[ToolCall]:
+    # Stuck: rebuild, re-read the same file, rebuild... without changing anything (2-call cycle, 7 turns).
     calls = [
         T(
             "get_pipeline_logs",
@@ -44,14 +48,14 @@ def loop_build(_: int) -> list[ToolCall]:
             "job build failed: TS2345 in src/lib/api-client.ts",
         )
     ]
-    for i in range(7):
+    for _ in range(7):
         calls += [
             T(
                 "run_command",
                 {"command": "npm run build"},
                 "exit 2: src/lib/api-client.ts(88,14): error TS2345: Argument of type 'string | undefined'",
             ),
-            _edit("src/lib/api-client.ts", i),
+            T("read_file", {"path": "src/lib/api-client.ts"}, "212 lines"),
         ]
     return calls
 
@@ -129,16 +133,13 @@ def plan_ignored_deps(_: int) -> list[ToolCall]:
 
 
 def plan_ignored_docs(_: int) -> list[ToolCall]:
+    # Planned a test-first bug fix; spent the session on docs and CI config instead.
     return [
         T("read_file", {"path": "README.md"}, "210 lines"),
-        T(
-            "edit_file",
-            {"path": "docs/CHANGELOG.md", "old": "## Unreleased", "new": "## Unreleased\n- docs"},
-            "applied 1 hunk",
-        ),
+        T("list_dir", {"path": "docs"}, "api.md, CHANGELOG.md, deploy.md"),
+        T("read_file", {"path": "docs/deploy.md"}, "75 lines"),
+        T("write_file", {"path": "docs/CHANGELOG.md", "content": "## Unreleased\n- docs"}, "written"),
         T("write_file", {"path": ".gitlab-ci.yml", "content": "include: templates/python.yml"}, "written"),
-        T("run_command", {"command": "git log --oneline -5"}, "5 commits"),
-        T("git_commit", {"message": "docs: update changelog and CI config"}, "[agent] ok"),
     ]
 
 

@@ -87,8 +87,8 @@ def session_of(rows: Sequence[Observation]) -> str | None:
 
 
 def plan_text(steps: Sequence[str]) -> str:
-    """The numbered plan an agent states before acting, as one metadata string."""
-    return " ".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
+    """The numbered plan an agent states before acting, one step per line, as one metadata string."""
+    return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
 
 
 def merge_metadata(*parts: Mapping[str, str]) -> dict[str, str]:

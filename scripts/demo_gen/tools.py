@@ -130,7 +130,7 @@ def fix_task(rng: random.Random, repo: str) -> Task:
     if rng.random() < 0.5:
         calls.append(ToolCall("read_file", {"path": other}, f"{rng.randint(40, 300)} lines"))
     calls += [*_fix_cycle(rng, repo, src, test, symbol), _commit(rng, f"fix: handle edge case in {symbol}")]
-    plan = ("read the failing test", "find the bug", "fix it", "run the tests", "commit")
+    plan = ("read the failing test", "search the code for the bug", "fix it", "run the tests", "commit")
     return Task(f"Fix the failing test in {test} ({symbol})", tuple(calls), plan)
 
 

@@ -45,9 +45,11 @@ def day_targets(ctx: Ctx, day: date) -> dict[str, float]:
     rng = ctx.rng
     weekend = day.weekday() >= 5
     base = WEEKEND if weekend else WEEKDAY
-    factor = rng.uniform(0.97, 1.06) if weekend else rng.uniform(0.96, 1.16)
-    if day in (TUESDAY, SATURDAY):
-        factor = 1.0  # keep the planted days' other agents at their plain usual level
+    factor = rng.uniform(0.97, 1.08) if weekend else rng.uniform(0.9, 1.2)
+    if day >= DEMO_WEEK_START:
+        factor = 1.0 if weekend else 1.04  # the demo week's ordinary days sit at the baseline's median
+    if day == TUESDAY:
+        factor = 0.82  # a quiet day for the others, so only mr-review's series stands out
     targets = {agent: round(v * factor * rng.uniform(0.93, 1.07), 2) for agent, v in base.items()}
     if day == TUESDAY:
         targets["mr-review"] = round(MR_REVIEW_SPIKE * WEEKDAY["mr-review"] * 1.06, 2)
@@ -64,7 +66,7 @@ def _hour_weight(agent: str, hour: int, weekend: bool) -> float:
     return 0.5 if agent == "pipeline-medic" else 0.15
 
 
-def sample_start(ctx: Ctx, agent: str, day: date, latest_hour: int = 21) -> datetime:
+def sample_start(ctx: Ctx, agent: str, day: date, latest_hour: int = 22) -> datetime:
     weekend = day.weekday() >= 5
     hours = list(range(latest_hour + 1))
     hour = ctx.rng.choices(hours, weights=[_hour_weight(agent, h, weekend) for h in hours])[0]
@@ -107,7 +109,7 @@ def _single_trace(
         environment=_environment(ctx),
         tags=TAGS[agent],
     )
-    builder = TraceBuilder(ctx, tc, sample_start(ctx, agent, day, latest_hour=23))
+    builder = TraceBuilder(ctx, tc, sample_start(ctx, agent, day))
     for name in generations:
         # Baseline traces are lighter: one bigger call (scale > 1) stands for a whole agent turn.
         builder.agent_generation(name, scale=scale)
