@@ -1,0 +1,139 @@
+"""Gather one week for the report: stored findings and run history plus a handful of cost aggregates.
+
+Nothing here re-runs a monitor. The store supplies what the monitors found (`events_between`) and how
+they ran (`runs_between`, `last_runs`); the source supplies spend (see monitors/report/spend.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitors.report.findings import (
+    StoredFinding,
+    audit_most_worth_opening,
+    drift_worst_first,
+    event_bounds,
+    latest_findings,
+)
+from monitors.report.health import MonitorHealth, gather_health, runs_range
+from monitors.report.period import ReportWeek
+from monitors.report.spend import Spend, gather_spend
+from monitors.sources.base import TraceSource
+
+DEFAULT_DELAY = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class OverBudget:
+    """A budget that reached 100% on a day (from the cost monitor's rank-100 findings)."""
+
+    day: str
+    budget: str
+    value: str  # '*' for a budget over all spend, else the agent/user/... it caps
+    spend: float
+    cap: float
+    finding: StoredFinding
+
+
+@dataclass(frozen=True)
+class Unverifiable:
+    """Drift checks that could not run, grouped by reason ('… has no commits' x 3)."""
+
+    reason: str
+    count: int
+    examples: tuple[str, ...]
+
+
+@dataclass
+class WeekReport:
+    week: ReportWeek
+    generated_at: datetime
+    spend: Spend
+    findings: list[StoredFinding]
+    over_budget: list[OverBudget]
+    drift: list[StoredFinding]
+    audit: list[StoredFinding]
+    unverifiable: list[Unverifiable]
+    health: list[MonitorHealth]
+    malformed_events: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def audit_by_kind(self) -> Counter[str]:
+        return Counter(f.kind for f in self.audit)
+
+    @property
+    def source_errors(self) -> list[str]:
+        lines = [f"{h.monitor}: {n} failed run(s): {err}" for h in self.health for err, n in h.errors.items()]
+        return lines + [f"report: {err}" for err in self.spend.errors]
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing to look at: no breach, no finding worth a human, no failure."""
+        loud = [f for f in self.findings if f.kind != "unverifiable"]
+        unhealthy = [h for h in self.health if h.failures or h.stale]
+        return not (loud or self.over_budget or self.unverifiable or unhealthy or self.source_errors)
+
+
+def gather_week(
+    store: Any,
+    source: TraceSource,
+    week: ReportWeek,
+    *,
+    now: datetime,
+    monitors: Sequence[str],
+    cap: float | None = None,
+    delay: timedelta = DEFAULT_DELAY,
+    stale: dict[str, str] | None = None,
+) -> WeekReport:
+    """Read the week from `store` (a monitors.store.Store) and its spend from `source`."""
+    findings, malformed = latest_findings(store.events_between(*event_bounds(week.start, week.end, delay)))
+    health = gather_health(monitors, store.runs_between(*runs_range(week, now)), store.last_runs(), week, stale=stale)
+    return WeekReport(
+        week=week,
+        generated_at=now,
+        spend=gather_spend(source, week, cap=cap),
+        findings=findings,
+        over_budget=over_budget_days(findings),
+        drift=drift_worst_first(findings),
+        audit=audit_most_worth_opening(findings),
+        unverifiable=group_unverifiable(findings),
+        health=health,
+        malformed_events=malformed,
+    )
+
+
+def over_budget_days(findings: Sequence[StoredFinding]) -> list[OverBudget]:
+    """Budgets at 100% (rank 100 or more), one line per budget, value and day."""
+    out = []
+    for f in findings:
+        if f.monitor != "cost" or f.kind != "budget" or f.rank < 100:
+            continue
+        day = f.text("day") or f"{f.observed_at:%Y-%m-%d}"
+        out.append(
+            OverBudget(day, f.text("budget") or "?", f.text("value") or "*", f.number("spend"), f.number("cap"), f)
+        )
+    return sorted(out, key=lambda o: (o.day, o.value != "*", -o.spend, o.budget, o.value))
+
+
+def group_unverifiable(findings: Sequence[StoredFinding]) -> list[Unverifiable]:
+    """Unverifiable drift cases grouped by their reason with the subject taken out."""
+    groups: dict[str, list[str]] = {}
+    for f in findings:
+        if f.kind != "unverifiable":
+            continue
+        reason, subject = f.text("reason") or f.summary or "unknown reason", f.text("subject")
+        if subject and subject in reason:
+            reason = reason.replace(subject, "…")
+        groups.setdefault(_squash(reason), []).append(subject)
+    ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [Unverifiable(reason, len(subjects), tuple(s for s in subjects[:3] if s)) for reason, subjects in ranked]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()[:200]

@@ -1,0 +1,180 @@
+"""The weekly digest: one neutral Message with a few short Sections, built from a WeekReport.
+
+Designed to fit every chat without the notifiers having to cut it: each line is at most `LINE_MAX`
+characters, each section at most `SECTION_MAX` (Slack's limit per section block is 3000 after
+escaping), and all sections together at most `TOTAL_MAX` (Mattermost keeps attachment text under 7900,
+and its Markdown escaping can nearly double punctuation-heavy text). Lists are cut to the top few; the
+full report has everything. Empty sections are left out; a quiet week is one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from monitors.core import Link, Severity
+from monitors.message import Message, Section
+from monitors.report.data import WeekReport
+from monitors.report.fmt import day_label, delta, money, short, sparkline, when_label
+
+PRODUCT = "langfuse-monitors"
+LINE_MAX = 240
+SECTION_MAX = 1200
+TOTAL_MAX = 3600
+TOP_N = 3  # agents, models, users, drift alerts and audit sessions shown
+TEXT_MAX = 70  # agent-written text (objectives, commit subjects) quoted in a line
+
+
+def build_digest_message(report: WeekReport, *, full_report: str | None = None) -> Message:
+    """The digest for `report`; `full_report` is a URL (linked) or a file path (named in the footer)."""
+    links: list[Link] = []
+    sections = [
+        _spend(report),
+        _top(report),
+        _over_budget(report),
+        _drift(report, links),
+        _audit(report, links),
+        _could_not_run(report),
+        _health(report),
+    ]
+    kept = _fit([s for s in sections if s is not None and s.lines])
+    footer = f"{PRODUCT} · weekly report {report.week.label}"
+    if full_report and full_report.startswith(("https://", "http://")):
+        links.insert(0, Link("Full report", full_report))
+    elif full_report:
+        footer += f" · full report: {full_report}"
+    return Message(
+        title=f"Weekly report {report.week.label} ({report.week.span()})",
+        severity=Severity.INFO if report.quiet else Severity.WARNING,
+        summary=_headline(report),
+        sections=tuple(kept),
+        links=tuple(links),
+        footer=footer,
+    )
+
+
+def _headline(report: WeekReport) -> str:
+    spend = report.spend
+    parts = [f"Spend {money(spend.total)} ({delta(spend.total, spend.previous_total)} vs the week before)"]
+    if report.quiet:
+        return f"Quiet week: nothing to look at. {parts[0]}; no budget breaches, drift or audit findings."
+    days = len({o.day for o in report.over_budget})
+    for count, what in (
+        (days, "day(s) over budget"),
+        (len(report.drift), "goal-drift alert(s)"),
+        (len(report.audit), "audit finding(s)"),
+        (sum(u.count for u in report.unverifiable) + len(report.source_errors), "check(s) that could not run"),
+    ):
+        if count:
+            parts.append(f"{count} {what}")
+    return "; ".join(parts) + "."
+
+
+def _spend(report: WeekReport) -> Section | None:
+    spend = report.spend
+    if spend.total <= 0 and spend.previous_total <= 0:
+        return None
+    values = [cost for _, cost in spend.daily]
+    peak_day, peak = max(spend.daily, key=lambda d: d[1])
+    cap = f", cap {money(spend.cap)}/day" if spend.cap else ""
+    lines = [
+        f"Total {money(spend.total)}: {delta(spend.total, spend.previous_total)} vs {money(spend.previous_total)}",
+        f"Mon-Sun {sparkline(values)}  peak {day_label(peak_day)} {money(peak)}{cap}",
+    ]
+    return Section("Spend", tuple(lines))
+
+
+def _top(report: WeekReport) -> Section | None:
+    lines = []
+    for label, ranked in report.spend.by.items():
+        shown = [r for r in ranked if r.cost > 0][:TOP_N]
+        if shown:
+            items = " · ".join(f"{short(r.name, 40)} {money(r.cost)} ({delta(r.cost, r.previous)})" for r in shown)
+            lines.append(f"{label.capitalize()}s: {items}")
+    return Section("Top by cost (change vs the week before)", tuple(lines))
+
+
+def _over_budget(report: WeekReport) -> Section | None:
+    lines = []
+    for o in report.over_budget:
+        who = "all spend" if o.value == "*" else short(o.value, 40)
+        pct = f" ({o.spend / o.cap:.0%})" if o.cap > 0 else ""
+        lines.append(
+            f"{day_label(o.day)}: budget {short(o.budget, 40)}, {who}: {money(o.spend)} of {money(o.cap)}{pct}"
+        )
+    return Section("Days over budget", tuple(lines))
+
+
+def _drift(report: WeekReport, links: list[Link]) -> Section | None:
+    if not report.drift:
+        return None
+    lines = []
+    for i, f in enumerate(report.drift[:TOP_N], 1):
+        fields = dict(f.fields)
+        agent = fields.get("Agent", "?")
+        subject = f"{f.text('repo')}!{f.text('mr_iid')}" if f.text("mr_iid") else f.dedupe_key
+        asked = short(fields.get("Objective", ""), TEXT_MAX)
+        did = short(fields.get("What was done", ""), TEXT_MAX)
+        lines.append(
+            f"[{i}] {short(agent, 40)} on {short(subject, 60)}: similarity {f.number('similarity'):.2f}; "
+            f'asked "{asked}", did "{did}"'
+        )
+        links.extend(Link(f"Drift {i}: {link.label}", link.url) for link in f.links[:2])
+    return Section(f"Goal drift: {len(report.drift)} alert(s), worst {min(TOP_N, len(report.drift))}", tuple(lines))
+
+
+def _audit(report: WeekReport, links: list[Link]) -> Section | None:
+    if not report.audit:
+        return None
+    kinds = " · ".join(f"{kind} {n}" for kind, n in report.audit_by_kind.most_common())
+    lines = [f"By kind: {kinds}", "Sessions most worth opening:"]
+    for i, f in enumerate(report.audit[:TOP_N], 1):
+        wasted = f"wasted {money(f.number('usd'))}, {int(f.number('wasted_steps'))} step(s)"
+        lines.append(f"[{i}] {short(f.title, 110)} ({f.severity.label}; {wasted})")
+        links.extend(Link(f"Audit {i}: {link.label}", link.url) for link in f.links[:1])
+    return Section(f"Action audit: {len(report.audit)} finding(s)", tuple(lines))
+
+
+def _could_not_run(report: WeekReport) -> Section | None:
+    lines = []
+    for group in report.unverifiable:
+        examples = f" (e.g. {', '.join(short(e, 40) for e in group.examples[:2])})" if group.count <= 5 else ""
+        lines.append(f"Goal drift, {group.count} case(s): {short(group.reason, 90)}{examples}")
+    lines += [short(err, 200) for err in report.source_errors]
+    if report.malformed_events:
+        lines.append(f"{report.malformed_events} stored finding(s) could not be read back and were skipped")
+    return Section("Checks that could not run", tuple(lines))
+
+
+def _health(report: WeekReport) -> Section | None:
+    lines = []
+    for h in report.health:
+        state = "ok" if h.healthy else ("STALE" if h.stale else ("FAILING" if h.failures else "never ran"))
+        line = f"{h.monitor}: {state}, last success {when_label(h.last_ok, report.week)}, {h.runs} run(s)"
+        if h.failures:
+            line += f", {h.failures} failed"
+        lines.append(line)
+        if h.stale:
+            lines.append(f"  {short(h.stale, 160)}")
+    return Section("Monitor health", tuple(lines))
+
+
+def _fit(sections: Iterable[Section]) -> list[Section]:
+    """Cut lines to LINE_MAX, sections to SECTION_MAX and the whole to TOTAL_MAX, saying so."""
+    out: list[Section] = []
+    used = 0
+    for section in sections:
+        room = min(SECTION_MAX, TOTAL_MAX - used - len(section.heading))
+        if room < 80:
+            out.append(Section("More in the full report", ("Sections left out to fit the chat: see the full report.",)))
+            break
+        lines, size = [], 0
+        for n, line in enumerate(section.lines):
+            line = short(line, LINE_MAX) if not line.startswith("  ") else "  " + short(line, LINE_MAX - 2)
+            if size + len(line) + 1 > room - 40:
+                lines.append(f"… {len(section.lines) - n} more line(s) in the full report")
+                break
+            lines.append(line)
+            size += len(line) + 1
+        out.append(Section(section.heading, tuple(lines)))
+        used += size + len(section.heading)
+    return out

@@ -1,0 +1,133 @@
+"""Findings the monitors stored during the report week, read back from the store's event log.
+
+Every run records each finding it produced (`finding_events`), so one finding seen by many runs has
+many events. The report keeps one per fingerprint: the highest rank, then the latest. An event is
+attributed to the week whose data it describes: a run at `now` reads data up to `now - query_delay`,
+so events observed in (week start + delay, week end + delay] belong to the week. A stored event that
+cannot be read back (hand-edited, old schema) is counted and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitors.core import Link, Severity, utc
+
+log = logging.getLogger(__name__)
+
+_SENT_PREFIXES = ("first notification", "escalated", "realert")
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding as the store kept it (plain, untrusted text; links built by the monitors)."""
+
+    monitor: str
+    kind: str
+    severity: Severity
+    rank: int
+    title: str
+    summary: str
+    dedupe_key: str
+    observed_at: datetime
+    decision: str
+    fields: tuple[tuple[str, str], ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+    sent: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.monitor}:{self.dedupe_key}"
+
+    def number(self, key: str, default: float = 0.0) -> float:
+        """A numeric evidence value, or `default` when missing or not a number."""
+        value = self.evidence.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return default
+        return float(value)
+
+    def text(self, key: str) -> str:
+        value = self.evidence.get(key)
+        return "" if value is None else str(value)
+
+
+def event_bounds(start: datetime, end: datetime, delay: timedelta) -> tuple[datetime, datetime]:
+    """The [from, to) range of `observed_at` whose events describe data in [start, end)."""
+    return start + delay + _TICK, end + delay + _TICK
+
+
+def parse_event(event: Mapping[str, Any]) -> StoredFinding:
+    """One `Store.events_between` row -> StoredFinding; KeyError/TypeError/ValueError when unreadable."""
+    data = event["finding"]
+    links = tuple(Link(str(x["label"]), str(x["url"])) for x in data.get("links") or () if _is_http(x["url"]))
+    evidence = data.get("evidence") or {}
+    if not isinstance(evidence, Mapping):
+        raise TypeError("evidence is not a mapping")
+    decision = str(event.get("decision") or "")
+    return StoredFinding(
+        monitor=str(data.get("monitor") or event["monitor"]),
+        kind=str(data.get("kind") or event.get("kind") or "-"),
+        severity=Severity.parse(data.get("severity") or event["severity"]),
+        rank=int(data.get("rank") or 0),
+        title=str(data.get("title") or ""),
+        summary=str(data.get("summary") or ""),
+        dedupe_key=str(data["dedupe_key"]),
+        observed_at=utc(datetime.fromisoformat(str(data["observed_at"]))),
+        decision=decision,
+        fields=tuple((str(k), str(v)) for k, v in data.get("fields") or ()),
+        evidence=dict(evidence),
+        links=links,
+        sent=decision.startswith(_SENT_PREFIXES),
+    )
+
+
+def _is_http(url: Any) -> bool:
+    # Links are ours, but the store is a file anyone can edit: only http(s) ever reaches a report.
+    return isinstance(url, str) and url.startswith(("https://", "http://"))
+
+
+def latest_findings(events: Iterable[Mapping[str, Any]]) -> tuple[list[StoredFinding], int]:
+    """One finding per fingerprint (highest rank, then latest) and the number of unreadable events."""
+    best: dict[str, StoredFinding] = {}
+    sent: set[str] = set()
+    malformed = 0
+    for event in events:
+        try:
+            finding = parse_event(event)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            malformed += 1
+            log.warning("report: skipped an unreadable stored finding (%s)", type(exc).__name__)
+            continue
+        key = finding.fingerprint
+        if finding.sent:
+            sent.add(key)
+        current = best.get(key)
+        if current is None or (finding.rank, finding.observed_at) >= (current.rank, current.observed_at):
+            best[key] = finding
+    out = [f if f.fingerprint not in sent or f.sent else _mark_sent(f) for f in best.values()]
+    return sorted(out, key=lambda f: (f.observed_at, f.fingerprint)), malformed
+
+
+def _mark_sent(finding: StoredFinding) -> StoredFinding:
+    return replace(finding, sent=True)
+
+
+def drift_worst_first(findings: Iterable[StoredFinding]) -> list[StoredFinding]:
+    """Drift alerts, furthest below their threshold first."""
+    drifts = [f for f in findings if f.monitor == "drift" and f.kind == "drift"]
+    return sorted(drifts, key=lambda f: (f.number("similarity") - f.number("threshold"), f.fingerprint))
+
+
+def audit_most_worth_opening(findings: Iterable[StoredFinding]) -> list[StoredFinding]:
+    """Audit findings, loudest first, then by money and steps wasted."""
+    audits = [f for f in findings if f.monitor == "audit"]
+    return sorted(
+        audits,
+        key=lambda f: (-int(f.severity), -f.number("usd"), -f.number("wasted_steps"), f.fingerprint),
+    )

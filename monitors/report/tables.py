@@ -1,0 +1,147 @@
+"""The full report's content as neutral tables of plain text, rendered by full.py as Markdown or HTML.
+
+Cells are plain (possibly agent-written) text or a tuple of Links we built; renderers escape both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitors.core import Link
+from monitors.report.data import WeekReport
+from monitors.report.findings import StoredFinding
+from monitors.report.fmt import day_label, delta, money, short, when_label
+
+Cell = str | tuple[Link, ...]
+CELL_TEXT = 400  # agent text in a table cell; the chat alert had the full text already
+MAX_RANKED = 50  # agents/models/users listed per dimension
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    note: str = ""
+    collapsed: bool = False  # long tables start folded in the HTML page
+
+
+def report_tables(report: WeekReport) -> list[Table]:
+    tables = [_daily(report), *_ranked(report), _over_budget(report), _drift(report), _audit(report)]
+    tables += [_could_not_run(report), _health(report), _all_findings(report)]
+    return [t for t in tables if t.rows]
+
+
+def _daily(report: WeekReport) -> Table:
+    cap = report.spend.cap
+    rows = tuple(
+        (day_label(day), money(cost), money(cap) if cap else "-", "over the cap" if cap and cost > cap else "")
+        for day, cost in report.spend.daily
+    )
+    total = (
+        "Week",
+        money(report.spend.total),
+        "",
+        f"{delta(report.spend.total, report.spend.previous_total)} vs week before",
+    )
+    return Table("Daily spend", ("Day", "Spend", "Cap", ""), (*rows, total))
+
+
+def _ranked(report: WeekReport) -> list[Table]:
+    out = []
+    for label, ranked in report.spend.by.items():
+        rows = tuple(
+            (short(r.name, 120), money(r.cost), money(r.previous), delta(r.cost, r.previous))
+            for r in ranked[:MAX_RANKED]
+        )
+        note = f"{len(ranked) - MAX_RANKED} more not shown" if len(ranked) > MAX_RANKED else ""
+        out.append(Table(f"Spend by {label}", (label.capitalize(), "This week", "Week before", "Change"), rows, note))
+    return out
+
+
+def _over_budget(report: WeekReport) -> Table:
+    rows = tuple(
+        (
+            day_label(o.day),
+            o.budget,
+            "all spend" if o.value == "*" else o.value,
+            money(o.spend),
+            money(o.cap),
+            o.finding.links,
+        )
+        for o in report.over_budget
+    )
+    return Table("Days over budget", ("Day", "Budget", "Scope value", "Spend", "Cap", "Links"), rows)
+
+
+def _drift(report: WeekReport) -> Table:
+    rows = []
+    for f in report.drift:
+        fields = dict(f.fields)
+        rows.append(
+            (
+                fields.get("Agent", ""),
+                short(fields.get("Merge request", f.dedupe_key), 120),
+                f"{f.number('similarity'):.3f} (threshold {f.number('threshold'):.3f})",
+                short(fields.get("Objective", ""), CELL_TEXT),
+                short(fields.get("What was done", ""), CELL_TEXT),
+                f.links,
+            )
+        )
+    headers = ("Agent", "Merge request", "Similarity", "Objective", "What was done", "Links")
+    return Table("Goal drift (worst first)", headers, tuple(rows))
+
+
+def _audit(report: WeekReport) -> Table:
+    rows = tuple(
+        (
+            f.severity.label,
+            f.kind,
+            f.text("agent"),
+            f.text("session"),
+            short(f.summary, CELL_TEXT),
+            money(f.number("usd")),
+            f.links,
+        )
+        for f in report.audit
+    )
+    headers = ("Severity", "Check", "Agent", "Session", "What happened", "Wasted", "Links")
+    return Table("Action audit (most worth opening first)", headers, rows)
+
+
+def _could_not_run(report: WeekReport) -> Table:
+    rows: list[tuple[Cell, ...]] = [
+        ("goal drift", str(u.count), u.reason, ", ".join(short(e, 60) for e in u.examples)) for u in report.unverifiable
+    ]
+    rows += [("source", "", short(err, CELL_TEXT), "") for err in report.source_errors]
+    if report.malformed_events:
+        rows.append(("store", str(report.malformed_events), "stored findings that could not be read back", ""))
+    return Table("Checks that could not run", ("Check", "Cases", "Reason", "Examples"), tuple(rows))
+
+
+def _health(report: WeekReport) -> Table:
+    rows = tuple(
+        (
+            h.monitor,
+            when_label(h.last_ok, report.week),
+            str(h.runs),
+            str(h.failures),
+            "; ".join(f"{n}x {short(err, 200)}" for err, n in h.errors.most_common(3)) or "",
+            h.stale or "",
+        )
+        for h in report.health
+    )
+    headers = ("Monitor", "Last success", "Runs", "Failed", "Errors", "Stale")
+    return Table("Monitor health", headers, rows)
+
+
+def _all_findings(report: WeekReport) -> Table:
+    rows = tuple(_finding_row(f, report) for f in report.findings)
+    note = "One row per finding (fingerprint): its highest rank in the week, and what dedupe decided."
+    headers = ("Observed", "Monitor", "Check", "Severity", "Rank", "Title", "Decision", "Links")
+    return Table(f"Every finding ({len(rows)})", headers, rows, note, collapsed=len(rows) > 30)
+
+
+def _finding_row(f: StoredFinding, report: WeekReport) -> tuple[Cell, ...]:
+    observed = when_label(f.observed_at, report.week)
+    return (observed, f.monitor, f.kind, f.severity.label, str(f.rank), short(f.title, 200), f.decision, f.links)
