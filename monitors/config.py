@@ -202,42 +202,68 @@ def _pydantic_problems(exc: ValidationError, prefix: str = "") -> Iterator[str]:
 
 def settings_from_dict(raw: Any, *, env: dict[str, str] | None = None, name: str = "monitors.yaml") -> Settings:
     """Validate a parsed monitors.yaml; raise ConfigError listing every problem."""
-    problems: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}: the top level must be a mapping of sections")
-    raw = _interpolate(raw, "", problems, dict(os.environ if env is None else env))
+    missing: list[str] = []
+    raw = _interpolate(raw, "", missing, dict(os.environ if env is None else env))
+    sections = _SectionConfigs()
+    found = list(sections.validate(raw.get("channels"), raw.get("monitors")))
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc))
-        raise ConfigError("invalid configuration", [f"{name}: {p}" for p in problems]) from None
-    problems.extend(_validate_sections(settings))
-    if problems:
+        found.extend(_pydantic_problems(exc))
+    if settings is not None:
+        sections.apply(settings)
+        found.extend(_route_problems(settings))
+    # A key whose variable is missing already has its problem; its empty value would only add noise.
+    unresolved = tuple(p.split(": ", 1)[0] + ":" for p in missing)
+    problems = missing + [p for p in dict.fromkeys(found) if not unresolved or not p.startswith(unresolved)]
+    if problems or settings is None:
         raise ConfigError("invalid configuration", [f"{name}: {p}" for p in problems])
     return settings
 
 
-def _validate_sections(settings: Settings) -> Iterator[str]:
-    for channel, body in settings.channels.items():
-        try:
-            cls = notifier_class(str(body.get("kind", "")))
-            settings.channel_configs[channel] = cls.Config.model_validate(body)
-        except UnknownMonitorError as exc:
-            yield f"channels.{channel}.kind: {exc}"
-        except ValidationError as exc:
-            yield from _pydantic_problems(exc, f"channels.{channel}")
-    for name, body in settings.monitors.items():
-        body = dict(body or {})
-        if not body.pop("enabled", True):
-            settings.disabled_monitors.add(name)
-        try:
-            settings.monitor_configs[name] = monitor_class(name).Config.model_validate(body)
-        except UnknownMonitorError as exc:
-            yield f"monitors.{name}: {exc}"
-        except ValidationError as exc:
-            yield from _pydantic_problems(exc, f"monitors.{name}")
-    for i, route in enumerate([*settings.routes, *([settings.default_route] if settings.default_route else [])]):
-        where = f"routes.{i}" if i < len(settings.routes) else "default_route"
+class _SectionConfigs:
+    """Channels and monitors are typed by their own classes: validated even when the rest is broken."""
+
+    def __init__(self) -> None:
+        self.channels: dict[str, Any] = {}
+        self.monitors: dict[str, Any] = {}
+        self.disabled: set[str] = set()
+
+    def validate(self, channels: Any, monitors: Any) -> Iterator[str]:
+        for channel, body in (channels or {}).items() if isinstance(channels, dict) else ():
+            body = body if isinstance(body, dict) else {}
+            try:
+                cls = notifier_class(str(body.get("kind", "")))
+                self.channels[channel] = cls.Config.model_validate(body)
+            except UnknownMonitorError as exc:
+                yield f"channels.{channel}.kind: {exc}"
+            except ValidationError as exc:
+                yield from _pydantic_problems(exc, f"channels.{channel}")
+        for name, body in (monitors or {}).items() if isinstance(monitors, dict) else ():
+            body = dict(body) if isinstance(body, dict) else {}
+            if not body.pop("enabled", True):
+                self.disabled.add(name)
+            try:
+                self.monitors[name] = monitor_class(name).Config.model_validate(body)
+            except UnknownMonitorError as exc:
+                yield f"monitors.{name}: {exc}"
+            except ValidationError as exc:
+                yield from _pydantic_problems(exc, f"monitors.{name}")
+
+    def apply(self, settings: Settings) -> None:
+        settings.channel_configs.update(self.channels)
+        settings.monitor_configs.update(self.monitors)
+        settings.disabled_monitors.update(self.disabled)
+
+
+def _route_problems(settings: Settings) -> Iterator[str]:
+    routes = [(f"routes.{i}", r) for i, r in enumerate(settings.routes)]
+    if settings.default_route:
+        routes.append(("default_route", settings.default_route))
+    for where, route in routes:
         for channel in route.channels:
             if channel not in settings.channels:
                 yield f"{where}.channels: unknown channel {channel!r} (defined: {', '.join(settings.channels)})"

@@ -181,7 +181,8 @@ class GoalDriftMonitor:
             return subject, "the objective is empty" if ref.objective is not None else "the trace states no objective"
         if target is None:
             ctx.count("no_mr_reference")
-            return subject, "the trace names no merge request"
+            # Many agents never open a merge request: one note per agent, not one per session.
+            return f"agent {ref.agent or 'unknown'}", "traces state an objective but name no merge request"
         if isinstance(target, str):
             ctx.count("bad_mr_reference")
             return subject, target

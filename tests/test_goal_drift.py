@@ -175,7 +175,8 @@ def test_unverifiable_cases_are_info_findings_with_reasons(gitlab: FakeGitLab) -
     assert "no access" in info["t-403"].summary
     assert "no commits" in info["t-empty"].summary
     assert info["t-noobj"].summary == "the trace states no objective"
-    assert info["t-nomr"].summary == "the trace names no merge request"
+    assert info["t-nomr"].summary == "traces state an objective but name no merge request"
+    assert info["t-nomr"].dedupe_key.startswith("unverifiable:agent ")  # one note per agent, not per session
     assert "see my MR" in info["t-bad"].summary
     assert ctx.counters["unverifiable"] == 6
     assert ctx.counters["no_objective"] == 1 and ctx.counters["no_mr_reference"] == 1
