@@ -131,9 +131,14 @@ class LegacyReader:
 
     def pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[Any]]:
         page = 1
+        previous: list[Any] | None = None
         while True:
             body = self.session.get_json(path, {**params, "page": page, "limit": PAGE_LIMIT})
             rows, total_pages = paged_data(body, f"GET {path}")
+            if rows and rows == previous:
+                # A server ignoring `page` would otherwise be read forever.
+                raise SourceError(f"Langfuse GET {path}: page {page} repeats page {page - 1}; stopping")
+            previous = rows
             yield rows
             done = page >= total_pages if total_pages is not None else len(rows) < PAGE_LIMIT
             if done or not rows:

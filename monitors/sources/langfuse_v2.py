@@ -102,6 +102,10 @@ class V2Reader:
         def attempt() -> T:
             try:
                 return fn()
+            except pydantic.ValidationError as exc:
+                raise SourceError(
+                    f"Langfuse {what}: response does not match the API's schema ({exc.error_count()} error(s))"
+                ) from None
             except ApiError as exc:
                 status = exc.status_code or 0
                 if 200 <= status < 300:  # the SDK wraps an undecodable 2xx body in ApiError

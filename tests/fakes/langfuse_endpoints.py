@@ -123,8 +123,8 @@ def v1_metrics(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
     return _metrics(fake, request, legacy=True)
 
 
-def _page(items: list[Any], request: RecordedRequest) -> dict[str, Any]:
-    page = _int(request, "page", 1, 1, 10**9)
+def _page(items: list[Any], request: RecordedRequest, *, ignore_page: bool = False) -> dict[str, Any]:
+    page = 1 if ignore_page else _int(request, "page", 1, 1, 10**9)
     limit = _int(request, "limit", 50, 1, 100)
     total_pages = max(1, -(-len(items) // limit))
     meta = {"page": page, "limit": limit, "totalItems": len(items), "totalPages": total_pages}
@@ -142,7 +142,7 @@ def v1_observations(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
         if _fixed_params_hold(joined, request):
             rows.append(row)
     rows.sort(key=_sort_key, reverse=True)
-    return Reply(200, _page([v1_view(r) for r in rows], request))
+    return Reply(200, _page([v1_view(r) for r in rows], request, ignore_page=fake.ignore_page))
 
 
 def v1_traces(fake: FakeLangfuse, request: RecordedRequest) -> Reply:

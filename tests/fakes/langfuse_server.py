@@ -7,6 +7,7 @@ plus GET /api/public/projects, GET /api/public/health and POST /api/public/score
 
 Basic auth is checked (401 otherwise, /health excepted); every request is recorded. Faults are
 scriptable: `fail_next(prefix, status=429, retry_after=2, times=3)`, `delay_next`, `malformed_next`,
+`reply_next` (a 200 with any body), `ignore_page` (legacy pages stuck on page 1),
 `latency` (every request), `repeat_cursor`, `legacy_only` (404 on v2 routes, like an older server),
 `v2_only` (404 on legacy routes, like v4 events-only), `corrupt` (override a field in every v2 row).
 
@@ -53,6 +54,7 @@ class Fault:
     retry_after: float | str | None = None
     delay: float = 0.0
     malformed: bool = False
+    body: Any = None  # a 200 reply with this JSON body instead of the real one
 
 
 @dataclass
@@ -66,6 +68,7 @@ class FakeLangfuse:
     legacy_only: bool = False
     v2_only: bool = False
     repeat_cursor: bool = False
+    ignore_page: bool = False  # legacy pages: always serve page 1, as a broken proxy might
     scores_accept_list: bool = True
     metrics_numbers_as_strings: bool = False
     latency: float = 0.0
@@ -125,6 +128,11 @@ class FakeLangfuse:
         with self._lock:
             self.faults.append(Fault(prefix, times, malformed=True))
 
+    def reply_next(self, prefix: str, body: Any, *, times: int = 1) -> None:
+        """Answer the next matching requests with 200 and `body` (e.g. a wrongly shaped document)."""
+        with self._lock:
+            self.faults.append(Fault(prefix, times, body=body))
+
     def requests_to(self, prefix: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.path.startswith(prefix)]
@@ -181,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if fault.delay:
             time.sleep(fault.delay)
+        if fault.body is not None:
+            return Reply(200, fault.body)
         if fault.malformed:
             return Reply(200, raw=b'{"data": [{"id": "cut-off')
         if fault.status is not None:

@@ -187,3 +187,19 @@ def test_window_bounds_are_sent_and_respected(server: FakeLangfuse) -> None:
     assert sorted(o.id for o in got) == sorted(expected) and expected
     request = server.requests_to(V2_OBS)[0]
     assert request.param("fromStartTime") is not None and request.param("toStartTime") is not None
+
+
+def test_legacy_server_ignoring_page_numbers_raises_instead_of_looping() -> None:
+    many = build_dataset(traces=45)  # 225 observations over ~8 days: three legacy pages of 100
+    window = RunWindow(T0, T0 + timedelta(days=10))
+    with FakeLangfuse(many, legacy_only=True, ignore_page=True) as fake:
+        source = make_source(fake, Sleeps())
+        with pytest.raises(SourceError, match="repeats page"):
+            list(source.observations(ObservationQuery(window=window)))
+        assert len(fake.requests_to("/api/public/observations")) == 2
+
+
+def test_metrics_response_of_the_wrong_shape_is_a_source_error(server: FakeLangfuse) -> None:
+    server.reply_next("/api/public/v2/metrics", {"data": 7})
+    with pytest.raises(SourceError, match="schema"):
+        make_source(server, Sleeps()).costs(CostQuery(WINDOW.start, WINDOW.end, "day"))
