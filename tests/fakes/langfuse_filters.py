@@ -133,17 +133,16 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def run_metrics(rows: list[Mapping[str, Any]], query: Any, *, legacy: bool) -> list[dict[str, Any]]:
-    """Evaluate a Metrics query object (sum totalCost / count count) over stored rows."""
+def _checked(query: Any, *, legacy: bool) -> tuple[list[str], dict[str, str], datetime, datetime, str | None, int]:
+    """Validate a Metrics query object the way the server's zod schema would (the parts we use)."""
     if not isinstance(query, Mapping) or query.get("view") != "observations":
         raise BadRequest("the fake serves view=observations only")
     dims = [d.get("field") for d in query.get("dimensions") or [] if isinstance(d, Mapping)]
     allowed = {**METRIC_DIMENSIONS, **({"userId": "userId"} if legacy else {})}
     for dim in dims:
         if dim not in allowed:
-            raise BadRequest(
-                f"dimension {dim!r} is not allowed" + (" (high cardinality)" if dim in HIGH_CARDINALITY else "")
-            )
+            hint = " (high cardinality)" if dim in HIGH_CARDINALITY else ""
+            raise BadRequest(f"dimension {dim!r} is not allowed{hint}")
     start, end = parse_ts(query.get("fromTimestamp")), parse_ts(query.get("toTimestamp"))
     if end <= start:
         raise BadRequest("toTimestamp must be after fromTimestamp")
@@ -151,6 +150,12 @@ def run_metrics(rows: list[Mapping[str, Any]], query: Any, *, legacy: bool) -> l
     row_limit = int((query.get("config") or {}).get("row_limit", 100))
     if not 1 <= row_limit <= 1000:
         raise BadRequest("row_limit must be within 1..1000")
+    return dims, allowed, start, end, granularity, row_limit
+
+
+def run_metrics(rows: list[Mapping[str, Any]], query: Any, *, legacy: bool) -> list[dict[str, Any]]:
+    """Evaluate a Metrics query object (sum totalCost / count count) over stored rows."""
+    dims, allowed, start, end, granularity, row_limit = _checked(query, legacy=legacy)
     groups: dict[tuple[Any, ...], list[float]] = {}
     for row in rows:
         ts = parse_ts(row["startTime"])

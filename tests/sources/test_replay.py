@@ -71,9 +71,7 @@ def test_costs_group_by_tags_gives_one_bucket_per_tag() -> None:
 
 def test_costs_hourly_with_filter() -> None:
     source = ReplaySource.from_observations(DATA)
-    query = CostQuery(
-        start=WINDOW.start, end=WINDOW.end, filters=(CostFilter("traceName", "medic"),), group_by="user"
-    )
+    query = CostQuery(start=WINDOW.start, end=WINDOW.end, filters=(CostFilter("traceName", "medic"),), group_by="user")
     buckets = source.costs(query)
     # o0 (10:00) and o1 (10:40) share the 10:00 bucket; o2 is another agent and is filtered out.
     assert [(b.start, b.group, b.cost, b.count) for b in buckets] == [(T0, "u1", 1.0, 1), (T0, "u2", 2.0, 1)]
