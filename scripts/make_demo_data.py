@@ -21,7 +21,8 @@ from typing import Any
 from demo_gen.base import AGENTS, DAYS, DEMO_WEEK_START, Ctx
 from demo_gen.drift import CASES, emit_mr_session, gitlab_fixture
 from demo_gen.output import observation_lines, write_files
-from demo_gen.planted import RUNAWAY_DAY, emit_plants, emit_runaway
+from demo_gen.planted import emit_plants
+from demo_gen.runaway import RUNAWAY_DAY, emit_runaway
 from demo_gen.summary import summary_markdown
 from demo_gen.traffic import day_targets, fill_agent
 

@@ -1,4 +1,4 @@
-"""The planted audit sessions (and the Saturday runaway that drives the cost story).
+"""The planted audit sessions: loops, repeats, a backtrack, an error storm, ignored plans, and legit look-alikes.
 
 Each plant is a fixed tool-call list on a fixed day and hour; its session id is recorded in
 `ctx.planted` so the README and the tests can name it. Two plants are legitimate patterns that an
@@ -9,9 +9,9 @@ a session that follows the same plan a divergent one ignores.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
-from demo_gen.base import Ctx, ToolCall, TraceBuilder, TraceContext, at, encode_metadata
+from demo_gen.base import Ctx, ToolCall, at
 from demo_gen.sessions import SessionSpec, emit_session, plan_text
 
 T = ToolCall
@@ -19,7 +19,7 @@ TEST_PLAN = ("read failing test", "fix assertion", "run tests")
 PROR_TEST = {"command": "pytest tests/test_proration.py -q"}
 
 
-def _edit(path: str, i: int) -> ToolCall:
+def edit_call(path: str, i: int) -> ToolCall:
     return T("edit_file", {"path": path, "old": "round(", "new": f"round_half_even(  # attempt {i}"}, "applied 1 hunk")
 
 
@@ -32,7 +32,7 @@ def loop_tests(_: int) -> list[ToolCall]:
     revert = T("run_command", {"command": "git checkout -- billing/proration.py"}, "Updated 1 path from the index")
     for _ in range(6):
         calls += [
-            _edit("billing/proration.py", 0),
+            edit_call("billing/proration.py", 0),
             T("run_tests", PROR_TEST, "1 failed, 41 passed: AssertionError: 10.01 != 10.00"),
             revert,
         ]
@@ -346,56 +346,3 @@ def emit_plants(ctx: Ctx, day: date) -> None:
                 "cost": round(cost, 4),
             }
         )
-
-
-RUNAWAY_DAY, RUNAWAY_BUDGET = date(2026, 11, 21), 33.0
-RUNAWAY_META = {
-    "feature": "llm-fix",
-    "objective": "Fix the failing test test_invoice_rounding in platform/billing",
-    "repo": "platform/billing",
-}
-
-
-def _runaway_calls(ctx: Ctx, i: int) -> list[ToolCall]:
-    rng, run = ctx.rng, {"command": "pytest tests/test_invoice.py -q"}
-    calls = [_edit("billing/invoice.py", i), T("run_tests", run, "1 failed, 57 passed: AssertionError: 0.30 != 0.3")]
-    if rng.random() < 0.4:
-        calls.insert(0, T("search_code", {"query": f"round {i % 17}"}, f"{rng.randint(1, 9)} matches"))
-    elif rng.random() < 0.4:
-        calls.insert(0, T("read_file", {"path": "billing/invoice.py", "offset": 40 * (i % 9)}, "40 lines"))
-    return calls
-
-
-def emit_runaway(ctx: Ctx) -> None:
-    """llm-fix stuck on one test for a whole Saturday, on claude-opus-4, as svc-llm-fix."""
-    rng, day, user = ctx.rng, RUNAWAY_DAY, "svc-llm-fix"
-    session_id = ctx.session_id("llm-fix", day)
-    start, spent, traces, tools = at(day, 6, 52, 10), 0.0, 0, 0
-    while spent < RUNAWAY_BUDGET:
-        tc = TraceContext(
-            agent="llm-fix",
-            user=user,
-            session_id=session_id,
-            tags=("autofix", "code-change"),
-            metadata=encode_metadata(RUNAWAY_META, json_encoded=False),
-        )
-        builder = TraceBuilder(ctx, tc, start)
-        builder.generation("plan", "claude-opus-4", rng.randint(13000, 19000), rng.randint(400, 900))
-        for call in _runaway_calls(ctx, traces):
-            builder.tool(call)
-            tools += 1
-        spent += ctx.commit(builder.finish(output="tests still failing"), day=day, user=user, agent="llm-fix")
-        traces += 1
-        start += timedelta(seconds=rng.randint(250, 330))
-    ctx.planted.append(
-        {
-            "name": "runaway",
-            "verdict": "runaway",
-            "session": session_id,
-            "day": day.isoformat(),
-            "agent": "llm-fix",
-            "tool_calls": tools,
-            "traces": traces,
-            "cost": round(spent, 4),
-        }
-    )
