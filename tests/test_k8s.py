@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -157,3 +159,16 @@ def test_cli_check_and_render(tmp_path: Path) -> None:
     written = runner.invoke(cli, [*args, "-o", str(tmp_path)])
     assert written.exit_code == 0 and written.output.startswith("wrote 12 files")
     assert runner.invoke(cli, [*args, "-o", str(tmp_path), "--check"]).exit_code == 0
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize(("folder", "workload"), [("cronjobs", "CronJob"), ("scheduler", "Deployment")])
+def test_kustomize_builds_each_variant_into_valid_objects(folder: str, workload: str) -> None:
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(DEPLOY / folder)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    objects = list(yaml.safe_load_all(built))
+    kinds = sorted({o["kind"] for o in objects})
+    assert kinds == sorted(["Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", workload])
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
