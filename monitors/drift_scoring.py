@@ -14,6 +14,11 @@ names the config accepts are `METHODS`; figures and the reasoning are in docs/dr
   the same repository, and the objective's mean cosine to its nearest third of the *other* did-texts of
   the same repository. A commit that resembles every objective in its repository earns no credit for resembling
   this one; a terse commit unlike everything loses less.
+- `margin`: the pair's cosine minus the mean of the two *nearest* backgrounds: the commit's highest
+  cosine to another objective of the repository, and the objective's highest cosine to another
+  did-text. A commit that matches some other task better than its own scores below zero. It ranks
+  about as well as `csls` on real data but its scale moves more with the pool size (a maximum grows
+  with the number of candidates), so it is an option, not the default.
 - `csls_lexical`: `csls` plus `LEXICAL_WEIGHT` times the idf-weighted share of the objective's code
   tokens (identifiers, file names, CamelCase/snake_case words) that the commit also mentions.
 
@@ -43,7 +48,7 @@ from monitors.embeddings import Embedder
 if TYPE_CHECKING:
     import numpy
 
-METHODS: tuple[str, ...] = ("cosine", "subject_max", "csls", "csls_lexical")
+METHODS: tuple[str, ...] = ("cosine", "subject_max", "csls", "csls_lexical", "margin")
 DEFAULT_METHOD = "csls"
 # Each background is the mean of the top third of the pool's cosines (its nearest neighbours).
 CSLS_FRACTION = 1 / 3
@@ -53,6 +58,9 @@ CSLS_FRACTION = 1 / 3
 # n : CSLS_PRIOR_WEIGHT, so one or two references cannot swing a score far on their own.
 CSLS_PRIOR = 0.22
 CSLS_PRIOR_WEIGHT = 3
+# `margin`'s background of an empty pool, set like CSLS_PRIOR: a lone pair is judged like `cosine` at
+# its dev threshold (0.07 = -0.32 + 0.39). Pool maxima on dev average about 0.45.
+MARGIN_PRIOR = 0.39
 LEXICAL_WEIGHT = 0.2
 # Dev-calibrated thresholds that keep false alarms at or under 5% of genuine pairs on the dev split
 # (docs/drift-calibration.md). Each applies only to its own method: the scales differ.
@@ -61,6 +69,7 @@ METHOD_THRESHOLDS: dict[str, float] = {
     "subject_max": 0.07,
     "csls": -0.15,
     "csls_lexical": -0.15,
+    "margin": -0.32,
 }
 DEFAULT_THRESHOLD = METHOD_THRESHOLDS[DEFAULT_METHOD]
 
@@ -94,8 +103,10 @@ def score_pairs(
         subjects = embedder.embed([subject(e.did) for e in entries])
         cosines = cosines.clip(min=(objectives * subjects).sum(axis=1))
     scores = [float(c) for c in cosines[: len(pairs)]]
-    if method in ("csls", "csls_lexical"):
-        backgrounds = _csls_backgrounds(entries, objectives, dids, len(pairs))
+    if method in ("csls", "csls_lexical", "margin"):
+        # margin: fraction 0 keeps one neighbour, the nearest.
+        fraction, prior = (0.0, MARGIN_PRIOR) if method == "margin" else (CSLS_FRACTION, CSLS_PRIOR)
+        backgrounds = _csls_backgrounds(entries, objectives, dids, len(pairs), fraction, prior)
         scores = [s - b for s, b in zip(scores, backgrounds, strict=True)]
     if method == "csls_lexical":
         lexical = _lexical(entries, len(pairs))
@@ -118,7 +129,12 @@ def _groups(entries: Sequence[DriftPair]) -> dict[str | None, list[int]]:
 
 
 def _csls_backgrounds(
-    entries: Sequence[DriftPair], objectives: numpy.ndarray, dids: numpy.ndarray, scored: int
+    entries: Sequence[DriftPair],
+    objectives: numpy.ndarray,
+    dids: numpy.ndarray,
+    scored: int,
+    fraction: float = CSLS_FRACTION,
+    prior: float = CSLS_PRIOR,
 ) -> list[float]:
     """(commit background + objective background) / 2 for each of the first `scored` entries."""
     import numpy as np
@@ -139,8 +155,8 @@ def _csls_backgrounds(
             own_did = [
                 entries[j].did == entries[i].did or entries[j].objective == entries[i].objective for j in other_dids
             ]
-            commit_bg = _background(np.where(own_objective, -np.inf, commit_sims[row]))
-            objective_bg = _background(np.where(own_did, -np.inf, objective_sims[row]))
+            commit_bg = _background(np.where(own_objective, -np.inf, commit_sims[row]), fraction, prior)
+            objective_bg = _background(np.where(own_did, -np.inf, objective_sims[row]), fraction, prior)
             out[i] = (commit_bg + objective_bg) / 2
     return out
 
@@ -152,18 +168,18 @@ def _first_index_by_text(members: Sequence[int], text_of: Callable[[int], str]) 
     return list(seen.values())
 
 
-def _background(similarities: numpy.ndarray) -> float:
-    """Mean of the top CSLS_FRACTION of the finite values, shrunk towards CSLS_PRIOR for small pools."""
+def _background(similarities: numpy.ndarray, fraction: float = CSLS_FRACTION, prior: float = CSLS_PRIOR) -> float:
+    """Mean of the top `fraction` of the finite values (at least one), shrunk towards `prior` for small pools."""
     import numpy as np
 
     values = np.sort(similarities[np.isfinite(similarities)])[::-1]
     if len(values) == 0:
-        return CSLS_PRIOR
+        return prior
     # A fraction, not a fixed count: the mean of the top 10 of 12 and of the top 10 of 200 are on
     # different scales, which would make one threshold mean different things in small and large windows.
-    top = values[: max(1, math.ceil(CSLS_FRACTION * len(values)))]
+    top = values[: max(1, math.ceil(fraction * len(values)))]
     n = len(values)
-    return float((n * top.mean() + CSLS_PRIOR_WEIGHT * CSLS_PRIOR) / (n + CSLS_PRIOR_WEIGHT))
+    return float((n * top.mean() + CSLS_PRIOR_WEIGHT * prior) / (n + CSLS_PRIOR_WEIGHT))
 
 
 def _lexical(entries: Sequence[DriftPair], scored: int) -> list[float]:

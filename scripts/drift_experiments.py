@@ -9,6 +9,11 @@ history". Thresholds are chosen on dev only; test figures use the dev threshold.
 variants that were tried and not shipped (commit-side z-score, dual softmax) and how the default
 method behaves when a pair has only a few reference pairs (the window-of-one case).
 
+Pool ablation: in production a task has one merge request, so the drifted pair's objective never meets
+its own genuine commit in the pool. The dataset holds both pairs of each objective; `leaky` rows let
+the pool keep the pair that shares the objective, to show how much a method would gain from that leak.
+(The other direction cannot leak here: no drift commit's own PR is among the dataset's objectives.)
+
 Embeddings are cached in a pickle (text hashes to vectors) so reruns take seconds.
 """
 
@@ -84,6 +89,21 @@ def variant_scores(embedder, pairs: list[LabelledPair], kind: str) -> np.ndarray
     return out
 
 
+def pool_scores(embedder, pairs: list[LabelledPair], kind: str, leaky: bool) -> np.ndarray:
+    """csls (top third) or margin (top one), no prior, with or without same-objective pairs in the pool."""
+    out = np.zeros(len(pairs))
+    objectives = embedder.embed([p.pair.objective for p in pairs])
+    dids = embedder.embed([clean_message(p.pair.did) for p in pairs])
+    for i, p in enumerate(pairs):
+        same_repo = [j for j, q in enumerate(pairs) if j != i and q.split == p.split and q.pair.repo == p.pair.repo]
+        other_tasks = [j for j in same_repo if pairs[j].pair.objective != p.pair.objective]
+        did_pool = [j for j in (same_repo if leaky else other_tasks) if pairs[j].pair.did != p.pair.did]
+        backgrounds = [np.sort(objectives[other_tasks] @ dids[i])[::-1], np.sort(dids[did_pool] @ objectives[i])[::-1]]
+        keep = (lambda n: 1) if kind == "margin" else (lambda n: max(1, int(np.ceil(CSLS_FRACTION * n))))
+        out[i] = float(objectives[i] @ dids[i]) - np.mean([b[: keep(len(b))].mean() for b in backgrounds])
+    return out
+
+
 def few_references(embedder, pairs: list[LabelledPair], method: str, sizes: list[int], threshold: float):
     """Each pair scored alone with only n random other pairs of its repository as reference."""
     rng = random.Random(7)
@@ -126,8 +146,22 @@ def main() -> None:
     for kind in ("zscore", "dual_softmax"):
         scores = variant_scores(embedder, pairs, kind)
         print(row(f"{kind} (not shipped)", scores, pairs, dev_threshold(scores, pairs)))
+    print("\npool ablation (no prior; leaky = the pool keeps the pair that shares the objective):")
+    for kind in ("csls", "margin"):
+        for leaky in (False, True):
+            scores = pool_scores(embedder, pairs, kind, leaky)
+            print(
+                row(
+                    f"{kind}, {'leaky pool' if leaky else 'production pool'}",
+                    scores,
+                    pairs,
+                    dev_threshold(scores, pairs),
+                )
+            )
     print(f"\ncsls with few reference pairs (threshold {chosen['csls']:.2f}, top {CSLS_FRACTION:.0%}):")
     few_references(embedder, pairs, "csls", [0, 1, 3, 10, 30], chosen["csls"])
+    print(f"\nmargin with few reference pairs (threshold {chosen['margin']:.2f}):")
+    few_references(embedder, pairs, "margin", [0, 1, 3, 10, 30], chosen["margin"])
     print(f"\nembedded {embedder.embedded} texts, {embedder.cache_hits} cache hits")
     cache_path.write_bytes(pickle.dumps(cache.vectors))
 

@@ -15,6 +15,7 @@ from monitors.drift_scoring import (
     DEFAULT_METHOD,
     DEFAULT_THRESHOLD,
     LEXICAL_WEIGHT,
+    MARGIN_PRIOR,
     METHOD_THRESHOLDS,
     METHODS,
     DriftPair,
@@ -113,6 +114,38 @@ def test_a_commit_that_resembles_every_objective_earns_less() -> None:
         pytest.approx([0.6, 0.6], abs=1e-6)
     )
     assert generic[0] < specific[0] - 0.1
+
+
+def test_margin_subtracts_the_nearest_other_task_on_both_sides() -> None:
+    scores = score_pairs(FakeEmbedder(VECTORS), [P1, P2, P3], method="margin")
+
+    # Each side's background is its pool's maximum shrunk towards the prior, pool of n weighing n : 3.
+    def nearest(values: Sequence[float]) -> float:
+        return (len(values) * max(values) + CSLS_PRIOR_WEIGHT * MARGIN_PRIOR) / (len(values) + CSLS_PRIOR_WEIGHT)
+
+    # P1: d1 vs o2, o3 -> [0.8, 0]; o1 vs d2, d3 -> [0, 0]. P2: d2 vs o1, o3 -> [0, 1]; o2 vs d1, d3 -> [0.8, 0.6].
+    assert scores[0] == pytest.approx(0.6 - (nearest([0.8, 0.0]) + nearest([0.0, 0.0])) / 2, abs=1e-6)
+    assert scores[1] == pytest.approx(0.0 - (nearest([0.0, 1.0]) + nearest([0.8, 0.6])) / 2, abs=1e-6)
+
+
+def test_margin_of_a_lone_pair_is_cosine_minus_its_prior() -> None:
+    assert score_pairs(FakeEmbedder(VECTORS), [P1], method="margin") == pytest.approx([0.6 - MARGIN_PRIOR], abs=1e-6)
+
+
+def test_a_commit_closer_to_another_task_loses_more_under_margin_than_csls() -> None:
+    # The commit matches one other task ("x") exactly, and five tasks not at all: csls averages the top
+    # third (two of six), margin takes the one it matches.
+    vectors = {"goal": [1, 0, 0], "did": [0.6, 0.8, 0], "x": [0, 1, 0], "y": [0, 0, 1]}
+    others = [DriftPair("x", "y", "r")] + [DriftPair(f"y{i}", "y", "r") for i in range(5)]
+    vectors.update({f"y{i}": [0, 0, 1] for i in range(5)})
+    embedder = FakeEmbedder(vectors)
+    pair = [DriftPair("goal", "did", "r")]
+    margin = score_pairs(embedder, pair, method="margin", reference=others)[0]
+    csls = score_pairs(embedder, pair, method="csls", reference=others)[0]
+    commit_bg_margin = (6 * 0.8 + CSLS_PRIOR_WEIGHT * MARGIN_PRIOR) / 9
+    objective_bg_margin = (1 * 0.0 + CSLS_PRIOR_WEIGHT * MARGIN_PRIOR) / 4  # one distinct other did: "y"
+    assert margin == pytest.approx(0.6 - (commit_bg_margin + objective_bg_margin) / 2, abs=1e-6)
+    assert margin < csls
 
 
 def test_lexical_bonus_is_idf_weighted_token_coverage() -> None:
