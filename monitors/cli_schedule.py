@@ -63,11 +63,14 @@ def _scheduler(opts: dict[str, Any]) -> int:
         click.echo(f"{len(schedules.jobs)} jobs in {path}")
         return 0
     from monitors.cli import CONFIG_ENV, _load_settings
-    from monitors.wiring import open_store
+    from monitors.wiring import build_source, open_store
 
-    _setup_logging(opts["verbose"])
     settings = _load_settings(opts["config"], False)
+    # Fail at start (exit 2), not at every run, when the monitors have nothing to read from.
+    if any(job.monitor != "report" for job in schedules.jobs):
+        _close(build_source(settings, opts["source_file"]))
     store = open_store(settings)
+    _setup_logging(opts["verbose"])  # only now: a CLI test that fails early leaves logging untouched
     stop = threading.Event()
     _install_signal_handlers(stop)
     config_path = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
@@ -82,6 +85,12 @@ def _scheduler(opts: dict[str, Any]) -> int:
         os._exit(0)
     store.close()
     return 0
+
+
+def _close(source: Any) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
 
 
 def register(cli: click.Group) -> None:

@@ -322,3 +322,11 @@ def test_cli_bad_schedule_exits_2_naming_each_problem(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "jobs.0:" in result.output and "jobs.1.name: duplicate job name 'a'" in result.output
     assert "jobs.1.monitor: unknown monitor 'x'" in result.output
+
+
+def test_cli_without_a_source_exits_2_at_start(tmp_path: Path) -> None:
+    path = _write(tmp_path / "schedules.yaml", SCHEDULES)
+    config = _write(tmp_path / "monitors.yaml", "channels:\n  ops: {kind: stdout}\n")
+    result = CliRunner().invoke(cli, ["scheduler", "-s", str(path), "-c", str(config)])
+    assert result.exit_code == 2
+    assert "langfuse: section required to read traces" in result.output
