@@ -330,3 +330,38 @@ def test_cli_without_a_source_exits_2_at_start(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["scheduler", "-s", str(path), "-c", str(config)])
     assert result.exit_code == 2
     assert "langfuse: section required to read traces" in result.output
+
+
+class _StuckRunner(JobRunner):
+    """A job that holds its monitor's store lock until released, like a run stuck on a slow API."""
+
+    started: threading.Event
+    release: threading.Event
+
+    def run(self, job: ScheduleJob) -> str:
+        assert self.store.acquire_lock(job.monitor, now=datetime.now(UTC), lease=timedelta(hours=1))
+        self.started.set()
+        self.release.wait(10)
+        return "monitor=cost status=ok"
+
+
+def test_a_run_still_going_after_the_bound_is_abandoned_and_its_lock_released(
+    tmp_path: Path, sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _write(tmp_path / "schedules.yaml", SCHEDULES)
+    runner = _StuckRunner(_settings(), sqlite_store, report_check=lambda: True)
+    runner.started, runner.release = threading.Event(), threading.Event()
+    job = ScheduleJob(name="cost", monitor="cost", cron="* * * * *")
+    worker = threading.Thread(target=runner, args=(job,))
+    worker.start()
+    assert runner.started.wait(5)
+    assert not sqlite_store.acquire_lock("cost", now=datetime.now(UTC), lease=timedelta(hours=1))
+    stop = threading.Event()
+    stop.set()
+    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+        left = serve(load_schedules(path), path, runner, stop, ServeOptions(shutdown_timeout=0.2))
+    runner.release.set()
+    worker.join(5)
+    assert left == {"cost": "cost"}
+    assert "job=cost abandoned at shutdown" in caplog.text and "1 run(s) abandoned" in caplog.text
+    assert sqlite_store.acquire_lock("cost", now=datetime.now(UTC), lease=timedelta(hours=1))  # not held up
