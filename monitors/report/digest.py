@@ -78,7 +78,7 @@ def _spend(report: WeekReport) -> Section | None:
     cap = f", cap {money(spend.cap)}/day" if spend.cap else ""
     lines = [
         f"Total {money(spend.total)}: {delta(spend.total, spend.previous_total)} vs {money(spend.previous_total)}",
-        f"Mon-Sun {sparkline(values)}  peak {day_label(peak_day)} {money(peak)}{cap}",
+        f"Mon-Sun {sparkline(values)} peak {day_label(peak_day)} {money(peak)}{cap}",
     ]
     return Section("Spend", tuple(lines))
 
@@ -149,7 +149,8 @@ def _health(report: WeekReport) -> Section | None:
     lines = []
     for h in report.health:
         state = "ok" if h.healthy else ("STALE" if h.stale else ("FAILING" if h.failures else "never ran"))
-        line = f"{h.monitor}: {state}, last success {when_label(h.last_ok, report.week)}, {h.runs} run(s)"
+        last = f"last success {when_label(h.last_ok, report.week)}" if h.last_ok else "no successful run yet"
+        line = f"{h.monitor}: {state}, {last}, {h.runs} run(s) this week"
         if h.failures:
             line += f", {h.failures} failed"
         lines.append(line)

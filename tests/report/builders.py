@@ -1,0 +1,160 @@
+"""Data builders for report tests: observations with costs, stored finding events, run records, settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitors.config import Settings, settings_from_dict
+from monitors.core import Finding, Link, Severity
+from monitors.pipeline import finding_to_dict
+from monitors.records import Observation
+from monitors.sources.replay import ReplaySource
+from monitors.store.store import RunCommit, Store
+
+# ISO week 2026-W47: Monday 16 Nov .. Sunday 22 Nov 2026.
+WEEK_START = datetime(2026, 11, 16, tzinfo=UTC)
+WEEK_END = WEEK_START + timedelta(days=7)
+DELAY = timedelta(minutes=15)
+REPORT_NOW = WEEK_END + timedelta(days=3, hours=8)
+HOST = "https://langfuse.example.com"
+
+
+def obs(
+    n: int, when: datetime, cost: float, *, agent: str = "llm-fix", model: str = "gpt-4o", user: str = "ana"
+) -> Observation:
+    return Observation(
+        id=f"obs-{n}",
+        trace_id=f"trace-{n}",
+        type="GENERATION",
+        start_time=when,
+        project_id="proj-1",
+        trace_name=agent,
+        model=model,
+        user_id=user,
+        total_cost=cost,
+    )
+
+
+def source_of(observations: Iterable[Observation]) -> ReplaySource:
+    return ReplaySource.from_observations(list(observations), host=HOST)
+
+
+def finding(
+    monitor: str,
+    key: str,
+    kind: str,
+    severity: Severity,
+    observed_at: datetime,
+    *,
+    rank: int = 0,
+    title: str = "",
+    summary: str = "",
+    evidence: dict[str, Any] | None = None,
+    fields: tuple[tuple[str, str], ...] = (),
+    links: tuple[Link, ...] = (),
+) -> Finding:
+    return Finding(
+        monitor=monitor,
+        dedupe_key=key,
+        severity=severity,
+        title=title or f"{monitor} {kind} {key}",
+        summary=summary,
+        observed_at=observed_at,
+        kind=kind,
+        rank=rank,
+        fields=fields,
+        evidence=evidence or {},
+        links=links,
+    )
+
+
+def event(f: Finding, decision: str = "first notification") -> dict[str, Any]:
+    """A finding_events row exactly as the pipeline writes it."""
+    return {
+        "monitor": f.monitor,
+        "fingerprint": f.fingerprint,
+        "kind": f.kind or "-",
+        "severity": f.severity.label,
+        "observed_at": f.observed_at,
+        "decision": decision,
+        "finding": json.loads(json.dumps(finding_to_dict(f), default=str)),
+    }
+
+
+def store_events(store: Store, monitor: str, *events: dict[str, Any], now: datetime = REPORT_NOW) -> None:
+    store.commit_run(
+        RunCommit(monitor=monitor, now=now, watermark=None, seen=[], outbox=[], events=list(events), state={})
+    )
+
+
+def record_run(store: Store, monitor: str, status: str = "ok", *, error: str | None = None, day: int = 0) -> None:
+    start = WEEK_START + timedelta(days=day)
+    summary = {
+        "monitor": monitor,
+        "status": status,
+        "error": error,
+        "window": {"start": start.isoformat(), "end": (start + timedelta(hours=6)).isoformat()},
+    }
+    finished = start + timedelta(hours=6, minutes=16)
+    store.record_run(monitor, started=finished, finished=finished, status=status, summary=summary)
+
+
+def budget_finding(
+    day: str, rank: int, spend: float, *, cap: float = 40.0, budget: str = "global", value: str = "*"
+) -> Finding:
+    when = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(hours=18, minutes=15)
+    return finding(
+        "cost",
+        f"{budget}:{value}:{day}",
+        "budget",
+        Severity.CRITICAL if rank >= 100 else Severity.WARNING,
+        when,
+        rank=rank,
+        evidence={"budget": budget, "value": value, "day": day, "spend": spend, "cap": cap},
+    )
+
+
+def drift_finding(n: int, similarity: float, objective: str, did: str, *, agent: str = "issue-executor") -> Finding:
+    return finding(
+        "drift",
+        f"group/app!{n}@abc{n}",
+        "drift",
+        Severity.WARNING,
+        WEEK_END + DELAY,
+        rank=1,
+        title=f"Goal drift: {agent} on group/app!{n}",
+        fields=(("Objective", objective), ("What was done", did), ("Agent", agent)),
+        evidence={"similarity": similarity, "threshold": -0.15, "repo": "group/app", "mr_iid": n},
+        links=(
+            Link("Langfuse trace", f"{HOST}/project/proj-1/traces/t{n}"),
+            Link("Merge request", f"https://gitlab.example.com/group/app/-/merge_requests/{n}"),
+        ),
+    )
+
+
+def audit_finding(session: str, kind: str, severity: Severity, usd: float, steps: int) -> Finding:
+    return finding(
+        "audit",
+        f"{session}:{kind}",
+        kind,
+        severity,
+        WEEK_END + DELAY,
+        rank=int(severity),
+        title=f"llm-fix: {kind} in session {session}",
+        evidence={"session": session, "agent": "llm-fix", "usd": usd, "wasted_steps": steps},
+        links=(Link("Langfuse trace", f"{HOST}/project/proj-1/traces/{session}"),),
+    )
+
+
+def settings(channels: dict[str, dict[str, Any]] | None = None, **report: Any) -> Settings:
+    raw: dict[str, Any] = {
+        "langfuse": {"host": HOST, "public_key": "pk-lf-test", "secret_key": "sk-lf-test", "query_delay": "15m"},
+        "channels": channels or {"terminal": {"kind": "stdout"}},
+        "monitors": {"cost": {"budgets": [{"name": "global", "daily_cap": 40}]}},
+    }
+    if report:
+        raw["report"] = report
+    return settings_from_dict(raw, env={})

@@ -1,0 +1,114 @@
+"""`run-monitor report` through click's runner: posts to local webhook receivers, writes files, exit codes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from monitors.cli import cli
+from monitors.core import Severity
+from monitors.records import observation_to_row
+from monitors.store.store import Store
+from tests.fakes.webhook_server import Reply, WebhookServer
+from tests.report import builders as b
+
+
+@pytest.fixture
+def hooks() -> Iterator[tuple[WebhookServer, WebhookServer]]:
+    with WebhookServer() as mattermost, WebhookServer() as slack:
+        yield mattermost, slack
+
+
+@pytest.fixture
+def setup(tmp_path: Path, hooks: tuple[WebhookServer, WebhookServer]) -> dict[str, Path]:
+    mattermost, slack = hooks
+    db = tmp_path / "state.db"
+    store = Store.open(f"sqlite:///{db}")
+    b.store_events(store, "cost", b.event(b.budget_finding("2026-11-21", 100, 52.54)))
+    b.store_events(
+        store, "audit", b.event(b.audit_finding("llm-fix-1121-4883", "runaway", Severity.CRITICAL, 22.47, 203))
+    )
+    b.record_run(store, "cost")
+    store.close()
+    rows = [b.obs(d, b.WEEK_START + timedelta(days=d, hours=3), 20.0 + (30 if d == 5 else 0)) for d in range(7)]
+    source = tmp_path / "rows.jsonl.gz"
+    with gzip.open(source, "wt") as fh:
+        fh.writelines(json.dumps(observation_to_row(o), default=str) + "\n" for o in rows)
+    config = {
+        "langfuse": {"host": b.HOST, "public_key": "pk-lf-x", "secret_key": "sk-lf-x"},
+        "store": {"url": f"sqlite:///{db}"},
+        "channels": {
+            "ops-mm": {"kind": "mattermost", "webhook_url": mattermost.url("/hooks/mm-secret-id")},
+            "ops-slack": {"kind": "slack", "webhook_url": slack.url("/services/T0/B0/slack-secret")},
+        },
+        "monitors": {"cost": {"budgets": [{"name": "global", "daily_cap": 40}]}},
+        "report": {"output_dir": str(tmp_path / "reports")},
+    }
+    (tmp_path / "monitors.yaml").write_text(yaml.safe_dump(config))
+    return {"config": tmp_path / "monitors.yaml", "source": source, "db": db, "reports": tmp_path / "reports"}
+
+
+def _invoke(setup: dict[str, Path], *extra: str):
+    args = ["report", "-c", str(setup["config"]), "--source", str(setup["source"]), "--week", "2026-W47", *extra]
+    return CliRunner().invoke(cli, args)
+
+
+def test_posts_the_digest_to_every_channel_and_writes_both_files(setup, hooks) -> None:
+    mattermost, slack = hooks
+    result = _invoke(setup)
+    assert result.exit_code == 0, result.output
+    assert "monitor=report status=ok week=2026-W47 spend=$170.00" in result.output
+    assert "channels=2 delivered=2 failed=0" in result.output
+    assert sorted(p.name for p in setup["reports"].iterdir()) == ["report-2026-W47.html", "report-2026-W47.md"]
+    [mm], [sl] = mattermost.bodies(), slack.bodies()
+    assert mm["text"].startswith("#### :large_orange_diamond: **WARNING** Weekly report 2026\\-W47")
+    assert mm["attachments"][0]["footer"].endswith("/reports/report-2026-W47.html")
+    attachment = mm["attachments"][0]["text"]
+    assert "##### Days over budget" in attachment and "▄▄▄▄▄█▄ peak Sat 21 Nov \\$50\\.00" in attachment
+    headers = [blk["text"]["text"] for blk in sl["blocks"] if blk["type"] == "header"]
+    assert headers == ["🟠 WARNING: Weekly report 2026-W47 (16-22 Nov 2026)"]
+    sections = [blk["text"]["text"] for blk in sl["blocks"] if blk["type"] == "section"]
+    assert any(s.startswith("*Action audit: 1 finding(s)*") for s in sections)
+    store = Store.open(f"sqlite:///{setup['db']}")
+    assert store.last_runs()["report"]["last_ok"] is not None
+
+
+def test_dry_run_prints_the_digest_and_touches_nothing(setup, hooks) -> None:
+    result = _invoke(setup, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "[WARNING] Weekly report 2026-W47 (16-22 Nov 2026)" in result.output
+    assert "== Days over budget ==" in result.output and "dry_run=true" in result.output
+    assert not setup["reports"].exists()
+    assert hooks[0].requests == [] and hooks[1].requests == []
+    assert "report" not in Store.open(f"sqlite:///{setup['db']}").last_runs()
+
+
+def test_a_failing_channel_exits_1_and_the_other_still_gets_it(setup, hooks) -> None:
+    mattermost, slack = hooks
+    mattermost.script(Reply(404, json.dumps({"id": "web.incoming_webhook.invalid.app_error"})))
+    result = _invoke(setup, "--format", "json")
+    assert result.exit_code == 1
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert (summary["delivered"], summary["failed"], summary["status"]) == (1, 1, "delivery_failed")
+    assert "the webhook id is invalid" in summary["errors"]["ops-mm"]
+    assert "mm-secret-id" not in result.output and len(slack.requests) == 1
+
+
+def test_bad_week_exits_2(setup) -> None:
+    result = CliRunner().invoke(cli, ["report", "-c", str(setup["config"]), "--week", "2026-W60"])
+    assert result.exit_code == 2 and "--week: 2026 has no ISO week 60" in result.output
+
+
+def test_unknown_report_channel_exits_2(setup) -> None:
+    config = yaml.safe_load(setup["config"].read_text())
+    config["report"]["channels"] = ["nope"]
+    setup["config"].write_text(yaml.safe_dump(config))
+    result = _invoke(setup)
+    assert result.exit_code == 2 and "report.channels: unknown channel(s) 'nope'" in result.output
