@@ -206,7 +206,8 @@ def markdown_link(url: str, label: str, limit: int = 500) -> str | None:
 
 
 # Characters that would end or break the link syntax; our URLs should not hold them, but never trust that.
-_URL_QUOTE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "%0A", "\t": "%09"}
+# '@' too: a trace id is agent-chosen, and "traces/x-@here" in a link target must not read as a mention.
+_URL_QUOTE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "%0A", "\t": "%09", "@": "%40"}
 _SLACK_URL_QUOTE = {**_URL_QUOTE, "(": "(", ")": ")", "&": "&amp;", "|": "%7C"}
 
 
