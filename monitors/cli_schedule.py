@@ -74,7 +74,7 @@ def _scheduler(opts: dict[str, Any]) -> int:
     stop = threading.Event()
     _install_signal_handlers(stop)
     config_path = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
-    runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_path)
+    runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_path, schedules_path=path)
     serve_opts = ServeOptions(opts["reload_interval"], opts["shutdown_timeout"], opts["workers"])
     abandoned = serve(schedules, path, runner, stop, serve_opts)
     if abandoned:

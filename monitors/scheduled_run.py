@@ -56,6 +56,7 @@ class JobRunner:
     stopping: threading.Event = field(default_factory=threading.Event)
     source_file: Path | None = None
     config_path: Path | None = None
+    schedules_path: Path | None = None  # handed to the report so its digest lists stale monitors
     clock: Callable[[], datetime] = _utcnow
     make_source: Callable[[], Any] | None = None  # default: Langfuse or --source, from settings
     report_check: Callable[[], bool] = report_available
@@ -106,6 +107,10 @@ class JobRunner:
             )
             return "monitor=report status=unavailable"
         command = [sys.executable, "-m", "monitors.cli", "report"]
+        if self.schedules_path is not None:
+            command += ["--schedules", str(self.schedules_path)]
+        if self.source_file is not None:
+            command += ["--source", str(self.source_file)]
         env = dict(os.environ)
         if self.config_path is not None:
             env[CONFIG_ENV] = str(self.config_path)  # every command reads it; no flag to agree on

@@ -365,3 +365,25 @@ def test_a_run_still_going_after_the_bound_is_abandoned_and_its_lock_released(
     assert left == {"cost": "cost"}
     assert "job=cost abandoned at shutdown" in caplog.text and "1 run(s) abandoned" in caplog.text
     assert sqlite_store.acquire_lock("cost", now=datetime.now(UTC), lease=timedelta(hours=1))  # not held up
+
+
+@pytest.mark.slow
+def test_the_report_job_runs_run_monitor_report_in_a_child(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    config = _write(
+        tmp_path / "monitors.yaml",
+        f"store: {{url: '{store_url}'}}\nchannels:\n  ops: {{kind: stdout}}\n"
+        f"report: {{output_dir: {tmp_path / 'reports'}}}\n",
+    )
+    schedules = _write(tmp_path / "schedules.yaml", SCHEDULES)
+    replay = _write(tmp_path / "empty.jsonl", "")
+    store = Store.open(store_url)
+    try:
+        runner = JobRunner(_settings(), store, source_file=replay, config_path=config, schedules_path=schedules)
+        with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+            runner(ScheduleJob(name="weekly-report", monitor="report", cron="0 8 * * 4"))
+        assert "job=weekly-report duration=" in caplog.text
+        assert "monitor=report status=ok exit=0" in caplog.text, caplog.text
+        assert store.last_runs()["report"]["last"]["status"] == "ok"  # the report records its own heartbeat
+    finally:
+        store.close()
