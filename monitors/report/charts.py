@@ -20,6 +20,7 @@ from monitors.report.fmt import short
 SEVERITY_COLORS = {Severity.CRITICAL: "#D0021B", Severity.WARNING: "#F5A623", Severity.INFO: "#4A90E2"}
 BAR = "#4A90E2"
 OVER = "#D0021B"
+WARN = "#F5A623"  # at or above 80% of the cap, where the cost monitor warns
 PREVIOUS = "#B8C4D6"
 MAX_BARS = 10
 
@@ -53,7 +54,7 @@ def daily_spend_chart(report: WeekReport) -> str:
     days = [f"{day:%a %-d}" for day, _ in report.spend.daily]
     values = [cost for _, cost in report.spend.daily]
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
-    colors = [OVER if cap and v > cap else BAR for v in values]
+    colors = [OVER if cap and v > cap else WARN if cap and v >= 0.8 * cap else BAR for v in values]
     ax.bar(days, values, color=colors)
     if cap:
         ax.axhline(cap, color="#333333", linestyle="--", linewidth=1)

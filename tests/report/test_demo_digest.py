@@ -1,0 +1,101 @@
+"""The digest of the bundled demo week, built from real pipeline runs, as Mattermost and Slack receive it.
+
+Slow: goal-drift loads the offline embedding model. Golden-ish: asserts the key content (totals,
+sparkline, the over-budget day, the worst three drift alerts, audit kinds), not every byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitors.config import settings_from_dict
+from monitors.demo_run import DEMO_END, load_demo_source, run_demo
+from monitors.report.period import parse_week
+from monitors.report.run import run_report
+from monitors.store.store import Store
+from tests.fakes.webhook_server import WebhookServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    folder = tmp_path_factory.mktemp("demo")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert run_demo(("cost", "drift", "audit"), fmt="text", echo=lambda _: None, store_dir=folder) == 0
+    store = Store.open(f"sqlite:///{folder / 'demo.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def posted(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from monitors.config import load_config
+    from monitors.wiring import build_notifiers, demo_path
+
+    demo = load_config(demo_path("monitors.yaml"), env={})
+    with WebhookServer() as mattermost, WebhookServer() as slack:
+        raw = demo.model_dump(mode="json", exclude={"channels", "default_route", "store", "langfuse", "gitlab"})
+        raw["langfuse"] = {"host": demo.langfuse.host, "public_key": "pk", "secret_key": "sk"}
+        raw["channels"] = {
+            "mm": {"kind": "mattermost", "webhook_url": mattermost.url("/hooks/demo")},
+            "slack": {"kind": "slack", "webhook_url": slack.url("/services/T/B/demo")},
+        }
+        settings = settings_from_dict(raw, env={})
+        week = parse_week("2026-W47", ZoneInfo("UTC"))
+        out = tmp_path_factory.mktemp("reports")
+        result, report, _ = run_report(
+            settings, demo_store, load_demo_source(), build_notifiers(settings), week,
+            now=DEMO_END + timedelta(days=3, hours=8), output_dir=out,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.errors
+        return {"mm": mattermost.bodies()[0], "slack": slack.bodies()[0], "report": report, "html": Path(result.html)}
+
+
+def _unescape(text: str) -> str:
+    """Undo Mattermost's Markdown escapes (backslash before punctuation) to read the plain text."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def test_mattermost_receives_the_demo_digest(posted: dict) -> None:
+    mm = posted["mm"]
+    text = _unescape(mm["text"])
+    assert text.startswith("#### :large_orange_diamond: **WARNING** Weekly report 2026-W47 (16-22 Nov 2026)")
+    assert "Spend $195.71 (+34% vs the week before); 1 day(s) over budget; 3 goal-drift alert(s)" in text
+    body = _unescape(mm["attachments"][0]["text"])
+    assert "Total $195.71: +34% vs $146.15" in body
+    assert "Mon-Sun ▄▄▄▅▄█▄ peak Sat 21 Nov $52.54, cap $40.00/day" in body
+    assert "Sat 21 Nov: budget global, all spend: $52.54 of $40.00 (131%)" in body
+    assert "Sat 21 Nov: budget per-user, svc-llm-fix: $33.26 of $5.00 (665%)" in body
+    assert "truncated" not in body
+
+
+def test_slack_blocks_carry_drift_worst_three_and_audit_kinds(posted: dict) -> None:
+    blocks = posted["slack"]["blocks"]
+    assert blocks[0]["text"]["text"] == "🟠 WARNING: Weekly report 2026-W47 (16-22 Nov 2026)"
+    sections = {
+        b["text"]["text"].split("*\n")[0].strip("*"): b["text"]["text"] for b in blocks if b["type"] == "section"
+    }
+    drift = next(text for head, text in sections.items() if head.startswith("Goal drift"))
+    assert [line[:4] for line in drift.splitlines()[1:]] == ["[1] ", "[2] ", "[3] "]
+    assert "platform/billing!345" in drift and "platform/api!218" in drift and "platform/web!92" in drift
+    audit = next(text for head, text in sections.items() if head.startswith("Action audit"))
+    assert "By kind: loop 2 · repeat 2" in audit and "runaway 1" in audit
+    assert "llm-fix-1121-4883" in audit.splitlines()[3]  # the $22 runaway is the first session to open
+    links = next(b["text"]["text"] for b in blocks if b["type"] == "section" and "<https://" in b["text"]["text"])
+    assert "merge_requests/345|Drift 1: Merge request>" in links
+    assert posted["report"].audit_by_kind["runaway"] == 1 and len(posted["report"].drift) == 3
+
+
+def test_full_report_of_the_demo_week_is_written(posted: dict) -> None:
+    page = posted["html"].read_text()
+    assert page.count("data:image/png;base64,") == 3
+    assert "llm-fix-1121-4883" in page and "platform/api!218" in page
