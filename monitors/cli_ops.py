@@ -188,17 +188,18 @@ def register(cli: click.Group, drift: click.Group) -> None:
         from monitors import drift_scoring
         from monitors.embeddings import SentenceTransformerEmbedder
 
-        labelled = cal.load_labelled_pairs(pairs)
-        if split:
-            labelled = [p for p in labelled if getattr(p, "split", None) == split]
+        loaded = cal.load_labelled_pairs(pairs)
+        for problem in loaded.problems:
+            click.echo(f"{pairs}: {problem}", err=True)
+        labelled = [p for p in loaded.pairs if split is None or p.split == split]
         if dry_run or not labelled:
-            click.echo(f"{len(labelled)} labelled pairs read from {pairs}")
+            click.echo(f"{len(labelled)} labelled pairs read from {pairs}" + (f" (split {split})" if split else ""))
             return
         report = cal.calibrate(
             labelled,
             SentenceTransformerEmbedder(),
             method=method or drift_scoring.DEFAULT_METHOD,
-            threshold=drift_scoring.DEFAULT_THRESHOLD if threshold is None else threshold,
+            threshold=threshold,  # None: the method's own calibrated threshold
             target_false_alarm=false_alarm,
         )
         click.echo(cal.format_report(report))

@@ -299,7 +299,8 @@ def load_schedules(path: str | Path) -> Schedules:
 
 
 def _schedule_problems(schedules: Schedules) -> Iterator[str]:
-    from apscheduler.triggers.cron import CronTrigger
+    # The scheduler's reading of cron (Sunday=0, as Kubernetes reads it), so validate agrees with both.
+    from monitors.scheduler import crontab_trigger
 
     seen: set[str] = set()
     for i, job in enumerate(schedules.jobs):
@@ -310,6 +311,6 @@ def _schedule_problems(schedules: Schedules) -> Iterator[str]:
             yield f"jobs.{i}.monitor: unknown monitor {job.monitor!r} (valid: {', '.join([*MONITORS, 'report'])})"
         tz = job.timezone or schedules.timezone
         try:
-            CronTrigger.from_crontab(job.cron, timezone=ZoneInfo(tz))
+            crontab_trigger(job.cron, ZoneInfo(tz))
         except (ZoneInfoNotFoundError, ValueError) as exc:
             yield f"jobs.{i}: {exc}"

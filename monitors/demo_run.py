@@ -23,7 +23,7 @@ from monitors.wiring import build_notifiers, demo_path, gitlab_factory
 
 DEMO_START = datetime(2026, 11, 16, tzinfo=UTC)
 DEMO_END = datetime(2026, 11, 23, tzinfo=UTC)
-COST_STEP = timedelta(hours=6)
+COST_STEP = timedelta(hours=1)
 
 
 def load_demo_source() -> ReplaySource:
@@ -31,7 +31,10 @@ def load_demo_source() -> ReplaySource:
     from_file = ReplaySource(demo_path("observations.jsonl.gz"))
     everything = RunWindow(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
     source = ReplaySource.from_observations(
-        from_file.observations(ObservationQuery(everything)), host="https://langfuse.example.com"
+        from_file.observations(ObservationQuery(everything)),
+        host="https://langfuse.example.com",
+        # Like live Langfuse, return only the field groups a query asks for.
+        strict_fields=True,
     )
     source.stats.malformed = from_file.stats.malformed
     source.stats.malformed_examples = from_file.stats.malformed_examples
@@ -56,6 +59,8 @@ def run_demo(names: Sequence[str], *, fmt: str, echo: Callable[[str], None], sto
                 summary = run_once(name, settings, deps, now=DEMO_END + delay, since=DEMO_START)
                 summaries.append(summary)
                 _echo_summary(summary, fmt, echo)
+        if set(names) == {"cost", "drift", "audit"}:
+            _weekly_digest(settings, deps, delay, echo)
         store.close()
     return max((s.exit_code for s in summaries), default=0)
 
@@ -76,6 +81,16 @@ def _cost_week(settings, deps: RunDeps, delay: timedelta, echo, fmt: str) -> Run
     total.counters["runs"] = runs
     _echo_summary(total, fmt, echo)
     return total
+
+
+def _weekly_digest(settings, deps: RunDeps, delay: timedelta, echo: Callable[[str], None]) -> None:
+    """End the demo the way the week ends: with the Thursday digest, built from what the runs stored."""
+    from monitors.report.build import build_digest
+
+    echo("\nThe weekly digest these runs add up to (run-monitor report --demo writes the full HTML report):")
+    digest = build_digest(deps.store, deps.source, settings, DEMO_START, DEMO_END + delay)
+    for notifier in deps.notifiers.values():
+        notifier.deliver(digest)
 
 
 def _echo_summary(summary: RunSummary, fmt: str, echo: Callable[[str], None]) -> None:

@@ -67,10 +67,13 @@ def _baseline(values: Sequence[float], *, weekday: bool) -> Baseline:
     return Baseline(median, max(MAD_SCALE * mad, MIN_SPREAD_FRACTION * median), len(values), weekday)
 
 
-def spike_check(observed: float, baseline: Baseline, *, multiplier: float, min_dollars: float) -> Spike | None:
+def spike_check(
+    observed: float, baseline: Baseline, *, multiplier: float, min_dollars: float, min_ratio: float = 1.0
+) -> Spike | None:
     """A Spike when `observed` is above median + multiplier * spread AND at least `min_dollars` above
-    the median (so $0.02 -> $0.09 is never an alert, however many MADs it is)."""
-    threshold = baseline.median + multiplier * baseline.spread
+    the median (so $0.02 -> $0.09 is never an alert, however many MADs it is) AND at least `min_ratio`
+    times the median (a steady series has a tiny MAD: +50% would otherwise count as a spike)."""
+    threshold = max(baseline.median + multiplier * baseline.spread, baseline.median * min_ratio)
     if observed > threshold and observed - baseline.median >= min_dollars:
         return Spike(observed, baseline, threshold)
     return None

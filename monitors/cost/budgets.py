@@ -161,6 +161,9 @@ class SpikeConfig(BaseModel):
     min_dollars: Money = Field(
         default=Decimal("1"), description="A spike must also exceed the median by this many USD."
     )
+    min_ratio: float = Field(
+        default=2.0, ge=1, le=100, description="A spike must also be at least this multiple of the usual spend."
+    )
     weekday_aware: bool = Field(default=True, description="Compare with the same weekday when possible.")
     weekday_weeks: int = Field(default=4, ge=2, le=8, description="Weeks of same-weekday history to use.")
 
@@ -178,3 +181,9 @@ class ProjectionConfig(BaseModel):
         description="Project only once this share of a usual day's spend should have happened.",
     )
     profile_days: int = Field(default=14, ge=1, le=60, description="Closed days that shape the hourly profile.")
+    min_overshoot: float = Field(
+        default=1.2,
+        ge=1,
+        le=10,
+        description="Warn only when the projected day reaches this multiple of the cap (early projections swing).",
+    )

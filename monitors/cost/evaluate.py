@@ -121,7 +121,7 @@ def _series(
     projected = None
     if fraction is not None:
         projected = project(spend, fraction, s.projection.min_elapsed_fraction)
-        if s.projection.enabled and projected is not None and projected >= cap:
+        if s.projection.enabled and projected is not None and projected >= cap * s.projection.min_overshoot:
             extra = {"projected": projected, "expected_fraction": round(fraction, 4)}
             yield Candidate(budget, value, day, "projection", spend, 1, Severity.WARNING, extra)
             return
@@ -161,7 +161,9 @@ def _spike(
     )
     if baseline is None:
         return None
-    return spike_check(observed, baseline, multiplier=cfg.mad_multiplier, min_dollars=float(cfg.min_dollars))
+    return spike_check(
+        observed, baseline, multiplier=cfg.mad_multiplier, min_dollars=float(cfg.min_dollars), min_ratio=cfg.min_ratio
+    )
 
 
 def build_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, days: list[date], today: date) -> list[Finding]:

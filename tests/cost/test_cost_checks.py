@@ -66,6 +66,19 @@ def test_projection_warns_before_the_cap_using_the_usual_hourly_spread():
     assert warning.evidence["spend"] == 40.0
 
 
+def test_projection_just_over_the_cap_is_not_a_warning():
+    # $40 by 06:00 of an evenly spread day projects to $160: a warning for a $130 cap (x1.23), none for a
+    # $140 cap (x1.14, inside the default 1.2 margin: early projections swing that much).
+    even = [o for d in range(6, 20) for o in spread(f"2026-11-{d:02d}", 20.0)]
+    today = [obs(f"2026-11-20 0{h}:10", 10.0) for h in range(4)]
+    kinds = {}
+    for cap in (130, 140):
+        mon = monitor(budgets=[{"name": "daily", "daily_cap": cap}], spike={"enabled": False})
+        findings = run(mon, CountingSource(even + today), MemoryState(), "2026-11-20 00:00", "2026-11-20 06:00")
+        kinds[cap] = [f.kind for f in findings]
+    assert kinds == {130: ["projection"], 140: []}
+
+
 def test_projection_waits_for_min_elapsed_fraction():
     history = [o for d in range(6, 20) for o in spread(f"2026-11-{d:02d}", 20.0)]
     mon = monitor(budgets=[{"name": "daily", "daily_cap": 100}], spike={"enabled": False})
@@ -85,6 +98,10 @@ def test_robust_baseline_ignores_one_runaway_day_and_prefers_the_weekday():
     assert weekly is not None and weekly.median == 40.0 and weekly.weekday
     assert spike_check(45.0, weekly, multiplier=4, min_dollars=1) is None
     assert spike_check(45.0, flat, multiplier=4, min_dollars=1) is not None
+    # A steady series has a tiny MAD: a relative floor keeps +50% days from counting as spikes.
+    assert spike_check(14.5, flat, multiplier=4, min_dollars=1) is not None  # +45%, but 4.5 MADs
+    assert spike_check(14.5, flat, multiplier=4, min_dollars=1, min_ratio=2.0) is None
+    assert spike_check(20.5, flat, multiplier=4, min_dollars=1, min_ratio=2.0) is not None
     assert robust_baseline({}, D, days=14, min_days=7, weekday_aware=True, weekday_weeks=4) is None
 
 
