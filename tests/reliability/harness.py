@@ -18,7 +18,6 @@ from monitors.core import RunWindow
 from monitors.records import Observation
 from monitors.registry import notifier_class
 from monitors.retry import RetryPolicy
-from monitors.safe_text import WORD_JOINER
 from tests.fakes.webhook_server import WebhookServer
 
 NOW = datetime(2026, 3, 12, 9, 0, tzinfo=UTC)
@@ -54,14 +53,15 @@ def no_wait(attempts: int = 2) -> RetryPolicy:
 
 
 def chat_settings(
-    hook: WebhookServer,
+    hook: WebhookServer | str,
     monitors: Mapping[str, Any] | None = None,
     *,
     kinds: tuple[str, ...] = ("slack", "mattermost"),
     **extra: Any,
 ) -> Settings:
-    """Settings whose channels (one per kind) post to `hook`, one path per channel."""
-    channels = {kind: {"kind": kind, "webhook_url": hook.url(f"/hooks/{kind}-SECRETPATH")} for kind in kinds}
+    """Settings whose channels (one per kind) post to `hook` (a receiver or its base URL), one path each."""
+    base = hook.url("") if isinstance(hook, WebhookServer) else hook.rstrip("/")
+    channels = {kind: {"kind": kind, "webhook_url": f"{base}/hooks/{kind}-SECRETPATH"} for kind in kinds}
     raw = {
         "channels": channels,
         "default_route": {"channels": list(channels), "min_severity": "warning"},
