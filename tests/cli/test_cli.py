@@ -80,16 +80,50 @@ def test_silence_add_list_remove(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "not a duration" in bad.output
 
 
-def test_cost_demo_fires_each_budget_alert_once() -> None:
+DEMO_COST_ALERTS = [
+    "[WARNING] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
+    "[WARNING] Cost budget global at 80% for all spend on 2026-11-19",
+    "[WARNING] Cost budget per-user at 80% for user svc-llm-fix on 2026-11-21",
+    "[CRITICAL] Cost budget per-user at 100% for user svc-llm-fix on 2026-11-21",
+    "[WARNING] Cost budget global heading past its cap for all spend on 2026-11-21",
+    "[WARNING] Cost budget per-agent heading past its cap for agent llm-fix on 2026-11-21",
+    "[WARNING] Cost budget per-agent at 80% for agent llm-fix on 2026-11-21",
+    "[CRITICAL] Cost budget per-agent at 100% for agent llm-fix on 2026-11-21",
+    "[WARNING] Cost budget global at 80% for all spend on 2026-11-21",
+    "[CRITICAL] Cost budget global at 100% for all spend on 2026-11-21",
+]
+
+
+def test_cost_demo_week_warns_and_pages_once_each_then_the_next_run_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hourly runs over the demo week: the 85% day warns once, the over-budget day warns then pages once
+    (per budget), exactly one user's fan-out budget fires; the next scheduled run sends nothing new."""
+    from datetime import timedelta
+
+    from monitors.config import load_config
+    from monitors.demo_run import DEMO_END, load_demo_source, run_demo
+    from monitors.pipeline import RunDeps, run_once
+    from monitors.store.store import Store
+    from monitors.wiring import build_notifiers, demo_path
+
+    lines: list[str] = []
+    assert run_demo(("cost",), fmt="text", echo=lines.append, store_dir=tmp_path) == 0
+    alerts = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert alerts == DEMO_COST_ALERTS
+    assert "status=ok" in lines[-1] and "runs=168" in lines[-1]
+
+    settings = load_config(demo_path("monitors.yaml"), env={})
+    deps = RunDeps(load_demo_source(), Store.open(f"sqlite:///{tmp_path / 'demo.db'}"), build_notifiers(settings))
+    for minutes in (30, 90):  # the next runs, before and after Sunday closes: nothing new to say
+        later = run_once("cost", settings, deps, now=DEMO_END + timedelta(minutes=minutes))
+        assert (later.status, later.queued, later.delivered) == ("ok", 0, 0)
+
+
+def test_cost_demo_through_the_cli() -> None:
     result = CliRunner().invoke(cli, ["cost", "--demo"])
     assert result.exit_code == 0, result.output
-    titles = [line for line in result.output.splitlines() if line.startswith("[")]
-    assert titles.count("[WARNING] Cost budget global at 80% for all spend on 2026-11-19") == 1
-    assert titles.count("[CRITICAL] Cost budget global at 100% for all spend on 2026-11-21") == 1
-    assert titles.count("[CRITICAL] Cost budget per-user at 100% for user svc-llm-fix on 2026-11-21") == 1
-    per_user = [t for t in titles if "per-user" in t]
-    assert per_user == ["[CRITICAL] Cost budget per-user at 100% for user svc-llm-fix on 2026-11-21"]
-    assert "monitor=cost status=ok" in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("[")] == DEMO_COST_ALERTS
 
 
 @pytest.mark.parametrize("args", [["--help"], ["cost", "--demo"], ["validate", "--help"]])
