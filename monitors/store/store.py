@@ -7,10 +7,11 @@ commits a run's outbox rows, dedupe records, monitor state and watermark in ONE 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -98,12 +99,15 @@ class Store:
     @classmethod
     def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
         try:
-            connect_args = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 10}
+            # Wait up to 30 s for a locked SQLite file (or 10 s to connect to PostgreSQL) unless the URL
+            # says otherwise (`?timeout=2`, `?connect_timeout=3`).
+            key, wait = ("timeout", 30) if url.startswith("sqlite") else ("connect_timeout", 10)
+            connect_args = {} if f"{key}=" in url else {key: wait}
             engine = sa.create_engine(engine_url(url), connect_args=connect_args, pool_pre_ping=True)
             if migrate_schema:
                 migrate(engine)
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot open state store {redact_url(url)}: {type(exc).__name__}") from None
+            raise StoreError(f"cannot open state store {redact_url(url)}: {_reason(exc)}") from None
         except OSError as exc:
             raise StoreError(f"cannot open state store {redact_url(url)}: {exc.strerror}") from None
         return cls(engine)
@@ -362,6 +366,31 @@ class Store:
                 }
                 for r in rows
             ]
+
+
+def _reason(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's one-line reason ('database is locked'), never the SQL, its parameters or the URL."""
+    orig = getattr(exc, "orig", None)
+    first = str(orig).strip().splitlines()[0] if orig is not None and str(orig).strip() else ""
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+
+
+def _store_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"state store: {method.__name__} failed: {_reason(exc)}") from None
+
+    return wrapper
+
+
+# A locked, read-only or restarted database surfaces as StoreError from every operation (the CLI then
+# exits 1 with one line), not as a driver exception and traceback.
+for _name, _method in list(vars(Store).items()):
+    if not _name.startswith("_") and _name not in ("open", "close") and callable(_method):
+        setattr(Store, _name, _store_errors(_method))
 
 
 def _json(value: Any) -> Any:
