@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from monitors.core import StoreError
 from monitors.store import schema
 from monitors.store.migrations import MIGRATIONS, migrate
 from monitors.store.store import RunCommit, Store
@@ -45,10 +47,8 @@ def test_watermark_state_and_outbox_commit_together(store: Store) -> None:
 
 def test_failed_commit_leaves_nothing(store: Store) -> None:
     bad_event = {"monitor": "cost"}  # missing required columns: the transaction must roll back
-    try:
+    with pytest.raises(StoreError):  # the store wraps driver errors (was sa.exc.SQLAlchemyError)
         _commit(store, outbox=[("fp", "ops", {"title": "x", "severity": "warning"})], events=[bad_event])
-    except sa.exc.SQLAlchemyError:
-        pass
     assert store.pending_outbox(NOW) == []
     assert store.watermark("cost") is None
 
