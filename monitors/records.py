@@ -101,7 +101,7 @@ def parse_time(value: Any, *, field_name: str) -> datetime:
         raise MalformedRecord(f"{field_name}: expected an ISO 8601 timestamp, got {value!r}")
     try:
         return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: '9999-12-31T23:59:59-05:00' is past year 9999 in UTC
         raise MalformedRecord(f"{field_name}: not an ISO 8601 timestamp: {value[:40]!r}") from None
 
 
@@ -132,8 +132,9 @@ def _cost(row: Mapping[str, Any]) -> float:
         return 0.0
     try:
         cost = float(value)
-    except (TypeError, ValueError):
-        raise MalformedRecord(f"totalCost: not a number: {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer past float range
+        shown = repr(value[:40]) if isinstance(value, str) else type(value).__name__  # repr of a huge int fails
+        raise MalformedRecord(f"totalCost: not a number: {shown}") from None
     if cost != cost or cost < 0 or cost == float("inf"):
         raise MalformedRecord(f"totalCost: must be a finite non-negative number, got {value!r}")
     return cost
@@ -146,7 +147,7 @@ def _usage(raw: Any) -> dict[str, int]:
     for key, value in raw.items():
         try:
             usage[str(key)] = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
             continue
     return usage
 
