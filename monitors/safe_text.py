@@ -193,7 +193,7 @@ def slack_link(url: str, label: str, limit: int = 500) -> str | None:
     """A mrkdwn link `<url|label>` for a URL we built; None unless it is http(s)."""
     if not _is_http(url):
         return None
-    safe_url = "".join(_SLACK_URL_QUOTE.get(c, c) for c in url.strip())
+    safe_url = "".join(_SLACK_URL_QUOTE.get(c) or _quote_invisible(c) for c in url.strip())
     return f"<{safe_url}|{slack_mrkdwn(label, limit)}>"
 
 
@@ -201,7 +201,7 @@ def markdown_link(url: str, label: str, limit: int = 500) -> str | None:
     """A Markdown link `[label](url)` for a URL we built; None unless it is http(s)."""
     if not _is_http(url):
         return None
-    safe_url = "".join(_URL_QUOTE.get(c, c) for c in url.strip())
+    safe_url = "".join(_URL_QUOTE.get(c) or _quote_invisible(c) for c in url.strip())
     return f"[{mattermost_markdown(label, limit)}]({safe_url})"
 
 
@@ -209,6 +209,14 @@ def markdown_link(url: str, label: str, limit: int = 500) -> str | None:
 # '@' too: a trace id is agent-chosen, and "traces/x-@here" in a link target must not read as a mention.
 _URL_QUOTE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "%0A", "\t": "%09", "@": "%40"}
 _SLACK_URL_QUOTE = {**_URL_QUOTE, "(": "(", ")": ")", "&": "&amp;", "|": "%7C"}
+
+
+def _quote_invisible(ch: str) -> str:
+    """Percent-encode control, format (bidi, zero-width) and separator characters: a trace id in a URL
+    is agent-chosen, and such characters would hide or reorder what the reader sees."""
+    if unicodedata.category(ch) in _DROP_CATEGORIES or unicodedata.category(ch).startswith("Z"):
+        return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+    return ch
 
 
 def _is_http(url: str) -> bool:
