@@ -66,20 +66,14 @@ class HttpSession:
             auth=httpx.BasicAuth(public_key, secret_key),
             timeout=timeout,
             transport=transport,
-            event_hooks={"request": [self._count], "response": [self._keep]},
+            event_hooks={"request": [self._count]},
         )
-        # The SDK validates whole pages; when one row is malformed we re-read that page's raw JSON
-        # from here and skip only the bad row.
-        self.last_response: httpx.Response | None = None
 
     def __repr__(self) -> str:
         return f"HttpSession(host={self.host!r})"
 
     def _count(self, request: httpx.Request) -> None:
         self.stats.count_request(endpoint_of(request.url))
-
-    def _keep(self, response: httpx.Response) -> None:
-        self.last_response = response
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
