@@ -27,6 +27,7 @@ from monitors.audit.sequence import ToolCall, normalize_args
 MAX_PLAN_STEPS = 100  # a longer "plan" is a transcript, not a plan; the rest is ignored
 _WORD = re.compile(r"[a-z0-9]{3,}")
 _NUMBERED = re.compile(r"^\s*\d{1,2}[.):]\s+(.+)$", re.MULTILINE)
+_INLINE_NUMBER = re.compile(r"(?:^|(?<=\s))(\d{1,2})[.)]\s+")
 _CLAUSE = re.compile(r"(?:\n+|(?<=[.;!?])\s+|,?\s+(?:and\s+)?then\s+)", re.IGNORECASE)
 _STOP = frozenset(
     [
@@ -121,6 +122,21 @@ def _step(item: Any) -> PlanStep | None:
     return None
 
 
+def numbered_steps(text: str) -> list[str]:
+    """Steps numbered one per line, or inline ("1. read the test 2. fix it 3. run tests").
+
+    Inline numbers count only when they run 1, 2, 3... in order, so "bump to v2. then" is not a plan.
+    """
+    lines = _NUMBERED.findall(text)
+    if len(lines) >= 2:
+        return lines
+    parts = _INLINE_NUMBER.split(text)  # [before, n1, step1, n2, step2, ...]
+    numbers, steps = parts[1::2], [p.strip() for p in parts[2::2]]
+    if len(steps) >= 2 and [int(n) for n in numbers] == list(range(1, len(numbers) + 1)):
+        return steps
+    return []
+
+
 def parse_plan(value: Any) -> list[PlanStep]:
     """Plan steps from metadata or text: a list, a JSON list, numbered lines, or sentences."""
     if isinstance(value, str):
@@ -130,8 +146,7 @@ def parse_plan(value: Any) -> list[PlanStep]:
                 return parse_plan(json.loads(text))
             except ValueError:
                 pass
-        numbered = _NUMBERED.findall(text)
-        parts = numbered if len(numbered) >= 2 else _CLAUSE.split(text)
+        parts = numbered_steps(text) or _CLAUSE.split(text)
         value = [p for p in parts if len(_WORD.findall(p.lower())) >= 2]
     if not isinstance(value, list | tuple):
         return []
@@ -151,7 +166,7 @@ def is_structured(plan: Any) -> bool:
             return isinstance(json.loads(text), list)
         except ValueError:
             pass
-    return len(_NUMBERED.findall(text)) >= 2
+    return bool(numbered_steps(text))
 
 
 def _words(text: str) -> set[str]:

@@ -68,6 +68,8 @@ def test_numbered_text_plan():
         ('[{"name": "a"}, {"name": "b"}]', True, 2),
         (["read the file", "fix the bug"], True, 2),
         ("1. read the file\n2. fix the bug", True, 2),
+        ("1. read failing test 2. fix assertion 3. run tests", True, 3),  # inline numbering
+        ("bump to v2. then run the 3. tests again", False, 2),  # numbers out of sequence: prose
         ("First read the file, then fix the bug.", False, 2),
         ("", False, 0),
         (None, False, 0),
