@@ -145,26 +145,47 @@ def register(cli: click.Group, drift: click.Group) -> None:
 
     @cli.command()
     @config_opt
+    @click.option(
+        "--schedules",
+        "-s",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="schedules.yaml, to flag stale monitors (default: next to the config, if there).",
+    )
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
     @_guard
-    def status(config: str | None, fmt: str) -> None:
-        """Show each monitor's last run, last success and pending alerts (the heartbeat)."""
+    def status(config: str | None, schedules: Path | None, fmt: str) -> None:
+        """Each monitor's last run and last success, monitors gone stale, and alerts waiting to be sent.
+
+        Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes).
+        """
         import json
 
+        from monitors.config import load_schedules
+        from monitors.scheduler import stale_monitors
         from monitors.wiring import open_store
 
-        store = open_store(_settings(config))
+        settings = _settings(config)
+        store, now = open_store(settings), datetime.now(UTC)
         runs, outbox = store.last_runs(), store.outbox_counts()
+        if schedules is None and settings.source_file is not None:
+            beside = settings.source_file.parent / "schedules.yaml"
+            schedules = beside if beside.exists() else None
+        stale = stale_monitors(load_schedules(schedules), runs, now) if schedules else []
         if fmt == "json":
-            click.echo(json.dumps({"runs": runs, "outbox": outbox}, default=str))
-            return
-        for monitor, entry in sorted(runs.items()):
-            last = entry.get("last") or {}
+            click.echo(json.dumps({"runs": runs, "outbox": outbox, "stale": [s.monitor for s in stale]}, default=str))
+        else:
+            for monitor, entry in sorted(runs.items()):
+                last = entry.get("last") or {}
+                click.echo(
+                    f"{monitor}: last={last.get('status')} at {last.get('finished_at')} "
+                    f"last_ok={entry['last_ok']} failures={entry['failures']}"
+                )
+            for item in stale:
+                click.echo(item.line(now))
             click.echo(
-                f"{monitor}: last={last.get('status')} at {last.get('finished_at')} "
-                f"last_ok={entry['last_ok']} failures={entry['failures']}"
+                f"outbox: {outbox or 'empty'}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
             )
-        click.echo(f"outbox: {outbox or 'empty'}")
+        sys.exit(1 if stale else 0)
 
     @drift.command()
     @click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -136,3 +136,31 @@ def test_heavy_libraries_are_not_imported(args: list[str]) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_status_flags_stale_monitors(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitors.store.store import Store
+
+    config = _write(tmp_path, {"store": {"url": f"sqlite:///{tmp_path / 's.db'}"}})
+    (tmp_path / "schedules.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "jobs": [
+                    {"name": "cost", "monitor": "cost", "cron": "*/15 * * * *"},
+                    {"name": "audit", "monitor": "audit", "cron": "0 6 * * *"},
+                ]
+            }
+        )
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    now = datetime.now(UTC)
+    store.record_run("cost", started=now, finished=now - timedelta(hours=2), status="ok", summary={})
+    store.record_run("audit", started=now, finished=now - timedelta(hours=3), status="ok", summary={})
+    result = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "cost: stale (last success 2h ago; scheduled every 15m by cost)" in result.output
+    assert "audit: stale" not in result.output  # daily: 3 hours is fine
+    store.record_run("cost", started=now, finished=now, status="ok", summary={})
+    assert CliRunner().invoke(cli, ["status", "-c", str(config)]).exit_code == 0
