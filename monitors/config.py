@@ -62,8 +62,8 @@ class StoreSettings(Strict):
 class Route(Strict):
     monitors: list[str] = Field(default_factory=lambda: ["*"], description="Monitor names or '*'.")
     kinds: list[str] | None = Field(None, description="Only these finding kinds (e.g. budget, loop).")
-    min_severity: Severity = Severity.WARNING
-    channels: list[str]
+    min_severity: Severity = Field(Severity.WARNING, description="info, warning or critical.")
+    channels: list[str] = Field(description="Channel names from `channels`.")
 
     @field_validator("min_severity", mode="before")
     @classmethod
