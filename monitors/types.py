@@ -23,6 +23,9 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 15m, 2h or 7d")
     if isinstance(value, int | float):
+        # A negative lease or delay would silently defeat locks and windows; inf/1e20 overflow timedelta.
+        if not 0 <= value < 10**10:
+            raise ValueError(f"{value!r} is not a duration: use 0 or more seconds, or forms like 15m, 2h, 7d")
         return timedelta(seconds=value)
     text = str(value).strip().replace(" ", "")
     if not text:
@@ -33,7 +36,7 @@ def parse_duration(value: Any) -> timedelta:
             break
         seconds += float(match.group(1)) * _UNITS[match.group(2).lower()]
         pos = match.end()
-    if pos != len(text):
+    if pos != len(text) or seconds >= 10**10:  # past ~300 years timedelta overflows
         raise ValueError(f"{value!r} is not a duration; use forms like 90s, 15m, 2h, 7d")
     return timedelta(seconds=seconds)
 
