@@ -1,10 +1,13 @@
 """Run one command as a child process and measure it: wall time, CPU, peak memory and API requests.
 
-Peak memory is the child's own ru_maxrss from `os.wait4` (per child, unlike RUSAGE_CHILDREN which
-keeps the maximum over every child so far). Requests come from the fake servers' logs, counted in
-Langfuse's rate-limit buckets: Metrics (v2 `/api/public/v2/metrics`, legacy `/api/public/metrics`),
-score writes, and the general API (everything else). The busiest minute is the most requests that
-arrived within any 60 s span of the run.
+Peak memory is the child's maximum RSS as GNU time (`/usr/bin/time -f %M`) reports it. Not our own
+`wait4`: Python starts children with vfork, so a child's ru_maxrss starts at the *runner's* RSS (which
+holds the fake's million rows), and RUSAGE_CHILDREN keeps the maximum over every child so far. GNU
+time is a small process, so the grandchild it reports on starts small.
+
+Requests come from the fake servers' logs, counted in Langfuse's rate-limit buckets: Metrics (v2
+`/api/public/v2/metrics`, legacy `/api/public/metrics`), score writes, and the general API (the
+rest). The busiest minute is the most requests that arrived within any 60 s span of the run.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmarks.server import IndexedFakeLangfuse
 
 METRICS_PATHS = ("/api/public/v2/metrics", "/api/public/metrics")
 SCORES_PATH = "/api/public/scores"
+GNU_TIME = "/usr/bin/time"
 
 
 @dataclass
@@ -55,6 +60,12 @@ class Measured:
         return out
 
 
+def _gnu_time(text: str) -> tuple[float, float, float]:
+    # The last line is ours; GNU time puts "Command exited with non-zero status N" before it.
+    fields = text.strip().splitlines()[-1].split()
+    return float(fields[0]), float(fields[1]), float(fields[2])
+
+
 def busiest_minute(times: list[float]) -> int:
     """The most entries of a sorted list of times that fall within any 60 s span."""
     best = start = 0
@@ -77,17 +88,17 @@ def run_measured(
     arrived = len(fake.arrivals) if fake else 0
     served = fake.compute_seconds if fake else 0.0
     gitlab_seen = len(gitlab.requests) if gitlab is not None else 0
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as gnu:
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(proc.pid, 0)
+        timed = [GNU_TIME, "-f", "%M %U %S", "-o", gnu.name, *cmd]
+        proc = subprocess.Popen(timed, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        proc.wait()
         wall = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait again
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    # ru_maxrss is in KiB on Linux.
-    result = Measured(label, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
+        peak_kib, user, system = _gnu_time(Path(gnu.name).read_text())
+    result = Measured(label, wall, user + system, peak_kib / 1024, proc.returncode)
     result.stdout, result.stderr_tail = stdout, stderr[-600:]
     if fake is not None:
         paths = [r.path for r in fake.requests[seen:]]

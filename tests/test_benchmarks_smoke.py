@@ -181,3 +181,11 @@ def test_run_measured_attributes_a_childs_requests_and_memory(dataset: tuple[Pat
     assert result.exit_code == 0, result.stderr_tail
     assert (result.general, result.metrics, result.scores) == (2, 1, 0)
     assert result.peak_mb > 64  # the child's own peak, including the 64 MiB it allocated
+
+
+@pytest.mark.slow
+def test_a_childs_peak_memory_is_not_the_runners() -> None:
+    ballast = b"x" * (400 * 1024 * 1024)  # the runner holds a big dataset, as with a million rows
+    result = run_measured("small child", [sys.executable, "-c", "pass"])
+    assert len(ballast) and result.exit_code == 0
+    assert result.peak_mb < 100, "a bare interpreter was charged with the runner's memory"
