@@ -81,7 +81,6 @@ def _missing(gitlab: FakeGitLab) -> None:
 
 # (name, break GitLab, token, reason recorded when unverifiable)
 PERMANENT: list[tuple[str, Callable[[FakeGitLab], None], str, str]] = [
-    ("401 revoked token", lambda g: None, "glpat-REVOKED", "GitLab rejected the token (401)"),
     ("403 no access", _forbid, TOKEN, "no access to this project (403)"),
     ("404 merge request gone", _missing, TOKEN, "not found (404)"),
 ]
@@ -99,6 +98,17 @@ def test_permanent_gitlab_errors_are_recorded_not_sent(
     assert event["kind"] == "unverifiable" and reason in event["finding"]["summary"]
     assert hook.requests == []
     assert token not in str(event) and TOKEN not in str(event)
+
+
+def test_revoked_token_fails_the_run_instead_of_turning_drift_off_silently(
+    gitlab: FakeGitLab, hook: WebhookServer, sqlite_store: Store
+) -> None:
+    summary = _run(gitlab, hook, sqlite_store, 0, "glpat-REVOKED", [])
+    assert (summary.status, summary.exit_code, summary.queued) == ("failed", 1, 0)
+    assert "GitLab rejected the token" in summary.error and "gitlab.token" in summary.error
+    assert "glpat-REVOKED" not in summary.line()
+    assert sqlite_store.watermark("drift") is None  # the window is read again once the token is fixed
+    assert hook.requests == []
 
 
 # (name, fault, ridden out in the run?)
