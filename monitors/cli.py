@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from monitors.core import ConfigError, MonitorsError
+from monitors.cli_errors import exit_codes
+from monitors.core import ConfigError
 from monitors.registry import MONITORS
 
 CONFIG_ENV = "MONITORS_CONFIG"
@@ -43,12 +44,6 @@ def _parse_when(value: str | None, now: datetime) -> datetime | None:
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _fail_config(exc: ConfigError) -> None:
-    for problem in exc.problems:
-        click.echo(problem, err=True)
-    sys.exit(2)
 
 
 def _load_settings(config: str | None, demo: bool) -> Any:
@@ -95,21 +90,14 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+@exit_codes
 def _run_monitors(names: tuple[str, ...], **opts: Any) -> None:
     _setup_logging(opts["verbose"])
-    try:
-        if opts["demo"]:
-            from monitors.demo_run import run_demo
+    if opts["demo"]:
+        from monitors.demo_run import run_demo
 
-            code = run_demo(names, fmt=opts["fmt"], echo=click.echo)
-        else:
-            code = _run_configured(names, opts)
-    except ConfigError as exc:
-        _fail_config(exc)
-    except MonitorsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    sys.exit(code)
+        sys.exit(run_demo(names, fmt=opts["fmt"], echo=click.echo))
+    sys.exit(_run_configured(names, opts))
 
 
 def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:

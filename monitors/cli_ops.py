@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from monitors.core import ConfigError, MonitorsError
+from monitors.cli_errors import exit_codes
+from monitors.core import ConfigError
 
 NOT_BUILT = "is not built yet in this version (tracked in the project's issues)"
 
@@ -18,25 +19,6 @@ def _settings(config: str | None, demo: bool = False) -> Any:
     from monitors.cli import _load_settings
 
     return _load_settings(config, demo)
-
-
-def _guard(fn: Any) -> Any:
-    """Turn config errors into exit 2 and other known errors into exit 1, never a traceback."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(problem, err=True)
-            sys.exit(2)
-        except MonitorsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
 
 
 def register(cli: click.Group, drift: click.Group) -> None:
@@ -54,7 +36,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
         help="File to write (JSON lines; gzip when it ends in .gz).",
     )
     @click.option("--dry-run", is_flag=True, help="Count what would be exported; write nothing.")
-    @_guard
+    @exit_codes
     def export(config: str | None, since: str, until: str | None, output: Path, dry_run: bool) -> None:
         """Save observations from Langfuse to a file that any monitor can replay with --source."""
         from monitors.cli import _parse_when
@@ -83,7 +65,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
     @click.option("--list", "list_", is_flag=True, help="List active silences.")
     @click.option("--remove", type=int, help="Remove the silence with this id.")
     @click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
-    @_guard
+    @exit_codes
     def silence(
         monitor: str | None,
         config: str | None,
@@ -129,7 +111,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
     @config_opt
     @click.option("--channel", required=True, help="Channel name from monitors.yaml.")
     @click.option("--dry-run", is_flag=True, help="Print the message instead of sending it.")
-    @_guard
+    @exit_codes
     def test_alert(config: str | None, channel: str, dry_run: bool) -> None:
         """Send a harmless test message to one channel to check its webhook."""
         from monitors.render import test_message
@@ -152,7 +134,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
         help="schedules.yaml, to flag stale monitors (default: next to the config, if there).",
     )
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-    @_guard
+    @exit_codes
     def status(config: str | None, schedules: Path | None, fmt: str) -> None:
         """Each monitor's last run and last success, monitors gone stale, and alerts waiting to be sent.
 
@@ -200,7 +182,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
     )
     @click.option("--method", help="Scoring method (default: the built-in default).")
     @click.option("--dry-run", is_flag=True, help="Only read and count the pairs.")
-    @_guard
+    @exit_codes
     def calibrate(
         pairs: Path, split: str | None, threshold: float | None, false_alarm: float, method: str | None, dry_run: bool
     ) -> None:

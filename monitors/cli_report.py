@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from monitors.core import ConfigError, MonitorsError
+from monitors.cli_errors import exit_codes
 
 # The demo's report is read on the Thursday after the sample week, as the default schedule would.
 DEMO_READ_AT = timedelta(days=3, hours=8)
@@ -38,16 +38,7 @@ def register(cli: click.Group) -> None:
     @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
     def report(**opts: Any) -> None:
         """Post the weekly digest (spend, drift, audit, monitor health) and write the full report."""
-        try:
-            code = _demo(opts) if opts["demo"] else _configured(opts)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(problem, err=True)
-            sys.exit(2)
-        except MonitorsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        sys.exit(code)
+        sys.exit(exit_codes(_demo if opts["demo"] else _configured)(opts))
 
 
 def _week(opts: dict[str, Any], settings: Any, now: datetime) -> Any:

@@ -13,15 +13,10 @@ from typing import Any
 
 import click
 
-from monitors.core import ConfigError, MonitorsError
+from monitors.cli_errors import exit_codes, fail_config
+from monitors.core import ConfigError
 
 SCHEDULES_ENV = "MONITORS_SCHEDULES"
-
-
-def _fail_config(exc: ConfigError) -> None:
-    for problem in exc.problems:
-        click.echo(problem, err=True)
-    sys.exit(2)
 
 
 def _schedules_path(value: str | None) -> Path:
@@ -130,14 +125,7 @@ def register(cli: click.Group) -> None:
         Never runs two instances of one job; coalesces missed runs; reloads schedules.yaml when it changes
         (an invalid file is rejected and the old jobs keep running); SIGTERM finishes cleanly with exit 0.
         """
-        try:
-            code = _scheduler(opts)
-        except ConfigError as exc:
-            _fail_config(exc)
-        except MonitorsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        sys.exit(code)
+        sys.exit(exit_codes(_scheduler)(opts))
 
     @cli.group()
     def k8s() -> None:
@@ -170,7 +158,7 @@ def register(cli: click.Group) -> None:
                 _schedules_path(schedules), Path(config or "monitors.yaml"), image=image or manifests.DEFAULT_IMAGE
             )
         except ConfigError as exc:
-            _fail_config(exc)
+            fail_config(exc)
         if check:
             stale = manifests.differences(files, output)
             for name in stale:
