@@ -105,6 +105,14 @@ def parse_time(value: Any, *, field_name: str) -> datetime:
         raise MalformedRecord(f"{field_name}: not an ISO 8601 timestamp: {value[:40]!r}") from None
 
 
+def parse_time_or_none(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as aware UTC, or None for anything else (for optional, foreign fields)."""
+    try:
+        return parse_time(value, field_name="time")
+    except MalformedRecord:
+        return None
+
+
 def _opt_time(value: Any, field_name: str) -> datetime | None:
     return None if value in (None, "") else parse_time(value, field_name=field_name)
 

@@ -30,8 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitors.core import utc
-from monitors.records import Observation, observation_to_row, parse_observation
+from monitors.records import Observation, observation_to_row, parse_observation, parse_time_or_none
 
 BASE_TIME = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)  # a Monday: replays fall in one week
 SESSION_GAP = timedelta(minutes=15)  # distance between synthesized session starts
@@ -71,18 +70,9 @@ def _tokens(text: str | None) -> int:
     return max(1, len(text or "") // 4)
 
 
-def _real_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
 def _step_times(steps: list[Mapping[str, Any]], start: datetime) -> tuple[list[datetime], bool]:
     """Start time of each tool call, and whether they were synthesized."""
-    real = [_real_time(s.get("timestamp")) for s in steps]
+    real = [parse_time_or_none(s.get("timestamp")) for s in steps]
     if real and all(t is not None for t in real):
         return [t for t in real if t is not None], False
     return [start + CADENCE * i + CADENCE / 2 for i in range(len(steps))], True

@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
-from monitors.core import SourceError, utc
+from monitors.core import SourceError
+from monitors.records import parse_time_or_none
 from monitors.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 from monitors.sources.base import SourceStats
 
@@ -107,15 +108,6 @@ class MergeRequestSource(Protocol):
     def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem: ...
 
 
-def _parse_date(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
 def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any]) -> MergeRequestInfo:
     """A MergeRequestInfo from API-shaped dicts; commits without an id are skipped."""
     parsed = tuple(
@@ -123,7 +115,7 @@ def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any
             id=str(c["id"]),
             title=str(c.get("title") or ""),
             message=str(c.get("message") or ""),
-            committed_date=_parse_date(c.get("committed_date")),
+            committed_date=parse_time_or_none(c.get("committed_date")),
         )
         for c in commits
         if isinstance(c, Mapping) and c.get("id")
