@@ -21,6 +21,8 @@ from monitors.core import ConfigError, Severity, UnknownMonitorError
 from monitors.registry import MONITORS, monitor_class, notifier_class
 from monitors.types import Duration
 
+CLOUD_REQUESTS_PER_MINUTE = 15  # half of Langfuse Cloud Hobby's 30 general requests a minute
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
@@ -35,6 +37,25 @@ class LangfuseSettings(Strict):
     timeout: Duration = Field("30s", description="Per-request timeout.")
     max_retries: int = Field(4, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
     page_size: int = Field(1000, ge=1, le=1000, description="Observations v2 page size.")
+    requests_per_minute: int | Literal["auto"] | None = Field(
+        "auto",
+        description="Client-side cap on requests a minute. auto: 15 on Langfuse Cloud (half of Hobby's "
+        "30/min), none on self-hosted servers; a number for paid plans; null for no cap.",
+    )
+
+    @field_validator("requests_per_minute")
+    @classmethod
+    def _positive(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be at least 1 (or auto, or null for no cap)")
+        return value
+
+    def minute_budget(self) -> int | None:
+        """The cap in force: Langfuse Cloud rate-limits per organization, self-hosted servers do not."""
+        if self.requests_per_minute != "auto":
+            return self.requests_per_minute
+        cloud = re.match(r"^https://([a-z0-9-]+\.)*cloud\.langfuse\.com(/|$)", self.host)
+        return CLOUD_REQUESTS_PER_MINUTE if cloud else None
 
     @field_validator("host")
     @classmethod

@@ -43,6 +43,7 @@ def build_source(settings: Settings, source_file: Path | None = None) -> TraceSo
         retry=RetryPolicy(attempts=lf.max_retries + 1),
         api=lf.api,
         page_size=lf.page_size,
+        requests_per_minute=lf.minute_budget(),
     )
 
 

@@ -109,3 +109,24 @@ def test_schedules_validate_cron_and_monitor(tmp_path: Path) -> None:
     assert f"{path}: jobs.1:" in text
     assert f"{path}: jobs.2.name: duplicate job name 'cost'" in text
     assert f"{path}: jobs.2.monitor: unknown monitor 'costs'" in text
+
+
+@pytest.mark.parametrize(
+    ("host", "setting", "expected"),
+    [
+        ("https://cloud.langfuse.com", "auto", 15),
+        ("https://us.cloud.langfuse.com", "auto", 15),
+        ("https://langfuse.internal.example", "auto", None),
+        ("https://cloud.langfuse.com.evil.example", "auto", None),
+        ("https://cloud.langfuse.com", 600, 600),
+        ("https://cloud.langfuse.com", None, None),
+    ],
+)
+def test_request_budget_follows_the_host(host: str, setting, expected) -> None:
+    raw = BASE | {"langfuse": BASE["langfuse"] | {"host": host, "requests_per_minute": setting}}
+    assert settings_from_dict(raw, env=ENV).langfuse.minute_budget() == expected
+
+
+def test_request_budget_must_be_positive() -> None:
+    problems = _problems(BASE | {"langfuse": BASE["langfuse"] | {"requests_per_minute": 0}})
+    assert problems == ["monitors.yaml: langfuse.requests_per_minute: must be at least 1 (or auto, or null for no cap)"]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from monitors.core import SourceError
+from monitors.ratelimit import MinuteLimiter
 from monitors.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 from monitors.sources.base import SourceStats
 
@@ -56,10 +57,12 @@ class HttpSession:
         retry: RetryPolicy,
         stats: SourceStats,
         transport: httpx.BaseTransport | None = None,
+        limiter: MinuteLimiter | None = None,
     ) -> None:
         self.host = host.rstrip("/")
         self.retry = retry
         self.stats = stats
+        self.limiter = limiter
         self._secrets = tuple(s for s in (public_key, secret_key) if s)
         self.client = httpx.Client(
             base_url=self.host,
@@ -73,6 +76,9 @@ class HttpSession:
         return f"HttpSession(host={self.host!r})"
 
     def _count(self, request: httpx.Request) -> None:
+        # Every request, the SDK's and retries included, passes here before it is sent.
+        if self.limiter is not None:
+            self.limiter.acquire()
         self.stats.count_request(endpoint_of(request.url))
 
     def redact(self, text: str) -> str:

@@ -25,6 +25,7 @@ from langfuse.api.core.api_error import ApiError
 from langfuse.api.scores.types.create_score_request import CreateScoreRequest
 
 from monitors.core import RunWindow, SourceError
+from monitors.ratelimit import MinuteLimiter
 from monitors.records import CostBucket, Observation
 from monitors.retry import RetryPolicy
 from monitors.sources.base import CostQuery, ObservationQuery, Score, SourceStats
@@ -54,6 +55,7 @@ class LangfuseSource:
         api: ApiMode = "auto",
         page_size: int = 1000,
         transport: httpx.BaseTransport | None = None,
+        requests_per_minute: int | None = None,
     ) -> None:
         self.host = host.rstrip("/")
         self.stats = SourceStats()
@@ -66,6 +68,7 @@ class LangfuseSource:
             retry=retry or RetryPolicy(),
             stats=self.stats,
             transport=transport,
+            limiter=MinuteLimiter(requests_per_minute) if requests_per_minute else None,
         )
         self._v2 = V2Reader(self.session, public_key, secret_key, page_size=page_size)
         self._legacy = LegacyReader(self.session)
