@@ -58,10 +58,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
     """The same store suite runs on both backends."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    s = Store.open(url)
+    sqlite = request.param == "sqlite"
+    s = Store.open(f"sqlite:///{tmp_path / 'state.db'}" if sqlite else request.getfixturevalue("postgres_url"))
     yield s
     s.close()

@@ -17,9 +17,7 @@ from monitors.core import RunWindow
 from monitors.records import CostBucket, Observation
 
 # Observations v2 field groups (see the API notes); `core` is always returned.
-FieldGroup = Literal[
-    "core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics", "trace_context"
-]
+FieldGroup = Literal["core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics", "trace_context"]
 
 # What cost can be grouped by. Metrics v2 groups by the first four; "user" and "metadata.<key>"
 # are summed from observation rows because Metrics v2 rejects high-cardinality dimensions.
