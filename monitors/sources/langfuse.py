@@ -21,8 +21,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import httpx
-from langfuse.api.core.api_error import ApiError
-from langfuse.api.scores.types.create_score_request import CreateScoreRequest
 
 from monitors.core import RunWindow, SourceError
 from monitors.ratelimit import MinuteLimiter
@@ -31,6 +29,7 @@ from monitors.retry import RetryPolicy
 from monitors.sources.base import CostQuery, ObservationQuery, Score, SourceStats
 from monitors.sources.http import EndpointMissing, HttpSession, Retryable
 from monitors.sources.langfuse_legacy import LegacyReader
+from monitors.sources.langfuse_sdk import ApiError, CreateScoreRequest
 from monitors.sources.langfuse_v2 import V2Reader
 from monitors.sources.replay import CostAccumulator
 

@@ -17,14 +17,13 @@ from functools import partial
 from typing import Any, TypeVar
 
 import pydantic
-from langfuse.api.client import LangfuseAPI
-from langfuse.api.core.api_error import ApiError
 
 from monitors.core import SourceError, utc
 from monitors.records import CostBucket, MalformedRecord, Observation, parse_observation
 from monitors.sources.base import CostQuery, ObservationQuery, SourceStats
 from monitors.sources.http import HttpSession, Retryable
 from monitors.sources.langfuse_metrics import V2_DIMENSIONS, aggregate_costs, can_aggregate
+from monitors.sources.langfuse_sdk import ApiError, LangfuseAPI
 
 T = TypeVar("T")
 
