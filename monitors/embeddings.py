@@ -115,11 +115,17 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         model = self._load()
+        # Batch texts of similar length together, as the model's own encode() does: a batch is padded to
+        # its longest text, so mixing one long commit body with short titles wastes most of the batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        ordered = [texts[i] for i in order]
         rows = [
-            self._encode_batch(model, texts[start : start + self.batch_size])
-            for start in range(0, len(texts), self.batch_size)
+            self._encode_batch(model, ordered[start : start + self.batch_size])
+            for start in range(0, len(ordered), self.batch_size)
         ]
-        return normalize_rows(np.concatenate(rows, axis=0))
+        vectors = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(rows, axis=0)
+        return normalize_rows(vectors)
 
     def _encode_batch(self, model: Any, batch: list[str]) -> Any:
         # One call per batch (not encode(..., batch_size=)) so batch boundaries are ours and observable.

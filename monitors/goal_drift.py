@@ -17,7 +17,6 @@ numpy, torch and sentence-transformers are imported only when there is something
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterator
@@ -151,22 +150,16 @@ class GoalDriftMonitor:
     def _read_traces(self, ctx: RunContext) -> dict[str, TraceRef]:
         keys = {role: ctx.meta_key(role) for role in ("feature", "objective", "repo")}
         keys["mr"] = ctx.meta_key("mr_iid")
-        # One read per key because the source's metadata filter is AND: a trace with only one of
-        # the keys is still worth reporting ("no objective", "no merge request"). Rows are folded
-        # as they stream, so memory grows with traces, not observations.
-        reads = (
-            ctx.source.observations(
-                ObservationQuery(
-                    ctx.window,
-                    fields=_FIELDS,
-                    root_only=self.config.root_only,
-                    metadata_present=(present,),
-                    expand_metadata=(keys["objective"],),
-                )
+        # One read for both keys: a trace with only one of them is still worth reporting ("no
+        # objective", "no merge request"), and Langfuse cannot filter on "key is set" server-side, so
+        # rows without either key are dropped as they stream. Memory grows with traces, not rows.
+        rows = ctx.source.observations(
+            ObservationQuery(
+                ctx.window, fields=_FIELDS, root_only=self.config.root_only, expand_metadata=(keys["objective"],)
             )
-            for present in (keys["objective"], keys["mr"])
         )
-        traces = fold_traces(itertools.chain.from_iterable(reads), keys)
+        wanted = (keys["objective"], keys["mr"])
+        traces = fold_traces((o for o in rows if any(o.metadata.get(k) not in (None, "") for k in wanted)), keys)
         fill_from_sessions(traces)
         for ref in from_pending(ctx.state.get(PENDING_KEY)):
             traces.setdefault(ref.trace_id, ref).tries = ref.tries

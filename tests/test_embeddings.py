@@ -43,7 +43,7 @@ def test_each_distinct_text_is_encoded_once_per_call() -> None:
     model = RecordingModel()
     embedder = SentenceTransformerEmbedder(model=model)
     rows = embedder.embed(["fix", "docs", "fix", "fix"])
-    assert model.batches == [["fix", "docs"]]
+    assert model.batches == [["docs", "fix"]]  # longest first, like the model's own encode()
     assert rows.shape == (4, 3)
     np.testing.assert_array_equal(rows[0], rows[2])
     assert embedder.embedded == 2
@@ -52,8 +52,11 @@ def test_each_distinct_text_is_encoded_once_per_call() -> None:
 def test_misses_are_encoded_in_batches_of_batch_size() -> None:
     model = RecordingModel()
     embedder = SentenceTransformerEmbedder(model=model, batch_size=2)
-    embedder.embed(["a", "bb", "ccc", "dddd", "eeeee", "a"])
-    assert model.batches == [["a", "bb"], ["ccc", "dddd"], ["eeeee"]]
+    rows = embedder.embed(["a", "bb", "ccc", "dddd", "eeeee", "a"])
+    # Similar lengths share a batch (padding is per batch); each vector still lands on its own text.
+    assert model.batches == [["eeeee", "dddd"], ["ccc", "bb"], ["a"]]
+    expected = np.array([[n, 1.0, 2.0] for n in (1, 2, 3, 4, 5, 1)])
+    np.testing.assert_allclose(rows, expected / np.linalg.norm(expected, axis=1, keepdims=True), rtol=1e-6)
 
 
 def test_second_call_is_served_from_the_cache() -> None:
