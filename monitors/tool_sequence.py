@@ -156,8 +156,6 @@ class ToolSequenceMonitor:
             for key in spool.session_keys():
                 session = build_session(key, spool.observations(key), plan_key=plan_key, agent_key=agent_key)
                 yield from self._session(ctx, session, history)
-            if spool.unreadable:
-                ctx.count("audit.malformed", spool.unreadable)
         ctx.state.put(HISTORY_KEY, history)
 
     def _session(self, ctx: RunContext, session: Session, history: dict[str, list[int]]) -> Iterable[Finding]:
