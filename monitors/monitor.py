@@ -81,7 +81,6 @@ class RunContext:
     scores: list[Score] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("monitors"))
-    show_progress: bool = False
 
     def count(self, name: str, n: int = 1) -> None:
         """Count something worth reporting in the run summary (e.g. skipped sessions)."""

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from monitors.config import Settings
 from monitors.core import ConfigError, Finding, MonitorsError, RunWindow, SourceError
@@ -78,18 +78,31 @@ class RunSummary:
         return " ".join(parts)
 
 
-class CountingSource:
-    """Wraps a TraceSource to count the records a monitor read."""
+PROGRESS_EVERY = 5000  # records between progress updates on a terminal
 
-    def __init__(self, inner: TraceSource) -> None:
+
+class CountingSource:
+    """Wraps a TraceSource to count the records a monitor read, with progress on a terminal."""
+
+    def __init__(self, inner: TraceSource, *, progress: TextIO | None = None, label: str = "") -> None:
         self.inner = inner
         self.stats = inner.stats
         self.records = 0
+        self.progress = progress
+        self.label = label
 
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
         for obs in self.inner.observations(query):
             self.records += 1
+            if self.progress is not None and self.records % PROGRESS_EVERY == 0:
+                self.progress.write(f"\r{self.label}: read {self.records:,} records ({self.stats.requests} requests)…")
+                self.progress.flush()
             yield obs
+
+    def end_progress(self) -> None:
+        if self.progress is not None and self.records >= PROGRESS_EVERY:
+            self.progress.write("\r\033[K")  # clear the line; the summary line follows
+            self.progress.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -162,7 +175,8 @@ def _run(
     delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
     window = choose_window(deps.store.watermark(name), now, delay, since, until)
     summary.window = window
-    source = CountingSource(deps.source)
+    # Long reads show progress on a terminal and stay quiet in a CronJob's log.
+    source = CountingSource(deps.source, progress=sys.stderr if sys.stderr.isatty() else None, label=name)
     state = MemoryState(deps.store.load_state(name))
     ctx = RunContext(
         window=window,
@@ -173,14 +187,15 @@ def _run(
         gitlab_factory=deps.gitlab_factory,
         metadata_keys=settings.metadata_keys.model_dump(),
         log=logging.getLogger(f"monitors.{name}"),
-        show_progress=sys.stderr.isatty(),
     )
     try:
         findings = list(monitor.run(ctx))
     except SourceError as exc:
+        source.end_progress()
         summary.status, summary.error = "failed", str(exc)
         _fill_source_stats(summary, source, ctx)
         return
+    source.end_progress()
     _fill_source_stats(summary, source, ctx)
     summary.findings = len(findings)
     decisions = decide_all(

@@ -182,3 +182,23 @@ def test_run_killed_after_queuing_delivers_once_on_next_run(tmp_path: Path) -> N
     assert [m.title for m in notifier.messages] == ["queued then killed"]
     assert _run(settings, store, notifier, now=NOW + timedelta(minutes=30)).delivered == 0
     assert len(notifier.messages) == 1
+
+
+def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    import io
+    from datetime import timedelta
+
+    from monitors.core import RunWindow
+    from monitors.pipeline import PROGRESS_EVERY, CountingSource
+    from monitors.records import Observation
+    from monitors.sources.base import ObservationQuery
+
+    rows = [Observation(id=f"o{i}", trace_id="t", type="SPAN", start_time=NOW) for i in range(PROGRESS_EVERY * 2 + 1)]
+    query = ObservationQuery(RunWindow(NOW - timedelta(hours=1), NOW + timedelta(hours=1)))
+    terminal = io.StringIO()
+    shown = CountingSource(ReplaySource.from_observations(rows), progress=terminal, label="audit")
+    assert len(list(shown.observations(query))) == len(rows)
+    shown.end_progress()
+    assert "audit: read 10,000 records" in terminal.getvalue() and terminal.getvalue().endswith("\r\033[K")
+    quiet = CountingSource(ReplaySource.from_observations(rows))  # a CronJob: no terminal, no progress
+    assert len(list(quiet.observations(query))) == len(rows) and quiet.records == len(rows)
