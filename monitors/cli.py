@@ -173,7 +173,10 @@ def run_all(**opts: Any) -> None:
 @cli.command()
 @click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml to check.")
 @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml to check too.")
-def validate(config: str | None, schedules: str | None) -> None:
+@click.option(
+    "--dry-run", is_flag=True, help="Accepted for uniformity: validate only reads, it never changes anything."
+)
+def validate(config: str | None, schedules: str | None, dry_run: bool) -> None:
     """Check monitors.yaml (and schedules.yaml) and print every problem as file: key: reason."""
     from monitors.config import load_schedules
 

@@ -134,8 +134,9 @@ def register(cli: click.Group, drift: click.Group) -> None:
         help="schedules.yaml, to flag stale monitors (default: next to the config, if there).",
     )
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
     @exit_codes
-    def status(config: str | None, schedules: Path | None, fmt: str) -> None:
+    def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:
         """Each monitor's last run and last success, monitors gone stale, and alerts waiting to be sent.
 
         Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes).
@@ -144,10 +145,12 @@ def register(cli: click.Group, drift: click.Group) -> None:
 
         from monitors.config import load_schedules
         from monitors.scheduler import stale_monitors
+        from monitors.store.store import Store
         from monitors.wiring import open_store
 
         settings = _settings(config)
-        store, now = open_store(settings), datetime.now(UTC)
+        url = settings.store.url.get_secret_value()
+        store, now = (Store.open(url, migrate_schema=False) if dry_run else open_store(settings)), datetime.now(UTC)
         runs, outbox = store.last_runs(), store.outbox_counts()
         if schedules is None and settings.source_file is not None:
             beside = settings.source_file.parent / "schedules.yaml"

@@ -149,7 +149,10 @@ def register(cli: click.Group) -> None:
         help="Directory to write base/, cronjobs/ and scheduler/ into.",
     )
     @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files on disk differ.")
-    def render(schedules: str | None, config: str | None, image: str | None, output: Path, check: bool) -> None:
+    @click.option("--dry-run", is_flag=True, help="Write nothing; list the files that would change.")
+    def render(
+        schedules: str | None, config: str | None, image: str | None, output: Path, check: bool, dry_run: bool
+    ) -> None:
         """Write the kustomize base, one CronJob per schedule entry, and the scheduler Deployment."""
         from monitors import k8s as manifests
 
@@ -159,6 +162,12 @@ def register(cli: click.Group) -> None:
             )
         except ConfigError as exc:
             fail_config(exc)
+        if dry_run:
+            stale = manifests.differences(files, output)
+            for name in stale:
+                click.echo(f"would write {output / name}")
+            click.echo(f"{len(stale)} of {len(files)} files would change in {output}")
+            return
         if check:
             stale = manifests.differences(files, output)
             for name in stale:
