@@ -29,7 +29,7 @@ from monitors.audit.plan import is_structured, plan_divergence
 from monitors.audit.report import build_finding
 from monitors.audit.sequence import Session, build_session, excerpt, numbered_steps
 from monitors.audit.spool import SessionSpool
-from monitors.core import Finding, Severity
+from monitors.core import Finding, RunWindow, Severity
 from monitors.monitor import RunContext
 from monitors.sources.base import ObservationQuery, Score
 from monitors.types import Duration
@@ -114,6 +114,11 @@ class ToolSequenceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_tool_calls: int = Field(5, ge=1, description="Skip sessions with fewer tool calls than this.")
+    session_lookback: Duration = Field(
+        timedelta(hours=6),
+        description="Read this far before the window so a session that began in the previous window is "
+        "audited whole; sessions that ended before the window are left to the run that saw them end.",
+    )
     alert_checks: list[str] = Field(
         default_factory=lambda: ["loop", "runaway"], description="Checks sent right away; others are INFO."
     )
@@ -145,15 +150,18 @@ class ToolSequenceMonitor:
 
     def run(self, ctx: RunContext) -> Iterator[Finding]:
         plan_key, agent_key = ctx.meta_key("plan"), ctx.meta_key("feature")
+        # A session that crosses the window's start (a daily run at midnight) is read whole and audited
+        # once it is in this window; the previous run saw only its first part.
+        window = RunWindow(ctx.window.start - self.config.session_lookback, ctx.window.end)
         query = ObservationQuery(
-            window=ctx.window, types=("TOOL", "GENERATION"), fields=_FIELDS, expand_metadata=(plan_key,)
+            window=window, types=("TOOL", "GENERATION"), fields=_FIELDS, expand_metadata=(plan_key,)
         )
         history = _load_history(ctx)
         with SessionSpool() as spool:
             for obs in ctx.source.observations(query):
                 spool.add(obs)
             ctx.count("audit.observations", spool.rows)
-            for key in spool.session_keys():
+            for key in spool.session_keys(active_since=ctx.window.start):
                 session = build_session(key, spool.observations(key), plan_key=plan_key, agent_key=agent_key)
                 yield from self._session(ctx, session, history)
         ctx.state.put(HISTORY_KEY, history)

@@ -16,6 +16,7 @@ import pickle
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from types import TracebackType
 
 from monitors.records import Observation
@@ -42,6 +43,7 @@ class SessionSpool:
 
     def add(self, obs: Observation) -> None:
         row = pickle.dumps(tuple(getattr(obs, name) for name in FIELDS), protocol=pickle.HIGHEST_PROTOCOL)
+        # UTC ISO text sorts like the times it holds, so SQLite can order and compare it.
         self._pending.append((obs.group_key, obs.start_time.isoformat(), row))
         self.rows += 1
         if len(self._pending) >= BATCH:
@@ -52,12 +54,18 @@ class SessionSpool:
             self._db.executemany("INSERT INTO obs VALUES (?, ?, ?)", self._pending)
             self._pending.clear()
 
-    def session_keys(self) -> list[str]:
-        """Session keys, oldest first (by their first observation)."""
+    def session_keys(self, *, active_since: datetime | None = None) -> list[str]:
+        """Session keys, oldest first (by their first observation).
+
+        With `active_since`, only sessions with an observation at or after it: a session that ended
+        before it was audited whole by an earlier run.
+        """
         self._flush()
         self._db.execute("CREATE INDEX IF NOT EXISTS obs_session ON obs (session, start)")
-        query = "SELECT session FROM obs GROUP BY session ORDER BY MIN(start), session"
-        return [key for (key,) in self._db.execute(query)]
+        having = "HAVING MAX(start) >= ?" if active_since else ""
+        query = f"SELECT session FROM obs GROUP BY session {having} ORDER BY MIN(start), session"
+        args = (active_since.isoformat(),) if active_since else ()
+        return [key for (key,) in self._db.execute(query, args)]
 
     def observations(self, key: str) -> list[Observation]:
         """Every observation of one session, in start order."""

@@ -164,3 +164,27 @@ def test_bad_config_is_rejected_with_its_path(config, path):
 
 def test_durations_parse():
     assert ToolSequenceConfig.model_validate({"repeat": {"window": "90s"}}).repeat.window == timedelta(seconds=90)
+
+
+def test_a_session_across_the_window_start_is_audited_whole_in_the_next_run():
+    # A B C | A B C with the same arguments each time: a loop only when both halves are read together.
+    # Ten minutes apart from 23:30, so the daily window boundary at midnight cuts it in two.
+    midnight = datetime(2026, 1, 2, tzinfo=UTC)
+    calls = session_observations(
+        "night", ["run_tests", "search_code", "get_pipeline_logs"] * 2, start=midnight - timedelta(minutes=30), gap=600
+    )
+    calls = [replace(o, input={"path": "app.py"}, output="same") if o.type == "TOOL" else o for o in calls]
+    earlier = session_observations("evening", ["list_dir", "read_file"] * 3, start=midnight - timedelta(hours=3))
+    source = ReplaySource.from_observations(calls + earlier, host="https://langfuse.example", project_id="proj")
+    state, monitor = MemoryState(), ToolSequenceMonitor(ToolSequenceConfig())
+
+    def audit(start: datetime) -> tuple[list, RunContext]:
+        ctx = RunContext(window=RunWindow(start, start + timedelta(days=1)), now=NOW, source=source, state=state)
+        return list(monitor.run(ctx)), ctx
+
+    first, ctx1 = audit(midnight - timedelta(days=1))  # sees 3 calls of "night": too short to audit
+    assert [f for f in first if "night" in f.dedupe_key] == []
+    second, ctx2 = audit(midnight)
+    assert [f.kind for f in second if f.dedupe_key.startswith("night:")] == ["loop"]
+    # "evening" ended before midnight: the first run audited it, the second leaves it alone.
+    assert ctx1.counters["audit.sessions_audited"] == 1 and ctx2.counters["audit.sessions_audited"] == 1
