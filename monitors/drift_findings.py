@@ -40,8 +40,13 @@ def drift_finding(
     threshold: float,
     traces: int,
     did_mode: str,
+    cosine: float | None = None,
 ) -> Finding:
-    """The alert for one merge request; `ref` is its trace with the lowest similarity."""
+    """The alert for one merge request; `ref` is its trace with the lowest score.
+
+    With a normalised method the score is not a cosine (it can be negative), so the alert calls it a
+    score, says what it measures, and shows the plain cosine beside it.
+    """
     commit = info.final_commit
     agent = ref.agent or "unknown agent"
     return Finding(
@@ -51,14 +56,14 @@ def drift_finding(
         severity=Severity.WARNING,
         kind="drift",
         rank=1,
-        title=f"Goal drift: {shorten(agent, 80)} on {mr} (similarity {similarity:.2f} < {threshold:.2f})",
+        title=f"Goal drift: {shorten(agent, 80)} on {mr} (score {similarity:.2f} < {threshold:.2f})",
         summary="The merge request's final commit does not match the objective the agent was given.",
         observed_at=ctx.now,
         window=ctx.window,
         fields=(
             ("Objective", shorten(as_text(ref.objective))),
             ("What was done", shorten(commit.text)),
-            ("Similarity", f"{similarity:.3f} (threshold {threshold:.3f})"),
+            ("Score", _score_text(similarity, threshold, cosine)),
             ("Agent", shorten(agent, 200)),
             ("Merge request", f"{mr} ({info.state or 'unknown state'}), final commit {commit.id[:12]}"),
             ("Traces", str(traces)),
@@ -72,8 +77,18 @@ def drift_finding(
             "traces": traces,
             "trace_id": ref.trace_id,
             "did_text": did_mode,
+            **({"cosine": round(cosine, 4)} if cosine is not None else {}),
         },
         links=links(ctx, ref.trace_id, info.web_url),
+    )
+
+
+def _score_text(score: float, threshold: float, cosine: float | None) -> str:
+    if cosine is None:
+        return f"{score:.3f} cosine similarity (threshold {threshold:.3f})"
+    return (
+        f"{score:.3f} (threshold {threshold:.3f}): how much closer the objective and the commit are to each other "
+        f"than to the repository's other work; plain cosine {cosine:.2f}"
     )
 
 

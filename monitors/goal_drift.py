@@ -235,7 +235,8 @@ class GoalDriftMonitor:
             worst, ref = min(sims, key=lambda s: (s[0], s[1].trace_id))
             if worst < threshold:
                 ctx.count("drifted")
-                yield drift_finding(ctx, mr, info, ref, worst, threshold, len(refs), self.config.did_text)
+                cosine = self._cosine(ctx, keys[ref.trace_id], method)
+                yield drift_finding(ctx, mr, info, ref, worst, threshold, len(refs), self.config.did_text, cosine)
 
     def _score(self, ctx: RunContext, pairs: list[Any], method: str) -> dict[tuple[str, str, str], float]:
         """Score all pairs in one call, against this run's pairs plus the repositories' recent history."""
@@ -256,6 +257,14 @@ class GoalDriftMonitor:
             kept = [h for h in entries if h not in fresh]
             ctx.state.put(f"{HISTORY_PREFIX}{repo}", (kept + fresh)[-HISTORY_SIZE:])
         return {(p.objective, p.did, p.repo): float(s) for p, s in zip(pairs, scores, strict=True)}
+
+    def _cosine(self, ctx: RunContext, key: tuple[str, str, str], method: str) -> float | None:
+        """The plain cosine of an alerting pair, shown beside a normalised score so a human can read it."""
+        if method == "cosine":
+            return None
+        from monitors.drift_scoring import DriftPair, score_pairs
+
+        return float(score_pairs(self._get_embedder(ctx), [DriftPair(*key)], method="cosine")[0])
 
     def _get_embedder(self, ctx: RunContext) -> Any:
         if self._embedder is None:

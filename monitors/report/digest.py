@@ -115,7 +115,7 @@ def _drift(report: WeekReport, links: list[Link]) -> Section | None:
         asked = short(fields.get("Objective", ""), TEXT_MAX)
         did = short(fields.get("What was done", ""), TEXT_MAX)
         lines.append(
-            f"[{i}] {short(agent, 40)} on {short(subject, 60)}: similarity {f.number('similarity'):.2f}; "
+            f"[{i}] {short(agent, 40)} on {short(subject, 60)}: score {f.number('similarity'):.2f}; "
             f'asked "{asked}", did "{did}"'
         )
         links.extend(Link(f"Drift {i}: {link.label}", link.url) for link in f.links[:2])

@@ -88,7 +88,7 @@ def _drift(report: WeekReport) -> Table:
                 f.links,
             )
         )
-    headers = ("Agent", "Merge request", "Similarity", "Objective", "What was done", "Links")
+    headers = ("Agent", "Merge request", "Score", "Objective", "What was done", "Links")
     return Table("Goal drift (worst first)", headers, tuple(rows))
 
 

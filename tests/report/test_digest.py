@@ -73,9 +73,7 @@ def test_busy_week_has_every_section_with_key_content(sqlite_store: Store) -> No
     assert text["Days over budget"] == ("Sat 21 Nov: budget global, all spend: $65.00 of $40.00 (162%)",)
     drift = text["Goal drift: 4 alert(s), worst 3"]
     assert [line[:3] for line in drift] == ["[1]", "[2]", "[3]"]
-    assert (
-        "group/app!4: similarity -0.60" in drift[0] and 'asked "Fix flaky test 4", did "chore: bump deps 4"' in drift[0]
-    )
+    assert "group/app!4: score -0.60" in drift[0] and 'asked "Fix flaky test 4", did "chore: bump deps 4"' in drift[0]
     audit = text["Action audit: 4 finding(s)"]
     assert audit[0] == "By kind: repeat 2 · runaway 1 · loop 1"
     assert audit[2].startswith(
