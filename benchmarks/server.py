@@ -21,7 +21,6 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +73,8 @@ class IndexedFakeLangfuse(FakeLangfuse):
         self._cache: OrderedDict[Any, list[Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    # -- lifecycle: our handler instead of the fake's -------------------------------------------
-    def start(self) -> IndexedFakeLangfuse:
-        handler = type("Handler", (_IndexedHandler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
+    def _handler_base(self) -> type[_Handler]:
+        return _IndexedHandler
 
     def _record(self, request: RecordedRequest) -> Fault | None:
         with self._lock:

@@ -194,7 +194,7 @@ class GoalDriftMonitor:
         if len(down) == len(results):
             # GitLab itself is down: fail the run so the watermark stays and the next run retries.
             raise SourceError(f"GitLab unavailable for all {len(down)} merge request(s): {down[0].detail}")
-        rejected = [r for r in results.values() if isinstance(r, MrProblem) and "(401)" in r.detail]
+        rejected = [r for r in results.values() if isinstance(r, MrProblem) and r.code == "bad_token"]
         if rejected and len(rejected) == len(results):
             # A revoked or expired token turns drift detection off silently unless the run fails.
             raise SourceError(f"GitLab rejected the token for all {len(rejected)} merge request(s): check gitlab.token")

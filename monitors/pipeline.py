@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from monitors.config import Settings
-from monitors.core import ConfigError, Finding, MonitorsError, RunWindow, SourceError
+from monitors.core import Finding, MonitorsError, RunWindow, SourceError
 from monitors.dedupe import Decision, decide_all
 from monitors.delivery import deliver_pending
 from monitors.monitor import MemoryState, RunContext
@@ -312,4 +312,4 @@ def _write_scores(source: TraceSource, ctx: RunContext, summary: RunSummary) -> 
         summary.counters["scores_failed"] = len(ctx.scores)
 
 
-__all__ = ["ConfigError", "RunDeps", "RunSummary", "choose_window", "run_once"]
+__all__ = ["RunDeps", "RunSummary", "choose_window", "run_once"]

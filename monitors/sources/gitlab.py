@@ -41,7 +41,7 @@ from monitors.sources.base import SourceStats
 
 log = logging.getLogger(__name__)
 
-ProblemCode = Literal["no_access", "not_found", "no_commits", "unavailable", "malformed"]
+ProblemCode = Literal["bad_token", "no_access", "not_found", "no_commits", "unavailable", "malformed"]
 # Per-call switches that turn python-gitlab's own retry loop off (see the module docstring).
 _NO_LIBRARY_RETRY: dict[str, Any] = {
     "obey_rate_limit": False,
@@ -138,7 +138,7 @@ def _with_commits(info: MergeRequestInfo) -> MergeRequestInfo | MrProblem:
 
 
 _STATUS_PROBLEMS: dict[int, tuple[ProblemCode, str]] = {
-    401: ("no_access", "GitLab rejected the token (401)"),
+    401: ("bad_token", "GitLab rejected the token (401)"),
     403: ("no_access", "the token has no access to this project (403)"),
     404: ("not_found", "merge request or project not found (404)"),
 }

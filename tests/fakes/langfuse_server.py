@@ -32,6 +32,7 @@ from monitors.records import Observation
 from tests.fakes.langfuse_endpoints import ROUTES, Reply
 from tests.fakes.langfuse_filters import BadRequest
 from tests.fakes.langfuse_rows import stored_row, traces_of
+from tests.fakes.serve import serve
 
 
 @dataclass
@@ -87,14 +88,13 @@ class FakeLangfuse:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeLangfuse:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        # Clients keep connections alive; do not wait for their handler threads on shutdown.
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        handler = type("Handler", (self._handler_base(),), {"fake": self})
+        self._server, self._thread = serve(handler)
         return self
+
+    def _handler_base(self) -> type[BaseHTTPRequestHandler]:
+        """The request handler; the benchmarks' indexed fake swaps in its own."""
+        return _Handler
 
     def stop(self) -> None:
         if self._server is not None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.serve import serve
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -57,11 +59,8 @@ class WebhookServer:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> WebhookServer:
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        self._server, self.port = server, server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._server, self._thread = serve(_handler_for(self), self.port)
+        self.port = self._server.server_address[1]
         return self
 
     def stop(self) -> None:

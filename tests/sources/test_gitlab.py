@@ -95,10 +95,10 @@ def test_problems_map_to_reasons(gitlab: FakeGitLab, setup, repo: str, iid: int,
     assert result.detail
 
 
-def test_wrong_token_is_no_access_and_never_retried(gitlab: FakeGitLab) -> None:
+def test_wrong_token_is_bad_token_and_never_retried(gitlab: FakeGitLab) -> None:
     sleeps: list[float] = []
     result = source(gitlab, sleeps, token="glpat-wrong").merge_request("group/app", 12)
-    assert isinstance(result, MrProblem) and result.code == "no_access"
+    assert isinstance(result, MrProblem) and result.code == "bad_token"
     assert len(gitlab.requests) == 1 and sleeps == []
 
 
