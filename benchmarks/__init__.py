@@ -1,1 +1,1 @@
-"""Benchmarks: requests, wall time and memory of each monitor against a naive baseline (issue 10)."""
+"""Benchmarks: requests, wall time and memory of each monitor against a naive baseline."""

@@ -5,7 +5,7 @@
 The texts are what a drift run over the dataset embeds: every distinct objective (a merge request's
 title is its objective) and every distinct final-commit message. "Model alone" is one
 `SentenceTransformer.encode(texts, batch_size=...)` call; "embedder" is
-`monitors.embeddings.SentenceTransformerEmbedder(...).embed(texts)` without a cache (hashing, dedupe,
+`monitors.support.embeddings.SentenceTransformerEmbedder(...).embed(texts)` without a cache (hashing, dedupe,
 its own batching and normalisation included) sharing the same loaded model. Rounds alternate between
 the two so load from other processes on a shared machine hits both alike; the best round of each is
 reported. Prints one JSON line.
@@ -33,7 +33,7 @@ def distinct_texts(fixture: Path) -> list[str]:
 
 
 def measure(texts: list[str], batch_size: int, rounds: int) -> dict[str, Any]:
-    from monitors.embeddings import SentenceTransformerEmbedder, load_sentence_transformer
+    from monitors.support.embeddings import SentenceTransformerEmbedder, load_sentence_transformer
 
     started = time.perf_counter()
     model = load_sentence_transformer("all-MiniLM-L6-v2")

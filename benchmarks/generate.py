@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 from tests.fakes.langfuse_rows import stored_row
 
 WEEK_START = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday; the data covers [WEEK_START, WEEK_END)

@@ -1,6 +1,6 @@
 """Evaluate the action-sequence audit on the real trajectories (docs/audit-evaluation.md).
 
-Usage: .venv/bin/python scripts/audit_eval.py [--show N]
+Usage: .venv/bin/python scripts/audit_eval.py [TRAJECTORIES.jsonl] [--show N]
 
 1. Runs the audit monitor over all 326 converted sessions (default config, and with min_tool_calls=1)
    and prints the findings per check.
@@ -15,18 +15,19 @@ import argparse
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
+from monitors.audit.monitor import ToolSequenceConfig, ToolSequenceMonitor
 from monitors.audit.plan import plan_divergence
 from monitors.audit.sequence import build_session, excerpt
-from monitors.core import RunWindow
-from monitors.monitor import RunContext
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.monitor import RunContext
 from monitors.sources.replay import ReplaySource
-from monitors.tool_sequence import ToolSequenceConfig, ToolSequenceMonitor
-from monitors.trajectories import convert_file
+from monitors.sources.trajectories import convert_file
 
-DATA = "/work/shared/data/agent_trajectories/trajectories.jsonl"
+DATA = str(Path(__file__).resolve().parents[1] / "data" / "agent_trajectories" / "trajectories.jsonl")
 WINDOW = RunWindow(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
 CONVERSATION = ("respond", "think")
 
@@ -71,8 +72,8 @@ def show(findings, sessions, n: int) -> None:
             print(f"   {flag}{c.step:3d} {c.name}({excerpt(c.args, 70)}){err} -> {excerpt(c.output, 60)}")
 
 
-def tau_auc(sessions) -> None:
-    with open(DATA, encoding="utf-8") as handle:
+def tau_auc(sessions, path: str) -> None:
+    with open(path, encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle]
     labels, scores, miss, extra, lengths = [], [], [], [], []
     skipped = 0
@@ -107,10 +108,13 @@ def tau_auc(sessions) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "trajectories", nargs="?", default=DATA, help="a trajectories.jsonl file (default: the bundled one)"
+    )
     parser.add_argument("--show", type=int, default=20)
     args = parser.parse_args()
-    observations = list(convert_file(DATA))
+    observations = list(convert_file(args.trajectories))
     by_session = defaultdict(list)
     for o in observations:
         by_session[o.session_id].append(o)
@@ -120,7 +124,7 @@ def main() -> None:
     prose = [f for f in prose if f.kind == "plan"]
     print(f"\n== with plan.free_text on: {len(prose)} plan findings (prose first thoughts as plans)")
     show(findings + prose, sessions, args.show)
-    tau_auc(sessions)
+    tau_auc(sessions, args.trajectories)
 
 
 if __name__ == "__main__":

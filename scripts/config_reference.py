@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from monitors import config
-from monitors.registry import MONITORS, NOTIFIERS, monitor_class, notifier_class
+from monitors.engine import config
+from monitors.engine.registry import MONITORS, NOTIFIERS, monitor_class, notifier_class
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
@@ -27,7 +27,7 @@ def _default(field: Any) -> str:
     if hasattr(value, "get_secret_value"):
         return "(secret)"
     if hasattr(value, "total_seconds"):
-        from monitors.types import format_duration
+        from monitors.contracts.values import format_duration
 
         return f"`{format_duration(value)}`"
     if hasattr(value, "label"):

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/drift_experiments.py [PAIRS.jsonl] [--cache /tmp/drift-emb.pkl]
 
-Scores every pair of the dataset with each method of monitors.drift_scoring (the shipped code, not a
+Scores every pair of the dataset with each method of monitors.drift.scoring (the shipped code, not a
 copy), one split at a time: a pair's background pool is the other pairs of its repository in its
 split, the production analogue of "the other objectives of this repository in the window and recent
 history". Thresholds are chosen on dev only; test figures use the dev threshold. It also prints two
@@ -29,13 +29,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitors.calibrate import LabelledPair, load_labelled_pairs, summarize
-from monitors.drift_scoring import CSLS_FRACTION, METHODS, score_pairs
-from monitors.drift_text import clean_message
-from monitors.embeddings import SentenceTransformerEmbedder
-from monitors.monitor import MemoryEmbeddingCache
+from monitors.contracts.monitor import MemoryEmbeddingCache
+from monitors.drift.calibrate import LabelledPair, load_labelled_pairs, summarize
+from monitors.drift.scoring import CSLS_FRACTION, METHODS, score_pairs
+from monitors.drift.text import clean_message
+from monitors.support.embeddings import SentenceTransformerEmbedder
 
-DEFAULT_PAIRS = "/work/shared/data/drift_pairs/pairs.jsonl"
+DEFAULT_PAIRS = str(Path(__file__).resolve().parents[1] / "data" / "drift_pairs" / "pairs.jsonl")
 TARGET_FALSE_ALARM = 0.05
 
 

@@ -9,15 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from monitors.calibrate import (
-    LabelledPair,
-    calibrate,
-    format_report,
-    load_labelled_pairs,
-    summarize,
-)
-from monitors.core import ConfigError
-from monitors.drift_scoring import DriftPair
+from monitors.contracts.errors import ConfigError
+from monitors.drift.calibrate import LabelledPair, calibrate, format_report, load_labelled_pairs, summarize
+from monitors.drift.scoring import DriftPair
 
 
 def labelled(labels: Sequence[str]) -> list[LabelledPair]:

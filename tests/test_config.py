@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitors.config import load_config, load_schedules, settings_from_dict
-from monitors.core import ConfigError
+from monitors.contracts.errors import ConfigError
+from monitors.engine.config import load_config, load_schedules, settings_from_dict
 
 BASE = {
     "langfuse": {"host": "http://127.0.0.1:3000", "public_key": "${LF_PK}", "secret_key": "${LF_SK}"},

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from monitors.records import MalformedRecord, Observation, parse_observation
+from monitors.contracts.records import MalformedRecord, Observation, parse_observation
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "monitors" / "demo"

@@ -25,7 +25,7 @@ def test_example_configs_validate() -> None:
         "SLACK_WEBHOOK_URL": "https://hooks.slack.example/services/example",
         "PATH": "/usr/bin:/bin",
     }
-    cmd = [sys.executable, "-m", "monitors.cli", "validate", "-c", "monitors.yaml", "-s", "schedules.yaml"]
+    cmd = [sys.executable, "-m", "monitors.app.cli.main", "validate", "-c", "monitors.yaml", "-s", "schedules.yaml"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok: monitors.yaml, schedules.yaml valid")

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitors.drift_candidates import (
+from monitors.contracts.forge import MergeRequestInfo
+from monitors.drift.candidates import (
     MrRef,
     TraceRef,
     as_text,
@@ -18,8 +19,8 @@ from monitors.drift_candidates import (
     parse_mr_ref,
     to_pending,
 )
-from monitors.goal_drift import did_text
-from monitors.sources.gitlab import MergeRequestInfo, OfflineGitLab
+from monitors.drift.monitor import did_text
+from monitors.sources.gitlab import OfflineGitLab
 from tests.test_goal_drift import commit
 
 KEYS = {"feature": "feature", "objective": "objective", "mr": "mr_iid", "repo": "repo"}

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from monitors.core import ConfigError
-from monitors.drift_scoring import (
+from monitors.contracts.errors import ConfigError
+from monitors.drift.scoring import (
     CSLS_PRIOR,
     CSLS_PRIOR_WEIGHT,
     DEFAULT_METHOD,
@@ -21,7 +21,7 @@ from monitors.drift_scoring import (
     DriftPair,
     score_pairs,
 )
-from monitors.drift_text import clean_message, code_tokens, subject
+from monitors.drift.text import clean_message, code_tokens, subject
 
 
 class FakeEmbedder:
@@ -195,7 +195,7 @@ def test_text_helpers() -> None:
 
 @pytest.mark.slow
 def test_real_model_scores_an_on_goal_pair_above_a_drifted_one() -> None:
-    from monitors.embeddings import SentenceTransformerEmbedder
+    from monitors.support.embeddings import SentenceTransformerEmbedder
 
     objective = "Add a --dry-run flag to the release script"
     pairs = [

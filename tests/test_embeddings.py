@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from monitors.core import ConfigError
-from monitors.embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder
-from monitors.monitor import MemoryEmbeddingCache
+from monitors.contracts.errors import ConfigError
+from monitors.contracts.monitor import MemoryEmbeddingCache
+from monitors.support.embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 
 class RecordingModel:
@@ -103,7 +103,7 @@ def test_batch_size_must_be_positive() -> None:
 @pytest.mark.slow
 def test_importing_the_scoring_modules_does_not_import_torch() -> None:
     code = (
-        "import sys, monitors.embeddings, monitors.drift_scoring, monitors.calibrate;"
+        "import sys, monitors.support.embeddings, monitors.drift.scoring, monitors.drift.calibrate;"
         "print([m for m in ('torch', 'sentence_transformers', 'sklearn') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

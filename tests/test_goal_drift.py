@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from monitors.core import ConfigError, RunWindow, Severity, SourceError
-from monitors.goal_drift import GoalDriftConfig, GoalDriftMonitor, score_id
-from monitors.monitor import MemoryState, RunContext
-from monitors.records import Observation
-from monitors.retry import RetryPolicy
+from monitors.contracts.errors import ConfigError, SourceError
+from monitors.contracts.findings import RunWindow, Severity
+from monitors.contracts.monitor import MemoryState, RunContext
+from monitors.contracts.records import Observation
+from monitors.drift.monitor import GoalDriftConfig, GoalDriftMonitor, score_id
 from monitors.sources.gitlab import GitLabSource, OfflineGitLab
 from monitors.sources.replay import ReplaySource
+from monitors.support.retry import RetryPolicy
 from tests.fakes.gitlab_server import FakeGitLab, Fault, running
 
 TOKEN = "glpat-DRIFT-TEST-TOKEN-42"
@@ -318,7 +319,7 @@ def test_bad_config_is_reported_with_its_key(config: dict, message: str) -> None
 
 @pytest.mark.parametrize("method", ["cosine", "csls"])
 def test_default_threshold_follows_the_method(method: str) -> None:
-    from monitors import drift_scoring
+    from monitors.drift import scoring as drift_scoring
 
     threshold, chosen = GoalDriftMonitor(GoalDriftConfig(method=method)).scoring_settings()
     assert chosen == method

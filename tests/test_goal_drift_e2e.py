@@ -11,14 +11,14 @@ from datetime import timedelta
 
 import pytest
 
-from monitors import registry
-from monitors.config import settings_from_dict
-from monitors.goal_drift import GoalDriftConfig, GoalDriftMonitor, score_id
-from monitors.pipeline import RunDeps, run_once
-from monitors.retry import RetryPolicy
+from monitors.drift.monitor import GoalDriftConfig, GoalDriftMonitor, score_id
+from monitors.engine import registry
+from monitors.engine.config import settings_from_dict
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.gitlab import GitLabSource
 from monitors.sources.langfuse import LangfuseSource
 from monitors.store.store import Store
+from monitors.support.retry import RetryPolicy
 from tests.fakes.gitlab_server import FakeGitLab, running
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.fakes.scripted_monitor import RecordingNotifier

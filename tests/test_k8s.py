@@ -11,10 +11,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitors import k8s
-from monitors.cli import cli
-from monitors.config import load_schedules
-from monitors.core import ConfigError
+from monitors.app.cli.main import cli
+from monitors.app.k8s import manifests as k8s
+from monitors.contracts.errors import ConfigError
+from monitors.engine.config import load_schedules
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "k8s"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from monitors import registry
-from monitors.config import settings_from_dict
-from monitors.pipeline import RunDeps, choose_window, run_once
+from monitors.engine import registry
+from monitors.engine.config import settings_from_dict
+from monitors.engine.pipeline import RunDeps, choose_window, run_once
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
 from tests.fakes.scripted_monitor import RecordingNotifier
@@ -140,9 +140,9 @@ KILLED_RUN = textwrap.dedent(
     """
     import os, signal, sys
     from datetime import datetime
-    from monitors import registry
-    from monitors.config import settings_from_dict
-    from monitors.pipeline import RunDeps, run_once
+    from monitors.engine import registry
+    from monitors.engine.config import settings_from_dict
+    from monitors.engine.pipeline import RunDeps, run_once
     from monitors.sources.replay import ReplaySource
     from monitors.store.store import Store
 
@@ -188,10 +188,10 @@ def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
     import io
     from datetime import timedelta
 
-    from monitors.core import RunWindow
-    from monitors.pipeline import PROGRESS_EVERY, CountingSource
-    from monitors.records import Observation
-    from monitors.sources.base import ObservationQuery
+    from monitors.contracts.findings import RunWindow
+    from monitors.contracts.records import Observation
+    from monitors.contracts.source import ObservationQuery
+    from monitors.engine.pipeline import PROGRESS_EVERY, CountingSource
 
     rows = [Observation(id=f"o{i}", trace_id="t", type="SPAN", start_time=NOW) for i in range(PROGRESS_EVERY * 2 + 1)]
     query = ObservationQuery(RunWindow(NOW - timedelta(hours=1), NOW + timedelta(hours=1)))

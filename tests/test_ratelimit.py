@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from monitors.core import RunWindow
-from monitors.ratelimit import MinuteLimiter
-from monitors.retry import RetryPolicy
-from monitors.sources.base import ObservationQuery
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.source import ObservationQuery
 from monitors.sources.langfuse import LangfuseSource
+from monitors.support.ratelimit import MinuteLimiter
+from monitors.support.retry import RetryPolicy
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.sources.langfuse_data import T0, build_dataset
 

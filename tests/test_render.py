@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
-from monitors.core import Finding, Link, RunWindow, Severity
-from monitors.message import Message
+from monitors.contracts.findings import Finding, Link, RunWindow, Severity
+from monitors.contracts.message import Message
+from monitors.engine.render import message_for, test_message
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
-from monitors.render import message_for, test_message
 
 WHEN = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 

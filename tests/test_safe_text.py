@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.safe_text import (
+from monitors.support.safe_text import (
     TRUNCATED,
     WORD_JOINER,
     clean,

@@ -1,4 +1,4 @@
-"""Issue 3's promise: the same monitor output from the v2 API, the legacy API and a replay file.
+"""The promise: the same monitor output from the v2 API, the legacy API and a replay file.
 
 One demo day (Saturday: a runaway session, a loop, a budget blown) is served by the fake Langfuse through
 both read paths and written to an export file; the cost and audit monitors run through the real pipeline
@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from monitors.config import settings_from_dict
-from monitors.core import RunWindow
-from monitors.demo_run import load_demo_source
-from monitors.export import export_observations
-from monitors.pipeline import RunDeps, run_once
-from monitors.retry import RetryPolicy
-from monitors.sources.base import ObservationQuery
+from monitors.app.demo import load_demo_source
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.source import ObservationQuery
+from monitors.engine.config import settings_from_dict
+from monitors.engine.export import export_observations
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.langfuse import LangfuseSource
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
+from monitors.support.retry import RetryPolicy
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.fakes.scripted_monitor import RecordingNotifier
 

@@ -12,23 +12,16 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 
-from monitors import registry
-from monitors.cli import cli
-from monitors.config import ScheduleJob, Schedules, load_schedules, settings_from_dict
-from monitors.scheduled_run import JobRunner
-from monitors.scheduler import (
-    RunningJobs,
-    ScheduleWatcher,
-    build_scheduler,
-    cron_weekdays,
-    job_interval,
-    next_fire,
-    replace_jobs,
-    stale_monitors,
-)
-from monitors.scheduler_service import ServeOptions, serve
+from monitors.app.cli.main import cli
+from monitors.app.scheduler.jobs import RunningJobs, ScheduleWatcher, build_scheduler, replace_jobs
+from monitors.app.scheduler.runner import JobRunner
+from monitors.app.scheduler.service import ServeOptions, serve
+from monitors.engine import registry
+from monitors.engine.config import ScheduleJob, Schedules, load_schedules, settings_from_dict
+from monitors.engine.schedules import job_interval, next_fire, stale_monitors
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
+from monitors.support.cron import cron_weekdays
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # a Monday
 SCHEDULES = """\
@@ -139,7 +132,7 @@ def test_invalid_schedule_file_is_rejected_and_the_old_jobs_stay(
         '  - {name: x, monitor: cost, cron: "61 * * * *"}\n',
     )
     os.utime(path, ns=(1, 1))  # a different mtime even on coarse filesystems
-    with caplog.at_level(logging.ERROR, logger="monitors.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="monitors.app.scheduler.jobs"):
         assert watcher.poll() is None
     text = caplog.text
     assert "changed but is invalid; keeping the current 3 jobs" in text
@@ -162,7 +155,7 @@ def test_the_running_scheduler_rejects_a_bad_file_then_takes_a_good_one(
     stop = threading.Event()
     opts = ServeOptions(reload_interval=0.05, shutdown_timeout=1)
     thread = threading.Thread(target=serve, args=(load_schedules(path), path, runner, stop, opts))
-    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+    with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
         thread.start()
         try:
             assert _wait_for(lambda: "scheduler started" in caplog.text, 5)
@@ -216,7 +209,7 @@ def test_a_job_runs_the_monitor_through_the_pipeline_and_logs_its_summary(
     runner = JobRunner(
         settings, sqlite_store, clock=lambda: NOW, make_source=lambda: ReplaySource.from_observations([])
     )
-    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+    with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
         runner(ScheduleJob(name="every-minute", monitor="scripted", cron="* * * * *"))
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("job=every-minute"))
     assert "monitor=scripted status=ok" in line and "findings=1" in line and "delivered=1" in line
@@ -227,7 +220,7 @@ def test_a_job_runs_the_monitor_through_the_pipeline_and_logs_its_summary(
 def test_a_failing_job_is_logged_and_does_not_raise(sqlite_store: Store, caplog: pytest.LogCaptureFixture) -> None:
     # No langfuse section and no --source: building the source fails with a config error.
     runner = JobRunner(_settings(), sqlite_store, clock=lambda: NOW)
-    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+    with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
         runner(ScheduleJob(name="cost", monitor="cost", cron="* * * * *"))
     assert "job=cost duration=" in caplog.text
     assert "monitor=cost status=failed error=" in caplog.text and "langfuse" in caplog.text
@@ -237,7 +230,7 @@ def test_the_report_job_says_it_is_not_available_until_it_lands(
     sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     runner = JobRunner(_settings(), sqlite_store, report_check=lambda: False)
-    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+    with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
         runner(ScheduleJob(name="weekly-report", monitor="report", cron="0 8 * * 4"))
     assert "the weekly report is not available in this version" in caplog.text
     assert "monitor=report status=unavailable" in caplog.text
@@ -273,7 +266,7 @@ def test_serve_stops_cleanly_when_asked(tmp_path: Path, sqlite_store: Store, cap
     runner = JobRunner(_settings(), sqlite_store, report_check=lambda: False)
     stop = threading.Event()
     stop.set()
-    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+    with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
         left = serve(load_schedules(path), path, runner, stop, ServeOptions(reload_interval=0.01))
     assert left == {}
     assert "scheduler started: 3 jobs loaded from" in caplog.text
@@ -358,7 +351,7 @@ def test_a_run_still_going_after_the_bound_is_abandoned_and_its_lock_released(
     assert not sqlite_store.acquire_lock("cost", now=datetime.now(UTC), lease=timedelta(hours=1))
     stop = threading.Event()
     stop.set()
-    with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+    with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
         left = serve(load_schedules(path), path, runner, stop, ServeOptions(shutdown_timeout=0.2))
     runner.release.set()
     worker.join(5)
@@ -380,7 +373,7 @@ def test_the_report_job_runs_run_monitor_report_in_a_child(tmp_path: Path, caplo
     store = Store.open(store_url)
     try:
         runner = JobRunner(_settings(), store, source_file=replay, config_path=config, schedules_path=schedules)
-        with caplog.at_level(logging.INFO, logger="monitors.scheduler"):
+        with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
             runner(ScheduleJob(name="weekly-report", monitor="report", cron="0 8 * * 4"))
         assert "job=weekly-report duration=" in caplog.text
         assert "monitor=report status=ok exit=0" in caplog.text, caplog.text

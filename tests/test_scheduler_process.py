@@ -82,7 +82,7 @@ def test_scheduler_runs_two_monitors_every_minute_and_stops_cleanly_on_sigterm(t
     with FakeLangfuse(_recent_traces()) as lf:
         config, schedules, store_url = _config(tmp_path, lf)
         env = dict(os.environ, LANGFUSE_PUBLIC_KEY=lf.public_key, LANGFUSE_SECRET_KEY=lf.secret_key)
-        command = [sys.executable, "-m", "monitors.cli", "scheduler", "-c", str(config), "-s", str(schedules)]
+        command = [sys.executable, "-m", "monitors.app.cli.main", "scheduler", "-c", str(config), "-s", str(schedules)]
         proc = subprocess.Popen(
             [*command, "--reload-interval", "0.5", "--shutdown-timeout", "20"],
             cwd=tmp_path,
@@ -104,7 +104,7 @@ def test_scheduler_runs_two_monitors_every_minute_and_stops_cleanly_on_sigterm(t
                 proc.wait()
         requests = len(lf.requests)
     text = log.text()
-    print(text)  # shown with -s or -rP: the evidence issue 9 asks for
+    print(text)  # shown with -s or -rP
     assert code == 0, text
     assert "received SIGTERM: shutting down" in text and "scheduler stopped cleanly" in text, text
     for name, monitor in (("cost-every-minute", "cost"), ("audit-every-minute", "audit")):

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from monitors.core import StoreError
+from monitors.contracts.errors import StoreError
 from monitors.store import schema
 from monitors.store.migrations import MIGRATIONS, migrate
-from monitors.store.store import RunCommit, Store
+from monitors.store.rows import RunCommit
+from monitors.store.store import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

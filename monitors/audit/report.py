@@ -14,7 +14,7 @@ from typing import Any
 
 from monitors.audit.checks import Issue
 from monitors.audit.sequence import Session, Waste, excerpt, waste_of
-from monitors.core import Finding, Link, RunWindow, Severity
+from monitors.contracts.findings import Finding, Link, RunWindow, Severity
 
 LABELS = {
     "repeat": "repeated tool calls",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 
 _SPACE = re.compile(r"\s+")
 _NUMBERED = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s+(.+)$", re.IGNORECASE | re.MULTILINE)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
 
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 
 BATCH = 1000  # rows per executemany; one Observations v2 page
 # A plain tuple of field values pickles several times faster than a slotted dataclass, whose generic

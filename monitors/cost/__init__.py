@@ -1,4 +1,4 @@
-"""Parts of the cost-spike monitor (`monitors/cost_spike.py`).
+"""The cost-spike monitor: daily budgets, spikes and projections (`monitor.py` is the monitor class).
 
 - budgets.py   budget/spike/projection config and how a budget's scope maps onto spend
 - ledger.py    per-day spend kept in the run state, so closed days are read once

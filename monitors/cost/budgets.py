@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitors.records import Observation
-from monitors.types import Money
+from monitors.contracts.records import Observation
+from monitors.contracts.values import Money
 
 SCOPES = ("none", "agent", "tag", "user", "model", "environment")
 METADATA_PREFIX = "metadata:"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from monitors.core import Finding, RunWindow, Severity
+from monitors.contracts.findings import Finding, RunWindow, Severity
+from monitors.contracts.monitor import RunContext
 from monitors.cost.baseline import (
     Spike,
     expected_fraction,
@@ -33,7 +34,6 @@ from monitors.cost.budgets import (
 )
 from monitors.cost.explain import cached_top_traces, contributors, fetch_top_traces, trace_links
 from monitors.cost.ledger import OTHER, Ledger, day_bounds
-from monitors.monitor import RunContext
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from monitors.core import Link, RunWindow
+from monitors.contracts.findings import Link, RunWindow
+from monitors.contracts.monitor import RunContext
+from monitors.contracts.source import ObservationQuery
 from monitors.cost.budgets import METADATA_PREFIX, BudgetConfig, dimension_values, display_value
 from monitors.cost.ledger import OTHER, Ledger
 from monitors.cost.sync import MIN_COST, ROW_FIELDS
-from monitors.monitor import RunContext
-from monitors.sources.base import ObservationQuery
 
 CACHE_KEY = "cost.explained"
 LABELS = {"agent": "agent", "model": "model", "user": "user", "environment": "environment", "tag": "tag"}

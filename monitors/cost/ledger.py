@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitors.core import utc
-from monitors.monitor import KeyValueState
-from monitors.records import Observation
+from monitors.contracts.findings import utc
+from monitors.contracts.monitor import KeyValueState
+from monitors.contracts.records import Observation
 
 STATE_KEY = "cost.ledger"
 VERSION = 1

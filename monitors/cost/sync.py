@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from monitors.core import RunWindow, SourceError
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.monitor import RunContext
+from monitors.contracts.records import CostBucket
+from monitors.contracts.source import CostQuery, ObservationQuery
 from monitors.cost.budgets import AGGREGATE_DIMENSIONS, METADATA_PREFIX, dimension_values
 from monitors.cost.ledger import Ledger, day_bounds, days_between, local_date
-from monitors.monitor import RunContext
-from monitors.records import CostBucket
-from monitors.sources.base import CostQuery, ObservationQuery
 
 ROW_FIELDS = frozenset({"core", "basic", "usage", "model", "trace_context"})
 MIN_COST = 1e-12  # "cost > 0": zero-cost spans are most rows and add nothing

@@ -7,7 +7,7 @@ request paths at DEBUG; a filter on its loggers redacts them (see `_RedactPaths`
 
 Failure classes (Alertmanager's notify/util.go Retrier is the model): 2xx is delivered; 408, 425, 429,
 5xx, timeouts and connection errors are retried within the call with backoff honouring Retry-After
-(monitors.retry), then returned as `retryable=True` so the outbox keeps the row for the next run; any
+(monitors.support.retry), then returned as `retryable=True` so the outbox keeps the row for the next run; any
 other status is permanent, with a readable reason from a per-service map.
 """
 
@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import SecretStr
 
-from monitors.message import Message
-from monitors.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
+from monitors.contracts.message import Message
+from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 USER_AGENT = "langfuse-monitors/0.1"
 # Enough of an error body to read a service's error code; the rest is never looked at.

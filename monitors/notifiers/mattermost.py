@@ -29,10 +29,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from monitors.core import Severity
-from monitors.message import Message
+from monitors.contracts.findings import Severity
+from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.safe_text import markdown_link, mattermost_markdown, mattermost_plain
+from monitors.support.safe_text import markdown_link, mattermost_markdown, mattermost_plain
 
 POST_MAX = 16383
 ATTACHMENT_MAX = 7900

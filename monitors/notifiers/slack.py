@@ -18,7 +18,7 @@ Docs:
 - Escaping (&, <, >): https://api.slack.com/reference/surfaces/formatting#escaping
 
 Every mrkdwn text object is sent with `verbatim: true`, so Slack does not auto-link URLs, channel names
-or mentions in it; the text is also escaped (monitors.safe_text.slack_mrkdwn).
+or mentions in it; the text is also escaped (monitors.support.safe_text.slack_mrkdwn).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from monitors.core import Severity
-from monitors.message import Message, Section
+from monitors.contracts.findings import Severity
+from monitors.contracts.message import Message, Section
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.safe_text import slack_link, slack_mrkdwn, slack_plain
+from monitors.support.safe_text import slack_link, slack_mrkdwn, slack_plain
 
 HEADER_MAX = 150
 SECTION_TEXT_MAX = 3000

@@ -20,11 +20,11 @@ from typing import Any, ClassVar, Literal, TextIO
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from monitors.core import Severity
-from monitors.message import Message
+from monitors.contracts.findings import Severity
+from monitors.contracts.message import Message
 from monitors.notifiers.base import DeliveryResult
-from monitors.retry import RetryPolicy
-from monitors.safe_text import plain
+from monitors.support.retry import RetryPolicy
+from monitors.support.safe_text import plain
 
 LINE_MAX = 2000
 SEVERITY_MARK = {Severity.CRITICAL: "[CRITICAL]", Severity.WARNING: "[WARNING]", Severity.INFO: "[INFO]"}

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitors.config import Schedules, Settings
-from monitors.message import Message
+from monitors.contracts.message import Message
+from monitors.contracts.source import TraceSource
+from monitors.engine.config import Schedules, Settings
 from monitors.report.data import DEFAULT_DELAY, WeekReport, gather_week
 from monitors.report.digest import build_digest_message
 from monitors.report.period import ReportWeek, week_of
-from monitors.sources.base import TraceSource
 
 
 def report_tz(settings: Settings) -> ZoneInfo:
@@ -39,7 +39,7 @@ def global_cap(settings: Settings) -> float | None:
 def stale_lines(schedules: Schedules | None, store: Any, now: datetime) -> dict[str, str]:
     if schedules is None:
         return {}
-    from monitors.scheduler import stale_monitors
+    from monitors.engine.schedules import stale_monitors
 
     return {s.monitor: s.line(now) for s in stale_monitors(schedules, store.last_runs(), now)}
 

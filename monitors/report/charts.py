@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from monitors.core import Severity
+from monitors.contracts.findings import Severity
 from monitors.report.data import WeekReport
 from monitors.report.fmt import short
 

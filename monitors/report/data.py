@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitors.contracts.source import TraceSource
 from monitors.report.findings import (
     StoredFinding,
     audit_most_worth_opening,
@@ -23,7 +24,6 @@ from monitors.report.findings import (
 from monitors.report.health import MonitorHealth, gather_health, runs_range
 from monitors.report.period import ReportWeek
 from monitors.report.spend import Spend, gather_spend
-from monitors.sources.base import TraceSource
 
 DEFAULT_DELAY = timedelta(minutes=15)
 

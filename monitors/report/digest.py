@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from monitors.core import Link, Severity
-from monitors.message import Message, Section
+from monitors.contracts.findings import Link, Severity
+from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
 from monitors.report.fmt import day_label, delta, money, short, sparkline, when_label
 

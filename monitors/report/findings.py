@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitors.core import Link, Severity, utc
+from monitors.contracts.findings import Link, Severity, utc
 
 log = logging.getLogger(__name__)
 

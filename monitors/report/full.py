@@ -10,12 +10,12 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from monitors.core import Link
+from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
 from monitors.report.digest import build_digest_message
 from monitors.report.fmt import delta, money, sparkline
 from monitors.report.tables import Cell, Table, report_tables
-from monitors.safe_text import clean, markdown_link, mattermost_markdown
+from monitors.support.safe_text import clean, markdown_link, mattermost_markdown
 
 MD_CELL = 2000
 

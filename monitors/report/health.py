@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitors.core import utc
+from monitors.contracts.findings import utc
 from monitors.report.period import ReportWeek
 
 FAILED = ("failed", "delivery_failed")

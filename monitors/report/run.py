@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitors.config import Schedules, Settings
-from monitors.core import ConfigError
-from monitors.message import Message
+from monitors.contracts.errors import ConfigError
+from monitors.contracts.message import Message
+from monitors.contracts.source import TraceSource
+from monitors.engine.config import Schedules, Settings
 from monitors.report.build import build_week_report, write_full_report
 from monitors.report.data import WeekReport
 from monitors.report.digest import build_digest_message
 from monitors.report.period import ReportWeek
-from monitors.sources.base import TraceSource
 
 log = logging.getLogger("monitors.report")
 

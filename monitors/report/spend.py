@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
-from monitors.core import MonitorsError
-from monitors.records import CostBucket
+from monitors.contracts.errors import MonitorsError
+from monitors.contracts.records import CostBucket
+from monitors.contracts.source import CostQuery, TraceSource
 from monitors.report.period import ReportWeek
-from monitors.sources.base import CostQuery, TraceSource
 
 log = logging.getLogger(__name__)
 

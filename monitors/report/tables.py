@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitors.core import Link
+from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
 from monitors.report.findings import StoredFinding
 from monitors.report.fmt import day_label, delta, money, short, when_label

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from monitors.core import SourceError
-from monitors.ratelimit import MinuteLimiter
-from monitors.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
-from monitors.sources.base import SourceStats
+from monitors.contracts.errors import SourceError
+from monitors.contracts.source import SourceStats
+from monitors.support.ratelimit import MinuteLimiter
+from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
 

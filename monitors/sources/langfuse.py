@@ -22,16 +22,17 @@ from typing import Any, Literal
 
 import httpx
 
-from monitors.core import RunWindow, SourceError
-from monitors.ratelimit import MinuteLimiter
-from monitors.records import CostBucket, Observation
-from monitors.retry import RetryPolicy
-from monitors.sources.base import CostQuery, ObservationQuery, Score, SourceStats
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.records import CostBucket, Observation
+from monitors.contracts.source import CostQuery, ObservationQuery, Score, SourceStats
 from monitors.sources.http import EndpointMissing, HttpSession, Retryable
 from monitors.sources.langfuse_legacy import LegacyReader
 from monitors.sources.langfuse_sdk import ApiError, CreateScoreRequest
 from monitors.sources.langfuse_v2 import V2Reader
 from monitors.sources.replay import CostAccumulator
+from monitors.support.ratelimit import MinuteLimiter
+from monitors.support.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

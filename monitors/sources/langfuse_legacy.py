@@ -20,9 +20,15 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from monitors.core import SourceError
-from monitors.records import CostBucket, MalformedRecord, Observation, decode_metadata, parse_observation
-from monitors.sources.base import CostQuery, ObservationQuery
+from monitors.contracts.errors import SourceError
+from monitors.contracts.records import (
+    CostBucket,
+    MalformedRecord,
+    Observation,
+    decode_metadata,
+    parse_observation,
+)
+from monitors.contracts.source import CostQuery, ObservationQuery
 from monitors.sources.http import EndpointMissing, HttpSession
 from monitors.sources.langfuse_legacy_costs import LegacyCosts
 from monitors.sources.langfuse_v2 import _iso, effective_fields

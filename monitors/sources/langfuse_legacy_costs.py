@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from monitors.core import SourceError, utc
-from monitors.records import CostBucket, MalformedRecord, parse_time
-from monitors.sources.base import CostQuery, SourceStats
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import utc
+from monitors.contracts.records import CostBucket, MalformedRecord, parse_time
+from monitors.contracts.source import CostQuery, SourceStats
 from monitors.sources.http import EndpointMissing, HttpSession
 from monitors.sources.langfuse_metrics import V1_DIMENSIONS, BucketSums, _number, aggregate_costs, can_aggregate
 from monitors.sources.replay import bucket_start

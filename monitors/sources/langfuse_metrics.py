@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitors.core import utc
-from monitors.records import CostBucket, MalformedRecord, parse_time
-from monitors.sources.base import CostFilter, CostQuery, SourceStats
+from monitors.contracts.findings import utc
+from monitors.contracts.records import CostBucket, MalformedRecord, parse_time
+from monitors.contracts.source import CostFilter, CostQuery, SourceStats
 from monitors.sources.replay import bucket_start
 
 ROW_LIMIT = 1000

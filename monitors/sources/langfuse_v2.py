@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from monitors.core import SourceError, utc
-from monitors.records import CostBucket, MalformedRecord, Observation, parse_observation
-from monitors.sources.base import CostQuery, ObservationQuery, SourceStats
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import utc
+from monitors.contracts.records import CostBucket, MalformedRecord, Observation, parse_observation
+from monitors.contracts.source import CostQuery, ObservationQuery, SourceStats
 from monitors.sources.http import HttpSession, Retryable
 from monitors.sources.langfuse_metrics import V2_DIMENSIONS, aggregate_costs, can_aggregate
 from monitors.sources.langfuse_sdk import ApiError, LangfuseAPI

@@ -25,9 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from monitors.core import SourceError, utc
-from monitors.records import CostBucket, MalformedRecord, Observation, parse_observation
-from monitors.sources.base import CostFilter, CostQuery, ObservationQuery, Score, SourceStats
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import utc
+from monitors.contracts.records import CostBucket, MalformedRecord, Observation, parse_observation
+from monitors.contracts.source import CostFilter, CostQuery, ObservationQuery, Score, SourceStats
 
 log = logging.getLogger(__name__)
 

@@ -12,77 +12,17 @@ import json
 import os
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from monitors.core import StoreError, utc
+from monitors.contracts.errors import StoreError
+from monitors.contracts.findings import utc
 from monitors.store import schema as t
 from monitors.store.migrations import migrate
-
-
-def engine_url(url: str) -> str:
-    """Pick our drivers: psycopg 3 for PostgreSQL; create the folder of a SQLite file."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    return url
-
-
-def redact_url(url: str) -> str:
-    """The store URL without its password, for messages."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "(unparseable store URL)"
-
-
-@dataclass(frozen=True)
-class FindingRecord:
-    fingerprint: str
-    first_seen: datetime
-    last_sent: datetime | None
-    sent_rank: int | None
-
-
-@dataclass(frozen=True)
-class Silence:
-    id: int
-    monitor: str
-    key: str | None
-    until: datetime
-    reason: str | None
-
-    def covers(self, monitor: str, dedupe_key: str) -> bool:
-        if monitor != self.monitor:
-            return False
-        return self.key is None or dedupe_key == self.key or dedupe_key.startswith(self.key + ":")
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    fingerprint: str
-    channel: str
-    payload: dict[str, Any]
-    attempts: int
-
-
-@dataclass
-class RunCommit:
-    """Everything one run writes, applied atomically by Store.commit_run."""
-
-    monitor: str
-    now: datetime
-    watermark: datetime | None
-    seen: list[tuple[str, int | None]]  # (fingerprint, rank if sent else None)
-    outbox: list[tuple[str, str, dict[str, Any]]]  # (fingerprint, channel, message payload)
-    events: list[dict[str, Any]]
-    state: Mapping[str, Any]
+from monitors.store.rows import FindingRecord, OutboxRow, RunCommit, Silence
+from monitors.store.urls import engine_url, redact_url
 
 
 def _holder() -> str:
@@ -280,7 +220,7 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(t.silences.delete().where(t.silences.c.id == silence_id)).rowcount == 1
 
-    # --- embedding cache (implements monitors.monitor.EmbeddingCache) --------------------------------
+    # --- embedding cache (implements monitors.contracts.monitor.EmbeddingCache) --------------------------------
 
     def get_many(self, model: str, hashes: Iterable[str]) -> dict[str, list[float]]:
         keys = list(set(hashes))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from monitors.records import METADATA_VALUE_LIMIT, Observation
+from monitors.contracts.records import METADATA_VALUE_LIMIT, Observation
 
 SEED = 20261122
 PROJECT_ID = "cm3demo7p0000monitors0001"

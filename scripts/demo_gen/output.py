@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from demo_gen.base import Ctx
-from monitors.records import Observation, observation_to_row
+from monitors.contracts.records import Observation, observation_to_row
 
 OBSERVATIONS_FILE = "observations.jsonl.gz"
 GITLAB_FILE = "gitlab.json"

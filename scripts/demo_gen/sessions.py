@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from demo_gen.base import TAGS, Ctx, ToolCall, TraceBuilder, TraceContext, encode_metadata
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from demo_gen.base import AGENTS
-from monitors.records import MalformedRecord, Observation, parse_observation
+from monitors.contracts.records import MalformedRecord, Observation, parse_observation
 
 CAP, WARN = 40.0, 32.0  # the demo's global daily budget and its 80% mark
 SHORT = {

@@ -23,7 +23,7 @@ from demo_gen.base import (
 )
 from demo_gen.sessions import SessionSpec, build_session, plan_text
 from demo_gen.tools import TASKS
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 
 WEEKDAY = {"pipeline-medic": 5.0, "mr-review": 3.2, "llm-fix": 5.5, "issue-executor": 5.5, "release-notes": 2.0}
 WEEKEND = {"pipeline-medic": 5.8, "mr-review": 2.4, "llm-fix": 5.0, "issue-executor": 5.0, "release-notes": 1.3}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from monitors.audit.sequence import ToolCall, make_call
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
-TRAJECTORIES = "/work/shared/data/agent_trajectories/trajectories.jsonl"
+TRAJECTORIES = str(Path(__file__).resolve().parents[2] / "data" / "agent_trajectories" / "trajectories.jsonl")
 
 
 def seq(*specs: tuple[Any, ...], seconds: float | None = None) -> list[ToolCall]:

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from monitors.core import RunWindow, Severity
-from monitors.monitor import MemoryState, RunContext
-from monitors.records import Observation
+from monitors.audit.monitor import HISTORY_KEY, ToolSequenceConfig, ToolSequenceMonitor
+from monitors.contracts.findings import RunWindow, Severity
+from monitors.contracts.monitor import MemoryState, RunContext
+from monitors.contracts.records import Observation
 from monitors.sources.replay import ReplaySource
-from monitors.tool_sequence import HISTORY_KEY, ToolSequenceConfig, ToolSequenceMonitor
-from monitors.trajectories import convert_file
+from monitors.sources.trajectories import convert_file
 from tests.audit.helpers import T0, TRAJECTORIES, session_observations
 
 WINDOW = RunWindow(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from monitors.core import RunWindow
-from monitors.records import parse_observation
-from monitors.sources.base import ObservationQuery
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.records import parse_observation
+from monitors.contracts.source import ObservationQuery
 from monitors.sources.replay import ReplaySource
-from monitors.trajectories import ConvertStats, convert_file, convert_lines, write_export
+from monitors.sources.trajectories import ConvertStats, convert_file, convert_lines, write_export
 from tests.audit.helpers import TRAJECTORIES
 
 

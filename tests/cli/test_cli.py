@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitors.cli import cli
+from monitors.app.cli.main import cli
 
 HEAVY = ("torch", "sentence_transformers", "sklearn", "transformers")
 
@@ -101,11 +101,11 @@ def test_cost_demo_week_warns_and_pages_once_each_then_the_next_run_sends_nothin
     (per budget), exactly one user's fan-out budget fires; the next scheduled run sends nothing new."""
     from datetime import timedelta
 
-    from monitors.config import load_config
-    from monitors.demo_run import DEMO_END, load_demo_source, run_demo
-    from monitors.pipeline import RunDeps, run_once
+    from monitors.app.demo import DEMO_END, load_demo_source, run_demo
+    from monitors.engine.config import load_config
+    from monitors.engine.pipeline import RunDeps, run_once
+    from monitors.engine.wiring import build_notifiers, demo_path
     from monitors.store.store import Store
-    from monitors.wiring import build_notifiers, demo_path
 
     lines: list[str] = []
     assert run_demo(("cost",), fmt="text", echo=lines.append, store_dir=tmp_path) == 0
@@ -130,7 +130,7 @@ def test_cost_demo_through_the_cli() -> None:
 def test_heavy_libraries_are_not_imported(args: list[str]) -> None:
     code = (
         "import sys\n"
-        "from monitors.cli import cli\n"
+        "from monitors.app.cli.main import cli\n"
         f"try:\n    cli({args!r})\nexcept SystemExit:\n    pass\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )

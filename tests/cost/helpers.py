@@ -7,11 +7,11 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitors.core import Finding, RunWindow
-from monitors.cost_spike import CostConfig, CostSpikeMonitor
-from monitors.monitor import MemoryState, RunContext
-from monitors.records import CostBucket, Observation
-from monitors.sources.base import CostQuery, ObservationQuery
+from monitors.contracts.findings import Finding, RunWindow
+from monitors.contracts.monitor import MemoryState, RunContext
+from monitors.contracts.records import CostBucket, Observation
+from monitors.contracts.source import CostQuery, ObservationQuery
+from monitors.cost.monitor import CostConfig, CostSpikeMonitor
 from monitors.sources.replay import ReplaySource
 
 PAGE = 1000  # Observations v2 page size

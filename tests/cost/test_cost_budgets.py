@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitors.core import RunWindow, Severity
-from monitors.monitor import MemoryState, RunContext
+from monitors.contracts.findings import RunWindow, Severity
+from monitors.contracts.monitor import MemoryState, RunContext
 from tests.cost.helpers import CountingSource, at, keys, monitor, obs, run, spread
 
 GLOBAL = {"name": "daily", "daily_cap": 100}

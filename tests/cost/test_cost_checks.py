@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from monitors.contracts.monitor import MemoryState
 from monitors.cost.baseline import expected_fraction, hourly_profile, robust_baseline, spike_check
-from monitors.cost_spike import CostConfig
-from monitors.monitor import MemoryState
+from monitors.cost.monitor import CostConfig
 from tests.cost.helpers import CountingSource, monitor, obs, run, spread
 
 D = date(2026, 11, 20)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from monitors.monitor import MemoryState
+from monitors.contracts.monitor import MemoryState
 from tests.cost.helpers import CountingSource, at, monitor, obs, run
 
 # The example budgets: a global cap, one per agent, and every user $5/day.

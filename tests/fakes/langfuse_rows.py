@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from monitors.records import Observation, observation_to_row
+from monitors.contracts.records import Observation, observation_to_row
 
 V2_GROUPS: dict[str, tuple[str, ...]] = {
     "core": ("id", "traceId", "startTime", "endTime", "projectId", "parentObservationId", "type"),

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 from tests.fakes.langfuse_endpoints import ROUTES, Reply
 from tests.fakes.langfuse_filters import BadRequest
 from tests.fakes.langfuse_rows import stored_row, traces_of

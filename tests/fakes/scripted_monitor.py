@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from monitors.core import Finding, Severity
-from monitors.monitor import RunContext
+from monitors.contracts.findings import Finding, Severity
+from monitors.contracts.monitor import RunContext
 
 
 class ScriptedMonitor:

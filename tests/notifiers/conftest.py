@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from monitors.core import Finding, Link, RunWindow, Severity
-from monitors.retry import RetryPolicy
+from monitors.contracts.findings import Finding, Link, RunWindow, Severity
+from monitors.support.retry import RetryPolicy
 from tests.fakes.webhook_server import WebhookServer
 
 HOSTILE = "<!channel> @here [click](http://evil) **bold**"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from monitors.engine.render import message_for, test_message
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
-from monitors.render import message_for, test_message
 from tests.fakes.webhook_server import Reply
 from tests.notifiers.conftest import warning_finding
 

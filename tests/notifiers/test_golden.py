@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from monitors.engine.render import message_for
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
 from monitors.notifiers.stdout import StdoutNotifier
-from monitors.render import message_for
 from tests.notifiers.conftest import critical_finding, warning_finding
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

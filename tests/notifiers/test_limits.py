@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from monitors.core import Link
-from monitors.message import Message, Section
+from monitors.contracts.findings import Link
+from monitors.contracts.message import Message, Section
+from monitors.engine.render import message_for
 from monitors.notifiers import mattermost, slack
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
-from monitors.render import message_for
-from monitors.safe_text import TRUNCATED
+from monitors.support.safe_text import TRUNCATED
 from tests.notifiers.conftest import critical_finding
 
 HUGE = "The agent kept retrying the same tool call. " * 5000  # ~220k characters

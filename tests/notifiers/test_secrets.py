@@ -11,10 +11,10 @@ import logging
 
 import pytest
 
+from monitors.engine.render import message_for, test_message
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
 from monitors.notifiers.stdout import StdoutNotifier
-from monitors.render import message_for, test_message
 from tests.fakes.webhook_server import Reply
 from tests.notifiers.conftest import SECRET_PATH, critical_finding
 

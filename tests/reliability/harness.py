@@ -13,11 +13,11 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitors.config import Settings, settings_from_dict
-from monitors.core import RunWindow
-from monitors.records import Observation
-from monitors.registry import notifier_class
-from monitors.retry import RetryPolicy
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.records import Observation
+from monitors.engine.config import Settings, settings_from_dict
+from monitors.engine.registry import notifier_class
+from monitors.support.retry import RetryPolicy
 from tests.fakes.webhook_server import WebhookServer
 
 NOW = datetime(2026, 3, 12, 9, 0, tzinfo=UTC)

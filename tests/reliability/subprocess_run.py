@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitors.pipeline import RunDeps, run_once
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
 from tests.reliability.harness import LANGFUSE_HOST, chat_settings, notifiers_for, tool_session

@@ -18,18 +18,18 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitors.core import Finding, Link, RunWindow, Severity
-from monitors.cost_spike import CostConfig, CostSpikeMonitor
-from monitors.goal_drift import GoalDriftConfig, GoalDriftMonitor
-from monitors.monitor import MemoryState, RunContext
+from monitors.audit.monitor import ToolSequenceConfig, ToolSequenceMonitor
+from monitors.contracts.findings import Finding, Link, RunWindow, Severity
+from monitors.contracts.monitor import MemoryState, RunContext
+from monitors.contracts.records import MalformedRecord, Observation, parse_observation
+from monitors.cost.monitor import CostConfig, CostSpikeMonitor
+from monitors.drift.monitor import GoalDriftConfig, GoalDriftMonitor
+from monitors.engine.render import message_for
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
 from monitors.notifiers.stdout import StdoutNotifier
-from monitors.records import MalformedRecord, Observation, parse_observation
-from monitors.render import message_for
 from monitors.sources.gitlab import OfflineGitLab
 from monitors.sources.replay import ReplaySource
-from monitors.tool_sequence import ToolSequenceConfig, ToolSequenceMonitor
 from tests.reliability.harness import HOSTILE, LANGFUSE_HOST, NOW, harm_in, tool_session
 from tests.test_goal_drift import TopicEmbedder
 
@@ -82,7 +82,7 @@ def test_a_row_becomes_a_record_or_malformed_never_anything_else(row: Any) -> No
 def test_replay_file_counts_every_bad_line(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> None:
     good = [tool_session("s", [("t", {})])[0]]
     path = tmp_path_factory.mktemp("replay") / "rows.jsonl"
-    from monitors.records import observation_to_row
+    from monitors.contracts.records import observation_to_row
 
     body = [json.dumps(observation_to_row(good[0])), *(line.replace("\n", " ").replace("\r", " ") for line in lines)]
     path.write_text("\n".join(body) + "\n")
@@ -94,7 +94,7 @@ def test_replay_file_counts_every_bad_line(tmp_path_factory: pytest.TempPathFact
 
 
 def _everything() -> Any:
-    from monitors.sources.base import ObservationQuery
+    from monitors.contracts.source import ObservationQuery
 
     return ObservationQuery(window=RunWindow(datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)))
 

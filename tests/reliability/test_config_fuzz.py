@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitors.cli import cli
+from monitors.app.cli.main import cli
 
 VALID: dict[str, Any] = {
     "langfuse": {"host": "https://lf.example", "public_key": "pk", "secret_key": "sk"},

@@ -13,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from monitors import registry
-from monitors.pipeline import RunDeps, run_once
-from monitors.records import Observation
-from monitors.retry import RetryPolicy
+from monitors.contracts.records import Observation
+from monitors.engine import registry
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.gitlab import GitLabSource
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
+from monitors.support.retry import RetryPolicy
 from tests.fakes.gitlab_server import FakeGitLab, Fault, running
 from tests.fakes.webhook_server import WebhookServer
 from tests.reliability.harness import LANGFUSE_HOST, NOW, chat_settings, notifiers_for

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from monitors import registry
-from monitors.pipeline import RunDeps, run_once
-from monitors.records import Observation
+from monitors.contracts.records import Observation
+from monitors.engine import registry
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
 from tests.fakes.gitlab_server import FakeGitLab, running

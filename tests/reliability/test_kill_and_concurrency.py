@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from monitors.pipeline import RunDeps, run_once
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
 from tests.fakes.webhook_server import Reply, WebhookServer

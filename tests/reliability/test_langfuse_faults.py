@@ -13,10 +13,10 @@ from datetime import timedelta
 
 import pytest
 
-from monitors.pipeline import RunDeps, run_once
-from monitors.retry import RetryPolicy
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.langfuse import LangfuseSource
 from monitors.store.store import Store
+from monitors.support.retry import RetryPolicy
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.fakes.webhook_server import WebhookServer
 from tests.reliability.harness import NOW, chat_settings, notifiers_for, tool_session

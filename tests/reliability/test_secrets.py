@@ -15,9 +15,9 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
-from monitors import registry
-from monitors.cli import cli
-from monitors.records import Observation
+from monitors.app.cli.main import cli
+from monitors.contracts.records import Observation
+from monitors.engine import registry
 from tests.fakes.gitlab_server import FakeGitLab, running
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.fakes.webhook_server import Reply, WebhookServer

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
-from monitors.cli import cli
-from monitors.core import StoreError
-from monitors.export import export_observations
-from monitors.pipeline import RunDeps, run_once
+from monitors.app.cli.main import cli
+from monitors.contracts.errors import StoreError
+from monitors.engine.export import export_observations
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
 from tests.fakes.webhook_server import WebhookServer

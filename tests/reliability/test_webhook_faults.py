@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from monitors import registry
-from monitors.pipeline import RunDeps, run_once
+from monitors.engine import registry
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
 from tests.fakes.webhook_server import Reply, WebhookServer

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitors.config import Settings, settings_from_dict
-from monitors.core import Finding, Link, Severity
-from monitors.pipeline import finding_to_dict
-from monitors.records import Observation
+from monitors.contracts.findings import Finding, Link, Severity
+from monitors.contracts.records import Observation
+from monitors.engine.config import Settings, settings_from_dict
+from monitors.engine.pipeline import finding_to_dict
 from monitors.sources.replay import ReplaySource
-from monitors.store.store import RunCommit, Store
+from monitors.store.rows import RunCommit
+from monitors.store.store import Store
 
 # ISO week 2026-W47: Monday 16 Nov .. Sunday 22 Nov 2026.
 WEEK_START = datetime(2026, 11, 16, tzinfo=UTC)

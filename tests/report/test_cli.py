@@ -12,9 +12,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitors.cli import cli
-from monitors.core import Severity
-from monitors.records import observation_to_row
+from monitors.app.cli.main import cli
+from monitors.contracts.findings import Severity
+from monitors.contracts.records import observation_to_row
 from monitors.store.store import Store
 from tests.fakes.webhook_server import Reply, WebhookServer
 from tests.report import builders as b

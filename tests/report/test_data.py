@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from monitors.core import Severity
+from monitors.contracts.findings import Severity
 from monitors.report.build import build_week_report
 from monitors.report.period import parse_week
 from monitors.report.spend import gather_spend
@@ -133,7 +133,7 @@ def test_spend_query_failure_is_noted_not_raised(sqlite_store: Store) -> None:
         stats = b.source_of([]).stats
 
         def costs(self, query):
-            from monitors.core import SourceError
+            from monitors.contracts.errors import SourceError
 
             raise SourceError("Langfuse Metrics v2: HTTP 429 after 5 attempts")
 

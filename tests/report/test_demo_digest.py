@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitors.config import settings_from_dict
-from monitors.demo_run import DEMO_END, load_demo_source, run_demo
+from monitors.app.demo import DEMO_END, load_demo_source, run_demo
+from monitors.engine.config import settings_from_dict
 from monitors.report.period import parse_week
 from monitors.report.run import run_report
 from monitors.store.store import Store
@@ -38,8 +38,8 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 @pytest.fixture(scope="module")
 def posted(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from monitors.config import load_config
-    from monitors.wiring import build_notifiers, demo_path
+    from monitors.engine.config import load_config
+    from monitors.engine.wiring import build_notifiers, demo_path
 
     demo = load_config(demo_path("monitors.yaml"), env={})
     with WebhookServer() as mattermost, WebhookServer() as slack:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from monitors.core import Severity
+from monitors.contracts.findings import Severity
 from monitors.notifiers.mattermost import ATTACHMENT_MAX, POST_MAX, MattermostNotifier
 from monitors.notifiers.slack import MAX_BLOCKS, SECTION_TEXT_MAX, SlackNotifier
 from monitors.report.build import build_week_report
 from monitors.report.digest import TOTAL_MAX, build_digest_message
 from monitors.report.period import parse_week
-from monitors.safe_text import TRUNCATED
 from monitors.store.store import Store
+from monitors.support.safe_text import TRUNCATED
 from tests.report import builders as b
 
 WEEK = parse_week("2026-W47", ZoneInfo("UTC"))

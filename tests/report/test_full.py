@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from monitors.core import Link, Severity
+from monitors.contracts.findings import Link, Severity
 from monitors.report.build import build_week_report, write_full_report
 from monitors.report.period import parse_week
 from monitors.store.store import Store

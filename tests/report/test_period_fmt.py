@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitors.core import ConfigError
+from monitors.contracts.errors import ConfigError
 from monitors.report.fmt import delta, money, short, sparkline
 from monitors.report.period import last_complete_week, parse_week
 from monitors.report.spend import granularity_for

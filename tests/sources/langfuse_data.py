@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from monitors.records import Observation
+from monitors.contracts.records import Observation
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 ALL_FIELDS = frozenset({"core", "basic", "io", "metadata", "model", "usage", "trace_context"})

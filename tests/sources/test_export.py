@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from monitors.core import RunWindow, SourceError
-from monitors.export import export_observations
-from monitors.records import observation_to_row, parse_observation
-from monitors.sources.base import ObservationQuery
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.records import observation_to_row, parse_observation
+from monitors.contracts.source import ObservationQuery
+from monitors.engine.export import export_observations
 from monitors.sources.replay import ReplaySource
 from tests.sources.langfuse_data import T0, build_dataset
 

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitors.core import SourceError
-from monitors.retry import RetryPolicy
-from monitors.sources.gitlab import GitLabSource, MergeRequestInfo, MrProblem, OfflineGitLab
+from monitors.contracts.errors import SourceError
+from monitors.contracts.forge import MergeRequestInfo, MrProblem
+from monitors.sources.gitlab import GitLabSource, OfflineGitLab
+from monitors.support.retry import RetryPolicy
 from tests.fakes.gitlab_server import FakeGitLab, Fault, running
 
 TOKEN = "glpat-SECRET-0123456789"

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.core import RunWindow, SourceError
-from monitors.retry import RetryPolicy
-from monitors.sources.base import CostQuery, ObservationQuery, Score
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.source import CostQuery, ObservationQuery, Score
 from monitors.sources.langfuse import LangfuseSource
+from monitors.support.retry import RetryPolicy
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.sources.langfuse_data import ALL_FIELDS, T0, build_dataset
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from monitors.retry import RetryPolicy
-from monitors.sources.base import CostQuery
+from monitors.contracts.source import CostQuery
 from monitors.sources.langfuse import LangfuseSource
 from monitors.sources.langfuse_metrics import V2_DIMENSIONS, aggregate_costs, chunks, split_point
 from monitors.sources.replay import ReplaySource
+from monitors.support.retry import RetryPolicy
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.sources.langfuse_data import T0, build_dataset
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from monitors.core import RunWindow
-from monitors.export import export_observations
-from monitors.records import CostBucket, Observation
-from monitors.retry import RetryPolicy
-from monitors.sources.base import CostFilter, CostQuery, ObservationQuery
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.records import CostBucket, Observation
+from monitors.contracts.source import CostFilter, CostQuery, ObservationQuery
+from monitors.engine.export import export_observations
 from monitors.sources.langfuse import LangfuseSource
 from monitors.sources.replay import ReplaySource
+from monitors.support.retry import RetryPolicy
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.sources.langfuse_data import ALL_FIELDS, T0, build_dataset
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.core import RunWindow
-from monitors.records import Observation, observation_to_row
-from monitors.sources.base import CostFilter, CostQuery, ObservationQuery, Score
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.records import Observation, observation_to_row
+from monitors.contracts.source import CostFilter, CostQuery, ObservationQuery, Score
 from monitors.sources.replay import ReplaySource
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -1,0 +1,120 @@
+"""run-monitor report: the weekly digest in chat plus the full Markdown/HTML report.
+
+run-monitor report -c monitors.yaml                 # last complete ISO week in report.timezone
+run-monitor report -c monitors.yaml --week 2026-W47 --dry-run
+run-monitor report --demo                           # the bundled sample week, no credentials
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from monitors.app.cli.errors import exit_codes
+
+# The demo's report is read on the Thursday after the sample week, as the default schedule would.
+DEMO_READ_AT = timedelta(days=3, hours=8)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml.")
+    @click.option("--week", help="ISO week, e.g. 2026-W47 (default: the last complete week).")
+    @click.option("--demo", is_flag=True, help="Run the monitors over the bundled sample week, then report it.")
+    @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
+    @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Overrides report.output_dir.")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Summary format.")
+    @click.option("--source", "source_file", type=click.Path(dir_okay=False, path_type=Path), help="Replay file.")
+    @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml, for stale monitors.")
+    @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
+    def report(**opts: Any) -> None:
+        """Post the weekly digest (spend, drift, audit, monitor health) and write the full report."""
+        sys.exit(exit_codes(_demo if opts["demo"] else _configured)(opts))
+
+
+def _week(opts: dict[str, Any], settings: Any, now: datetime) -> Any:
+    from monitors.report.period import last_complete_week, parse_week
+
+    tz = ZoneInfo(settings.report.timezone)
+    return parse_week(opts["week"], tz) if opts["week"] else last_complete_week(now, tz)
+
+
+def _schedules(opts: dict[str, Any], settings: Any) -> Any:
+    from monitors.engine.config import load_schedules
+
+    path = opts["schedules"]
+    if path is None and settings.source_file is not None:
+        beside = Path(settings.source_file).parent / "schedules.yaml"
+        path = beside if beside.exists() else None
+    return load_schedules(path) if path else None
+
+
+def _configured(opts: dict[str, Any]) -> int:
+    from monitors.app.cli.common import load_settings
+    from monitors.engine.wiring import build_notifiers, build_source
+    from monitors.store.store import Store
+
+    settings = load_settings(opts["config"], False)
+    now = datetime.now(UTC)
+    # A dry run still reads the real store (read-only use); it just records nothing.
+    store = Store.open(settings.store.url.get_secret_value())
+    try:
+        source = build_source(settings, opts["source_file"])
+        return _run(opts, settings, store, source, build_notifiers(settings), now, _schedules(opts, settings))
+    finally:
+        store.close()
+
+
+def _demo(opts: dict[str, Any]) -> int:
+    from monitors.app.demo import DEMO_END, DEMO_START, load_demo_source, run_demo
+    from monitors.engine.config import load_config
+    from monitors.engine.wiring import build_notifiers, demo_path
+    from monitors.store.store import Store
+
+    settings = load_config(demo_path("monitors.yaml"), env={})
+    if not opts["week"]:
+        opts["week"] = "{}-W{:02d}".format(*DEMO_START.isocalendar()[:2])
+    with tempfile.TemporaryDirectory() as tmp:
+        click.echo("Running the monitors over the sample week (their alerts are not shown)...", err=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            run_demo(("cost", "drift", "audit"), fmt="text", echo=lambda line: None, store_dir=Path(tmp))
+        store = Store.open(f"sqlite:///{Path(tmp) / 'demo.db'}")
+        try:
+            return _run(
+                opts, settings, store, load_demo_source(), build_notifiers(settings), DEMO_END + DEMO_READ_AT, None
+            )
+        finally:
+            store.close()
+
+
+def _run(
+    opts: dict[str, Any], settings: Any, store: Any, source: Any, notifiers: Any, now: datetime, schedules: Any
+) -> int:
+    from monitors.notifiers.stdout import StdoutNotifier
+    from monitors.report.run import run_report
+
+    printer = StdoutNotifier("terminal", StdoutNotifier.Config(format="json" if opts["fmt"] == "json" else "text"))
+    result, _, _ = run_report(
+        settings,
+        store,
+        source,
+        notifiers,
+        _week(opts, settings, now),
+        now=now,
+        output_dir=opts["output_dir"] or settings.report.output_dir,
+        dry_run=opts["dry_run"],
+        schedules=schedules,
+        base_url=opts["base_url"],
+        printer=printer,
+    )
+    click.echo(json.dumps(result.to_dict()) if opts["fmt"] == "json" else result.line())
+    return result.exit_code

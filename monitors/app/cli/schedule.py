@@ -1,0 +1,177 @@
+"""run-monitor scheduler and run-monitor k8s render: run on, or deploy, the schedules in schedules.yaml."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitors.app.cli.errors import exit_codes, fail_config
+from monitors.contracts.errors import ConfigError
+
+SCHEDULES_ENV = "MONITORS_SCHEDULES"
+
+
+def _schedules_path(value: str | None) -> Path:
+    return Path(value or os.environ.get(SCHEDULES_ENV) or "schedules.yaml")
+
+
+def setup_logging(verbose: int) -> None:
+    from monitors.app.cli.common import setup_logging as setup
+
+    setup(1 + verbose)  # a daemon logs its runs: INFO by default
+    if verbose == 0:
+        # APScheduler announces every start and end; our one line per run says more. Its misfire and
+        # "maximum number of running instances reached" warnings still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # run_once logs its own summary; the scheduler logs the same line with the job name and duration.
+    logging.getLogger("monitors.engine.pipeline").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: Any) -> None:
+        logging.getLogger("monitors.app.scheduler.jobs").info("received %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _scheduler(opts: dict[str, Any]) -> int:
+    from monitors.app.scheduler.runner import JobRunner
+    from monitors.app.scheduler.service import ServeOptions, serve
+    from monitors.engine.config import load_schedules
+    from monitors.engine.schedules import describe_jobs
+
+    path = _schedules_path(opts["schedules"])
+    schedules = load_schedules(path)
+    if opts["dry_run"]:
+        for line in describe_jobs(schedules, datetime.now(UTC)):
+            click.echo(line)
+        click.echo(f"{len(schedules.jobs)} jobs in {path}")
+        return 0
+    from monitors.app.cli.common import CONFIG_ENV, load_settings
+    from monitors.engine.wiring import build_source, open_store
+
+    settings = load_settings(opts["config"], False)
+    # Fail at start (exit 2), not at every run, when the monitors have nothing to read from.
+    if any(job.monitor != "report" for job in schedules.jobs):
+        _close(build_source(settings, opts["source_file"]))
+    store = open_store(settings)
+    setup_logging(opts["verbose"])  # only now: a CLI test that fails early leaves logging untouched
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    config_path = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
+    runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_path, schedules_path=path)
+    serve_opts = ServeOptions(opts["reload_interval"], opts["shutdown_timeout"], opts["workers"])
+    abandoned = serve(schedules, path, runner, stop, serve_opts)
+    if abandoned:
+        # Worker threads cannot be interrupted and the interpreter would wait for them at exit; the
+        # outbox keeps their alerts, so leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+    store.close()
+    return 0
+
+
+def _close(source: Any) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml (default: $MONITORS_CONFIG).")
+    @click.option(
+        "--schedules", "-s", type=click.Path(dir_okay=False), help=f"schedules.yaml (default: ${SCHEDULES_ENV})."
+    )
+    @click.option(
+        "--source",
+        "source_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Replay an export file instead of calling Langfuse.",
+    )
+    @click.option("--dry-run", is_flag=True, help="Print the jobs and their next run times, then exit.")
+    @click.option(
+        "--reload-interval",
+        type=click.FloatRange(min=0.1),
+        default=30.0,
+        show_default=True,
+        help="Seconds between checks of the schedule file.",
+    )
+    @click.option(
+        "--shutdown-timeout",
+        type=click.FloatRange(min=0),
+        default=25.0,
+        show_default=True,
+        help="Seconds a running job gets to finish after SIGTERM before it is abandoned.",
+    )
+    @click.option(
+        "--workers", type=click.IntRange(1, 16), default=3, show_default=True, help="Jobs that may run at once."
+    )
+    @click.option("-v", "--verbose", count=True, help="-v: APScheduler's own logs, -vv: every dedupe decision.")
+    def scheduler(**opts: Any) -> None:
+        """Run the monitors on the cron schedules in schedules.yaml (one long-running process).
+
+        Never runs two instances of one job; coalesces missed runs; reloads schedules.yaml when it changes
+        (an invalid file is rejected and the old jobs keep running); SIGTERM finishes cleanly with exit 0.
+        """
+        sys.exit(exit_codes(_scheduler)(opts))
+
+    @cli.group()
+    def k8s() -> None:
+        """Kubernetes manifests generated from schedules.yaml (see docs/deployment.md)."""
+
+    @k8s.command()
+    @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml to deploy.")
+    @click.option(
+        "--config",
+        "-c",
+        type=click.Path(dir_okay=False),
+        help="monitors.yaml for the ConfigMap (default: ./monitors.yaml).",
+    )
+    @click.option("--image", help="Container image, e.g. registry.example.com/langfuse-monitors:0.1.0.")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("deploy/k8s"),
+        show_default=True,
+        help="Directory to write base/, cronjobs/ and scheduler/ into.",
+    )
+    @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files on disk differ.")
+    @click.option("--dry-run", is_flag=True, help="Write nothing; list the files that would change.")
+    def render(
+        schedules: str | None, config: str | None, image: str | None, output: Path, check: bool, dry_run: bool
+    ) -> None:
+        """Write the kustomize base, one CronJob per schedule entry, and the scheduler Deployment."""
+        from monitors.app.k8s import manifests
+
+        try:
+            files = manifests.render_all(
+                _schedules_path(schedules), Path(config or "monitors.yaml"), image=image or manifests.DEFAULT_IMAGE
+            )
+        except ConfigError as exc:
+            fail_config(exc)
+        if dry_run:
+            stale = manifests.differences(files, output)
+            for name in stale:
+                click.echo(f"would write {output / name}")
+            click.echo(f"{len(stale)} of {len(files)} files would change in {output}")
+            return
+        if check:
+            stale = manifests.differences(files, output)
+            for name in stale:
+                click.echo(f"out of date: {output / name}", err=True)
+            sys.exit(1 if stale else 0)
+        written = manifests.write_all(files, output)
+        click.echo(f"wrote {len(files)} files to {output} ({written} changed)")

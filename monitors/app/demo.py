@@ -1,0 +1,99 @@
+"""`run-monitor all --demo`: every monitor over the bundled sample week, alerts on the terminal.
+
+No credentials and no network: traces are replayed from monitors/demo/observations.jsonl.gz, merge
+requests come from monitors/demo/gitlab.json, the store is a throwaway SQLite file. The cost monitor is
+run every six hours of the demo week, as a schedule would, so you see a budget warn at 80% and page at
+100% once each; drift and audit run once over the week.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.source import ObservationQuery
+from monitors.engine.config import load_config
+from monitors.engine.pipeline import RunDeps, RunSummary, run_once
+from monitors.engine.wiring import build_notifiers, demo_path, gitlab_factory
+from monitors.sources.replay import ReplaySource
+from monitors.store.store import Store
+
+DEMO_START = datetime(2026, 11, 16, tzinfo=UTC)
+DEMO_END = datetime(2026, 11, 23, tzinfo=UTC)
+COST_STEP = timedelta(hours=1)
+
+
+def load_demo_source() -> ReplaySource:
+    """The sample traces, parsed once and held in memory so repeated runs are fast."""
+    from_file = ReplaySource(demo_path("observations.jsonl.gz"))
+    everything = RunWindow(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    source = ReplaySource.from_observations(
+        from_file.observations(ObservationQuery(everything)),
+        host="https://langfuse.example.com",
+        # Like live Langfuse, return only the field groups a query asks for.
+        strict_fields=True,
+    )
+    source.stats.malformed = from_file.stats.malformed
+    source.stats.malformed_examples = from_file.stats.malformed_examples
+    return source
+
+
+def run_demo(names: Sequence[str], *, fmt: str, echo: Callable[[str], None], store_dir: Path | None = None) -> int:
+    settings = load_config(demo_path("monitors.yaml"), env={})
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(f"sqlite:///{Path(store_dir or tmp) / 'demo.db'}")
+        deps = RunDeps(load_demo_source(), store, build_notifiers(settings), gitlab_factory(settings))
+        delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
+        echo(
+            f"Demo: sample week {DEMO_START:%Y-%m-%d}..{DEMO_END - timedelta(days=1):%Y-%m-%d} "
+            f"({len(deps.source._observations or [])} observations, replayed; no network)"
+        )
+        summaries: list[RunSummary] = []
+        for name in names:
+            if name == "cost":
+                summaries.append(_cost_week(settings, deps, delay, echo, fmt))
+            else:
+                summary = run_once(name, settings, deps, now=DEMO_END + delay, since=DEMO_START)
+                summaries.append(summary)
+                _echo_summary(summary, fmt, echo)
+        if set(names) == {"cost", "drift", "audit"}:
+            _weekly_digest(settings, deps, delay, echo)
+        store.close()
+    return max((s.exit_code for s in summaries), default=0)
+
+
+def _cost_week(settings, deps: RunDeps, delay: timedelta, echo, fmt: str) -> RunSummary:
+    """Run cost as a schedule would across the week and fold the runs into one summary."""
+    total = RunSummary("cost", window=RunWindow(DEMO_START, DEMO_END))
+    tick, first = DEMO_START + COST_STEP, True
+    runs = 0
+    while tick <= DEMO_END:
+        summary = run_once("cost", settings, deps, now=tick + delay, since=DEMO_START if first else None)
+        first, runs, tick = False, runs + 1, tick + COST_STEP
+        for key in ("records", "findings", "suppressed", "queued", "delivered", "failed", "requests"):
+            setattr(total, key, getattr(total, key) + getattr(summary, key))
+        total.malformed = max(total.malformed, summary.malformed)
+        if summary.status != "ok":
+            total.status, total.error = summary.status, summary.error
+    total.counters["runs"] = runs
+    _echo_summary(total, fmt, echo)
+    return total
+
+
+def _weekly_digest(settings, deps: RunDeps, delay: timedelta, echo: Callable[[str], None]) -> None:
+    """End the demo the way the week ends: with the Thursday digest, built from what the runs stored."""
+    from monitors.report.build import build_digest
+
+    echo("\nThe weekly digest these runs add up to (run-monitor report --demo writes the full HTML report):")
+    digest = build_digest(deps.store, deps.source, settings, DEMO_START, DEMO_END + delay)
+    for notifier in deps.notifiers.values():
+        notifier.deliver(digest)
+
+
+def _echo_summary(summary: RunSummary, fmt: str, echo: Callable[[str], None]) -> None:
+    import json
+
+    echo(json.dumps(summary.to_dict(), default=str) if fmt == "json" else summary.line())

@@ -1,0 +1,1 @@
+"""run-monitor k8s render: CronJob and Deployment manifests from schedules.yaml."""

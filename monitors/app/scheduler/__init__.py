@@ -1,0 +1,1 @@
+"""run-monitor scheduler: APScheduler jobs (when), the job runner (what) and the long-running service."""

@@ -1,0 +1,108 @@
+"""Findings, run windows, severities and links: what a monitor produces and what every part reads."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """How loud a finding is. Routing compares severities; higher is louder."""
+
+    INFO = 10  # recorded for the weekly report, not sent by default
+    WARNING = 20  # e.g. a budget at 80%, drift below threshold
+    CRITICAL = 30  # e.g. a budget at 100%, a runaway loop
+
+    @classmethod
+    def parse(cls, value: str | int | Severity) -> Severity:
+        if isinstance(value, Severity):
+            return value
+        if isinstance(value, int):
+            return cls(value)
+        try:
+            return cls[str(value).strip().upper()]
+        except KeyError:
+            names = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity {value!r}; expected one of {names}") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def utc(dt: datetime) -> datetime:
+    """Return `dt` as an aware UTC datetime (naive values are taken to be UTC)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RunWindow:
+    """The half-open time range [start, end) a run reads."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", utc(self.start))
+        object.__setattr__(self, "end", utc(self.end))
+        if self.end < self.start:
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    def __str__(self) -> str:
+        return f"{_iso(self.start)}..{_iso(self.end)}"
+
+
+def _iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link we built ourselves (Langfuse trace, merge request). Never from agent text."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a monitor wants a human to know about.
+
+    All text fields are plain text and may contain untrusted agent text: renderers escape them.
+
+    Attributes:
+        monitor: the monitor's registry name ("cost", "drift", "audit").
+        dedupe_key: what makes this finding the same one on the next run
+            (budget+day, trace+commit, session+check).
+        rank: escalation level within one fingerprint; a finding is sent again when its rank rises
+            (a budget at 80% has rank 80, at 100% rank 100).
+        kind: the check that produced it ("budget", "spike", "loop", "unverifiable", ...).
+        fields: (label, value) pairs shown in the alert.
+        evidence: small JSON-able dict of numbers kept for the weekly report.
+    """
+
+    monitor: str
+    dedupe_key: str
+    severity: Severity
+    title: str
+    summary: str
+    observed_at: datetime
+    kind: str = ""
+    rank: int = 0
+    window: RunWindow | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.monitor}:{self.dedupe_key}"

@@ -1,0 +1,113 @@
+"""The seam between monitors and the systems they read.
+
+A monitor asks a `TraceSource` for observations or cost aggregates and gets typed records back. The
+Langfuse source (v2 or legacy API) and the replay source (an export file) implement the same protocol,
+so every monitor runs unchanged on live data, on a replay and on the bundled demo week.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from monitors.contracts.findings import RunWindow
+from monitors.contracts.records import CostBucket, Observation
+
+# Observations v2 field groups (see the API notes); `core` is always returned.
+FieldGroup = Literal["core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics", "trace_context"]
+
+# What cost can be grouped by. Metrics v2 groups by the first four; "user" and "metadata.<key>"
+# are summed from observation rows because Metrics v2 rejects high-cardinality dimensions.
+CostDimension = str  # "traceName" | "model" | "environment" | "tags" | "user" | "metadata.<key>"
+
+
+@dataclass
+class SourceStats:
+    """What a source did during one run; reported in the run summary."""
+
+    requests: int = 0
+    retries: int = 0
+    malformed: int = 0
+    malformed_examples: list[str] = field(default_factory=list)
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+
+    def count_request(self, endpoint: str) -> None:
+        self.requests += 1
+        self.by_endpoint[endpoint] += 1
+
+    def count_malformed(self, reason: str) -> None:
+        self.malformed += 1
+        if len(self.malformed_examples) < 5:
+            self.malformed_examples.append(reason[:200])
+
+
+@dataclass(frozen=True)
+class ObservationQuery:
+    """Which observations to stream. Every query is bounded by a window (start time)."""
+
+    window: RunWindow
+    types: tuple[str, ...] = ()  # e.g. ("TOOL",); empty means every type
+    fields: frozenset[str] = frozenset({"core", "basic"})
+    root_only: bool = False
+    user_id: str | None = None
+    session_id: str | None = None
+    trace_id: str | None = None
+    metadata_present: tuple[str, ...] = ()  # only rows whose metadata has all these keys
+    expand_metadata: tuple[str, ...] = ()  # metadata keys to return untruncated
+    min_total_cost: float | None = None
+
+
+@dataclass(frozen=True)
+class CostFilter:
+    """Restrict a cost query to one value of a dimension (tags match when the list contains it)."""
+
+    dimension: CostDimension
+    value: str
+
+
+@dataclass(frozen=True)
+class CostQuery:
+    """Sum of totalCost in [start, end) per time bucket and optionally per group value."""
+
+    start: datetime
+    end: datetime
+    granularity: Literal["hour", "day"] = "hour"
+    group_by: CostDimension | None = None
+    filters: tuple[CostFilter, ...] = ()
+
+
+@dataclass(frozen=True)
+class Score:
+    """A numeric score to write back to Langfuse. `id` is deterministic so reruns overwrite."""
+
+    id: str
+    trace_id: str
+    name: str
+    value: float
+    timestamp: datetime
+    comment: str | None = None
+
+
+class TraceSource(Protocol):
+    """What every trace source offers. Implementations handle paging, retries and rate limits."""
+
+    stats: SourceStats
+
+    def observations(self, query: ObservationQuery) -> Iterator[Observation]:
+        """Stream matching observations (any order); malformed rows are counted and skipped."""
+        ...
+
+    def costs(self, query: CostQuery) -> list[CostBucket]:
+        """Aggregated cost buckets; buckets with no spend may be absent."""
+        ...
+
+    def trace_url(self, trace_id: str) -> str | None:
+        """Deep link to a trace in the Langfuse UI, when the host and project are known."""
+        ...
+
+    def write_scores(self, scores: Sequence[Score]) -> None:
+        """Write scores back (no-op for sources that cannot)."""
+        ...

@@ -1,0 +1,1 @@
+"""Goal-drift: the objective an agent stated against what its merge request did."""

@@ -1,0 +1,1 @@
+"""The run machinery: configuration, registries, the run pipeline (run_once), dedupe, delivery, wiring."""

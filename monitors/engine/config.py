@@ -1,0 +1,338 @@
+"""monitors.yaml and schedules.yaml: loaded once, validated early, unknown keys rejected.
+
+Secrets never live in the files: `${VAR}` takes an environment variable, `${VAR:-default}` gives a
+fallback, and `${file:/run/secrets/x}` reads a mounted file. Every problem is reported as
+`file: dotted.path: reason`, all at once, and the CLI exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from monitors.contracts.errors import ConfigError, UnknownMonitorError
+from monitors.contracts.findings import Severity
+from monitors.contracts.values import Duration
+from monitors.engine.registry import MONITORS, monitor_class, notifier_class
+
+CLOUD_REQUESTS_PER_MINUTE = 15  # half of Langfuse Cloud Hobby's 30 general requests a minute
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class LangfuseSettings(Strict):
+    host: str = Field("https://cloud.langfuse.com", description="Langfuse base URL (cloud or self-hosted).")
+    public_key: SecretStr = Field(description="Project public key, pk-lf-... (use ${LANGFUSE_PUBLIC_KEY}).")
+    secret_key: SecretStr = Field(description="Project secret key, sk-lf-... (use ${LANGFUSE_SECRET_KEY}).")
+    api: Literal["auto", "v2", "legacy"] = Field("auto", description="auto detects v2 once per run.")
+    query_delay: Duration = Field("15m", description="Read windows end this long before now.")
+    timeout: Duration = Field("30s", description="Per-request timeout.")
+    max_retries: int = Field(4, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
+    page_size: int = Field(1000, ge=1, le=1000, description="Observations v2 page size.")
+    requests_per_minute: int | Literal["auto"] | None = Field(
+        "auto",
+        description="Client-side cap on requests a minute. auto: 15 on Langfuse Cloud (half of Hobby's "
+        "30/min), none on self-hosted servers; a number for paid plans; null for no cap.",
+    )
+
+    @field_validator("requests_per_minute")
+    @classmethod
+    def _positive(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be at least 1 (or auto, or null for no cap)")
+        return value
+
+    def minute_budget(self) -> int | None:
+        """The cap in force: Langfuse Cloud rate-limits per organization, self-hosted servers do not."""
+        if self.requests_per_minute != "auto":
+            return self.requests_per_minute
+        cloud = re.match(r"^https://([a-z0-9-]+\.)*cloud\.langfuse\.com(/|$)", self.host)
+        return CLOUD_REQUESTS_PER_MINUTE if cloud else None
+
+    @field_validator("host")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL such as https://cloud.langfuse.com")
+        return value.rstrip("/")
+
+
+class GitLabSettings(Strict):
+    url: str = Field("https://gitlab.com", description="GitLab base URL.")
+    token: SecretStr | None = Field(None, description="Read-only API token (use ${GITLAB_TOKEN}).")
+    timeout: Duration = "30s"
+    offline_file: Path | None = Field(None, description="Read merge requests from a JSON file (demo).")
+
+
+class StoreSettings(Strict):
+    url: SecretStr = Field(
+        SecretStr("sqlite:///state/monitors.db"),
+        description="sqlite:///path.db or postgresql://user@host/db (may hold a password: a secret).",
+    )
+    lock_lease: Duration = Field("1h", description="A run lock older than this is considered stale.")
+
+
+class Route(Strict):
+    monitors: list[str] = Field(default_factory=lambda: ["*"], description="Monitor names or '*'.")
+    kinds: list[str] | None = Field(None, description="Only these finding kinds (e.g. budget, loop).")
+    min_severity: Severity = Field(Severity.WARNING, description="info, warning or critical.")
+    channels: list[str] = Field(description="Channel names from `channels`.")
+
+    @field_validator("min_severity", mode="before")
+    @classmethod
+    def _severity(cls, value: Any) -> Severity:
+        return Severity.parse(value)
+
+    def matches(self, monitor: str, kind: str, severity: Severity) -> bool:
+        return (
+            ("*" in self.monitors or monitor in self.monitors)
+            and (self.kinds is None or kind in self.kinds)
+            and severity >= self.min_severity
+        )
+
+
+class MetadataKeys(Strict):
+    """Trace metadata keys the monitors read (DESIGN.md section 3); rename to match your agents."""
+
+    feature: str = "feature"
+    objective: str = "objective"
+    mr_iid: str = "mr_iid"
+    repo: str = "repo"
+    plan: str = "plan"
+
+
+class AlertingSettings(Strict):
+    realert: Duration | None = Field(None, description="Re-send a still-open finding after this long (default: never).")
+    max_attempts: int = Field(50, ge=1, description="Give up on an outbox message after this many runs.")
+    retries_per_run: int = Field(3, ge=0, le=10, description="In-run retries per webhook call.")
+
+
+class ReportSettings(Strict):
+    output_dir: Path = Field(Path("reports"), description="Where full Markdown/HTML reports are written.")
+    channels: list[str] | None = Field(None, description="Channels for the digest (default: all).")
+    timezone: str = "UTC"
+
+
+class Settings(Strict):
+    langfuse: LangfuseSettings | None = None
+    gitlab: GitLabSettings | None = None
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    default_route: Route | None = None
+    metadata_keys: MetadataKeys = Field(default_factory=MetadataKeys)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Filled by load_config after validating the free-form sections above.
+    channel_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    monitor_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    disabled_monitors: set[str] = Field(default_factory=set, exclude=True)
+    source_file: Path | None = Field(None, exclude=True)
+
+    def routes_for(self, monitor: str, kind: str, severity: Severity) -> list[str]:
+        """Channel names that get a finding, in config order, without duplicates."""
+        chosen = [c for r in self.routes if r.matches(monitor, kind, severity) for c in r.channels]
+        if not chosen and self.default_route and self.default_route.matches(monitor, kind, severity):
+            chosen = list(self.default_route.channels)
+        return list(dict.fromkeys(chosen))
+
+    def enabled_monitors(self) -> list[str]:
+        return [name for name in MONITORS if name not in self.disabled_monitors]
+
+
+class ScheduleJob(Strict):
+    name: str
+    monitor: str = Field(description="cost, drift, audit or report.")
+    cron: str = Field(description="Five-field cron expression, e.g. '*/15 * * * *'.")
+    timezone: str | None = None
+    misfire_grace: Duration = "5m"
+    deadline: Duration = Field("20m", description="A run is abandoned after this long (k8s too).")
+
+
+class Schedules(Strict):
+    timezone: str = "UTC"
+    jobs: list[ScheduleJob] = Field(default_factory=list)
+
+
+# --- interpolation -----------------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\{([^}]+)\}")
+
+
+def _interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}.{i}", problems, env) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        expr = match.group(1).strip()
+        if expr.startswith("file:"):
+            try:
+                return Path(expr[5:]).read_text().strip()
+            except OSError as exc:
+                problems.append(f"{path}: cannot read secret file {expr[5:]} ({exc.strerror})")
+                return ""
+        name, sep, default = expr.partition(":-")
+        if name in env and env[name] != "":
+            return env[name]
+        if sep:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set")
+        return ""
+
+    return _VAR.sub(replace, node)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def _pydantic_problems(exc: ValidationError, prefix: str = "") -> Iterator[str]:
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after", "function-before"))
+        where = ".".join(p for p in (prefix, loc) if p) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        yield f"{where}: {msg}"
+
+
+def settings_from_dict(raw: Any, *, env: dict[str, str] | None = None, name: str = "monitors.yaml") -> Settings:
+    """Validate a parsed monitors.yaml; raise ConfigError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: the top level must be a mapping of sections")
+    missing: list[str] = []
+    raw = _interpolate(raw, "", missing, dict(os.environ if env is None else env))
+    sections = _SectionConfigs()
+    found = list(sections.validate(raw.get("channels"), raw.get("monitors")))
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        found.extend(_pydantic_problems(exc))
+    if settings is not None:
+        sections.apply(settings)
+        found.extend(_route_problems(settings))
+    # A key whose variable is missing already has its problem; its empty value would only add noise.
+    unresolved = tuple(p.split(": ", 1)[0] + ":" for p in missing)
+    problems = missing + [p for p in dict.fromkeys(found) if not unresolved or not p.startswith(unresolved)]
+    if problems or settings is None:
+        raise ConfigError("invalid configuration", [f"{name}: {p}" for p in problems])
+    return settings
+
+
+class _SectionConfigs:
+    """Channels and monitors are typed by their own classes: validated even when the rest is broken."""
+
+    def __init__(self) -> None:
+        self.channels: dict[str, Any] = {}
+        self.monitors: dict[str, Any] = {}
+        self.disabled: set[str] = set()
+
+    def validate(self, channels: Any, monitors: Any) -> Iterator[str]:
+        for channel, body in (channels or {}).items() if isinstance(channels, dict) else ():
+            body = body if isinstance(body, dict) else {}
+            try:
+                cls = notifier_class(str(body.get("kind", "")))
+                self.channels[channel] = cls.Config.model_validate(body)
+            except UnknownMonitorError as exc:
+                yield f"channels.{channel}.kind: {exc}"
+            except ValidationError as exc:
+                yield from _pydantic_problems(exc, f"channels.{channel}")
+        for name, body in (monitors or {}).items() if isinstance(monitors, dict) else ():
+            body = dict(body) if isinstance(body, dict) else {}
+            if not body.pop("enabled", True):
+                self.disabled.add(name)
+            try:
+                self.monitors[name] = monitor_class(name).Config.model_validate(body)
+            except UnknownMonitorError as exc:
+                yield f"monitors.{name}: {exc}"
+            except ValidationError as exc:
+                yield from _pydantic_problems(exc, f"monitors.{name}")
+
+    def apply(self, settings: Settings) -> None:
+        settings.channel_configs.update(self.channels)
+        settings.monitor_configs.update(self.monitors)
+        settings.disabled_monitors.update(self.disabled)
+
+
+def _route_problems(settings: Settings) -> Iterator[str]:
+    routes = [(f"routes.{i}", r) for i, r in enumerate(settings.routes)]
+    if settings.default_route:
+        routes.append(("default_route", settings.default_route))
+    for where, route in routes:
+        for channel in route.channels:
+            if channel not in settings.channels:
+                yield f"{where}.channels: unknown channel {channel!r} (defined: {', '.join(settings.channels)})"
+        for monitor in route.monitors:
+            if monitor != "*" and monitor not in MONITORS:
+                yield f"{where}.monitors: unknown monitor {monitor!r} (valid: {', '.join(MONITORS)})"
+    try:
+        ZoneInfo(settings.report.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        yield f"report.timezone: unknown time zone {settings.report.timezone!r}"
+
+
+def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Settings:
+    """Read and validate monitors.yaml; raise ConfigError naming the file and each bad key."""
+    path = Path(path)
+    settings = settings_from_dict(_read_yaml(path), env=env, name=str(path))
+    settings.source_file = path
+    return settings
+
+
+def load_schedules(path: str | Path) -> Schedules:
+    """Read and validate schedules.yaml, including each cron expression and time zone."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    try:
+        schedules = Schedules.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("invalid schedules", [f"{path}: {p}" for p in _pydantic_problems(exc)]) from None
+    problems = list(_schedule_problems(schedules))
+    if problems:
+        raise ConfigError("invalid schedules", [f"{path}: {p}" for p in problems])
+    return schedules
+
+
+def _schedule_problems(schedules: Schedules) -> Iterator[str]:
+    # The scheduler's reading of cron (Sunday=0, as Kubernetes reads it), so validate agrees with both.
+    from monitors.support.cron import crontab_trigger
+
+    seen: set[str] = set()
+    for i, job in enumerate(schedules.jobs):
+        if job.name in seen:
+            yield f"jobs.{i}.name: duplicate job name {job.name!r}"
+        seen.add(job.name)
+        if job.monitor not in (*MONITORS, "report"):
+            yield f"jobs.{i}.monitor: unknown monitor {job.monitor!r} (valid: {', '.join([*MONITORS, 'report'])})"
+        tz = job.timezone or schedules.timezone
+        try:
+            crontab_trigger(job.cron, ZoneInfo(tz))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            yield f"jobs.{i}: {exc}"

@@ -1,0 +1,317 @@
+"""run_once: the one entry point that runs one monitor over one window (DESIGN.md section 1).
+
+The CLI, the APScheduler runner and the Kubernetes CronJob all call this. Order matters: findings are
+queued in the outbox and the watermark advances in ONE transaction, and only then is the outbox
+delivered, so a run killed at any point loses no alert and the next run sends what is pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from monitors.contracts.errors import MonitorsError, SourceError
+from monitors.contracts.findings import Finding, RunWindow
+from monitors.contracts.monitor import MemoryState, RunContext
+from monitors.contracts.records import Observation
+from monitors.contracts.source import ObservationQuery, TraceSource
+from monitors.engine.config import Settings
+from monitors.engine.dedupe import Decision, decide_all
+from monitors.engine.delivery import deliver_pending
+from monitors.engine.registry import monitor_class
+from monitors.store.rows import RunCommit
+from monitors.store.store import Store
+
+log = logging.getLogger("monitors.engine.pipeline")
+
+DEFAULT_LOOKBACK = timedelta(days=1)
+MAX_CATCHUP = timedelta(days=14)  # like ElastAlert's old_query_limit: never replay months by accident
+
+
+@dataclass
+class RunSummary:
+    """What one run did; printed as one line and stored as the run's heartbeat."""
+
+    monitor: str
+    window: RunWindow | None = None
+    status: str = "ok"  # ok | failed | delivery_failed | skipped | nothing_to_do
+    records: int = 0
+    findings: int = 0
+    suppressed: int = 0
+    queued: int = 0
+    delivered: int = 0
+    failed: int = 0
+    requests: int = 0
+    malformed: int = 0
+    dry_run: bool = False
+    error: str | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list, repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status in ("failed", "delivery_failed") else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        window = {"start": self.window.start.isoformat(), "end": self.window.end.isoformat()} if self.window else None
+        data = {k: v for k, v in vars(self).items() if k not in ("decisions", "window")}
+        return {"window": window, **data}
+
+    def line(self) -> str:
+        parts = [
+            f"monitor={self.monitor}",
+            f"status={self.status}",
+            f"window={self.window or '-'}",
+            *(f"{k}={getattr(self, k)}" for k in ("records", "findings", "suppressed", "queued", "delivered")),
+            f"failed={self.failed}",
+            f"requests={self.requests}",
+        ]
+        if self.malformed:
+            parts.append(f"malformed={self.malformed}")
+        parts += [f"{k}={v}" for k, v in sorted(self.counters.items())]
+        if self.dry_run:
+            parts.append("dry_run=true")
+        if self.error:
+            parts.append(f"error={self.error!r}")
+        return " ".join(parts)
+
+
+PROGRESS_EVERY = 5000  # records between progress updates on a terminal
+
+
+class CountingSource:
+    """Wraps a TraceSource to count the records a monitor read, with progress on a terminal."""
+
+    def __init__(self, inner: TraceSource, *, progress: TextIO | None = None, label: str = "") -> None:
+        self.inner = inner
+        self.stats = inner.stats
+        self.records = 0
+        self.progress = progress
+        self.label = label
+
+    def observations(self, query: ObservationQuery) -> Iterator[Observation]:
+        for obs in self.inner.observations(query):
+            self.records += 1
+            if self.progress is not None and self.records % PROGRESS_EVERY == 0:
+                self.progress.write(f"\r{self.label}: read {self.records:,} records ({self.stats.requests} requests)…")
+                self.progress.flush()
+            yield obs
+
+    def end_progress(self) -> None:
+        if self.progress is not None and self.records >= PROGRESS_EVERY:
+            self.progress.write("\r\033[K")  # clear the line; the summary line follows
+            self.progress.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@dataclass
+class RunDeps:
+    """What a run talks to. The CLI builds these from settings; tests pass their own."""
+
+    source: TraceSource
+    store: Store
+    notifiers: Mapping[str, Any]
+    gitlab_factory: Callable[[], Any] | None = None
+
+
+def choose_window(
+    watermark: datetime | None, now: datetime, delay: timedelta, since: datetime | None, until: datetime | None
+) -> RunWindow:
+    end = until or now - delay
+    start = since or watermark or end - DEFAULT_LOOKBACK
+    if since is None and end - start > MAX_CATCHUP:
+        log.warning("watermark is %s old; catching up only the last %s", end - start, MAX_CATCHUP)
+        start = end - MAX_CATCHUP
+    return RunWindow(min(start, end), end)
+
+
+def run_once(
+    monitor_name: str,
+    settings: Settings,
+    deps: RunDeps,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    dry_run: bool = False,
+) -> RunSummary:
+    """Run one monitor over one window; never raises for source or delivery failures (see status)."""
+    now = now or datetime.now(UTC)
+    summary = RunSummary(monitor_name, dry_run=dry_run)
+    store = deps.store
+    lease = settings.store.lock_lease
+    if not dry_run and not store.acquire_lock(monitor_name, now=now, lease=lease):
+        summary.status, summary.error = "skipped", "another run of this monitor is in progress"
+        log.info("%s", summary.line())
+        return summary
+    try:
+        _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
+    finally:
+        if not dry_run:
+            store.record_run(
+                monitor_name, started=now, finished=datetime.now(UTC), status=summary.status, summary=summary.to_dict()
+            )
+            store.release_lock(monitor_name)
+    log.info("%s", summary.line())
+    return summary
+
+
+def _run(
+    name: str,
+    settings: Settings,
+    deps: RunDeps,
+    summary: RunSummary,
+    *,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+    dry_run: bool,
+) -> None:
+    monitor = _build_monitor(name, settings)
+    delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
+    window = choose_window(deps.store.watermark(name), now, delay, since, until)
+    summary.window = window
+    # Long reads show progress on a terminal and stay quiet in a CronJob's log.
+    source = CountingSource(deps.source, progress=sys.stderr if sys.stderr.isatty() else None, label=name)
+    state = MemoryState(deps.store.load_state(name))
+    ctx = RunContext(
+        window=window,
+        now=now,
+        source=source,
+        state=state,
+        embedding_cache=deps.store,
+        gitlab_factory=deps.gitlab_factory,
+        metadata_keys=settings.metadata_keys.model_dump(),
+        log=logging.getLogger(f"monitors.{name}"),
+    )
+    try:
+        findings = list(monitor.run(ctx))
+    except SourceError as exc:
+        source.end_progress()
+        summary.status, summary.error = "failed", str(exc)
+        _fill_source_stats(summary, source, ctx)
+        return
+    source.end_progress()
+    _fill_source_stats(summary, source, ctx)
+    summary.findings = len(findings)
+    decisions = decide_all(
+        findings,
+        deps.store.finding_records(f.fingerprint for f in findings),
+        deps.store.silences(now=now),
+        now=now,
+        realert=settings.alerting.realert,
+    )
+    summary.decisions = decisions
+    commit = _plan_commit(name, settings, decisions, now, window, state)
+    summary.suppressed = sum(not d.send for d in decisions)
+    summary.queued = len(commit.outbox)
+    for decision in decisions:
+        log.debug("%s %s: %s", "send" if decision.send else "hold", decision.finding.fingerprint, decision.reason)
+    if dry_run:
+        _print_dry_run(commit, deps, summary, now)
+        return
+    deps.store.commit_run(commit)
+    _deliver(settings, deps, summary, now)
+    _write_scores(deps.source, ctx, summary)
+
+
+def _build_monitor(name: str, settings: Settings) -> Any:
+    cls = monitor_class(name)
+    config = settings.monitor_configs.get(name)
+    if config is None:
+        config = cls.Config()
+    return cls(config)
+
+
+def _fill_source_stats(summary: RunSummary, source: CountingSource, ctx: RunContext) -> None:
+    summary.records = source.records
+    summary.requests = source.stats.requests
+    summary.malformed = source.stats.malformed
+    summary.counters = dict(ctx.counters)
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    return {
+        "monitor": finding.monitor,
+        "dedupe_key": finding.dedupe_key,
+        "kind": finding.kind,
+        "severity": finding.severity.label,
+        "rank": finding.rank,
+        "title": finding.title,
+        "summary": finding.summary,
+        "observed_at": finding.observed_at.isoformat(),
+        "fields": [list(f) for f in finding.fields],
+        "evidence": dict(finding.evidence),
+        "links": [{"label": link.label, "url": link.url} for link in finding.links],
+    }
+
+
+def _plan_commit(
+    name: str, settings: Settings, decisions: list[Decision], now: datetime, window: RunWindow, state: MemoryState
+) -> RunCommit:
+    from monitors.engine.render import message_for
+
+    commit = RunCommit(monitor=name, now=now, watermark=window.end, seen=[], outbox=[], events=[], state=state.dirty)
+    for decision in decisions:
+        finding = decision.finding
+        channels = settings.routes_for(name, finding.kind, finding.severity) if decision.send else []
+        reason = decision.reason if not decision.send or channels else "no route matches"
+        if decision.send and channels:
+            payload = message_for(finding).to_dict()
+            commit.outbox.extend((finding.fingerprint, channel, payload) for channel in channels)
+        commit.seen.append((finding.fingerprint, finding.rank if decision.send and channels else None))
+        commit.events.append(
+            {
+                "monitor": name,
+                "fingerprint": finding.fingerprint,
+                "kind": finding.kind or "-",
+                "severity": finding.severity.label,
+                "observed_at": finding.observed_at,
+                "decision": reason[:200],
+                "finding": _jsonable(finding_to_dict(finding)),
+            }
+        )
+    return commit
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+def _print_dry_run(commit: RunCommit, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
+    """A dry run shows what would be sent, on the terminal, and writes nothing."""
+    from monitors.contracts.message import Message
+
+    for _fingerprint, channel, payload in commit.outbox:
+        notifier = deps.notifiers.get(channel)
+        if notifier is not None:
+            notifier.deliver(Message.from_dict(payload))
+
+
+def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
+    result = deliver_pending(deps.store, deps.notifiers, now=now, max_attempts=settings.alerting.max_attempts)
+    summary.delivered, summary.failed = result.delivered, result.failed + result.deferred
+    if summary.failed and summary.status == "ok":
+        summary.status = "delivery_failed"
+
+
+def _write_scores(source: TraceSource, ctx: RunContext, summary: RunSummary) -> None:
+    if not ctx.scores:
+        return
+    try:
+        source.write_scores(ctx.scores)
+        summary.counters["scores_written"] = len(ctx.scores)
+    except MonitorsError as exc:
+        log.warning("could not write %d scores back to Langfuse: %s", len(ctx.scores), exc)
+        summary.counters["scores_failed"] = len(ctx.scores)
+
+
+__all__ = ["RunDeps", "RunSummary", "choose_window", "run_once"]

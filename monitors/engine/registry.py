@@ -1,0 +1,42 @@
+"""Explicit name -> implementation tables, one per extension point.
+
+Entries are dotted paths imported on first use, so `run-monitor cost` never imports the embedding
+stack that `drift` needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from monitors.contracts.errors import UnknownMonitorError
+
+MONITORS: dict[str, str] = {
+    "cost": "monitors.cost.monitor:CostSpikeMonitor",
+    "drift": "monitors.drift.monitor:GoalDriftMonitor",
+    "audit": "monitors.audit.monitor:ToolSequenceMonitor",
+}
+
+NOTIFIERS: dict[str, str] = {
+    "mattermost": "monitors.notifiers.mattermost:MattermostNotifier",
+    "slack": "monitors.notifiers.slack:SlackNotifier",
+    "stdout": "monitors.notifiers.stdout:StdoutNotifier",
+}
+
+
+def _load(table: dict[str, str], name: str, what: str) -> Any:
+    try:
+        target = table[name]
+    except KeyError:
+        valid = ", ".join(sorted(table))
+        raise UnknownMonitorError(f"Unknown {what}: {name!r} (valid: {valid})") from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def monitor_class(name: str) -> Any:
+    return _load(MONITORS, name, "monitor")
+
+
+def notifier_class(kind: str) -> Any:
+    return _load(NOTIFIERS, kind, "notifier kind")

@@ -1,0 +1,109 @@
+"""When each schedules.yaml job fires, and which monitors are stale.
+
+`stale_monitors` is the heartbeat check shared by `run-monitor status` and the weekly report: a monitor
+is stale when it has not succeeded within twice the longest gap between its scheduled runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from monitors.engine.config import ScheduleJob, Schedules
+from monitors.support.cron import crontab_trigger
+
+INTERVAL_SAMPLES = 12  # fires looked at to find a cron's longest gap (covers weekday-only crons)
+
+
+def job_timezone(job: ScheduleJob, schedules: Schedules) -> ZoneInfo:
+    return ZoneInfo(job.timezone or schedules.timezone)
+
+
+def job_trigger(job: ScheduleJob, schedules: Schedules) -> CronTrigger:
+    """The cron trigger of one entry, in its own time zone (or the file's default)."""
+    return crontab_trigger(job.cron, job_timezone(job, schedules))
+
+
+def next_fire(job: ScheduleJob, schedules: Schedules, now: datetime) -> datetime | None:
+    return job_trigger(job, schedules).get_next_fire_time(None, now)
+
+
+def job_interval(job: ScheduleJob, schedules: Schedules, now: datetime) -> timedelta:
+    """The longest gap between consecutive fires from `now` on (e.g. 3 days for a weekday-only cron)."""
+    trigger = job_trigger(job, schedules)
+    fires: list[datetime] = []
+    previous: datetime | None = None
+    current = now
+    for _ in range(INTERVAL_SAMPLES):
+        fire = trigger.get_next_fire_time(previous, current)
+        if fire is None:
+            break
+        fires.append(fire)
+        previous, current = fire, fire + timedelta(seconds=1)
+    gaps = [b - a for a, b in itertools.pairwise(fires)]
+    return max(gaps, default=timedelta(days=1))
+
+
+def describe_jobs(schedules: Schedules, now: datetime) -> list[str]:
+    """One line per job with its next run time, for `--dry-run` and the start-up log."""
+    lines = []
+    for job in schedules.jobs:
+        fire = next_fire(job, schedules, now)
+        when = fire.isoformat() if fire else "never"
+        tz = job.timezone or schedules.timezone
+        lines.append(f"job={job.name} monitor={job.monitor} cron={job.cron!r} tz={tz} next={when}")
+    return lines
+
+
+@dataclass(frozen=True)
+class StaleMonitor:
+    """A monitor that has not succeeded within twice its schedule's interval."""
+
+    monitor: str
+    jobs: tuple[str, ...]
+    interval: timedelta
+    last_ok: datetime | None
+
+    def line(self, now: datetime) -> str:
+        since = "never succeeded" if self.last_ok is None else f"last success {_span(now - self.last_ok)} ago"
+        return f"{self.monitor}: stale ({since}; scheduled every {_span(self.interval)} by {', '.join(self.jobs)})"
+
+
+def _span(value: timedelta) -> str:
+    """A short human duration: 7d, 2d3h, 5h10m, 15m."""
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d" if not (hours or mins) else f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h" if not mins else f"{hours}h{mins}m"
+    return f"{mins}m"
+
+
+def stale_monitors(
+    schedules: Schedules, last_runs: Mapping[str, Mapping[str, Any]], now: datetime
+) -> list[StaleMonitor]:
+    """Monitors with no success within twice their interval; `last_runs` is Store.last_runs().
+
+    A monitor scheduled by several jobs is judged by its most frequent one. A monitor that never
+    succeeded is stale too (the caller may choose to show it as "never ran" on a fresh install).
+    """
+    intervals: dict[str, timedelta] = {}
+    jobs: dict[str, list[str]] = {}
+    for job in schedules.jobs:
+        interval = job_interval(job, schedules, now)
+        intervals[job.monitor] = min(interval, intervals.get(job.monitor, interval))
+        jobs.setdefault(job.monitor, []).append(job.name)
+    stale = []
+    for monitor in sorted(intervals):
+        last_ok = (last_runs.get(monitor) or {}).get("last_ok")
+        if last_ok is None or now - last_ok > 2 * intervals[monitor]:
+            stale.append(StaleMonitor(monitor, tuple(jobs[monitor]), intervals[monitor], last_ok))
+    return stale

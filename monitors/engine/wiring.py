@@ -1,0 +1,88 @@
+"""Build a run's dependencies (source, store, notifiers, GitLab) from settings and CLI options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from monitors.contracts.errors import ConfigError
+from monitors.contracts.source import TraceSource
+from monitors.engine.config import Settings
+from monitors.engine.registry import notifier_class
+from monitors.store.store import Store
+from monitors.support.retry import RetryPolicy
+
+
+def demo_path(name: str) -> Path:
+    """A file bundled in monitors/demo (sample traces, merge requests, config)."""
+    return Path(str(resources.files("monitors") / "demo" / name))
+
+
+def build_source(settings: Settings, source_file: Path | None = None) -> TraceSource:
+    """A replay of `source_file` when given, otherwise Langfuse as configured."""
+    if source_file is not None:
+        from monitors.sources.replay import ReplaySource
+
+        if not source_file.exists():
+            raise ConfigError(f"--source: no such file: {source_file}")
+        host = settings.langfuse.host if settings.langfuse else None
+        return ReplaySource(source_file, host=host)
+    lf = settings.langfuse
+    if lf is None:
+        where = settings.source_file or "monitors.yaml"
+        raise ConfigError(f"{where}: langfuse: section required to read traces (or pass --source FILE)")
+    from monitors.sources.langfuse import LangfuseSource
+
+    return LangfuseSource(
+        lf.host,
+        lf.public_key.get_secret_value(),
+        lf.secret_key.get_secret_value(),
+        timeout=lf.timeout.total_seconds(),
+        retry=RetryPolicy(attempts=lf.max_retries + 1),
+        api=lf.api,
+        page_size=lf.page_size,
+        requests_per_minute=lf.minute_budget(),
+    )
+
+
+def gitlab_factory(settings: Settings) -> Callable[[], Any] | None:
+    """Build the GitLab client lazily: only goal-drift asks, and only when it has merge requests."""
+    gl = settings.gitlab
+    if gl is None:
+        return None
+
+    def build() -> Any:
+        from monitors.sources.gitlab import GitLabSource, OfflineGitLab
+
+        if gl.offline_file is not None:
+            path = gl.offline_file
+            if not path.is_absolute() and settings.source_file is not None:
+                path = settings.source_file.parent / path
+            return OfflineGitLab(path)
+        if gl.token is None:
+            raise ConfigError("gitlab.token: required to read merge requests (use ${GITLAB_TOKEN})")
+        return GitLabSource(gl.url, gl.token.get_secret_value(), timeout=gl.timeout.total_seconds())
+
+    return build
+
+
+def build_notifiers(settings: Settings, *, dry_run: bool = False) -> dict[str, Any]:
+    """One notifier per configured channel; a dry run prints every channel to the terminal instead."""
+    notifiers: dict[str, Any] = {}
+    retry = RetryPolicy(attempts=settings.alerting.retries_per_run + 1, max_total_wait=30)
+    for name, config in settings.channel_configs.items():
+        if dry_run:
+            stdout = notifier_class("stdout")
+            notifiers[name] = stdout(name, stdout.Config(kind="stdout"))
+        else:
+            notifiers[name] = notifier_class(config.kind)(name, config, retry=retry)
+    return notifiers
+
+
+def open_store(settings: Settings, *, dry_run: bool = False) -> Store:
+    """The configured store; a dry run gets a throwaway in-memory one so nothing on disk changes."""
+    if dry_run:
+        return Store.open("sqlite://")
+    return Store.open(settings.store.url.get_secret_value())
