@@ -122,6 +122,55 @@ class ReportSettings(Strict):
     timezone: str = "UTC"
 
 
+class MetricsSettings(Strict):
+    """Prometheus series about the monitors themselves (docs/metrics.md); every output is optional."""
+
+    pushgateway_url: str | None = Field(
+        None, description="Pushgateway base URL: each run push-adds its series, grouped by monitor. Empty: off."
+    )
+    textfile_path: Path | None = Field(None, description="Write every series to this .prom file (node-exporter).")
+    listen: str | None = Field(None, description="host:port for /metrics and /healthz of `run-monitor scheduler`.")
+    max_values_per_dimension: int = Field(
+        50, ge=1, le=10000, description='Label values kept per budget; the rest are summed into value="other".'
+    )
+    timeout: Duration = Field("10s", description="Per-request timeout of a Pushgateway push.")
+
+    @field_validator("pushgateway_url", "listen", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `${PUSHGATEWAY_URL:-}` leaves an empty string when the variable is unset: that means "off".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("pushgateway_url")
+    @classmethod
+    def _pushgateway(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL such as http://pushgateway:9091")
+        return value.rstrip("/") if value else value
+
+    @field_validator("textfile_path")
+    @classmethod
+    def _prom_suffix(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix != ".prom":
+            raise ValueError("must end in .prom (node-exporter's textfile collector reads only *.prom)")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)  # raises ValueError with the expected form
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """'0.0.0.0:9464', ':9464' or '[::]:9464' -> (host, port)."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:9464 or :9464)")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 class Settings(Strict):
     langfuse: LangfuseSettings | None = None
     gitlab: GitLabSettings | None = None
@@ -133,6 +182,7 @@ class Settings(Strict):
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # Filled by load_config after validating the free-form sections above.
     channel_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
     monitor_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
@@ -289,6 +339,10 @@ def _route_problems(settings: Settings) -> Iterator[str]:
         for channel in route.channels:
             if channel not in settings.channels:
                 yield f"{where}.channels: unknown channel {channel!r} (defined: {', '.join(settings.channels)})"
+            elif getattr(settings.channel_configs.get(channel), "kind", None) == "alertmanager":
+                # Alertmanager routes by itself; its channel picks findings with its own monitors/min_severity.
+                yield f"{where}.channels: {channel!r} is an alertmanager channel, which takes no routes (it gets "
+                "every open finding matching its own monitors and min_severity)"
         for monitor in route.monitors:
             if monitor != "*" and monitor not in MONITORS:
                 yield f"{where}.monitors: unknown monitor {monitor!r} (valid: {', '.join(MONITORS)})"

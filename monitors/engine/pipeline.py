@@ -50,6 +50,7 @@ class RunSummary:
     dry_run: bool = False
     error: str | None = None
     counters: dict[str, int] = field(default_factory=dict)
+    requests_by_endpoint: dict[str, int] = field(default_factory=dict)  # source requests per API path
     decisions: list[Decision] = field(default_factory=list, repr=False)
 
     @property
@@ -232,6 +233,7 @@ def _build_monitor(name: str, settings: Settings) -> Any:
 def _fill_source_stats(summary: RunSummary, source: CountingSource, ctx: RunContext) -> None:
     summary.records = source.records
     summary.requests = source.stats.requests
+    summary.requests_by_endpoint = dict(getattr(source.stats, "by_endpoint", {}))
     summary.malformed = source.stats.malformed
     summary.counters = dict(ctx.counters)
 

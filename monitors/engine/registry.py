@@ -18,6 +18,7 @@ MONITORS: dict[str, str] = {
 }
 
 NOTIFIERS: dict[str, str] = {
+    "alertmanager": "monitors.notifiers.alertmanager:AlertmanagerNotifier",
     "mattermost": "monitors.notifiers.mattermost:MattermostNotifier",
     "slack": "monitors.notifiers.slack:SlackNotifier",
     "stdout": "monitors.notifiers.stdout:StdoutNotifier",

@@ -78,6 +78,7 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
     source = build_source(settings, opts["source_file"])
     deps = RunDeps(source, store, build_notifiers(settings, dry_run=opts["dry_run"]), gitlab_factory(settings))
     code = 0
+    ran = []
     for name in names:
         if name not in settings.enabled_monitors():
             click.echo(f"monitor={name} status=disabled")
@@ -85,6 +86,11 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
         summary = run_once(name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"])
         echo_summary(summary, opts["fmt"])
         code = max(code, summary.exit_code)
+        ran.append(name)
+    if not opts["dry_run"]:
+        from monitors.app.after_runs import after_runs
+
+        code = max(code, after_runs(settings, store, deps.notifiers, ran, now=now, echo=click.echo, fmt=opts["fmt"]))
     return code
 
 

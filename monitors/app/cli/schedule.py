@@ -71,7 +71,12 @@ def _scheduler(opts: dict[str, Any]) -> int:
     config_path = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
     runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_path, schedules_path=path)
     serve_opts = ServeOptions(opts["reload_interval"], opts["shutdown_timeout"], opts["workers"])
-    abandoned = serve(schedules, path, runner, stop, serve_opts)
+    listener = _start_listener(opts["listen"] or settings.metrics.listen, settings, store, runner.stopping)
+    try:
+        abandoned = serve(schedules, path, runner, stop, serve_opts)
+    finally:
+        if listener is not None:
+            listener.stop()
     if abandoned:
         # Worker threads cannot be interrupted and the interpreter would wait for them at exit; the
         # outbox keeps their alerts, so leave now.
@@ -80,6 +85,24 @@ def _scheduler(opts: dict[str, Any]) -> int:
         os._exit(0)
     store.close()
     return 0
+
+
+def _start_listener(listen: str | None, settings: Any, store: Any, stopping: threading.Event) -> Any:
+    """Serve /metrics and /healthz when `--listen` or `metrics.listen` asks for it."""
+    if not listen:
+        return None
+    from monitors.engine.config import parse_listen
+    from monitors.metrics.listener import MetricsListener
+    from monitors.metrics.publish import registry_for
+
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise ConfigError(f"--listen / metrics.listen: {exc}") from None
+    try:
+        return MetricsListener(registry_for(store, settings), host, port, healthy=lambda: not stopping.is_set()).start()
+    except OSError as exc:
+        raise ConfigError(f"metrics listener: cannot listen on {listen} ({exc.strerror or exc})") from None
 
 
 def _close(source: Any) -> None:
@@ -117,6 +140,12 @@ def register(cli: click.Group) -> None:
     )
     @click.option(
         "--workers", type=click.IntRange(1, 16), default=3, show_default=True, help="Jobs that may run at once."
+    )
+    @click.option(
+        "--listen",
+        metavar="HOST:PORT",
+        help="Serve Prometheus /metrics and a /healthz liveness check here, e.g. 0.0.0.0:9464 "
+        "(default: metrics.listen in monitors.yaml; unset: no listener).",
     )
     @click.option("-v", "--verbose", count=True, help="-v: APScheduler's own logs, -vv: every dedupe decision.")
     def scheduler(**opts: Any) -> None:

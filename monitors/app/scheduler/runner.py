@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitors.app.after_runs import after_runs
 from monitors.app.scheduler.jobs import RunningJobs
 from monitors.contracts.errors import MonitorsError
 from monitors.engine.config import ScheduleJob, Settings
@@ -40,6 +41,10 @@ MAX_CHILD_LINE = 500  # child output is logged; keep one runaway line from flood
 
 def report_available() -> bool:
     return importlib.util.find_spec(REPORT_MODULE) is not None
+
+
+def _log_line(line: str) -> None:
+    log.info("%s", line)
 
 
 def _utcnow() -> datetime:
@@ -92,7 +97,10 @@ class JobRunner:
         source = self.make_source() if self.make_source else build_source(self.settings, self.source_file)
         try:
             deps = RunDeps(source, self.store, build_notifiers(self.settings), gitlab_factory(self.settings))
-            return run_once(job.monitor, self.settings, deps, now=self.clock()).line()
+            now = self.clock()
+            line = run_once(job.monitor, self.settings, deps, now=now).line()
+            after_runs(self.settings, self.store, deps.notifiers, [job.monitor], now=now, echo=_log_line)
+            return line
         finally:
             close = getattr(source, "close", None)
             if callable(close):

@@ -1,0 +1,106 @@
+"""After runs: push the series to a Pushgateway and/or write them for node-exporter's textfile collector.
+
+Pushgateway: one group per monitor (`/metrics/job/langfuse-monitors/monitor/<name>`) with push-add
+(HTTP POST), which replaces only the metric names pushed, in that group only. A monitor's push carries
+its own run health (and, for cost, the spend series); a failed run pushes its failure next to the last
+success time it reads from the store, so a failure never erases when the monitor last worked, and a
+run of another monitor never touches it. The outbox series, which belong to no monitor, go to their
+own group (`.../monitor/_outbox`). Scrape the Pushgateway with `honor_labels: true`.
+
+Textfile: every series, written atomically (a temporary file in the same directory, then a rename)
+so node-exporter never reads half a file.
+
+A failed push or write is a warning, never a failed run: the run's alerts went out; what is missing is
+a metric, and Prometheus notices that through `push_time_seconds` / the textfile's mtime.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.error import URLError
+
+from prometheus_client import CollectorRegistry, pushadd_to_gateway, write_to_textfile
+from prometheus_client.exposition import default_handler
+
+from monitors.contracts.errors import MonitorsError
+from monitors.engine.config import Settings
+from monitors.metrics.series import StoreCollector
+from monitors.notifiers.base import redact_host
+from monitors.store.store import Store
+
+log = logging.getLogger("monitors.metrics")
+
+JOB = "langfuse-monitors"
+OUTBOX_GROUP = "_outbox"
+
+
+@dataclass
+class PublishResult:
+    pushed: list[str] = field(default_factory=list)  # grouping keys pushed
+    wrote: str | None = None  # textfile written
+    problems: list[str] = field(default_factory=list)  # one safe line each
+
+
+def registry_for(store: Store, settings: Settings, **options: Any) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store, settings, **options))
+    return registry
+
+
+def publish(
+    settings: Settings,
+    store: Store,
+    monitors: Iterable[str],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> PublishResult:
+    """Push the groups of `monitors` (the ones that just ran) and rewrite the textfile, as configured."""
+    cfg = settings.metrics
+    result = PublishResult()
+    if cfg.pushgateway_url:
+        ran = list(dict.fromkeys(monitors))
+        groups = [
+            (name, registry_for(store, settings, monitors=[name], spend=name == "cost", outbox=False, clock=clock))
+            for name in ran
+        ]
+        if ran:
+            groups.append((OUTBOX_GROUP, registry_for(store, settings, monitors=[], spend=False, clock=clock)))
+        for group, registry in groups:
+            problem = _push(cfg.pushgateway_url, group, registry, cfg.timeout.total_seconds())
+            if problem:
+                result.problems.append(problem)
+            else:
+                result.pushed.append(group)
+    if cfg.textfile_path is not None:
+        path = cfg.textfile_path
+        try:
+            write_to_textfile(str(path), registry_for(store, settings, clock=clock))
+            result.wrote = str(path)
+        except MonitorsError as exc:
+            result.problems.append(f"metrics textfile {path}: {exc}")
+        except OSError as exc:
+            result.problems.append(f"metrics textfile {path}: cannot write ({exc.strerror or type(exc).__name__})")
+    for problem in result.problems:
+        log.warning("%s", problem)
+    return result
+
+
+def _push(url: str, group: str, registry: CollectorRegistry, timeout: float) -> str | None:
+    """Push-add one group; a problem as one line that never holds the URL's path or credentials."""
+    where = redact_host(url)
+    try:
+        pushadd_to_gateway(url, job=JOB, registry=registry, grouping_key={"monitor": group}, timeout=timeout,
+                           handler=default_handler)  # fmt: skip
+    except MonitorsError as exc:
+        return f"metrics push of monitor={group}: {exc}"
+    except URLError as exc:
+        status = getattr(exc, "code", None)
+        reason = f"HTTP {status}" if status else f"connection failed ({type(getattr(exc, 'reason', exc)).__name__})"
+        return f"metrics push to {where} (monitor={group}) failed: {reason}"
+    except (OSError, ValueError) as exc:
+        return f"metrics push to {where} (monitor={group}) failed: {type(exc).__name__}"
+    return None
