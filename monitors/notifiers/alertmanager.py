@@ -116,7 +116,7 @@ class AlertmanagerNotifier(WebhookNotifier):
     }
 
     class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", validate_default=True)
 
         kind: Literal["alertmanager"] = "alertmanager"
         url: SecretStr = Field(description="Alertmanager base URL, e.g. http://alertmanager:9093 (a secret).")
@@ -233,11 +233,14 @@ class AlertmanagerNotifier(WebhookNotifier):
     def failure_reason(self, status: int, body: str) -> str:
         reason = super().failure_reason(status, body)
         if status == 400:
-            # Alertmanager answers {"code": 400, "message": "..."} (or plain text) saying what it refused.
+            # API v2 answers 400 with a JSON string saying what it refused (spec: responses.BadRequest).
             try:
-                detail = str(json.loads(body).get("message", ""))
-            except (ValueError, AttributeError):
-                detail = body
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = body
+            if isinstance(parsed, dict):
+                parsed = str(parsed.get("message", ""))
+            detail = parsed if isinstance(parsed, str) else ""
             if detail.strip():
                 reason = f"{reason}: {neutral(detail, 200)}"
         return reason

@@ -1,0 +1,205 @@
+"""The alertmanager channel against a local Alertmanager that validates every body against the spec."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from monitors.app.after_runs import after_runs
+from monitors.contracts.errors import ConfigError
+from monitors.contracts.findings import Severity
+from monitors.engine import registry
+from monitors.engine.config import settings_from_dict
+from monitors.engine.pipeline import RunDeps, run_once
+from monitors.engine.render import test_message
+from monitors.engine.wiring import build_notifiers
+from monitors.notifiers.alertmanager import AlertmanagerNotifier, OpenFinding
+from monitors.sources.replay import ReplaySource
+from monitors.store.store import Store
+from monitors.support.retry import RetryPolicy
+from tests.fakes.alertmanager import FakeAlertmanager
+from tests.notifiers.conftest import HOSTILE
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+LANGFUSE_TRACE = "https://cloud.langfuse.com/project/p1/traces/t-42"
+
+
+@pytest.fixture
+def am() -> Iterator[FakeAlertmanager]:
+    with FakeAlertmanager() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _scripted_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.MONITORS, "scripted", "tests.fakes.scripted_monitor:ScriptedMonitor")
+
+
+def _notifier(am: FakeAlertmanager, **config: object) -> AlertmanagerNotifier:
+    cfg = AlertmanagerNotifier.Config.model_validate({"url": am.url, **config})
+    session = requests.Session()
+    session.trust_env = False
+    no_wait = RetryPolicy(attempts=3, base_delay=0, max_delay=0, max_total_wait=1, sleep=lambda _s: None)
+    return AlertmanagerNotifier("am", cfg, retry=no_wait, session=session, clock=lambda: NOW)
+
+
+def _finding(**overrides: object) -> OpenFinding:
+    values: dict = {
+        "monitor": "drift",
+        "dedupe_key": "trace-7f3e:commit-9c1a",
+        "kind": "drift",
+        "severity": Severity.CRITICAL,
+        "title": "Goal drift in merge request !12",
+        "summary": "The final commit does not match the objective.",
+        "fields": (("Objective", "fix the login bug"), ("Score", "-0.31")),
+        "links": (("Trace", LANGFUSE_TRACE), ("Merge request", "https://gitlab.example/g/r/-/merge_requests/12")),
+        "first_seen": NOW - timedelta(hours=2),
+        "last_seen": NOW,
+    }
+    return OpenFinding(**(values | overrides))
+
+
+def test_the_fake_refuses_what_the_spec_and_alertmanager_refuse(am: FakeAlertmanager) -> None:
+    session = requests.Session()
+    session.trust_env = False
+    bad_bodies = [
+        {"labels": {"a": "b"}},  # not an array
+        [{"annotations": {"a": "b"}}],  # labels are required
+        [{"labels": {"a": 1}}],  # label values are strings
+        [{"labels": {"a": "b"}, "startsAt": "yesterday"}],  # date-time
+        [{"labels": {}}],  # Alertmanager: at least one label pair
+        [{"labels": {"bad-name": "x"}}],
+        [{"labels": {"a": "b"}, "startsAt": "2026-11-23T09:00:00Z", "endsAt": "2026-11-23T08:00:00Z"}],
+    ]
+    for body in bad_bodies:
+        assert session.post(f"{am.url}/api/v2/alerts", json=body).status_code == 400, body
+    assert session.post(f"{am.url}/api/v2/alerts", json=[{"labels": {"a": "b"}}]).status_code == 200
+
+
+def test_a_finding_becomes_an_alert_with_labels_annotations_and_the_langfuse_link(am: FakeAlertmanager) -> None:
+    notifier = _notifier(am, labels={"team": "ml"})
+    [result] = notifier.deliver_alerts([notifier.alert(_finding())])
+    assert result.ok, result.reason
+    [post] = am.posts
+    assert post.status == 200 and post.problems == ()
+    [alert] = post.body
+    assert alert["labels"] == {
+        "alertname": "langfuse_drift_drift",
+        "monitor": "drift",
+        "check": "drift",
+        "severity": "critical",
+        "key": "trace-7f3e:commit-9c1a",
+        "team": "ml",
+    }
+    assert alert["generatorURL"] == LANGFUSE_TRACE
+    assert alert["annotations"]["summary"] == "Goal drift in merge request !12"
+    assert alert["annotations"]["description"] == "The final commit does not match the objective."
+    assert alert["annotations"]["details"] == "Objective: fix the login bug\nScore: -0.31"
+    assert alert["startsAt"] == "2026-11-23T07:00:00Z"
+    assert alert["endsAt"] == "2026-11-23T10:00:00Z"  # last seen + expire_after (1h)
+
+
+def test_agent_text_cannot_mention_link_or_inject_in_labels_or_annotations(am: FakeAlertmanager) -> None:
+    notifier = _notifier(am)
+    hostile = _finding(title=HOSTILE, summary=HOSTILE, dedupe_key=f"user:{HOSTILE}", fields=(("Objective", HOSTILE),))
+    [result] = notifier.deliver_alerts([notifier.alert(hostile)])
+    assert result.ok
+    [alert] = am.posts[0].body
+    texts = [*alert["labels"].values(), *(v for k, v in alert["annotations"].items() if k != "links")]
+    for text in texts:
+        assert "<!channel>" not in text and "http://evil" not in text
+        assert "@here" not in text  # the @ is followed by a word joiner, so no receiver sees a mention
+    assert "here" in alert["annotations"]["summary"]  # still readable
+
+
+def test_server_errors_are_retried_and_a_refusal_is_permanent_with_its_reason(am: FakeAlertmanager) -> None:
+    notifier = _notifier(am)
+    am.fail_with(500)
+    [result] = notifier.deliver_alerts([notifier.alert(_finding())])
+    assert result.ok and result.attempts == 2
+    [refused] = notifier.deliver_alerts([{"labels": {}}])
+    assert not refused.ok and not refused.retryable and refused.status == 400
+    assert "at least one label pair required" in refused.reason
+    assert am.url.split("//")[1] not in refused.reason
+
+
+def test_test_alert_is_accepted_and_resolves_by_itself(am: FakeAlertmanager) -> None:
+    result = _notifier(am).deliver(test_message())
+    assert result.ok
+    [alert] = am.posts[0].body
+    assert alert["labels"]["alertname"] == "langfuse_monitors_test"
+    assert alert["endsAt"] == "2026-11-23T09:05:00Z"
+
+
+def test_an_alertmanager_channel_takes_no_routes() -> None:
+    raw = {
+        "channels": {"am": {"kind": "alertmanager", "url": "http://am:9093"}},
+        "routes": [{"channels": ["am"]}],
+    }
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(raw, env={})
+    assert any("routes.0.channels" in p and "alertmanager channel" in p for p in info.value.problems)
+
+
+def _settings(am: FakeAlertmanager, findings: list[dict]) -> object:
+    raw = {
+        "channels": {"am": {"kind": "alertmanager", "url": am.url, "expire_after": "1h"}},
+        "monitors": {"scripted": {"findings": findings}},
+        "alerting": {"retries_per_run": 0},  # one attempt per run: the next run is the retry
+    }
+    return settings_from_dict(raw, env={})
+
+
+def _run_and_sync(settings: object, store: Store, now: datetime) -> int:
+    notifiers = build_notifiers(settings)
+    notifiers["am"].session.trust_env = False
+    deps = RunDeps(ReplaySource.from_observations([]), store, notifiers)
+    run_once("scripted", settings, deps, now=now)
+    return after_runs(settings, store, notifiers, ["scripted"], now=now, echo=lambda _line: None)
+
+
+def test_open_findings_are_resent_every_run_and_expire_once_no_run_sees_them(
+    am: FakeAlertmanager, sqlite_store: Store
+) -> None:
+    loop = {"key": "session-9:loop", "kind": "loop", "severity": "critical"}
+    info = {"key": "session-9:note", "kind": "note", "severity": "info"}  # below min_severity (warning)
+    for i in range(3):  # three runs 15 minutes apart, each still observing the loop
+        now = NOW + timedelta(minutes=15 * i)
+        assert _run_and_sync(_settings(am, [loop | {"at": now.isoformat()}, info]), sqlite_store, now) == 0
+    assert [len(p.body) for p in am.posts] == [1, 1, 1]  # re-sent each run; the info finding never
+    ends = [p.body[0]["endsAt"] for p in am.posts]
+    assert ends == ["2026-11-23T10:00:00Z", "2026-11-23T10:15:00Z", "2026-11-23T10:30:00Z"]
+    assert {p.body[0]["startsAt"] for p in am.posts} == {"2026-11-23T09:00:00Z"}  # when it was first seen
+    # The monitor stops observing it: later runs re-send it until its last sighting + 1h, then stop.
+    quiet = _settings(am, [])
+    _run_and_sync(quiet, sqlite_store, NOW + timedelta(minutes=45))
+    assert am.posts[-1].body[0]["endsAt"] == "2026-11-23T10:30:00Z"  # unchanged: it was not seen again
+    posts = len(am.posts)
+    _run_and_sync(quiet, sqlite_store, NOW + timedelta(minutes=95))
+    assert len(am.posts) == posts  # nothing open any more
+    assert am.active(NOW + timedelta(minutes=95)) == []  # and Alertmanager has resolved it
+
+
+def test_an_alertmanager_that_was_down_gets_every_open_alert_on_the_next_run(
+    am: FakeAlertmanager, sqlite_store: Store
+) -> None:
+    finding = {"key": "budget:global", "kind": "budget", "severity": "warning", "at": NOW.isoformat()}
+    am.fail_with(503)  # the first run's one attempt
+    assert _run_and_sync(_settings(am, [finding]), sqlite_store, NOW) == 1  # the command exits 1
+    later = NOW + timedelta(minutes=15)
+    assert _run_and_sync(_settings(am, []), sqlite_store, later) == 0
+    assert am.posts[-1].status == 200
+    assert [a["labels"]["key"] for a in am.posts[-1].body] == ["budget:global"]
+
+
+def test_silenced_findings_are_not_posted(am: FakeAlertmanager, sqlite_store: Store) -> None:
+    sqlite_store.add_silence("scripted", "muted", NOW + timedelta(hours=2), now=NOW)
+    findings = [
+        {"key": "muted", "severity": "critical", "at": NOW.isoformat()},
+        {"key": "loud", "severity": "critical", "at": NOW.isoformat()},
+    ]
+    _run_and_sync(_settings(am, findings), sqlite_store, NOW)
+    assert [a["labels"]["key"] for a in am.posts[-1].body] == ["loud"]
