@@ -64,12 +64,15 @@ SERIES: dict[str, Series] = {
         ("channel", "status"),
     ),
     "spend_today_usd": Series(
-        "gauge", "Spend of the current budget day (cost monitor's time zone) as of its last run, USD.", ()
+        "gauge", "Spend of the budget day (cost monitor's time zone) as of the cost monitor's last run, USD.", ()
+    ),
+    "spend_as_of_timestamp_seconds": Series(
+        "gauge", "The end of the cost monitor's last window: the spend series are as of this time (Unix time).", ()
     ),
     "budget_cap_usd": Series("gauge", "Daily cap of each budget (per value for per_value budgets), USD.", ("budget",)),
     "budget_spend_usd": Series(
         "gauge",
-        'Today\'s spend per budget and value, USD; value="*" for a budget over all spend, value="other" sums '
+        'The budget day\'s spend per budget and value, USD; value="*" for a budget over all spend, value="other" sums '
         "the values past metrics.max_values_per_dimension.",
         ("budget", "scope", "value"),
     ),
@@ -156,8 +159,11 @@ class StoreCollector(Collector):
         cost_config = self.settings.monitor_configs.get("cost")
         if cost_config is None or "cost" in self.settings.disabled_monitors:
             return None
+        # The ledger holds spend up to the end of the cost monitor's last committed window: "today" and
+        # the projection are as of then, not as of the scrape.
+        as_of = self.store.watermark("cost") or self.clock()
         state = self.store.load_state("cost")
-        return read_spend(state, cost_config, self.clock(), max_values=self.settings.metrics.max_values_per_dimension)
+        return read_spend(state, cost_config, as_of, max_values=self.settings.metrics.max_values_per_dimension)
 
 
 def run_families(readings: Iterable[MonitorReading]) -> Iterator[Metric]:
@@ -208,8 +214,12 @@ def outbox_families(counts: dict[tuple[str, str], int]) -> Iterator[Metric]:
 
 def spend_families(reading: SpendReading) -> Iterator[Metric]:
     names = ("spend_today_usd", "budget_cap_usd", "budget_spend_usd", "budget_ratio", "budget_projected_usd")
-    fams = {name: _family(name) for name in (*names, "budget_values", "budget_values_over_cap")}
+    fams = {
+        name: _family(name)
+        for name in (*names, "spend_as_of_timestamp_seconds", "budget_values", "budget_values_over_cap")
+    }
     fams["spend_today_usd"].add_metric([], reading.total)
+    fams["spend_as_of_timestamp_seconds"].add_metric([], reading.as_of.timestamp())
     for b in reading.budgets:
         fams["budget_cap_usd"].add_metric([b.budget], b.cap)
         for v in b.values:

@@ -48,13 +48,15 @@ class BudgetSeries:
 @dataclass
 class SpendReading:
     day: date
+    as_of: datetime
     timezone: str
     total: float
     budgets: list[BudgetSeries]
 
 
 def read_spend(state: dict[str, Any], cost_config: Any, now: datetime, *, max_values: int) -> SpendReading | None:
-    """Today's spend (in the cost monitor's time zone) per budget; None when no budget is configured."""
+    """Spend of the day of `now` (the cost monitor's time zone) per budget, projected to the day's end as
+    of `now`; None when no budget is configured."""
     budgets: list[BudgetConfig] = list(getattr(cost_config, "budgets", []) or [])
     if not budgets:
         return None
@@ -68,7 +70,7 @@ def read_spend(state: dict[str, Any], cost_config: Any, now: datetime, *, max_va
         _budget_series(b, series_spend(b, record["total"], record["dims"]), fraction, min_fraction, max_values)
         for b in budgets
     ]
-    return SpendReading(today, tz.key, float(record["total"]), series)
+    return SpendReading(today, now, tz.key, float(record["total"]), series)
 
 
 def _elapsed_fraction(ledger: Ledger, cost_config: Any, today: date, now: datetime) -> float:
