@@ -15,7 +15,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 log = logging.getLogger("monitors.metrics")
 
@@ -65,7 +66,8 @@ def _handler_for(owner: MetricsListener) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._answer(200, generate_latest(owner.registry), CONTENT_TYPE_LATEST)
+                # Our names need no UTF-8 escaping, so the 0.0.4 text format every Prometheus reads is exact.
+                self._answer(200, generate_latest(owner.registry), CONTENT_TYPE_PLAIN_0_0_4)
             elif path == "/healthz":
                 ok = owner.healthy()
                 self._answer(200 if ok else 503, b"ok\n" if ok else b"shutting down\n")

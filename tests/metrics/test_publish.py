@@ -1,0 +1,144 @@
+"""Pushgateway push-add per monitor, the node-exporter textfile, and the scheduler's /metrics listener."""
+
+from __future__ import annotations
+
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitors.engine.config import settings_from_dict
+from monitors.metrics.listener import MetricsListener
+from monitors.metrics.publish import JOB, OUTBOX_GROUP, publish, registry_for
+from monitors.store.rows import RunCommit
+from monitors.store.store import Store
+from tests.fakes.pushgateway import FakePushgateway
+
+NOW = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
+
+
+def _settings(**metrics: Any) -> Any:
+    raw = {"monitors": {"cost": {"budgets": [{"name": "global", "daily_cap": 40}]}}, "metrics": metrics}
+    return settings_from_dict(raw, env={})
+
+
+def _run(store: Store, monitor: str, status: str, at: datetime) -> None:
+    store.record_run(monitor, started=at, finished=at + timedelta(seconds=5), status=status, summary={})
+
+
+def _queue(store: Store, channel: str, rows: int) -> None:
+    outbox = [(f"cost:k{i}", channel, {"title": "t", "severity": "warning"}) for i in range(rows)]
+    store.commit_run(RunCommit("cost", NOW, None, [], outbox, [], {}))
+
+
+def test_each_monitor_pushes_its_own_group_with_push_add(sqlite_store: Store) -> None:
+    _run(sqlite_store, "cost", "ok", NOW)
+    _run(sqlite_store, "audit", "ok", NOW)
+    _queue(sqlite_store, "ops", 2)
+    with FakePushgateway() as gateway:
+        result = publish(_settings(pushgateway_url=gateway.url), sqlite_store, ["cost", "audit"], clock=lambda: NOW)
+        assert result.problems == [] and result.pushed == ["cost", "audit", OUTBOX_GROUP]
+        assert {p.method for p in gateway.pushes} == {"POST"}  # push-add, never PUT
+        assert [p.path for p in gateway.pushes] == [
+            f"/metrics/job/{JOB}/monitor/cost",
+            f"/metrics/job/{JOB}/monitor/audit",
+            f"/metrics/job/{JOB}/monitor/{OUTBOX_GROUP}",
+        ]
+        assert all(p.status == 200 for p in gateway.pushes)
+        cost_body = gateway.pushes[0].body
+        assert "langfuse_monitors_budget_ratio" in cost_body and 'monitor="audit"' not in cost_body
+        assert "langfuse_monitors_budget_ratio" not in gateway.pushes[1].body  # spend belongs to cost
+        pending = gateway.samples("langfuse_monitors_outbox_messages")
+        assert ({"job": JOB, "monitor": OUTBOX_GROUP, "channel": "ops", "status": "pending"}, 2.0) in pending
+
+
+def test_a_failed_run_never_erases_the_last_success_or_another_monitor(sqlite_store: Store) -> None:
+    with FakePushgateway() as gateway:
+        settings = _settings(pushgateway_url=gateway.url)
+        _run(sqlite_store, "cost", "ok", NOW)
+        _run(sqlite_store, "drift", "ok", NOW)
+        publish(settings, sqlite_store, ["cost", "drift"])
+        _run(sqlite_store, "cost", "failed", NOW + timedelta(minutes=15))
+        publish(settings, sqlite_store, ["cost"])  # only cost ran
+        success = dict(
+            (lab["monitor"], v) for lab, v in gateway.samples("langfuse_monitors_last_success_timestamp_seconds")
+        )
+        assert success == {
+            "cost": (NOW + timedelta(seconds=5)).timestamp(),
+            "drift": (NOW + timedelta(seconds=5)).timestamp(),
+        }
+        status = {(lab["monitor"], lab["status"]): v for lab, v in gateway.samples("langfuse_monitors_last_run_status")}
+        assert status[("cost", "failed")] == 1 and status[("drift", "ok")] == 1
+
+
+def test_an_unreachable_or_refusing_pushgateway_is_one_warning_line(sqlite_store: Store, caplog) -> None:
+    _run(sqlite_store, "cost", "ok", NOW)
+    with FakePushgateway() as gateway:
+        gateway.fail_with(500, 500)
+        result = publish(_settings(pushgateway_url=gateway.url + "/secret-path"), sqlite_store, ["cost"])
+    assert len(result.problems) == 2 and all("HTTP 500" in p for p in result.problems)
+    gone = publish(_settings(pushgateway_url=gateway.url), sqlite_store, ["cost"])  # the server is closed now
+    assert len(gone.problems) == 2 and "connection failed" in gone.problems[0]
+    assert not any("secret-path" in p for p in result.problems + gone.problems)
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 4
+
+
+def test_the_textfile_holds_every_series_and_is_replaced_whole(sqlite_store: Store, tmp_path: Path) -> None:
+    _run(sqlite_store, "cost", "ok", NOW)
+    _run(sqlite_store, "audit", "failed", NOW)
+    (tmp_path / "textfiles").mkdir()
+    path = tmp_path / "textfiles" / "langfuse_monitors.prom"
+    path.write_text("stale content\n")
+    result = publish(_settings(textfile_path=str(path)), sqlite_store, ["audit"])
+    assert result.wrote == str(path) and result.problems == []
+    names = {f.name for f in text_string_to_metric_families(path.read_text())}
+    assert {"langfuse_monitors_runs", "langfuse_monitors_budget_ratio", "langfuse_monitors_store_up"} <= names
+    assert "stale content" not in path.read_text()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["langfuse_monitors.prom"]  # no temporary file left
+
+
+def test_a_textfile_path_that_cannot_be_written_is_a_warning(sqlite_store: Store, tmp_path: Path) -> None:
+    result = publish(_settings(textfile_path=str(tmp_path / "missing-dir" / "x.prom")), sqlite_store, ["cost"])
+    assert result.wrote is None and len(result.problems) == 1 and "cannot write" in result.problems[0]
+
+
+def test_the_metrics_config_section_rejects_bad_values() -> None:
+    from monitors.contracts.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        _settings(pushgateway_url="pushgateway:9091", textfile_path="/x/metrics.txt", listen="9464", bogus=1)
+    problems = "\n".join(info.value.problems)
+    for key in ("metrics.pushgateway_url", "metrics.textfile_path", "metrics.listen", "metrics.bogus"):
+        assert key in problems
+    assert _settings(pushgateway_url="", listen=":9464").metrics.pushgateway_url is None  # ${VAR:-} means off
+
+
+def _get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+
+
+def test_the_listener_serves_metrics_from_the_store_and_a_liveness_check(sqlite_store: Store) -> None:
+    healthy = {"value": True}
+    with MetricsListener(
+        registry_for(sqlite_store, _settings()), "127.0.0.1", 0, healthy=lambda: healthy["value"]
+    ) as srv:
+        base = f"http://127.0.0.1:{srv.port}"
+        status, kind, body = _get(f"{base}/metrics")
+        assert status == 200 and kind.startswith("text/plain; version=0.0.4")
+        assert "langfuse_monitors_runs_total{" not in body  # no run yet
+        _run(sqlite_store, "cost", "ok", NOW)  # a run by any process sharing the store shows up
+        families = {f.name: f for f in text_string_to_metric_families(_get(f"{base}/metrics")[2])}
+        runs = {(s.labels["monitor"], s.labels["status"]): s.value for s in families["langfuse_monitors_runs"].samples}
+        assert runs[("cost", "ok")] == 1
+        assert _get(f"{base}/healthz")[0] == 200
+        healthy["value"] = False
+        assert _get(f"{base}/healthz")[:1] == (503,)
+        assert _get(f"{base}/other")[0] == 404
