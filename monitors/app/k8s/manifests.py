@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from monitors.app.k8s.metrics import LISTEN_ARGS, add_metrics_endpoint, scrape_annotations
 from monitors.app.k8s.pod import APP, CONFIG_MAP, NAMESPACE, SECRET, STATE_CLAIM, labels, pod_spec
 from monitors.contracts.errors import ConfigError
 from monitors.engine.config import ScheduleJob, Schedules, load_schedules
@@ -121,12 +122,14 @@ def cronjob(job: ScheduleJob, schedules: Schedules, image: str) -> dict[str, Any
 
 def deployment(image: str, config_text: str) -> dict[str, Any]:
     """The alternative to the CronJobs: one long-running `run-monitor scheduler` pod."""
-    args = ["scheduler", "--shutdown-timeout", "45"]  # the files come from $MONITORS_CONFIG/$MONITORS_SCHEDULES
+    # The files come from $MONITORS_CONFIG/$MONITORS_SCHEDULES; --listen serves /metrics and /healthz.
+    args = ["scheduler", "--shutdown-timeout", "45", *LISTEN_ARGS]
     # schedules.yaml is re-read by the running scheduler; monitors.yaml is read at start, so a change
     # to it rolls the pod through this checksum.
     checksum = hashlib.sha256(config_text.encode()).hexdigest()[:16]
     spec = pod_spec(args, "scheduler", image, restart_policy="Always")
     spec["terminationGracePeriodSeconds"] = 60
+    add_metrics_endpoint(spec["containers"][0])
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -137,7 +140,7 @@ def deployment(image: str, config_text: str) -> dict[str, Any]:
             "strategy": {"type": "Recreate"},  # never two schedulers, and the RWO volume moves cleanly
             "template": {
                 "metadata": {
-                    "annotations": {"langfuse-monitors/config-sha256": checksum},
+                    "annotations": {"langfuse-monitors/config-sha256": checksum, **scrape_annotations()},
                     "labels": labels(component="scheduler"),
                 },
                 "spec": spec,
