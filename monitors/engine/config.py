@@ -166,7 +166,7 @@ class MetricsSettings(Strict):
 def parse_listen(value: str) -> tuple[str, int]:
     """'0.0.0.0:9464', ':9464' or '[::]:9464' -> (host, port)."""
     host, sep, port = value.strip().rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
         raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:9464 or :9464)")
     return host.strip("[]") or "0.0.0.0", int(port)
 
