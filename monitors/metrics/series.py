@@ -9,6 +9,7 @@ deploy/grafana and the rules in deploy/prometheus use only names from SERIES (a 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ log = logging.getLogger("monitors.metrics")
 PREFIX = "langfuse_monitors_"
 RUN_STATUSES = ("ok", "failed", "delivery_failed", "skipped", "nothing_to_do")
 GITLAB_ENDPOINT = "gitlab"  # drift counts GitLab requests as one total, not per endpoint
+MAX_ENDPOINTS = 20  # label values per monitor in last_run_requests; the rest are summed into "other"
+_VERSION = re.compile(r"v\d+")
 
 
 @dataclass(frozen=True)
@@ -190,12 +193,29 @@ def run_families(readings: Iterable[MonitorReading]) -> Iterator[Metric]:
 
 def _requests(summary: dict[str, Any]) -> dict[str, float]:
     by_endpoint = summary.get("requests_by_endpoint")
-    out = {str(k): _number(v) for k, v in by_endpoint.items()} if isinstance(by_endpoint, dict) else {}
+    out: dict[str, float] = {}
+    for path, count in by_endpoint.items() if isinstance(by_endpoint, dict) else ():
+        route = endpoint_route(str(path))
+        out[route] = out.get(route, 0.0) + _number(count)
+    if len(out) > MAX_ENDPOINTS:
+        ranked = sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
+        out = dict(ranked[: MAX_ENDPOINTS - 1]) | {"other": sum(v for _, v in ranked[MAX_ENDPOINTS - 1 :])}
     counters = summary.get("counters")
     gitlab = counters.get("gitlab_requests") if isinstance(counters, dict) else None
     if gitlab:
         out[GITLAB_ENDPOINT] = _number(gitlab)
     return out
+
+
+def endpoint_route(path: str) -> str:
+    """'/api/public/traces/7f3e9a...' -> '/api/public/traces/{id}': one label value per route, not per
+    trace (the legacy source fetches traces by id). A segment holding a digit or an escape is an id,
+    except API versions such as v2."""
+    parts = [
+        "{id}" if ("%" in p or any(c.isdigit() for c in p)) and not _VERSION.fullmatch(p) else p
+        for p in path.split("?", 1)[0].split("/")
+    ]
+    return "/".join(parts)
 
 
 def _number(value: Any) -> float:

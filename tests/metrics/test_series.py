@@ -185,3 +185,20 @@ def test_every_series_has_help_and_only_the_declared_labels(sqlite_store: Store)
             assert set(sample.labels) == set(SERIES[short].labels), sample
         seen.add(short)
     assert {"budget_ratio", "last_success_timestamp_seconds", "runs"} <= seen
+
+
+def test_request_paths_become_routes_so_trace_ids_never_become_label_values() -> None:
+    from monitors.metrics.series import _requests, endpoint_route
+
+    assert endpoint_route("/api/public/v2/observations") == "/api/public/v2/observations"
+    assert endpoint_route("/api/public/traces/7f3e9a01-22") == "/api/public/traces/{id}"
+    assert endpoint_route("/api/public/traces/a%2Fb") == "/api/public/traces/{id}"
+    paths = {f"/api/public/traces/t{n}": 1 for n in range(500)} | {"/api/public/observations": 3}
+    assert _requests({"requests_by_endpoint": paths, "counters": {"gitlab_requests": 4}}) == {
+        "/api/public/traces/{id}": 500.0,
+        "/api/public/observations": 3.0,
+        "gitlab": 4.0,
+    }
+    routes = {f"/api/public/{letter}": 1 for letter in "abcdefghijklmnopqrstuvwxyz"}  # 26 static routes
+    capped = _requests({"requests_by_endpoint": routes})
+    assert len(capped) == 20 and capped["other"] == 7 and sum(capped.values()) == 26
