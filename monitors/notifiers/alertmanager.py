@@ -37,10 +37,11 @@ reference/alertmanager-api-v2-openapi.yaml (`postableAlerts`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -72,6 +73,15 @@ def neutral(text: object, limit: int) -> str:
 
 def iso(when: datetime) -> str:
     return utc(when).isoformat().replace("+00:00", "Z")
+
+
+def key_label(dedupe_key: str) -> str:
+    """The finding's dedupe key as a label value. A key too long to show whole keeps a digest of the
+    full key, so two long keys with the same beginning stay two alerts."""
+    shown = neutral(dedupe_key, LABEL_VALUE_MAX)
+    if len(dedupe_key) <= LABEL_VALUE_MAX // 2:
+        return shown
+    return f"{shown} #{hashlib.sha256(dedupe_key.encode()).hexdigest()[:12]}"
 
 
 def alertname(monitor: str, kind: str) -> str:
@@ -156,7 +166,7 @@ class AlertmanagerNotifier(WebhookNotifier):
         *,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
-        clock: Any = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         # Not WebhookNotifier.__init__: the configured URL is a base URL, not the endpoint itself.
         self.name = name
@@ -180,7 +190,7 @@ class AlertmanagerNotifier(WebhookNotifier):
             "monitor": finding.monitor,
             "check": neutral(finding.kind or "-", LABEL_VALUE_MAX),
             "severity": finding.severity.label,
-            "key": neutral(finding.dedupe_key, LABEL_VALUE_MAX),
+            "key": key_label(finding.dedupe_key),
         }
         annotations = {"summary": neutral(finding.title, ANNOTATION_MAX)}
         if finding.summary.strip():

@@ -203,3 +203,12 @@ def test_silenced_findings_are_not_posted(am: FakeAlertmanager, sqlite_store: St
     ]
     _run_and_sync(_settings(am, findings), sqlite_store, NOW)
     assert [a["labels"]["key"] for a in am.posts[-1].body] == ["loud"]
+
+
+def test_long_keys_that_share_a_beginning_stay_separate_alerts(am: FakeAlertmanager) -> None:
+    notifier = _notifier(am)
+    base = "user:" + "x" * 300
+    alerts = [notifier.alert(_finding(dedupe_key=f"{base}:{n}")) for n in range(2)]
+    assert alerts[0]["labels"]["key"] != alerts[1]["labels"]["key"]
+    assert all(len(a["labels"]["key"]) <= 220 for a in alerts)
+    assert notifier.deliver_alerts(alerts)[0].ok and len(am.alerts) == 2
