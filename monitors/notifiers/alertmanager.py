@@ -28,7 +28,7 @@ Labels: alertname (`langfuse_<monitor>_<check>`), monitor, check, severity, key 
 key, so each finding is its own alert), plus the channel's `labels`. Annotations: summary (the title),
 description, details (the finding's fields, one per line), links. `generatorURL` is the finding's first
 link (the Langfuse trace). Agent text in labels and annotations is neutralised the way Mattermost plain
-text is (no live @-mentions or `<!channel>`), and `scheme://` is broken so no receiver autolinks it:
+text is (no live @-mentions or `<!channel>`), and `scheme://` and `www.` are broken so no receiver autolinks it:
 Alertmanager forwards these strings into Slack, Mattermost, e-mail and webhooks through its templates.
 
 Docs: https://prometheus.io/docs/alerting/latest/clients/ and the spec copy in
@@ -66,9 +66,14 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NOT_NAME_CHAR = re.compile(r"[^a-zA-Z0-9_]")
 
 
+_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
+
+
 def neutral(text: object, limit: int) -> str:
-    """Agent text for a label or annotation: plain, no mentions, no `<!here>`, no autolinkable URL."""
-    return mattermost_plain(text, limit).replace("://", ":" + WORD_JOINER + "//")
+    """Agent text for a label or annotation: plain, no mentions, no `<!here>`, no autolinkable URL
+    (the invisible word joiner breaks `scheme://` and `www.` as it breaks `@here`)."""
+    safe = mattermost_plain(text, limit).replace("://", ":" + WORD_JOINER + "//")
+    return _WWW.sub(lambda m: m.group(1) + WORD_JOINER + ".", safe)
 
 
 def iso(when: datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,9 @@ from monitors.store.store import Store
 from monitors.support.retry import RetryPolicy
 from tests.fakes.alertmanager import FakeAlertmanager
 from tests.notifiers.conftest import HOSTILE
+from tests.reliability.harness import _CONTROL as CONTROL
+from tests.reliability.harness import _MENTION as MENTION
+from tests.reliability.harness import HOSTILE as HOSTILE_CORPUS
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LANGFUSE_TRACE = "https://cloud.langfuse.com/project/p1/traces/t-42"
@@ -102,17 +106,21 @@ def test_a_finding_becomes_an_alert_with_labels_annotations_and_the_langfuse_lin
     assert alert["endsAt"] == "2026-11-23T10:00:00Z"  # last seen + expire_after (1h)
 
 
-def test_agent_text_cannot_mention_link_or_inject_in_labels_or_annotations(am: FakeAlertmanager) -> None:
+@pytest.mark.parametrize("text", [HOSTILE, *HOSTILE_CORPUS])
+def test_agent_text_cannot_mention_link_or_inject_in_labels_or_annotations(am: FakeAlertmanager, text: str) -> None:
+    # Alertmanager hands labels and annotations to its Slack, Mattermost, e-mail and webhook templates.
     notifier = _notifier(am)
-    hostile = _finding(title=HOSTILE, summary=HOSTILE, dedupe_key=f"user:{HOSTILE}", fields=(("Objective", HOSTILE),))
+    hostile = _finding(title=text, summary=text, dedupe_key=f"user:{text}", kind=text, fields=(("Objective", text),))
     [result] = notifier.deliver_alerts([notifier.alert(hostile)])
-    assert result.ok
+    assert result.ok, result.reason
     [alert] = am.posts[0].body
     texts = [*alert["labels"].values(), *(v for k, v in alert["annotations"].items() if k != "links")]
-    for text in texts:
-        assert "<!channel>" not in text and "http://evil" not in text
-        assert "@here" not in text  # the @ is followed by a word joiner, so no receiver sees a mention
-    assert "here" in alert["annotations"]["summary"]  # still readable
+    for value in texts:
+        assert not CONTROL.search(value), value
+        assert not MENTION.search(value), value  # every '@' is followed by the invisible word joiner
+        assert "<" not in value and ">" not in value, value  # no <!channel>, <@U..>, <url|label>
+        assert not re.search(r"https?://evil|\bwww\.evil", value, re.IGNORECASE), value  # nothing to autolink
+    assert alert["annotations"]["links"].split("\n")[0] == f"Trace: {LANGFUSE_TRACE}"  # our own links intact
 
 
 def test_server_errors_are_retried_and_a_refusal_is_permanent_with_its_reason(am: FakeAlertmanager) -> None:
