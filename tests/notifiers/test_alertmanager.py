@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from monitors.app.after_runs import after_runs
+from monitors.app.cli.main import cli
 from monitors.contracts.errors import ConfigError
 from monitors.contracts.findings import Severity
 from monitors.engine import registry
@@ -220,3 +222,13 @@ def test_long_keys_that_share_a_beginning_stay_separate_alerts(am: FakeAlertmana
     assert alerts[0]["labels"]["key"] != alerts[1]["labels"]["key"]
     assert all(len(a["labels"]["key"]) <= 220 for a in alerts)
     assert notifier.deliver_alerts(alerts)[0].ok and len(am.alerts) == 2
+
+
+def test_run_monitor_test_alert_reaches_alertmanager(am: FakeAlertmanager, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    config = tmp_path / "monitors.yaml"
+    config.write_text(f"channels:\n  am: {{kind: alertmanager, url: '{am.url}'}}\n")
+    result = CliRunner().invoke(cli, ["test-alert", "-c", str(config), "--channel", "am"])
+    assert result.exit_code == 0, result.output
+    assert [a["labels"]["alertname"] for a in am.posts[0].body] == ["langfuse_monitors_test"]
