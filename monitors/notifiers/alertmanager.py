@@ -54,7 +54,7 @@ from monitors.contracts.message import Message
 from monitors.contracts.values import Duration
 from monitors.notifiers.base import DeliveryResult, WebhookNotifier, check_webhook_url, default_retry, redact_host
 from monitors.support.retry import RetryPolicy
-from monitors.support.safe_text import WORD_JOINER, mattermost_plain
+from monitors.support.safe_text import TRUNCATED, WORD_JOINER, mattermost_plain
 
 ALERTS_PATH = "/api/v2/alerts"
 LABEL_VALUE_MAX = 200
@@ -64,8 +64,6 @@ TEST_ALERT_TTL = timedelta(minutes=5)
 # Prometheus' label name syntax, which Alertmanager accepts in every validation mode.
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NOT_NAME_CHAR = re.compile(r"[^a-zA-Z0-9_]")
-
-
 _WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 
 
@@ -84,7 +82,7 @@ def key_label(dedupe_key: str) -> str:
     """The finding's dedupe key as a label value. A key too long to show whole keeps a digest of the
     full key, so two long keys with the same beginning stay two alerts."""
     shown = neutral(dedupe_key, LABEL_VALUE_MAX)
-    if len(dedupe_key) <= LABEL_VALUE_MAX // 2:
+    if not shown.endswith(TRUNCATED):
         return shown
     return f"{shown} #{hashlib.sha256(dedupe_key.encode()).hexdigest()[:12]}"
 
