@@ -13,12 +13,27 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitors.app.cli.main import cli
-from monitors.engine.wiring import demo_path
+from monitors.contracts.records import observation_to_row
+from tests.cost.helpers import obs
 from tests.fakes.alertmanager import FakeAlertmanager
 from tests.fakes.pushgateway import FakePushgateway
 
-# The demo's Saturday: one runaway agent takes the day past the $40 global cap (monitors/demo/README.md).
 DAY = ["--since", "2026-11-21T00:00:00Z", "--until", "2026-11-21T23:00:00Z"]
+BUDGETS = {
+    "budgets": [
+        {"name": "global", "daily_cap": 40},
+        {"name": "per-agent", "scope": "agent", "per_value": True, "daily_cap": 20},
+    ]
+}
+
+
+def _traces(tmp_path: Path) -> Path:
+    """A replay file for one Saturday: a runaway agent takes the day past the $40 global cap."""
+    rows = [obs(f"2026-11-21 {h:02d}:10", 2.5, agent="runaway") for h in range(20)]
+    rows += [obs(f"2026-11-21 {h:02d}:20", 0.5, agent="steady") for h in range(20)]
+    path = tmp_path / "saturday.jsonl"
+    path.write_text("".join(json.dumps(observation_to_row(o)) + "\n" for o in rows))
+    return path
 
 
 @pytest.fixture
@@ -28,12 +43,11 @@ def servers() -> Iterator[tuple[FakePushgateway, FakeAlertmanager]]:
 
 
 def _config(tmp_path: Path, gateway: FakePushgateway, am: FakeAlertmanager) -> Path:
-    demo = yaml.safe_load(demo_path("monitors.yaml").read_text())
     config = {
         "store": {"url": f"sqlite:///{tmp_path / 'state.db'}"},
         "channels": {"am": {"kind": "alertmanager", "url": am.url}},
         "metrics": {"pushgateway_url": gateway.url, "textfile_path": str(tmp_path / "lm.prom")},
-        "monitors": {"cost": demo["monitors"]["cost"]},
+        "monitors": {"cost": BUDGETS},
         "alerting": {"retries_per_run": 0},
     }
     path = tmp_path / "monitors.yaml"
@@ -44,7 +58,7 @@ def _config(tmp_path: Path, gateway: FakePushgateway, am: FakeAlertmanager) -> P
 def test_a_cost_run_publishes_metrics_and_keeps_alertmanager_in_step(tmp_path: Path, servers) -> None:
     gateway, am = servers
     config = _config(tmp_path, gateway, am)
-    args = ["cost", "-c", str(config), "--source", str(demo_path("observations.jsonl.gz")), *DAY, "--format", "json"]
+    args = ["cost", "-c", str(config), "--source", str(_traces(tmp_path)), *DAY, "--format", "json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]  # nothing but JSON on stdout
@@ -61,13 +75,16 @@ def test_a_cost_run_publishes_metrics_and_keeps_alertmanager_in_step(tmp_path: P
     families = {f.name: f for f in text_string_to_metric_families((tmp_path / "lm.prom").read_text())}
     ratios = {s.labels["value"]: s.value for s in families["langfuse_monitors_budget_ratio"].samples
               if s.labels["budget"] == "global"}  # fmt: skip
-    assert ratios["*"] > 1.0
+    assert ratios["*"] == pytest.approx(60.0 / 40)
+    per_agent = {s.labels["value"]: s.value for s in families["langfuse_monitors_budget_ratio"].samples
+                 if s.labels["budget"] == "per-agent"}  # fmt: skip
+    assert per_agent == {"runaway": pytest.approx(50.0 / 20), "steady": pytest.approx(10.0 / 20)}
 
 
 def test_a_dry_run_publishes_nothing(tmp_path: Path, servers) -> None:
     gateway, am = servers
     config = _config(tmp_path, gateway, am)
-    args = ["cost", "-c", str(config), "--source", str(demo_path("observations.jsonl.gz")), *DAY, "--dry-run"]
+    args = ["cost", "-c", str(config), "--source", str(_traces(tmp_path)), *DAY, "--dry-run"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert gateway.pushes == [] and am.posts == [] and not (tmp_path / "lm.prom").exists()
