@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, pushadd_to_gateway, write_to_textfile
-from prometheus_client.exposition import default_handler
+from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from monitors.contracts.errors import MonitorsError
 from monitors.engine.config import Settings
@@ -92,9 +93,10 @@ def publish(
 def _push(url: str, group: str, registry: CollectorRegistry, timeout: float) -> str | None:
     """Push-add one group; a problem as one line that never holds the URL's path or credentials."""
     where = redact_host(url)
+    gateway, handler = _with_credentials(url)
     try:
-        pushadd_to_gateway(url, job=JOB, registry=registry, grouping_key={"monitor": group}, timeout=timeout,
-                           handler=default_handler)  # fmt: skip
+        pushadd_to_gateway(gateway, job=JOB, registry=registry, grouping_key={"monitor": group}, timeout=timeout,
+                           handler=handler)  # fmt: skip
     except MonitorsError as exc:
         return f"metrics push of monitor={group}: {exc}"
     except URLError as exc:
@@ -104,3 +106,20 @@ def _push(url: str, group: str, registry: CollectorRegistry, timeout: float) -> 
     except (OSError, ValueError) as exc:
         return f"metrics push to {where} (monitor={group}) failed: {type(exc).__name__}"
     return None
+
+
+def _with_credentials(url: str) -> tuple[str, Callable[..., Any]]:
+    """`http://user:password@host:9091` -> the URL without them and a handler sending Basic auth
+    (urllib would not use credentials written in the URL)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, default_handler
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{parts.port}" if parts.port else ""
+    user, password = unquote(parts.username), unquote(parts.password or "")
+
+    def handler(url: str, method: str, timeout: float | None, headers: list, data: bytes) -> Callable[[], None]:
+        return basic_auth_handler(url, method, timeout, headers, data, user, password)
+
+    return urlunsplit(parts._replace(netloc=netloc)), handler

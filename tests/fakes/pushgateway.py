@@ -36,6 +36,7 @@ class Push:
     content_type: str
     body: str
     status: int
+    authorization: str | None = None
 
     @property
     def grouping(self) -> dict[str, str]:
@@ -82,10 +83,12 @@ class FakePushgateway:
 
     # --- the push API ------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, content_type: str, body: str) -> tuple[int, str]:
+    def handle(
+        self, method: str, path: str, content_type: str, body: str, authorization: str | None = None
+    ) -> tuple[int, str]:
         with self._lock:
             status, text = self._handle(method, path, content_type, body)
-            self.pushes.append(Push(method, path, content_type, body, status))
+            self.pushes.append(Push(method, path, content_type, body, status, authorization))
             return status, text
 
     def _handle(self, method: str, path: str, content_type: str, body: str) -> tuple[int, str]:
@@ -142,7 +145,9 @@ def _handler_for(owner: FakePushgateway) -> type[BaseHTTPRequestHandler]:
         def _push(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8")
-            status, text = owner.handle(self.command, self.path, self.headers.get("Content-Type", ""), body)
+            status, text = owner.handle(
+                self.command, self.path, self.headers.get("Content-Type", ""), body, self.headers.get("Authorization")
+            )
             data = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain; charset=utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,3 +143,17 @@ def test_the_listener_serves_metrics_from_the_store_and_a_liveness_check(sqlite_
         healthy["value"] = False
         assert _get(f"{base}/healthz")[:1] == (503,)
         assert _get(f"{base}/other")[0] == 404
+
+
+def test_credentials_in_the_pushgateway_url_are_sent_as_basic_auth_and_never_shown(sqlite_store: Store) -> None:
+    _run(sqlite_store, "cost", "ok", NOW)
+    with FakePushgateway() as gateway:
+        url = gateway.url.replace("http://", "http://pusher:s%40cret-pw@")
+        result = publish(_settings(pushgateway_url=url), sqlite_store, ["cost"])
+        assert result.problems == []
+        expected = "Basic " + base64.b64encode(b"pusher:s@cret-pw").decode()
+        assert {p.authorization for p in gateway.pushes} == {expected}
+        gateway.fail_with(401, 401)
+        refused = publish(_settings(pushgateway_url=url), sqlite_store, ["cost"])
+    assert len(refused.problems) == 2 and all("HTTP 401" in p for p in refused.problems)
+    assert not any("cret" in p or "pusher" in p for p in refused.problems)
