@@ -119,6 +119,7 @@ def test_ten_thousand_users_over_budget_do_not_make_ten_thousand_label_values(sq
     assert sum(v for _, v in spend) == pytest.approx(value(s, "spend_today_usd"))  # nothing lost or counted twice
     others = [lab for lab, _ in s[full_name("budget_projected_usd")] if lab["value"] == "other"]
     assert others == []  # a sum of many values has no meaningful projection
+    assert sum(len(samples) for samples in s.values()) < 200  # the whole exposition, 10,000 users or not
 
 
 def test_the_costliest_values_are_the_ones_kept(sqlite_store: Store) -> None:
