@@ -1,8 +1,8 @@
 """The scheduler's HTTP listener: `/metrics` for Prometheus, `/healthz` for the liveness probe.
 
 `/metrics` builds the series from the store at each scrape (monitors.metrics.series), so it reports
-runs made by any process sharing the store, CronJobs included. `/healthz` answers 200 while the
-process is up and its `healthy` check passes (the scheduler passes "not shutting down"), 503 otherwise.
+runs made by any process sharing the store, CronJobs included. `/healthz` answers 200 "ok" while the
+`problem` check returns None and 503 with its reason otherwise (the scheduler passes its own check).
 It deliberately does not look at Langfuse or the store: a restart fixes neither, and stale or failing
 monitors are what the Prometheus rules in deploy/prometheus alert on.
 """
@@ -30,12 +30,12 @@ class MetricsListener:
         host: str,
         port: int,
         *,
-        healthy: Callable[[], bool] = lambda: True,
+        problem: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.registry = registry
         self.host = host
         self.port = port
-        self.healthy = healthy
+        self.problem = problem  # why the process is not alive, or None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -69,8 +69,8 @@ def _handler_for(owner: MetricsListener) -> type[BaseHTTPRequestHandler]:
                 # Our names need no UTF-8 escaping, so the 0.0.4 text format every Prometheus reads is exact.
                 self._answer(200, generate_latest(owner.registry), CONTENT_TYPE_PLAIN_0_0_4)
             elif path == "/healthz":
-                ok = owner.healthy()
-                self._answer(200 if ok else 503, b"ok\n" if ok else b"shutting down\n")
+                problem = owner.problem()
+                self._answer(503 if problem else 200, f"{problem or 'ok'}\n".encode())
             else:
                 self._answer(404, b"not found: try /metrics or /healthz\n")
 

@@ -127,10 +127,9 @@ def _get(url: str) -> tuple[int, str, str]:
 
 
 def test_the_listener_serves_metrics_from_the_store_and_a_liveness_check(sqlite_store: Store) -> None:
-    healthy = {"value": True}
-    with MetricsListener(
-        registry_for(sqlite_store, _settings()), "127.0.0.1", 0, healthy=lambda: healthy["value"]
-    ) as srv:
+    problem: dict[str, str | None] = {"now": None}
+    registry = registry_for(sqlite_store, _settings())
+    with MetricsListener(registry, "127.0.0.1", 0, problem=lambda: problem["now"]) as srv:
         base = f"http://127.0.0.1:{srv.port}"
         status, kind, body = _get(f"{base}/metrics")
         assert status == 200 and kind.startswith("text/plain; version=0.0.4")
@@ -140,8 +139,8 @@ def test_the_listener_serves_metrics_from_the_store_and_a_liveness_check(sqlite_
         runs = {(s.labels["monitor"], s.labels["status"]): s.value for s in families["langfuse_monitors_runs"].samples}
         assert runs[("cost", "ok")] == 1
         assert _get(f"{base}/healthz")[0] == 200
-        healthy["value"] = False
-        assert _get(f"{base}/healthz")[:1] == (503,)
+        problem["now"] = "job cost has run 900s, past its deadline of 600s"
+        assert _get(f"{base}/healthz") == (503, "text/plain; charset=utf-8", f"{problem['now']}\n")
         assert _get(f"{base}/other")[0] == 404
 
 

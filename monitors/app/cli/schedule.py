@@ -100,7 +100,10 @@ def _start_listener(listen: str | None, settings: Any, store: Any, stopping: thr
     except ValueError as exc:
         raise ConfigError(f"--listen / metrics.listen: {exc}") from None
     try:
-        return MetricsListener(registry_for(store, settings), host, port, healthy=lambda: not stopping.is_set()).start()
+        def problem() -> str | None:
+            return "the scheduler is shutting down" if stopping.is_set() else None
+
+        return MetricsListener(registry_for(store, settings), host, port, problem=problem).start()
     except OSError as exc:
         raise ConfigError(f"metrics listener: cannot listen on {listen} ({exc.strerror or exc})") from None
 
