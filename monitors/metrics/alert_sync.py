@@ -7,9 +7,11 @@ re-sent by every run while monitors keep observing it, resolved by Alertmanager 
 stop. Because the set is rebuilt from the store each time, an Alertmanager that was down for a few runs
 gets every still-open alert on the next one, with no outbox.
 
-Silenced findings (`run-monitor silence`) are not posted; an alert already firing for one expires at
-its `endsAt`. When the findings gain an explicit "resolved" state, a resolved finding's alert should
-be posted once with `endsAt` = the time it resolved (docs/metrics.md).
+A finding whose newest event is its resolution (a monitor said it no longer holds; the engine logs that
+event with a decision starting "resolved") is posted with `endsAt` = the time it resolved, so
+Alertmanager resolves it at once instead of at expiry; it keeps being posted that way for
+`expire_after`, in case Alertmanager was down. Silenced findings (`run-monitor silence`) are not
+posted; an alert already firing for one expires at its `endsAt`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from monitors.contracts.findings import Severity, utc
 from monitors.metrics.readings import open_finding_events
 from monitors.notifiers.alertmanager import AlertmanagerNotifier, OpenFinding
 from monitors.store.store import Store
+
+RESOLVED_DECISION = "resolved"  # how the engine's finding log begins the decision of a resolution
 
 
 @dataclass(frozen=True)
@@ -102,4 +106,5 @@ def _open_finding(event: dict[str, Any], record: Any) -> OpenFinding | None:
         links=links,
         first_seen=min(first_seen, event["last_seen"]),
         last_seen=event["last_seen"],
+        resolved_at=event["last_seen"] if str(event.get("decision") or "").startswith(RESOLVED_DECISION) else None,
     )

@@ -112,18 +112,18 @@ def outbox_by_channel(store: Store) -> dict[tuple[str, str], int]:
 
 def open_finding_events(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """The newest event of every fingerprint observed in [since, until], oldest first, with when each
-    fingerprint was first seen in that span."""
+    fingerprint was first seen in that span and its dedupe decision (a resolution is an event too)."""
     newest: dict[str, dict[str, Any]] = {}
     first: dict[str, datetime] = {}
     events = t.finding_events
     with _reading(store, "open findings") as conn:
         rows = conn.execute(
-            sa.select(events.c.fingerprint, events.c.observed_at, events.c.finding)
+            sa.select(events.c.fingerprint, events.c.observed_at, events.c.decision, events.c.finding)
             .where(events.c.observed_at >= since, events.c.observed_at <= until)
             .order_by(events.c.observed_at, events.c.id)
         )
-        for fingerprint, observed_at, finding in rows:
+        for fingerprint, observed_at, decision, finding in rows:
             seen = utc(observed_at)
             first.setdefault(fingerprint, seen)
-            newest[fingerprint] = {"finding": _json(finding), "last_seen": seen}
+            newest[fingerprint] = {"finding": _json(finding), "last_seen": seen, "decision": decision}
     return [{**v, "first_seen": first[fp], "fingerprint": fp} for fp, v in newest.items()]

@@ -106,6 +106,11 @@ class OpenFinding:
     links: tuple[tuple[str, str], ...]  # (label, url), built by us
     first_seen: datetime
     last_seen: datetime
+    resolved_at: datetime | None = None  # when a monitor said it no longer holds
+
+    def ends_at(self, expire_after: timedelta) -> datetime:
+        """When Alertmanager should consider it over: at once if resolved, else after `expire_after`."""
+        return self.resolved_at if self.resolved_at is not None else self.last_seen + expire_after
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,7 @@ class AlertmanagerNotifier(WebhookNotifier):
             "labels": labels,
             "annotations": annotations,
             "startsAt": iso(finding.first_seen),
-            "endsAt": iso(finding.last_seen + self.config.expire_after),
+            "endsAt": iso(finding.ends_at(self.config.expire_after)),
         }
         if web:
             body["generatorURL"] = web[0][1]

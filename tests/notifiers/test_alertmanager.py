@@ -21,6 +21,7 @@ from monitors.engine.render import test_message
 from monitors.engine.wiring import build_notifiers
 from monitors.notifiers.alertmanager import AlertmanagerNotifier, OpenFinding
 from monitors.sources.replay import ReplaySource
+from monitors.store.rows import RunCommit
 from monitors.store.store import Store
 from monitors.support.retry import RetryPolicy
 from tests.fakes.alertmanager import FakeAlertmanager
@@ -232,3 +233,18 @@ def test_run_monitor_test_alert_reaches_alertmanager(am: FakeAlertmanager, tmp_p
     result = CliRunner().invoke(cli, ["test-alert", "-c", str(config), "--channel", "am"])
     assert result.exit_code == 0, result.output
     assert [a["labels"]["alertname"] for a in am.posts[0].body] == ["langfuse_monitors_test"]
+
+
+def test_a_resolution_in_the_finding_log_ends_the_alert_at_once(am: FakeAlertmanager, sqlite_store: Store) -> None:
+    loop = {"key": "session-9:loop", "kind": "loop", "severity": "critical", "at": NOW.isoformat()}
+    _run_and_sync(_settings(am, [loop]), sqlite_store, NOW)
+    assert am.posts[-1].body[0]["endsAt"] == "2026-11-23T10:00:00Z"
+    # What the engine logs when a monitor says the finding no longer holds (ctx.resolve).
+    later = NOW + timedelta(minutes=15)
+    [event] = sqlite_store.events_between(NOW, later)
+    resolution = {**event, "observed_at": later, "decision": "resolved; notice queued"}
+    sqlite_store.commit_run(RunCommit("scripted", later, None, [], [], [resolution], {}))
+    after_runs(_settings(am, []), sqlite_store, build_notifiers(_settings(am, [])), [], now=later, echo=print)
+    [alert] = am.posts[-1].body
+    assert alert["endsAt"] == "2026-11-23T09:15:00Z" and alert["startsAt"] == "2026-11-23T09:00:00Z"
+    assert am.active(later + timedelta(seconds=1)) == []
