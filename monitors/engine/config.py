@@ -125,8 +125,8 @@ class ReportSettings(Strict):
 class MetricsSettings(Strict):
     """Prometheus series about the monitors themselves (docs/metrics.md); every output is optional."""
 
-    pushgateway_url: str | None = Field(
-        None, description="Pushgateway base URL: each run push-adds its series, grouped by monitor. Empty: off."
+    pushgateway_url: SecretStr | None = Field(
+        None, description="Pushgateway base URL (may hold basic-auth credentials: a secret); each run push-adds."
     )
     textfile_path: Path | None = Field(None, description="Write every series to this .prom file (node-exporter).")
     listen: str | None = Field(None, description="host:port for /metrics and /healthz of `run-monitor scheduler`.")
@@ -143,10 +143,12 @@ class MetricsSettings(Strict):
 
     @field_validator("pushgateway_url")
     @classmethod
-    def _pushgateway(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http(s) URL such as http://pushgateway:9091")
-        return value.rstrip("/") if value else value
+    def _pushgateway(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/]+", value.get_secret_value()):
+            raise ValueError("must be an http(s) URL such as http://pushgateway:9091 (the value is not shown)")
+        return SecretStr(value.get_secret_value().rstrip("/"))
 
     @field_validator("textfile_path")
     @classmethod

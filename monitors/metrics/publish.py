@@ -71,7 +71,7 @@ def publish(
         if ran:
             groups.append((OUTBOX_GROUP, registry_for(store, settings, monitors=[], spend=False, clock=clock)))
         for group, registry in groups:
-            problem = _push(cfg.pushgateway_url, group, registry, cfg.timeout.total_seconds())
+            problem = _push(cfg.pushgateway_url.get_secret_value(), group, registry, cfg.timeout.total_seconds())
             if problem:
                 result.problems.append(problem)
             else:
