@@ -91,7 +91,7 @@ def _start_listener(listen: str | None, settings: Any, store: Any, stopping: thr
     """Serve /metrics and /healthz when `--listen` or `metrics.listen` asks for it."""
     if not listen:
         return None
-    from monitors.engine.config import parse_listen
+    from monitors.engine.metrics_settings import parse_listen
     from monitors.metrics.listener import MetricsListener
     from monitors.metrics.publish import registry_for
 
@@ -100,6 +100,7 @@ def _start_listener(listen: str | None, settings: Any, store: Any, stopping: thr
     except ValueError as exc:
         raise ConfigError(f"--listen / metrics.listen: {exc}") from None
     try:
+
         def problem() -> str | None:
             return "the scheduler is shutting down" if stopping.is_set() else None
 
