@@ -189,7 +189,8 @@ def v1_trace(fake: IndexedFakeLangfuse, request: RecordedRequest) -> ep.Reply:
     if trace_id not in fake.traces:
         return ep.v1_trace(fake, request)
     members = sorted(fake._by_trace.get(trace_id, []), key=ep._sort_key)
-    full = {**fake.traces[trace_id], "observations": [v1_view(r) for r in members], "scores": []}
+    trace = fake.traces[trace_id]
+    full = {**trace, "observations": [v1_view(r, trace) for r in members], "scores": []}
     return ep.Reply(200, ep.trace_view(full, ep._trace_fields(request)))
 
 

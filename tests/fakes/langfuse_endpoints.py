@@ -248,7 +248,8 @@ def v1_observations(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
     # in no fixed order, so across pages they can repeat or vanish. Each request shuffles the ties.
     shuffle = random.Random(len(fake.requests))
     rows.sort(key=lambda r: (parse_ts(r["startTime"]), shuffle.random()), reverse=True)
-    return Reply(200, _page([v1_view(r) for r in rows], request, ignore_page=fake.ignore_page))
+    views = [v1_view(r, fake.traces.get(str(r["traceId"]))) for r in rows]
+    return Reply(200, _page(views, request, ignore_page=fake.ignore_page))
 
 
 TRACE_GROUPS = ("core", "io", "scores", "observations", "metrics")
@@ -294,7 +295,8 @@ def v1_trace(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
         return Reply(404, {"message": "Trace not found", "error": "LangfuseNotFoundError"})
     # The single-trace route returns TraceWithFullDetails: observations and scores as objects.
     members = sorted((r for r in fake.rows if _valid(r) and r["traceId"] == trace_id), key=_sort_key)
-    full = {**fake.traces[trace_id], "observations": [v1_view(r) for r in members], "scores": []}
+    trace = fake.traces[trace_id]
+    full = {**trace, "observations": [v1_view(r, trace) for r in members], "scores": []}
     return Reply(200, trace_view(full, _trace_fields(request)))
 
 

@@ -92,9 +92,14 @@ def _parsed_io(value: Any) -> Any:
     return value
 
 
-def v1_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The row as the legacy /observations endpoint returns it (ObservationsView, no trace fields)."""
+def v1_view(row: Mapping[str, Any], trace: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The row as the legacy /observations endpoint returns it (ObservationsView, no trace fields).
+
+    The legacy data model keeps trace metadata on the trace only: the observation's own metadata is
+    what is left of the stored (v4-style, merged) metadata once the trace's keys are taken out."""
     usage = row.get("usageDetails") or {}
+    trace_keys = set((trace or {}).get("metadata") or {})
+    own_metadata = {k: v for k, v in (row.get("metadata") or {}).items() if k not in trace_keys}
     return {
         "id": row["id"],
         "traceId": row["traceId"],
@@ -108,7 +113,7 @@ def v1_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "input": _parsed_io(row.get("input")),
         "output": _parsed_io(row.get("output")),
         "version": row.get("version"),
-        "metadata": row.get("metadata") or {},
+        "metadata": own_metadata,
         "usage": {
             "input": int(usage.get("input", 0)),
             "output": int(usage.get("output", 0)),
