@@ -33,6 +33,7 @@ from tests.fakes.langfuse_filters import (
     parse_ts,
     run_metrics,
 )
+from tests.fakes.langfuse_limits import scan_too_big
 from tests.fakes.langfuse_rows import traces_of, v1_view, v2_view
 from tests.fakes.langfuse_server import FakeLangfuse, Fault, RecordedRequest, _Handler, bad_request
 
@@ -137,7 +138,7 @@ def v2_observations(fake: IndexedFakeLangfuse, request: RecordedRequest) -> ep.R
     text = request.param("filter") or ""
     conditions = parse_filter(text)
     start, end = _time_bounds(conditions)
-    if (too_big := ep.scan_too_big(fake, len(fake.window(start, end)))) is not None:
+    if (too_big := scan_too_big(fake, len(fake.window(start, end)))) is not None:
         return too_big
 
     def build() -> tuple[list[dict[str, Any]], list[Any]]:
@@ -162,7 +163,7 @@ def metrics(fake: IndexedFakeLangfuse, request: RecordedRequest, *, legacy: bool
         return limited
     # Metrics v2 reads [from, to] inclusive; the window index is half-open, so widen it by 1 ms.
     rows_in_range = fake.window(start, end + timedelta(milliseconds=1))
-    if (too_big := ep.scan_too_big(fake, len(rows_in_range))) is not None:
+    if (too_big := scan_too_big(fake, len(rows_in_range))) is not None:
         return too_big
     return ep.Reply(200, {"data": run_metrics(rows_in_range, query, legacy=legacy)})
 

@@ -10,8 +10,7 @@ import json
 import random
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.langfuse_filters import (
@@ -23,20 +22,14 @@ from tests.fakes.langfuse_filters import (
     parse_ts,
     run_metrics,
 )
+from tests.fakes.langfuse_limits import scan_too_big
+from tests.fakes.langfuse_reply import Reply
 from tests.fakes.langfuse_rows import ms_iso, v1_view, v2_view
 
 if TYPE_CHECKING:
     from tests.fakes.langfuse_server import FakeLangfuse, RecordedRequest
 
 V2_GROUP_NAMES = {"core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics", "trace_context"}
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None
 
 
 def _int(request: RecordedRequest, name: str, default: int, low: int, high: int) -> int:
@@ -80,15 +73,6 @@ def row_key(row: dict[str, Any]) -> RowKey:
 
 def _sort_key(row: dict[str, Any]) -> tuple[str, str, str]:
     return (str(row.get("startTime")), str(row.get("traceId")), str(row.get("id")))
-
-
-def scan_too_big(fake: FakeLangfuse, rows_in_range: int) -> Reply | None:
-    """A query reading more rows than ClickHouse manages in time: the server maps the
-    ClickHouseResourceError to 422 (web/src/features/public-api/server/withMiddlewares.ts)."""
-    if fake.scan_limit is None or rows_in_range <= fake.scan_limit:
-        return None
-    advice = "Query timed out. Narrow the time range or lower the limit, and retry."
-    return Reply(422, {"message": advice, "error": "Request timed out"})
 
 
 def _range_size(fake: FakeLangfuse, conditions: list[Any]) -> int:
@@ -177,44 +161,6 @@ def _metrics(fake: FakeLangfuse, request: RecordedRequest, *, legacy: bool) -> R
             return too_big
     rows = run_metrics([r for r in fake.rows if _valid(r)], query, legacy=legacy)
     return Reply(200, {"data": rows})
-
-
-@dataclass
-class Budget:
-    """A per-organisation fixed-window rate limit, as RateLimitService.ts runs them on Langfuse Cloud:
-    the window starts at the first request; once `points` are spent every request gets 429 with the
-    seconds left in the window as Retry-After (up to a day on the Hobby plan). None = self-hosted."""
-
-    points: int | None
-    seconds: int
-    started: datetime | None = None
-    used: int = 0
-
-    def spend(self, now: datetime) -> Reply | None:
-        if self.points is None:
-            return None
-        if self.started is None or now >= self.started + timedelta(seconds=self.seconds):
-            self.started, self.used = now, 0
-        if self.used < self.points:
-            self.used += 1
-            return None
-        left = self.started + timedelta(seconds=self.seconds) - now
-        return rate_limited(max(1, -int(-left.total_seconds() // 1)), self.points, now + left)
-
-
-def rate_limited(retry_after: float, limit: int, reset: datetime) -> Reply:
-    """The server's 429: headers from createHttpHeaderFromRateLimit and the structured body of
-    unstable-public-api-error-contract.ts (web/src/features/public-api/server/RateLimitService.ts)."""
-    seconds = max(0, -int(-retry_after // 1))
-    headers = {
-        "Retry-After": str(seconds),
-        "X-RateLimit-Limit": str(limit),
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": reset.strftime("%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)"),
-    }
-    details = {"retryAfterSeconds": seconds, "limit": limit, "remaining": 0, "resetAt": ms_iso(reset)}
-    body = {"message": "Rate limit exceeded", "code": "rate_limited", "details": details}
-    return Reply(429, body, headers=headers)
 
 
 def v2_metrics(fake: FakeLangfuse, request: RecordedRequest) -> Reply:

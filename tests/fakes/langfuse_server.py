@@ -39,8 +39,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from monitors.contracts.records import Observation
-from tests.fakes.langfuse_endpoints import ROUTES, Budget, Reply, rate_limited
+from tests.fakes.langfuse_endpoints import ROUTES
 from tests.fakes.langfuse_filters import BadRequest
+from tests.fakes.langfuse_limits import Budget, rate_limited
+from tests.fakes.langfuse_reply import Reply
 from tests.fakes.langfuse_rows import stored_row, traces_of
 from tests.fakes.serve import serve
 

@@ -24,7 +24,7 @@ from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
 from monitors.support.retry import RetryPolicy
 from tests.cost.helpers import monitor, obs
-from tests.fakes.langfuse_endpoints import Budget
+from tests.fakes.langfuse_limits import Budget
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.sources.langfuse_data import ALL_FIELDS, T0, build_dataset
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.cost.helpers import obs
-from tests.fakes.langfuse_endpoints import Budget
+from tests.fakes.langfuse_limits import Budget
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.sources.langfuse_data import T0, build_dataset
 
