@@ -5,6 +5,7 @@ docs/langfuse-api.md lists these points with the server files they come from."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -61,6 +62,29 @@ def test_a_row_in_the_millisecond_of_a_window_edge_is_read_by_exactly_one_of_the
         got = ids(source.observations(ObservationQuery(window=first)))
         got += ids(source.observations(ObservationQuery(window=second)))
     assert got.count(row.id) == 1 and len(got) == 3
+
+
+def test_every_time_we_send_has_a_utc_offset_and_whole_milliseconds() -> None:
+    # A naive time is a 400; anything finer than a millisecond is silently cut by the server.
+    start = datetime(2026, 11, 20, 9, 0, 0, 654_321, tzinfo=UTC)
+    with FakeLangfuse(build_dataset(traces=3)) as fake:
+        source = source_for(fake)
+        list(source.observations(ObservationQuery(window=RunWindow(start, start + timedelta(days=1)))))
+        source.costs(CostQuery(start, start + timedelta(days=1), "hour"))
+        sent = [v for r in fake.requests for k, vs in r.query.items() for v in vs if "Time" in k]
+        sent += [c["value"] for r in fake.requests_to("/api/public/v2/observations") for c in _filter(r)]
+        sent += [
+            q[k] for r in fake.requests_to("/api/public/v2/metrics") for q in [_query(r)] for k in q if "Timestamp" in k
+        ]
+    assert sent and all(len(t) == len("2026-11-20T09:00:00.654Z") and t.endswith("Z") for t in sent), sent
+
+
+def _filter(request: Any) -> list[dict[str, Any]]:
+    return [c for c in json.loads(request.param("filter") or "[]") if c.get("type") == "datetime"]
+
+
+def _query(request: Any) -> dict[str, Any]:
+    return json.loads(request.param("query") or "{}")
 
 
 # 2. Inclusive Metrics toTimestamp -----------------------------------------------------------------
