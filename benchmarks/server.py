@@ -25,9 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes import langfuse_endpoints as ep
-from tests.fakes.langfuse_filters import BadRequest, condition_holds, parse_filter, parse_ts, run_metrics
+from tests.fakes.langfuse_filters import (
+    BadRequest,
+    condition_holds,
+    metrics_range,
+    parse_filter,
+    parse_ts,
+    run_metrics,
+)
+from tests.fakes.langfuse_limits import scan_too_big
 from tests.fakes.langfuse_rows import traces_of, v1_view, v2_view
-from tests.fakes.langfuse_server import FakeLangfuse, Fault, RecordedRequest, _Handler
+from tests.fakes.langfuse_server import FakeLangfuse, Fault, RecordedRequest, _Handler, bad_request
 
 CACHE_QUERIES = 4  # filtered row lists kept for cursor pages (one monitor reads one query at a time)
 
@@ -60,7 +68,7 @@ class IndexedFakeLangfuse(FakeLangfuse):
     def set_stored_rows(self, rows: list[dict[str, Any]]) -> None:
         """Take already-stored v2 rows (the generator's output) as the dataset and index them."""
         rows = [r for r in rows if ep._valid(r)]
-        rows.sort(key=ep._sort_key, reverse=True)
+        rows.sort(key=ep.row_key, reverse=True)
         self.rows = rows
         # Ascending epoch seconds of the rows reversed, for bisect.
         self._times = [parse_ts(r["startTime"]).timestamp() for r in reversed(rows)]
@@ -116,44 +124,48 @@ def _time_bounds(conditions: list[Any]) -> tuple[Any, Any]:
             if cond.get("operator") in (">=", ">"):
                 start = value if start is None else max(start, value)
             elif cond.get("operator") in ("<", "<="):
-                bound = value if cond["operator"] == "<" else value + timedelta(seconds=1)  # "<=" keeps the instant
+                bound = value if cond["operator"] == "<" else value + timedelta(milliseconds=1)  # "<=" keeps it
                 end = bound if end is None else min(end, bound)
     return start, end
 
 
 def v2_observations(fake: IndexedFakeLangfuse, request: RecordedRequest) -> ep.Reply:
-    if request.param("parseIoAsJson") == "true" or request.param("filter") is None:
+    if request.param("parseIoAsJson") == "true" or request.param("filter") is None or fake.endless_cursor:
         return ep.v2_observations(fake, request)  # rare shapes: the fake's own full scan
     limit = ep._int(request, "limit", 50, 1, 1000)
     groups = [g for g in (request.param("fields") or "core,basic").split(",") if g in ep.V2_GROUP_NAMES]
     expand = set((request.param("expandMetadata") or "").split(",")) - {""}
     text = request.param("filter") or ""
     conditions = parse_filter(text)
+    start, end = _time_bounds(conditions)
+    if (too_big := scan_too_big(fake, len(fake.window(start, end)))) is not None:
+        return too_big
 
-    def build() -> list[dict[str, Any]]:
-        start, end = _time_bounds(conditions)
-        return [r for r in fake.window(start, end) if all(condition_holds(r, c) for c in conditions)]
+    def build() -> tuple[list[dict[str, Any]], list[Any]]:
+        rows = [r for r in fake.window(start, end) if all(condition_holds(r, c) for c in conditions)]
+        return rows, [ep.row_key(r) for r in reversed(rows)]
 
-    rows = fake.cached(("v2", text), build)
-    offset = ep._decode_cursor(request.param("cursor"))
-    page = rows[offset : offset + limit]
+    rows, ascending = fake.cached(("v2", text), build)
+    page, cursor = ep.keyset_page(rows, ascending, request.param("cursor"), limit)
+    if fake.repeat_cursor and request.param("cursor"):
+        cursor = request.param("cursor")
     data = [{**v2_view(r, groups, expand), **fake.corrupt} for r in page]
-    meta: dict[str, Any] = {}
-    if offset + limit < len(rows):
-        meta["cursor"] = ep._encode_cursor(limit if fake.repeat_cursor else offset + limit)
-    return ep.Reply(200, {"data": data, "meta": meta})
+    return ep.Reply(200, {"data": data, "meta": {"cursor": cursor} if cursor else {}})
 
 
 def metrics(fake: IndexedFakeLangfuse, request: RecordedRequest, *, legacy: bool) -> ep.Reply:
     try:
         query = json.loads(request.param("query") or "")
-        start, end = parse_ts(query.get("fromTimestamp")), parse_ts(query.get("toTimestamp"))
+        start, end = metrics_range(query)
     except (ValueError, AttributeError, BadRequest):
         return ep._metrics(fake, request, legacy=legacy)  # let the fake produce its own 400
-    rows = run_metrics(fake.window(start, end), query, legacy=legacy)
-    if fake.metrics_numbers_as_strings:
-        rows = [{k: str(v) if k.startswith(("sum_", "count_")) else v for k, v in r.items()} for r in rows]
-    return ep.Reply(200, {"data": rows})
+    if not legacy and (limited := fake.metrics_budget.spend(fake.clock())) is not None:
+        return limited
+    # Metrics v2 reads [from, to] inclusive; the window index is half-open, so widen it by 1 ms.
+    rows_in_range = fake.window(start, end + timedelta(milliseconds=1))
+    if (too_big := scan_too_big(fake, len(rows_in_range))) is not None:
+        return too_big
+    return ep.Reply(200, {"data": run_metrics(rows_in_range, query, legacy=legacy)})
 
 
 def v1_traces(fake: IndexedFakeLangfuse, request: RecordedRequest) -> ep.Reply:
@@ -169,7 +181,8 @@ def v1_traces(fake: IndexedFakeLangfuse, request: RecordedRequest) -> ep.Reply:
         ]
 
     key = ("traces", *(request.param(p) for p in ("fromTimestamp", "toTimestamp", "userId", "name", "sessionId")))
-    return ep.Reply(200, ep._page(fake.cached(key, build), request))
+    fields = ep._trace_fields(request)
+    return ep.Reply(200, ep._page([ep.trace_view(t, fields) for t in fake.cached(key, build)], request))
 
 
 def v1_trace(fake: IndexedFakeLangfuse, request: RecordedRequest) -> ep.Reply:
@@ -177,7 +190,9 @@ def v1_trace(fake: IndexedFakeLangfuse, request: RecordedRequest) -> ep.Reply:
     if trace_id not in fake.traces:
         return ep.v1_trace(fake, request)
     members = sorted(fake._by_trace.get(trace_id, []), key=ep._sort_key)
-    return ep.Reply(200, {**fake.traces[trace_id], "observations": [v1_view(r) for r in members], "scores": []})
+    trace = fake.traces[trace_id]
+    full = {**trace, "observations": [v1_view(r, trace) for r in members], "scores": []}
+    return ep.Reply(200, ep.trace_view(full, ep._trace_fields(request)))
 
 
 # (method, path, exact?, handler): checked before the fake's own ROUTES.
@@ -213,5 +228,5 @@ class _IndexedHandler(_Handler):
                     try:
                         return handler(self.fake, request)
                     except BadRequest as exc:
-                        return ep.Reply(400, {"message": "Invalid request data", "error": str(exc)})
+                        return bad_request(exc)
         return super()._route(method, path, request)

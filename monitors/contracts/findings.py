@@ -40,16 +40,28 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
+def to_ms(dt: datetime) -> datetime:
+    """`dt` in UTC, cut to whole milliseconds: the precision Langfuse compares times at."""
+    dt = utc(dt)
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
+
+
 @dataclass(frozen=True, slots=True)
 class RunWindow:
-    """The half-open time range [start, end) a run reads."""
+    """The half-open time range [start, end) a run reads, in whole milliseconds.
+
+    Langfuse truncates every time bound to the millisecond (a JS Date, then DateTime64(3)), so a
+    bound with microseconds would make the server and our local re-check disagree about a row in the
+    bound's millisecond, and both neighbouring runs would drop it. Cutting the bounds here, where
+    every window is made, keeps consecutive windows exact neighbours at the server's precision.
+    """
 
     start: datetime
     end: datetime
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", utc(self.start))
-        object.__setattr__(self, "end", utc(self.end))
+        object.__setattr__(self, "start", to_ms(self.start))
+        object.__setattr__(self, "end", to_ms(self.end))
         if self.end < self.start:
             raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
 

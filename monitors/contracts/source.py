@@ -111,3 +111,7 @@ class TraceSource(Protocol):
     def write_scores(self, scores: Sequence[Score]) -> None:
         """Write scores back (no-op for sources that cannot)."""
         ...
+
+    def delete_scores(self, ids: Sequence[str]) -> None:
+        """Delete written scores by id, on every day they were written (no-op for sources that cannot)."""
+        ...

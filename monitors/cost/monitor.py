@@ -127,6 +127,8 @@ class CostSpikeMonitor:
             ctx.count("cost.values_folded", ledger.overflow)
         for what in report.skipped_for_budget:
             ctx.count(f"cost.{what}_deferred_for_metrics_budget")
+        if report.budget_back_in is not None:
+            ctx.count("cost.metrics_budget_back_in_min", -int(-report.budget_back_in.total_seconds() // 60))
         today = local_date(ctx.window.end - timedelta(microseconds=1), self.tz)
         days = sorted(set(days_between(ctx.window.start, ctx.window.end, self.tz)) | set(report.closed))
         settings = EvalSettings(

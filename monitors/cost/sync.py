@@ -11,6 +11,12 @@ Every run:
 Steps 2-4 each cost one request per aggregate dimension (the hourly total plus agent/model/environment
 when used) and are rationed to `metrics_requests_per_day` per rolling 24 hours. docs/cost-query-plan.md
 has the arithmetic.
+
+Langfuse Cloud also rations Metrics v2 per organisation (Hobby 100 a day, Core 100 an hour, Pro 500 an
+hour), shared with everything else the organisation runs. When that budget is spent the source raises
+BudgetSpent with the server's Retry-After: the run keeps the ledger's row totals (step 1 still runs),
+leaves steps 2-4 for later, remembers when the budget returns so no run spends a request to hear "429"
+again, says so in its summary (`cost.metrics_budget_back_in_min`), and resumes aggregates after that.
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from monitors.contracts.errors import SourceError
+from monitors.contracts.errors import BudgetSpent, SourceError
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.monitor import RunContext
 from monitors.contracts.records import CostBucket
 from monitors.contracts.source import CostQuery, ObservationQuery
 from monitors.cost.budgets import AGGREGATE_DIMENSIONS, METADATA_PREFIX, dimension_values
 from monitors.cost.ledger import Ledger, day_bounds, days_between, local_date
+
+BUDGET_BACK = "metrics_budget_back"  # ledger key: when Langfuse said the Metrics budget returns
 
 ROW_FIELDS = frozenset({"core", "basic", "usage", "model", "trace_context"})
 MIN_COST = 1e-12  # "cost > 0": zero-cost spans are most rows and add nothing
@@ -54,6 +62,7 @@ class SyncReport:
     refreshed: bool = False
     metrics_requests: int = 0
     skipped_for_budget: list[str] = field(default_factory=list)
+    budget_back_in: timedelta | None = None  # Langfuse's Metrics budget is spent for this long
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ def fetch_set(
     calls = 0
     result: dict[str, dict[date, dict[str, float]]] = {}
     try:
+        if budget_back_at(ledger, ctx.now) is not None:
+            raise BudgetSpent("the Metrics API budget is still spent", 0)
         calls += 1
         totals = ctx.source.costs(CostQuery(start, end, granularity="hour"))
         spread = _spread(ledger, totals, "hour")
@@ -132,6 +143,12 @@ def fetch_set(
                 key = (bucket.group or "")[:200]
                 table[key] = table.get(key, 0.0) + max(bucket.cost, 0.0)
             result[dim] = per_day
+    except BudgetSpent as exc:
+        if exc.retry_after:
+            back = ctx.now + timedelta(seconds=exc.retry_after)
+            ledger.data[BUDGET_BACK] = back.isoformat()
+            ctx.log.warning("cost: %s; using the ledger's row totals until %s", exc, back.isoformat())
+        result_ok = False
     except SourceError as exc:
         ctx.count("cost.aggregate_errors")
         ctx.log.warning("cost: aggregate query failed, using observation rows only: %s", exc)
@@ -160,6 +177,19 @@ def _affordable(ledger: Ledger, ctx: RunContext, track: Tracking, per_day: int, 
     return ledger.metrics_used(ctx.now) + track.requests_per_set + reserve <= per_day
 
 
+def budget_back_at(ledger: Ledger, now: datetime) -> datetime | None:
+    """When Langfuse said the spent Metrics budget returns, if that is still ahead of `now`."""
+    text = ledger.data.get(BUDGET_BACK)
+    try:
+        back = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        back = None
+    if back is None or back <= now:
+        ledger.data.pop(BUDGET_BACK, None)
+        return None
+    return back
+
+
 def sync(ctx: RunContext, ledger: Ledger, track: Tracking, ration: Rationing, history_days: int) -> SyncReport:
     """Steps 1-4 of the module docstring."""
     report = SyncReport(rows=read_new_rows(ctx, ledger, track))
@@ -168,6 +198,8 @@ def sync(ctx: RunContext, ledger: Ledger, track: Tracking, ration: Rationing, hi
     _backfill(ctx, ledger, track, ration.per_day, report, history_days)
     report.refreshed = _refresh_today(ctx, ledger, track, ration.per_day, today)
     report.metrics_requests = ledger.metrics_used(ctx.now)
+    if (back := budget_back_at(ledger, ctx.now)) is not None:
+        report.budget_back_in = back - ctx.now
     return report
 
 

@@ -7,6 +7,8 @@ delivered, so a run killed at any point loses no alert and the next run sends wh
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -15,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from monitors.contracts.errors import MonitorsError, SourceError
-from monitors.contracts.findings import Finding, RunWindow
+from monitors.contracts.findings import Finding, RunWindow, utc
 from monitors.contracts.monitor import MemoryState, RunContext
 from monitors.contracts.records import Observation
-from monitors.contracts.source import ObservationQuery, TraceSource
+from monitors.contracts.source import ObservationQuery, Score, TraceSource
 from monitors.engine.config import Settings
 from monitors.engine.dedupe import Decision, decide_all
 from monitors.engine.delivery import deliver_pending
@@ -219,7 +221,7 @@ def _run(
         return
     deps.store.commit_run(commit)
     _deliver(settings, deps, summary, now)
-    _write_scores(deps.source, ctx, summary)
+    _write_scores(deps, ctx, summary, now)
 
 
 def _build_monitor(name: str, settings: Settings) -> Any:
@@ -283,8 +285,6 @@ def _plan_commit(
 
 
 def _jsonable(value: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(value, default=str))
 
 
@@ -305,15 +305,34 @@ def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: dateti
         summary.status = "delivery_failed"
 
 
-def _write_scores(source: TraceSource, ctx: RunContext, summary: RunSummary) -> None:
+def _write_scores(deps: RunDeps, ctx: RunContext, summary: RunSummary, now: datetime) -> None:
+    """Send each score once per logical result. Langfuse stamps a score with the time of the POST and
+    overwrites only a score with the same id, name and UTC day, so a rerun or a look-back on a later
+    day would add a duplicate: unchanged scores are not sent again, and a changed score written on an
+    earlier day is deleted before it is sent. The store remembers what was written."""
     if not ctx.scores:
         return
+    digests = {s.id: score_digest(s) for s in ctx.scores}
     try:
-        source.write_scores(ctx.scores)
-        summary.counters["scores_written"] = len(ctx.scores)
+        known = deps.store.written_scores(digests)
+        fresh = [s for s in ctx.scores if known.get(s.id, ("", now))[0] != digests[s.id]]
+        stale = [s.id for s in fresh if s.id in known and known[s.id][1].date() != utc(now).date()]
+        if stale:
+            deps.source.delete_scores(stale)
+        deps.source.write_scores(fresh)
+        deps.store.remember_scores({s.id: digests[s.id] for s in fresh}, now=now)
+        summary.counters["scores_written"] = len(fresh)
+        if len(fresh) < len(ctx.scores):
+            summary.counters["scores_unchanged"] = len(ctx.scores) - len(fresh)
     except MonitorsError as exc:
         log.warning("could not write %d scores back to Langfuse: %s", len(ctx.scores), exc)
         summary.counters["scores_failed"] = len(ctx.scores)
+
+
+def score_digest(score: Score) -> str:
+    """What makes two writes of a score the same (its timestamp is the server's, not ours)."""
+    text = json.dumps([score.name, score.trace_id, float(score.value), score.comment])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 __all__ = ["RunDeps", "RunSummary", "choose_window", "run_once"]

@@ -30,6 +30,10 @@ class EndpointMissing(SourceError):
     """The server answered 404 for a whole route: an older (or events-only) Langfuse."""
 
 
+class QueryTimedOut(SourceError):
+    """422: Langfuse gave up on a query too big for it (a ClickHouse timeout); ask for less."""
+
+
 class Retryable(Exception):
     """One attempt failed in a way worth retrying (raised inside `HttpSession.call`)."""
 
@@ -119,6 +123,8 @@ class HttpSession:
         msg = f"Langfuse {what}: HTTP {status}" + (f": {detail}" if detail else "")
         if status == 404:
             raise EndpointMissing(self.redact(msg))
+        if status == 422:
+            raise QueryTimedOut(self.redact(msg))
         raise SourceError(self.redact(msg))
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

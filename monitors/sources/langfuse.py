@@ -8,7 +8,11 @@ Setup:
 It speaks Observations v2 and Metrics v2 (langfuse_v2.py) and falls back, once per source instance,
 to the legacy reads of older self-hosted servers (langfuse_legacy.py) when a v2 route answers 404.
 Every request is counted in `stats`; retries honour Retry-After (http.py). The keys never appear in
-logs, errors or this object's repr.
+logs, errors or this object's repr. docs/langfuse-api.md lists what we rely on in the server.
+
+When the Metrics v2 budget is spent (429 with a Retry-After longer than the retry policy waits),
+`costs` raises BudgetSpent at once and keeps raising it, without a request, until that time: callers
+fall back to observation rows or what they already know.
 
 Docs: https://langfuse.com/docs/api-and-data-platform/features/public-api
 Spec: https://cloud.langfuse.com/generated/api/openapi.yml (copy in reference/langfuse-openapi.yml)
@@ -17,19 +21,20 @@ Spec: https://cloud.langfuse.com/generated/api/openapi.yml (copy in reference/la
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
-from monitors.contracts.errors import SourceError
+from monitors.contracts.errors import BudgetSpent, SourceError
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.records import CostBucket, Observation
 from monitors.contracts.source import CostQuery, ObservationQuery, Score, SourceStats
-from monitors.sources.http import EndpointMissing, HttpSession, Retryable
+from monitors.sources.http import EndpointMissing, HttpSession
 from monitors.sources.langfuse_legacy import LegacyReader
-from monitors.sources.langfuse_sdk import ApiError, CreateScoreRequest
-from monitors.sources.langfuse_v2 import V2Reader
+from monitors.sources.langfuse_v2 import MAX_PAGES, V2Reader
 from monitors.sources.replay import CostAccumulator
 from monitors.support.ratelimit import MinuteLimiter
 from monitors.support.retry import RetryPolicy
@@ -56,6 +61,7 @@ class LangfuseSource:
         page_size: int = 1000,
         transport: httpx.BaseTransport | None = None,
         requests_per_minute: int | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.host = host.rstrip("/")
         self.stats = SourceStats()
@@ -70,12 +76,13 @@ class LangfuseSource:
             transport=transport,
             limiter=MinuteLimiter(requests_per_minute) if requests_per_minute else None,
         )
-        self._v2 = V2Reader(self.session, public_key, secret_key, page_size=page_size)
+        self._v2 = V2Reader(self.session, public_key, secret_key, page_size=page_size, max_pages=max_pages)
         self._legacy = LegacyReader(self.session)
         self.using_legacy = api == "legacy"
         self._project_id: str | None = None
         self._project_looked_up = False
-        self._scores_as_list = True  # SDK 5 servers take a list; the 2026-08 spec takes one object
+        self._metrics_spent: BudgetSpent | None = None
+        self._metrics_back_at = 0.0  # time.monotonic() when the Metrics budget is expected back
 
     def __repr__(self) -> str:
         return f"LangfuseSource(host={self.host!r}, api={self.api_mode!r})"
@@ -111,12 +118,19 @@ class LangfuseSource:
         yield from self._legacy.observations(query)
 
     def costs(self, query: CostQuery) -> list[CostBucket]:
-        if not self.using_legacy:
-            try:
-                return self._v2.costs(query, self._sum_rows)
-            except EndpointMissing as exc:
-                self._switch_to_legacy(exc)
-        return self._legacy.costs(query, self._sum_rows)
+        if self._metrics_spent is not None and time.monotonic() < self._metrics_back_at:
+            raise self._metrics_spent  # known spent: do not spend a request to hear it again
+        try:
+            if not self.using_legacy:
+                try:
+                    return self._v2.costs(query, self._sum_rows)
+                except EndpointMissing as exc:
+                    self._switch_to_legacy(exc)
+            return self._legacy.costs(query, self._sum_rows)
+        except BudgetSpent as exc:
+            self._metrics_spent, self._metrics_back_at = exc, time.monotonic() + exc.retry_after
+            log.warning("%s", exc)
+            raise
 
     def _sum_rows(self, query: CostQuery) -> list[CostBucket]:
         """Cost buckets summed from observation rows: per user, per metadata key, or as a fallback."""
@@ -152,55 +166,30 @@ class LangfuseSource:
         return f"{self.host}/project/{project}/traces/{trace_id}"
 
     def write_scores(self, scores: Sequence[Score]) -> None:
-        """POST scores with their deterministic ids, so a rerun overwrites rather than duplicates."""
-        if not scores:
-            return
-        if self._scores_as_list and self._post_list(scores):
-            return
+        """POST each score as one object, the body every server version takes (the 2026-08 server
+        answers a list with 400). The server stamps a score with the time of the POST and overwrites
+        only a score of the same id, name and UTC day: the caller decides what is worth sending."""
         for score in scores:
             self.session.post_json(SCORES_PATH, single_score_body(score))
 
-    def _post_list(self, scores: Sequence[Score]) -> bool:
-        """POST the SDK 5 list body; False (and remember) when the server wants single objects."""
-        request = [
-            CreateScoreRequest(
-                id=s.id,
-                trace_id=s.trace_id,
-                name=s.name,
-                value=s.value,
-                data_type="NUMERIC",
-                comment=s.comment,
-                timestamp=s.timestamp,
-            )
-            for s in scores
-        ]
-        what = f"POST {SCORES_PATH}"
+    def delete_scores(self, ids: Sequence[str]) -> None:
+        """DELETE every score with these ids, whatever day they were written (404: already gone)."""
+        for score_id in ids:
+            path = f"{SCORES_PATH}/{quote(score_id, safe='')}"
 
-        def attempt() -> Any:
+            def attempt(path: str = path) -> None:
+                response = self.session.client.delete(path)
+                self.session.check_status(f"DELETE {SCORES_PATH}/{{id}}", response.status_code, response.headers, None)
+
             try:
-                return self._v2.api.scores.create(request=request, request_options=self._v2.options)
-            except ApiError as exc:
-                status = exc.status_code or 0
-                if status in (400, 422):
-                    return None  # the 2026-08 server validates the body as one object
-                if 200 <= status < 300:
-                    return "accepted"  # some servers answer 2xx without a JSON body
-                self.session.check_status(what, status, exc.headers or {}, exc.body)
-                raise Retryable(f"HTTP {status}") from None
-
-        result = self.session.call(what, attempt)
-        if result is None:
-            log.info("Langfuse rejected a list of scores; sending them one at a time")
-            self._scores_as_list = False
-            return False
-        rejected = getattr(result, "rejected", 0) or 0
-        if rejected:
-            log.warning("Langfuse rejected %d of %d score(s)", rejected, len(scores))
-        return True
+                self.session.call(f"DELETE {SCORES_PATH}/{{id}}", attempt)
+            except EndpointMissing:
+                continue
 
 
 def single_score_body(score: Score) -> dict[str, Any]:
-    """The CreateScoreRequest object of the 2026-08 spec (it has no timestamp field)."""
+    """The CreateScoreRequest object of the 2026-08 spec (it has no timestamp field: the server
+    ignores one and uses the time of the POST)."""
     body: dict[str, Any] = {
         "id": score.id,
         "traceId": score.trace_id,

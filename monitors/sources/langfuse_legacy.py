@@ -6,7 +6,14 @@ The source only comes here after a v2 route answered 404.
 
 v1 observations carry neither the trace's name, tags, user, session nor its metadata, so we join them
 from `/api/public/traces` and emit rows shaped like Observations v2 rows, projected onto the requested
-field groups: monitors get the same records from either path.
+field groups: monitors get the same records from either path. Traces are asked for with
+`fields=core,io`: the server returns trace metadata only with the `io` group (`fields=core` gives
+`metadata: {}`; packages/shared/src/server/repositories/traces.ts).
+
+`/observations` sorts by start time alone and pages by offset, so rows sharing a start time can repeat
+or vanish between pages (packages/shared/src/server/repositories/observations.ts). We page by time
+instead: each request asks for rows before the oldest millisecond of the previous page plus that
+millisecond itself, and drops the ids already read.
 
 Docs: https://langfuse.com/docs/api-and-data-platform/features/public-api (legacy section)
 Spec: GET /api/public/observations, /api/public/traces, /api/public/metrics; /metrics/daily is no longer
@@ -16,22 +23,24 @@ in the spec but still served (see reference/langfuse-api-notes.md §3).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import to_ms
 from monitors.contracts.records import (
     CostBucket,
     MalformedRecord,
     Observation,
     decode_metadata,
     parse_observation,
+    parse_time,
 )
 from monitors.contracts.source import CostQuery, ObservationQuery
 from monitors.sources.http import EndpointMissing, HttpSession
 from monitors.sources.langfuse_legacy_costs import LegacyCosts
-from monitors.sources.langfuse_v2 import _iso, effective_fields
+from monitors.sources.langfuse_v2 import MAX_PAGES, MILLISECOND, SeenRows, _iso, effective_fields
 from monitors.sources.replay import observation_matches
 
 OBSERVATIONS_PATH = "/api/public/observations"
@@ -39,6 +48,7 @@ TRACES_PATH = "/api/public/traces"
 PAGE_LIMIT = 100  # legacy pages hold at most 100 rows
 TRACE_LOOKBACK = timedelta(days=1)  # a trace may start before the observations we read
 FEW_TRACES = 3  # below this many unknown traces, fetch them one by one instead of listing
+TRACE_FIELDS = "core,io"  # trace metadata comes only with `io`
 
 # Observations v2 field groups, for the keys our v2-shaped rows can hold.
 FIELD_GROUPS: dict[str, str] = {
@@ -121,6 +131,16 @@ def paged_data(body: Any, what: str) -> tuple[list[Any], int | None]:
     return body["data"], total if isinstance(total, int) else None
 
 
+def _oldest(rows: list[Any]) -> datetime | None:
+    times = []
+    for row in rows:
+        try:
+            times.append(to_ms(parse_time(row.get("startTime"), field_name="startTime")))
+        except (MalformedRecord, AttributeError):
+            continue  # counted when the row itself is parsed
+    return min(times, default=None)
+
+
 class LegacyReader:
     """Reads v1 observations joined with their traces, and v1 metrics."""
 
@@ -154,14 +174,13 @@ class LegacyReader:
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
         types = sorted({t.upper() for t in query.types})
         params = {
-            "fromStartTime": _iso(query.window.start),
-            "toStartTime": _iso(query.window.end),
             "type": types[0] if len(types) == 1 else None,
             "userId": query.user_id,
             "traceId": query.trace_id,
         }
         fields = set(effective_fields(query))
-        for rows in self.pages(OBSERVATIONS_PATH, params):
+        seen = SeenRows()
+        for rows in self.time_pages(params, query.window.start, query.window.end):
             self._load_traces(rows, query)
             for row in rows:
                 parsed = self._parse(row, fields)
@@ -169,8 +188,30 @@ class LegacyReader:
                     continue
                 full, projected = parsed
                 # Full semantics on the unprojected record: v1 cannot filter session, root or cost.
-                if observation_matches(full, query):
+                if observation_matches(full, query) and seen.first_time(full):
                     yield projected
+
+    def time_pages(self, params: Mapping[str, Any], start: datetime, end: datetime) -> Iterator[list[Any]]:
+        """Pages of [start, end) newest first, each bounded by time rather than an offset."""
+        upper = end
+        for _ in range(MAX_PAGES):
+            window = {**params, "fromStartTime": _iso(start), "toStartTime": _iso(upper)}
+            body = self.session.get_json(OBSERVATIONS_PATH, {**window, "page": 1, "limit": PAGE_LIMIT})
+            rows, _total = paged_data(body, f"GET {OBSERVATIONS_PATH}")
+            yield rows
+            oldest = _oldest(rows)
+            if len(rows) < PAGE_LIMIT or oldest is None:
+                return
+            if oldest + MILLISECOND >= upper:
+                # A whole page in one millisecond: read that millisecond by offset, then go below it.
+                boundary = {**params, "fromStartTime": _iso(oldest), "toStartTime": _iso(oldest + MILLISECOND)}
+                yield from self.pages(OBSERVATIONS_PATH, boundary)
+                upper = oldest
+            else:
+                upper = oldest + MILLISECOND  # the oldest millisecond again: its rows may straddle pages
+            if upper <= start:
+                return
+        raise SourceError(f"Langfuse GET {OBSERVATIONS_PATH}: still not at the end after {MAX_PAGES} pages; stopping")
 
     def _parse(self, row: Any, fields: set[str]) -> tuple[Observation, Observation] | None:
         if not isinstance(row, Mapping):
@@ -194,12 +235,12 @@ class LegacyReader:
         if len(missing) > FEW_TRACES and key not in self._listed:
             self._listed.add(key)
             params = {"fromTimestamp": _iso(query.window.start - TRACE_LOOKBACK), "toTimestamp": key[1]}
-            for traces in self.pages(TRACES_PATH, {**params, "fields": "core"}):
+            for traces in self.pages(TRACES_PATH, {**params, "fields": TRACE_FIELDS}):
                 self._remember(traces)
             missing -= self.traces.keys()
         for trace_id in sorted(missing):
             try:
-                trace = self.session.get_json(f"{TRACES_PATH}/{quote(trace_id, safe='')}", {"fields": "core"})
+                trace = self.session.get_json(f"{TRACES_PATH}/{quote(trace_id, safe='')}", {"fields": TRACE_FIELDS})
             except EndpointMissing:
                 trace = {"id": trace_id}  # deleted or not yet ingested: keep the observation
             self._remember([trace])

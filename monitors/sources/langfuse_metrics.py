@@ -2,8 +2,12 @@
 
 One query asks for `sum(totalCost)` and `count(count)` per hour or day (`timeDimension`), optionally per
 dimension value. A response holds at most `row_limit` (1000) rows, so a long range is cut into chunks of
-at most that many buckets, and a chunk whose answer fills the limit is split in two and asked again.
-Numbers may come back as JSON strings; a row we cannot read is counted as malformed and skipped.
+at most that many buckets, and a chunk whose answer fills the limit, or that the server times out on
+(422), is split in two and asked again. The server reads `toTimestamp` inclusively
+(packages/shared/src/features/query/server/queryBuilder.ts), so a chunk [start, end) is sent as
+[start, end - 1 ms]: times are whole milliseconds there, so no row is counted by two chunks or by the
+next run. Numbers may come back as JSON strings (`count_count` does); a row we cannot read is counted as
+malformed and skipped.
 
 Docs: https://langfuse.com/docs/metrics/features/metrics-api
 Spec: GET /api/public/v2/metrics (MetricsV2Response), GET /api/public/metrics (legacyMetricsResponse).
@@ -19,12 +23,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitors.contracts.findings import utc
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import to_ms, utc
 from monitors.contracts.records import CostBucket, MalformedRecord, parse_time
 from monitors.contracts.source import CostFilter, CostQuery, SourceStats
+from monitors.sources.http import QueryTimedOut
 from monitors.sources.replay import bucket_start
 
 ROW_LIMIT = 1000
+LAST_INCLUDED = timedelta(milliseconds=1)  # [start, end) is [start, end - 1 ms] at the server's precision
 
 # Our cost dimension -> the Metrics API field (Metrics calls the model `providedModelName`).
 V2_DIMENSIONS = {
@@ -73,13 +80,13 @@ def build_query(
         "filters": [metrics_filter(f) for f in query.filters],
         "timeDimension": {"granularity": query.granularity},
         "fromTimestamp": _iso(start),
-        "toTimestamp": _iso(end),
+        "toTimestamp": _iso(to_ms(end) - LAST_INCLUDED),
         "config": {"row_limit": row_limit},
     }
 
 
 def _iso(dt: datetime) -> str:
-    return utc(dt).isoformat().replace("+00:00", "Z")
+    return to_ms(dt).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _number(value: Any, name: str) -> float:
@@ -178,7 +185,14 @@ def aggregate_costs(
     pending = list(chunks(query.start, query.end, query.granularity, row_limit))
     while pending:
         start, end = pending.pop(0)
-        rows = fetch(build_query(query, start, end, dimension, row_limit))
+        try:
+            rows = fetch(build_query(query, start, end, dimension, row_limit))
+        except QueryTimedOut as exc:
+            mid = split_point(start, end, query.granularity)
+            if mid is None:
+                raise SourceError(f"{exc}; even one {query.granularity} bucket is too much for the server") from None
+            pending[:0] = [(start, mid), (mid, end)]
+            continue
         # Ungrouped, a chunk has at most one row per bucket, and chunks hold <= row_limit buckets:
         # a full answer is complete. Grouped, a full answer may have been cut off.
         if len(rows) < row_limit or dimension is None:

@@ -37,10 +37,8 @@ if "langfuse" not in sys.modules:
 
 _client: types.ModuleType = importlib.import_module("langfuse.api.client")
 _errors: types.ModuleType = importlib.import_module("langfuse.api.core.api_error")
-_scores: types.ModuleType = importlib.import_module("langfuse.api.scores.types.create_score_request")
 
 LangfuseAPI = _client.LangfuseAPI
 ApiError = _errors.ApiError
-CreateScoreRequest = _scores.CreateScoreRequest
 
-__all__ = ["ApiError", "CreateScoreRequest", "LangfuseAPI"]
+__all__ = ["ApiError", "LangfuseAPI"]

@@ -11,20 +11,25 @@ Docs: https://langfuse.com/docs/api-and-data-platform/features/public-api
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 import pydantic
 
-from monitors.contracts.errors import SourceError
-from monitors.contracts.findings import utc
+from monitors.contracts.errors import BudgetSpent, SourceError
+from monitors.contracts.findings import RunWindow, to_ms
 from monitors.contracts.records import CostBucket, MalformedRecord, Observation, parse_observation
 from monitors.contracts.source import CostQuery, ObservationQuery, SourceStats
-from monitors.sources.http import HttpSession, Retryable
+from monitors.sources.http import HttpSession, QueryTimedOut, Retryable
 from monitors.sources.langfuse_metrics import V2_DIMENSIONS, aggregate_costs, can_aggregate
 from monitors.sources.langfuse_sdk import ApiError, LangfuseAPI
+from monitors.support.retry import parse_retry_after
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -32,6 +37,9 @@ OBSERVATIONS_PATH = "/api/public/v2/observations"
 METRICS_PATH = "/api/public/v2/metrics"
 PROJECTS_PATH = "/api/public/projects"
 MAX_PAGE_SIZE = 1000  # the server rejects limit > 1000
+MAX_PAGES = 10_000  # per query: ten million rows at full pages, far beyond any run; stops a cursor that never ends
+MILLISECOND = timedelta(milliseconds=1)
+MIN_SPLIT = timedelta(seconds=1)  # a 422 on less than this is not a range problem; stop with an error
 
 
 def effective_fields(query: ObservationQuery) -> list[str]:
@@ -43,7 +51,8 @@ def effective_fields(query: ObservationQuery) -> list[str]:
 
 
 def _iso(dt: datetime) -> str:
-    return utc(dt).isoformat().replace("+00:00", "Z")
+    """ISO 8601 with a Z, in whole milliseconds: what the server compares at (a naive time is a 400)."""
+    return to_ms(dt).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def observation_filter(query: ObservationQuery) -> list[dict[str, Any]]:
@@ -81,10 +90,13 @@ def locally_ok(obs: Observation, query: ObservationQuery) -> bool:
 class V2Reader:
     """Reads Observations v2 pages and Metrics v2 aggregates; raises EndpointMissing on an old server."""
 
-    def __init__(self, session: HttpSession, public_key: str, secret_key: str, *, page_size: int) -> None:
+    def __init__(
+        self, session: HttpSession, public_key: str, secret_key: str, *, page_size: int, max_pages: int = MAX_PAGES
+    ) -> None:
         self.session = session
         self.stats: SourceStats = session.stats
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self.max_pages = max(1, max_pages)
         self.project_id: str | None = None
         self.api = LangfuseAPI(
             base_url=session.host,
@@ -116,31 +128,63 @@ class V2Reader:
         return self.session.call(what, attempt)
 
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
+        """Every matching row once, newest first; a range the server times out on (422) is read again
+        in halves. Rows come in `startTime DESC` order, so after a 422 everything newer than the last
+        row read is done and only [start, last row's millisecond] is left to read."""
+        yield from self._read_range(query, query.window.start, query.window.end, SeenRows())
+
+    def _read_range(
+        self, query: ObservationQuery, start: datetime, end: datetime, seen: SeenRows
+    ) -> Iterator[Observation]:
+        try:
+            for obs in self._pages(query, start, end):
+                if seen.first_time(obs):
+                    yield obs
+        except QueryTimedOut as exc:
+            # The last row's millisecond may hold rows not read yet: read it again (`seen` drops repeats).
+            upper = min(end, seen.last_time + MILLISECOND) if seen.last_time is not None else end
+            if upper - start <= MIN_SPLIT:
+                raise SourceError(
+                    f"{exc}; even {(upper - start).total_seconds():g} s of observations is too much "
+                    "for the server, so the run stops here"
+                ) from None
+            log.info("Langfuse %s; reading %s..%s in two halves", exc, _iso(start), _iso(upper))
+            mid = to_ms(start + (upper - start) / 2)
+            yield from self._read_range(query, mid, upper, seen)
+            yield from self._read_range(query, start, mid, seen)
+
+    def _pages(self, query: ObservationQuery, start: datetime, end: datetime) -> Iterator[Observation]:
+        bounded = replace(query, window=RunWindow(start, end))
         params = {
             "fields": ",".join(effective_fields(query)),
             "expandMetadata": ",".join(query.expand_metadata) or None,
             "limit": self.page_size,
-            "fromStartTime": _iso(query.window.start),
-            "toStartTime": _iso(query.window.end),
-            "filter": json.dumps(observation_filter(query)),
+            "fromStartTime": _iso(start),
+            "toStartTime": _iso(end),
+            "filter": json.dumps(observation_filter(bounded)),
         }
-        seen: set[str] = set()
+        seen_cursors: set[str] = set()
         cursor: str | None = None
-        while True:
+        for page in range(1, self.max_pages + 1):
             rows, next_cursor = self.session.call(f"GET {OBSERVATIONS_PATH}", partial(self._page, params, cursor))
             for row in rows:
                 obs = self._parse(row)
-                if obs is not None and locally_ok(obs, query):
+                if obs is not None and locally_ok(obs, bounded):
                     yield obs
             if not next_cursor:
                 return
-            if next_cursor in seen:
+            if next_cursor in seen_cursors:
                 raise SourceError(
                     f"Langfuse GET {OBSERVATIONS_PATH}: the server returned a cursor it had already "
-                    f"returned (after {len(seen)} pages); stopping instead of looping"
+                    f"returned (after {page} pages); stopping instead of looping"
                 )
-            seen.add(next_cursor)
+            seen_cursors.add(next_cursor)
             cursor = next_cursor
+        raise SourceError(
+            f"Langfuse GET {OBSERVATIONS_PATH}: still not at the end after {self.max_pages} pages of "
+            f"{self.page_size} rows for {_iso(start)}..{_iso(end)}; stopping (a server whose cursor never "
+            "ends, or a window far larger than a run should read)"
+        )
 
     def _page(self, params: Mapping[str, Any], cursor: str | None) -> tuple[list[Any], str | None]:
         """One page, through the SDK's HTTP client (auth, base URL, headers) but not its typed parse.
@@ -171,6 +215,9 @@ class V2Reader:
         return body["data"], cursor if isinstance(cursor, str) else None
 
     def _parse(self, row: Any) -> Observation | None:
+        if isinstance(row, Mapping) and ("" in (row.get("userId"), row.get("sessionId"))):
+            # The events table stores a missing user or session id as "", not null.
+            row = {**row, **{k: None for k in ("userId", "sessionId") if row.get(k) == ""}}
         try:
             obs = parse_observation(row)
         except MalformedRecord as exc:
@@ -187,18 +234,49 @@ class V2Reader:
 
     def _metrics(self, query_object: dict[str, Any]) -> list[Any]:
         text = json.dumps(query_object)
-        response = self.sdk_call(
-            f"GET {METRICS_PATH}", lambda: self.api.metrics.metrics(query=text, request_options=self.options)
-        )
-        return list(response.data)
+        what = f"GET {METRICS_PATH}"
+
+        def fetch() -> Any:
+            try:
+                return self.api.metrics.metrics(query=text, request_options=self.options)
+            except ApiError as exc:
+                budget_spent(what, exc, self.session.retry.max_delay)
+                raise
+
+        return list(self.sdk_call(what, fetch).data)
 
     def fetch_project_id(self) -> str | None:
         response = self.sdk_call(f"GET {PROJECTS_PATH}", lambda: self.api.projects.get(request_options=self.options))
         return response.data[0].id if response.data else None
 
 
-def _iso(when: datetime) -> str:
-    return utc(when).isoformat().replace("+00:00", "Z")
+def budget_spent(what: str, exc: ApiError, longest_wait: float) -> None:
+    """Raise BudgetSpent for a 429 whose Retry-After is longer than a run may wait: the Metrics v2
+    budget is per organisation and per hour or day on Langfuse Cloud, so waiting is pointless."""
+    if exc.status_code != 429:
+        return
+    headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+    wait = parse_retry_after(headers.get("retry-after"))
+    if wait is not None and wait > longest_wait:
+        raise BudgetSpent(f"Langfuse {what}: the rate-limit budget is spent; Langfuse says retry in {wait:.0f} s", wait)
+
+
+class SeenRows:
+    """Drops a row already yielded. Copies of one row share its sort key, so they arrive together:
+    only the ids of the current millisecond are kept, not every id of the query."""
+
+    def __init__(self) -> None:
+        self.last_time: datetime | None = None
+        self._ids: set[str] = set()
+
+    def first_time(self, obs: Observation) -> bool:
+        if self.last_time is None or obs.start_time < self.last_time:
+            self._ids = set()
+            self.last_time = obs.start_time
+        if obs.id in self._ids:
+            return False
+        self._ids.add(obs.id)
+        return True
 
 
 def _json_or_text(response: Any) -> Any:

@@ -234,6 +234,10 @@ class ReplaySource:
         if scores:
             log.info("replay source: skipped writing %d score(s) back to Langfuse", len(scores))
 
+    def delete_scores(self, ids: Sequence[str]) -> None:
+        doomed = set(ids)
+        self.scores[:] = [s for s in self.scores if s.id not in doomed]
+
 
 __all__ = [
     "CostAccumulator",

@@ -15,8 +15,14 @@ def m001_initial(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def m002_written_scores(conn: sa.Connection) -> None:
+    # A database created after this table joined the schema already has it (m001 creates every table).
+    schema.written_scores.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
+    ("m002_written_scores", m002_written_scores),
 ]
 
 

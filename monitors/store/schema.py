@@ -120,3 +120,13 @@ run_locks = sa.Table(
     sa.Column("acquired_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
 )
+
+# Scores written back to Langfuse: what was sent and when. Langfuse overwrites a score only within the
+# UTC day it was written, so the pipeline re-sends a score only when its content changed.
+written_scores = sa.Table(
+    "written_scores",
+    metadata,
+    sa.Column("id", sa.String(400), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),  # sha256 of name, trace, value and comment
+    sa.Column("written_at", TS, nullable=False),
+)

@@ -168,6 +168,24 @@ class Store:
         if conn.execute(table.update().where(*where).values(**values)).rowcount == 0:
             conn.execute(table.insert().values(**key, **values))
 
+    # --- scores written back to Langfuse -----------------------------------------------------------
+
+    def written_scores(self, ids: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+        """{score id: (digest, written_at)} for the ids written before."""
+        keys, found = sorted(set(ids)), {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                table = t.written_scores
+                rows = conn.execute(sa.select(table).where(table.c.id.in_(keys[start : start + 500])))
+                found.update({row.id: (row.digest, utc(row.written_at)) for row in rows})
+        return found
+
+    def remember_scores(self, written: Mapping[str, str], *, now: datetime) -> None:
+        """Record {score id: digest} as written at `now`."""
+        with self.engine.begin() as conn:
+            for score_id, digest in written.items():
+                self._upsert(conn, t.written_scores, {"id": score_id}, {"digest": digest, "written_at": now})
+
     # --- outbox ------------------------------------------------------------------------------------
 
     def pending_outbox(self, now: datetime, *, limit: int = 500) -> list[OutboxRow]:

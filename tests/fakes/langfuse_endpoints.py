@@ -1,29 +1,35 @@
-"""The fake Langfuse's endpoint handlers (one function per route), following the API notes and spec."""
+"""The fake Langfuse's endpoint handlers (one function per route), following the API notes and spec,
+and where they differ, the server's source (each rule names the server file it copies; the points are
+pinned by tests/sources/test_server_behaviour.py)."""
 
 from __future__ import annotations
 
 import base64
+import bisect
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+import random
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.langfuse_filters import BadRequest, condition_holds, parse_filter, parse_ts, run_metrics
-from tests.fakes.langfuse_rows import v1_view, v2_view
+from tests.fakes.langfuse_filters import (
+    BadRequest,
+    condition_holds,
+    metrics_range,
+    parse_bound,
+    parse_filter,
+    parse_ts,
+    run_metrics,
+)
+from tests.fakes.langfuse_limits import scan_too_big
+from tests.fakes.langfuse_reply import Reply
+from tests.fakes.langfuse_rows import ms_iso, v1_view, v2_view
 
 if TYPE_CHECKING:
     from tests.fakes.langfuse_server import FakeLangfuse, RecordedRequest
 
 V2_GROUP_NAMES = {"core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics", "trace_context"}
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None
 
 
 def _int(request: RecordedRequest, name: str, default: int, low: int, high: int) -> int:
@@ -44,7 +50,7 @@ def _in_range(row: dict[str, Any], start: datetime | None, end: datetime | None,
 
 def _opt_ts(request: RecordedRequest, name: str) -> datetime | None:
     value = request.param(name)
-    return None if value is None else parse_ts(value)
+    return None if value is None else parse_bound(value)
 
 
 def _fixed_params_hold(row: dict[str, Any], request: RecordedRequest) -> bool:
@@ -55,8 +61,24 @@ def _fixed_params_hold(row: dict[str, Any], request: RecordedRequest) -> bool:
     return _in_range(row, _opt_ts(request, "fromStartTime"), _opt_ts(request, "toStartTime"))
 
 
+RowKey = tuple[int, int, str]
+
+
+def row_key(row: dict[str, Any]) -> RowKey:
+    """The server's order for Observations v2: startTime, then xxHash32(traceId), then id, all DESC
+    (packages/shared/src/server/repositories/events.ts). crc32 stands in for xxHash32."""
+    started = parse_ts(row.get("startTime"))
+    return (int(started.timestamp() * 1000), zlib.crc32(str(row.get("traceId")).encode()), str(row.get("id")))
+
+
 def _sort_key(row: dict[str, Any]) -> tuple[str, str, str]:
     return (str(row.get("startTime")), str(row.get("traceId")), str(row.get("id")))
+
+
+def _range_size(fake: FakeLangfuse, conditions: list[Any]) -> int:
+    """Rows the time conditions alone select: what the server scans before it can order a page."""
+    times = [c for c in conditions if isinstance(c, dict) and c.get("column") == "startTime"]
+    return sum(1 for r in fake.rows if _valid(r) and all(condition_holds(r, c) for c in times))
 
 
 def v2_observations(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
@@ -68,18 +90,52 @@ def v2_observations(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
     text = request.param("filter")
     if text is not None:  # the JSON filter takes precedence over every fixed filter param
         conditions = parse_filter(text)
+        if (too_big := scan_too_big(fake, _range_size(fake, conditions))) is not None:
+            return too_big
         rows = [r for r in fake.rows if _valid(r) and all(condition_holds(r, c) for c in conditions)]
     else:
         rows = [r for r in fake.rows if _valid(r) and _fixed_params_hold(r, request)]
-    rows.sort(key=_sort_key, reverse=True)
-    offset = _decode_cursor(request.param("cursor"))
-    page = rows[offset : offset + limit]
+    # No FINAL on the events table read: a row stored twice is served twice.
+    rows.sort(key=row_key, reverse=True)
+    if fake.endless_cursor:
+        # A broken server or proxy: the first rows again under a new cursor on every page, for ever.
+        page, cursor = rows[:limit], encode_cursor((0, 0, f"endless-{len(fake.requests)}"))
+    else:
+        page, cursor = keyset_page(rows, sorted(map(row_key, rows)), request.param("cursor"), limit)
+        if fake.repeat_cursor and request.param("cursor"):
+            cursor = request.param("cursor")
     data = [{**v2_view(r, groups, expand), **fake.corrupt} for r in page]
-    data += [dict(r) for r in fake.rows if not _valid(r)] if offset == 0 else []
-    meta: dict[str, Any] = {}
-    if offset + limit < len(rows):
-        meta["cursor"] = _encode_cursor(limit if fake.repeat_cursor else offset + limit)
-    return Reply(200, {"data": data, "meta": meta})
+    data += [dict(r) for r in fake.rows if not _valid(r)] if request.param("cursor") is None else []
+    return Reply(200, {"data": data, "meta": {"cursor": cursor} if cursor else {}})
+
+
+def keyset_page(
+    rows: Sequence[dict[str, Any]], ascending_keys: list[RowKey], cursor: str | None, limit: int
+) -> tuple[Sequence[dict[str, Any]], str | None]:
+    """The page after `cursor` of `rows` (sorted by row_key DESC; `ascending_keys` the same keys in
+    ascending order), and the cursor of the page after it, present only while rows remain (the server
+    fetches limit+1 rows to know)."""
+    total = len(rows)
+    start = 0 if cursor is None else total - bisect.bisect_left(ascending_keys, decode_cursor(cursor))
+    page = rows[start : start + limit]
+    more = start + limit < total
+    return page, encode_cursor(row_key(page[-1])) if more and page else None
+
+
+def encode_cursor(key: RowKey) -> str:
+    # The server's cursor is base64 JSON of the last row's sort key; clients treat it as opaque.
+    started = datetime.fromtimestamp(key[0] / 1000, tz=UTC)
+    body = {"lastStartTimeTo": ms_iso(started), "lastTraceIdHash": key[1], "lastId": key[2]}
+    return base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> RowKey:
+    try:
+        body = json.loads(base64.b64decode(cursor))
+        started = parse_ts(body["lastStartTimeTo"])
+        return (int(started.timestamp() * 1000), int(body["lastTraceIdHash"]), str(body["lastId"]))
+    except (ValueError, KeyError, TypeError, BadRequest):
+        raise BadRequest("invalid cursor") from None
 
 
 def _valid(row: dict[str, Any]) -> bool:
@@ -91,27 +147,19 @@ def _valid(row: dict[str, Any]) -> bool:
     return bool(row.get("id")) and bool(row.get("traceId"))
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        return int(json.loads(base64.b64decode(cursor))["offset"])
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest("invalid cursor") from None
-
-
 def _metrics(fake: FakeLangfuse, request: RecordedRequest, *, legacy: bool) -> Reply:
     try:
         query = json.loads(request.param("query") or "")
     except ValueError:
         raise BadRequest("query must be JSON") from None
+    if not legacy and (limited := fake.metrics_budget.spend(fake.clock())) is not None:
+        return limited
+    if isinstance(query, dict) and query.get("fromTimestamp") and query.get("toTimestamp"):
+        start, end = metrics_range(query)
+        in_range = sum(1 for r in fake.rows if _valid(r) and start <= parse_ts(r["startTime"]) <= end)
+        if (too_big := scan_too_big(fake, in_range)) is not None:
+            return too_big
     rows = run_metrics([r for r in fake.rows if _valid(r)], query, legacy=legacy)
-    if fake.metrics_numbers_as_strings:
-        rows = [{k: str(v) if k.startswith(("sum_", "count_")) else v for k, v in r.items()} for r in rows]
     return Reply(200, {"data": rows})
 
 
@@ -141,8 +189,37 @@ def v1_observations(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
         joined = {**row, "userId": trace.get("userId"), "sessionId": trace.get("sessionId")}
         if _fixed_params_hold(joined, request):
             rows.append(row)
-    rows.sort(key=_sort_key, reverse=True)
-    return Reply(200, _page([v1_view(r) for r in rows], request, ignore_page=fake.ignore_page))
+    # ORDER BY start_time DESC with no tie-breaker, paged by LIMIT/OFFSET
+    # (packages/shared/src/server/repositories/observations.ts): rows sharing a start time come back
+    # in no fixed order, so across pages they can repeat or vanish. Each request shuffles the ties.
+    shuffle = random.Random(len(fake.requests))
+    rows.sort(key=lambda r: (parse_ts(r["startTime"]), shuffle.random()), reverse=True)
+    views = [v1_view(r, fake.traces.get(str(r["traceId"]))) for r in rows]
+    return Reply(200, _page(views, request, ignore_page=fake.ignore_page))
+
+
+TRACE_GROUPS = ("core", "io", "scores", "observations", "metrics")
+
+
+def trace_view(trace: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """A legacy trace with the requested field groups; the rest are emptied, not left out
+    (packages/shared/src/server/repositories/traces.ts; web/src/pages/api/public/traces/index.ts):
+    without `io` input, output and metadata are empty, so `fields=core` has no trace metadata."""
+    out = dict(trace)
+    if "io" not in fields:
+        out.update(input=None, output=None, metadata={})
+    if "scores" not in fields:
+        out["scores"] = []
+    if "observations" not in fields:
+        out["observations"] = []
+    if "metrics" not in fields:
+        out.update(totalCost=-1, latency=-1)
+    return out
+
+
+def _trace_fields(request: RecordedRequest) -> set[str]:
+    text = request.param("fields")
+    return set(TRACE_GROUPS) if text is None else {g for g in text.split(",") if g in TRACE_GROUPS} | {"core"}
 
 
 def v1_traces(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
@@ -154,7 +231,8 @@ def v1_traces(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
         and all(request.param(p) in (None, t.get(p)) for p in ("userId", "name", "sessionId"))
     ]
     traces.sort(key=lambda t: (t["timestamp"], t["id"]), reverse=True)
-    return Reply(200, _page(traces, request))
+    fields = _trace_fields(request)
+    return Reply(200, _page([trace_view(t, fields) for t in traces], request))
 
 
 def v1_trace(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
@@ -163,28 +241,34 @@ def v1_trace(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
         return Reply(404, {"message": "Trace not found", "error": "LangfuseNotFoundError"})
     # The single-trace route returns TraceWithFullDetails: observations and scores as objects.
     members = sorted((r for r in fake.rows if _valid(r) and r["traceId"] == trace_id), key=_sort_key)
-    return Reply(200, {**fake.traces[trace_id], "observations": [v1_view(r) for r in members], "scores": []})
+    trace = fake.traces[trace_id]
+    full = {**trace, "observations": [v1_view(r, trace) for r in members], "scores": []}
+    return Reply(200, trace_view(full, _trace_fields(request)))
 
 
 def v1_daily(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
+    # Days, and the time range, are those of the TRACE's timestamp, not the observation's
+    # (web/src/pages/api/public/metrics/daily.ts reads the traces table's timestamp).
     start, end = _opt_ts(request, "fromTimestamp"), _opt_ts(request, "toTimestamp")
     tags = set(request.query.get("tags", []))
     days: dict[str, dict[str, Any]] = {}
     for row in fake.rows:
-        if not _valid(row) or not _in_range(row, start, end):
+        if not _valid(row):
             continue
         trace = fake.traces.get(str(row["traceId"]), {})
+        if not _in_range(trace, start, end, key="timestamp"):
+            continue
         wanted = {"traceName": trace.get("name"), "userId": trace.get("userId"), "environment": row.get("environment")}
         if any(request.param(k) not in (None, v) for k, v in wanted.items()) or not tags <= set(trace.get("tags", [])):
             continue
-        date = parse_ts(row["startTime"]).date().isoformat()
+        date = parse_ts(trace["timestamp"]).date().isoformat()
         day = days.setdefault(
             date, {"date": date, "countTraces": 0, "countObservations": 0, "totalCost": 0.0, "usage": {}}
         )
         cost = float(row.get("totalCost") or 0)
         day["countObservations"] += 1
         day["totalCost"] += cost
-        model = row.get("providedModelName")
+        model = row.get("model")
         usage = day["usage"].setdefault(
             model,
             {
@@ -213,18 +297,40 @@ def health(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
 
 
 def post_scores(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
+    """POST /scores as the 2026-08 server takes it: one object (a list is a 400), no timestamp (the
+    score's timestamp is the time of the POST), and the scores table keyed by
+    (project, toDate(timestamp), name, id) (packages/shared/clickhouse/migrations/unclustered/
+    0003_scores.up.sql; worker/src/services/IngestionService/index.ts): the same id on a later day is
+    a second score, not an overwrite."""
     body = request.body
-    items = body if isinstance(body, list) else [body]
     if isinstance(body, list) and not fake.scores_accept_list:
         raise BadRequest("Expected object, received array")
+    items = body if isinstance(body, list) else [body]
     for item in items:
         if not isinstance(item, dict) or "name" not in item or "value" not in item:
             raise BadRequest("name and value are required")
-        score_id = str(item.get("id") or f"score-{len(fake.scores) + 1}")
-        fake.scores[score_id] = item  # same id overwrites, as Langfuse upserts by id
+    now = fake.clock()
+    score_id = ""
+    for item in items:
+        score_id = str(item.get("id") or f"score-{len(fake.score_rows) + 1}")
+        stored = {k: v for k, v in item.items() if k != "timestamp"} | {"timestamp": ms_iso(now)}
+        fake.score_rows[(now.date().isoformat(), str(item["name"]), score_id)] = stored
+        fake.scores[score_id] = stored  # the latest body per id, for tests that read one back
     if isinstance(body, list):
         return Reply(202, {"message": "Accepted"})
     return Reply(200, {"id": score_id})
+
+
+def delete_score(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
+    """DELETE /scores/{id} removes every stored score with that id, whatever its day."""
+    score_id = request.path.rsplit("/", 1)[-1]
+    doomed = [key for key in fake.score_rows if key[2] == score_id]
+    if not doomed:
+        return Reply(404, {"message": "Score not found", "error": "LangfuseNotFoundError"})
+    for key in doomed:
+        del fake.score_rows[key]
+    fake.scores.pop(score_id, None)
+    return Reply(204, raw=b"")
 
 
 Handler = Callable[["FakeLangfuse", "RecordedRequest"], Reply]
@@ -263,4 +369,5 @@ ROUTES: list[tuple[str, str, bool, Handler]] = [
     ("GET", "/api/public/projects", True, projects),
     ("GET", "/api/public/health", True, health),
     ("POST", "/api/public/scores", True, post_scores),
+    ("DELETE", "/api/public/scores", False, delete_score),
 ]

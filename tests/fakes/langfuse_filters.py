@@ -1,6 +1,12 @@
-"""Filter and aggregation rules of the fake Langfuse, written from the API notes (not from our client).
+"""Filter and aggregation rules of the fake Langfuse, written from the API notes and the server source
+(not from our client).
 
-Rows here are *full* Observations v2 rows as the fake stores them (every field group present).
+Rows here are *full* Observations v2 rows as the fake stores them (every field group present). Time
+works as on the server: a bound in a request is parsed by `z.coerce.date()` (a JS Date: milliseconds)
+and compared with `DateTime64(3)` columns, so both sides are whole milliseconds
+(packages/shared/src/interfaces/filters.ts; packages/shared/src/server/queries/clickhouse-sql/
+clickhouse-filter.ts). Metrics v2 treats `toTimestamp` as inclusive
+(packages/shared/src/features/query/server/queryBuilder.ts).
 """
 
 from __future__ import annotations
@@ -15,14 +21,28 @@ class BadRequest(Exception):
     """The request would get a 400 from Langfuse."""
 
 
+def to_ms(dt: datetime) -> datetime:
+    """`dt` cut to whole milliseconds, as a JS Date and a DateTime64(3) column hold it."""
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
+
+
 def parse_ts(value: Any) -> datetime:
+    """A stored row's timestamp (naive ones are UTC), cut to the millisecond."""
     if not isinstance(value, str):
         raise BadRequest(f"not a timestamp: {value!r}")
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"not a timestamp: {value!r}") from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    return to_ms(dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC))
+
+
+def parse_bound(value: Any) -> datetime:
+    """A time bound sent in a request. The server's zod schemas want an ISO string with an offset
+    (`z.string().datetime({ offset: true })`): a naive one is a 400. Then it is cut to milliseconds."""
+    if isinstance(value, str) and not (value.endswith(("Z", "z")) or "+" in value[10:] or "-" in value[10:]):
+        raise BadRequest(f"timestamp without a UTC offset: {value!r}")
+    return parse_ts(value)
 
 
 # Filter column -> key in the stored row.
@@ -42,8 +62,8 @@ COLUMNS = {
     "tags": "tags",
     "traceTags": "tags",
     "totalCost": "totalCost",
-    "model": "providedModelName",
-    "providedModelName": "providedModelName",
+    "model": "model",
+    "providedModelName": "model",
     "metadata": "metadata",
 }
 
@@ -71,7 +91,7 @@ def condition_holds(row: Mapping[str, Any], cond: Any) -> bool:
     kind, op, value = cond.get("type"), cond.get("operator"), cond.get("value")
     actual = row.get(COLUMNS[cond["column"]])
     if kind == "datetime":
-        return _compare(op, parse_ts(actual) if actual else None, parse_ts(value))
+        return _compare(op, parse_ts(actual) if actual else None, parse_bound(value))
     if kind in ("string", "number", "boolean"):
         return _compare(op, actual, value)
     if kind in ("stringOptions", "categoryOptions"):
@@ -112,7 +132,7 @@ def parse_filter(text: str) -> list[Any]:
 # Metrics (observations view): dimension field -> stored key. userId etc. are rejected by v2.
 METRIC_DIMENSIONS = {
     "traceName": "traceName",
-    "providedModelName": "providedModelName",
+    "providedModelName": "model",
     "environment": "environment",
     "tags": "tags",
     "type": "type",
@@ -143,7 +163,7 @@ def _checked(query: Any, *, legacy: bool) -> tuple[list[str], dict[str, str], da
         if dim not in allowed:
             hint = " (high cardinality)" if dim in HIGH_CARDINALITY else ""
             raise BadRequest(f"dimension {dim!r} is not allowed{hint}")
-    start, end = parse_ts(query.get("fromTimestamp")), parse_ts(query.get("toTimestamp"))
+    start, end = parse_bound(query.get("fromTimestamp")), parse_bound(query.get("toTimestamp"))
     if end <= start:
         raise BadRequest("toTimestamp must be after fromTimestamp")
     granularity = (query.get("timeDimension") or {}).get("granularity")
@@ -153,13 +173,21 @@ def _checked(query: Any, *, legacy: bool) -> tuple[list[str], dict[str, str], da
     return dims, allowed, start, end, granularity, row_limit
 
 
+def metrics_range(query: Any) -> tuple[datetime, datetime]:
+    """The [from, to] a Metrics query reads: both ends inclusive, as the server's query builder has it."""
+    return parse_bound(query.get("fromTimestamp")), parse_bound(query.get("toTimestamp"))
+
+
 def run_metrics(rows: list[Mapping[str, Any]], query: Any, *, legacy: bool) -> list[dict[str, Any]]:
-    """Evaluate a Metrics query object (sum totalCost / count count) over stored rows."""
+    """Evaluate a Metrics query object (sum totalCost / count count) over stored rows.
+
+    `count_count` comes back as a string (ClickHouse UInt64 is serialised as a JSON string), the cost
+    as a number."""
     dims, allowed, start, end, granularity, row_limit = _checked(query, legacy=legacy)
     groups: dict[tuple[Any, ...], list[float]] = {}
     for row in rows:
         ts = parse_ts(row["startTime"])
-        if not (start <= ts < end) or not all(condition_holds(row, f) for f in query.get("filters") or []):
+        if not (start <= ts <= end) or not all(condition_holds(row, f) for f in query.get("filters") or []):
             continue
         key = (
             _floor(ts, granularity) if granularity else None,
@@ -169,10 +197,10 @@ def run_metrics(rows: list[Mapping[str, Any]], query: Any, *, legacy: bool) -> l
         acc[0] += float(row.get("totalCost") or 0)
         acc[1] += 1
     if granularity and not dims:
-        # ClickHouse WITH FILL: empty buckets come back as zero rows.
+        # ClickHouse WITH FILL: empty buckets come back as zero rows (up to the inclusive end).
         step = timedelta(days=1) if granularity == "day" else timedelta(hours=1)
         cursor = _floor(start, granularity)
-        while cursor < end:
+        while cursor <= end:
             groups.setdefault((cursor,), [0.0, 0])
             cursor += step
     out = []
@@ -182,6 +210,6 @@ def run_metrics(rows: list[Mapping[str, Any]], query: Any, *, legacy: bool) -> l
         if granularity:
             item["time_dimension"] = _iso(key[0])
         item["sum_totalCost"] = cost
-        item["count_count"] = count
+        item["count_count"] = str(int(count))
         out.append(item)
     return out[:row_limit]

@@ -1,15 +1,22 @@
 """How the fake Langfuse stores a dataset and shapes it for each endpoint (v2 rows, v1 rows, traces).
 
-Shapes follow the 2026-08 OpenAPI spec (ObservationV2, ObservationsView, TraceWithDetails);
-tests/test_langfuse_spec.py validates them against it.
+Shapes follow the 2026-08 OpenAPI spec (ObservationV2, ObservationsView, TraceWithDetails), which
+tests/test_langfuse_spec.py validates, and where the spec and the server differ, the server
+(tests/sources/test_server_behaviour.py pins each point):
+- times are whole milliseconds (DateTime64(3) columns);
+- a v2 row names the model `model`, not the spec's `providedModelName`
+  (packages/shared/src/server/repositories/events.ts row converter);
+- a missing user or session id is `""` on v2 rows (non-nullable String columns of the events table).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
+from monitors.contracts.findings import utc
 from monitors.contracts.records import Observation, observation_to_row
 
 V2_GROUPS: dict[str, tuple[str, ...]] = {
@@ -29,7 +36,7 @@ V2_GROUPS: dict[str, tuple[str, ...]] = {
     "time": ("completionStartTime", "createdAt", "updatedAt"),
     "io": ("input", "output"),
     "metadata": ("metadata",),
-    "model": ("providedModelName", "internalModelId", "modelParameters"),
+    "model": ("model", "internalModelId", "modelParameters"),
     "usage": ("usageDetails", "costDetails", "totalCost", "usagePricingTierName"),
     "prompt": ("promptId", "promptName", "promptVersion"),
     "metrics": ("latency", "timeToFirstToken"),
@@ -45,12 +52,20 @@ def stored_row(item: Observation | Mapping[str, Any], project_id: str) -> dict[s
         return dict(item)
     row = observation_to_row(item)
     row["projectId"] = row.get("projectId") or project_id
-    row["providedModelName"] = row.pop("model")
+    row["startTime"] = ms_iso(item.start_time)
+    row["endTime"] = ms_iso(item.end_time) if item.end_time is not None else None
+    row["userId"] = row.get("userId") or ""
+    row["sessionId"] = row.get("sessionId") or ""
     row["costDetails"] = {"total": row["totalCost"]}
     for key in ("version", "release", "internalModelId", "modelParameters", "usagePricingTierName"):
         row.setdefault(key, None)
     row.update(bookmarked=False, public=False, environment=row.get("environment") or "default")
     return row
+
+
+def ms_iso(when: datetime) -> str:
+    """An ISO time cut to milliseconds, as the server writes DateTime64(3) values."""
+    return utc(when).strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc(when).microsecond // 1000:03d}Z"
 
 
 def v2_view(row: Mapping[str, Any], groups: Iterable[str], expand: set[str]) -> dict[str, Any]:
@@ -77,9 +92,14 @@ def _parsed_io(value: Any) -> Any:
     return value
 
 
-def v1_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The row as the legacy /observations endpoint returns it (ObservationsView, no trace fields)."""
+def v1_view(row: Mapping[str, Any], trace: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The row as the legacy /observations endpoint returns it (ObservationsView, no trace fields).
+
+    The legacy data model keeps trace metadata on the trace only: the observation's own metadata is
+    what is left of the stored (v4-style, merged) metadata once the trace's keys are taken out."""
     usage = row.get("usageDetails") or {}
+    trace_keys = set((trace or {}).get("metadata") or {})
+    own_metadata = {k: v for k, v in (row.get("metadata") or {}).items() if k not in trace_keys}
     return {
         "id": row["id"],
         "traceId": row["traceId"],
@@ -88,12 +108,12 @@ def v1_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "startTime": row["startTime"],
         "endTime": row.get("endTime"),
         "completionStartTime": None,
-        "model": row.get("providedModelName"),
+        "model": row.get("model"),
         "modelParameters": {},
         "input": _parsed_io(row.get("input")),
         "output": _parsed_io(row.get("output")),
         "version": row.get("version"),
-        "metadata": row.get("metadata") or {},
+        "metadata": own_metadata,
         "usage": {
             "input": int(usage.get("input", 0)),
             "output": int(usage.get("output", 0)),
@@ -148,10 +168,10 @@ def traces_of(rows: Iterable[Mapping[str, Any]], project_id: str) -> dict[str, d
             "name": first.get("traceName"),
             "input": None,
             "output": None,
-            "sessionId": first.get("sessionId"),
+            "sessionId": first.get("sessionId") or None,
             "release": None,
             "version": None,
-            "userId": first.get("userId"),
+            "userId": first.get("userId") or None,
             "metadata": shared,
             "tags": list(first.get("tags") or []),
             "public": False,

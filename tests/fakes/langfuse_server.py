@@ -1,14 +1,23 @@
 """FakeLangfuse: a real HTTP server on 127.0.0.1 that plays Langfuse for tests and benchmarks.
 
 It serves one dataset (Observation records or raw v2 rows) through both read paths:
-  v2:     GET /api/public/v2/observations (cursor, fields, filter, time params), GET /api/public/v2/metrics
+  v2:     GET /api/public/v2/observations (keyset cursor, fields, filter, time params), GET /api/public/v2/metrics
   legacy: GET /api/public/observations, /traces, /traces/{id}, /metrics, /metrics/daily
-plus GET /api/public/projects, GET /api/public/health and POST /api/public/scores (object or list).
+plus GET /api/public/projects, GET /api/public/health, POST /api/public/scores and DELETE /scores/{id}.
+
+By default it behaves like the Langfuse server (langfuse/langfuse, 2026-08), not only like its spec:
+millisecond time bounds, an inclusive Metrics `toTimestamp`, a keyset cursor in `startTime DESC`
+order, `model` and `""` ids in v2 rows, `count_count` as a string, trace metadata only with
+`fields=io`, scores keyed by the day of the POST (a list body is a 400), a per-organisation Metrics v2
+budget (`metrics_budget`, Cloud Core: 100 an hour) answered with 429 and a long Retry-After, 422
+when a query reads more than `scan_limit` rows, and the server's error bodies and headers.
+tests/sources/test_server_behaviour.py pins each of these with the server file it copies.
 
 Basic auth is checked (401 otherwise, /health excepted); every request is recorded. Faults are
 scriptable: `fail_next(prefix, status=429, retry_after=2, times=3)`, `delay_next`, `malformed_next`,
 `reply_next` (a 200 with any body), `ignore_page` (legacy pages stuck on page 1),
-`latency` (every request), `repeat_cursor`, `legacy_only` (404 on v2 routes, like an older server),
+`latency` (every request), `repeat_cursor`, `endless_cursor` (a new cursor on every page, for ever),
+`legacy_only` (404 on v2 routes, like an older server),
 `v2_only` (404 on legacy routes, like v4 events-only), `corrupt` (override a field in every v2 row).
 
     with FakeLangfuse(observations) as lf:
@@ -22,15 +31,18 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from monitors.contracts.records import Observation
-from tests.fakes.langfuse_endpoints import ROUTES, Reply
+from tests.fakes.langfuse_endpoints import ROUTES
 from tests.fakes.langfuse_filters import BadRequest
+from tests.fakes.langfuse_limits import Budget, rate_limited
+from tests.fakes.langfuse_reply import Reply
 from tests.fakes.langfuse_rows import stored_row, traces_of
 from tests.fakes.serve import serve
 
@@ -69,14 +81,20 @@ class FakeLangfuse:
     legacy_only: bool = False
     v2_only: bool = False
     repeat_cursor: bool = False
+    endless_cursor: bool = False
     ignore_page: bool = False  # legacy pages: always serve page 1, as a broken proxy might
-    scores_accept_list: bool = True
-    metrics_numbers_as_strings: bool = False
+    scores_accept_list: bool = False  # True plays a newer server that takes the SDK 5 list body
+    # Metrics v2 per organisation, RateLimitService.ts: Cloud Core 100/hour (Hobby 100/day, Pro
+    # 500/hour); Budget(None, 0) is a self-hosted server, which has no limits.
+    metrics_budget: Budget = field(default_factory=lambda: Budget(100, 3600))
+    scan_limit: int | None = 200_000  # rows one query may read before it times out (422)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     latency: float = 0.0
     corrupt: dict[str, Any] = field(default_factory=dict)
     missing_routes: set[str] = field(default_factory=set)  # exact paths answered with 404
     requests: list[RecordedRequest] = field(default_factory=list)
-    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body per id
+    score_rows: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (day, name, id)
     faults: list[Fault] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -169,6 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
     def _serve(self, method: str) -> None:
         parts = urlsplit(self.path)
         path = unquote(parts.path)
@@ -193,6 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
             return Reply(200, fault.body)
         if fault.malformed:
             return Reply(200, raw=b'{"data": [{"id": "cut-off')
+        if fault.status == 429 and isinstance(fault.retry_after, int | float):
+            return rate_limited(fault.retry_after, 100, self.fake.clock())
         if fault.status is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             body = {"message": "Rate limit exceeded", "code": "rate_limited"} if fault.status == 429 else {}
@@ -210,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
                 try:
                     return handler(self.fake, request)
                 except BadRequest as exc:
-                    return Reply(400, {"message": "Invalid request data", "error": str(exc)})
+                    return bad_request(exc)
         return Reply(404, {"message": "Not found", "error": "LangfuseNotFoundError"})
 
     def _send(self, reply: Reply) -> None:
@@ -224,3 +247,10 @@ class _Handler(BaseHTTPRequestHandler):
         # The client may have given up already (a timeout test); there is nobody left to tell.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(payload)
+
+
+def bad_request(exc: BadRequest) -> Reply:
+    """The server's 400 for a failed zod validation: `error` is the list of zod issues
+    (web/src/features/public-api/server/withMiddlewares.ts)."""
+    issue = {"code": "custom", "message": str(exc), "path": []}
+    return Reply(400, {"message": "Invalid request data", "error": [issue]})

@@ -58,8 +58,11 @@ FAULTS: list[tuple[str, Callable[[FakeLangfuse], None], dict, bool]] = [
     ("repeating cursor", lambda lf: setattr(lf, "repeat_cursor", True), {"page_size": 3}, False),
     ("legacy server, 429 storm", lambda lf: (setattr(lf, "legacy_only", True), lf.fail_next(LEGACY, 429, times=3)),
      {}, True),
+    ("cursor that never ends", lambda lf: setattr(lf, "endless_cursor", True), {"page_size": 3, "max_pages": 100},
+     False),
+    # Legacy reads page by time (page=1 each time), so a server ignoring page numbers loses nothing.
     ("legacy server, pages stuck on 1", lambda lf: (setattr(lf, "legacy_only", True), setattr(lf, "ignore_page", True)),
-     {}, False),
+     {}, True),
 ]  # fmt: skip
 
 
@@ -73,7 +76,7 @@ def test_fault_gives_one_alert_now_or_on_the_next_run(
         first = _run(lf, hook, sqlite_store, 0, sleeps, **options)
         # Heal the server (faults left over, broken pagination) and run again 15 minutes later.
         lf.faults.clear()
-        lf.repeat_cursor = lf.ignore_page = False
+        lf.repeat_cursor = lf.ignore_page = lf.endless_cursor = False
         second = _run(lf, hook, sqlite_store, 15, sleeps, **options)
         requests = len(lf.requests)
     assert first.requests > 0 and first.requests + second.requests == requests  # every request counted

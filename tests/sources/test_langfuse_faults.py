@@ -160,13 +160,14 @@ SCORES = [
 ]
 
 
-@pytest.mark.parametrize("accept_list", [True, False])
-def test_scores_written_with_deterministic_ids_and_rerun_overwrites(accept_list: bool) -> None:
-    with FakeLangfuse(DATA, scores_accept_list=accept_list) as fake:
+def test_scores_are_posted_one_object_each_and_a_same_day_rerun_overwrites() -> None:
+    # The 2026-08 server answers a list body with 400, so every score goes as one object.
+    with FakeLangfuse(DATA) as fake:
         source = make_source(fake, Sleeps())
         source.write_scores(SCORES)
         source.write_scores(SCORES)
         assert sorted(fake.scores) == ["drift:trace-000", "drift:trace-001"]
+        assert len(fake.score_rows) == 2  # same id, name and day: overwritten
         stored = fake.scores["drift:trace-000"]
         assert (stored["traceId"], stored["name"], stored["value"], stored["dataType"]) == (
             "trace-000",
@@ -176,8 +177,7 @@ def test_scores_written_with_deterministic_ids_and_rerun_overwrites(accept_list:
         )
         assert stored["comment"] == "low"
         posts = fake.requests_to("/api/public/scores")
-        # list server: one POST per call; single-object server: one rejected list, then one POST per score
-        assert len(posts) == (2 if accept_list else 1 + 4)
+        assert len(posts) == 4 and all(isinstance(p.body, dict) for p in posts)
 
 
 def test_window_bounds_are_sent_and_respected(server: FakeLangfuse) -> None:
@@ -190,14 +190,15 @@ def test_window_bounds_are_sent_and_respected(server: FakeLangfuse) -> None:
     assert request.param("fromStartTime") is not None and request.param("toStartTime") is not None
 
 
-def test_legacy_server_ignoring_page_numbers_raises_instead_of_looping() -> None:
+def test_legacy_reads_page_by_time_so_a_server_ignoring_page_numbers_loses_nothing() -> None:
     many = build_dataset(traces=45)  # 225 observations over ~8 days: three legacy pages of 100
     window = RunWindow(T0, T0 + timedelta(days=10))
     with FakeLangfuse(many, legacy_only=True, ignore_page=True) as fake:
         source = make_source(fake, Sleeps())
-        with pytest.raises(SourceError, match="repeats page"):
-            list(source.observations(ObservationQuery(window=window)))
-        assert len(fake.requests_to("/api/public/observations")) == 2
+        got = [o.id for o in source.observations(ObservationQuery(window=window))]
+        assert sorted(got) == sorted(o.id for o in many)
+        requests = fake.requests_to("/api/public/observations")
+        assert len(requests) == 3 and {r.param("page") for r in requests} == {"1"}
 
 
 def test_metrics_response_of_the_wrong_shape_is_a_source_error(server: FakeLangfuse) -> None:

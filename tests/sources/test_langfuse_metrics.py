@@ -43,7 +43,9 @@ def test_hourly_range_longer_than_row_limit_is_chunked(server: FakeLangfuse) -> 
     assert got == rounded(ReplaySource.from_observations(DATA).costs(query))
     sent = [json.loads(r.param("query") or "{}") for r in server.requests_to(METRICS)]
     assert len(sent) == 2  # 1000 + 200 buckets, each under the limit
-    assert sent[0]["toTimestamp"] == sent[1]["fromTimestamp"]
+    # toTimestamp is inclusive on the server: a chunk ends 1 ms before the next one starts.
+    assert sent[0]["toTimestamp"] == "2026-11-22T00:59:59.999Z"
+    assert sent[1]["fromTimestamp"] == "2026-11-22T01:00:00.000Z"
     assert all(q["config"]["row_limit"] == 1000 for q in sent)
 
 
