@@ -30,6 +30,7 @@ import html
 import logging
 import smtplib
 import ssl
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -45,6 +46,9 @@ from monitors.notifiers.markup import html_text, is_http, neutral, one_line
 from monitors.support.retry import RetryBudget, RetryPolicy
 
 SUBJECT_MAX = 200
+# CRLF line ends for SMTP; lines up to RFC 5322's hard limit, so a subject is not folded before its first
+# word (the default 78 folds "Subject:\n [prefix] ...", and readers see a leading space).
+_POLICY = policy.SMTP.clone(max_line_length=998)
 TEXT_MAX = 20_000  # per block of text; an alert is a few KB
 MAX_RECIPIENTS = 50
 
@@ -123,7 +127,7 @@ class EmailNotifier:
 
     def build(self, message: Message) -> EmailMessage:
         """The email for `message`: a one-line subject, a text part and an HTML alternative."""
-        email = EmailMessage()
+        email = EmailMessage(policy=_POLICY)
         email["Subject"] = subject(message, self.config.subject_prefix)
         email["From"] = self.config.from_addr
         email["To"] = ", ".join(self.config.to)

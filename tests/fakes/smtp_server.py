@@ -77,7 +77,7 @@ class SmtpServer:
         )
         if ok:
             self.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
 
     def start(self) -> SmtpServer:
         kwargs: dict[str, Any] = {}
