@@ -97,8 +97,9 @@ class PagerDutyNotifier(WebhookNotifier):
 
 
 def dedup_key(message: Message) -> str:
-    """The incident key: the fingerprint, or the title when a message has none (test alert)."""
-    return (message.fingerprint or f"message:{message.title}")[:DEDUP_KEY_MAX]
+    """The incident key: the fingerprint (defanged: it holds agent text and PagerDuty shows it), or the
+    title when a message has none. Deterministic, so a resolve finds its trigger."""
+    return neutral(message.fingerprint or f"message:{message.title}", DEDUP_KEY_MAX)
 
 
 def event(message: Message, routing_key: str, *, source: str = "langfuse-monitors") -> dict[str, Any]:
