@@ -206,7 +206,8 @@ def _run(
     decisions = decide_all(findings, records, silences, now=now, realert=settings.alerting.realert)
     summary.decisions = decisions
     commit = _plan_commit(name, settings, decisions, now, window, state, deps.store)
-    resolved = plan_resolved(ctx.resolved, {f.fingerprint for f in findings}, records, silences, settings)
+    sent = {d.finding.fingerprint for d in decisions if d.send}
+    resolved = plan_resolved(ctx.resolved, sent, records, silences, settings)
     commit.outbox.extend(resolved.rows)
     commit.resolved.extend(resolved.resolved)
     commit.events.extend(_event(name, finding, reason) for finding, reason in resolved.events)

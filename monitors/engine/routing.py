@@ -58,17 +58,18 @@ def _hold(
 
 def plan_resolved(
     resolved: Iterable[Finding],
-    firing: set[str],
+    sent: set[str],
     records: Mapping[str, FindingRecord],
     silences: list[Silence],
     settings: Settings,
 ) -> Planned:
-    """Resolved notices for findings that were notified and are not firing again in this run."""
+    """Resolved notices for findings that were notified and are not being sent again in this run (a
+    closed day's final check may repeat a finding that is over with that day)."""
     planned = Planned()
     for finding in {f.fingerprint: f for f in resolved}.values():
         record = records.get(finding.fingerprint)
-        if finding.fingerprint in firing or record is None or record.last_sent is None:
-            continue  # never notified (or fires again): nothing to close
+        if finding.fingerprint in sent or record is None or record.last_sent is None:
+            continue  # never notified (or sent again now): nothing to close
         planned.resolved.append(finding.fingerprint)
         if any(s.covers(finding.monitor, finding.dedupe_key) for s in silences):
             planned.events.append((finding, "resolved (silenced: no notice)"))
