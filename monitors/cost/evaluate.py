@@ -263,9 +263,7 @@ def _labels(c: Candidate, top: list[Any]) -> dict[str, str]:
     return labels
 
 
-def resolved_findings(
-    ctx: RunContext, ledger: Ledger, budgets: list[BudgetConfig], closed: list[date]
-) -> list[Finding]:
+def resolved_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, closed: list[date]) -> list[Finding]:
     """Projections and spikes of days that closed in this run no longer hold: the day is over. The
     pipeline sends a resolved notice only for the ones it had notified."""
     out: list[Finding] = []
@@ -273,20 +271,21 @@ def resolved_findings(
         record = ledger.get(day)
         if record is None:
             continue
-        for budget in budgets:
+        for budget in s.budgets:
             for value, spend in sorted(series_spend(budget, record["total"], record["dims"]).items()):
                 if value == OTHER:
                     continue
+                top = contributors(ledger, budget, value, day, s.contributor_dims, s.spike.baseline_days)
                 who = "all spend" if budget.scope == "none" else f"{budget.scope} {display_value(value)}"
                 final = f"{day} closed at ${spend:,.2f} of the ${budget.cap:,.2f} cap ({spend / budget.cap:.0%})."
                 for kind, what in (("projection", "heading past its cap"), ("spike", "spike")):
                     c = Candidate(budget, value, day, kind, spend, 1, Severity.WARNING, {})
                     title = f"Cost budget {budget.name} {what} for {who} on {day}"
-                    out.append(_closed(ctx, c, title, f"The day is over: {final}"))
+                    out.append(_closed(ctx, c, title, f"The day is over: {final}", _labels(c, top)))
     return out
 
 
-def _closed(ctx: RunContext, c: Candidate, title: str, summary: str) -> Finding:
+def _closed(ctx: RunContext, c: Candidate, title: str, summary: str, labels: dict[str, str]) -> Finding:
     return Finding(
         monitor="cost",
         dedupe_key=c.dedupe_key,
@@ -297,5 +296,6 @@ def _closed(ctx: RunContext, c: Candidate, title: str, summary: str) -> Finding:
         kind=c.kind,
         rank=c.rank,
         status=Status.RESOLVED,
+        labels=labels,
         evidence={"budget": c.budget.name, "value": c.value, "scope": c.budget.scope, "day": c.day.isoformat()},
     )

@@ -139,7 +139,7 @@ class CostSpikeMonitor:
             cfg.explain_max_queries,
         )
         findings = build_findings(ctx, ledger, settings, days, today) if cfg.budgets else []
-        ctx.resolved.extend(resolved_findings(ctx, ledger, cfg.budgets, report.closed))
+        ctx.resolved.extend(resolved_findings(ctx, ledger, settings, report.closed))
         keep_from = min(days[0], today) - timedelta(days=cfg.history_days() + 1)
         ledger.prune(keep_from)
         prune_cache(ctx, keep_from)

@@ -207,7 +207,7 @@ def _run(
     summary.decisions = decisions
     commit = _plan_commit(name, settings, decisions, now, window, state, deps.store)
     sent = {d.finding.fingerprint for d in decisions if d.send}
-    resolved = plan_resolved(ctx.resolved, sent, records, silences, settings)
+    resolved = plan_resolved(ctx.resolved, sent, records, silences, settings, deps.store, now)
     commit.outbox.extend(resolved.rows)
     commit.resolved.extend(resolved.resolved)
     commit.events.extend(_event(name, finding, reason) for finding, reason in resolved.events)

@@ -22,7 +22,7 @@ MAX_GROUP_LINKS = 10
 _COST_STEP = "pause {who} or raise the cap of budget {budget}"
 _STEPS: Mapping[str, str] = {
     "budget": _COST_STEP,
-    "projection": "check what {who} is doing before the cap is reached; " + _COST_STEP,
+    "projection": "act before the cap is reached: " + _COST_STEP,
     "spike": "check the top contributors and costliest traces of {who}",
     "loop": "stop session {session} of {agent}: it repeats the same tool calls",
     "repeat": "check session {session} of {agent}: it makes the same call again and again",

@@ -62,6 +62,8 @@ def plan_resolved(
     records: Mapping[str, FindingRecord],
     silences: list[Silence],
     settings: Settings,
+    store: Store,
+    now: datetime,
 ) -> Planned:
     """Resolved notices for findings that were notified and are not being sent again in this run (a
     closed day's final check may repeat a finding that is over with that day)."""
@@ -75,8 +77,9 @@ def plan_resolved(
             planned.events.append((finding, "resolved (silenced: no notice)"))
             continue
         routes = settings.channel_routes(finding.monitor, finding.kind, finding.severity)
-        channels = [channel for channel, route in routes.items() if route.send_resolved]
-        payload = message_for(finding).to_dict()
-        planned.rows.extend((finding.fingerprint, channel, payload, None) for channel in channels)
-        planned.events.append((finding, "resolved; notice sent" if channels else "resolved (no route sends resolved)"))
+        channels = {channel: route for channel, route in routes.items() if route.send_resolved}
+        # A notice joins its group like the alert did: if the alert still waits there, both go together.
+        planned.rows.extend(rows_for(finding, channels, store, now))
+        decision = "resolved; notice queued" if channels else "resolved (no route sends resolved)"
+        planned.events.append((finding, decision))
     return planned
