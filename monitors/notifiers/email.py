@@ -74,12 +74,14 @@ class EmailNotifier:
         kind: Literal["email"] = "email"
         host: str = Field(description="SMTP server host name.")
         port: int | None = Field(None, ge=1, le=65535, description="Default: 587 (starttls), 465 (ssl), 25 (none).")
-        security: Literal["starttls", "ssl", "none"] = "starttls"
-        username: str | None = None
+        security: Literal["starttls", "ssl", "none"] = Field(
+            "starttls", description="starttls (port 587), ssl (implicit TLS, 465) or none (a local relay only)."
+        )
+        username: str | None = Field(None, description="SMTP login; with password.")
         password: SecretStr | None = Field(None, description="Use ${SMTP_PASSWORD} or ${file:/run/secrets/smtp}.")
         from_addr: str = Field(description="Sender, e.g. 'langfuse-monitors <alerts@example.com>'.")
         to: list[str] = Field(min_length=1, max_length=MAX_RECIPIENTS, description="Recipients.")
-        subject_prefix: str = Field("[langfuse-monitors]", max_length=50)
+        subject_prefix: str = Field("[langfuse-monitors]", max_length=50, description="Starts every subject.")
         timeout: float = Field(20.0, gt=0, le=120, description="Seconds per SMTP connection.")
 
         _from = field_validator("from_addr")(_address)

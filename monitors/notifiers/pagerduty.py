@@ -65,11 +65,14 @@ class PagerDutyNotifier(WebhookNotifier):
 
         kind: Literal["pagerduty"] = "pagerduty"
         routing_key: SecretStr = Field(description="Integration key of an Events API v2 integration.")
-        events_url: SecretStr = Field(SecretStr(EVENTS_URL), description="The EU region uses events.eu.pagerduty.com.")
+        events_url: str = Field(EVENTS_URL, description="Events API URL; EU accounts: events.eu.pagerduty.com.")
         source: str = Field("langfuse-monitors", max_length=FIELD_MAX, description="Shown as the event's source.")
         timeout: float = Field(10.0, gt=0, le=120, description="Seconds per HTTP attempt.")
 
-        _url = field_validator("events_url")(check_webhook_url)
+        @field_validator("events_url")
+        @classmethod
+        def _url(cls, value: str) -> str:
+            return check_webhook_url(SecretStr(value)).get_secret_value()
 
         @field_validator("routing_key")
         @classmethod
@@ -80,7 +83,7 @@ class PagerDutyNotifier(WebhookNotifier):
             return SecretStr(key)
 
     def target_url(self, config: Any) -> str:
-        return str(config.events_url.get_secret_value())
+        return str(config.events_url)
 
     def payload(self, message: Message) -> dict[str, Any]:
         return event(message, self.config.routing_key.get_secret_value(), source=self.config.source)
