@@ -50,6 +50,7 @@ class PagerDutyNotifier(WebhookNotifier):
     """Sends each message to the Events API v2 as a trigger or, for a resolved notice, a resolve."""
 
     kind: ClassVar[str] = "pagerduty"
+    resolves_natively: ClassVar[bool] = True  # a resolved notice closes the incident its trigger opened
     max_body_chars: ClassVar[int] = SUMMARY_MAX
     request_timeout: ClassVar[float] = 10.0
     status_reasons: ClassVar[Mapping[int, str]] = {
