@@ -210,7 +210,10 @@ def _run(
     resolved = plan_resolved(ctx.resolved, sent, records, silences, settings, deps.store, now)
     commit.outbox.extend(resolved.rows)
     commit.resolved.extend(resolved.resolved)
-    commit.events.extend(_event(name, finding, reason) for finding, reason in resolved.events)
+    # Not stored as finding events: the weekly report reads those as findings, and a resolved notice is
+    # not a new one. The decisions go to the log.
+    for finding, reason in resolved.events:
+        log.debug("resolve %s: %s", finding.fingerprint, reason)
     if resolved.resolved:
         summary.counters["resolved"] = len(resolved.resolved)
     summary.suppressed = sum(not d.send for d in decisions)
