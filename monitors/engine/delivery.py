@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from monitors.contracts.message import Message
@@ -74,5 +74,5 @@ def _message_for(store: Store, row: OutboxRow, now: datetime) -> tuple[list[Outb
     group = row.payload.get("group")
     if not group:
         return [row], Message.from_dict(row.payload)
-    rows = store.group_outbox(row.channel, str(group), sent_since=now - timedelta(0)).pending or [row]
+    rows = store.group_outbox(row.channel, str(group)).pending or [row]
     return rows, group_message([Message.from_dict(r.payload) for r in rows], str(group))

@@ -102,8 +102,9 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
         return messages[0]
     ordered = sorted(messages, key=lambda m: (-m.severity, m.observed_at))
     loudest = ordered[0]
-    counts = {s: sum(m.severity == s for m in messages) for s in Severity}
-    tally = ", ".join(f"{n} {s.label}" for s, n in sorted(counts.items(), reverse=True) if n)
+    firing = [m for m in messages if m.status is not Status.RESOLVED]
+    counts = {s: sum(m.severity == s for m in firing) for s in sorted(Severity, reverse=True)}
+    tally = ", ".join([f"{n} {s.label}" for s, n in counts.items() if n] + _resolved_count(messages))
     links: dict[str, Link] = {}
     for message in ordered:
         for link in message.links:
@@ -124,6 +125,11 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
         group=group,
         parts=tuple(m.fingerprint for m in ordered),
     )
+
+
+def _resolved_count(messages: Sequence[Message]) -> list[str]:
+    resolved = sum(m.status is Status.RESOLVED for m in messages)
+    return [f"{resolved} resolved"] if resolved else []
 
 
 def _part_section(message: Message) -> Section:

@@ -20,7 +20,8 @@ The envelope (version 1; a field is only ever added within a version):
      "monitor": "cost", "kind": "budget", "severity": "critical", "status": "firing" | "resolved",
      "title": "...", "summary": "...", "fields": [{"label": "...", "value": "..."}],
      "sections": [{"heading": "...", "lines": ["..."]}], "links": [{"label": "...", "url": "https://..."}],
-     "group": "agent=llm-fix day=2026-11-21", "parts": ["<fingerprint>", ...], "observed_at": "...Z"}
+     "group": "agent=llm-fix day=2026-11-21", "parts": ["<fingerprint>", ...], "observed_at": "...Z",
+     "footer": "..."}
 
 Text is plain (no markup) and may come from an agent: it is cleaned of control characters and
 defanged ('@' and "://" carry an invisible U+2060), so a receiver that forwards it into a chat pings no

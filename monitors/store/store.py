@@ -186,9 +186,9 @@ class Store:
             )
             return [OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts) for r in rows]
 
-    def group_outbox(self, channel: str, group: str, *, sent_since: datetime) -> GroupOutbox:
+    def group_outbox(self, channel: str, group: str, *, sent_since: datetime | None = None) -> GroupOutbox:
         """One channel's rows of one group: every pending row (due or waiting), oldest first, and what
-        was sent since `sent_since` (for the group's interval and loudest severity)."""
+        was sent since `sent_since` if given (for the group's interval and loudest severity)."""
         table = t.outbox
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -197,7 +197,9 @@ class Store:
                     table.c.channel == channel,
                     sa.or_(
                         table.c.status == "pending",
-                        sa.and_(table.c.status == "sent", table.c.sent_at >= sent_since),
+                        sa.and_(table.c.status == "sent", table.c.sent_at >= sent_since)
+                        if sent_since is not None
+                        else sa.false(),
                     ),
                 )
                 .order_by(table.c.id)

@@ -1,5 +1,6 @@
 """Grouping, group intervals and resolved notices through the real pipeline, the real store and real
-notifiers posting to local receivers (a generic webhook, so each message's envelope can be read)."""
+notifiers posting to local receivers (a generic webhook, so each message's envelope can be read). The
+store-heavy cases run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -83,39 +84,39 @@ def test_findings_without_the_labels_are_not_grouped(hook: WebhookServer, sqlite
 
 
 def test_group_interval_holds_quieter_parts_and_a_louder_part_takes_them_along(
-    hook: WebhookServer, sqlite_store: Store
+    hook: WebhookServer, store: Store
 ) -> None:
     route = {**GROUP, "group_interval": "6h"}
-    first = run(hook, sqlite_store, 0, [{"key": "w1"}], **route)
+    first = run(hook, store, 0, [{"key": "w1"}], **route)
     assert first.delivered == 2
-    held = run(hook, sqlite_store, 1, [{"key": "w1"}, {"key": "w2"}], **route)  # w2: no louder than w1
+    held = run(hook, store, 1, [{"key": "w1"}, {"key": "w2"}], **route)  # w2: no louder than w1
     assert (held.queued, held.delivered) == (2, 1)  # only the plain channel's w2 went out
     assert [e["title"] for e in envelopes(hook, "/grouped")] == ["w1"]
-    page = run(hook, sqlite_store, 2, [{"key": "w1"}, {"key": "w2"}, {"key": "c1", "severity": "critical"}], **route)
+    page = run(hook, store, 2, [{"key": "w1"}, {"key": "w2"}, {"key": "c1", "severity": "critical"}], **route)
     assert page.delivered == 2
     *_, grouped = envelopes(hook, "/grouped")
     assert grouped["parts"] == ["scripted:c1", "scripted:w2"] and grouped["severity"] == "critical"
-    quiet = run(hook, sqlite_store, 3, [{"key": "w3"}], **route)  # within 6h of the page: waits
+    quiet = run(hook, store, 3, [{"key": "w3"}], **route)  # within 6h of the page: waits
     assert len(envelopes(hook, "/grouped")) == 2 and quiet.delivered == 1
-    later = run(hook, sqlite_store, 9, [{"key": "w3"}], **route)  # 6h after the page: the wait is over
+    later = run(hook, store, 9, [{"key": "w3"}], **route)  # 6h after the page: the wait is over
     assert later.delivered == 1
     assert envelopes(hook, "/grouped")[-1]["title"] == "w3"
-    assert sqlite_store.outbox_counts() == {"sent": 8}  # w1, w2, c1, w3 on each channel, each once
+    assert store.outbox_counts() == {"sent": 8}  # w1, w2, c1, w3 on each channel, each once
 
 
 def test_resolved_notice_goes_where_the_route_asks_and_only_for_what_was_sent(
-    hook: WebhookServer, sqlite_store: Store
+    hook: WebhookServer, store: Store
 ) -> None:
-    run(hook, sqlite_store, 0, [{"key": "projection"}], send_resolved=True)
-    gone = run(hook, sqlite_store, 1, [], resolved=["projection", "never-sent"], send_resolved=True)
+    run(hook, store, 0, [{"key": "projection"}], send_resolved=True)
+    gone = run(hook, store, 1, [], resolved=["projection", "never-sent"], send_resolved=True)
     assert gone.counters["resolved"] == 1
     notice = envelopes(hook, "/grouped")[-1]
     assert (notice["status"], notice["fingerprint"]) == ("resolved", "scripted:projection")
     assert notice["title"] == "Resolved: projection" and notice["summary"] == "projection no longer holds"
     assert [e["status"] for e in envelopes(hook, "/plain")] == ["firing"]  # this route did not ask
-    again = run(hook, sqlite_store, 2, [], resolved=["projection"], send_resolved=True)
+    again = run(hook, store, 2, [], resolved=["projection"], send_resolved=True)
     assert again.queued == 0  # already closed: no second notice
-    back = run(hook, sqlite_store, 3, [{"key": "projection"}], send_resolved=True)
+    back = run(hook, store, 3, [{"key": "projection"}], send_resolved=True)
     assert back.delivered == 2  # it holds again: a new alert
 
 
