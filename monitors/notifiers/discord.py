@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from monitors.contracts.findings import Severity, Status
 from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.notifiers.markup import discord_markdown, is_http
+from monitors.notifiers.markup import discord_markdown, is_http, safe_url
 from monitors.support.safe_text import TRUNCATED
 
 TITLE_MAX = 256
@@ -41,7 +41,6 @@ USERNAME_MAX = 80
 SHORT_FIELD = 40  # values this short sit side by side (inline)
 SEVERITY_COLOR = {Severity.CRITICAL: 0xD00000, Severity.WARNING: 0xF2A900, Severity.INFO: 0x3A7BD5}
 RESOLVED_COLOR = 0x2EB67D
-_URL_QUOTE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "@": "%40"}
 
 
 class DiscordNotifier(WebhookNotifier):
@@ -123,7 +122,7 @@ def _links(message: Message) -> str:
     for x in message.links:
         if not is_http(x.url):
             continue
-        url = "".join(_URL_QUOTE.get(c, c) for c in x.url.strip())
+        url = safe_url(x.url)
         link = f"[{discord_markdown(x.label, 200)}]({url})"
         candidate = f"{text} · {link}" if text else link
         if len(candidate) > DESCRIPTION_MAX // 4:

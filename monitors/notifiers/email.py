@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from monitors.contracts.findings import Status
 from monitors.contracts.message import Message
 from monitors.notifiers.base import DeliveryResult, default_retry
-from monitors.notifiers.markup import html_text, is_http, neutral, one_line
+from monitors.notifiers.markup import html_text, is_http, neutral, one_line, safe_url
 from monitors.support.retry import RetryBudget, RetryPolicy
 
 SUBJECT_MAX = 200
@@ -224,7 +224,7 @@ def text_body(message: Message) -> str:
         lines += [neutral(line, 4000) for line in section.lines]
     if message.links:
         lines.append("")
-        lines += [f"{neutral(x.label, 200)}: {x.url}" for x in message.links if is_http(x.url)]
+        lines += [f"{neutral(x.label, 200)}: {safe_url(x.url)}" for x in message.links if is_http(x.url)]
     if message.footer.strip():
         lines += ["", "-- ", neutral(message.footer, 500)]
     return "\n".join(lines) + "\n"
@@ -253,4 +253,4 @@ def html_body(message: Message) -> str:
 
 
 def _href(url: str) -> str:
-    return html.escape(url.strip(), quote=True)
+    return html.escape(safe_url(url), quote=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Callable
 
 from monitors.support.safe_text import WORD_JOINER, clean, fit
@@ -110,3 +111,21 @@ def html_text(text: object, limit: int) -> str:
 
 def is_http(url: str) -> bool:
     return url.strip().lower().startswith(("https://", "http://"))
+
+
+# A trace id inside a URL we built is agent-chosen: quote what could end the URL in Markdown or HTML,
+# read as a mention ('@'), or hide and reorder what the reader sees (controls, bidi, zero-width, spaces).
+_URL_QUOTE = {" ": "%20", '"': "%22", "'": "%27", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "@": "%40"}
+
+
+def safe_url(url: str) -> str:
+    """An http(s) URL we built, with every character quoted that could break out of or disguise it."""
+    out = []
+    for ch in url.strip():
+        if ch in _URL_QUOTE:
+            out.append(_URL_QUOTE[ch])
+        elif unicodedata.category(ch)[0] in "CZ":
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass")))
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from monitors.contracts.findings import Severity, Status
 from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.notifiers.markup import is_http, neutral
+from monitors.notifiers.markup import is_http, neutral, safe_url
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_MAX = 1024
@@ -130,7 +130,7 @@ def event(message: Message, routing_key: str, *, source: str = "langfuse-monitor
         "payload": payload,
         "client": "langfuse-monitors",
     }
-    links = [{"href": x.url, "text": neutral(x.label, 200)} for x in message.links if is_http(x.url)]
+    links = [{"href": safe_url(x.url), "text": neutral(x.label, 200)} for x in message.links if is_http(x.url)]
     if links:
         body["links"] = links[:MAX_LINKS]
     return body

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from monitors.contracts.findings import Severity, Status
 from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.notifiers.markup import is_http, teams_markdown
+from monitors.notifiers.markup import is_http, safe_url, teams_markdown
 from monitors.support.safe_text import TRUNCATED
 
 CARD_VERSION = "1.4"
@@ -82,7 +82,7 @@ def card(message: Message) -> dict[str, Any]:
     head = _head(message)
     facts = _facts(message)
     actions = [
-        {"type": "Action.OpenUrl", "title": teams_markdown(x.label, 100) or "Open", "url": x.url}
+        {"type": "Action.OpenUrl", "title": teams_markdown(x.label, 100) or "Open", "url": safe_url(x.url)}
         for x in message.links
         if is_http(x.url)
     ][:MAX_ACTIONS]

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.notifiers.markup import is_http, neutral
+from monitors.notifiers.markup import is_http, neutral, safe_url
 
 ENVELOPE_TYPE = "langfuse-monitors.alert"
 ENVELOPE_VERSION = 1
@@ -133,7 +133,7 @@ def envelope(message: Message, limits: Any = WebhookChannelNotifier) -> dict[str
         "summary": neutral(message.summary, limits.max_body_chars),
         "fields": fields,
         "sections": sections,
-        "links": [{"label": neutral(x.label, 200), "url": x.url} for x in message.links if is_http(x.url)],
+        "links": [{"label": neutral(x.label, 200), "url": safe_url(x.url)} for x in message.links if is_http(x.url)],
         "group": neutral(message.group, 400),
         "parts": [neutral(p, 400) for p in message.parts],
         "observed_at": message.observed_at,
