@@ -48,7 +48,7 @@ def deliver_pending(
         if row.channel in blocked:
             stats.deferred += 1
             continue
-        rows, message = _message_for(store, row, now)
+        rows, message = _message_for(store, row)
         done.update(r.id for r in rows)
         result = notifier.deliver(message)
         if result.ok:
@@ -69,7 +69,7 @@ def deliver_pending(
     return stats
 
 
-def _message_for(store: Store, row: OutboxRow, now: datetime) -> tuple[list[OutboxRow], Message]:
+def _message_for(store: Store, row: OutboxRow) -> tuple[list[OutboxRow], Message]:
     """The row's message, or its whole group's (every pending part, oldest first) as one message."""
     group = row.payload.get("group")
     if not group:
