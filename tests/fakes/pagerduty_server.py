@@ -3,7 +3,7 @@ PagerDuty's reference (pagerduty_events_v2.schema.json) and answers as PagerDuty
 
 - a valid event: 202 {"status": "success", "message": "Event processed", "dedup_key": ...}
 - an invalid one: 400 {"status": "invalid event", "message": "Event object is invalid", "errors": [...]}
-- scripted replies (429, 500, ...) and go_down()/come_up() as in WebhookServer.
+- scripted replies (429, 500, ...), a replaced `default`, and go_down()/come_up() as in WebhookServer.
 
 It also keeps incidents by dedup_key (open on trigger, closed on resolve), so tests can check the
 lifecycle the way an on-call engineer would see it.
@@ -44,9 +44,11 @@ class PagerDutyServer(WebhookServer):
         return reply
 
     def _answer(self, recorded: Recorded) -> Reply:
-        scripted = super()._next(recorded)
-        if scripted is not self.default:
-            return scripted
+        with self._lock:
+            scripted = bool(self._script)
+        reply = super()._next(recorded)
+        if scripted or self.default != Reply():
+            return reply  # a scripted answer, or a default the test set (e.g. 500 for every request)
         try:
             body = recorded.json
         except ValueError:

@@ -112,3 +112,22 @@ def test_webhook_envelope_is_signed_over_the_exact_body(hook, session, retry):
     request = hook.requests[0]
     assert request.headers[SIGNATURE_HEADER] == "sha256=" + sign(WEBHOOK_SECRET, request.body)
     assert request.json["version"] == 1 and request.json["status"] == "firing"
+
+
+def test_pagerduty_400_is_reported_not_retried_and_429_5xx_are_retried(session, retry, sleeps):
+    from tests.fakes.webhook_server import Reply
+
+    invalid = '{"status": "invalid event", "message": "Event object is invalid", "errors": ["Length of summary"]}'
+    with PagerDutyServer() as pd:
+        notifier = http_notifier("pagerduty", pd, retry, session)
+        pd.script(Reply(400, invalid))
+        bad = notifier.deliver(message_for(critical_finding()))
+        assert (bad.ok, bad.retryable, bad.status, bad.attempts) == (False, False, 400, 1)
+        assert bad.reason == "HTTP 400: PagerDuty rejected the event as invalid: Length of summary"
+        assert sleeps == []
+        pd.script(Reply(429, "", headers={"Retry-After": "3"}), Reply(502, "bad gateway"))
+        ok = notifier.deliver(message_for(critical_finding()))
+        assert (ok.ok, ok.status, ok.attempts) == (True, 202, 3) and sleeps[0] == 3.0
+        pd.default = Reply(500, "")
+        down = notifier.deliver(message_for(critical_finding()))
+    assert (down.ok, down.retryable, down.status, down.attempts) == (False, True, 500, retry.attempts)
