@@ -34,7 +34,9 @@ def test_message_carries_the_finding():
     assert message.title == "Tool-call loop in session-9"
     assert message.severity is Severity.CRITICAL
     assert message.summary.startswith("search_code was called 14 times")
-    assert message.fields == (("Tool", "search_code"), ("Calls", "14"))
+    assert message.fields[:2] == (("Tool", "search_code"), ("Calls", "14"))
+    label, step = message.fields[-1]
+    assert label == "Next step" and step.endswith("mute: run-monitor silence audit --key session-9 --for 4h")
     assert message.links == (Link("Session", "https://cloud.langfuse.com/project/p/sessions/session-9"),)
 
 
@@ -52,7 +54,7 @@ def test_footer_time_is_utc_even_for_other_zones():
 def test_window_becomes_a_field():
     window = RunWindow(datetime(2026, 3, 2, 14, 0, tzinfo=UTC), WHEN)
     message = message_for(finding(window=window))
-    assert message.fields[-1] == ("Window", "2026-03-02T14:00:00Z..2026-03-02T14:30:00Z")
+    assert message.fields[-2] == ("Window", "2026-03-02T14:00:00Z..2026-03-02T14:30:00Z")
 
 
 def test_blank_title_falls_back_to_monitor_and_kind():

@@ -1,9 +1,10 @@
 """`run-monitor all --demo`: every monitor over the bundled sample week, alerts on the terminal.
 
 No credentials and no network: traces are replayed from monitors/demo/observations.jsonl.gz, merge
-requests come from monitors/demo/gitlab.json, the store is a throwaway SQLite file. The cost monitor is
-run every six hours of the demo week, as a schedule would, so you see a budget warn at 80% and page at
-100% once each; drift and audit run once over the week.
+requests come from monitors/demo/gitlab.json, the store is a throwaway SQLite file. The monitors run
+through the week as schedules.yaml has them: cost every hour, so you see a budget warn at 80% and page
+at 100% once each, audit once a day, drift once over the week; alerts appear in the order a channel would get them,
+grouped by agent and day as monitors/demo/monitors.yaml routes them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from monitors.store.store import Store
 DEMO_START = datetime(2026, 11, 16, tzinfo=UTC)
 DEMO_END = datetime(2026, 11, 23, tzinfo=UTC)
 COST_STEP = timedelta(hours=1)
+DAILY_HOUR = 7  # audit runs daily at 07:15 (schedules.yaml: 06:45), after the night's agent runs
 
 
 def load_demo_source() -> ReplaySource:
@@ -51,36 +53,43 @@ def run_demo(names: Sequence[str], *, fmt: str, echo: Callable[[str], None], sto
             f"Demo: sample week {DEMO_START:%Y-%m-%d}..{DEMO_END - timedelta(days=1):%Y-%m-%d} "
             f"({len(deps.source._observations or [])} observations, replayed; no network)"
         )
-        summaries: list[RunSummary] = []
-        for name in names:
-            if name == "cost":
-                summaries.append(_cost_week(settings, deps, delay, echo, fmt))
-            else:
-                summary = run_once(name, settings, deps, now=DEMO_END + delay, since=DEMO_START)
-                summaries.append(summary)
-                _echo_summary(summary, fmt, echo)
+        summaries = _week(names, settings, deps, delay)
+        for summary in summaries:
+            _echo_summary(summary, fmt, echo)
         if set(names) == {"cost", "drift", "audit"}:
             _weekly_digest(settings, deps, delay, echo)
         store.close()
     return max((s.exit_code for s in summaries), default=0)
 
 
-def _cost_week(settings, deps: RunDeps, delay: timedelta, echo, fmt: str) -> RunSummary:
-    """Run cost as a schedule would across the week and fold the runs into one summary."""
-    total = RunSummary("cost", window=RunWindow(DEMO_START, DEMO_END))
-    tick, first = DEMO_START + COST_STEP, True
-    runs = 0
+def _week(names: Sequence[str], settings, deps: RunDeps, delay: timedelta) -> list[RunSummary]:
+    """Run the monitors through the week as a schedule would and fold each one's runs: cost hourly,
+    audit daily after the night's agent runs (as schedules.yaml has it) and once more at the end.
+    Drift runs once over the whole week: its score is normalised against the window's other
+    objectives, and the demo shows it over the week's 27 merge requests."""
+    totals = {name: RunSummary(name, window=RunWindow(DEMO_START, DEMO_END)) for name in names}
+    tick = DEMO_START + COST_STEP
     while tick <= DEMO_END:
-        summary = run_once("cost", settings, deps, now=tick + delay, since=DEMO_START if first else None)
-        first, runs, tick = False, runs + 1, tick + COST_STEP
-        for key in ("records", "findings", "suppressed", "queued", "delivered", "failed", "requests"):
-            setattr(total, key, getattr(total, key) + getattr(summary, key))
-        total.malformed = max(total.malformed, summary.malformed)
-        if summary.status != "ok":
-            total.status, total.error = summary.status, summary.error
-    total.counters["runs"] = runs
-    _echo_summary(total, fmt, echo)
-    return total
+        for name in names:
+            daily = tick.hour == DAILY_HOUR or tick == DEMO_END
+            if (name == "audit" and not daily) or (name == "drift" and tick != DEMO_END):
+                continue
+            first = totals[name].counters.get("runs", 0) == 0
+            summary = run_once(name, settings, deps, now=tick + delay, since=DEMO_START if first else None)
+            _fold(totals[name], summary)
+        tick += COST_STEP
+    return list(totals.values())
+
+
+def _fold(total: RunSummary, summary: RunSummary) -> None:
+    for key in ("records", "findings", "suppressed", "queued", "delivered", "failed", "requests"):
+        setattr(total, key, getattr(total, key) + getattr(summary, key))
+    total.malformed = max(total.malformed, summary.malformed)
+    for key, value in summary.counters.items():
+        total.counters[key] = total.counters.get(key, 0) + value
+    total.counters["runs"] = total.counters.get("runs", 0) + 1
+    if summary.status not in ("ok", "nothing_to_do", "skipped"):
+        total.status, total.error = summary.status, summary.error
 
 
 def _weekly_digest(settings, deps: RunDeps, delay: timedelta, echo: Callable[[str], None]) -> None:

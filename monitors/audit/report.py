@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from monitors.audit.checks import Issue
@@ -124,4 +124,14 @@ def build_finding(
         fields=tuple(fields),
         evidence=evidence,
         links=(Link("Langfuse trace", trace_url),) if trace_url else (),
+        labels=_labels(session),
     )
+
+
+def _labels(session: Session) -> dict[str, str]:
+    """For a route's group_by: the agent, the session and the (UTC) day the session started."""
+    labels = {"agent": session.agent, "session": session.key}
+    started = next((call.time for call in session.calls if call.time is not None), None)
+    if started is not None:
+        labels["day"] = started.astimezone(UTC).date().isoformat()
+    return labels

@@ -9,6 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
+class Status(enum.StrEnum):
+    """Whether a finding still holds. A resolved notice goes only where a route asks for it."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
 class Severity(enum.IntEnum):
     """How loud a finding is. Routing compares severities; higher is louder."""
 
@@ -100,6 +107,9 @@ class Finding:
         kind: the check that produced it ("budget", "spike", "loop", "unverifiable", ...).
         fields: (label, value) pairs shown in the alert.
         evidence: small JSON-able dict of numbers kept for the weekly report.
+        status: firing, or resolved when the monitor says the finding no longer holds.
+        labels: what the finding is about, e.g. {"agent": "llm-fix", "day": "2026-11-21"}; a route's
+            `group_by` names the labels that make findings of one run one incident (one message).
     """
 
     monitor: str
@@ -114,6 +124,8 @@ class Finding:
     fields: tuple[tuple[str, str], ...] = ()
     evidence: Mapping[str, Any] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
+    status: Status = Status.FIRING
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from monitors.contracts.findings import Link, Severity
+from monitors.contracts.findings import Link, Severity, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,13 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One alert (or a group of alerts of one incident, listed in `sections`).
+
+    The identity fields are empty for messages that are not about findings (digest, test alert):
+    `fingerprint` is what channels with their own deduplication key on (PagerDuty's dedup_key), a
+    group's fingerprint names the group; `status` says whether the alert fires or has resolved.
+    """
+
     title: str
     severity: Severity
     summary: str = ""
@@ -29,10 +36,18 @@ class Message:
     links: tuple[Link, ...] = ()
     sections: tuple[Section, ...] = ()
     footer: str = ""
+    fingerprint: str = ""
+    monitor: str = ""
+    kind: str = ""
+    status: Status = Status.FIRING
+    observed_at: str = ""  # ISO 8601, UTC
+    group: str = ""  # e.g. "agent=llm-fix day=2026-11-21" when a route grouped findings into this message
+    parts: tuple[str, ...] = ()  # the fingerprints a grouped message stands for
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["severity"] = self.severity.label
+        data["status"] = self.status.value
         return data
 
     @classmethod
@@ -48,4 +63,11 @@ class Message:
                 for s in data.get("sections", ())
             ),
             footer=str(data.get("footer", "")),
+            fingerprint=str(data.get("fingerprint", "")),
+            monitor=str(data.get("monitor", "")),
+            kind=str(data.get("kind", "")),
+            status=Status(data.get("status", Status.FIRING)),
+            observed_at=str(data.get("observed_at", "")),
+            group=str(data.get("group", "")),
+            parts=tuple(str(p) for p in data.get("parts", ())),
         )

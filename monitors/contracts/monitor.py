@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
-from monitors.contracts.findings import Finding, RunWindow
+from monitors.contracts.findings import Finding, RunWindow, Status
 from monitors.contracts.source import Score, TraceSource
 
 
@@ -79,12 +79,19 @@ class RunContext:
     gitlab_factory: Callable[[], Any] | None = None
     metadata_keys: Mapping[str, str] = field(default_factory=dict)
     scores: list[Score] = field(default_factory=list)
+    # Findings that no longer hold (status resolved, same monitor and dedupe_key as when they fired);
+    # the pipeline sends a resolved notice where a route asks for one, if the finding was notified.
+    resolved: list[Finding] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("monitors"))
 
     def count(self, name: str, n: int = 1) -> None:
         """Count something worth reporting in the run summary (e.g. skipped sessions)."""
         self.counters[name] = self.counters.get(name, 0) + n
+
+    def resolve(self, finding: Finding, reason: str) -> None:
+        """Say that `finding` (as it fired) no longer holds, and why (shown in the resolved notice)."""
+        self.resolved.append(replace(finding, status=Status.RESOLVED, summary=reason, observed_at=self.now))
 
     def meta_key(self, role: str) -> str:
         """The metadata key that holds `role` ("objective", "mr_iid", ...), as renamed in config."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from monitors.contracts.findings import Finding, RunWindow, Severity
+from monitors.contracts.findings import Finding, RunWindow, Severity, Status
 from monitors.contracts.monitor import RunContext
 from monitors.cost.baseline import (
     Spike,
@@ -247,4 +247,55 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
         fields=tuple(fields),
         evidence=evidence,
         links=trace_links(ctx, traces),
+        labels=_labels(c, top),
+    )
+
+
+def _labels(c: Candidate, top: list[Any]) -> dict[str, str]:
+    """What the finding is about, for a route's group_by: the day, the scope's value, and the agent that
+    drove at least half of the spend (so a user's or the global budget groups with that agent's)."""
+    labels = {"day": c.day.isoformat(), "budget": c.budget.name}
+    if c.budget.scope != "none":
+        labels[c.budget.scope] = c.value
+    driver = next((x for x in top if x.dim == "agent" and x.spend >= 0.5 * c.spend > 0), None)
+    if driver is not None and "agent" not in labels:
+        labels["agent"] = driver.value
+    return labels
+
+
+def resolved_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, closed: list[date]) -> list[Finding]:
+    """Projections and spikes of days that closed in this run no longer hold: the day is over. The
+    pipeline sends a resolved notice only for the ones it had notified."""
+    out: list[Finding] = []
+    for day in closed:
+        record = ledger.get(day)
+        if record is None:
+            continue
+        for budget in s.budgets:
+            for value, spend in sorted(series_spend(budget, record["total"], record["dims"]).items()):
+                if value == OTHER:
+                    continue
+                top = contributors(ledger, budget, value, day, s.contributor_dims, s.spike.baseline_days)
+                who = "all spend" if budget.scope == "none" else f"{budget.scope} {display_value(value)}"
+                final = f"{day} closed at ${spend:,.2f} of the ${budget.cap:,.2f} cap ({spend / budget.cap:.0%})."
+                for kind, what in (("projection", "heading past its cap"), ("spike", "spike")):
+                    c = Candidate(budget, value, day, kind, spend, 1, Severity.WARNING, {})
+                    title = f"Cost budget {budget.name} {what} for {who} on {day}"
+                    out.append(_closed(ctx, c, title, f"The day is over: {final}", _labels(c, top)))
+    return out
+
+
+def _closed(ctx: RunContext, c: Candidate, title: str, summary: str, labels: dict[str, str]) -> Finding:
+    return Finding(
+        monitor="cost",
+        dedupe_key=c.dedupe_key,
+        severity=c.severity,
+        title=title,
+        summary=summary,
+        observed_at=ctx.now,
+        kind=c.kind,
+        rank=c.rank,
+        status=Status.RESOLVED,
+        labels=labels,
+        evidence={"budget": c.budget.name, "value": c.value, "scope": c.budget.scope, "day": c.day.isoformat()},
     )

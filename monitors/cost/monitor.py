@@ -29,7 +29,7 @@ from monitors.cost.budgets import (
     SpikeConfig,
     check_unique_names,
 )
-from monitors.cost.evaluate import EvalSettings, build_findings
+from monitors.cost.evaluate import EvalSettings, build_findings, resolved_findings
 from monitors.cost.explain import prune_cache
 from monitors.cost.ledger import Ledger, days_between, local_date
 from monitors.cost.sync import Rationing, Tracking, sync
@@ -141,6 +141,7 @@ class CostSpikeMonitor:
             cfg.explain_max_queries,
         )
         findings = build_findings(ctx, ledger, settings, days, today) if cfg.budgets else []
+        ctx.resolved.extend(resolved_findings(ctx, ledger, settings, report.closed))
         keep_from = min(days[0], today) - timedelta(days=cfg.history_days() + 1)
         ledger.prune(keep_from)
         prune_cache(ctx, keep_from)

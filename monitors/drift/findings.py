@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from monitors.contracts.findings import Finding, Link, Severity
+from monitors.contracts.findings import Finding, Link, Severity, Status
 from monitors.contracts.forge import MergeRequestInfo
 from monitors.contracts.monitor import RunContext
 from monitors.drift.candidates import MrRef, TraceRef, as_text
@@ -113,3 +113,25 @@ def unverifiable_finding(ctx: RunContext, subject: str, reason: str, refs: Itera
         evidence={"reason": reason, "subject": subject, "traces": len(ordered), "trace_id": first.trace_id},
         links=links(ctx, first.trace_id),
     )
+
+
+def drift_resolved(ctx: RunContext, mr: MrRef, info: MergeRequestInfo, score: float, threshold: float) -> list[Finding]:
+    """Every earlier commit's drift finding of `mr`, resolved: its new head matches the objective. The
+    pipeline sends a notice only for the ones it had notified."""
+    head = info.final_commit
+    reason = f"The new head commit {head.id[:12]} of {mr} matches the objective (score {score:.2f} >= {threshold:.2f})."
+    return [
+        Finding(
+            monitor=MONITOR,
+            dedupe_key=f"{mr}@{commit.id}",
+            severity=Severity.WARNING,
+            kind="drift",
+            rank=1,
+            title=f"Goal drift on {mr} at commit {commit.id[:12]}",
+            summary=reason,
+            observed_at=ctx.now,
+            status=Status.RESOLVED,
+        )
+        for commit in info.commits
+        if commit.id != head.id
+    ]

@@ -42,7 +42,7 @@ from monitors.drift.candidates import (
     parse_mr_ref,
     to_pending,
 )
-from monitors.drift.findings import drift_finding, unverifiable_finding
+from monitors.drift.findings import drift_finding, drift_resolved, unverifiable_finding
 from monitors.support.embeddings import DEFAULT_MODEL
 
 DID_CHARS = 4000  # the embedding model reads ~256 tokens anyway; bounds the work for huge commit lists
@@ -238,6 +238,8 @@ class GoalDriftMonitor:
                 ctx.count("drifted")
                 cosine = self._cosine(ctx, keys[ref.trace_id], method)
                 yield drift_finding(ctx, mr, info, ref, worst, threshold, len(refs), self.config.did_text, cosine)
+            else:  # the head now matches: a drift alert on an earlier commit of this MR no longer holds
+                ctx.resolved.extend(drift_resolved(ctx, mr, info, worst, threshold))
 
     def _score(self, ctx: RunContext, pairs: list[Any], method: str) -> dict[tuple[str, str, str], float]:
         """Score all pairs in one call, against this run's pairs plus the repositories' recent history."""

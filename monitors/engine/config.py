@@ -87,6 +87,17 @@ class Route(Strict):
     kinds: list[str] | None = Field(None, description="Only these finding kinds (e.g. budget, loop).")
     min_severity: Severity = Field(Severity.WARNING, description="info, warning or critical.")
     channels: list[str] = Field(description="Channel names from `channels`.")
+    group_by: list[str] | None = Field(
+        None,
+        description="Finding labels that make one incident (agent, user, session, day, ...): findings "
+        "that share them go out as one message listing every part.",
+    )
+    group_interval: Duration | None = Field(
+        None,
+        description="With group_by: once a group was sent, later parts no louder than what was sent wait "
+        "and go together at most this often; a louder part goes at once. Default: no waiting.",
+    )
+    send_resolved: bool = Field(False, description="Also send a notice when a finding no longer holds.")
 
     @field_validator("min_severity", mode="before")
     @classmethod
@@ -143,10 +154,18 @@ class Settings(Strict):
 
     def routes_for(self, monitor: str, kind: str, severity: Severity) -> list[str]:
         """Channel names that get a finding, in config order, without duplicates."""
-        chosen = [c for r in self.routes if r.matches(monitor, kind, severity) for c in r.channels]
-        if not chosen and self.default_route and self.default_route.matches(monitor, kind, severity):
-            chosen = list(self.default_route.channels)
-        return list(dict.fromkeys(chosen))
+        return list(self.channel_routes(monitor, kind, severity))
+
+    def channel_routes(self, monitor: str, kind: str, severity: Severity) -> dict[str, Route]:
+        """Channel name -> the first matching route that names it (its grouping and resolve options)."""
+        matching = [r for r in self.routes if r.matches(monitor, kind, severity)]
+        if not matching and self.default_route and self.default_route.matches(monitor, kind, severity):
+            matching = [self.default_route]
+        chosen: dict[str, Route] = {}
+        for route in matching:
+            for channel in route.channels:
+                chosen.setdefault(channel, route)
+        return chosen
 
     def enabled_monitors(self) -> list[str]:
         return [name for name in MONITORS if name not in self.disabled_monitors]
@@ -298,6 +317,8 @@ def _route_problems(settings: Settings) -> Iterator[str]:
         for monitor in route.monitors:
             if monitor != "*" and monitor not in MONITORS:
                 yield f"{where}.monitors: unknown monitor {monitor!r} (valid: {', '.join(MONITORS)})"
+        if route.group_interval is not None and not route.group_by:
+            yield f"{where}.group_interval: needs group_by (which findings make one group)"
     try:
         ZoneInfo(settings.report.timezone)
     except (ZoneInfoNotFoundError, ValueError):

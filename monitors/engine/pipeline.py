@@ -25,6 +25,7 @@ from monitors.engine.config import Settings
 from monitors.engine.dedupe import Decision, decide_all
 from monitors.engine.delivery import deliver_pending
 from monitors.engine.registry import monitor_class
+from monitors.engine.routing import plan_resolved, rows_for
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
 
@@ -203,15 +204,21 @@ def _run(
     source.end_progress()
     _fill_source_stats(summary, source, ctx)
     summary.findings = len(findings)
-    decisions = decide_all(
-        findings,
-        deps.store.finding_records(f.fingerprint for f in findings),
-        deps.store.silences(now=now),
-        now=now,
-        realert=settings.alerting.realert,
-    )
+    records = deps.store.finding_records(f.fingerprint for f in [*findings, *ctx.resolved])
+    silences = deps.store.silences(now=now)
+    decisions = decide_all(findings, records, silences, now=now, realert=settings.alerting.realert)
     summary.decisions = decisions
-    commit = _plan_commit(name, settings, decisions, now, window, state)
+    commit = _plan_commit(name, settings, decisions, now, window, state, deps.store)
+    sent = {d.finding.fingerprint for d in decisions if d.send}
+    resolved = plan_resolved(ctx.resolved, sent, records, silences, settings, deps.store, now)
+    commit.outbox.extend(resolved.rows)
+    commit.resolved.extend(resolved.resolved)
+    # Not stored as finding events: the weekly report reads those as findings, and a resolved notice is
+    # not a new one. The decisions go to the log.
+    for finding, reason in resolved.events:
+        log.debug("resolve %s: %s", finding.fingerprint, reason)
+    if resolved.resolved:
+        summary.counters["resolved"] = len(resolved.resolved)
     summary.suppressed = sum(not d.send for d in decisions)
     summary.queued = len(commit.outbox)
     for decision in decisions:
@@ -257,31 +264,36 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
 
 
 def _plan_commit(
-    name: str, settings: Settings, decisions: list[Decision], now: datetime, window: RunWindow, state: MemoryState
+    name: str,
+    settings: Settings,
+    decisions: list[Decision],
+    now: datetime,
+    window: RunWindow,
+    state: MemoryState,
+    store: Store,
 ) -> RunCommit:
-    from monitors.engine.render import message_for
-
     commit = RunCommit(monitor=name, now=now, watermark=window.end, seen=[], outbox=[], events=[], state=state.dirty)
     for decision in decisions:
         finding = decision.finding
-        channels = settings.routes_for(name, finding.kind, finding.severity) if decision.send else []
+        channels = settings.channel_routes(name, finding.kind, finding.severity) if decision.send else {}
         reason = decision.reason if not decision.send or channels else "no route matches"
         if decision.send and channels:
-            payload = message_for(finding).to_dict()
-            commit.outbox.extend((finding.fingerprint, channel, payload) for channel in channels)
+            commit.outbox.extend(rows_for(finding, channels, store, now))
         commit.seen.append((finding.fingerprint, finding.rank if decision.send and channels else None))
-        commit.events.append(
-            {
-                "monitor": name,
-                "fingerprint": finding.fingerprint,
-                "kind": finding.kind or "-",
-                "severity": finding.severity.label,
-                "observed_at": finding.observed_at,
-                "decision": reason[:200],
-                "finding": _jsonable(finding_to_dict(finding)),
-            }
-        )
+        commit.events.append(_event(name, finding, reason))
     return commit
+
+
+def _event(name: str, finding: Finding, decision: str) -> dict[str, Any]:
+    return {
+        "monitor": name,
+        "fingerprint": finding.fingerprint,
+        "kind": finding.kind or "-",
+        "severity": finding.severity.label,
+        "observed_at": finding.observed_at,
+        "decision": decision[:200],
+        "finding": _jsonable(finding_to_dict(finding)),
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -291,11 +303,22 @@ def _jsonable(value: Any) -> Any:
 def _print_dry_run(commit: RunCommit, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
     """A dry run shows what would be sent, on the terminal, and writes nothing."""
     from monitors.contracts.message import Message
+    from monitors.engine.render import group_message
 
-    for _fingerprint, channel, payload in commit.outbox:
+    groups: dict[tuple[str, str], list[Message]] = {}
+    singles: list[tuple[str, Message]] = []
+    for _fingerprint, channel, payload, *_ in commit.outbox:
+        message = Message.from_dict(payload)
+        if message.group:
+            groups.setdefault((channel, message.group), []).append(message)
+        else:
+            singles.append((channel, message))
+    # What this run would add; parts already waiting in the store are not shown.
+    singles += [(channel, group_message(parts, group)) for (channel, group), parts in groups.items()]
+    for channel, message in singles:
         notifier = deps.notifiers.get(channel)
         if notifier is not None:
-            notifier.deliver(Message.from_dict(payload))
+            notifier.deliver(message)
 
 
 def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: datetime) -> None:

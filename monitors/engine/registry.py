@@ -19,9 +19,14 @@ MONITORS: dict[str, str] = {
 
 NOTIFIERS: dict[str, str] = {
     "alertmanager": "monitors.notifiers.alertmanager:AlertmanagerNotifier",
+    "discord": "monitors.notifiers.discord:DiscordNotifier",
+    "email": "monitors.notifiers.email:EmailNotifier",
     "mattermost": "monitors.notifiers.mattermost:MattermostNotifier",
+    "pagerduty": "monitors.notifiers.pagerduty:PagerDutyNotifier",
     "slack": "monitors.notifiers.slack:SlackNotifier",
     "stdout": "monitors.notifiers.stdout:StdoutNotifier",
+    "teams": "monitors.notifiers.teams:TeamsNotifier",
+    "webhook": "monitors.notifiers.webhook:WebhookChannelNotifier",
 }
 
 

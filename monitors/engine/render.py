@@ -1,30 +1,142 @@
-"""The one place a Finding becomes a neutral Message.
+"""The one place a Finding becomes a neutral Message: one alert, a resolved notice, or a group.
 
 Notifiers never look at findings: they map a Message onto their own payload and escape every string
-in it (see monitors.support.safe_text). Nothing built here is markup; agent text is passed through as plain text.
+in it (see monitors.support.safe_text). Nothing built here is markup; agent text is passed through as
+plain text. Every alert ends with a next step for its kind, including the exact `run-monitor silence`
+command that mutes it (the key is the prefix `Silence.covers` matches).
 """
 
 from __future__ import annotations
 
-from monitors.contracts.findings import Finding, Severity, utc
-from monitors.contracts.message import Message
+import shlex
+from collections.abc import Mapping, Sequence
+
+from monitors.contracts.findings import Finding, Link, Severity, Status, utc
+from monitors.contracts.message import Message, Section
 
 PRODUCT = "langfuse-monitors"
+MUTE_FOR = "4h"
+MAX_GROUP_LINKS = 10
+
+# What a person should do first, per check. The silence command is appended by `next_step`.
+_COST_STEP = "pause {who} or raise the cap of budget {budget}"
+_STEPS: Mapping[str, str] = {
+    "budget": _COST_STEP,
+    "projection": "act before the cap is reached: " + _COST_STEP,
+    "spike": "check the top contributors and costliest traces of {who}",
+    "loop": "stop session {session} of {agent}: it repeats the same tool calls",
+    "repeat": "check session {session} of {agent}: it makes the same call again and again",
+    "runaway": "stop session {session} of {agent} and set a step limit for it",
+    "backtrack": "check session {session} of {agent}: it undoes its own work",
+    "error_storm": "check the failing tool in session {session} of {agent}",
+    "plan": "compare the plan of session {session} with what {agent} did",
+    "drift": "review the merge request against its objective before merging",
+    "unverifiable": "give the agent's traces an objective and a merge request the monitor can read",
+}
 
 
 def message_for(finding: Finding) -> Message:
-    """Build the alert for one finding: title, severity, summary, fields, links and a footer."""
+    """Build the alert for one finding: title, severity, summary, fields, next step, links and a footer."""
     fields = list(finding.fields)
     if finding.window is not None:
         fields.append(("Window", str(finding.window)))
+    resolved = finding.status is Status.RESOLVED
+    if not resolved:
+        fields.append(("Next step", next_step(finding)))
+    title = finding.title.strip() or _default_title(finding)
     return Message(
-        title=finding.title.strip() or _default_title(finding),
+        title=f"Resolved: {title}" if resolved and not title.lower().startswith("resolved") else title,
         severity=finding.severity,
         summary=finding.summary,
         fields=tuple(fields),
         links=finding.links,
         footer=_footer(finding),
+        fingerprint=finding.fingerprint,
+        monitor=finding.monitor,
+        kind=finding.kind,
+        status=finding.status,
+        observed_at=f"{utc(finding.observed_at):%Y-%m-%dT%H:%M:%SZ}",
     )
+
+
+def silence_key(finding: Finding) -> str:
+    """The narrowest `--key` that mutes this finding and its later days or checks."""
+    evidence = finding.evidence
+    if finding.monitor == "cost" and "budget" in evidence and "value" in evidence:
+        return f"{evidence['budget']}:{evidence['value']}"  # every day and check of this budget and value
+    if finding.monitor == "audit" and ":" in finding.dedupe_key:
+        return finding.dedupe_key.rpartition(":")[0]  # "<session>:<check>" -> every check of this session
+    return finding.dedupe_key
+
+
+def next_step(finding: Finding) -> str:
+    """'pause agent llm-fix or raise …; mute: run-monitor silence cost --key per-agent:llm-fix --for 4h'."""
+    evidence = finding.evidence
+    scope, value = str(evidence.get("scope", "")), str(evidence.get("value", ""))
+    who = "the agents driving this spend" if scope in ("", "none") else f"{scope} {value}"
+    template = _STEPS.get(finding.kind, "look at the finding's details")
+    action = template.format(
+        who=who,
+        budget=evidence.get("budget", "?"),
+        session=evidence.get("session", "?"),
+        agent=evidence.get("agent", "the agent"),
+    )
+    command = f"run-monitor silence {finding.monitor} --key {shlex.quote(silence_key(finding))} --for {MUTE_FOR}"
+    return f"{action}; mute: {command}"
+
+
+def group_key(labels: Mapping[str, str], group_by: Sequence[str]) -> str | None:
+    """'agent=llm-fix day=2026-11-21', or None when the finding lacks a label the route groups by."""
+    if not group_by or any(not labels.get(name) for name in group_by):
+        return None
+    return " ".join(f"{name}={labels[name]}" for name in group_by)
+
+
+def group_message(messages: Sequence[Message], group: str) -> Message:
+    """One message for the parts of an incident: paged at the loudest part, every part kept in full.
+
+    The loudest part's title, summary and fields lead; each part (the loudest too) follows as a section
+    with its own summary, fields and next step, so nothing of the detail is lost.
+    """
+    if len(messages) == 1:
+        return messages[0]
+    ordered = sorted(messages, key=lambda m: (-m.severity, m.observed_at))
+    loudest = ordered[0]
+    firing = [m for m in messages if m.status is not Status.RESOLVED]
+    counts = {s: sum(m.severity == s for m in firing) for s in sorted(Severity, reverse=True)}
+    tally = ", ".join([f"{n} {s.label}" for s, n in counts.items() if n] + _resolved_count(messages))
+    links: dict[str, Link] = {}
+    for message in ordered:
+        for link in message.links:
+            links.setdefault(link.url, link)
+    return Message(
+        title=f"{len(messages)} alerts, one incident ({group}): {loudest.title}",
+        severity=loudest.severity,
+        summary=f"These alerts share {group} ({tally}). {loudest.summary}".strip(),
+        fields=tuple((label, value) for label, value in loudest.fields if label == "Next step"),
+        links=tuple(links.values())[:MAX_GROUP_LINKS],
+        sections=tuple(_part_section(m) for m in ordered),
+        footer=f"{PRODUCT} · group: {group} · {len(messages)} alerts",
+        fingerprint=f"group:{group}",
+        monitor=loudest.monitor if len({m.monitor for m in messages}) == 1 else "",
+        kind=loudest.kind,
+        status=loudest.status,
+        observed_at=max(m.observed_at for m in messages),
+        group=group,
+        parts=tuple(m.fingerprint for m in ordered),
+    )
+
+
+def _resolved_count(messages: Sequence[Message]) -> list[str]:
+    resolved = sum(m.status is Status.RESOLVED for m in messages)
+    return [f"{resolved} resolved"] if resolved else []
+
+
+def _part_section(message: Message) -> Section:
+    lines = [message.summary] if message.summary.strip() else []
+    lines += [f"{label}: {value}" for label, value in message.fields]
+    lines.append(message.footer)
+    return Section(f"[{message.severity.label.upper()}] {message.title}", tuple(lines))
 
 
 def _default_title(finding: Finding) -> str:
@@ -51,6 +163,8 @@ def test_message() -> Message:
         summary=("If you can read this, the channel is set up correctly. Nothing is wrong and no action is needed."),
         fields=(("Purpose", "webhook check"),),
         footer=f"{PRODUCT} · test-alert",
+        fingerprint="test-alert",
+        kind="test",
     )
 
 

@@ -13,6 +13,7 @@ other status is permanent, with a readable reason from a per-service map.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -95,16 +96,24 @@ class WebhookNotifier:
         self.config = config
         self.retry = retry or default_retry()
         self.session = session or requests.Session()
-        self._url = config.webhook_url.get_secret_value()
+        self._url = self.target_url(config)
         self.where = redact_host(self._url)
         self.log = logging.getLogger(f"monitors.notifiers.{self.kind}")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.where}>"
 
+    def target_url(self, config: Any) -> str:
+        """Where to POST; a secret (most services put the credential in the URL)."""
+        return str(config.webhook_url.get_secret_value())
+
     def payload(self, message: Message) -> dict[str, Any]:
         """The JSON body for `message`, escaped and within the service's limits."""
         raise NotImplementedError
+
+    def extra_headers(self, body: bytes) -> dict[str, str]:
+        """Headers beyond User-Agent and Content-Type (e.g. a signature over the exact body)."""
+        return {}
 
     def deliver(self, message: Message) -> DeliveryResult:
         """POST the message; never raises for HTTP trouble (see DeliveryResult)."""
@@ -139,13 +148,16 @@ class WebhookNotifier:
 
     def _attempt(self, body: dict[str, Any]) -> DeliveryResult:
         timeout = float(getattr(self.config, "timeout", None) or self.request_timeout)
+        # Serialised here (as requests' json= would) so a signature covers the exact bytes sent.
+        data = json.dumps(body, allow_nan=False).encode("utf-8")
+        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **self.extra_headers(data)}
         try:
             response = self.session.post(
                 self._url,
-                json=body,
+                data=data,
                 timeout=timeout,
                 allow_redirects=False,  # a redirect would re-send the body somewhere we did not choose
-                headers={"User-Agent": USER_AGENT},
+                headers=headers,
             )
         except requests.RequestException as exc:
             # str(exc) embeds the URL: only the exception's class decides the reason.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,14 @@ class OutboxRow:
 
 
 @dataclass
+class GroupOutbox:
+    """A group's rows on one channel: pending ones (due or waiting) and (sent_at, severity) of recent sends."""
+
+    pending: list[OutboxRow] = field(default_factory=list)
+    sent: list[tuple[datetime, str]] = field(default_factory=list)
+
+
+@dataclass
 class RunCommit:
     """Everything one run writes, applied atomically by Store.commit_run."""
 
@@ -47,6 +55,9 @@ class RunCommit:
     now: datetime
     watermark: datetime | None
     seen: list[tuple[str, int | None]]  # (fingerprint, rank if sent else None)
-    outbox: list[tuple[str, str, dict[str, Any]]]  # (fingerprint, channel, message payload)
+    # (fingerprint, channel, message payload[, not before]): a grouped part may wait for its group's turn.
+    outbox: list[tuple[Any, ...]]
     events: list[dict[str, Any]]
     state: Mapping[str, Any]
+    # Fingerprints that no longer hold: their notification is closed, so if one holds again it is new.
+    resolved: list[str] = field(default_factory=list)

@@ -21,7 +21,7 @@ from monitors.contracts.errors import StoreError
 from monitors.contracts.findings import utc
 from monitors.store import schema as t
 from monitors.store.migrations import migrate
-from monitors.store.rows import FindingRecord, OutboxRow, RunCommit, Silence
+from monitors.store.rows import FindingRecord, GroupOutbox, OutboxRow, RunCommit, Silence
 from monitors.store.urls import engine_url, redact_url
 
 
@@ -131,11 +131,17 @@ class Store:
                             "payload": payload,
                             "created_at": commit.now,
                             "attempts": 0,
-                            "next_attempt": commit.now,
+                            "next_attempt": (rest[0] if rest and rest[0] else commit.now),
                             "status": "pending",
                         }
-                        for fp, channel, payload in commit.outbox
+                        for fp, channel, payload, *rest in commit.outbox
                     ],
+                )
+            if commit.resolved:
+                conn.execute(
+                    t.findings.update()
+                    .where(t.findings.c.fingerprint.in_(commit.resolved))
+                    .values(last_sent=None, sent_rank=None, last_seen=commit.now)
                 )
             if commit.events:
                 conn.execute(t.finding_events.insert(), commit.events)
@@ -197,6 +203,35 @@ class Store:
                 .limit(limit)
             )
             return [OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts) for r in rows]
+
+    def group_outbox(self, channel: str, group: str, *, sent_since: datetime | None = None) -> GroupOutbox:
+        """One channel's rows of one group: every pending row (due or waiting), oldest first, and what
+        was sent since `sent_since` if given (for the group's interval and loudest severity)."""
+        table = t.outbox
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(table)
+                .where(
+                    table.c.channel == channel,
+                    sa.or_(
+                        table.c.status == "pending",
+                        sa.and_(table.c.status == "sent", table.c.sent_at >= sent_since)
+                        if sent_since is not None
+                        else sa.false(),
+                    ),
+                )
+                .order_by(table.c.id)
+            ).all()
+        found = GroupOutbox()
+        for r in rows:
+            payload = _json(r.payload)
+            if payload.get("group") != group:
+                continue
+            if r.status == "pending":
+                found.pending.append(OutboxRow(r.id, r.fingerprint, r.channel, payload, r.attempts))
+            else:
+                found.sent.append((utc(r.sent_at), str(payload.get("severity", ""))))
+        return found
 
     def outbox_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

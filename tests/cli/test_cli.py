@@ -80,17 +80,17 @@ def test_silence_add_list_remove(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "not a duration" in bad.output
 
 
+# The demo routes group by agent and day (24h interval) and send resolved notices: the Saturday runaway's
+# later budgets (both projections, per-agent 80%/100%, global 80%/100%) and the projections' resolved
+# notices reach the channel as one message, after the per-user warning and page.
 DEMO_COST_ALERTS = [
     "[WARNING] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
+    "[WARNING] Resolved: Cost budget per-agent spike for agent mr-review on 2026-11-17",
     "[WARNING] Cost budget global at 80% for all spend on 2026-11-19",
     "[WARNING] Cost budget per-user at 80% for user svc-llm-fix on 2026-11-21",
     "[CRITICAL] Cost budget per-user at 100% for user svc-llm-fix on 2026-11-21",
-    "[WARNING] Cost budget global heading past its cap for all spend on 2026-11-21",
-    "[WARNING] Cost budget per-agent heading past its cap for agent llm-fix on 2026-11-21",
-    "[WARNING] Cost budget per-agent at 80% for agent llm-fix on 2026-11-21",
-    "[CRITICAL] Cost budget per-agent at 100% for agent llm-fix on 2026-11-21",
-    "[WARNING] Cost budget global at 80% for all spend on 2026-11-21",
-    "[CRITICAL] Cost budget global at 100% for all spend on 2026-11-21",
+    "[CRITICAL] 8 alerts, one incident (agent=llm-fix day=2026-11-21): "
+    "Cost budget per-agent at 100% for agent llm-fix on 2026-11-21",
 ]
 
 

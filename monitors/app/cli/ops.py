@@ -113,7 +113,14 @@ def register(cli: click.Group, drift: click.Group) -> None:
     @click.option("--dry-run", is_flag=True, help="Print the message instead of sending it.")
     @exit_codes
     def test_alert(config: str | None, channel: str, dry_run: bool) -> None:
-        """Send a harmless test message to one channel to check its webhook."""
+        """Send a harmless test message to one channel (any kind) to check its setup.
+
+        It is sent once, now: a failed test is reported and not queued for a later run. On PagerDuty
+        the test incident is resolved right after it opens.
+        """
+        from dataclasses import replace
+
+        from monitors.contracts.findings import Status
         from monitors.engine.render import test_message
         from monitors.engine.wiring import build_notifiers
 
@@ -121,8 +128,15 @@ def register(cli: click.Group, drift: click.Group) -> None:
         notifiers = build_notifiers(settings, dry_run=dry_run)
         if channel not in notifiers:
             raise ConfigError(f"--channel: unknown channel {channel!r} (defined: {', '.join(notifiers) or 'none'})")
-        result = notifiers[channel].deliver(test_message())
-        click.echo(f"channel={channel} ok={result.ok} status={result.status} reason={result.reason}")
+        notifier = notifiers[channel]
+        result = notifier.deliver(test_message())
+        kind = settings.channel_configs[channel].kind
+        click.echo(f"channel={channel} kind={kind} ok={result.ok} status={result.status} reason={result.reason}")
+        if result.ok and getattr(notifier, "resolves_natively", False):
+            closed = notifier.deliver(replace(test_message(), status=Status.RESOLVED))
+            click.echo(f"channel={channel} test incident resolved={closed.ok} reason={closed.reason}")
+        if not result.ok:
+            click.echo("not queued: a test alert is sent once and never retried by a later run", err=True)
         sys.exit(0 if result.ok else 1)
 
     @cli.command()
