@@ -78,7 +78,11 @@ class StoreSettings(Strict):
         SecretStr("sqlite:///state/monitors.db"),
         description="sqlite:///path.db or postgresql://user@host/db (may hold a password: a secret).",
     )
-    lock_lease: Duration = Field("1h", description="A run lock older than this is considered stale.")
+    lock_lease: Duration = Field(
+        "30s",
+        description="SQLite: a run renews its lock every third of this; a lock not renewed for this long "
+        "(its holder was killed) is taken over. PostgreSQL locks end with their holder's session.",
+    )
 
 
 class Route(Strict):

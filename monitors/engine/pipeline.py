@@ -147,8 +147,12 @@ def run_once(
     store = deps.store
     lease = settings.store.lock_lease
     if not dry_run and not store.acquire_lock(monitor_name, now=now, lease=lease):
-        summary.status, summary.error = "skipped", "another run of this monitor is in progress"
-        log.info("%s", summary.line())
+        holder = (store.lock_holders().get(monitor_name) or {}).get("holder", "unknown")
+        summary.status, summary.error = "skipped", f"held back: another run of this monitor holds its lock ({holder})"
+        # Recorded, so `status` can show a monitor that is being held back instead of running.
+        finished = datetime.now(UTC)
+        store.record_run(monitor_name, started=now, finished=finished, status="skipped", summary=summary.to_dict())
+        log.warning("%s", summary.line())
         return summary
     try:
         _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
@@ -215,6 +219,10 @@ def _run(
         log.debug("%s %s: %s", "send" if decision.send else "hold", decision.finding.fingerprint, decision.reason)
     if dry_run:
         _print_dry_run(commit, deps, summary, now)
+        return
+    if not deps.store.lock_still_held(name):
+        # Another run took the lock over (this one stalled past its lease): it owns the window now.
+        summary.status, summary.error = "failed", "lost the run lock to another run; nothing committed or sent"
         return
     deps.store.commit_run(commit)
     _deliver(settings, deps, summary, now)

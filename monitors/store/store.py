@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import socket
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,13 +18,10 @@ import sqlalchemy as sa
 from monitors.contracts.errors import StoreError
 from monitors.contracts.findings import utc
 from monitors.store import schema as t
+from monitors.store.locks import RunLocks, holder_id
 from monitors.store.migrations import migrate
 from monitors.store.rows import FindingRecord, OutboxRow, RunCommit, Silence
 from monitors.store.urls import engine_url, redact_url
-
-
-def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Store:
@@ -34,7 +29,7 @@ class Store:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self.holder = _holder()
+        self.locks = RunLocks(engine, holder_id())
 
     @classmethod
     def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
@@ -55,37 +50,28 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    # --- locks -----------------------------------------------------------------------------------
+    # --- locks (monitors.store.locks) -------------------------------------------------------------
+
+    @property
+    def holder(self) -> str:
+        return self.locks.holder
+
+    @holder.setter
+    def holder(self, value: str) -> None:
+        self.locks.holder = value
 
     def acquire_lock(self, monitor: str, *, now: datetime, lease: timedelta) -> bool:
-        """Take the run lock of `monitor`; False when a live run holds it."""
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(t.run_locks).where(t.run_locks.c.monitor == monitor)).first()
-            if row is None:
-                try:
-                    conn.execute(
-                        t.run_locks.insert().values(
-                            monitor=monitor, holder=self.holder, acquired_at=now, expires_at=now + lease
-                        )
-                    )
-                    return True
-                except sa.exc.IntegrityError:
-                    return False
-            if utc(row.expires_at) > now and _holder_alive(row.holder):
-                return False
-            # Stale: expired, or its process on this host is gone (kill -9). Take it over atomically.
-            taken = conn.execute(
-                t.run_locks.update()
-                .where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == row.holder)
-                .values(holder=self.holder, acquired_at=now, expires_at=now + lease)
-            )
-            return taken.rowcount == 1
+        """Take the run lock of `monitor`; False when a live run holds it (see monitors.store.locks)."""
+        return self.locks.acquire(monitor, now=now, lease=lease)
 
     def release_lock(self, monitor: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.run_locks.delete().where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == self.holder)
-            )
+        self.locks.release(monitor)
+
+    def lock_still_held(self, monitor: str) -> bool:
+        return self.locks.still_held(monitor)
+
+    def lock_holders(self) -> dict[str, dict[str, Any]]:
+        return self.locks.holders()
 
     # --- watermarks, state, dedupe records ----------------------------------------------------------
 
@@ -267,14 +253,22 @@ class Store:
             )
 
     def last_runs(self) -> dict[str, dict[str, Any]]:
-        """Per monitor: the last run and the last successful run (heartbeat)."""
+        """Per monitor: the last run, the last successful run (heartbeat), failures, and `held_back`
+        ({since, skipped, reason}) while its latest runs were all skipped because another run held the lock."""
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(t.runs).order_by(t.runs.c.finished_at)):
-                entry = out.setdefault(row.monitor, {"last_ok": None, "failures": 0})
-                entry["last"] = {"status": row.status, "finished_at": utc(row.finished_at)}
+            for row in conn.execute(sa.select(t.runs).order_by(t.runs.c.finished_at, t.runs.c.id)):
+                entry = out.setdefault(row.monitor, {"last_ok": None, "failures": 0, "held_back": None})
+                finished = utc(row.finished_at)
+                entry["last"] = {"status": row.status, "finished_at": finished}
+                if row.status == "skipped":
+                    held = entry["held_back"] or {"since": finished, "skipped": 0}
+                    reason = (_json(row.summary) or {}).get("error")
+                    entry["held_back"] = held | {"skipped": held["skipped"] + 1, "reason": reason}
+                    continue
+                entry["held_back"] = None
                 if row.status == "ok":
-                    entry["last_ok"] = utc(row.finished_at)
+                    entry["last_ok"] = finished
                 else:
                     entry["failures"] += 1
         return out
@@ -339,16 +333,3 @@ def _json(value: Any) -> Any:
 
 def _parse(value: Any) -> datetime | None:
     return utc(datetime.fromisoformat(value)) if isinstance(value, str) else None
-
-
-def _holder_alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another host's process: trust the lease
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
