@@ -25,6 +25,7 @@ from monitors.engine.delivery import deliver_pending
 from monitors.engine.registry import monitor_class
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
+from monitors.support.deadline import run_deadline
 
 log = logging.getLogger("monitors.engine.pipeline")
 
@@ -140,8 +141,13 @@ def run_once(
     since: datetime | None = None,
     until: datetime | None = None,
     dry_run: bool = False,
+    deadline: timedelta | None = None,
 ) -> RunSummary:
-    """Run one monitor over one window; never raises for source or delivery failures (see status)."""
+    """Run one monitor over one window; never raises for source or delivery failures (see status).
+
+    `deadline` bounds the run: every request, retry wait and delivery fits in it (see
+    monitors.support.deadline); a run that reaches it ends `failed`, saying where it stopped.
+    """
     now = now or datetime.now(UTC)
     summary = RunSummary(monitor_name, dry_run=dry_run)
     store = deps.store
@@ -155,7 +161,8 @@ def run_once(
         log.warning("%s", summary.line())
         return summary
     try:
-        _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
+        with run_deadline(deadline.total_seconds() if deadline is not None else None):
+            _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
     finally:
         if not dry_run:
             store.record_run(
@@ -306,7 +313,13 @@ def _print_dry_run(commit: RunCommit, deps: RunDeps, summary: RunSummary, now: d
 
 def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
     result = deliver_pending(deps.store, deps.notifiers, now=now, max_attempts=settings.alerting.max_attempts)
-    summary.delivered, summary.failed = result.delivered, result.failed + result.deferred
+    summary.delivered = result.delivered
+    summary.failed = result.failed + result.deferred + result.unconfirmed
+    if result.unconfirmed:
+        summary.counters["unconfirmed"] = result.unconfirmed
+    if result.out_of_time:
+        summary.counters["left_at_deadline"] = result.out_of_time
+        summary.error = summary.error or "run deadline reached before every alert was delivered"
     if summary.failed and summary.status == "ok":
         summary.status = "delivery_failed"
 

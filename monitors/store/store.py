@@ -164,7 +164,9 @@ class Store:
                 .order_by(t.outbox.c.id)
                 .limit(limit)
             )
-            return [OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts) for r in rows]
+            return [
+                OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts, r.unconfirmed) for r in rows
+            ]
 
     def outbox_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -179,8 +181,12 @@ class Store:
         status: str,
         error: str | None = None,
         retry_at: datetime | None = None,
+        unconfirmed: bool = False,
     ) -> None:
+        """Record one delivery attempt; `unconfirmed`: it was sent but no answer came."""
         values: dict[str, Any] = {"attempts": t.outbox.c.attempts + 1, "status": status, "last_error": error}
+        if unconfirmed:
+            values["unconfirmed"] = t.outbox.c.unconfirmed + 1
         if status == "sent":
             values["sent_at"] = now
         if retry_at is not None:

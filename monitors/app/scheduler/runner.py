@@ -92,7 +92,8 @@ class JobRunner:
         source = self.make_source() if self.make_source else build_source(self.settings, self.source_file)
         try:
             deps = RunDeps(source, self.store, build_notifiers(self.settings), gitlab_factory(self.settings))
-            return run_once(job.monitor, self.settings, deps, now=self.clock()).line()
+            # The run itself stops at the job's deadline (every request and wait fits in it).
+            return run_once(job.monitor, self.settings, deps, now=self.clock(), deadline=job.deadline).line()
         finally:
             close = getattr(source, "close", None)
             if callable(close):
