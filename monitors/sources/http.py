@@ -144,7 +144,7 @@ class HttpSession:
             return
         if is_retryable_status(status):
             raise Retryable(f"HTTP {status}", parse_retry_after(_header(headers, "retry-after")))
-        detail = _message(body)
+        detail = self.redact(_message(body))[:200]  # redact first: a cut could split an encoded key
         msg = f"Langfuse {what}: HTTP {status}" + (f": {detail}" if detail else "")
         if status == 404:
             raise EndpointMissing(self.redact(msg))
@@ -213,9 +213,9 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def _message(body: Any) -> str:
-    # Langfuse error bodies are {"message": ..., "error": ...}; keep the message short.
+    # Langfuse error bodies are {"message": ..., "error": ...}; the caller redacts, then shortens it.
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
-        return body["message"][:200]
+        return body["message"][:10_000]
     return ""
 
 
