@@ -26,7 +26,7 @@ from monitors.sources.http import credential_forms
 from tests.fakes.serve import serve
 from tests.reliability.harness import NOW
 
-PUBLIC, SECRET = "pk-lf-ECHO-1234", "sk-lf-ECHO/5678+x"  # '/' and '+' differ in URL and base64 forms
+PUBLIC, SECRET = "pk-lf-ECHO-12345", "sk-lf-ECHO/5678+x"  # '/' and '+' differ in URL and base64 forms
 
 
 def every_form() -> list[str]:
