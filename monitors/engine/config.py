@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from monitors.contracts.errors import ConfigError, UnknownMonitorError
 from monitors.contracts.findings import Severity
 from monitors.contracts.values import Duration
 from monitors.engine.registry import MONITORS, monitor_class, notifier_class
+from monitors.engine.yaml_input import read_yaml
 
 CLOUD_REQUESTS_PER_MINUTE = 15  # half of Langfuse Cloud Hobby's 30 general requests a minute
 
@@ -78,11 +78,41 @@ class StoreSettings(Strict):
         SecretStr("sqlite:///state/monitors.db"),
         description="sqlite:///path.db or postgresql://user@host/db (may hold a password: a secret).",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: SecretStr) -> SecretStr:
+        problem = store_url_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(f"{problem} (the URL is not shown: it may hold a password)")
+        return value
+
     lock_lease: Duration = Field(
         "30s",
         description="SQLite: a run renews its lock every third of this; a lock not renewed for this long "
         "(its holder was killed) is taken over. PostgreSQL locks end with their holder's session.",
     )
+
+
+def store_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a store (checked by `validate` as a run would open it), or None."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+        port = parsed.port
+    except (sa.exc.ArgumentError, ValueError):
+        return "must be sqlite:///path/to/file.db or postgresql://user@host:port/database"
+    backend, _, driver = parsed.drivername.partition("+")
+    if (
+        backend not in ("sqlite", "postgresql", "postgres")
+        or driver not in ("", "psycopg")
+        or (backend != "postgresql" and driver)
+    ):
+        return f"unsupported database {parsed.drivername!r}: use sqlite:///file.db or postgresql://…"
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is not a TCP port (1-65535)"
+    return None
 
 
 class Route(Strict):
@@ -203,19 +233,6 @@ def _interpolate(node: Any, path: str, problems: list[str], env: dict[str, str])
 # --- loading -----------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-
-
 def _pydantic_problems(exc: ValidationError, prefix: str = "") -> Iterator[str]:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after", "function-before"))
@@ -305,7 +322,7 @@ def _route_problems(settings: Settings) -> Iterator[str]:
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Settings:
     """Read and validate monitors.yaml; raise ConfigError naming the file and each bad key."""
     path = Path(path)
-    settings = settings_from_dict(_read_yaml(path), env=env, name=str(path))
+    settings = settings_from_dict(read_yaml(path), env=env, name=str(path))
     settings.source_file = path
     return settings
 
@@ -313,7 +330,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Setti
 def load_schedules(path: str | Path) -> Schedules:
     """Read and validate schedules.yaml, including each cron expression and time zone."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         schedules = Schedules.model_validate(raw)
     except ValidationError as exc:
