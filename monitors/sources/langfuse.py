@@ -31,6 +31,7 @@ from monitors.sources.langfuse_legacy import LegacyReader
 from monitors.sources.langfuse_sdk import ApiError, CreateScoreRequest
 from monitors.sources.langfuse_v2 import V2Reader
 from monitors.sources.replay import CostAccumulator
+from monitors.support.links import langfuse_trace_url
 from monitors.support.ratelimit import MinuteLimiter
 from monitors.support.retry import RetryPolicy
 
@@ -149,7 +150,7 @@ class LangfuseSource:
         project = self.project_id
         if not project:
             return None
-        return f"{self.host}/project/{project}/traces/{trace_id}"
+        return langfuse_trace_url(self.host, project, trace_id)
 
     def write_scores(self, scores: Sequence[Score]) -> None:
         """POST scores with their deterministic ids, so a rerun overwrites rather than duplicates."""
