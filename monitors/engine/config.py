@@ -1,7 +1,8 @@
 """monitors.yaml and schedules.yaml: loaded once, validated early, unknown keys rejected.
 
-Secrets never live in the files: `${VAR}` takes an environment variable, `${VAR:-default}` gives a
-fallback, and `${file:/run/secrets/x}` reads a mounted file. Every problem is reported as
+Secrets never live in the files: `${VAR}` takes an environment variable, or else the file named by
+`VAR_FILE` (how the Kubernetes manifests mount the Secret), `${VAR:-default}` gives a fallback, and
+`${file:/run/secrets/x}` reads a mounted file. Every problem is reported as
 `file: dotted.path: reason`, all at once, and the CLI exits 2.
 """
 
@@ -203,6 +204,17 @@ class Schedules(Strict):
 _VAR = re.compile(r"\$\{([^}]+)\}")
 
 
+def _secret_file(path: str | None) -> str | None:
+    """The content of a mounted secret file named by `VAR_FILE` (the Docker/Kubernetes convention), or
+    None when there is no such file: an absent optional key of a mounted Secret has no file."""
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) -> Any:
     if isinstance(node, dict):
         return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems, env) for k, v in node.items()}
@@ -222,6 +234,9 @@ def _interpolate(node: Any, path: str, problems: list[str], env: dict[str, str])
         name, sep, default = expr.partition(":-")
         if name in env and env[name] != "":
             return env[name]
+        mounted = _secret_file(env.get(f"{name}_FILE"))
+        if mounted:
+            return mounted
         if sep:
             return default
         problems.append(f"{path}: environment variable {name} is not set")
