@@ -29,6 +29,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_killed_audit_leaves_no_spool_file(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", SPOOL_AND_DIE, str(tmp_path)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip

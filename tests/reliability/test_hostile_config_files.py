@@ -49,6 +49,7 @@ def test_a_hostile_file_is_one_line_and_exit_2(content: bytes, expected: str, tm
         assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_billion_laughs_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "monitors.yaml"
     path.write_text(laughs())

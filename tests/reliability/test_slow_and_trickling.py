@@ -95,6 +95,7 @@ def test_a_slow_webhook_over_five_runs_gets_at_most_one_duplicate(
     assert [r.exit_code for r in results][-1] == 0  # nothing left to retry: the runs settle
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_trickling_langfuse_ends_the_run_within_its_deadline(tmp_path: Path, hook: WebhookServer) -> None:
     with TrickleServer(interval=1.0) as langfuse:
         config = write_config(
@@ -113,6 +114,7 @@ def test_a_trickling_langfuse_ends_the_run_within_its_deadline(tmp_path: Path, h
     assert hook.requests == []
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_trickling_webhook_is_cut_off_at_the_run_deadline(tmp_path: Path, replay: Path) -> None:
     with TrickleServer(interval=1.0) as chat:
         config = write_config(tmp_path, f"{chat.url}/hooks/T0/B0/SECRET")
