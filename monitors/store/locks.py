@@ -13,6 +13,7 @@ Keys are namespaced by the PostgreSQL schema, so deployments sharing a database 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -68,7 +69,11 @@ class RunLocks:
         if lock is None:
             return False
         self.held[monitor] = lock
-        self._write_row(monitor, now, lease)
+        try:
+            self._write_row(monitor, now, lease)
+        except BaseException:
+            self.release(monitor)  # never keep a lock nobody will release
+            raise
         return True
 
     def release(self, monitor: str) -> None:
@@ -83,6 +88,20 @@ class RunLocks:
             )
         if lock is not None and lock.connection is not None:
             _close_session(lock.connection, monitor)
+
+    def abandon_all(self) -> None:
+        """Stop renewing and drop every lock without touching its row (the store is closing): SQLite
+        leases run out, PostgreSQL sessions end."""
+        for lock in self.held.values():
+            lock.stop.set()
+            if lock.connection is not None:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    lock.connection.invalidate()
+                    lock.connection.close()
+        for lock in self.held.values():
+            if lock.heartbeat is not None:
+                lock.heartbeat.join(timeout=5)
+        self.held.clear()
 
     def still_held(self, monitor: str) -> bool:
         """False when this process no longer holds `monitor` (lease taken over, or session gone)."""
@@ -147,10 +166,13 @@ class RunLocks:
                 if taken.rowcount != 1:
                     return None
         lock = HeldLock(monitor)
-        lock.heartbeat = threading.Thread(
-            target=self._renew, args=(lock, now, lease), name=f"lock-heartbeat-{monitor}", daemon=True
-        )
-        lock.heartbeat.start()
+        if self.engine.url.database not in (None, "", ":memory:"):
+            # An in-memory store is private to this process (and to each thread's connection): no other
+            # run can see it, so there is nothing to renew against.
+            lock.heartbeat = threading.Thread(
+                target=self._renew, args=(lock, now, lease), name=f"lock-heartbeat-{monitor}", daemon=True
+            )
+            lock.heartbeat.start()
         return lock
 
     def _renew(self, lock: HeldLock, acquired: datetime, lease: timedelta) -> None:

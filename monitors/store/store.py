@@ -48,6 +48,7 @@ class Store:
         return cls(engine)
 
     def close(self) -> None:
+        self.locks.abandon_all()
         self.engine.dispose()
 
     # --- locks (monitors.store.locks) -------------------------------------------------------------
