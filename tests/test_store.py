@@ -220,3 +220,16 @@ def test_runs_heartbeat(store: Store) -> None:
     store.record_run("cost", started=NOW, finished=NOW + timedelta(minutes=15), status="failed", summary=summary)
     entry = store.last_runs()["cost"]
     assert entry["last_ok"] == NOW and entry["failures"] == 1 and entry["last"]["status"] == "failed"
+
+
+def test_channel_answers_are_the_latest_settled_message_of_each_channel(store: Store) -> None:
+    _commit(store, outbox=[(f"fp{i}", ch, {"title": str(i), "severity": "warning"})
+                           for i, ch in enumerate(["slow", "slow", "fine", "slow"])])  # fmt: skip
+    first, second, third, fourth = store.pending_outbox(NOW)
+    store.mark_outbox(first.id, now=NOW, status="sent")
+    store.mark_outbox(second.id, now=NOW, status="unconfirmed", error="timed out", unconfirmed=True)
+    store.mark_outbox(third.id, now=NOW, status="sent")
+    store.mark_outbox(fourth.id, now=NOW, status="pending", error="timed out", unconfirmed=True)  # not settled
+    assert store.channel_answers() == {"slow": ("unconfirmed", 1), "fine": ("sent", 0)}
+    [left] = store.pending_outbox(NOW)
+    assert left.unconfirmed == 1

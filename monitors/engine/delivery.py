@@ -4,9 +4,12 @@ Order is kept per channel: once a channel fails with a retryable error, its late
 so a chat that was down for three runs receives every alert once, in order, when it comes back.
 
 Duplicates are bounded. A POST that got no answer in time (`unconfirmed`) may already be in the chat,
-and webhooks take no idempotency key, so such a row is POSTed once more on the next run, with twice the
-patience, and if that one is unconfirmed too it is not sent again: the row ends as `unconfirmed`, with
-the reason, and the run says so. A chat slow for any number of runs shows an alert at most twice.
+and webhooks take no idempotency key, so such a row is POSTed once more on a later run, with twice the
+patience, and if that one is unconfirmed too it is not sent again: the row ends `unconfirmed`, with the
+reason, and the run says so. The channel's answers are remembered (`Store.channel_answers`): while it
+answers late, every message gets the longer patience from its first POST, and after a message ended
+unconfirmed, the next ones get one POST each. A chat that stays slow over any number of runs shows one
+duplicate in total; one that answers within the longer patience, one as well.
 
 Work stops at the run's deadline: rows not tried yet stay pending, untouched, for the next run.
 """
@@ -28,7 +31,7 @@ from monitors.support.deadline import run_time_left
 log = logging.getLogger("monitors.engine.delivery")
 
 MAX_UNCONFIRMED = 2  # POSTs of one row that may have reached the chat: the first and one more
-PATIENCE_FACTOR = 2.0  # the second POST of an unconfirmed row waits this much longer for an answer
+PATIENCE_FACTOR = 2.0  # a channel that answered late gets this much longer to answer
 MAX_PATIENCE = 120.0  # seconds
 
 
@@ -37,8 +40,36 @@ class DeliveryStats:
     delivered: int = 0
     failed: int = 0  # permanent failures, or retries exhausted
     deferred: int = 0  # left pending for the next run
-    unconfirmed: int = 0  # given up after MAX_UNCONFIRMED unanswered POSTs: they may have arrived
+    unconfirmed: int = 0  # given up after unanswered POSTs: they may have arrived
     out_of_time: int = 0  # not tried: the run's deadline was reached
+
+
+class ChannelAnswers:
+    """What this run knows about each channel's answers, from the store and from its own POSTs."""
+
+    def __init__(self, history: Mapping[str, tuple[str, int]]) -> None:
+        self.late = {channel for channel, (_, unanswered) in history.items() if unanswered}
+        self.doubtful = {channel for channel, (status, _) in history.items() if status == "unconfirmed"}
+
+    def timeout_for(self, notifier: Any, row: OutboxRow) -> float | None:
+        if isinstance(notifier, WebhookNotifier) and (row.unconfirmed or row.channel in self.late):
+            return min(notifier.timeout * PATIENCE_FACTOR, MAX_PATIENCE)
+        return None  # the channel's own
+
+    def posts_allowed(self, channel: str) -> int:
+        return 1 if channel in self.doubtful else MAX_UNCONFIRMED
+
+    def sent(self, row: OutboxRow, patient: bool) -> None:
+        self.doubtful.discard(row.channel)
+        if row.unconfirmed:
+            self.late.add(row.channel)  # confirmed only after an unanswered POST: it answers late
+        elif not patient:
+            self.late.discard(row.channel)  # answered in time at the normal timeout
+
+    def unanswered(self, channel: str, given_up: bool) -> None:
+        self.late.add(channel)
+        if given_up:
+            self.doubtful.add(channel)
 
 
 def deliver_pending(
@@ -46,6 +77,7 @@ def deliver_pending(
 ) -> DeliveryStats:
     stats = DeliveryStats()
     blocked: set[str] = set()
+    answers = ChannelAnswers(store.channel_answers())
     for row in store.pending_outbox(now):
         notifier = notifiers.get(row.channel)
         if notifier is None:
@@ -59,13 +91,16 @@ def deliver_pending(
             stats.deferred += 1
             stats.out_of_time += 1
             continue
-        result = _send(notifier, row)
+        timeout = answers.timeout_for(notifier, row)
+        message = Message.from_dict(row.payload)
+        result = notifier.deliver(message, timeout=timeout) if timeout else notifier.deliver(message)
         if result.ok:
             store.mark_outbox(row.id, now=now, status="sent")
+            answers.sent(row, patient=timeout is not None)
             stats.delivered += 1
         elif result.unconfirmed:
             blocked.add(row.channel)  # a slow chat: do not pile more unanswered POSTs on it this run
-            _unconfirmed(store, row, result, now, stats)
+            _unconfirmed(store, row, result, now, stats, answers)
         elif result.retryable and row.attempts + 1 < max_attempts:
             store.mark_outbox(row.id, now=now, status="pending", error=result.reason)
             blocked.add(row.channel)
@@ -80,16 +115,14 @@ def deliver_pending(
     return stats
 
 
-def _send(notifier: Any, row: OutboxRow) -> DeliveryResult:
-    message = Message.from_dict(row.payload)
-    if row.unconfirmed and isinstance(notifier, WebhookNotifier):
-        return notifier.deliver(message, timeout=min(notifier.timeout * PATIENCE_FACTOR, MAX_PATIENCE))
-    return notifier.deliver(message)
-
-
-def _unconfirmed(store: Store, row: OutboxRow, result: DeliveryResult, now: datetime, stats: DeliveryStats) -> None:
-    if row.unconfirmed + 1 >= MAX_UNCONFIRMED:
-        error = f"{result.reason}; {row.unconfirmed + 1} POSTs unanswered, not sent again to avoid duplicates"
+def _unconfirmed(
+    store: Store, row: OutboxRow, result: DeliveryResult, now: datetime, stats: DeliveryStats, answers: ChannelAnswers
+) -> None:
+    posts = row.unconfirmed + 1
+    given_up = posts >= answers.posts_allowed(row.channel)
+    answers.unanswered(row.channel, given_up)
+    if given_up:
+        error = f"{result.reason}; {posts} POST(s) unanswered, not sent again to avoid duplicates"
         store.mark_outbox(row.id, now=now, status="unconfirmed", error=error, unconfirmed=True)
         stats.unconfirmed += 1
         log.error("channel %s: delivery unconfirmed, given up (%s)", row.channel, error)

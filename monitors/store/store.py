@@ -169,6 +169,19 @@ class Store:
                 OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts, r.unconfirmed) for r in rows
             ]
 
+    def channel_answers(self) -> dict[str, tuple[str, int]]:
+        """Per channel, how its latest settled message went: (status, POSTs that got no answer)."""
+        latest = (
+            sa.select(sa.func.max(t.outbox.c.id))
+            .where(t.outbox.c.status != "pending")
+            .group_by(t.outbox.c.channel)
+            .scalar_subquery()
+        )
+        with self.engine.connect() as conn:
+            columns = (t.outbox.c.channel, t.outbox.c.status, t.outbox.c.unconfirmed)
+            rows = conn.execute(sa.select(*columns).where(t.outbox.c.id.in_(latest)))
+            return {r.channel: (r.status, r.unconfirmed) for r in rows}
+
     def outbox_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t.outbox.c.status, sa.func.count()).group_by(t.outbox.c.status))

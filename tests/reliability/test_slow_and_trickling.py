@@ -1,8 +1,9 @@
 """A slow chat and trickling servers, through the real `run-monitor` CLI.
 
 A webhook that answers after the client's timeout has the alert already: each timed-out POST is a
-possible duplicate. Over five runs of a chat that stays slow, the alert is POSTed at most twice (the
-first POST, and one more with twice the patience), then left as `unconfirmed`.
+possible duplicate. Over five runs of a chat that stays slow, the chat sees at most one duplicate in
+total: the first unanswered alert is POSTed once more with twice the patience, later ones get that
+patience at once, and after one ended `unconfirmed` the next get a single POST.
 
 A server that sends one byte a second never trips a per-read timeout; the run must still end within its
 deadline, with exit 1 and one line that says why.
@@ -81,17 +82,15 @@ def test_a_slow_webhook_over_five_runs_gets_at_most_one_duplicate(
                for _ in range(5)]  # fmt: skip
     assert all("Traceback" not in r.output for r in results)
     per_session = [sum(f"session {s}" in r.json["text"] for r in hook.requests) for s in ("s1", "s2")]
-    # Two alerts; the first run POSTs only the first (the chat is slow: the second waits its turn).
-    assert all(1 <= posts <= 2 for posts in per_session), per_session
-    assert sum(per_session) - 2 <= 2  # at most one duplicate per alert, over all five runs
-    assert len(hook.requests) <= 4
+    assert min(per_session) >= 1  # every alert reached the chat
+    assert len(hook.requests) <= 2 + 1, per_session  # two alerts, at most one duplicate in total
     store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     counts = store.outbox_counts()
     store.close()
-    if delay == 0.3:  # the second POST waits 0.4 s: answered, so confirmed
-        assert counts == {"sent": 2} and per_session == [2, 2]
-    else:
-        assert counts == {"unconfirmed": 2}  # recorded: sent twice, no answer, not sent again
+    if delay == 0.3:  # its second POST waits 0.4 s and is answered; later messages get 0.4 s at once
+        assert counts == {"sent": 2} and per_session == [2, 1]
+    else:  # recorded: unanswered, not sent again (the first twice, the next once)
+        assert counts == {"unconfirmed": 2} and per_session == [2, 1]
     assert [r.exit_code for r in results][-1] == 0  # nothing left to retry: the runs settle
 
 
