@@ -148,7 +148,13 @@ class MetadataKeys(Strict):
 class AlertingSettings(Strict):
     realert: Duration | None = Field(None, description="Re-send a still-open finding after this long (default: never).")
     max_attempts: int = Field(50, ge=1, description="Give up on an outbox message after this many runs.")
-    retries_per_run: int = Field(3, ge=0, le=10, description="In-run retries per webhook call.")
+    retries_per_run: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="In-run retries per webhook call (429, 5xx, refused); a POST that timed out is never retried "
+        "in the run: it may have arrived.",
+    )
 
 
 class ReportSettings(Strict):
