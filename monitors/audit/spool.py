@@ -3,8 +3,9 @@
 Observations v2 returns rows newest first across all sessions, so one session's calls are scattered
 over the whole stream. The spool writes each row to a temporary SQLite file keyed by session, then
 hands sessions back one at a time (oldest first). Memory holds one session, even at a million rows;
-the file is deleted on close. Rows are pickled: the file is private scratch space this process writes
-and reads back, and re-parsing JSON rows cost more than the checks themselves.
+the file is unlinked as soon as it is open, so nothing is left behind even by a killed run. Rows are
+pickled: the file is private scratch space this process writes and reads back, and re-parsing JSON
+rows cost more than the checks themselves.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class SessionSpool:
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("CREATE TABLE obs (session TEXT NOT NULL, start TEXT NOT NULL, row BLOB NOT NULL)")
+        # Unlink now: the open connection keeps the file, and a run killed with SIGKILL (OOM, a pod's
+        # deadline) leaves nothing behind. Without a journal SQLite never reopens it by name.
+        os.unlink(self.path)
         self._pending: list[tuple[str, str, bytes]] = []
         self.rows = 0
 

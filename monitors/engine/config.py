@@ -1,7 +1,8 @@
 """monitors.yaml and schedules.yaml: loaded once, validated early, unknown keys rejected.
 
-Secrets never live in the files: `${VAR}` takes an environment variable, `${VAR:-default}` gives a
-fallback, and `${file:/run/secrets/x}` reads a mounted file. Every problem is reported as
+Secrets never live in the files: `${VAR}` takes an environment variable, or else the file named by
+`VAR_FILE` (how the Kubernetes manifests mount the Secret), `${VAR:-default}` gives a fallback, and
+`${file:/run/secrets/x}` reads a mounted file. Every problem is reported as
 `file: dotted.path: reason`, all at once, and the CLI exits 2.
 """
 
@@ -14,14 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from monitors.contracts.errors import ConfigError, UnknownMonitorError
 from monitors.contracts.findings import Severity
 from monitors.contracts.values import Duration
+from monitors.engine.interpolate import interpolate
 from monitors.engine.metrics_settings import MetricsSettings
 from monitors.engine.registry import MONITORS, monitor_class, notifier_class
+from monitors.engine.yaml_input import read_yaml
 
 CLOUD_REQUESTS_PER_MINUTE = 15  # half of Langfuse Cloud Hobby's 30 general requests a minute
 
@@ -79,7 +81,41 @@ class StoreSettings(Strict):
         SecretStr("sqlite:///state/monitors.db"),
         description="sqlite:///path.db or postgresql://user@host/db (may hold a password: a secret).",
     )
-    lock_lease: Duration = Field("1h", description="A run lock older than this is considered stale.")
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: SecretStr) -> SecretStr:
+        problem = store_url_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(f"{problem} (the URL is not shown: it may hold a password)")
+        return value
+
+    lock_lease: Duration = Field(
+        "30s",
+        description="SQLite: a run renews its lock every third of this; a lock not renewed for this long "
+        "(its holder was killed) is taken over. PostgreSQL locks end with their holder's session.",
+    )
+
+
+def store_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a store (checked by `validate` as a run would open it), or None."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+        port = parsed.port
+    except (sa.exc.ArgumentError, ValueError):
+        return "must be sqlite:///path/to/file.db or postgresql://user@host:port/database"
+    backend, _, driver = parsed.drivername.partition("+")
+    if (
+        backend not in ("sqlite", "postgresql", "postgres")
+        or driver not in ("", "psycopg")
+        or (backend != "postgresql" and driver)
+    ):
+        return f"unsupported database {parsed.drivername!r}: use sqlite:///file.db or postgresql://…"
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is not a TCP port (1-65535)"
+    return None
 
 
 class Route(Strict):
@@ -125,7 +161,13 @@ class MetadataKeys(Strict):
 class AlertingSettings(Strict):
     realert: Duration | None = Field(None, description="Re-send a still-open finding after this long (default: never).")
     max_attempts: int = Field(50, ge=1, description="Give up on an outbox message after this many runs.")
-    retries_per_run: int = Field(3, ge=0, le=10, description="In-run retries per webhook call.")
+    retries_per_run: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="In-run retries per webhook call (429, 5xx, refused); a POST that timed out is never retried "
+        "in the run: it may have arrived.",
+    )
 
 
 class ReportSettings(Strict):
@@ -185,52 +227,7 @@ class Schedules(Strict):
     jobs: list[ScheduleJob] = Field(default_factory=list)
 
 
-# --- interpolation -----------------------------------------------------------------------------
-
-_VAR = re.compile(r"\$\{([^}]+)\}")
-
-
-def _interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems, env) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_interpolate(v, f"{path}.{i}", problems, env) for i, v in enumerate(node)]
-    if not isinstance(node, str) or "${" not in node:
-        return node
-
-    def replace(match: re.Match[str]) -> str:
-        expr = match.group(1).strip()
-        if expr.startswith("file:"):
-            try:
-                return Path(expr[5:]).read_text().strip()
-            except OSError as exc:
-                problems.append(f"{path}: cannot read secret file {expr[5:]} ({exc.strerror})")
-                return ""
-        name, sep, default = expr.partition(":-")
-        if name in env and env[name] != "":
-            return env[name]
-        if sep:
-            return default
-        problems.append(f"{path}: environment variable {name} is not set")
-        return ""
-
-    return _VAR.sub(replace, node)
-
-
 # --- loading -----------------------------------------------------------------------------------
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
 def _pydantic_problems(exc: ValidationError, prefix: str = "") -> Iterator[str]:
@@ -248,7 +245,7 @@ def settings_from_dict(raw: Any, *, env: dict[str, str] | None = None, name: str
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}: the top level must be a mapping of sections")
     missing: list[str] = []
-    raw = _interpolate(raw, "", missing, dict(os.environ if env is None else env))
+    raw = interpolate(raw, "", missing, dict(os.environ if env is None else env))
     sections = _SectionConfigs()
     found = list(sections.validate(raw.get("channels"), raw.get("monitors")))
     settings: Settings | None = None
@@ -328,7 +325,7 @@ def _route_problems(settings: Settings) -> Iterator[str]:
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Settings:
     """Read and validate monitors.yaml; raise ConfigError naming the file and each bad key."""
     path = Path(path)
-    settings = settings_from_dict(_read_yaml(path), env=env, name=str(path))
+    settings = settings_from_dict(read_yaml(path), env=env, name=str(path))
     settings.source_file = path
     return settings
 
@@ -336,7 +333,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Setti
 def load_schedules(path: str | Path) -> Schedules:
     """Read and validate schedules.yaml, including each cron expression and time zone."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         schedules = Schedules.model_validate(raw)
     except ValidationError as exc:

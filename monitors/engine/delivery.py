@@ -6,6 +6,16 @@ so a chat that was down for three runs receives every alert once, in order, when
 Rows of one group (a route's `group_by`) go out together as one message, at the place of the group's
 oldest due row, with every pending row of the group, including parts still waiting for the group's
 interval. Counts are of messages: a group is one.
+
+Duplicates are bounded. A POST that got no answer in time (`unconfirmed`) may already be in the chat,
+and webhooks take no idempotency key, so such a row is POSTed once more on a later run, with twice the
+patience, and if that one is unconfirmed too it is not sent again: the row ends `unconfirmed`, with the
+reason, and the run says so. The channel's answers are remembered (`Store.channel_answers`): while it
+answers late, every message gets the longer patience from its first POST, and after a message ended
+unconfirmed, the next ones get one POST each. A chat that stays slow over any number of runs shows one
+duplicate in total; one that answers within the longer patience, one as well.
+
+Work stops at the run's deadline: rows not tried yet stay pending, untouched, for the next run.
 """
 
 from __future__ import annotations
@@ -18,10 +28,16 @@ from typing import Any
 
 from monitors.contracts.message import Message
 from monitors.engine.render import group_message
+from monitors.notifiers.base import DeliveryResult, WebhookNotifier
 from monitors.store.rows import OutboxRow
 from monitors.store.store import Store
+from monitors.support.deadline import run_time_left
 
 log = logging.getLogger("monitors.engine.delivery")
+
+MAX_UNCONFIRMED = 2  # POSTs of one row that may have reached the chat: the first and one more
+PATIENCE_FACTOR = 2.0  # a channel that answered late gets this much longer to answer
+MAX_PATIENCE = 120.0  # seconds
 
 
 @dataclass
@@ -29,6 +45,36 @@ class DeliveryStats:
     delivered: int = 0
     failed: int = 0  # permanent failures, or retries exhausted
     deferred: int = 0  # left pending for the next run
+    unconfirmed: int = 0  # given up after unanswered POSTs: they may have arrived
+    out_of_time: int = 0  # not tried: the run's deadline was reached
+
+
+class ChannelAnswers:
+    """What this run knows about each channel's answers, from the store and from its own POSTs."""
+
+    def __init__(self, history: Mapping[str, tuple[str, int]]) -> None:
+        self.late = {channel for channel, (_, unanswered) in history.items() if unanswered}
+        self.doubtful = {channel for channel, (status, _) in history.items() if status == "unconfirmed"}
+
+    def timeout_for(self, notifier: Any, row: OutboxRow) -> float | None:
+        if isinstance(notifier, WebhookNotifier) and (row.unconfirmed or row.channel in self.late):
+            return min(notifier.timeout * PATIENCE_FACTOR, MAX_PATIENCE)
+        return None  # the channel's own
+
+    def posts_allowed(self, channel: str) -> int:
+        return 1 if channel in self.doubtful else MAX_UNCONFIRMED
+
+    def sent(self, row: OutboxRow, patient: bool) -> None:
+        self.doubtful.discard(row.channel)
+        if row.unconfirmed:
+            self.late.add(row.channel)  # confirmed only after an unanswered POST: it answers late
+        elif not patient:
+            self.late.discard(row.channel)  # answered in time at the normal timeout
+
+    def unanswered(self, channel: str, given_up: bool) -> None:
+        self.late.add(channel)
+        if given_up:
+            self.doubtful.add(channel)
 
 
 def deliver_pending(
@@ -37,6 +83,7 @@ def deliver_pending(
     stats = DeliveryStats()
     blocked: set[str] = set()
     done: set[int] = set()
+    answers = ChannelAnswers(store.channel_answers())
     for row in store.pending_outbox(now):
         if row.id in done:
             continue  # went out with its group
@@ -48,12 +95,22 @@ def deliver_pending(
         if row.channel in blocked:
             stats.deferred += 1
             continue
+        if run_time_left() <= 0:
+            stats.deferred += 1
+            stats.out_of_time += 1
+            continue
         rows, message = _message_for(store, row)
         done.update(r.id for r in rows)
-        result = notifier.deliver(message)
+        timeout = answers.timeout_for(notifier, row)
+        result = notifier.deliver(message, timeout=timeout) if timeout else notifier.deliver(message)
         if result.ok:
             status, error = "sent", None
+            answers.sent(row, patient=timeout is not None)
             stats.delivered += 1
+        elif result.unconfirmed:
+            blocked.add(row.channel)  # a slow chat: do not pile more unanswered POSTs on it this run
+            _unconfirmed(store, row, rows, result, now, stats, answers)
+            continue
         elif result.retryable and row.attempts + 1 < max_attempts:
             status, error = "pending", result.reason
             blocked.add(row.channel)
@@ -66,6 +123,8 @@ def deliver_pending(
         retry_at = now if status == "pending" else None  # a waiting part that failed with its group is due now
         for part in rows:
             store.mark_outbox(part.id, now=now, status=status, error=error, retry_at=retry_at)
+    if stats.out_of_time:
+        log.warning("run deadline reached: %d message(s) left pending for the next run", stats.out_of_time)
     return stats
 
 
@@ -76,3 +135,30 @@ def _message_for(store: Store, row: OutboxRow) -> tuple[list[OutboxRow], Message
         return [row], Message.from_dict(row.payload)
     rows = store.group_outbox(row.channel, str(group)).pending or [row]
     return rows, group_message([Message.from_dict(r.payload) for r in rows], str(group))
+
+
+def _unconfirmed(
+    store: Store,
+    row: OutboxRow,
+    parts: list[OutboxRow],
+    result: DeliveryResult,
+    now: datetime,
+    stats: DeliveryStats,
+    answers: ChannelAnswers,
+) -> None:
+    """A POST with no answer in time: send once more next run, or give up to bound duplicates."""
+    posts = row.unconfirmed + 1
+    given_up = posts >= answers.posts_allowed(row.channel)
+    answers.unanswered(row.channel, given_up)
+    if given_up:
+        error = f"{result.reason}; {posts} POST(s) unanswered, not sent again to avoid duplicates"
+        status = "unconfirmed"
+        stats.unconfirmed += 1
+        log.error("channel %s: delivery unconfirmed, given up (%s)", row.channel, error)
+    else:
+        error = f"{result.reason}; sent once more next run, with more patience"
+        status = "pending"
+        stats.deferred += 1
+        log.warning("channel %s: no answer, the chat may have the alert already (%s)", row.channel, result.reason)
+    for part in parts:
+        store.mark_outbox(part.id, now=now, status=status, error=error, unconfirmed=True)

@@ -28,6 +28,7 @@ from monitors.engine.registry import monitor_class
 from monitors.engine.routing import plan_resolved, rows_for
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
+from monitors.support.deadline import run_deadline
 
 log = logging.getLogger("monitors.engine.pipeline")
 
@@ -144,18 +145,28 @@ def run_once(
     since: datetime | None = None,
     until: datetime | None = None,
     dry_run: bool = False,
+    deadline: timedelta | None = None,
 ) -> RunSummary:
-    """Run one monitor over one window; never raises for source or delivery failures (see status)."""
+    """Run one monitor over one window; never raises for source or delivery failures (see status).
+
+    `deadline` bounds the run: every request, retry wait and delivery fits in it (see
+    monitors.support.deadline); a run that reaches it ends `failed`, saying where it stopped.
+    """
     now = now or datetime.now(UTC)
     summary = RunSummary(monitor_name, dry_run=dry_run)
     store = deps.store
     lease = settings.store.lock_lease
     if not dry_run and not store.acquire_lock(monitor_name, now=now, lease=lease):
-        summary.status, summary.error = "skipped", "another run of this monitor is in progress"
-        log.info("%s", summary.line())
+        holder = (store.lock_holders().get(monitor_name) or {}).get("holder", "unknown")
+        summary.status, summary.error = "skipped", f"held back: another run of this monitor holds its lock ({holder})"
+        # Recorded, so `status` can show a monitor that is being held back instead of running.
+        finished = datetime.now(UTC)
+        store.record_run(monitor_name, started=now, finished=finished, status="skipped", summary=summary.to_dict())
+        log.warning("%s", summary.line())
         return summary
     try:
-        _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
+        with run_deadline(deadline.total_seconds() if deadline is not None else None):
+            _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
     finally:
         if not dry_run:
             store.record_run(
@@ -225,6 +236,10 @@ def _run(
         log.debug("%s %s: %s", "send" if decision.send else "hold", decision.finding.fingerprint, decision.reason)
     if dry_run:
         _print_dry_run(commit, deps, summary, now)
+        return
+    if not deps.store.lock_still_held(name):
+        # Another run took the lock over (this one stalled past its lease): it owns the window now.
+        summary.status, summary.error = "failed", "lost the run lock to another run; nothing committed or sent"
         return
     deps.store.commit_run(commit)
     _deliver(settings, deps, summary, now)
@@ -323,7 +338,13 @@ def _print_dry_run(commit: RunCommit, deps: RunDeps, summary: RunSummary, now: d
 
 def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
     result = deliver_pending(deps.store, deps.notifiers, now=now, max_attempts=settings.alerting.max_attempts)
-    summary.delivered, summary.failed = result.delivered, result.failed + result.deferred
+    summary.delivered = result.delivered
+    summary.failed = result.failed + result.deferred + result.unconfirmed
+    if result.unconfirmed:
+        summary.counters["unconfirmed"] = result.unconfirmed
+    if result.out_of_time:
+        summary.counters["left_at_deadline"] = result.out_of_time
+        summary.error = summary.error or "run deadline reached before every alert was delivered"
     if summary.failed and summary.status == "ok":
         summary.status = "delivery_failed"
 

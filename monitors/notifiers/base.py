@@ -6,9 +6,14 @@ requests' exceptions, whose messages embed the URL, are mapped to fixed, safe re
 request paths at DEBUG; a filter on its loggers redacts them (see `_RedactPaths`).
 
 Failure classes (Alertmanager's notify/util.go Retrier is the model): 2xx is delivered; 408, 425, 429,
-5xx, timeouts and connection errors are retried within the call with backoff honouring Retry-After
-(monitors.support.retry), then returned as `retryable=True` so the outbox keeps the row for the next run; any
-other status is permanent, with a readable reason from a per-service map.
+5xx, refused connections and connect timeouts are retried within the call with backoff honouring
+Retry-After (monitors.support.retry), then returned as `retryable=True` so the outbox keeps the row for
+the next run; any other status is permanent, with a readable reason from a per-service map.
+
+A POST that was sent but got no answer in time (read timeout, or the total budget spent on a trickling
+answer) is `unconfirmed`: the chat may already show it, and webhooks take no idempotency key, so it is
+never retried within the call; the outbox decides whether it is worth one more POST (delivery.py).
+Each POST ends within its timeout from start to end, and within what is left of the run's deadline.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import requests
 from pydantic import SecretStr
 
 from monitors.contracts.message import Message
+from monitors.notifiers.transport import BoundedAdapter, Watchdog
+from monitors.support.deadline import request_budget
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 USER_AGENT = "langfuse-monitors/0.1"
@@ -42,6 +49,7 @@ class DeliveryResult:
     reason: str
     retry_after: float | None = None
     attempts: int = 1
+    unconfirmed: bool = False  # sent, but no answer came: the chat may have received it
 
 
 def default_retry() -> RetryPolicy:
@@ -96,6 +104,8 @@ class WebhookNotifier:
         self.config = config
         self.retry = retry or default_retry()
         self.session = session or requests.Session()
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, BoundedAdapter())
         self._url = self.target_url(config)
         self.where = redact_host(self._url)
         self.log = logging.getLogger(f"monitors.notifiers.{self.kind}")
@@ -115,15 +125,21 @@ class WebhookNotifier:
         """Headers beyond User-Agent and Content-Type (e.g. a signature over the exact body)."""
         return {}
 
-    def deliver(self, message: Message) -> DeliveryResult:
-        """POST the message; never raises for HTTP trouble (see DeliveryResult)."""
+    @property
+    def timeout(self) -> float:
+        """Seconds one POST may take, from connecting to the last byte of the answer."""
+        return float(getattr(self.config, "timeout", None) or self.request_timeout)
+
+    def deliver(self, message: Message, *, timeout: float | None = None) -> DeliveryResult:
+        """POST the message (each attempt within `timeout`, default the channel's); never raises for
+        HTTP trouble (see DeliveryResult)."""
         body = self.payload(message)
         budget = RetryBudget(self.retry)
         attempts = 0
         while True:
             attempts += 1
-            result = replace(self._attempt(body), attempts=attempts)
-            if result.ok or not result.retryable:
+            result = replace(self._attempt(body, timeout or self.timeout), attempts=attempts)
+            if result.ok or not result.retryable or result.unconfirmed:
                 break
             wait = budget.next_wait(result.retry_after)
             if wait is None:
@@ -140,33 +156,37 @@ class WebhookNotifier:
         if result.ok:
             self.log.info("%s channel %s (%s): delivered", self.kind, self.name, self.where)
             return
-        kind = "will retry later" if result.retryable else "permanent failure"
+        kind = "may have arrived" if result.unconfirmed else "will retry later" if result.retryable else "permanent"
         self.log.warning(
             "%s channel %s (%s): not delivered after %d attempt(s), %s: %s",
             self.kind, self.name, self.where, result.attempts, kind, result.reason,
         )  # fmt: skip
 
-    def _attempt(self, body: dict[str, Any]) -> DeliveryResult:
-        timeout = float(getattr(self.config, "timeout", None) or self.request_timeout)
+    def _attempt(self, body: dict[str, Any], timeout: float) -> DeliveryResult:
+        budget = request_budget(timeout)  # the POST's own timeout, or less when the run ends sooner
+        if budget <= 0:
+            return DeliveryResult(False, True, None, "not sent: the run's deadline was reached")
         # Serialised here (as requests' json= would) so a signature covers the exact bytes sent.
         data = json.dumps(body, allow_nan=False).encode("utf-8")
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **self.extra_headers(data)}
-        try:
-            response = self.session.post(
-                self._url,
-                data=data,
-                timeout=timeout,
-                allow_redirects=False,  # a redirect would re-send the body somewhere we did not choose
-                headers=headers,
-            )
-        except requests.RequestException as exc:
-            # str(exc) embeds the URL: only the exception's class decides the reason.
-            return _exception_result(exc, timeout)
-        try:
-            status, text = response.status_code, response.text[:_MAX_ERROR_BODY]
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        finally:
-            response.close()
+        with Watchdog(budget) as watchdog:
+            try:
+                response = self.session.post(
+                    self._url,
+                    data=data,
+                    timeout=budget,
+                    allow_redirects=False,  # a redirect would re-send the body somewhere we did not choose
+                    headers=headers,
+                )
+                status, text = response.status_code, response.text[:_MAX_ERROR_BODY]
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                response.close()
+            except requests.RequestException as exc:
+                if watchdog.fired:
+                    reason = f"no complete answer within {budget:g}s (it may have arrived)"
+                    return DeliveryResult(False, True, None, reason, unconfirmed=True)
+                # str(exc) embeds the URL: only the exception's class decides the reason.
+                return _exception_result(exc, budget)
         if 200 <= status < 300:
             return DeliveryResult(True, False, status, "delivered")
         reason = self.failure_reason(status, self._scrub(text))
@@ -198,8 +218,13 @@ def _generic_reason(status: int) -> str:
 
 
 def _exception_result(exc: requests.RequestException, timeout: float) -> DeliveryResult:
+    if isinstance(exc, requests.ReadTimeout):
+        # The request was sent; its answer is what timed out.
+        return DeliveryResult(
+            False, True, None, f"timed out after {timeout:g}s (it may have arrived)", unconfirmed=True
+        )
     if isinstance(exc, requests.Timeout):
-        return DeliveryResult(False, True, None, f"timed out after {timeout:g}s")
+        return DeliveryResult(False, True, None, f"timed out connecting after {timeout:g}s")
     if isinstance(exc, requests.ConnectionError):
         return DeliveryResult(False, True, None, "connection failed (refused, reset or name lookup)")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):

@@ -21,6 +21,7 @@ from monitors.engine.config import Schedules, Settings
 from monitors.report.data import DEFAULT_DELAY, WeekReport, gather_week
 from monitors.report.digest import build_digest_message
 from monitors.report.period import ReportWeek, week_of
+from monitors.support.files import write_private_text
 
 
 def report_tz(settings: Settings) -> ZoneInfo:
@@ -97,7 +98,5 @@ def write_full_report(report: WeekReport, output_dir: Path) -> tuple[Path, Path]
     output_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = report_paths(output_dir, report.week)
     for path, text in ((md_path, render_markdown(report)), (html_path, render_html(report))):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_private_text(path, text)  # 0600, never through a planted symlink
     return md_path, html_path

@@ -2,22 +2,33 @@
 
 Every request (SDK or plain httpx) goes through one `httpx.Client` whose event hook counts it into
 `SourceStats`, so the run summary reports what a run really cost against Langfuse's rate limits
-(https://langfuse.com/faq/all/api-limits). Retries follow monitors/retry.py: 429, 5xx and timeouts are
-retried, honouring `Retry-After` (capped by the policy), then a `SourceError` names the endpoint and the
-status. Error text never contains the keys: Basic auth lives in a header we never print.
+(https://langfuse.com/faq/all/api-limits). Retries follow monitors/support/retry.py: 429, 5xx and
+timeouts are retried, honouring `Retry-After` (capped by the policy), then a `SourceError` names the
+endpoint and the status.
+
+Time: `timeout` bounds each request from start to end (monitors.sources.transport), and the run's
+deadline (monitors.support.deadline) bounds the requests and the waits between them, so a server that
+trickles bytes or a retry storm cannot keep a run alive past its deadline.
+
+Secrets: error text never contains the keys in any encoding a server or proxy might echo back (raw,
+URL-encoded, base64 of `public:secret` as in the Basic header): see `credential_forms`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import httpx
 
 from monitors.contracts.errors import SourceError
 from monitors.contracts.source import SourceStats
+from monitors.sources.transport import BoundedTransport, start_request
+from monitors.support.deadline import current_run_deadline, request_budget, run_time_left
 from monitors.support.ratelimit import MinuteLimiter
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
@@ -67,12 +78,13 @@ class HttpSession:
         self.retry = retry
         self.stats = stats
         self.limiter = limiter
-        self._secrets = tuple(s for s in (public_key, secret_key) if s)
+        self.timeout = timeout
+        self._secrets = credential_forms(public_key, secret_key)
         self.client = httpx.Client(
             base_url=self.host,
             auth=httpx.BasicAuth(public_key, secret_key),
             timeout=timeout,
-            transport=transport,
+            transport=transport or BoundedTransport(),
             event_hooks={"request": [self._count]},
         )
 
@@ -84,6 +96,7 @@ class HttpSession:
         if self.limiter is not None:
             self.limiter.acquire()
         self.stats.count_request(endpoint_of(request.url))
+        start_request(request_budget(self.timeout))
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -94,18 +107,26 @@ class HttpSession:
         self.client.close()
 
     def call(self, what: str, attempt: Callable[[], T]) -> T:
-        """Run `attempt` until it succeeds, retrying on `Retryable` and transport errors."""
+        """Run `attempt` until it succeeds, retrying on `Retryable` and transport errors, within the
+        retry policy and the run's deadline."""
         budget = RetryBudget(self.retry)
         while True:
+            self._check_run_deadline(what, budget)
             try:
                 return attempt()
             except Retryable as exc:
                 reason, retry_after = exc.reason, exc.retry_after
             except httpx.TimeoutException as exc:
-                reason, retry_after = f"timed out ({exc.__class__.__name__})", None
+                self._check_run_deadline(what, budget)  # the run's deadline cut it short: say so
+                ours = str(exc).startswith("no complete answer")  # the total budget, not one read
+                reason, retry_after = f"timed out ({exc if ours else exc.__class__.__name__})", None
             except httpx.TransportError as exc:
                 reason, retry_after = f"connection failed ({exc.__class__.__name__})", None
+            except SourceError as exc:
+                raise type(exc)(self.redact(str(exc))) from None
             wait = budget.next_wait(retry_after)
+            if wait is not None and wait >= run_time_left():
+                wait = None  # waiting would outlast the run: report now, with the real reason
             if wait is None:
                 msg = f"Langfuse {what}: {reason}; gave up after {budget.attempt} attempt(s)"
                 raise SourceError(self.redact(msg)) from None
@@ -113,13 +134,21 @@ class HttpSession:
             log.info("Langfuse %s: %s; retrying in %.1fs", what, self.redact(reason), wait)
             budget.sleep(wait)
 
+    def _check_run_deadline(self, what: str, budget: RetryBudget) -> None:
+        run = current_run_deadline()
+        if run is not None and run.expired:
+            raise SourceError(
+                f"Langfuse {what}: stopped at the run deadline of {run.describe()} "
+                f"({self.stats.requests} request(s) made, {budget.attempt} retried)"
+            )
+
     def check_status(self, what: str, status: int, headers: Mapping[str, str], body: Any) -> None:
         """Raise Retryable / EndpointMissing / SourceError for a non-2xx status."""
         if 200 <= status < 300:
             return
         if is_retryable_status(status):
             raise Retryable(f"HTTP {status}", parse_retry_after(_header(headers, "retry-after")))
-        detail = _message(body)
+        detail = self.redact(_message(body))[:200]  # redact first: a cut could split an encoded key
         msg = f"Langfuse {what}: HTTP {status}" + (f": {detail}" if detail else "")
         if status == 404:
             raise EndpointMissing(self.redact(msg))
@@ -159,6 +188,20 @@ class HttpSession:
 _INVALID = object()
 
 
+def credential_forms(public_key: str, secret_key: str) -> tuple[str, ...]:
+    """Every way the keys may come back in an echoed request: raw, URL-encoded, and base64 of each and
+    of `public:secret` (the Basic header), padded or not; longest first, so no part is left behind."""
+    forms: set[str] = set()
+    for value in (public_key, secret_key, f"{public_key}:{secret_key}" if public_key and secret_key else ""):
+        if not value:
+            continue
+        forms |= {value, quote(value, safe=""), quote_plus(value, safe="")}
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(value.encode("utf-8")).decode("ascii")
+            forms |= {encoded, encoded.rstrip("=")}
+    return tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
+
+
 def _safe_json(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -176,9 +219,9 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def _message(body: Any) -> str:
-    # Langfuse error bodies are {"message": ..., "error": ...}; keep the message short.
+    # Langfuse error bodies are {"message": ..., "error": ...}; the caller redacts, then shortens it.
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
-        return body["message"][:200]
+        return body["message"][:10_000]
     return ""
 
 

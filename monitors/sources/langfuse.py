@@ -36,6 +36,7 @@ from monitors.sources.http import EndpointMissing, HttpSession
 from monitors.sources.langfuse_legacy import LegacyReader
 from monitors.sources.langfuse_v2 import MAX_PAGES, V2Reader
 from monitors.sources.replay import CostAccumulator
+from monitors.support.links import langfuse_trace_url
 from monitors.support.ratelimit import MinuteLimiter
 from monitors.support.retry import RetryPolicy
 
@@ -163,7 +164,7 @@ class LangfuseSource:
         project = self.project_id
         if not project:
             return None
-        return f"{self.host}/project/{project}/traces/{trace_id}"
+        return langfuse_trace_url(self.host, project, trace_id)
 
     def write_scores(self, scores: Sequence[Score]) -> None:
         """POST each score as one object, the body every server version takes (the 2026-08 server

@@ -29,6 +29,7 @@ from monitors.contracts.errors import SourceError
 from monitors.contracts.findings import utc
 from monitors.contracts.records import CostBucket, MalformedRecord, Observation, parse_observation
 from monitors.contracts.source import CostFilter, CostQuery, ObservationQuery, Score, SourceStats
+from monitors.support.links import langfuse_trace_url
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ class ReplaySource:
             self.project_id = next((o.project_id for o in self._observations if o.project_id), None)
         if not self.host or not self.project_id:
             return None
-        return f"{self.host}/project/{self.project_id}/traces/{trace_id}"
+        return langfuse_trace_url(self.host, self.project_id, trace_id)
 
     def write_scores(self, scores: Sequence[Score]) -> None:
         # A replay has no server to write to: keep them so tests and dry runs can inspect them.

@@ -1,4 +1,10 @@
-"""Numbered schema migrations. Never edit one after it has shipped; add the next number instead."""
+"""Numbered schema migrations. Never edit one after it has shipped; add the next number instead.
+
+`migrate` serialises itself, so several runs opening a new store at once (CronJobs firing in the same
+minute at first deploy) apply each migration exactly once and all proceed: on PostgreSQL a transaction
+advisory lock, on SQLite `BEGIN IMMEDIATE` (one writer; the others wait up to the busy timeout). The
+check of what is applied happens after the lock is taken, inside the same transaction as the changes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from monitors.store import schema
+
+_PG_MIGRATION_LOCK = sa.text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('langfuse-monitors:migrate:' || current_schema(), 0))"
+)
 
 
 def m001_initial(conn: sa.Connection) -> None:
@@ -20,22 +30,49 @@ def m002_written_scores(conn: sa.Connection) -> None:
     schema.written_scores.create(conn, checkfirst=True)
 
 
+def m003_outbox_unconfirmed(conn: sa.Connection) -> None:
+    """Count POSTs whose answer never came (they may have reached the chat), to bound duplicates."""
+    names = {c["name"] for c in sa.inspect(conn).get_columns("outbox")}
+    if "unconfirmed" not in names:  # a store created by m001 of this version already has it
+        conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
+    ("m003_outbox_unconfirmed", m003_outbox_unconfirmed),
 ]
 
 
 def migrate(engine: sa.Engine) -> list[str]:
-    """Apply pending migrations in order; return the names applied. Safe to run concurrently."""
-    schema.metadata.create_all(engine, tables=[schema.migrations])
+    """Apply pending migrations in order, in one transaction under a lock; return the names applied."""
+    if not _pending(engine):
+        return []  # the usual case: a read, no write lock, so opening never waits for a busy writer
     applied: list[str] = []
-    for name, step in MIGRATIONS:
-        with engine.begin() as conn:
-            done = conn.execute(sa.select(schema.migrations.c.name).where(schema.migrations.c.name == name)).first()
-            if done:
+    with engine.begin() as conn:
+        _serialise(conn)
+        schema.metadata.create_all(conn, tables=[schema.migrations])
+        done = set(conn.execute(sa.select(schema.migrations.c.name)).scalars())
+        for name, step in MIGRATIONS:
+            if name in done:
                 continue
             step(conn)
             conn.execute(schema.migrations.insert().values(name=name, applied_at=datetime.now(UTC)))
             applied.append(name)
     return applied
+
+
+def _pending(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(schema.migrations.name):
+            return [name for name, _ in MIGRATIONS]
+        done = set(conn.execute(sa.select(schema.migrations.c.name)).scalars())
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def _serialise(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_MIGRATION_LOCK)
+    elif conn.dialect.name == "sqlite":
+        # pysqlite opens transactions lazily (and only before DML); take the write lock now instead.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -37,6 +37,7 @@ class OutboxRow:
     channel: str
     payload: dict[str, Any]
     attempts: int
+    unconfirmed: int = 0  # POSTs sent whose answer never came
 
 
 @dataclass

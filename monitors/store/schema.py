@@ -59,8 +59,10 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt", TS, nullable=False),
     sa.Column("sent_at", TS),
-    sa.Column("status", sa.String(20), nullable=False, default="pending"),  # pending|sent|failed
+    sa.Column("status", sa.String(20), nullable=False, default="pending"),  # pending|sent|failed|unconfirmed
     sa.Column("last_error", sa.Text),
+    # POSTs sent whose answer never came (timed out after sending): the chat may already show them.
+    sa.Column("unconfirmed", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Index("ix_outbox_pending", "status", "id"),
 )
 

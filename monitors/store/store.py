@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import socket
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,21 +18,19 @@ import sqlalchemy as sa
 from monitors.contracts.errors import StoreError
 from monitors.contracts.findings import utc
 from monitors.store import schema as t
+from monitors.store.history import RunHistory
+from monitors.store.locks import RunLocks, holder_id
 from monitors.store.migrations import migrate
 from monitors.store.rows import FindingRecord, GroupOutbox, OutboxRow, RunCommit, Silence
 from monitors.store.urls import engine_url, redact_url
 
 
-def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class Store:
+class Store(RunHistory):
     """State store over one SQLAlchemy engine. Create with `Store.open(url)`."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self.holder = _holder()
+        self.locks = RunLocks(engine, holder_id())
 
     @classmethod
     def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
@@ -53,39 +49,31 @@ class Store:
         return cls(engine)
 
     def close(self) -> None:
+        self.locks.abandon_all()
         self.engine.dispose()
 
-    # --- locks -----------------------------------------------------------------------------------
+    # --- locks (monitors.store.locks) -------------------------------------------------------------
+
+    @property
+    def holder(self) -> str:
+        return self.locks.holder
+
+    @holder.setter
+    def holder(self, value: str) -> None:
+        self.locks.holder = value
 
     def acquire_lock(self, monitor: str, *, now: datetime, lease: timedelta) -> bool:
-        """Take the run lock of `monitor`; False when a live run holds it."""
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(t.run_locks).where(t.run_locks.c.monitor == monitor)).first()
-            if row is None:
-                try:
-                    conn.execute(
-                        t.run_locks.insert().values(
-                            monitor=monitor, holder=self.holder, acquired_at=now, expires_at=now + lease
-                        )
-                    )
-                    return True
-                except sa.exc.IntegrityError:
-                    return False
-            if utc(row.expires_at) > now and _holder_alive(row.holder):
-                return False
-            # Stale: expired, or its process on this host is gone (kill -9). Take it over atomically.
-            taken = conn.execute(
-                t.run_locks.update()
-                .where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == row.holder)
-                .values(holder=self.holder, acquired_at=now, expires_at=now + lease)
-            )
-            return taken.rowcount == 1
+        """Take the run lock of `monitor`; False when a live run holds it (see monitors.store.locks)."""
+        return self.locks.acquire(monitor, now=now, lease=lease)
 
     def release_lock(self, monitor: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.run_locks.delete().where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == self.holder)
-            )
+        self.locks.release(monitor)
+
+    def lock_still_held(self, monitor: str) -> bool:
+        return self.locks.still_held(monitor)
+
+    def lock_holders(self) -> dict[str, dict[str, Any]]:
+        return self.locks.holders()
 
     # --- watermarks, state, dedupe records ----------------------------------------------------------
 
@@ -202,7 +190,22 @@ class Store:
                 .order_by(t.outbox.c.id)
                 .limit(limit)
             )
-            return [OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts) for r in rows]
+            return [
+                OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts, r.unconfirmed) for r in rows
+            ]
+
+    def channel_answers(self) -> dict[str, tuple[str, int]]:
+        """Per channel, how its latest settled message went: (status, POSTs that got no answer)."""
+        latest = (
+            sa.select(sa.func.max(t.outbox.c.id))
+            .where(t.outbox.c.status != "pending")
+            .group_by(t.outbox.c.channel)
+            .scalar_subquery()
+        )
+        with self.engine.connect() as conn:
+            columns = (t.outbox.c.channel, t.outbox.c.status, t.outbox.c.unconfirmed)
+            rows = conn.execute(sa.select(*columns).where(t.outbox.c.id.in_(latest)))
+            return {r.channel: (r.status, r.unconfirmed) for r in rows}
 
     def group_outbox(self, channel: str, group: str, *, sent_since: datetime | None = None) -> GroupOutbox:
         """One channel's rows of one group: every pending row (due or waiting), oldest first, and what
@@ -246,8 +249,12 @@ class Store:
         status: str,
         error: str | None = None,
         retry_at: datetime | None = None,
+        unconfirmed: bool = False,
     ) -> None:
+        """Record one delivery attempt; `unconfirmed`: it was sent but no answer came."""
         values: dict[str, Any] = {"attempts": t.outbox.c.attempts + 1, "status": status, "last_error": error}
+        if unconfirmed:
+            values["unconfirmed"] = t.outbox.c.unconfirmed + 1
         if status == "sent":
             values["sent_at"] = now
         if retry_at is not None:
@@ -302,64 +309,6 @@ class Store:
             with self.engine.begin() as conn:
                 conn.execute(t.embedding_cache.insert(), fresh)
 
-    # --- runs and events -----------------------------------------------------------------------------
-
-    def record_run(self, monitor: str, *, started: datetime, finished: datetime, status: str, summary: dict) -> None:
-        window = summary.get("window") or {}
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.runs.insert().values(
-                    monitor=monitor,
-                    started_at=started,
-                    finished_at=finished,
-                    window_start=_parse(window.get("start")),
-                    window_end=_parse(window.get("end")),
-                    status=status,
-                    summary=summary,
-                )
-            )
-
-    def last_runs(self) -> dict[str, dict[str, Any]]:
-        """Per monitor: the last run and the last successful run (heartbeat)."""
-        out: dict[str, dict[str, Any]] = {}
-        with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(t.runs).order_by(t.runs.c.finished_at)):
-                entry = out.setdefault(row.monitor, {"last_ok": None, "failures": 0})
-                entry["last"] = {"status": row.status, "finished_at": utc(row.finished_at)}
-                if row.status == "ok":
-                    entry["last_ok"] = utc(row.finished_at)
-                else:
-                    entry["failures"] += 1
-        return out
-
-    def runs_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.runs)
-                .where(t.runs.c.finished_at >= start, t.runs.c.finished_at < end)
-                .order_by(t.runs.c.finished_at)
-            )
-            return [{"monitor": r.monitor, "status": r.status, "summary": _json(r.summary)} for r in rows]
-
-    def events_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.finding_events)
-                .where(t.finding_events.c.observed_at >= start, t.finding_events.c.observed_at < end)
-                .order_by(t.finding_events.c.id)
-            )
-            return [
-                {
-                    "monitor": r.monitor,
-                    "fingerprint": r.fingerprint,
-                    "kind": r.kind,
-                    "severity": r.severity,
-                    "decision": r.decision,
-                    "finding": _json(r.finding),
-                }
-                for r in rows
-            ]
-
 
 def _reason(exc: sa.exc.SQLAlchemyError) -> str:
     """The driver's one-line reason ('database is locked'), never the SQL, its parameters or the URL."""
@@ -381,27 +330,11 @@ def _store_errors(method: Callable[..., Any]) -> Callable[..., Any]:
 
 # A locked, read-only or restarted database surfaces as StoreError from every operation (the CLI then
 # exits 1 with one line), not as a driver exception and traceback.
-for _name, _method in list(vars(Store).items()):
-    if not _name.startswith("_") and _name not in ("open", "close") and callable(_method):
-        setattr(Store, _name, _store_errors(_method))
+for _klass in (RunHistory, Store):
+    for _name, _method in list(vars(_klass).items()):
+        if not _name.startswith("_") and _name not in ("open", "close") and callable(_method):
+            setattr(Store, _name, _store_errors(_method))
 
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
-
-
-def _parse(value: Any) -> datetime | None:
-    return utc(datetime.fromisoformat(value)) if isinstance(value, str) else None
-
-
-def _holder_alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another host's process: trust the lease
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

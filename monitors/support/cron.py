@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -17,7 +18,23 @@ def crontab_trigger(expr: str, timezone: ZoneInfo) -> CronTrigger:
     fields = expr.split()
     if len(fields) == 5:
         fields[4] = cron_weekdays(fields[4])
-    return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+    trigger = CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+    if not _some_day_exists(trigger):
+        # cron and Kubernetes accept "0 0 31 2 *" and never run it: a job that silently never happens.
+        raise ValueError(f"cron {expr!r} never fires: none of its months has the day of month it names")
+    return trigger
+
+
+def _some_day_exists(trigger: CronTrigger) -> bool:
+    """Whether some month the trigger allows has a day it allows (checked in a leap year, so Feb 29
+    counts: it fires every fourth year). Weekdays fall on every date within 28 years, so they cannot
+    make a real date impossible."""
+    fields = {field.name: field for field in trigger.fields}
+    for month in range(1, 13):
+        first = datetime(2028, month, 1)
+        if fields["month"].get_next_value(first) == month and fields["day"].get_next_value(first) is not None:
+            return True
+    return False
 
 
 def cron_weekdays(field: str) -> str:

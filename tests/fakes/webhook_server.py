@@ -9,7 +9,8 @@ It records every POST (path, headers, raw body, parsed JSON) and answers from a 
         assert len(hook.requests) == 2
 
 Each POST takes the next scripted Reply; once the script is empty, `default` answers (200 "ok").
-A Reply can delay before answering (for client timeouts) or `drop` the connection without an answer.
+A Reply can delay before answering (for client timeouts), `drop` the connection without an answer, or
+`trickle` its answer one byte at a time (a server that defeats per-read timeouts).
 `hook.go_down()` closes the listening socket so connections are refused; `hook.come_up()` listens again
 on the same port, so a "receiver down for three runs, then up" scenario keeps the same URL.
 """
@@ -34,6 +35,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (make the client time out)
     drop: bool = False  # close the connection without any answer
+    trickle: float = 0.0  # send the whole answer (status line, headers, body) one byte every this many seconds
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,9 @@ def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             data = reply.body.encode("utf-8")
+            if reply.trickle:
+                self._trickle(reply, data)
+                return
             try:
                 self.send_response(reply.status)
                 for key, value in reply.headers.items():
@@ -123,6 +128,17 @@ def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test); nothing to answer
+
+        def _trickle(self, reply: Reply, data: bytes) -> None:
+            head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: text/plain\r\nContent-Length: {len(data)}\r\n\r\n"
+            self.close_connection = True
+            try:
+                for byte in head.encode("ascii") + data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+            except OSError:
+                pass  # the client gave up, as it should
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output clean; requests are in owner.requests

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,13 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(dir_okay=False, path_type=Path),
             help="Replay an export file instead of calling Langfuse.",
         ),
+        click.option(
+            "--deadline",
+            default="20m",
+            show_default=True,
+            help="Stop the run after this long (e.g. 90s, 10m): exit 1 with where it stopped. Every request "
+            "and retry fits in it; alerts not sent by then stay queued for the next run.",
+        ),
         click.option("--dry-run", is_flag=True, help="Print what would be sent; touch neither the store nor any chat."),
         click.option(
             "--demo", is_flag=True, help="Use the bundled sample week and config: no credentials, no network."
@@ -74,6 +81,7 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
     settings = load_settings(opts["config"], False)
     now = datetime.now(UTC)
     since, until = parse_when(opts["since"], now), parse_when(opts["until"], now)
+    deadline = parse_deadline(opts["deadline"])
     store = open_store(settings, dry_run=opts["dry_run"])
     source = build_source(settings, opts["source_file"])
     deps = RunDeps(source, store, build_notifiers(settings, dry_run=opts["dry_run"]), gitlab_factory(settings))
@@ -83,7 +91,9 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
         if name not in settings.enabled_monitors():
             click.echo(f"monitor={name} status=disabled")
             continue
-        summary = run_once(name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"])
+        summary = run_once(
+            name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"], deadline=deadline
+        )
         echo_summary(summary, opts["fmt"])
         code = max(code, summary.exit_code)
         ran.append(name)
@@ -92,6 +102,18 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
 
         code = max(code, after_runs(settings, store, deps.notifiers, ran, now=now, echo=click.echo, fmt=opts["fmt"]))
     return code
+
+
+def parse_deadline(value: str) -> timedelta:
+    from monitors.contracts.values import parse_duration
+
+    try:
+        deadline = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--deadline") from None
+    if deadline <= timedelta(0):
+        raise click.BadParameter("must be longer than zero", param_hint="--deadline")
+    return deadline
 
 
 def echo_summary(summary: Any, fmt: str) -> None:

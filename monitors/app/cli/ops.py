@@ -153,7 +153,8 @@ def register(cli: click.Group, drift: click.Group) -> None:
     def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:
         """Each monitor's last run and last success, monitors gone stale, and alerts waiting to be sent.
 
-        Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes).
+        A monitor whose latest runs were all skipped because another run holds its lock is shown as
+        HELD BACK. Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes).
         """
         import json
 
@@ -179,6 +180,11 @@ def register(cli: click.Group, drift: click.Group) -> None:
                     f"{monitor}: last={last.get('status')} at {last.get('finished_at')} "
                     f"last_ok={entry['last_ok']} failures={entry['failures']}"
                 )
+                if held := entry.get("held_back"):
+                    click.echo(
+                        f"{monitor}: HELD BACK since {held['since']}: {held['skipped']} run(s) skipped, "
+                        f"{held['reason'] or 'another run holds its lock'}"
+                    )
             for item in stale:
                 click.echo(item.line(now))
             click.echo(

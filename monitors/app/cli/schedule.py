@@ -70,7 +70,7 @@ def _scheduler(opts: dict[str, Any]) -> int:
     _install_signal_handlers(stop)
     config_path = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
     runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_path, schedules_path=path)
-    serve_opts = ServeOptions(opts["reload_interval"], opts["shutdown_timeout"], opts["workers"])
+    serve_opts = ServeOptions(opts["reload_interval"], opts["shutdown_timeout"], opts["workers"], opts["health_port"])
     listener = _start_listener(opts["listen"] or settings.metrics.listen, settings, store, runner.stopping)
     try:
         abandoned = serve(schedules, path, runner, stop, serve_opts)
@@ -150,6 +150,12 @@ def register(cli: click.Group) -> None:
         metavar="HOST:PORT",
         help="Serve Prometheus /metrics and a /healthz liveness check here, e.g. 0.0.0.0:9464 "
         "(default: metrics.listen in monitors.yaml; unset: no listener).",
+    )
+    @click.option(
+        "--health-port",
+        type=click.IntRange(0, 65535),
+        help="Serve GET /healthz on this port for a liveness probe: 503 when the loop stalls or a job runs "
+        "far past its deadline (a restart ends it). Default: no server.",
     )
     @click.option("-v", "--verbose", count=True, help="-v: APScheduler's own logs, -vv: every dedupe decision.")
     def scheduler(**opts: Any) -> None:

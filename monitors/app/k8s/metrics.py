@@ -2,9 +2,10 @@
 
 `run-monitor scheduler --listen 0.0.0.0:9464` serves /metrics and /healthz (monitors.metrics.listener).
 The `prometheus.io/*` annotations are the convention Prometheus' Kubernetes service discovery examples
-(and most Helm charts) relabel on; the liveness probe restarts a pod whose process stopped answering
-or is stuck shutting down. It deliberately says nothing about Langfuse or the store: a restart fixes
-neither, and the alert rules in deploy/prometheus cover stale and failing monitors.
+(and most Helm charts) relabel on. The liveness probe is served on its own port by
+`run-monitor scheduler --health-port` (monitors/app/scheduler/health.py): it fails when the loop
+stalls or a job runs far past its deadline. It says nothing about Langfuse or the store: a restart
+fixes neither, and the alert rules in deploy/prometheus cover stale and failing monitors.
 """
 
 from __future__ import annotations
@@ -20,13 +21,6 @@ def scrape_annotations() -> dict[str, str]:
 
 
 def add_metrics_endpoint(container: dict[str, Any]) -> dict[str, Any]:
-    """The container with the metrics port and an HTTP liveness probe on /healthz."""
+    """The container with the metrics port (the liveness probe is on the health port: scheduler/health.py)."""
     container["ports"] = [*container.get("ports", []), {"containerPort": METRICS_PORT, "name": "metrics"}]
-    container["livenessProbe"] = {
-        "httpGet": {"path": "/healthz", "port": "metrics"},
-        "initialDelaySeconds": 20,  # the store is opened and migrated before the listener starts
-        "periodSeconds": 30,
-        "timeoutSeconds": 5,
-        "failureThreshold": 3,
-    }
     return container

@@ -5,8 +5,12 @@ Layout inside the pod:
   an edited ConfigMap reaches a running scheduler, which reloads schedules.yaml;
 - /var/lib/langfuse-monitors: the working directory on the PersistentVolumeClaim, so the default
   `sqlite:///state/monitors.db` and the report's `reports/` land on the volume;
-- /tmp: an emptyDir, the only other writable place (HOME and matplotlib's cache point there).
-Secrets arrive as environment variables from the Secret, which monitors.yaml reads with ${VAR}.
+- /tmp: an emptyDir, the only other writable place (HOME and matplotlib's cache point there);
+- /run/secrets/langfuse-monitors: the Secret, mounted read-only as one file per key. Secrets are not
+  environment variables (those leak into `kubectl describe`, crash dumps and child processes): each
+  `VAR_FILE` variable names the file, and monitors.yaml's `${VAR}` reads it (monitors.engine.config).
+The pod gets no Kubernetes API token (`automountServiceAccountToken: false`): the monitors never call
+the API, so a compromised run has no token to use.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ SECRET = APP
 STATE_CLAIM = f"{APP}-state"
 CONFIG_DIR = "/etc/langfuse-monitors"
 STATE_DIR = "/var/lib/langfuse-monitors"
+SECRETS_DIR = "/run/secrets/langfuse-monitors"
 USER_ID = 10001  # the user the Dockerfile creates
+SECRET_KEYS = (
+    "LANGFUSE_PUBLIC_KEY",
+    "LANGFUSE_SECRET_KEY",
+    "GITLAB_TOKEN",
+    "SLACK_WEBHOOK_URL",
+    "MATTERMOST_WEBHOOK_URL",
+    "MONITORS_STORE_URL",
+)
 
 # Goal-drift loads torch and a sentence-transformer; the scheduler may run it too. The rest stay small.
 RESOURCES: dict[str, dict[str, dict[str, str]]] = {
@@ -46,6 +59,7 @@ def _env() -> list[dict[str, str]]:
         {"name": "MONITORS_CONFIG", "value": f"{CONFIG_DIR}/monitors.yaml"},
         {"name": "MONITORS_SCHEDULES", "value": f"{CONFIG_DIR}/schedules.yaml"},
         {"name": "MPLCONFIGDIR", "value": "/tmp/matplotlib"},
+        *({"name": f"{key}_FILE", "value": f"{SECRETS_DIR}/{key}"} for key in SECRET_KEYS),
     ]
 
 
@@ -56,7 +70,6 @@ def container(args: list[str], profile: str, image: str) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "args": args,
         "env": _env(),
-        "envFrom": [{"secretRef": {"name": SECRET}}],
         "resources": RESOURCES.get(profile, RESOURCES["default"]),
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -66,6 +79,7 @@ def container(args: list[str], profile: str, image: str) -> dict[str, Any]:
         },
         "volumeMounts": [
             {"mountPath": CONFIG_DIR, "name": "config", "readOnly": True},
+            {"mountPath": SECRETS_DIR, "name": "secrets", "readOnly": True},
             {"mountPath": STATE_DIR, "name": "state"},
             {"mountPath": "/tmp", "name": "tmp"},
         ],
@@ -76,6 +90,7 @@ def container(args: list[str], profile: str, image: str) -> dict[str, Any]:
 def pod_spec(args: list[str], profile: str, image: str, *, restart_policy: str) -> dict[str, Any]:
     """The pod template's spec for one `run-monitor` invocation."""
     return {
+        "automountServiceAccountToken": False,
         "containers": [container(args, profile, image)],
         "restartPolicy": restart_policy,
         "securityContext": {
@@ -87,6 +102,8 @@ def pod_spec(args: list[str], profile: str, image: str, *, restart_policy: str) 
         },
         "volumes": [
             {"configMap": {"name": CONFIG_MAP}, "name": "config"},
+            # Group-readable: the files belong to root and the fsGroup, and the process runs in that group.
+            {"name": "secrets", "secret": {"defaultMode": 0o440, "secretName": SECRET}},
             {"name": "state", "persistentVolumeClaim": {"claimName": STATE_CLAIM}},
             {"emptyDir": {"sizeLimit": "256Mi"}, "name": "tmp"},
         ],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -121,26 +122,38 @@ class ScheduleWatcher:
 
 
 class RunningJobs:
-    """Which jobs are running now, so shutdown can wait for them (up to a bound)."""
+    """Which jobs are running now and since when: shutdown waits for them (up to a bound), and the
+    service reports a job that runs past its deadline while it runs, not only after it returns."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._names: dict[str, str] = {}  # job name -> monitor
+        self._started: dict[str, tuple[float, float]] = {}  # job name -> (start, deadline in seconds)
         self._cond = threading.Condition()
+        self._clock = clock
 
     @contextmanager
     def track(self, job: ScheduleJob) -> Iterator[None]:
         with self._cond:
             self._names[job.name] = job.monitor
+            self._started[job.name] = (self._clock(), job.deadline.total_seconds())
         try:
             yield
         finally:
             with self._cond:
                 self._names.pop(job.name, None)
+                self._started.pop(job.name, None)
                 self._cond.notify_all()
 
     def snapshot(self) -> dict[str, str]:
         with self._cond:
             return dict(self._names)
+
+    def overdue(self) -> dict[str, tuple[float, float]]:
+        """Jobs running past their deadline: job name -> (seconds running, deadline in seconds)."""
+        now = self._clock()
+        with self._cond:
+            running = {name: (now - start, limit) for name, (start, limit) in self._started.items()}
+        return {name: (ran, limit) for name, (ran, limit) in running.items() if ran > limit}
 
     def wait_idle(self, timeout: float) -> dict[str, str]:
         """Wait until no job runs or `timeout` seconds pass; return the jobs still running."""

@@ -1,9 +1,11 @@
 """What one scheduled run does: a monitor through `pipeline.run_once`, or the weekly report.
 
 The scheduler calls a `JobRunner` with the schedule entry that fired. Each run gets a fresh source (so
-its request count is its own) and the shared store; the pipeline records the run (the heartbeat) and
-its outbox makes a run abandoned at shutdown lose no alert. A job that fails is logged with its name and
-never stops the other jobs.
+its request count is its own), the shared store and the entry's deadline, which every request and
+retry wait of the run fits in (monitors.support.deadline); the pipeline records the run (the
+heartbeat) and its outbox makes a run abandoned at shutdown lose no alert. A job that fails is logged
+with its name and never stops the other jobs. The service reports a job still running past its
+deadline while it runs (service.py, health.py).
 
 The weekly report ("report" monitor) runs as `run-monitor report` in a child process: its command line
 is its contract, and a child can be stopped at the job's deadline. Until `monitors.report`
@@ -98,7 +100,8 @@ class JobRunner:
         try:
             deps = RunDeps(source, self.store, build_notifiers(self.settings), gitlab_factory(self.settings))
             now = self.clock()
-            line = run_once(job.monitor, self.settings, deps, now=now).line()
+            # The run itself stops at the job's deadline (every request and wait fits in it).
+            line = run_once(job.monitor, self.settings, deps, now=now, deadline=job.deadline).line()
             after_runs(self.settings, self.store, deps.notifiers, [job.monitor], now=now, echo=_log_line)
             return line
         finally:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitors.app.scheduler.health import Health, serve_health
 from monitors.app.scheduler.jobs import ScheduleWatcher, build_scheduler, replace_jobs
 from monitors.app.scheduler.runner import JobRunner
 from monitors.engine.config import Schedules
@@ -25,9 +26,10 @@ log = logging.getLogger("monitors.app.scheduler.jobs")
 
 @dataclass(frozen=True)
 class ServeOptions:
-    reload_interval: float = 30.0  # seconds between checks of schedules.yaml
+    reload_interval: float = 30.0  # seconds between checks of schedules.yaml (and of running jobs)
     shutdown_timeout: float = 25.0  # below Kubernetes' default 30 s grace period
     workers: int = 3
+    health_port: int | None = None  # serve GET /healthz here (the liveness probe); None: no server
 
 
 def start_line(schedules: Schedules, path: Path, now: datetime, opts: ServeOptions) -> str:
@@ -49,12 +51,16 @@ def serve(
     """Run jobs until `stop` is set; return the jobs abandoned at shutdown (job name -> monitor)."""
     scheduler = build_scheduler(schedules, runner, workers=opts.workers)
     watcher = ScheduleWatcher(path, schedules)
+    health = Health(turn_interval=opts.reload_interval)
+    probe = serve_health(health, opts.health_port) if opts.health_port is not None else None
     scheduler.start()
     log.info("%s", start_line(schedules, path, datetime.now(UTC), opts))
     if not runner.report_check() and any(j.monitor == "report" for j in schedules.jobs):
         log.warning("the weekly report is not available in this version; its job will log and skip")
+    reported: set[str] = set()
     try:
         while not stop.wait(opts.reload_interval):
+            health.turned(_report_overdue(runner, reported))
             new = watcher.poll()
             if new is not None:
                 old, schedules = schedules, new
@@ -65,7 +71,25 @@ def serve(
     finally:
         runner.stopping.set()
         scheduler.shutdown(wait=False)
+        if probe is not None:
+            probe.shutdown()
+            probe.server_close()
     return _drain(runner, opts.shutdown_timeout)
+
+
+def _report_overdue(runner: JobRunner, reported: set[str]) -> dict[str, tuple[float, float]]:
+    """Log each job the moment it is seen past its deadline (once per run); return the overdue jobs."""
+    overdue = runner.running.overdue()
+    for name, (ran, limit) in sorted(overdue.items()):
+        if name not in reported:
+            log.error(
+                "job=%s still running %.0fs after it started, past its deadline of %.0fs; it holds a worker "
+                "and its monitor's lock (the liveness probe fails if it does not end soon)",
+                name, ran, limit,
+            )  # fmt: skip
+    reported.intersection_update(overdue)
+    reported.update(overdue)
+    return overdue
 
 
 def _drain(runner: JobRunner, timeout: float) -> dict[str, str]:

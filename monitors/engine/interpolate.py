@@ -1,0 +1,51 @@
+"""`${VAR}` in monitors.yaml: an environment variable, `${VAR:-default}` a fallback, `${file:/path}` and
+`VAR_FILE` a mounted secret file. Secrets never live in the config file itself."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+_VAR = re.compile(r"\$\{([^}]+)\}")
+
+
+def _secret_file(path: str | None) -> str | None:
+    """The content of a mounted secret file named by `VAR_FILE` (the Docker/Kubernetes convention), or
+    None when there is no such file: an absent optional key of a mounted Secret has no file."""
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: interpolate(v, f"{path}.{k}" if path else str(k), problems, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [interpolate(v, f"{path}.{i}", problems, env) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        expr = match.group(1).strip()
+        if expr.startswith("file:"):
+            try:
+                return Path(expr[5:]).read_text().strip()
+            except OSError as exc:
+                problems.append(f"{path}: cannot read secret file {expr[5:]} ({exc.strerror})")
+                return ""
+        name, sep, default = expr.partition(":-")
+        if name in env and env[name] != "":
+            return env[name]
+        mounted = _secret_file(env.get(f"{name}_FILE"))
+        if mounted:
+            return mounted
+        if sep:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set")
+        return ""
+
+    return _VAR.sub(replace, node)
