@@ -25,8 +25,10 @@ import httpx
 from monitors.contracts.errors import SourceError
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.records import CostBucket, Observation
-from monitors.contracts.source import CostQuery, ObservationQuery, Score, SourceStats
+from monitors.contracts.scores import ScoreCount, ScoreRecord
+from monitors.contracts.source import CostQuery, ObservationQuery, Score, ScoreCountQuery, ScoreQuery, SourceStats
 from monitors.sources.http import EndpointMissing, HttpSession, Retryable
+from monitors.sources.langfuse_events import ScoreReads
 from monitors.sources.langfuse_legacy import LegacyReader
 from monitors.sources.langfuse_sdk import ApiError, CreateScoreRequest
 from monitors.sources.langfuse_v2 import V2Reader
@@ -76,6 +78,7 @@ class LangfuseSource:
         self._project_id: str | None = None
         self._project_looked_up = False
         self._scores_as_list = True  # SDK 5 servers take a list; the 2026-08 spec takes one object
+        self._score_reads = ScoreReads(self.session, self.observations)
 
     def __repr__(self) -> str:
         return f"LangfuseSource(host={self.host!r}, api={self.api_mode!r})"
@@ -132,6 +135,15 @@ class LangfuseSource:
         for obs in self.observations(rows):
             acc.add(obs)
         return acc.buckets()
+
+    def read_scores(self, query: ScoreQuery) -> Iterator[ScoreRecord]:
+        """One evaluator's (failing) scores via Scores v3, each with its trace's name (langfuse_events.py)."""
+        self._score_reads.legacy |= self.using_legacy
+        return self._score_reads.read_scores(query)
+
+    def score_counts(self, query: ScoreCountQuery) -> list[ScoreCount]:
+        self._score_reads.legacy |= self.using_legacy
+        return self._score_reads.score_counts(query)
 
     @property
     def project_id(self) -> str | None:

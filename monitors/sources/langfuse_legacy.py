@@ -157,6 +157,7 @@ class LegacyReader:
             "fromStartTime": _iso(query.window.start),
             "toStartTime": _iso(query.window.end),
             "type": types[0] if len(types) == 1 else None,
+            "level": query.levels[0] if len(query.levels) == 1 else None,
             "userId": query.user_id,
             "traceId": query.trace_id,
         }

@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"contracts"},
     {"support"},
     {"sources", "notifiers", "store"},
-    {"cost", "drift", "audit"},
+    {"cost", "drift", "audit", "events"},
     {"engine"},
     {"report"},
     {"app"},
