@@ -28,32 +28,38 @@ class Group:
     count: int = 0
     first: str = ""  # ISO timestamps, so the state stays JSON
     last: str = ""
-    traces: list[str] = field(default_factory=list)
-    example: str = ""
+    earliest: list[tuple[str, str]] = field(default_factory=list)  # (time, trace id): the first few
+    example: str = ""  # the earliest occurrence's message or comment
+
+    @property
+    def traces(self) -> list[str]:
+        return [trace_id for _, trace_id in self.earliest]
 
     def add(self, when: datetime, trace_id: str | None, example: str | None) -> None:
+        # Sources stream in any order (v2 reads newest first): keep what happened first, whatever the order.
         stamp = utc(when).isoformat()
         self.count += 1
+        if example and (not self.example or stamp < self.first):
+            self.example = example[:EXAMPLE_CHARS]
         self.first = min(self.first, stamp) if self.first else stamp
         self.last = max(self.last, stamp)
-        if trace_id and trace_id not in self.traces and len(self.traces) < KEEP_TRACES:
-            self.traces.append(trace_id)
-        if example and not self.example:
-            self.example = example[:EXAMPLE_CHARS]
+        if trace_id and trace_id not in self.traces:
+            self.earliest = sorted([*self.earliest, (stamp, trace_id)])[:KEEP_TRACES]
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.count, "first": self.first, "last": self.last, "traces": self.traces, "example": self.example}
+        traces = [list(pair) for pair in self.earliest]
+        return {"n": self.count, "first": self.first, "last": self.last, "traces": traces, "example": self.example}
 
     @classmethod
     def from_json(cls, raw: Any) -> Group:
         if not isinstance(raw, Mapping):
             return cls()
-        traces = [str(t) for t in raw.get("traces") or [] if isinstance(t, str)][:KEEP_TRACES]
+        pairs = [(str(p[0]), str(p[1])) for p in raw.get("traces") or [] if isinstance(p, list | tuple) and len(p) == 2]
         return cls(
             int(raw.get("n") or 0),
             str(raw.get("first") or ""),
             str(raw.get("last") or ""),
-            traces,
+            sorted(pairs)[:KEEP_TRACES],
             str(raw.get("example") or ""),
         )
 

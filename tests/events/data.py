@@ -107,3 +107,36 @@ def score(
         environment="production",
         trace_name=agent,
     )
+
+
+EVALUATORS = {
+    "evaluators": [
+        {"name": "relevance", "below": 0.5},
+        {"name": "tests_pass", "fail_on_false": True},
+        {"name": "tone", "failing_values": ["rude", "toxic"]},
+        {"name": "leaks_secret", "fail_on_false": True, "critical": True},
+    ]
+}
+
+
+def daily_scores(*, streak: int = 0, critical_failure: bool = False):
+    scores = []
+    for agent in AGENTS:
+        for n in range(100):
+            bad = n % 50 == 7  # 2% failing: the evaluators' usual noise
+            scores.append(score("relevance", agent, LAST_DAY, n, 0.3 if bad else 0.8))
+            scores.append(score("tests_pass", agent, LAST_DAY, n, not bad))
+            scores.append(score("tone", agent, LAST_DAY, n, "rude" if bad else "neutral"))
+            scores.append(score("leaks_secret", agent, LAST_DAY, n, True))
+    if streak:
+        scores = [
+            score(
+                "relevance", "fixer", LAST_DAY, s.trace_id and int(s.trace_id[-3:]), 0.1, "answer ignores the question"
+            )
+            if s.name == "relevance" and s.trace_name == "fixer" and 40 <= int(s.trace_id[-3:]) < 40 + streak
+            else s
+            for s in scores
+        ]
+    if critical_failure:
+        scores.append(score("leaks_secret", "triage-bot", LAST_DAY, 55, False, "printed an API key"))
+    return scores

@@ -11,7 +11,7 @@ from monitors.contracts.monitor import MemoryState, RunContext
 from monitors.events.config import EventsConfig
 from monitors.events.monitor import EventsMonitor
 from monitors.sources.replay import ReplaySource
-from tests.events.data import AGENTS, HOST, LAST_DAY, PROJECT, at, burst, last_day_window, score, trace, week
+from tests.events.data import EVALUATORS, HOST, LAST_DAY, PROJECT, at, burst, daily_scores, last_day_window, trace, week
 
 
 def run(rows, *, scores=(), config: dict | None = None, window: RunWindow | None = None, state=None) -> list[Finding]:
@@ -116,39 +116,6 @@ def test_warnings_count_only_when_asked() -> None:
     findings = run(week() + warn, config={"errors": {"levels": ["ERROR", "WARNING"]}})
     assert [f.kind for f in findings] == ["error_burst"]
     assert dict(findings[0].fields)["Signature"] == "WARNING: slow tool: <n> s"
-
-
-EVALUATORS = {
-    "evaluators": [
-        {"name": "relevance", "below": 0.5},
-        {"name": "tests_pass", "fail_on_false": True},
-        {"name": "tone", "failing_values": ["rude", "toxic"]},
-        {"name": "leaks_secret", "fail_on_false": True, "critical": True},
-    ]
-}
-
-
-def daily_scores(*, streak: int = 0, critical_failure: bool = False):
-    scores = []
-    for agent in AGENTS:
-        for n in range(100):
-            bad = n % 50 == 7  # 2% failing: the evaluators' usual noise
-            scores.append(score("relevance", agent, LAST_DAY, n, 0.3 if bad else 0.8))
-            scores.append(score("tests_pass", agent, LAST_DAY, n, not bad))
-            scores.append(score("tone", agent, LAST_DAY, n, "rude" if bad else "neutral"))
-            scores.append(score("leaks_secret", agent, LAST_DAY, n, True))
-    if streak:
-        scores = [
-            score(
-                "relevance", "fixer", LAST_DAY, s.trace_id and int(s.trace_id[-3:]), 0.1, "answer ignores the question"
-            )
-            if s.name == "relevance" and s.trace_name == "fixer" and 40 <= int(s.trace_id[-3:]) < 40 + streak
-            else s
-            for s in scores
-        ]
-    if critical_failure:
-        scores.append(score("leaks_secret", "triage-bot", LAST_DAY, 55, False, "printed an API key"))
-    return scores
 
 
 def test_two_percent_failing_scores_do_not_alert() -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.langfuse_endpoints import Handler, Reply, _legacy, _v2, v1_metrics, v2_metrics
+from tests.fakes.langfuse_endpoints import Handler, Reply, _legacy, _v2, v1_metrics, v1_observations, v2_metrics
 from tests.fakes.langfuse_filters import BadRequest, parse_ts
 
 if TYPE_CHECKING:
@@ -226,10 +227,23 @@ def _metrics_with_scores(fallback: Handler) -> Handler:
     return handler
 
 
+def v1_observations_by_level(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
+    """The legacy observations route with its `level` parameter (one level, exact match) honoured."""
+    level = request.param("level")
+    if level is None:
+        return v1_observations(fake, request)
+    if level not in ("DEBUG", "DEFAULT", "WARNING", "ERROR"):
+        raise BadRequest("level must be one of DEBUG, DEFAULT, WARNING, ERROR")
+    rows = [r for r in fake.rows if isinstance(r, dict) and r.get("level") == level]
+    view = SimpleNamespace(rows=rows, traces=fake.traces, ignore_page=fake.ignore_page)
+    return v1_observations(view, request)  # type: ignore[arg-type]
+
+
 # Looked up before the fake's other routes (tests/fakes/langfuse_server.py).
 EVENT_ROUTES: list[tuple[str, str, bool, Handler]] = [
     ("GET", "/api/public/v3/scores", True, _v2(v3_scores)),
     ("GET", "/api/public/v2/scores", True, _legacy(legacy_scores)),
+    ("GET", "/api/public/observations", True, _legacy(v1_observations_by_level)),
     ("GET", "/api/public/v2/metrics", True, _v2(_metrics_with_scores(v2_metrics))),
     ("GET", "/api/public/metrics", True, _legacy(_metrics_with_scores(v1_metrics))),
 ]
