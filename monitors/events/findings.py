@@ -64,6 +64,8 @@ def usual_text(usual: Usual | None, errors: int, observations: int | None) -> st
     )
     if usual is None:
         usual_part = "not known yet (too few days of history)"
+    elif usual.median == 0:
+        usual_part = f"no errors on a usual day (median of {usual.days} days)"
     else:
         usual_part = f"{_pct(usual.median)} of observations are errors on a usual day (median of {usual.days} days)"
     return "; ".join(p for p in (usual_part, today) if p)

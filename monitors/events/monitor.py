@@ -31,6 +31,7 @@ from monitors.events.tally import (
     Counts,
     Groups,
     add_count,
+    cover,
     day_windows,
     days_of,
     dump_groups,
@@ -40,10 +41,12 @@ from monitors.events.tally import (
     prune,
     score_key,
     split_score_key,
+    untallied,
 )
 
 ERRORS_KEY, VOLUME_KEY, SCORES_KEY, SCORE_TOTALS_KEY = "errors", "volume", "failing_scores", "score_totals"
-HISTORY_KEY = "history_from"  # set once the baseline days have been read
+# The [start, end) already added to the tallies, so an overlapping rerun never counts anything twice.
+ERRORS_READ_KEY, SCORES_READ_KEY = "errors_read", "scores_read"
 _FIELDS = frozenset({"core", "basic", "trace_context"})
 
 
@@ -62,16 +65,18 @@ class EventsMonitor:
 
     def run(self, ctx: RunContext) -> Iterator[Finding]:
         rules = self.config.errors
-        share_on = rules.share.enabled
-        read = self._read_window(ctx)
+        covered = ctx.state.get(ERRORS_READ_KEY)
+        read = self._read_window(ctx, first_run=covered is None)
         errors = load_groups(ctx.state.get(ERRORS_KEY))
-        volume = load_counts(ctx.state.get(VOLUME_KEY)) if share_on else None
-        self._tally_errors(ctx, read, errors)
-        if volume is not None:
-            self._tally_volume(ctx, read, volume)
-            ctx.state.put(HISTORY_KEY, read.start.isoformat())
-        today = ctx.window.end.date()
-        prune([errors, *([volume] if volume is not None else [])], today, rules.share.baseline_days + 1)
+        volume = load_counts(ctx.state.get(VOLUME_KEY)) if rules.share.enabled else None
+        for piece in untallied(read, covered):
+            self._tally_errors(ctx, piece, errors)
+            if volume is not None:
+                self._tally_volume(ctx, piece, volume)
+        ctx.state.put(ERRORS_READ_KEY, cover(read, covered))
+        # Keep what the next runs' baselines need: the days of this window and the baseline days before.
+        oldest = ctx.window.start.date() - timedelta(days=rules.share.baseline_days)
+        prune([errors, *([volume] if volume is not None else [])], oldest)
         ctx.state.put(ERRORS_KEY, dump_groups(errors))
         if volume is not None:
             ctx.state.put(VOLUME_KEY, volume)
@@ -80,9 +85,9 @@ class EventsMonitor:
         if self.config.evaluators:
             yield from self._score_findings(ctx)
 
-    def _read_window(self, ctx: RunContext) -> RunWindow:
+    def _read_window(self, ctx: RunContext, *, first_run: bool) -> RunWindow:
         """The run's window, reaching back over the baseline days on the first run."""
-        if not self.config.errors.share.enabled or ctx.state.get(HISTORY_KEY):
+        if not self.config.errors.share.enabled or not first_run:
             return ctx.window
         start = _midnight(ctx.window.start) - timedelta(days=self.config.errors.share.baseline_days)
         ctx.count("baseline_days_read", self.config.errors.share.baseline_days)
@@ -136,13 +141,16 @@ class EventsMonitor:
         failing_groups = load_groups(ctx.state.get(SCORES_KEY))
         totals = load_counts(ctx.state.get(SCORE_TOTALS_KEY))
         evaluators = {e.name: e for e in self.config.evaluators}
-        for evaluator in self.config.evaluators:
-            self._tally_failing(ctx, evaluator, failing_groups)
         categorical = any(e.data_type == "CATEGORICAL" for e in evaluators.values())
-        for piece in day_windows(ctx.window):
-            for count in ctx.source.score_counts(ScoreCountQuery(piece, tuple(sorted(evaluators)), categorical)):
-                add_count(totals, piece.start.date(), score_key(count.name, count.trace_name), count.count)
-        prune([failing_groups, totals], ctx.window.end.date(), 2)
+        covered = ctx.state.get(SCORES_READ_KEY)
+        for piece in untallied(ctx.window, covered):
+            for evaluator in self.config.evaluators:
+                self._tally_failing(ctx, piece, evaluator, failing_groups)
+            for day in day_windows(piece):
+                for count in ctx.source.score_counts(ScoreCountQuery(day, tuple(sorted(evaluators)), categorical)):
+                    add_count(totals, day.start.date(), score_key(count.name, count.trace_name), count.count)
+        ctx.state.put(SCORES_READ_KEY, cover(ctx.window, covered))
+        prune([failing_groups, totals], ctx.window.start.date())  # score rules need no history
         ctx.state.put(SCORES_KEY, dump_groups(failing_groups))
         ctx.state.put(SCORE_TOTALS_KEY, totals)
         for day in days_of(ctx.window):
@@ -155,9 +163,9 @@ class EventsMonitor:
                 if verdict is not None:
                     yield failing_finding(ctx, day, verdict, self.config.trace_links)
 
-    def _tally_failing(self, ctx: RunContext, evaluator: Evaluator, groups: Groups) -> None:
+    def _tally_failing(self, ctx: RunContext, window: RunWindow, evaluator: Evaluator, groups: Groups) -> None:
         query = ScoreQuery(
-            ctx.window,
+            window,
             evaluator.name,
             evaluator.data_type,
             value_below=evaluator.below,

@@ -108,11 +108,10 @@ def add_count(counts: Counts, day: date, key: str, n: int) -> None:
     agents[key] = agents.get(key, 0) + n
 
 
-def prune(tallies: Iterable[dict[str, Any]], today: date, keep_days: int) -> None:
-    """Forget days older than the baseline needs."""
-    oldest = (today - timedelta(days=keep_days)).isoformat()
+def prune(tallies: Iterable[dict[str, Any]], oldest: date) -> None:
+    """Forget the days before `oldest`."""
     for tally in tallies:
-        for day in [d for d in tally if d < oldest]:
+        for day in [d for d in tally if d < oldest.isoformat()]:
             del tally[day]
 
 
@@ -139,3 +138,38 @@ def score_key(evaluator: str, agent: str) -> str:
 def split_score_key(key: str) -> tuple[str, str]:
     evaluator, _, agent = key.partition("\x1f")
     return evaluator, agent
+
+
+def untallied(window: RunWindow, covered: Any) -> list[RunWindow]:
+    """The parts of `window` not yet in the tallies (`covered` is the [start, end) ISO pair already read).
+
+    Runs from the watermark never overlap, but `--since` reruns and backfills do: without this they
+    would count the same errors twice.
+    """
+    span = _span(covered)
+    if span is None:
+        return [window]
+    start, end = span
+    pieces = []
+    if window.start < start:
+        pieces.append(RunWindow(window.start, min(window.end, start)))
+    if window.end > end:
+        pieces.append(RunWindow(max(window.start, end), window.end))
+    return [p for p in pieces if p.end > p.start]
+
+
+def cover(window: RunWindow, covered: Any) -> list[str]:
+    """The covered span after reading `window`. A gap between them (a catch-up capped by the pipeline)
+    is claimed too: those hours are simply never counted, as they were never read."""
+    span = _span(covered)
+    start, end = (window.start, window.end) if span is None else (min(span[0], window.start), max(span[1], window.end))
+    return [start.isoformat(), end.isoformat()]
+
+
+def _span(covered: Any) -> tuple[datetime, datetime] | None:
+    if not isinstance(covered, list | tuple) or len(covered) != 2:
+        return None
+    try:
+        return utc(datetime.fromisoformat(str(covered[0]))), utc(datetime.fromisoformat(str(covered[1])))
+    except ValueError:
+        return None

@@ -147,3 +147,13 @@ def test_evaluator_config_needs_exactly_one_failing_condition() -> None:
         EventsConfig.model_validate({"evaluators": [{"name": "x", "below": 0.2, "fail_on_false": True}]})
     with pytest.raises(ValueError, match="unique"):
         EventsConfig.model_validate({"evaluators": [{"name": "x", "below": 0.2}, {"name": "x", "below": 0.3}]})
+
+
+def test_a_rerun_over_the_same_window_counts_nothing_twice() -> None:
+    rows = week() + burst("fixer", LAST_DAY, 12)
+    state = MemoryState()
+    first = run(rows, scores=daily_scores(streak=40), config=EVALUATORS, state=state)
+    again = run(rows, scores=daily_scores(streak=40), config=EVALUATORS, state=state)
+    assert [f.evidence for f in again] == [f.evidence for f in first]
+    assert [f.kind for f in first] == ["error_burst", "failing_scores"]
+    assert first[0].evidence["count"] == 12 and first[1].evidence["failing"] == 41
