@@ -30,6 +30,12 @@ class ErrorRules(Strict):
         default_factory=lambda: ["ERROR"], min_length=1, description="Observation levels that count as errors."
     )
     min_count: int = Field(5, ge=1, description="Errors of one signature for one agent in a UTC day to alert.")
+    signature_ratio: float = Field(
+        3.0,
+        ge=0,
+        description="…and at least this many times the signature's usual daily count (0: off), once the "
+        "agent has share.min_days of history: an error a busy agent always logs 40 times a day is not a burst.",
+    )
     min_observations: int = Field(
         50, ge=0, description="An agent's observations that day below which nothing about it is judged."
     )

@@ -71,6 +71,12 @@ def usual_text(usual: Usual | None, errors: int, observations: int | None) -> st
     return "; ".join(p for p in (usual_part, today) if p)
 
 
+def _usual_count(usual: float | None) -> str:
+    if usual is None:
+        return ""
+    return f"; usually {usual:g} a day" if usual else "; new: not seen on a usual day"
+
+
 def burst_finding(
     ctx: RunContext,
     day: date,
@@ -98,7 +104,7 @@ def burst_finding(
             ("Agent", agent),
             ("Signature", burst.signature),
             ("Example message", shorten(group.example, 300) or "(none)"),
-            ("Count", f"{group.count} ({_seen(group)})"),
+            ("Count", f"{group.count} ({_seen(group)}){_usual_count(burst.usual_count)}"),
             ("Usual rate", usual_text(usual, agent_errors, observations)),
         ),
         evidence={
@@ -112,6 +118,7 @@ def burst_finding(
             "agent_errors": agent_errors,
             "observations": observations,
             "usual_share": None if usual is None else round(usual.median, 6),
+            "usual_count": burst.usual_count,
         },
         links=trace_links(ctx, group.traces, links),
     )

@@ -34,6 +34,7 @@ class Burst:
     agent: str
     signature: str
     group: Group
+    usual_count: float | None = None  # the signature's median daily count, when there is history
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,32 @@ def enough_volume(volume: Counts | None, day: date, agent: str, rules: ErrorRule
     return volume.get(day.isoformat(), {}).get(agent, 0) >= rules.min_observations
 
 
+def usual_signature_count(
+    errors: Groups, volume: Counts, agent: str, signature: str, day: date, rules: ErrorRules
+) -> float | None:
+    """Median daily count of one signature over the agent's baseline days (a day without it counts 0)."""
+    counts = []
+    for back in range(1, rules.share.baseline_days + 1):
+        earlier = (day - timedelta(days=back)).isoformat()
+        if volume.get(earlier, {}).get(agent, 0) >= max(rules.min_observations, 1):
+            group = errors.get(earlier, {}).get(agent, {}).get(signature)
+            counts.append(group.count if group else 0)
+    return statistics.median(counts) if len(counts) >= rules.share.min_days else None
+
+
 def bursts(errors: Groups, volume: Counts | None, day: date, rules: ErrorRules) -> list[Burst]:
-    """Signatures with at least `min_count` errors for one agent that day."""
+    """Signatures with at least `min_count` errors for one agent that day, and (with history) at least
+    `signature_ratio` times their usual daily count."""
     found = []
     for agent, sigs in sorted(errors.get(day.isoformat(), {}).items()):
         if not enough_volume(volume, day, agent, rules):
             continue
         for signature, group in sorted(sigs.items()):
-            if group.count >= rules.min_count:
-                found.append(Burst(agent, signature, group))
+            if group.count < rules.min_count:
+                continue
+            usual = usual_signature_count(errors, volume, agent, signature, day, rules) if volume is not None else None
+            if usual is None or rules.signature_ratio == 0 or group.count >= rules.signature_ratio * usual:
+                found.append(Burst(agent, signature, group, usual))
     return found
 
 

@@ -36,7 +36,9 @@ def test_a_burst_of_one_signature_alerts_once_with_counts_times_usual_rate_and_t
     fields = dict(alert.fields)
     assert fields["Agent"] == "fixer"
     assert fields["Signature"] == "ERROR: schema validation failed for <id>: field '<value>' missing"
-    assert fields["Count"] == "12 (first 2026-11-22 15:00:20 UTC, last 2026-11-22 15:22:20 UTC)"
+    assert fields["Count"] == (
+        "12 (first 2026-11-22 15:00:20 UTC, last 2026-11-22 15:22:20 UTC); new: not seen on a usual day"
+    )
     # usual: 1 error in 300 observations a day = 0.3%; today 13 errors (12 + the noise) in 336 observations
     assert fields["Usual rate"] == (
         "0.3% of observations are errors on a usual day (median of 14 days); today 13 errors in 336 observations (3.9%)"
@@ -157,3 +159,18 @@ def test_a_rerun_over_the_same_window_counts_nothing_twice() -> None:
     assert [f.evidence for f in again] == [f.evidence for f in first]
     assert [f.kind for f in first] == ["error_burst", "failing_scores"]
     assert first[0].evidence["count"] == 12 and first[1].evidence["failing"] == 41
+
+
+def test_an_error_an_agent_always_logs_is_not_a_burst_until_it_triples() -> None:
+    def habitual(day, count, first=0):
+        return [
+            o
+            for n in range(count)
+            for o in trace("fixer", day, 300 + first + n, error=f"cache miss for key {1000 + n}", start=at(day, 6, n))
+        ]
+
+    history = [o for d in range(14) for o in habitual(LAST_DAY - timedelta(days=14 - d), 8)]
+    assert run(week() + history + habitual(LAST_DAY, 16)) == []  # 16 vs usually 8: under 3x (and under 5%)
+    findings = run(week() + history + habitual(LAST_DAY, 24))
+    assert [f.kind for f in findings] == ["error_burst"]
+    assert dict(findings[0].fields)["Count"].endswith("; usually 8 a day")
