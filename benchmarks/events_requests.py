@@ -215,15 +215,15 @@ def _all_scores(source: LangfuseSource, start: datetime, end: datetime) -> int:
             return seen
 
 
-def measure(scale: str) -> dict[str, Any]:
-    rows, scores = day_of_traffic(SCALES[scale])
+def measure(traces: int) -> dict[str, Any]:
+    rows, scores = day_of_traffic(traces)
     fake = ScoresIndexedFake.from_rows([stored_row(o, "proj-bench") for o in rows], project_id="proj-bench")
     fake.score_rows = scores
     fake.index_scores()
     with tempfile.TemporaryDirectory() as tmp, fake:
         monitor = monitor_runs(fake, Path(tmp))
         naive = naive_runs(fake)
-    return {"traces_per_day": SCALES[scale], "monitor": monitor, "naive": naive}
+    return {"traces_per_day": traces, "monitor": monitor, "naive": naive}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="1k,10k,100k")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    results = {scale: measure(scale) for scale in args.scales.split(",")}
+    results = {scale: measure(SCALES[scale]) for scale in args.scales.split(",")}
     print("scale | monitor requests per run (first, then hourly) | naive requests per run")
     for scale, r in results.items():
         mon = [run["requests"] for run in r["monitor"]]
