@@ -14,7 +14,7 @@ class Strict(BaseModel):
 
 
 class ShareRule(Strict):
-    """An agent's error share today against its usual share (median + k·MAD of recent days)."""
+    """An agent's error share that day against its usual share (median + k·MAD of recent days)."""
 
     enabled: bool = Field(True, description="Judge each agent's error share (one Metrics request per run).")
     min_share: float = Field(0.05, gt=0, le=1, description="Never alert below this share of observations.")

@@ -57,18 +57,17 @@ def _pct(share: float) -> str:
 
 
 def usual_text(usual: Usual | None, errors: int, observations: int | None) -> str:
-    today = (
-        f"today {errors} errors in {observations:,} observations ({_pct(errors / observations)})"
-        if observations
-        else ""
-    )
+    """The agent's usual error share and the day's, in words. No observation count: the share rule is off."""
+    if observations is None:
+        return "not tracked (errors.share.enabled is off)"
+    day = f"that day {errors} errors in {observations:,} observations ({_pct(errors / observations)})"
     if usual is None:
         usual_part = "not known yet (too few days of history)"
     elif usual.median == 0:
         usual_part = f"no errors on a usual day (median of {usual.days} days)"
     else:
         usual_part = f"{_pct(usual.median)} of observations are errors on a usual day (median of {usual.days} days)"
-    return "; ".join(p for p in (usual_part, today) if p)
+    return f"{usual_part}; {day}"
 
 
 def _usual_count(usual: float | None) -> str:

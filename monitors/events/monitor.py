@@ -17,8 +17,8 @@ day the same way. The first run also reads the share's baseline days, once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from datetime import UTC, date, datetime, timedelta
+from typing import ClassVar
 
 from monitors.contracts.findings import Finding, RunWindow
 from monitors.contracts.monitor import RunContext
@@ -109,7 +109,7 @@ class EventsMonitor:
         for bucket in buckets:
             add_count(volume, bucket.start.date(), bucket.group or "", bucket.count)
 
-    def _error_findings(self, ctx: RunContext, day: Any, errors: Groups, volume: Counts | None) -> Iterator[Finding]:
+    def _error_findings(self, ctx: RunContext, day: date, errors: Groups, volume: Counts | None) -> Iterator[Finding]:
         rules, links = self.config.errors, self.config.trace_links
         levels = [level for level in ("ERROR", "WARNING") if level in rules.levels]
         observations = volume.get(day.isoformat(), {}) if volume is not None else {}

@@ -39,9 +39,9 @@ def test_a_burst_of_one_signature_alerts_once_with_counts_times_usual_rate_and_t
     assert fields["Count"] == (
         "12 (first 2026-11-22 15:00:20 UTC, last 2026-11-22 15:22:20 UTC); new: not seen on a usual day"
     )
-    # usual: 1 error in 300 observations a day = 0.3%; today 13 errors (12 + the noise) in 336 observations
+    # usual: 1 error in 300 observations a day = 0.3%; that day 13 errors (12 + the noise) in 336 observations
     assert fields["Usual rate"] == (
-        "0.3% of observations are errors on a usual day (median of 14 days); today 13 errors in 336 observations (3.9%)"
+        "0.3% of observations are errors on a usual day (median of 14 days); that day 13 errors in 336 observations (3.9%)"
     )
     assert [link.url for link in alert.links] == [
         f"{HOST}/project/{PROJECT}/traces/fixer-1122-{n:03d}" for n in (100, 101, 102)
