@@ -41,7 +41,8 @@ def test_a_burst_of_one_signature_alerts_once_with_counts_times_usual_rate_and_t
     )
     # usual: 1 error in 300 observations a day = 0.3%; that day 13 errors (12 + the noise) in 336 observations
     assert fields["Usual rate"] == (
-        "0.3% of observations are errors on a usual day (median of 14 days); that day 13 errors in 336 observations (3.9%)"
+        "0.3% of observations are errors on a usual day (median of 14 days); "
+        "that day 13 errors in 336 observations (3.9%)"
     )
     assert [link.url for link in alert.links] == [
         f"{HOST}/project/{PROJECT}/traces/fixer-1122-{n:03d}" for n in (100, 101, 102)
