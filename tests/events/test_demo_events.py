@@ -83,3 +83,31 @@ def test_the_scores_file_regenerates_byte_for_byte(generator) -> None:
     make_demo_data, gzip_bytes = generator
     *_, score_lines = make_demo_data.generate()
     assert gzip_bytes(score_lines) == demo_path("scores.jsonl.gz").read_bytes()
+
+
+def test_the_demo_week_through_the_fake_langfuse_alerts_the_same(tmp_path: Path) -> None:
+    """The bundled week served over HTTP (Observations v2, Metrics v2, Scores v3) instead of replayed."""
+    from monitors.sources.langfuse import LangfuseSource
+    from monitors.support.retry import RetryPolicy
+    from tests.fakes.langfuse_server import FakeLangfuse
+
+    with gzip.open(demo_path("scores.jsonl.gz"), "rt", encoding="utf-8") as fh:
+        scores = [json.loads(line) for line in fh]
+    settings = load_config(demo_path("monitors.yaml"), env={})
+    store = Store.open(f"sqlite:///{tmp_path / 'fake.db'}")
+    notifier = RecordingNotifier()
+    with FakeLangfuse(_rows(), score_rows=scores, project_id="cm3demo7p0000monitors0001") as fake:
+        source = LangfuseSource(fake.url, fake.public_key, fake.secret_key, retry=RetryPolicy(attempts=1))
+        deps = RunDeps(source, store, {"terminal": notifier})
+        summary = run_once("events", settings, deps, now=DEMO_END + settings.langfuse.query_delay, since=DEMO_START)
+        source.close()
+    store.close()
+    assert summary.status == "ok", summary.error
+    assert sorted(m.title for m in notifier.messages) == [
+        "40 errors of one kind from issue-executor on 2026-11-18",
+        "review_helpfulness: 71.9% of mr-review's scores fail on 2026-11-20",
+    ]
+    # A week in one run (the first, with the 14 baseline days): errors, 1 Metrics request for the
+    # observation counts, 3 evaluators' failing scores, their traces' names, the numeric score view
+    # once per day (7), the project id for links.
+    assert summary.requests <= 15, summary.line()
