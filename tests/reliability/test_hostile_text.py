@@ -5,6 +5,7 @@ harness.harm_in) and still carry the information (the text is escaped, not dropp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -191,3 +192,14 @@ def test_events_with_hostile_status_messages_and_score_comments(hook: WebhookSer
     everything = " ".join(flat(r.json) for r in hook.requests)
     assert "@\u2060channel" in everything and "@\u2060all" in everything  # still there, neutralised
     assert "traces/t-%40here-0" in everything  # our own links, the id escaped
+    # The terminal channel: the same alerts as text carry no escape sequence, control or bidi character.
+    from monitors.contracts.monitor import RunContext
+    from monitors.engine.render import message_for
+    from monitors.notifiers.stdout import StdoutNotifier
+
+    ctx = RunContext(window=window(), now=NOW, source=source)
+    monitor = registry.monitor_class("events")(settings.monitor_configs["events"])
+    texts = [StdoutNotifier("terminal").render(message_for(f)) for f in monitor.run(ctx)]
+    assert len(texts) == 2 and all("failed" in t for t in texts)
+    for text in texts:
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]", text), text
