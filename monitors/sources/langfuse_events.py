@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +68,7 @@ class ScoreReads:
 
     # -- failing scores ----------------------------------------------------------------------------
     def read_scores(self, query: ScoreQuery) -> Iterator[ScoreRecord]:
+        rows: list[Any] = []
         if not self.legacy:
             try:
                 rows = list(self._v3_rows(query))
@@ -79,7 +81,7 @@ class ScoreReads:
         self._name_traces({s.trace_id for s in scores if s.trace_id and not s.trace_name}, query.window)
         for score in scores:
             if score.trace_name is None and score.trace_id:
-                score = _with_trace_name(score, self.trace_names.get(score.trace_id))
+                score = replace(score, trace_name=self.trace_names.get(score.trace_id))
             yield score
 
     def _v3_rows(self, query: ScoreQuery) -> Iterator[Any]:
@@ -214,9 +216,3 @@ def _count_query(view: str, query: ScoreCountQuery) -> dict[str, Any]:
         "toTimestamp": _iso(query.window.end),
         "config": {"row_limit": 1000},
     }
-
-
-def _with_trace_name(score: ScoreRecord, name: str | None) -> ScoreRecord:
-    from dataclasses import replace
-
-    return replace(score, trace_name=name)
