@@ -95,8 +95,8 @@ class ScoreReads:
         }
         if query.value_below is not None:
             params["valueMax"] = query.value_below  # inclusive: "strictly below" is re-checked here
-        elif query.values:
-            params["value"] = ",".join(query.values)
+        elif query.values and not any("," in v for v in query.values):
+            params["value"] = ",".join(query.values)  # a category with a comma is filtered here only
         seen: set[str] = set()
         cursor: str | None = None
         while True:
