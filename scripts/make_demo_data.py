@@ -1,9 +1,10 @@
 """Generate the bundled demo data for `run-monitor all --demo`: deterministic, no network.
 
 Writes monitors/demo/observations.jsonl.gz (Observations v2 rows, one JSON object per line, 21 UTC days
-2026-11-02 .. 2026-11-22) and monitors/demo/gitlab.json (the merge requests the agents opened, in the
-offline GitLab fixture format). monitors/demo/README.md documents what is planted; `--summary` prints
-the figures it quotes, computed from the written file.
+2026-11-02 .. 2026-11-22), monitors/demo/gitlab.json (the merge requests the agents opened, in the
+offline GitLab fixture format) and monitors/demo/scores.jsonl.gz (evaluator scores of the demo week).
+monitors/demo/README.md documents what is planted; `--summary` prints the figures it quotes, computed
+from the written file.
 
 Usage:
     .venv/bin/python scripts/make_demo_data.py                 # regenerate monitors/demo/
@@ -20,7 +21,8 @@ from typing import Any
 
 from demo_gen.base import AGENTS, DAYS, DEMO_WEEK_START, Ctx
 from demo_gen.drift import CASES, emit_mr_session, gitlab_fixture
-from demo_gen.output import observation_lines, write_files
+from demo_gen.events import SCORES_FILE, plant_events
+from demo_gen.output import gzip_bytes, observation_lines, write_files
 from demo_gen.planted import emit_plants
 from demo_gen.runaway import RUNAWAY_DAY, emit_runaway
 from demo_gen.summary import summary_markdown
@@ -29,8 +31,9 @@ from demo_gen.traffic import day_targets, fill_agent
 DEMO_DIR = Path(__file__).resolve().parent.parent / "monitors" / "demo"
 
 
-def generate() -> tuple[list[str], list[str], dict[str, Any], Ctx]:
-    """Lines of the observations file, why the malformed ones are bad, the GitLab fixture, the state."""
+def generate() -> tuple[list[str], list[str], dict[str, Any], Ctx, list[str]]:
+    """Lines of the observations file, why the malformed ones are bad, the GitLab fixture, the state,
+    and the lines of the scores file."""
     ctx = Ctx()
     mr_entries = []
     for day in DAYS:
@@ -55,8 +58,10 @@ def generate() -> tuple[list[str], list[str], dict[str, Any], Ctx]:
             targets["llm-fix"] += ctx.agent_spend[(day, "llm-fix")] - before  # on top of a normal day
         for agent in AGENTS:
             fill_agent(ctx, day, agent, targets[agent])
+    score_lines, counts = plant_events(ctx)
+    print("events plants: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     lines, reasons = observation_lines(ctx)
-    return lines, reasons, gitlab_fixture(mr_entries), ctx
+    return lines, reasons, gitlab_fixture(mr_entries), ctx, score_lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEMO_DIR, help="output folder (default: monitors/demo)")
     parser.add_argument("--summary", action="store_true", help="print the figures the README quotes")
     args = parser.parse_args(argv)
-    lines, reasons, gitlab, ctx = generate()
+    lines, reasons, gitlab, ctx, score_lines = generate()
     paths = write_files(args.out, lines, gitlab)
+    scores_path = args.out / SCORES_FILE
+    scores_path.write_bytes(gzip_bytes(score_lines))
+    paths.append(scores_path)
     for path in paths:
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     print(f"{len(lines):,} lines, {len(reasons)} malformed: {'; '.join(reasons)}")

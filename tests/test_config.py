@@ -54,7 +54,7 @@ def test_valid_config_types_values() -> None:
         ),
         (
             {"monitors": {"costs": {}}},
-            "monitors.yaml: monitors.costs: Unknown monitor: 'costs' (valid: audit, cost, drift)",
+            "monitors.yaml: monitors.costs: Unknown monitor: 'costs' (valid: audit, cost, drift, events)",
         ),
         ({"report": {"timezone": "Mars/Olympus"}}, "monitors.yaml: report.timezone: unknown time zone"),
     ],

@@ -160,7 +160,7 @@ def test_cli_check_and_render(tmp_path: Path) -> None:
     stale = runner.invoke(cli, [*args, "-o", str(tmp_path), "--check"])
     assert stale.exit_code == 1 and "out of date:" in stale.output
     written = runner.invoke(cli, [*args, "-o", str(tmp_path)])
-    assert written.exit_code == 0 and written.output.startswith("wrote 12 files")
+    assert written.exit_code == 0 and written.output.startswith("wrote 13 files")
     assert runner.invoke(cli, [*args, "-o", str(tmp_path), "--check"]).exit_code == 0
 
 

@@ -2,7 +2,7 @@
 
 No credentials and no network: traces are replayed from monitors/demo/observations.jsonl.gz, merge
 requests come from monitors/demo/gitlab.json, the store is a throwaway SQLite file. The monitors run
-through the week as schedules.yaml has them: cost every hour, so you see a budget warn at 80% and page
+through the week as schedules.yaml has them: cost and events every hour, so you see a budget warn at 80% and page
 at 100% once each, audit once a day, drift once over the week; alerts appear in the order a channel would get them,
 grouped by agent and day as monitors/demo/monitors.yaml routes them.
 """
@@ -32,11 +32,12 @@ def load_demo_source() -> ReplaySource:
     """The sample traces, parsed once and held in memory so repeated runs are fast."""
     from_file = ReplaySource(demo_path("observations.jsonl.gz"))
     everything = RunWindow(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
-    source = ReplaySource.from_observations(
-        from_file.observations(ObservationQuery(everything)),
+    source = ReplaySource(
+        observations=list(from_file.observations(ObservationQuery(everything))),
         host="https://langfuse.example.com",
         # Like live Langfuse, return only the field groups a query asks for.
         strict_fields=True,
+        scores_path=demo_path("scores.jsonl.gz"),  # the evaluators' scores, read on first use
     )
     source.stats.malformed = from_file.stats.malformed
     source.stats.malformed_examples = from_file.stats.malformed_examples
@@ -56,7 +57,7 @@ def run_demo(names: Sequence[str], *, fmt: str, echo: Callable[[str], None], sto
         summaries = _week(names, settings, deps, delay)
         for summary in summaries:
             _echo_summary(summary, fmt, echo)
-        if set(names) == {"cost", "drift", "audit"}:
+        if {"cost", "drift", "audit"} <= set(names):
             _weekly_digest(settings, deps, delay, echo)
         store.close()
     return max((s.exit_code for s in summaries), default=0)

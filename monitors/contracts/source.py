@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.records import CostBucket, Observation
+from monitors.contracts.scores import ScoreCount, ScoreRecord
 
 # Observations v2 field groups (see the API notes); `core` is always returned.
 FieldGroup = Literal["core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics", "trace_context"]
@@ -58,6 +59,8 @@ class ObservationQuery:
     metadata_present: tuple[str, ...] = ()  # only rows whose metadata has all these keys
     expand_metadata: tuple[str, ...] = ()  # metadata keys to return untruncated
     min_total_cost: float | None = None
+    levels: tuple[str, ...] = ()  # e.g. ("ERROR", "WARNING"); empty means every level
+    trace_ids: tuple[str, ...] = ()  # only these traces (empty: any)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,33 @@ class Score:
     comment: str | None = None
 
 
+ScoreDataType = Literal["NUMERIC", "BOOLEAN", "CATEGORICAL"]
+
+
+@dataclass(frozen=True)
+class ScoreQuery:
+    """Scores of one evaluator (score name) with a timestamp in the window, optionally only failing ones.
+
+    `value_below` keeps numeric scores strictly below it; `values` keeps boolean ("false") or categorical
+    scores whose value is in the set. Sources push these to the server where it can filter.
+    """
+
+    window: RunWindow
+    name: str
+    data_type: ScoreDataType
+    value_below: float | None = None
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoreCountQuery:
+    """How many scores each (score name, agent) got in the window: the denominator of a failure share."""
+
+    window: RunWindow
+    names: tuple[str, ...]
+    categorical: bool = False  # also count categorical scores (a second aggregate)
+
+
 class TraceSource(Protocol):
     """What every trace source offers. Implementations handle paging, retries and rate limits."""
 
@@ -114,4 +144,12 @@ class TraceSource(Protocol):
 
     def delete_scores(self, ids: Sequence[str]) -> None:
         """Delete written scores by id, on every day they were written (no-op for sources that cannot)."""
+        ...
+
+    def read_scores(self, query: ScoreQuery) -> Iterator[ScoreRecord]:
+        """Stream one evaluator's scores, each with its trace's name (the agent) when known."""
+        ...
+
+    def score_counts(self, query: ScoreCountQuery) -> list[ScoreCount]:
+        """Scores per (name, agent) in the window, aggregated (one request, whatever the volume)."""
         ...

@@ -215,7 +215,7 @@ class Settings(Strict):
 
 class ScheduleJob(Strict):
     name: str
-    monitor: str = Field(description="cost, drift, audit or report.")
+    monitor: str = Field(description="cost, drift, audit, events or report.")
     cron: str = Field(description="Five-field cron expression, e.g. '*/15 * * * *'.")
     timezone: str | None = None
     misfire_grace: Duration = "5m"

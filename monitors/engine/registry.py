@@ -15,6 +15,7 @@ MONITORS: dict[str, str] = {
     "cost": "monitors.cost.monitor:CostSpikeMonitor",
     "drift": "monitors.drift.monitor:GoalDriftMonitor",
     "audit": "monitors.audit.monitor:ToolSequenceMonitor",
+    "events": "monitors.events.monitor:EventsMonitor",
 }
 
 NOTIFIERS: dict[str, str] = {

@@ -9,11 +9,13 @@ full report has everything. Empty sections are left out; a quiet week is one lin
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
+from monitors.report.findings import StoredFinding
 from monitors.report.fmt import day_label, delta, money, short, sparkline, when_label
 
 PRODUCT = "langfuse-monitors"
@@ -33,6 +35,7 @@ def build_digest_message(report: WeekReport, *, full_report: str | None = None) 
         _over_budget(report),
         _drift(report, links),
         _audit(report, links),
+        _events(report, links),
         _could_not_run(report),
         _health(report),
     ]
@@ -56,12 +59,13 @@ def _headline(report: WeekReport) -> str:
     spend = report.spend
     parts = [f"Spend {money(spend.total)} ({delta(spend.total, spend.previous_total)} vs the week before)"]
     if report.quiet:
-        return f"Quiet week: nothing to look at. {parts[0]}; no budget breaches, drift or audit findings."
+        return f"Quiet week: nothing to look at. {parts[0]}; no budget breaches, drift, audit or error findings."
     days = len({o.day for o in report.over_budget})
     for count, what in (
         (days, "day(s) over budget"),
         (len(report.drift), "goal-drift alert(s)"),
         (len(report.audit), "audit finding(s)"),
+        (len(_event_alerts(report)), "error/evaluation alert(s)"),
         (sum(u.count for u in report.unverifiable) + len(report.source_errors), "check(s) that could not run"),
     ):
         if count:
@@ -132,6 +136,25 @@ def _audit(report: WeekReport, links: list[Link]) -> Section | None:
         lines.append(f"[{i}] {short(f.title, 110)} ({f.severity.label}; {wasted})")
         links.extend(Link(f"Audit {i}: {link.label}", link.url) for link in f.links[:1])
     return Section(f"Action audit: {len(report.audit)} finding(s)", tuple(lines))
+
+
+def _event_alerts(report: WeekReport) -> list[StoredFinding]:
+    """The events monitor's alerts (error bursts, error shares, failing scores), loudest and largest first."""
+    alerts = [f for f in report.findings if f.monitor == "events"]
+    size = ("count", "errors", "failing")
+    return sorted(alerts, key=lambda f: (-int(f.severity), -max(f.number(k) for k in size), f.fingerprint))
+
+
+def _events(report: WeekReport, links: list[Link]) -> Section | None:
+    alerts = _event_alerts(report)
+    if not alerts:
+        return None
+    kinds = " · ".join(f"{kind} {n}" for kind, n in Counter(f.kind for f in alerts).most_common())
+    lines = [f"By kind: {kinds}"]
+    for i, f in enumerate(alerts[:TOP_N], 1):
+        lines.append(f"[{i}] {short(f.title, 120)} ({f.severity.label})")
+        links.extend(Link(f"Events {i}: {link.label}", link.url) for link in f.links[:1])
+    return Section(f"Errors and evaluations: {len(alerts)} alert(s)", tuple(lines))
 
 
 def _could_not_run(report: WeekReport) -> Section | None:

@@ -123,7 +123,8 @@ class HttpSession:
             except httpx.TransportError as exc:
                 reason, retry_after = f"connection failed ({exc.__class__.__name__})", None
             except SourceError as exc:
-                raise type(exc)(self.redact(str(exc))) from None
+                exc.args = (self.redact(str(exc)),)  # keep the subclass and its fields (BudgetSpent.retry_after)
+                raise exc.with_traceback(None) from None
             wait = budget.next_wait(retry_after)
             if wait is not None and wait >= run_time_left():
                 wait = None  # waiting would outlast the run: report now, with the real reason

@@ -31,8 +31,10 @@ import httpx
 from monitors.contracts.errors import BudgetSpent, SourceError
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.records import CostBucket, Observation
-from monitors.contracts.source import CostQuery, ObservationQuery, Score, SourceStats
+from monitors.contracts.scores import ScoreCount, ScoreRecord
+from monitors.contracts.source import CostQuery, ObservationQuery, Score, ScoreCountQuery, ScoreQuery, SourceStats
 from monitors.sources.http import EndpointMissing, HttpSession
+from monitors.sources.langfuse_events import ScoreReads
 from monitors.sources.langfuse_legacy import LegacyReader
 from monitors.sources.langfuse_v2 import MAX_PAGES, V2Reader
 from monitors.sources.replay import CostAccumulator
@@ -84,6 +86,7 @@ class LangfuseSource:
         self._project_looked_up = False
         self._metrics_spent: BudgetSpent | None = None
         self._metrics_back_at = 0.0  # time.monotonic() when the Metrics budget is expected back
+        self._score_reads = ScoreReads(self.session, self.observations)
 
     def __repr__(self) -> str:
         return f"LangfuseSource(host={self.host!r}, api={self.api_mode!r})"
@@ -147,6 +150,15 @@ class LangfuseSource:
         for obs in self.observations(rows):
             acc.add(obs)
         return acc.buckets()
+
+    def read_scores(self, query: ScoreQuery) -> Iterator[ScoreRecord]:
+        """One evaluator's (failing) scores via Scores v3, each with its trace's name (langfuse_events.py)."""
+        self._score_reads.legacy |= self.using_legacy
+        return self._score_reads.read_scores(query)
+
+    def score_counts(self, query: ScoreCountQuery) -> list[ScoreCount]:
+        self._score_reads.legacy |= self.using_legacy
+        return self._score_reads.score_counts(query)
 
     @property
     def project_id(self) -> str | None:

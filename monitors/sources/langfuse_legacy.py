@@ -175,6 +175,7 @@ class LegacyReader:
         types = sorted({t.upper() for t in query.types})
         params = {
             "type": types[0] if len(types) == 1 else None,
+            "level": query.levels[0] if len(query.levels) == 1 else None,
             "userId": query.user_id,
             "traceId": query.trace_id,
         }

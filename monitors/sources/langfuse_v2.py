@@ -66,6 +66,13 @@ def observation_filter(query: ObservationQuery) -> list[dict[str, Any]]:
         conditions.append({"type": "string", "column": "type", "operator": "=", "value": types[0]})
     elif types:
         conditions.append({"type": "stringOptions", "column": "type", "operator": "any of", "value": types})
+    if query.trace_ids:
+        conditions.append(
+            {"type": "stringOptions", "column": "traceId", "operator": "any of", "value": sorted(query.trace_ids)}
+        )
+    if query.levels:
+        levels = sorted(set(query.levels))
+        conditions.append({"type": "stringOptions", "column": "level", "operator": "any of", "value": levels})
     if query.root_only:
         conditions.append({"type": "boolean", "column": "isRootObservation", "operator": "=", "value": True})
     for column, value in (("userId", query.user_id), ("sessionId", query.session_id), ("traceId", query.trace_id)):
@@ -83,6 +90,10 @@ def locally_ok(obs: Observation, query: ObservationQuery) -> bool:
     if not (query.window.start <= obs.start_time < query.window.end):
         return False
     if query.types and obs.type not in {t.upper() for t in query.types}:
+        return False
+    if query.levels and obs.level not in query.levels:
+        return False
+    if query.trace_ids and obs.trace_id not in query.trace_ids:
         return False
     return all(obs.metadata.get(key) not in (None, "") for key in query.metadata_present)
 

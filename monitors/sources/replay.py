@@ -28,7 +28,16 @@ from typing import IO, Any
 from monitors.contracts.errors import SourceError
 from monitors.contracts.findings import utc
 from monitors.contracts.records import CostBucket, MalformedRecord, Observation, parse_observation
-from monitors.contracts.source import CostFilter, CostQuery, ObservationQuery, Score, SourceStats
+from monitors.contracts.scores import ScoreCount, ScoreRecord, parse_score
+from monitors.contracts.source import (
+    CostFilter,
+    CostQuery,
+    ObservationQuery,
+    Score,
+    ScoreCountQuery,
+    ScoreQuery,
+    SourceStats,
+)
 from monitors.support.links import langfuse_trace_url
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,10 @@ def observation_matches(obs: Observation, query: ObservationQuery) -> bool:
     if not (query.window.start <= obs.start_time < query.window.end):
         return False
     if query.types and obs.type not in {t.upper() for t in query.types}:
+        return False
+    if query.levels and obs.level not in query.levels:
+        return False
+    if query.trace_ids and obs.trace_id not in query.trace_ids:
         return False
     if query.root_only and not is_root(obs):
         return False
@@ -80,6 +93,32 @@ def project_observation(obs: Observation, fields: Iterable[str]) -> Observation:
         if group not in wanted:
             blank.update(defaults)
     return dataclasses.replace(obs, **blank) if blank else obs
+
+
+def score_matches(score: ScoreRecord, query: ScoreQuery) -> bool:
+    """True when `score` is one `query` asks for (the in-memory twin of the Scores v3 filters)."""
+    if score.name != query.name or score.data_type != query.data_type:
+        return False
+    if not (query.window.start <= score.timestamp < query.window.end):
+        return False
+    if query.value_below is not None:
+        return isinstance(score.value, float) and score.value < query.value_below
+    if query.values:
+        shown = str(score.value).lower() if isinstance(score.value, bool) else str(score.value)
+        return shown in query.values
+    return True
+
+
+def count_scores(scores: Iterable[ScoreRecord], query: ScoreCountQuery) -> list[ScoreCount]:
+    """Scores per (name, agent) in the window, as the Metrics score views aggregate them."""
+    counts: dict[tuple[str, str], int] = {}
+    for score in scores:
+        if score.data_type == "CATEGORICAL" and not query.categorical:
+            continue
+        if score.name in query.names and query.window.start <= score.timestamp < query.window.end:
+            key = (score.name, score.trace_name or "")
+            counts[key] = counts.get(key, 0) + 1
+    return [ScoreCount(name, agent, n) for (name, agent), n in sorted(counts.items())]
 
 
 def is_root(obs: Observation) -> bool:
@@ -158,6 +197,8 @@ class ReplaySource:
         project_id: str | None = None,
         observations: Sequence[Observation] | None = None,
         strict_fields: bool = False,
+        scores: Sequence[ScoreRecord] | None = None,
+        scores_path: str | Path | None = None,
     ) -> None:
         if (path is None) == (observations is None):
             raise ValueError("give exactly one of path or observations")
@@ -169,7 +210,10 @@ class ReplaySource:
         # default so tests can build records freely; on, it catches a monitor that forgets a group.
         self.strict_fields = strict_fields
         self.stats = SourceStats()
-        self.scores: list[Score] = []
+        self.scores: list[Score] = []  # written back by monitors (kept, not sent)
+        # Evaluation scores to read (JSON lines of Scores v3 rows plus traceName, like the demo's file).
+        self.score_records = list(scores or ())
+        self.scores_path = Path(scores_path) if scores_path is not None else None
 
     @classmethod
     def from_observations(
@@ -179,8 +223,15 @@ class ReplaySource:
         project_id: str | None = None,
         *,
         strict_fields: bool = False,
+        scores: Sequence[ScoreRecord] | None = None,
     ) -> ReplaySource:
-        return cls(host=host, project_id=project_id, observations=list(observations), strict_fields=strict_fields)
+        return cls(
+            host=host,
+            project_id=project_id,
+            observations=list(observations),
+            strict_fields=strict_fields,
+            scores=scores,
+        )
 
     def __repr__(self) -> str:
         what = str(self.path) if self.path else f"{len(self._observations or [])} observations"
@@ -222,6 +273,32 @@ class ReplaySource:
             acc.add(obs)
         return acc.buckets()
 
+    def read_scores(self, query: ScoreQuery) -> Iterator[ScoreRecord]:
+        return (s for s in self._all_scores() if score_matches(s, query))
+
+    def score_counts(self, query: ScoreCountQuery) -> list[ScoreCount]:
+        return count_scores(self._all_scores(), query)
+
+    def _all_scores(self) -> list[ScoreRecord]:
+        if self.scores_path is not None:
+            self.score_records, self.scores_path = self.score_records + self._read_score_file(self.scores_path), None
+        return self.score_records
+
+    def _read_score_file(self, path: Path) -> list[ScoreRecord]:
+        found: list[ScoreRecord] = []
+        try:
+            with _open_text(path) as fh:
+                for number, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        found.append(parse_score(json.loads(line)))
+                    except (ValueError, MalformedRecord) as exc:
+                        self.stats.count_malformed(f"{path.name} line {number}: {exc}")
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"cannot read scores file {path}: {exc.__class__.__name__}: {exc}") from exc
+        return found
+
     def trace_url(self, trace_id: str) -> str | None:
         if self.project_id is None and self._observations:
             self.project_id = next((o.project_id for o in self._observations if o.project_id), None)
@@ -247,4 +324,5 @@ __all__ = [
     "dimension_values",
     "observation_matches",
     "project_observation",
+    "score_matches",
 ]

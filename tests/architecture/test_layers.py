@@ -6,7 +6,7 @@ and never a sibling package of its own layer (one monitor never imports another)
     contracts   errors, findings, records, the monitor and source protocols, the message, typed values
     support     shared helpers with no product logic (safe text, retries, rate limits, embeddings, cron)
     sources, notifiers, store          the outside world
-    cost, drift, audit                 one package per monitor
+    cost, drift, audit, events         one package per monitor
     engine      config, registries, the run pipeline, dedupe, delivery, wiring
     report, metrics   the weekly report; Prometheus series and Alertmanager sync (read the store via the engine)
     app         the CLI, the scheduler, Kubernetes rendering, the demo: nothing imports it
@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"contracts"},
     {"support"},
     {"sources", "notifiers", "store"},
-    {"cost", "drift", "audit"},
+    {"cost", "drift", "audit", "events"},
     {"engine"},
     {"report", "metrics"},
     {"app"},

@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from monitors.contracts.records import Observation
 from tests.fakes.langfuse_endpoints import ROUTES
+from tests.fakes.langfuse_events_endpoints import EVENT_ROUTES
 from tests.fakes.langfuse_filters import BadRequest
 from tests.fakes.langfuse_limits import Budget, rate_limited
 from tests.fakes.langfuse_reply import Reply
@@ -95,6 +96,7 @@ class FakeLangfuse:
     requests: list[RecordedRequest] = field(default_factory=list)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body per id
     score_rows: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (day, name, id)
+    served_scores: list[dict[str, Any]] = field(default_factory=list)  # Scores v3 rows served to reads
     faults: list[Fault] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -227,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             return Reply(401, {"message": "Invalid credentials. Confirm that you've configured the correct host."})
         if path in self.fake.missing_routes:
             return Reply(404, {"message": "Not found", "error": "LangfuseNotFoundError"})
-        for route_method, prefix, exact, handler in ROUTES:
+        for route_method, prefix, exact, handler in (*EVENT_ROUTES, *ROUTES):
             matched = path == prefix or (not exact and path.startswith(prefix + "/"))
             if route_method == method and matched:
                 try:

@@ -25,6 +25,8 @@ from monitors.contracts.records import MalformedRecord, Observation, parse_obser
 from monitors.cost.monitor import CostConfig, CostSpikeMonitor
 from monitors.drift.monitor import GoalDriftConfig, GoalDriftMonitor
 from monitors.engine.render import message_for
+from monitors.events.config import EventsConfig
+from monitors.events.monitor import EventsMonitor
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
 from monitors.notifiers.stdout import StdoutNotifier
@@ -155,6 +157,8 @@ MONITORS = {
                                                           "per_value": True}])),
     "audit": lambda: ToolSequenceMonitor(ToolSequenceConfig(min_tool_calls=1)),
     "drift": lambda: GoalDriftMonitor(GoalDriftConfig(), embedder=TopicEmbedder()),
+    "events": lambda: EventsMonitor(EventsConfig(errors={"min_count": 1, "min_observations": 0,
+                                                         "levels": ["ERROR", "WARNING"]})),
 }  # fmt: skip
 
 

@@ -5,6 +5,7 @@ harness.harm_in) and still carry the information (the text is escaped, not dropp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -148,3 +149,57 @@ def test_cost_with_hostile_agent_names(hook: WebhookServer, sqlite_store: Store)
 )
 def test_the_harm_check_catches_each_kind_of_harm(kind: str, payload: dict) -> None:
     assert harm_in(payload, kind) != []
+
+
+def test_events_with_hostile_status_messages_and_score_comments(hook: WebhookServer, sqlite_store: Store) -> None:
+    from monitors.contracts.scores import ScoreRecord
+
+    failing = [
+        Observation(
+            id=f"e{i}",
+            trace_id=f"t-@here-{i}",
+            type="GENERATION",
+            start_time=NOW - timedelta(hours=5, minutes=-i),
+            project_id="proj-1",
+            trace_name=EVIL_AGENT,
+            name="<!channel>",
+            level="ERROR",
+            status_message=f"failed {i}: {HOSTILE_TEXT}",
+        )
+        for i in range(6)
+    ]
+    scores = [
+        ScoreRecord(
+            id=f"s{i}",
+            name="judge @all [x](https://evil.example)",
+            data_type="BOOLEAN",
+            value=False,
+            timestamp=NOW - timedelta(hours=4, minutes=-i),
+            trace_id=f"t-@here-{i}",
+            comment=HOSTILE_TEXT,
+            trace_name=EVIL_AGENT,
+        )
+        for i in range(2)
+    ]
+    evaluators = [{"name": "judge @all [x](https://evil.example)", "fail_on_false": True, "critical": True}]
+    monitors = {"events": {"errors": {"min_observations": 0, "share": {"enabled": False}}, "evaluators": evaluators}}
+    settings = chat_settings(hook, monitors)
+    source = ReplaySource.from_observations(failing, host=LANGFUSE_HOST, project_id="proj-1", scores=scores)
+    summary = _run("events", settings, source, sqlite_store)
+    assert summary.status == "ok", summary.error
+    assert (summary.findings, summary.delivered) == (2, 4), summary.line()  # a burst and a critical score
+    _assert_harmless(hook, 4)
+    everything = " ".join(flat(r.json) for r in hook.requests)
+    assert "@\u2060channel" in everything and "@\u2060all" in everything  # still there, neutralised
+    assert "traces/t-%40here-0" in everything  # our own links, the id escaped
+    # The terminal channel: the same alerts as text carry no escape sequence, control or bidi character.
+    from monitors.contracts.monitor import RunContext
+    from monitors.engine.render import message_for
+    from monitors.notifiers.stdout import StdoutNotifier
+
+    ctx = RunContext(window=window(), now=NOW, source=source)
+    monitor = registry.monitor_class("events")(settings.monitor_configs["events"])
+    texts = [StdoutNotifier("terminal").render(message_for(f)) for f in monitor.run(ctx)]
+    assert len(texts) == 2 and all("failed" in t for t in texts)
+    for text in texts:
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]", text), text

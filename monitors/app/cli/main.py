@@ -158,6 +158,13 @@ def audit(**opts: Any) -> None:
     _run_monitors(("audit",), **opts)
 
 
+@cli.command()
+@run_options
+def events(**opts: Any) -> None:
+    """Errors and failing evaluations: bursts of one error, error shares above usual, failing scores."""
+    _run_monitors(("events",), **opts)
+
+
 @cli.command(name="all")
 @run_options
 def run_all(**opts: Any) -> None:

@@ -1,0 +1,1 @@
+"""The events monitor: error bursts and failing evaluations on individual traces."""

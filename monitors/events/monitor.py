@@ -1,0 +1,179 @@
+"""Events monitor ("events"): error bursts and failing evaluations on individual traces.
+
+Langfuse alerts on aggregates; this monitor looks at the traces behind them. Per run, since the
+watermark:
+  - observations at level ERROR (optionally WARNING), read with a level filter, so a run reads the
+    failures and not the traffic; grouped by agent (trace name) and a normalised signature
+    (signature.py). Rules: a burst (at least `min_count` of one signature for one agent in a UTC day,
+    given a minimum volume) and an error share well above the agent's usual share (rules.py);
+  - observation counts per agent and day: one aggregate (Metrics) request, the share's denominator;
+  - for each configured evaluator, its failing scores (the failing condition is pushed to the server)
+    and the agent's score counts (one aggregate per score view and day): a failure share above the
+    evaluator's maximum, or any failure of an evaluator marked critical.
+Tallies are kept per UTC day in the run state (tally.py), so hourly and daily schedules judge the same
+day the same way. The first run also reads the share's baseline days, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import ClassVar
+
+from monitors.contracts.findings import Finding, RunWindow
+from monitors.contracts.monitor import RunContext
+from monitors.contracts.source import CostQuery, ObservationQuery, ScoreCountQuery, ScoreQuery
+from monitors.events.config import Evaluator, EventsConfig
+from monitors.events.findings import burst_finding, failing_finding, share_finding
+from monitors.events.rules import bursts, errors_of, failing, share_excess, usual_share
+from monitors.events.signature import normalise
+from monitors.events.tally import (
+    Counts,
+    Groups,
+    add_count,
+    cover,
+    day_windows,
+    days_of,
+    dump_groups,
+    group_for,
+    load_counts,
+    load_groups,
+    prune,
+    score_key,
+    split_score_key,
+    untallied,
+)
+
+ERRORS_KEY, VOLUME_KEY, SCORES_KEY, SCORE_TOTALS_KEY = "errors", "volume", "failing_scores", "score_totals"
+# The [start, end) already added to the tallies, so an overlapping rerun never counts anything twice.
+ERRORS_READ_KEY, SCORES_READ_KEY = "errors_read", "scores_read"
+_FIELDS = frozenset({"core", "basic", "trace_context"})
+
+
+def _midnight(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class EventsMonitor:
+    """Errors and failing evaluations, grouped per agent and day."""
+
+    name: ClassVar[str] = "events"
+    Config: ClassVar[type[EventsConfig]] = EventsConfig
+
+    def __init__(self, config: EventsConfig) -> None:
+        self.config = config
+
+    def run(self, ctx: RunContext) -> Iterator[Finding]:
+        rules = self.config.errors
+        covered = ctx.state.get(ERRORS_READ_KEY)
+        read = self._read_window(ctx, first_run=covered is None)
+        errors = load_groups(ctx.state.get(ERRORS_KEY))
+        volume = load_counts(ctx.state.get(VOLUME_KEY)) if rules.share.enabled else None
+        for piece in untallied(read, covered):
+            self._tally_errors(ctx, piece, errors)
+            if volume is not None:
+                self._tally_volume(ctx, piece, volume)
+        ctx.state.put(ERRORS_READ_KEY, cover(read, covered))
+        # Keep what the next runs' baselines need: the days of this window and the baseline days before.
+        oldest = ctx.window.start.date() - timedelta(days=rules.share.baseline_days)
+        prune([errors, *([volume] if volume is not None else [])], oldest)
+        ctx.state.put(ERRORS_KEY, dump_groups(errors))
+        if volume is not None:
+            ctx.state.put(VOLUME_KEY, volume)
+        for day in days_of(ctx.window):
+            yield from self._error_findings(ctx, day, errors, volume)
+        if self.config.evaluators:
+            yield from self._score_findings(ctx)
+
+    def _read_window(self, ctx: RunContext, *, first_run: bool) -> RunWindow:
+        """The run's window, reaching back over the baseline days on the first run."""
+        if not self.config.errors.share.enabled or not first_run:
+            return ctx.window
+        start = _midnight(ctx.window.start) - timedelta(days=self.config.errors.share.baseline_days)
+        ctx.count("baseline_days_read", self.config.errors.share.baseline_days)
+        return RunWindow(start, ctx.window.end)
+
+    def _tally_errors(self, ctx: RunContext, window: RunWindow, errors: Groups) -> None:
+        query = ObservationQuery(window, fields=_FIELDS, levels=tuple(self.config.errors.levels))
+        read = 0
+        for obs in ctx.source.observations(query):
+            read += 1
+            signature = f"{obs.level}: {normalise(obs.status_message, fallback=obs.name or obs.type)}"
+            group_for(errors, obs.start_time.date(), obs.trace_name or "", signature).add(
+                obs.start_time, obs.trace_id, obs.status_message or ""
+            )
+        ctx.count("errors_read", read)
+
+    def _tally_volume(self, ctx: RunContext, window: RunWindow, volume: Counts) -> None:
+        buckets = ctx.source.costs(CostQuery(window.start, window.end, granularity="day", group_by="traceName"))
+        for bucket in buckets:
+            add_count(volume, bucket.start.date(), bucket.group or "", bucket.count)
+
+    def _error_findings(self, ctx: RunContext, day: date, errors: Groups, volume: Counts | None) -> Iterator[Finding]:
+        rules, links = self.config.errors, self.config.trace_links
+        levels = [level for level in ("ERROR", "WARNING") if level in rules.levels]
+        observations = volume.get(day.isoformat(), {}) if volume is not None else {}
+        alerted: set[str] = set()
+        for burst in bursts(errors, volume, day, rules):
+            alerted.add(burst.agent)
+            usual = usual_share(errors, volume, burst.agent, day, rules) if volume is not None else None
+            yield burst_finding(
+                ctx,
+                day,
+                burst,
+                levels=levels,
+                usual=usual,
+                agent_errors=errors_of(errors, day, burst.agent),
+                observations=observations.get(burst.agent),
+                links=links,
+            )
+        if volume is None:
+            return
+        # A burst already explains its agent's share: one alert per incident, not two.
+        for agent in sorted(set(errors.get(day.isoformat(), {})) - alerted):
+            excess = share_excess(errors, volume, day, agent, rules)
+            if excess is not None:
+                sigs = errors[day.isoformat()][agent]
+                top = sorted(sigs.items(), key=lambda kv: (-kv[1].count, kv[0]))
+                yield share_finding(ctx, day, excess, top, links)
+
+    def _score_findings(self, ctx: RunContext) -> Iterator[Finding]:
+        failing_groups = load_groups(ctx.state.get(SCORES_KEY))
+        totals = load_counts(ctx.state.get(SCORE_TOTALS_KEY))
+        evaluators = {e.name: e for e in self.config.evaluators}
+        categorical = any(e.data_type == "CATEGORICAL" for e in evaluators.values())
+        covered = ctx.state.get(SCORES_READ_KEY)
+        for piece in untallied(ctx.window, covered):
+            for evaluator in self.config.evaluators:
+                self._tally_failing(ctx, piece, evaluator, failing_groups)
+            for day in day_windows(piece):
+                for count in ctx.source.score_counts(ScoreCountQuery(day, tuple(sorted(evaluators)), categorical)):
+                    add_count(totals, day.start.date(), score_key(count.name, count.trace_name), count.count)
+        ctx.state.put(SCORES_READ_KEY, cover(ctx.window, covered))
+        prune([failing_groups, totals], ctx.window.start.date())  # score rules need no history
+        ctx.state.put(SCORES_KEY, dump_groups(failing_groups))
+        ctx.state.put(SCORE_TOTALS_KEY, totals)
+        for day in days_of(ctx.window):
+            for key, groups in sorted(failing_groups.get(day.isoformat(), {}).items()):
+                name, agent = split_score_key(key)
+                if name not in evaluators or "" not in groups:
+                    continue
+                scores = totals.get(day.isoformat(), {}).get(key, 0)
+                verdict = failing(evaluators[name], agent, groups[""], scores)
+                if verdict is not None:
+                    yield failing_finding(ctx, day, verdict, self.config.trace_links)
+
+    def _tally_failing(self, ctx: RunContext, window: RunWindow, evaluator: Evaluator, groups: Groups) -> None:
+        query = ScoreQuery(
+            window,
+            evaluator.name,
+            evaluator.data_type,
+            value_below=evaluator.below,
+            values=("false",) if evaluator.fail_on_false else tuple(evaluator.failing_values),
+        )
+        read = 0
+        for score in ctx.source.read_scores(query):
+            read += 1
+            key = score_key(evaluator.name, score.trace_name or "")
+            group_for(groups, score.timestamp.date(), key, "").add(score.timestamp, score.trace_id, score.comment)
+        ctx.count("failing_scores_read", read)
