@@ -92,6 +92,10 @@ class CountingSource:
         self.records = 0
         self.progress = progress
         self.label = label
+        # One source serves every monitor of `run-monitor all`: its counters are cumulative, so each
+        # run reports the difference from where they stood when it began.
+        self.requests_before = inner.stats.requests
+        self.malformed_before = inner.stats.malformed
 
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
         for obs in self.inner.observations(query):
@@ -231,8 +235,8 @@ def _build_monitor(name: str, settings: Settings) -> Any:
 
 def _fill_source_stats(summary: RunSummary, source: CountingSource, ctx: RunContext) -> None:
     summary.records = source.records
-    summary.requests = source.stats.requests
-    summary.malformed = source.stats.malformed
+    summary.requests = source.stats.requests - source.requests_before
+    summary.malformed = source.stats.malformed - source.malformed_before
     summary.counters = dict(ctx.counters)
 
 
