@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from monitors.app.cli.common import config_option
 from monitors.app.cli.errors import exit_codes
 
 # The demo's report is read on the Thursday after the sample week, as the default schedule would.
@@ -27,7 +28,7 @@ DEMO_READ_AT = timedelta(days=3, hours=8)
 
 def register(cli: click.Group) -> None:
     @cli.command()
-    @click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml.")
+    @config_option
     @click.option("--week", help="ISO week, e.g. 2026-W47 (default: the last complete week).")
     @click.option("--demo", is_flag=True, help="Run the monitors over the bundled sample week, then report it.")
     @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
