@@ -31,6 +31,11 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
+def _when(value: datetime | None) -> str:
+    """A stored time as a person reads it: 2026-11-23 08:45:12Z (or 'never')."""
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
+
+
 def register(cli: click.Group, drift: click.Group) -> None:
 
     @cli.command()
@@ -200,8 +205,8 @@ def register(cli: click.Group, drift: click.Group) -> None:
             for monitor, entry in sorted(runs.items()):
                 last = entry.get("last") or {}
                 click.echo(
-                    f"{monitor}: last={last.get('status')} at {last.get('finished_at')} "
-                    f"last_ok={entry['last_ok']} failures={entry['failures']}"
+                    f"{monitor}: last={last.get('status')} at {_when(last.get('finished_at'))} "
+                    f"last_ok={_when(entry['last_ok'])} failures={entry['failures']}"
                 )
             for item in stale:
                 click.echo(item.line(now))
