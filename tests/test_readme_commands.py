@@ -84,6 +84,7 @@ CHECKS: dict[str, tuple[int, Check]] = {
         lambda out: "deploy/k8s" in out,
     ),
     "run-monitor cost": (0, lambda out: "monitor=cost status=ok" in out),
+    "run-monitor help silence": (0, lambda out: "Usage: run-monitor silence" in out and "--remove INTEGER" in out),
 }
 # Shown in the README, run elsewhere: they install from a package index, or need a cluster.
 ELSEWHERE = {
@@ -152,7 +153,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
 
 
 def _run_in_process(command: str, env: dict[str, str]) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, shlex.split(command)[1:], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(cli, shlex.split(command)[1:], env=env, catch_exceptions=False, prog_name="run-monitor")
     return result.exit_code, result.output
 
 
