@@ -185,10 +185,20 @@ def test_a_run_still_names_every_missing_secret(tmp_path: Path, langfuse: FakeLa
 # --- 8. packaging metadata that setuptools no longer warns about --------------------------------------
 
 
-def test_license_is_an_spdx_expression_with_its_file() -> None:
+def test_license_is_an_spdx_expression_with_its_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == "MIT"  # the `{text = ...}` table is deprecated (builds fail from 2027-02-18)
     assert project["license-files"] == ["LICENSE"] and (ROOT / "LICENSE").is_file()
+    monkeypatch.chdir(ROOT)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apply_configuration(Distribution(), ROOT / "pyproject.toml")  # what every install runs
+    assert [str(w.message).splitlines()[0] for w in caught if "license" in str(w.message).lower()] == []
 
 
 # --- 9. papercuts ----------------------------------------------------------------------------------------
