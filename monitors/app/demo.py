@@ -2,7 +2,7 @@
 
 No credentials and no network: traces are replayed from monitors/demo/observations.jsonl.gz, merge
 requests come from monitors/demo/gitlab.json, the store is a throwaway SQLite file. The cost monitor is
-run every six hours of the demo week, as a schedule would, so you see a budget warn at 80% and page at
+run every hour of the demo week, as a schedule would, so you see a budget warn at 80% and page at
 100% once each; drift and audit run once over the week.
 """
 
