@@ -65,13 +65,14 @@ class Contributor:
     spend: float
     baseline: float | None  # usual spend (see Usual); None when never seen before
     by: str = ""  # " by 10:15" when the usual is for the same time of a day in progress
+    no_usual: str = "no history yet"  # why `baseline` is None
 
     def describe(self) -> str:
         label = LABELS.get(self.dim, self.dim)
         name = "(other values)" if self.value == OTHER else display_value(self.value)
         text = f"{label} {name}: ${self.spend:,.2f}"
         if self.baseline is None:
-            return text + " (no history yet)"
+            return text + f" ({self.no_usual})"
         if self.baseline < 0.005:  # rounds to $0.00: a percentage of it would be noise
             return text + f" (usually $0.00{self.by})"
         change = round((self.spend / self.baseline - 1) * 100)  # an int: float noise never shows as "-0%"
@@ -108,7 +109,9 @@ def contributors(
             if spend <= 0:
                 continue
             base = usual.of({d: t.get(cvalue, 0.0) for d, t in history.items()})
-            out.append(Contributor(cdim, cvalue, spend, base, usual.by()))
+            # Past days can exist without this breakdown: closed days read as aggregates keep no users.
+            why = f"no {LABELS.get(cdim, cdim)} breakdown of past days" if usual.days else "no history yet"
+            out.append(Contributor(cdim, cvalue, spend, base, usual.by(), why))
     return out
 
 

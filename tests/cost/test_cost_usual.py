@@ -48,6 +48,8 @@ def test_a_part_day_is_compared_with_the_same_time_of_day():
     # Not "-58% vs usual $24.00": by 10:00 a usual day has spent 10/24 of its $24.
     assert "agent steady: $10.00 (+0% vs usual $10.00 by 10:00)" in fields["Top contributors"]
     assert fields["Usual day"] == "$24.00 (median of 14 days); usually $10.00 by 10:00"
+    # Closed days were read as aggregates, which keep no users: not "no history yet" after 14 days.
+    assert "user u1: $10.00 (no user breakdown of past days)" in fields["Top contributors"]
 
 
 def test_a_closed_day_is_compared_with_whole_days():
