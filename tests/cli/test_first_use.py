@@ -62,6 +62,8 @@ def test_replay_says_which_window_it_checked_when_narrower_than_the_file(tmp_pat
     ) in result.stderr
     summary = json.loads(result.stdout)  # the note stays off stdout: JSON mode is still only JSON
     assert summary["window"]["start"] == "2026-11-16T00:00:00+00:00"
+    wider = _invoke("audit", "-c", config, "--source", DEMO_FILE, "--dry-run", "--since", "2026-11-01T00:00:00Z")
+    assert wider.exit_code == 0 and "note:" not in wider.stderr  # a window around the whole file misses nothing
 
 
 # --- 2. requests= is per monitor --------------------------------------------------------------------
