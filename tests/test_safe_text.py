@@ -148,7 +148,9 @@ _MENTION = re.compile(r"@(channel|here|all|everyone)\b")
 def test_no_markup_survives_random_hostile_text(text):
     s = slack_mrkdwn(text, 5000)
     assert "<" not in s and ">" not in s and not _MENTION.search(s)
-    assert not any(ch in s for ch in "*_~`")
+    assert not any(ch in s for ch in "*~`")
+    # An underscore survives only inside a word (read_file), where Slack never opens or closes italics.
+    assert not re.search(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", s)
     m = mattermost_markdown(text, 5000)
     assert "<" not in m and ">" not in m and not _MENTION.search(m)
     # every Markdown-special character is backslash-escaped
@@ -169,3 +171,16 @@ def test_huge_input_is_cut_before_cleaning_and_still_marked():
     assert plain("\u200b" * 50_000 + "tail", 100) == TRUNCATED
     out = mattermost_markdown("x" * 5_000_000, 3000)
     assert len(out) == 3000 and out.endswith(TRUNCATED)
+
+
+@pytest.mark.parametrize("identifier", ["read_file", "mr_iid", "test_invoice_totals", "a_b_c", "v2_api_1"])
+def test_slack_keeps_identifiers_exact(identifier):
+    """An underscore inside a word never italicises in Slack: a tool name copied from an alert must match
+    (it used to read 'readˍfile', a look-alike character that matches nothing)."""
+    assert f" {identifier} " in slack_mrkdwn(f"the agent called {identifier} twice", 3000)
+
+
+def test_slack_still_neutralises_underscore_emphasis():
+    s = slack_mrkdwn("_it_ and x _y_z_ w", 3000)
+    assert "_it_" not in s and " _y" not in s and "z_ " not in s
+    assert "y_z" in s

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitors.app.cli.common import terminal_alerts_to_stderr
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.source import ObservationQuery
 from monitors.engine.config import load_config
@@ -44,21 +45,38 @@ def load_demo_source() -> ReplaySource:
     return source
 
 
-def run_demo(names: Sequence[str], *, fmt: str, echo: Callable[[str], None], store_dir: Path | None = None) -> int:
+def run_demo(
+    names: Sequence[str],
+    *,
+    fmt: str,
+    echo: Callable[[str], None],
+    note: Callable[[str], None] | None = None,
+    dry_run: bool = False,
+    store_dir: Path | None = None,
+) -> int:
+    """Run `names` over the sample week; `echo` gets the summaries, `note` (default: echo) the rest.
+
+    The demo is always dry: its store is a temporary file and its only channel the terminal. With
+    `dry_run` the summaries say so, as a dry run of a configured monitor does.
+    With fmt="json", alerts are written to stderr so that stdout holds only the JSON summaries.
+    """
+    note = note or echo
     settings = load_config(demo_path("monitors.yaml"), env={})
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{Path(store_dir or tmp) / 'demo.db'}")
-        deps = RunDeps(load_demo_source(), store, build_notifiers(settings), gitlab_factory(settings))
+        notifiers = terminal_alerts_to_stderr(build_notifiers(settings), fmt)
+        deps = RunDeps(load_demo_source(), store, notifiers, gitlab_factory(settings))
         delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
-        echo(
+        note(
             f"Demo: sample week {DEMO_START:%Y-%m-%d}..{DEMO_END - timedelta(days=1):%Y-%m-%d} "
             f"({len(deps.source._observations or [])} observations, replayed; no network)"
         )
         summaries = _week(names, settings, deps, delay)
         for summary in summaries:
+            summary.dry_run = dry_run
             _echo_summary(summary, fmt, echo)
         if {"cost", "drift", "audit"} <= set(names):
-            _weekly_digest(settings, deps, delay, echo)
+            _weekly_digest(settings, deps, delay, note)
         store.close()
     return max((s.exit_code for s in summaries), default=0)
 

@@ -38,17 +38,39 @@ def dedupe_key(session_key: str, check: str) -> str:
 
 
 def describe_waste(w: Waste) -> str:
+    """'203 steps, 6 h 16 min, 1,234,567 tokens, $22.47': read at a glance, money to the cent."""
     parts = [f"{w.steps} step{'s' if w.steps != 1 else ''}"]
     if w.seconds is not None:
-        parts.append(f"{w.seconds:.0f} s")
+        parts.append(duration_text(w.seconds))
     parts.append(f"{w.tokens:,} tokens")
-    parts.append(f"${w.cost:.4f}")
+    parts.append(f"${w.cost:,.2f}" if w.cost >= 0.005 or w.cost == 0 else "under $0.01")
     return ", ".join(parts)
 
 
+def duration_text(seconds: float) -> str:
+    """45 s, 3 min 5 s, 6 h 16 min, 2 d 3 h: the two largest units (the rest dropped, never rounded up)."""
+    total = round(seconds)
+    if total < 60:
+        return f"{total} s"
+    for big, big_unit, small, small_unit in ((86400, "d", 3600, "h"), (3600, "h", 60, "min"), (60, "min", 1, "s")):
+        if total >= big:
+            whole, rest = divmod(total // small * small, big)
+            return f"{whole} {big_unit}" + (f" {rest // small} {small_unit}" if rest else "")
+    return f"{total} s"  # unreachable: total >= 60 matched above
+
+
 def _steps_text(steps: Sequence[int]) -> str:
-    shown = ", ".join(str(s) for s in steps[:MAX_LISTED])
-    return shown + (f" (+{len(steps) - MAX_LISTED} more)" if len(steps) > MAX_LISTED else "")
+    """Step numbers as ranges: '2, 5-7, 101-303' (at most MAX_LISTED ranges, then how many more steps)."""
+    ranges: list[tuple[int, int]] = []
+    for step in sorted(set(steps)):
+        if ranges and step == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], step)
+        else:
+            ranges.append((step, step))
+    shown = ranges[:MAX_LISTED]
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in shown)
+    hidden = sum(b - a + 1 for a, b in ranges[MAX_LISTED:])
+    return text + (f" (+{hidden} more)" if hidden else "")
 
 
 def _arguments(session: Session, steps: Sequence[int]) -> str:

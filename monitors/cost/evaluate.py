@@ -10,7 +10,7 @@ a threshold alert already says more.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,8 +32,11 @@ from monitors.cost.budgets import (
     display_value,
     series_spend,
 )
-from monitors.cost.explain import cached_top_traces, contributors, fetch_top_traces, trace_links
+from monitors.cost.explain import Usual, cached_top_traces, contributors, fetch_top_traces, trace_links
 from monitors.cost.ledger import OTHER, Ledger, day_bounds
+
+# Same-weekday days needed before "usual" means the same weekday (as in robust_baseline's default).
+MIN_WEEKDAY_SAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Candidate:
     rank: int
     severity: Severity
     extra: dict[str, Any]
+    # Share of a usual day's spend done by the window's end, on a day still in progress (else None).
+    fraction: float | None = None
 
     @property
     def series_key(self) -> str:
@@ -115,7 +120,7 @@ def _series(
     crossed = [t for t in budget.thresholds if spend >= t * cap]
     for t in crossed:
         severity = Severity.CRITICAL if t >= 1.0 else Severity.WARNING
-        yield Candidate(budget, value, day, "budget", spend, round(t * 100), severity, {"threshold": t})
+        yield Candidate(budget, value, day, "budget", spend, round(t * 100), severity, {"threshold": t}, fraction)
     if crossed:
         return
     projected = None
@@ -123,7 +128,7 @@ def _series(
         projected = project(spend, fraction, s.projection.min_elapsed_fraction)
         if s.projection.enabled and projected is not None and projected >= cap * s.projection.min_overshoot:
             extra = {"projected": projected, "expected_fraction": round(fraction, 4)}
-            yield Candidate(budget, value, day, "projection", spend, 1, Severity.WARNING, extra)
+            yield Candidate(budget, value, day, "projection", spend, 1, Severity.WARNING, extra, fraction)
             return
     if not s.spike.enabled:
         return
@@ -141,14 +146,41 @@ def _series(
             "weekday_baseline": spike.baseline.weekday,
             "spike_threshold": spike.threshold,
         }
-        yield Candidate(budget, value, day, "spike", spend, 1, Severity.WARNING, extra)
+        yield Candidate(budget, value, day, "spike", spend, 1, Severity.WARNING, extra, fraction)
+
+
+def _history_span(cfg: SpikeConfig) -> int:
+    return max(cfg.baseline_days, cfg.weekday_weeks * 7 if cfg.weekday_aware else 0)
+
+
+def usual_days(history: dict[date, float], day: date, cfg: SpikeConfig) -> tuple[tuple[date, ...], bool]:
+    """The closed days "usual" means for `day`, and whether they are the same weekday only.
+
+    The selection robust_baseline makes (same weekday of recent weeks when there are enough, else the
+    last `baseline_days`), so the spike test, the "Usual day" line and every contributor's "usual"
+    are medians of the same days.
+    """
+    if cfg.weekday_aware:
+        weeks = range(1, cfg.weekday_weeks + 1)
+        same = tuple(d for w in weeks if (d := day - timedelta(weeks=w)) in history)
+        if len(same) >= MIN_WEEKDAY_SAMPLES:
+            return same, True
+    return tuple(d for i in range(1, cfg.baseline_days + 1) if (d := day - timedelta(days=i)) in history), False
+
+
+def _usual(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate) -> tuple[Usual, dict[date, float]]:
+    history = series_history(ledger, c.budget, c.value, c.day, _history_span(s.spike))
+    days, weekday = usual_days(history, c.day, s.spike)
+    # A day the window has read to its end is complete, even before the ledger marks it closed.
+    if c.fraction is None or ctx.window.end >= day_bounds(c.day, ledger.tz)[1]:
+        return Usual(days, weekday), history
+    return Usual(days, weekday, c.fraction, ctx.window.end.astimezone(ledger.tz)), history
 
 
 def _spike(
     ledger: Ledger, cfg: SpikeConfig, budget: BudgetConfig, value: str, day: date, observed: float
 ) -> Spike | None:
-    span = max(cfg.baseline_days, cfg.weekday_weeks * 7 if cfg.weekday_aware else 0)
-    history = series_history(ledger, budget, value, day, span)
+    history = series_history(ledger, budget, value, day, _history_span(cfg))
     if not any(v > 0 for v in history.values()):
         return None  # a value never seen before: the budget caps cover it, a "spike" from $0 says nothing
     baseline = robust_baseline(
@@ -158,6 +190,7 @@ def _spike(
         min_days=cfg.min_history_days,
         weekday_aware=cfg.weekday_aware,
         weekday_weeks=cfg.weekday_weeks,
+        min_weekday_samples=MIN_WEEKDAY_SAMPLES,
     )
     if baseline is None:
         return None
@@ -208,14 +241,18 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
         title = f"Cost spike for {who} on {c.day} (budget {c.budget.name})"
         pace = "is on course for" if observed > c.spend else "reached"
         summary = f"{subject} {pace} ${observed:,.2f} against a usual ${median:,.2f} a day ({money} so far)."
-    top = contributors(ledger, c.budget, c.value, c.day, s.contributor_dims, s.spike.baseline_days)
+    usual, history = _usual(ctx, ledger, s, c)
+    top = contributors(ledger, c.budget, c.value, c.day, s.contributor_dims, usual)
     fields = [("Spend", money), ("Budget", c.budget.name), ("Scope", who), ("Day", f"{c.day} ({ledger.tz.key})")]
     if "projected" in c.extra and c.extra["projected"] is not None:
         fields.append(("Projected end of day", f"${c.extra['projected']:,.2f}"))
-    if "baseline_median" in c.extra:
-        fields.append(
-            ("Usual day", f"${c.extra['baseline_median']:,.2f} (median of {c.extra['baseline_samples']} days)")
-        )
+    usual_day = replace(usual, share=None).of(history)
+    if usual_day is not None:
+        text = f"${usual_day:,.2f} ({replace(usual, share=None).label()})"
+        by_now = usual.of(history)
+        if usual.share is not None and by_now is not None:
+            text += f"; usually ${by_now:,.2f}{usual.by()}"
+        fields.append(("Usual day", text))
     if top:
         fields.append(("Top contributors", "; ".join(x.describe() for x in top)))
     if traces:

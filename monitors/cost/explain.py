@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from monitors.contracts.findings import Link, RunWindow
@@ -26,21 +26,57 @@ LABELS = {"agent": "agent", "model": "model", "user": "user", "environment": "en
 
 
 @dataclass(frozen=True)
+class Usual:
+    """What a series usually spends, computed one way for every figure an alert shows.
+
+    The median over `days` (the closed days the spike baseline uses: the same weekday of recent weeks
+    when there are enough of them, else the last days). On a day still in progress it is scaled to
+    `share`, the part of a day's spend that has usually happened by `as_of` (the hourly profile), so
+    spend so far is never set against whole days.
+    """
+
+    days: tuple[date, ...]
+    weekday: bool
+    share: float | None = None  # None: the day is complete, compare with whole days
+    as_of: datetime | None = None  # local time the share is for
+
+    def of(self, daily: dict[date, float]) -> float | None:
+        """The usual amount of a series given its spend per day (days missing from `daily` are skipped)."""
+        values = [daily[d] for d in self.days if d in daily]
+        if not values:
+            return None
+        return statistics.median(values) * (self.share if self.share is not None else 1.0)
+
+    def label(self) -> str:
+        basis = f"median of {len(self.days)} " + ("same weekdays" if self.weekday else "days")
+        if self.share is None or self.as_of is None:
+            return basis
+        return f"{basis}, by {self.as_of:%H:%M}"
+
+    def by(self) -> str:
+        """' by 10:15' on a day in progress: the usual is for the same time of day."""
+        return f" by {self.as_of:%H:%M}" if self.share is not None and self.as_of is not None else ""
+
+
+@dataclass(frozen=True)
 class Contributor:
     dim: str
     value: str
     spend: float
-    baseline: float | None  # median spend on recent days; None when never seen before
+    baseline: float | None  # usual spend (see Usual); None when never seen before
+    by: str = ""  # " by 10:15" when the usual is for the same time of a day in progress
+    no_usual: str = "no history yet"  # why `baseline` is None
 
     def describe(self) -> str:
         label = LABELS.get(self.dim, self.dim)
         name = "(other values)" if self.value == OTHER else display_value(self.value)
         text = f"{label} {name}: ${self.spend:,.2f}"
         if self.baseline is None:
-            return text + " (no history yet)"
-        if self.baseline <= 0:
-            return text + " (usually $0.00)"
-        return text + f" ({(self.spend / self.baseline - 1) * 100:+.0f}% vs usual ${self.baseline:,.2f})"
+            return text + f" ({self.no_usual})"
+        if self.baseline < 0.005:  # rounds to $0.00: a percentage of it would be noise
+            return text + f" (usually $0.00{self.by})"
+        change = round((self.spend / self.baseline - 1) * 100)  # an int: float noise never shows as "-0%"
+        return text + f" ({change:+d}% vs usual ${self.baseline:,.2f}{self.by})"
 
     def to_json(self) -> dict[str, Any]:
         return {"dim": self.dim, "value": self.value, "spend": round(self.spend, 6), "baseline": self.baseline}
@@ -58,7 +94,7 @@ def _table(ledger: Ledger, day: date, budget: BudgetConfig, value: str, cdim: st
 
 
 def contributors(
-    ledger: Ledger, budget: BudgetConfig, value: str, day: date, dims: list[str], baseline_days: int, top: int = 3
+    ledger: Ledger, budget: BudgetConfig, value: str, day: date, dims: list[str], usual: Usual, top: int = 3
 ) -> list[Contributor]:
     """The `top` biggest values per contributor dimension on `day`, with their usual spend."""
     out: list[Contributor] = []
@@ -66,17 +102,16 @@ def contributors(
         if cdim == budget.scope:
             continue
         today = _table(ledger, day, budget, value, cdim) or {}
-        history = [
-            t
-            for i in range(1, baseline_days + 1)
-            if ledger.is_closed(d := day - timedelta(days=i)) and (t := _table(ledger, d, budget, value, cdim))
-        ]
+        # Days whose table the ledger kept; on those a value with no spend spent $0.
+        history = {d: t for d in usual.days if (t := _table(ledger, d, budget, value, cdim)) is not None}
         ranked = sorted(today.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
         for cvalue, spend in ranked:
             if spend <= 0:
                 continue
-            base = statistics.median(t.get(cvalue, 0.0) for t in history) if history else None
-            out.append(Contributor(cdim, cvalue, spend, base))
+            base = usual.of({d: t.get(cvalue, 0.0) for d, t in history.items()})
+            # Past days can exist without this breakdown: closed days read as aggregates keep no users.
+            why = f"no {LABELS.get(cdim, cdim)} breakdown of past days" if usual.days else "no history yet"
+            out.append(Contributor(cdim, cvalue, spend, base, usual.by(), why))
     return out
 
 

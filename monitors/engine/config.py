@@ -8,11 +8,12 @@ Secrets never live in the files: `${VAR}` takes an environment variable, or else
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -149,7 +150,7 @@ class Route(Strict):
 
 
 class MetadataKeys(Strict):
-    """Trace metadata keys the monitors read (DESIGN.md section 3); rename to match your agents."""
+    """Trace metadata keys the monitors read; rename them to match what your agents set."""
 
     feature: str = "feature"
     objective: str = "objective"
@@ -193,6 +194,8 @@ class Settings(Strict):
     monitor_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
     disabled_monitors: set[str] = Field(default_factory=set, exclude=True)
     source_file: Path | None = Field(None, exclude=True)
+    # Secrets whose variable was unset in sections the loading command said it would not use.
+    unresolved: list[str] = Field(default_factory=list, exclude=True)
 
     def routes_for(self, monitor: str, kind: str, severity: Severity) -> list[str]:
         """Channel names that get a finding, in config order, without duplicates."""
@@ -230,18 +233,61 @@ class Schedules(Strict):
 # --- loading -----------------------------------------------------------------------------------
 
 
-def _pydantic_problems(exc: ValidationError, prefix: str = "") -> Iterator[str]:
+def _pydantic_problems(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> Iterator[str]:
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after", "function-before"))
+        parts = [p for p in err["loc"] if p not in ("function-after", "function-before")]
+        loc = ".".join(str(p) for p in parts)
         where = ".".join(p for p in (prefix, loc) if p) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(str(parts[-1]), _keys_at(model, parts[:-1]))
         yield f"{where}: {msg}"
 
 
-def settings_from_dict(raw: Any, *, env: dict[str, str] | None = None, name: str = "monitors.yaml") -> Settings:
-    """Validate a parsed monitors.yaml; raise ConfigError listing every problem."""
+def _did_you_mean(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys_at(model: type[BaseModel] | None, path: list[Any]) -> list[str]:
+    """The keys the model nested at `path` accepts (list indexes step into the list's item model)."""
+    current = model
+    for part in path:
+        if current is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part)
+        current = _inner_model(field.annotation) if field is not None else None
+    if current is None:
+        return []
+    return [name for name, field in current.model_fields.items() if not field.exclude]
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `Route | None` or `list[Budget]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def settings_from_dict(
+    raw: Any,
+    *,
+    env: dict[str, str] | None = None,
+    name: str = "monitors.yaml",
+    needs: Collection[str] | None = None,
+) -> Settings:
+    """Validate a parsed monitors.yaml; raise ConfigError listing every problem.
+
+    `needs` names the top-level sections whose secrets the caller will use (None: every section). A
+    variable left unset elsewhere is not an error: `silence` reads only the store, so it must not
+    demand the chat webhooks. Those gaps are kept in `settings.unresolved` and named if used later.
+    """
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}: the top level must be a mapping of sections")
     missing: list[str] = []
@@ -252,15 +298,17 @@ def settings_from_dict(raw: Any, *, env: dict[str, str] | None = None, name: str
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        found.extend(_pydantic_problems(exc))
+        found.extend(_pydantic_problems(exc, model=Settings))
     if settings is not None:
         sections.apply(settings)
         found.extend(_route_problems(settings))
     # A key whose variable is missing already has its problem; its empty value would only add noise.
     unresolved = tuple(p.split(": ", 1)[0] + ":" for p in missing)
-    problems = missing + [p for p in dict.fromkeys(found) if not unresolved or not p.startswith(unresolved)]
+    needed = [p for p in missing if needs is None or p.split(".", 1)[0].split(":", 1)[0] in needs]
+    problems = needed + [p for p in dict.fromkeys(found) if not unresolved or not p.startswith(unresolved)]
     if problems or settings is None:
         raise ConfigError("invalid configuration", [f"{name}: {p}" for p in problems])
+    settings.unresolved = [f"{name}: {p}" for p in missing if p not in needed]
     return settings
 
 
@@ -281,17 +329,18 @@ class _SectionConfigs:
             except UnknownMonitorError as exc:
                 yield f"channels.{channel}.kind: {exc}"
             except ValidationError as exc:
-                yield from _pydantic_problems(exc, f"channels.{channel}")
+                yield from _pydantic_problems(exc, f"channels.{channel}", cls.Config)
         for name, body in (monitors or {}).items() if isinstance(monitors, dict) else ():
             body = dict(body) if isinstance(body, dict) else {}
             if not body.pop("enabled", True):
                 self.disabled.add(name)
             try:
-                self.monitors[name] = monitor_class(name).Config.model_validate(body)
+                config_class = monitor_class(name).Config
+                self.monitors[name] = config_class.model_validate(body)
             except UnknownMonitorError as exc:
                 yield f"monitors.{name}: {exc}"
             except ValidationError as exc:
-                yield from _pydantic_problems(exc, f"monitors.{name}")
+                yield from _pydantic_problems(exc, f"monitors.{name}", config_class)
 
     def apply(self, settings: Settings) -> None:
         settings.channel_configs.update(self.channels)
@@ -322,10 +371,15 @@ def _route_problems(settings: Settings) -> Iterator[str]:
         yield f"report.timezone: unknown time zone {settings.report.timezone!r}"
 
 
-def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Settings:
-    """Read and validate monitors.yaml; raise ConfigError naming the file and each bad key."""
+def load_config(
+    path: str | Path, *, env: dict[str, str] | None = None, needs: Collection[str] | None = None
+) -> Settings:
+    """Read and validate monitors.yaml; raise ConfigError naming the file and each bad key.
+
+    `needs`: the sections whose secrets must resolve (None: all), as in `settings_from_dict`.
+    """
     path = Path(path)
-    settings = settings_from_dict(read_yaml(path), env=env, name=str(path))
+    settings = settings_from_dict(read_yaml(path), env=env, name=str(path), needs=needs)
     settings.source_file = path
     return settings
 
@@ -337,7 +391,8 @@ def load_schedules(path: str | Path) -> Schedules:
     try:
         schedules = Schedules.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("invalid schedules", [f"{path}: {p}" for p in _pydantic_problems(exc)]) from None
+        problems = [f"{path}: {p}" for p in _pydantic_problems(exc, model=Schedules)]
+        raise ConfigError("invalid schedules", problems) from None
     problems = list(_schedule_problems(schedules))
     if problems:
         raise ConfigError("invalid schedules", [f"{path}: {p}" for p in problems])

@@ -97,6 +97,11 @@ class CountingSource:
         self.records = 0
         self.progress = progress
         self.label = label
+        # One source serves every monitor of `run-monitor all`: its counters are cumulative, so each
+        # run reports the difference from where they stood when it began.
+        self.requests_before = inner.stats.requests
+        self.malformed_before = inner.stats.malformed
+        self.by_endpoint_before = dict(getattr(inner.stats, "by_endpoint", {}))
 
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
         for obs in self.inner.observations(query):
@@ -256,9 +261,13 @@ def _build_monitor(name: str, settings: Settings) -> Any:
 
 def _fill_source_stats(summary: RunSummary, source: CountingSource, ctx: RunContext) -> None:
     summary.records = source.records
-    summary.requests = source.stats.requests
-    summary.requests_by_endpoint = dict(getattr(source.stats, "by_endpoint", {}))
-    summary.malformed = source.stats.malformed
+    summary.requests = source.stats.requests - source.requests_before
+    summary.requests_by_endpoint = {
+        path: count - source.by_endpoint_before.get(path, 0)
+        for path, count in getattr(source.stats, "by_endpoint", {}).items()
+        if count > source.by_endpoint_before.get(path, 0)
+    }
+    summary.malformed = source.stats.malformed - source.malformed_before
     summary.counters = dict(ctx.counters)
 
 

@@ -42,11 +42,24 @@ class OverBudget:
 
 @dataclass(frozen=True)
 class Unverifiable:
-    """Drift checks that could not run, grouped by reason ('… has no commits' x 3)."""
+    """Drift checks that could not run, grouped by reason ('the merge request has no commits' x 3).
+
+    `count` is the number of subjects (agents, sessions or merge requests) and `traces` the traces
+    behind them: "4 agents" can stand for two thousand unchecked traces.
+    """
 
     reason: str
     count: int
     examples: tuple[str, ...]
+    traces: int = 0
+    noun: str = "case"  # what a subject is: agent, session or merge request
+
+    def what(self) -> str:
+        """'1,968 traces of 4 agents', '1 trace of 1 merge request'."""
+        subjects = f"{self.count:,} {self.noun}{'' if self.count == 1 else 's'}"
+        if self.traces <= 0:
+            return subjects
+        return f"{self.traces:,} trace{'' if self.traces == 1 else 's'} of {subjects}"
 
 
 @dataclass
@@ -93,7 +106,7 @@ def gather_week(
 ) -> WeekReport:
     """Read the week from `store` (a monitors.store.Store) and its spend from `source`."""
     findings, malformed = latest_findings(store.events_between(*event_bounds(week.start, week.end, delay)))
-    health = gather_health(monitors, store.runs_between(*runs_range(week, now)), store.last_runs(), week, stale=stale)
+    health = gather_health(monitors, store.runs_between(*runs_range(week)), week, stale=stale)
     return WeekReport(
         week=week,
         generated_at=now,
@@ -122,17 +135,37 @@ def over_budget_days(findings: Sequence[StoredFinding]) -> list[OverBudget]:
 
 
 def group_unverifiable(findings: Sequence[StoredFinding]) -> list[Unverifiable]:
-    """Unverifiable drift cases grouped by their reason with the subject taken out."""
-    groups: dict[str, list[str]] = {}
+    """Unverifiable drift cases grouped by their reason, the subject named generically in it."""
+    groups: dict[str, list[StoredFinding]] = {}
     for f in findings:
         if f.kind != "unverifiable":
             continue
         reason, subject = f.text("reason") or f.summary or "unknown reason", f.text("subject")
         if subject and subject in reason:
-            reason = reason.replace(subject, "…")
-        groups.setdefault(_squash(reason), []).append(subject)
+            reason = reason.replace(subject, f"the {_noun(subject)}")
+        groups.setdefault(_squash(reason), []).append(f)
     ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return [Unverifiable(reason, len(subjects), tuple(s for s in subjects[:3] if s)) for reason, subjects in ranked]
+    return [
+        Unverifiable(
+            reason,
+            len(cases),
+            tuple(s for f in cases[:3] if (s := f.text("subject"))),
+            traces=sum(int(f.number("traces")) for f in cases),
+            noun=_common_noun([f.text("subject") for f in cases]),
+        )
+        for reason, cases in ranked
+    ]
+
+
+def _noun(subject: str) -> str:
+    """What a drift subject is: 'agent llm-fix', 'session s1' or a merge request 'group/repo!12'."""
+    first = subject.split(" ", 1)[0]
+    return first if first in ("agent", "session") else "merge request"
+
+
+def _common_noun(subjects: Sequence[str]) -> str:
+    nouns = {_noun(s) for s in subjects if s}
+    return nouns.pop() if len(nouns) == 1 else "case"
 
 
 def _squash(text: str) -> str:

@@ -16,7 +16,7 @@ from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
 from monitors.report.findings import StoredFinding
-from monitors.report.fmt import day_label, delta, money, short, sparkline, when_label
+from monitors.report.fmt import checked_label, day_label, delta, money, short, sparkline
 
 PRODUCT = "langfuse-monitors"
 LINE_MAX = 240
@@ -66,10 +66,11 @@ def _headline(report: WeekReport) -> str:
         (len(report.drift), "goal-drift alert(s)"),
         (len(report.audit), "audit finding(s)"),
         (len(_event_alerts(report)), "error/evaluation alert(s)"),
-        (sum(u.count for u in report.unverifiable) + len(report.source_errors), "check(s) that could not run"),
+        (sum(u.traces or u.count for u in report.unverifiable), "trace(s) goal drift could not check"),
+        (sum(h.failures for h in report.health) + len(report.spend.errors), "failed run(s) or read(s)"),
     ):
         if count:
-            parts.append(f"{count} {what}")
+            parts.append(f"{count:,} {what}")
     return "; ".join(parts) + "."
 
 
@@ -161,7 +162,7 @@ def _could_not_run(report: WeekReport) -> Section | None:
     lines = []
     for group in report.unverifiable:
         examples = f" (e.g. {', '.join(short(e, 40) for e in group.examples[:2])})" if group.count <= 5 else ""
-        lines.append(f"Goal drift, {group.count} case(s): {short(group.reason, 90)}{examples}")
+        lines.append(f"Goal drift, {group.what()}: {short(group.reason, 90)}{examples}")
     lines += [short(err, 200) for err in report.source_errors]
     if report.malformed_events:
         lines.append(f"{report.malformed_events} stored finding(s) could not be read back and were skipped")
@@ -171,9 +172,9 @@ def _could_not_run(report: WeekReport) -> Section | None:
 def _health(report: WeekReport) -> Section | None:
     lines = []
     for h in report.health:
-        state = "ok" if h.healthy else ("STALE" if h.stale else ("FAILING" if h.failures else "never ran"))
-        last = f"last success {when_label(h.last_ok, report.week)}" if h.last_ok else "no successful run yet"
-        line = f"{h.monitor}: {state}, {last}, {h.runs} run(s) this week"
+        state = "ok" if h.healthy else ("STALE" if h.stale else ("FAILING" if h.failures else "did not run"))
+        last = checked_label(h.checked_through, report.week)
+        line = f"{h.monitor}: {state}, {h.runs} run(s) this week, {last}"
         if h.failures:
             line += f", {h.failures} failed"
         lines.append(line)

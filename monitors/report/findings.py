@@ -40,6 +40,8 @@ class StoredFinding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
     sent: bool = False
+    first_seen: datetime | None = None  # the week's first event of this fingerprint
+    sent_at: datetime | None = None  # when the week's notification at this rank was queued, if one was
 
     @property
     def fingerprint(self) -> str:
@@ -93,9 +95,14 @@ def _is_http(url: Any) -> bool:
 
 
 def latest_findings(events: Iterable[Mapping[str, Any]]) -> tuple[list[StoredFinding], int]:
-    """One finding per fingerprint (highest rank, then latest) and the number of unreadable events."""
+    """One finding per fingerprint (highest rank, then latest) and the number of unreadable events.
+
+    Each keeps when the week first saw it and when it was sent at that rank (else first sent), so a
+    row never reads "already sent" beside a time later than the sending.
+    """
     best: dict[str, StoredFinding] = {}
-    sent: set[str] = set()
+    first_seen: dict[str, datetime] = {}
+    sends: dict[str, list[tuple[int, datetime]]] = {}
     malformed = 0
     for event in events:
         try:
@@ -105,17 +112,20 @@ def latest_findings(events: Iterable[Mapping[str, Any]]) -> tuple[list[StoredFin
             log.warning("report: skipped an unreadable stored finding (%s)", type(exc).__name__)
             continue
         key = finding.fingerprint
+        first_seen[key] = min(first_seen.get(key, finding.observed_at), finding.observed_at)
         if finding.sent:
-            sent.add(key)
+            sends.setdefault(key, []).append((finding.rank, finding.observed_at))
         current = best.get(key)
         if current is None or (finding.rank, finding.observed_at) >= (current.rank, current.observed_at):
             best[key] = finding
-    out = [f if f.fingerprint not in sent or f.sent else _mark_sent(f) for f in best.values()]
+    out = [_with_history(f, first_seen[key], sends.get(key, [])) for key, f in best.items()]
     return sorted(out, key=lambda f: (f.observed_at, f.fingerprint)), malformed
 
 
-def _mark_sent(finding: StoredFinding) -> StoredFinding:
-    return replace(finding, sent=True)
+def _with_history(finding: StoredFinding, first_seen: datetime, sends: list[tuple[int, datetime]]) -> StoredFinding:
+    at_rank = [when for rank, when in sends if rank == finding.rank]
+    sent_at = min(at_rank or [when for _, when in sends], default=None)
+    return replace(finding, sent=finding.sent or bool(sends), first_seen=first_seen, sent_at=sent_at)
 
 
 def drift_worst_first(findings: Iterable[StoredFinding]) -> list[StoredFinding]:

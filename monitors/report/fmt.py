@@ -59,3 +59,12 @@ def when_label(when: datetime | None, week: ReportWeek) -> str:
         return "never"
     local = when.astimezone(week.tz)
     return f"{local:%a %-d %b %H:%M} {local.tzname() or week.tz.key}"
+
+
+def checked_label(through: datetime | None, week: ReportWeek) -> str:
+    """How far a monitor's successful runs read the week: 'whole week checked' or 'checked up to ...'."""
+    if through is None:
+        return "no successful run this week"
+    if through >= week.end:
+        return "whole week checked"
+    return f"checked up to {when_label(through, week)}"

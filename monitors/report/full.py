@@ -8,6 +8,7 @@ ever written, and HTML links open with rel="noopener noreferrer".
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 from monitors.contracts.findings import Link
@@ -32,7 +33,8 @@ min-width:150px;box-shadow:0 1px 2px rgba(0,0,0,.08)}.card b{display:block;font-
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:16px}.chart{background:#fff;border-radius:6px;padding:10px;
 box-shadow:0 1px 2px rgba(0,0,0,.08)}.chart.wide{grid-column:1/3}.chart img{max-width:100%;display:block;margin:auto}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e6eaef;vertical-align:top;overflow-wrap:anywhere}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e6eaef;vertical-align:top;overflow-wrap:break-word}
+.nw{white-space:nowrap}.grid{overflow-x:auto}
 th{background:#eef2f6;font-weight:600}tr:nth-child(even) td{background:#fafbfc}.note{color:#5b6b7d;font-size:13px}
 details summary{cursor:pointer;color:#2a5db0;margin:6px 0}a{color:#2a5db0}.spark{font-size:20px;letter-spacing:2px}
 footer{margin-top:36px;color:#7a8899;font-size:12px}
@@ -43,23 +45,39 @@ def _h(text: object) -> str:
     return html.escape(clean(text), quote=True)
 
 
+# A word with a hyphen or slash in it (an agent, a session id, a date, llm-fix-1121-4883) is one name:
+# browsers may break a line after the hyphen, which reads as two names. Longer tokens may wrap.
+_NAME_LIKE = re.compile(r"[-/–]")
+NAME_MAX = 48
+
+
+def _h_words(text: object) -> str:
+    """Escaped text whose hyphenated words never break across lines in a table cell."""
+    out = []
+    for token in re.split(r"(\s+)", clean(text)):
+        escaped = html.escape(token, quote=True)
+        keep = token and not token.isspace() and len(token) <= NAME_MAX and _NAME_LIKE.search(token)
+        out.append(f'<span class="nw">{escaped}</span>' if keep else escaped)
+    return "".join(out)
+
+
 def _html_links(links: Sequence[Link]) -> str:
     out = []
     for link in links:
         if link.url.strip().lower().startswith(("https://", "http://")):
-            out.append(f'<a href="{_h(link.url.strip())}" rel="noopener noreferrer">{_h(link.label)}</a>')
+            out.append(f'<a href="{_h(link.url.strip())}" rel="noopener noreferrer">{_h_words(link.label)}</a>')
     return " · ".join(out)
 
 
 def _html_cell(cell: Cell) -> str:
-    return _html_links(cell) if isinstance(cell, tuple) else _h(cell)
+    return _html_links(cell) if isinstance(cell, tuple) else _h_words(cell)
 
 
 def _html_table(table: Table) -> str:
     head = "".join(f"<th>{_h(h)}</th>" for h in table.headers)
     body = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in table.rows)
     note = f'<p class="note">{_h(table.note)}</p>' if table.note else ""
-    grid = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    grid = f'<div class="grid"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     if table.collapsed:
         grid = f"<details><summary>Show {len(table.rows)} rows</summary>{grid}</details>"
     return f"<h2>{_h(table.title)}</h2>{note}{grid}"
@@ -72,7 +90,7 @@ def _cards(report: WeekReport) -> list[tuple[str, str]]:
         (str(len({o.day for o in report.over_budget})), "day(s) over budget"),
         (str(len(report.drift)), "goal-drift alert(s)"),
         (str(len(report.audit)), "audit finding(s)"),
-        (str(sum(u.count for u in report.unverifiable) + len(report.source_errors)), "check(s) that could not run"),
+        (f"{sum(u.traces or u.count for u in report.unverifiable):,}", "trace(s) goal drift could not check"),
     ]
 
 

@@ -1,8 +1,10 @@
-"""Monitor health for the report: last success, runs and failures in the week, stale monitors.
+"""Monitor health for the report: runs and failures in the week, how far its data was checked, stale monitors.
 
 Runs are attributed to the week by the data window they read (like findings), so a run that finished
-just after midnight on Monday counts for the week its window covered. Failed runs carry the source
-error in their summary; those become the "could not run" lines of the digest.
+just after midnight on Monday counts for the week its window covered. Everything shown is about the
+report's week: `checked_through` is the end of the latest successful run's window within the week (not
+a run that happened after it). Failed runs carry the source error in their summary; those become the
+"could not run" lines of the digest.
 """
 
 from __future__ import annotations
@@ -10,21 +12,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitors.contracts.findings import utc
 from monitors.report.period import ReportWeek
 
 FAILED = ("failed", "delivery_failed")
-# How long after the week's end a run may still be reading that week (catch-up, a slow daily job).
-RUN_GRACE = timedelta(days=2)
 
 
 @dataclass
 class MonitorHealth:
     monitor: str
-    last_ok: datetime | None = None
+    checked_through: datetime | None = None  # end of the week's data its successful runs read
     runs: int = 0
     failures: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -32,7 +32,7 @@ class MonitorHealth:
 
     @property
     def healthy(self) -> bool:
-        return not self.failures and self.stale is None and self.last_ok is not None
+        return not self.failures and self.stale is None and self.checked_through is not None
 
 
 def _window(summary: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
@@ -48,12 +48,11 @@ def _window(summary: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
 def gather_health(
     monitors: Sequence[str],
     runs: Iterable[Mapping[str, Any]],
-    last_runs: Mapping[str, Mapping[str, Any]],
     week: ReportWeek,
     *,
     stale: Mapping[str, str] | None = None,
 ) -> list[MonitorHealth]:
-    """Health of `monitors` (plus any other that ran) from `Store.runs_between` rows and `last_runs()`."""
+    """Health of `monitors` (plus any other that ran in the week) from `Store.runs_between` rows."""
     health = {name: MonitorHealth(name) for name in monitors}
     for run in runs:
         summary = run.get("summary") if isinstance(run.get("summary"), Mapping) else {}
@@ -65,13 +64,19 @@ def gather_health(
         if run.get("status") in FAILED:
             entry.failures += 1
             entry.errors[str(summary.get("error") or run.get("status"))[:300]] += 1
+        elif run.get("status") == "ok":
+            through = min(window[1], week.end)
+            entry.checked_through = max(entry.checked_through or through, through)
     for name, entry in health.items():
-        last_ok = (last_runs.get(name) or {}).get("last_ok")
-        entry.last_ok = utc(last_ok) if isinstance(last_ok, datetime) else None
         entry.stale = (stale or {}).get(name)
     return sorted(health.values(), key=lambda h: h.monitor)
 
 
-def runs_range(week: ReportWeek, now: datetime) -> tuple[datetime, datetime]:
-    """The finished_at range of runs that may have read the week."""
-    return week.start, max(week.start, min(utc(now), week.end + RUN_GRACE)) + timedelta(microseconds=1)
+def runs_range(week: ReportWeek) -> tuple[datetime, datetime]:
+    """The finished_at range of runs that may have read the week: from its start to the present.
+
+    Attribution is by window (above), so this only bounds the read. Runs record their finish on the
+    wall clock, which is why the end is the present and not the report's `now`: a report built for
+    another time (the demo's simulated Thursday, a week re-reported later) still finds its runs.
+    """
+    return week.start, max(week.start, datetime.now(UTC)) + timedelta(microseconds=1)

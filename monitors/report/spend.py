@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 # Report label -> the source's cost dimension.
 DIMENSIONS = {"agent": "traceName", "model": "model", "user": "user"}
-NO_VALUE = "(none)"
+# Below half a cent both weeks a row would read "$0.00 $0.00": observations that carry no cost.
+NEGLIGIBLE = 0.005
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def gather_spend(source: TraceSource, week: ReportWeek, *, cap: float | None = N
         query = CostQuery(previous.start, week.end, granularity=grain, group_by=dimension)
         grouped = _query(source, query, spend, f"spend by {label}")
         if grouped is not None:
-            spend.by[label] = _rank(grouped, week)
+            spend.by[label] = _rank(grouped, week, f"(no {label})")
     spend.requests = source.stats.requests - before
     return spend
 
@@ -100,15 +101,16 @@ def _split(buckets: list[CostBucket], week: ReportWeek) -> tuple[dict[date, floa
     return this, prev
 
 
-def _rank(buckets: list[CostBucket], week: ReportWeek) -> list[Ranked]:
+def _rank(buckets: list[CostBucket], week: ReportWeek, no_value: str) -> list[Ranked]:
+    """Spend per name, costliest first; `no_value` names spend without one (a span with no model)."""
     this: dict[str, float] = defaultdict(float)
     prev: dict[str, float] = defaultdict(float)
     for bucket in buckets:
         if not _finite(bucket.cost):
             continue
-        name = bucket.group or NO_VALUE
+        name = bucket.group or no_value
         (this if week.start <= bucket.start < week.end else prev)[name] += bucket.cost
-    names = set(this) | set(prev)
+    names = {n for n in set(this) | set(prev) if max(this.get(n, 0.0), prev.get(n, 0.0)) >= NEGLIGIBLE}
     ranked = [Ranked(name, this.get(name, 0.0), prev.get(name, 0.0)) for name in names]
     return sorted(ranked, key=lambda r: (-r.cost, -r.previous, r.name))
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
 from monitors.report.findings import StoredFinding
-from monitors.report.fmt import day_label, delta, money, short, when_label
+from monitors.report.fmt import checked_label, day_label, delta, money, short, when_label
 
 Cell = str | tuple[Link, ...]
 CELL_TEXT = 400  # agent text in a table cell; the chat alert had the full text already
@@ -111,19 +111,19 @@ def _audit(report: WeekReport) -> Table:
 
 def _could_not_run(report: WeekReport) -> Table:
     rows: list[tuple[Cell, ...]] = [
-        ("goal drift", str(u.count), u.reason, ", ".join(short(e, 60) for e in u.examples)) for u in report.unverifiable
+        ("goal drift", u.what(), u.reason, ", ".join(short(e, 60) for e in u.examples)) for u in report.unverifiable
     ]
     rows += [("source", "", short(err, CELL_TEXT), "") for err in report.source_errors]
     if report.malformed_events:
         rows.append(("store", str(report.malformed_events), "stored findings that could not be read back", ""))
-    return Table("Checks that could not run", ("Check", "Cases", "Reason", "Examples"), tuple(rows))
+    return Table("Checks that could not run", ("Check", "Not checked", "Reason", "Examples"), tuple(rows))
 
 
 def _health(report: WeekReport) -> Table:
     rows = tuple(
         (
             h.monitor,
-            when_label(h.last_ok, report.week),
+            checked_label(h.checked_through, report.week),
             str(h.runs),
             str(h.failures),
             "; ".join(f"{n}x {short(err, 200)}" for err, n in h.errors.most_common(3)) or "",
@@ -131,17 +131,28 @@ def _health(report: WeekReport) -> Table:
         )
         for h in report.health
     )
-    headers = ("Monitor", "Last success", "Runs", "Failed", "Errors", "Stale")
-    return Table("Monitor health", headers, rows)
+    headers = ("Monitor", "Data checked", "Runs", "Failed", "Errors", "Stale")
+    return Table("Monitor health (runs that read this week)", headers, rows)
 
 
 def _all_findings(report: WeekReport) -> Table:
     rows = tuple(_finding_row(f, report) for f in report.findings)
-    note = "One row per finding (fingerprint): its highest rank in the week, and what dedupe decided."
-    headers = ("Observed", "Monitor", "Check", "Severity", "Rank", "Title", "Decision", "Links")
+    note = (
+        "One row per finding (fingerprint), at its highest level in the week (a budget's 100% over its 80%): "
+        "when the week's runs first saw it, and whether and when it was sent."
+    )
+    headers = ("First seen", "Monitor", "Check", "Severity", "Title", "Sent", "Links")
     return Table(f"Every finding ({len(rows)})", headers, rows, note, collapsed=len(rows) > 30)
 
 
 def _finding_row(f: StoredFinding, report: WeekReport) -> tuple[Cell, ...]:
-    observed = when_label(f.observed_at, report.week)
-    return (observed, f.monitor, f.kind, f.severity.label, str(f.rank), short(f.title, 200), f.decision, f.links)
+    first = when_label(f.first_seen or f.observed_at, report.week)
+    return (first, f.monitor, f.kind, f.severity.label, short(f.title, 200), _sent(f, report), f.links)
+
+
+def _sent(f: StoredFinding, report: WeekReport) -> str:
+    if f.sent_at is not None:
+        return when_label(f.sent_at, report.week)
+    if f.sent:  # sent before this week's events began: the decision says when
+        return short(f.decision, 120)
+    return f"not sent: {short(f.decision, 120)}" if f.decision else "not sent"

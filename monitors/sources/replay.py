@@ -21,12 +21,12 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from monitors.contracts.errors import SourceError
-from monitors.contracts.findings import utc
+from monitors.contracts.findings import RunWindow, utc
 from monitors.contracts.records import CostBucket, MalformedRecord, Observation, parse_observation
 from monitors.contracts.scores import ScoreCount, ScoreRecord, parse_score
 from monitors.contracts.source import (
@@ -41,6 +41,9 @@ from monitors.contracts.source import (
 from monitors.support.links import langfuse_trace_url
 
 log = logging.getLogger(__name__)
+
+# Windows are half-open [start, end): the file's span ends just past its last observation.
+SPAN_END_PAST_LAST = timedelta(microseconds=1)
 
 
 def observation_matches(obs: Observation, query: ObservationQuery) -> bool:
@@ -214,6 +217,8 @@ class ReplaySource:
         # Evaluation scores to read (JSON lines of Scores v3 rows plus traceName, like the demo's file).
         self.score_records = list(scores or ())
         self.scores_path = Path(scores_path) if scores_path is not None else None
+        # Monitors read the file in several passes; a bad line is one bad line however often it is read.
+        self._malformed_lines: set[int] = set()
 
     @classmethod
     def from_observations(
@@ -255,11 +260,27 @@ class ReplaySource:
             try:
                 obs = parse_observation(json.loads(line))
             except (ValueError, MalformedRecord) as exc:  # JSONDecodeError is a ValueError
-                self.stats.count_malformed(f"line {number}: {exc}")
+                if number not in self._malformed_lines:
+                    self._malformed_lines.add(number)
+                    self.stats.count_malformed(f"line {number}: {exc}")
                 continue
             if self.project_id is None and obs.project_id:
                 self.project_id = obs.project_id
             yield obs
+
+    def span(self) -> RunWindow | None:
+        """The half-open window holding every observation in the file (None when it holds none).
+
+        A replay checks this window unless told otherwise: an export is a record of a past period, so
+        "the last 24 hours" (a live run's default) would usually miss all of it.
+        """
+        first = last = None
+        for obs in self._all():
+            first = obs.start_time if first is None or obs.start_time < first else first
+            last = obs.start_time if last is None or obs.start_time > last else last
+        if first is None or last is None:
+            return None
+        return RunWindow(first, last + SPAN_END_PAST_LAST)
 
     def observations(self, query: ObservationQuery) -> Iterator[Observation]:
         fields = set(query.fields) | ({"metadata"} if query.metadata_present else set())

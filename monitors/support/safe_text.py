@@ -108,9 +108,10 @@ def truncate(text: str, limit: int) -> str:
     return fit(list(text), limit)
 
 
-# One character -> its escaped form, given the two characters after it and whether only spaces or
-# tabs precede it on its line (block markup such as quotes and code indents only works there).
-Escaper = Callable[[str, str, bool], str]
+# One character -> its escaped form, given the two characters after it, whether only spaces or tabs
+# precede it on its line (block markup such as quotes and code indents only works there) and the
+# character before it ("" at the start).
+Escaper = Callable[[str, str, bool, str], str]
 
 
 def _escape(text: object, limit: int, one: Escaper) -> str:
@@ -123,7 +124,7 @@ def _escape(text: object, limit: int, one: Escaper) -> str:
     value = value[: max(limit, 0) + 1]
     pieces, at_start = [], True
     for i, ch in enumerate(value):
-        pieces.append(one(ch, value[i + 1 : i + 3], at_start))
+        pieces.append(one(ch, value[i + 1 : i + 3], at_start, value[i - 1] if i else ""))
         at_start = ch == "\n" or (at_start and ch in " \t")
     return fit(pieces, limit, cut=cut)
 
@@ -134,10 +135,10 @@ def _break_mention(ch: str) -> str:
 
 def plain(text: object, limit: int) -> str:
     """For terminals and logs: cleaned and shortened; nothing is interpreted there."""
-    return _escape(text, limit, lambda ch, nxt, start: ch)
+    return _escape(text, limit, lambda ch, nxt, start, prev: ch)
 
 
-def _plain_with_lookalikes(ch: str, nxt: str, start: bool) -> str:
+def _plain_with_lookalikes(ch: str, nxt: str, start: bool, prev: str) -> str:
     return _ANGLE_LOOKALIKES.get(ch) or _break_mention(ch)
 
 
@@ -150,7 +151,7 @@ def mattermost_plain(text: object, limit: int) -> str:
     return _escape(text, limit, _plain_with_lookalikes)
 
 
-def _markdown_char(ch: str, nxt: str, start: bool) -> str:
+def _markdown_char(ch: str, nxt: str, start: bool, prev: str) -> str:
     if start and ch in " \t":
         return _NBSP if ch == " " else _NBSP * 4  # indentation would start a code block
     if ch in _MARKDOWN_ENTITIES:
@@ -172,7 +173,11 @@ def slack_plain(text: object, limit: int) -> str:
     return _escape(text, limit, _plain_with_lookalikes)
 
 
-def _mrkdwn_char(ch: str, nxt: str, start: bool) -> str:
+def _mrkdwn_char(ch: str, nxt: str, start: bool, prev: str) -> str:
+    if ch == "_" and _is_word_char(prev) and _is_word_char(nxt[:1]):
+        # Inside a word (read_file, mr_iid) Slack never starts or ends italics: the identifier stays
+        # exact, so it can be copied from the alert and searched for.
+        return ch
     if ch == ">" and start:
         return "›"  # '>' opening a line is a block quote even when entity-escaped
     if ch in _SLACK_ENTITIES:
@@ -182,6 +187,11 @@ def _mrkdwn_char(ch: str, nxt: str, start: bool) -> str:
     if ch == ":" and nxt == "//":
         return ":" + WORD_JOINER  # no "scheme://" left for the autolinker in the fallback text
     return _break_mention(ch)
+
+
+def _is_word_char(ch: str) -> bool:
+    # ASCII only: what Slack counts as a word character around emphasis markers.
+    return len(ch) == 1 and ch.isascii() and ch.isalnum()
 
 
 def slack_mrkdwn(text: object, limit: int) -> str:

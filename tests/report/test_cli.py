@@ -112,3 +112,20 @@ def test_unknown_report_channel_exits_2(setup) -> None:
     setup["config"].write_text(yaml.safe_dump(config))
     result = _invoke(setup)
     assert result.exit_code == 2 and "report.channels: unknown channel(s) 'nope'" in result.output
+
+
+def test_json_mode_keeps_a_terminal_channel_off_stdout(setup: dict[str, Path]) -> None:
+    config = yaml.safe_load(setup["config"].read_text())
+    config["channels"]["term"] = {"kind": "stdout"}
+    setup["config"].write_text(yaml.safe_dump(config))
+    result = _invoke(setup, "--format", "json")
+    assert result.exit_code == 0, result.output
+    [summary] = [json.loads(line) for line in result.stdout.splitlines()]  # only JSON on stdout
+    assert summary["week"] == "2026-W47" and summary["channels"] == ["ops-mm", "ops-slack", "term"]
+    assert "[WARNING] Weekly report 2026-W47" in result.stderr  # the terminal channel still shows it
+
+
+@pytest.mark.parametrize("flag", [["-c", "monitors.yaml"], ["--source", "rows.jsonl.gz"], ["-s", "schedules.yaml"]])
+def test_demo_report_rejects_flags_it_would_ignore(flag: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["report", "--demo", *flag])
+    assert result.exit_code == 2 and "--demo reports on the bundled sample week with its own config" in result.output

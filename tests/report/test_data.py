@@ -87,10 +87,11 @@ def test_unverifiable_cases_grouped_by_reason(sqlite_store: Store) -> None:
     b.store_events(sqlite_store, "drift", *(b.event(f, "recorded for the report (info)") for f in cases))
     groups = _week_report(sqlite_store).unverifiable
     assert [(g.reason, g.count) for g in groups] == [
-        ("GitLab: … has no commits", 3),
+        ("GitLab: the merge request has no commits", 3),  # was "GitLab: … has no commits", a blank template
         ("the trace names no merge request", 1),
     ]
     assert groups[0].examples == ("g/a!0", "g/a!1", "g/a!2")
+    assert [g.what() for g in groups] == ["3 merge requests", "1 session"]
 
 
 def test_health_counts_runs_of_the_week_and_failures_with_their_error(sqlite_store: Store) -> None:
@@ -101,8 +102,9 @@ def test_health_counts_runs_of_the_week_and_failures_with_their_error(sqlite_sto
     report = _week_report(sqlite_store)
     health = {h.monitor: h for h in report.health}
     assert (health["cost"].runs, health["cost"].failures) == (3, 2)
-    assert health["cost"].last_ok == b.WEEK_START + timedelta(hours=6, minutes=16)
-    assert health["audit"].runs == 0 and health["drift"].last_ok is None
+    # How far the week's data was checked: the end of the last successful window in the week.
+    assert health["cost"].checked_through == b.WEEK_START + timedelta(hours=6)
+    assert health["audit"].runs == 0 and health["drift"].checked_through is None
     assert report.source_errors == ["cost: 2 failed run(s): Langfuse: HTTP 503 after 5 attempts"]
     assert not report.quiet
 

@@ -99,3 +99,13 @@ def test_full_report_of_the_demo_week_is_written(posted: dict) -> None:
     page = posted["html"].read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "llm-fix-1121-4883" in page and "platform/api!218" in page
+
+
+def test_demo_digest_bookkeeping_matches_the_week(posted: dict) -> None:
+    body = _unescape(posted["mm"]["attachments"][0]["text"])
+    # The runs just made are this week's runs, and only this week's data is vouched for.
+    assert "cost: ok, 168 run(s) this week, whole week checked" in body
+    assert "audit: ok, 1 run(s) this week, whole week checked" in body
+    assert " Dec " not in body  # no wall-clock date from after the week
+    assert "Goal drift, 1,968 traces of 4 agents: traces state an objective but name no merge request" in body
+    assert "GitLab: the merge request has no commits (e.g. platform/api!219)" in body

@@ -81,8 +81,8 @@ def test_busy_week_has_every_section_with_key_content(sqlite_store: Store) -> No
     )
     assert text["Checks that could not run"] == ("drift: 1 failed run(s): GitLab: HTTP 502 after 4 attempts",)
     health = text["Monitor health"]
-    assert health[0] == "audit: never ran, no successful run yet, 0 run(s) this week"
-    assert health[2] == "drift: FAILING, no successful run yet, 1 run(s) this week, 1 failed"
+    assert health[0] == "audit: did not run, 0 run(s) this week, no successful run this week"
+    assert health[2] == "drift: FAILING, 1 run(s) this week, no successful run this week, 1 failed"
     labels = [link.label for link in message.links]
     assert labels[:3] == ["Full report", "Drift 1: Langfuse trace", "Drift 1: Merge request"]
     assert labels.count("Audit 1: Langfuse trace") == 1 and len(labels) == 1 + 6 + 3

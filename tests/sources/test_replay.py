@@ -97,3 +97,25 @@ def test_write_scores_is_recorded_not_sent() -> None:
     source.write_scores([score])
     assert source.scores == [score]
     assert source.trace_url("t1") is None  # no host known
+
+
+def test_a_bad_line_counts_once_however_many_passes_read_it(tmp_path) -> None:
+    path = tmp_path / "export.jsonl"
+    rows = [json.dumps(observation_to_row(o), default=str) for o in DATA]
+    path.write_text("\n".join([rows[0], "{not json", *rows[1:]]) + "\n")
+    source = ReplaySource(path)
+    for _ in range(3):  # the audit and the cost ledger read a file several times in one run
+        list(source.observations(ObservationQuery(window=WINDOW)))
+    assert source.stats.malformed == 1
+
+
+def test_span_is_the_files_own_window(tmp_path) -> None:
+    path = tmp_path / "export.jsonl.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.writelines(json.dumps(observation_to_row(o), default=str) + "\n" for o in DATA)
+    span = ReplaySource(path).span()
+    assert span is not None and span.start == T0 and span.end == T0 + timedelta(days=2, microseconds=1)
+    assert [o.id for o in ReplaySource(path).observations(ObservationQuery(window=span))] == ["o0", "o1", "o2", "o3"]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert ReplaySource(empty).span() is None

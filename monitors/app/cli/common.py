@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,17 @@ import click
 from monitors.contracts.errors import ConfigError
 
 CONFIG_ENV = "MONITORS_CONFIG"
+CONFIG_HELP = f"monitors.yaml to read (default: ${CONFIG_ENV}, else ./monitors.yaml)."
+
+# Top-level config sections whose secrets each kind of command uses; see load_settings(needs=...).
+STORE_ONLY = ("store",)
+LANGFUSE_ONLY = ("langfuse",)
+CHANNELS_ONLY = ("channels",)
+
+
+def config_option(fn: Any) -> Any:
+    """The -c/--config option, worded the same on every command."""
+    return click.option("--config", "-c", type=click.Path(dir_okay=False), help=CONFIG_HELP)(fn)
 
 
 def parse_when(value: str | None, now: datetime) -> datetime | None:
@@ -38,7 +50,8 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def load_settings(config: str | None, demo: bool) -> Any:
+def load_settings(config: str | None, demo: bool, *, needs: Collection[str] | None = None) -> Any:
+    """The settings a command runs with. `needs`: the sections whose secrets it uses (None: all)."""
     from monitors.engine.config import load_config
     from monitors.engine.wiring import demo_path
 
@@ -47,4 +60,18 @@ def load_settings(config: str | None, demo: bool) -> Any:
     path = config or os.environ.get(CONFIG_ENV) or "monitors.yaml"
     if not Path(path).exists():
         raise ConfigError(f"{path}: no such file (pass --config, set {CONFIG_ENV}, or try --demo)")
-    return load_config(path)
+    return load_config(path, needs=needs)
+
+
+def terminal_alerts_to_stderr(notifiers: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+    """With --format json stdout carries only JSON: alerts printed on the terminal go to stderr."""
+    from monitors.notifiers.stdout import StdoutNotifier
+
+    if fmt != "json":
+        return dict(notifiers)
+    moved = {}
+    for name, notifier in notifiers.items():
+        if isinstance(notifier, StdoutNotifier) and notifier.config.stream == "stdout":
+            notifier = StdoutNotifier(name, notifier.config.model_copy(update={"stream": "stderr"}))
+        moved[name] = notifier
+    return moved

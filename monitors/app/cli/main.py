@@ -5,6 +5,7 @@ Exit codes: 0 ok (findings are not errors), 1 a source or delivery failure, 2 ba
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -17,9 +18,17 @@ import click
 from monitors.app.cli import ops as cli_ops
 from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
-from monitors.app.cli.common import CONFIG_ENV, load_settings, parse_when, setup_logging
+from monitors.app.cli.common import (
+    CONFIG_HELP,
+    config_option,
+    load_settings,
+    parse_when,
+    setup_logging,
+    terminal_alerts_to_stderr,
+)
 from monitors.app.cli.errors import exit_codes
 from monitors.contracts.errors import ConfigError
+from monitors.contracts.findings import RunWindow
 from monitors.engine.registry import MONITORS
 
 RUN_MONITORS = tuple(MONITORS)
@@ -28,22 +37,21 @@ RUN_MONITORS = tuple(MONITORS)
 def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options every monitor-running command shares."""
     options = [
-        click.option(
-            "--config",
-            "-c",
-            type=click.Path(dir_okay=False),
-            help=f"monitors.yaml (default: ${CONFIG_ENV} or ./monitors.yaml).",
-        ),
+        click.option("--config", "-c", type=click.Path(dir_okay=False), help=CONFIG_HELP),
         click.option(
             "--since",
-            help="Start of the window: a duration ago (7d, 6h) or an ISO time. Default: where the last run stopped.",
+            help="Start of the window: a duration ago (7d, 6h) or an ISO time. Default: where the last run "
+            "stopped (with --source: the file's first observation).",
         ),
-        click.option("--until", help="End of the window (default: now minus the query delay)."),
+        click.option(
+            "--until",
+            help="End of the window (default: now minus the query delay; with --source: the file's last observation).",
+        ),
         click.option(
             "--source",
             "source_file",
             type=click.Path(dir_okay=False, path_type=Path),
-            help="Replay an export file instead of calling Langfuse.",
+            help="Replay an export file instead of calling Langfuse; checks the file's whole time span by default.",
         ),
         click.option(
             "--deadline",
@@ -54,14 +62,27 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--dry-run", is_flag=True, help="Print what would be sent; touch neither the store nor any chat."),
         click.option(
-            "--demo", is_flag=True, help="Use the bundled sample week and config: no credentials, no network."
+            "--demo",
+            is_flag=True,
+            help="Use the bundled sample week and its config: no credentials, no network (not with -c, --since, "
+            "--until or --source; always dry: nothing leaves the terminal).",
         ),
-        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Summary format."),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            help="Summary format. json: stdout holds only one JSON object per monitor; alerts go to stderr.",
+        ),
         click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: every dedupe decision."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+# Options that would pick another config, window or data, which the demo's fixed sample week cannot honour.
+DEMO_CONFLICTS = (("-c/--config", "config"), ("--since", "since"), ("--until", "until"), ("--source", "source_file"))
 
 
 @exit_codes
@@ -70,7 +91,14 @@ def _run_monitors(names: tuple[str, ...], **opts: Any) -> None:
     if opts["demo"]:
         from monitors.app.demo import run_demo
 
-        sys.exit(run_demo(names, fmt=opts["fmt"], echo=click.echo))
+        conflicting = [flag for flag, key in DEMO_CONFLICTS if opts[key]]
+        if conflicting:
+            raise click.UsageError(
+                f"--demo replays the bundled sample week with its own config; drop {', '.join(conflicting)} "
+                "(or drop --demo to use them)"
+            )
+        note = functools.partial(click.echo, err=opts["fmt"] == "json")
+        sys.exit(run_demo(names, fmt=opts["fmt"], echo=click.echo, note=note, dry_run=opts["dry_run"]))
     sys.exit(_run_configured(names, opts))
 
 
@@ -84,12 +112,19 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
     deadline = parse_deadline(opts["deadline"])
     store = open_store(settings, dry_run=opts["dry_run"])
     source = build_source(settings, opts["source_file"])
-    deps = RunDeps(source, store, build_notifiers(settings, dry_run=opts["dry_run"]), gitlab_factory(settings))
+    if opts["source_file"] is not None:
+        since, until = _replay_window(source, opts["source_file"], since, until)
+    notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=opts["dry_run"]), opts["fmt"])
+    deps = RunDeps(source, store, notifiers, gitlab_factory(settings))
     code = 0
     ran = []
     for name in names:
         if name not in settings.enabled_monitors():
-            click.echo(f"monitor={name} status=disabled")
+            click.echo(
+                json.dumps({"monitor": name, "status": "disabled"})
+                if opts["fmt"] == "json"
+                else f"monitor={name} status=disabled"
+            )
             continue
         summary = run_once(
             name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"], deadline=deadline
@@ -114,6 +149,25 @@ def parse_deadline(value: str) -> timedelta:
     if deadline <= timedelta(0):
         raise click.BadParameter("must be longer than zero", param_hint="--deadline")
     return deadline
+
+
+def _replay_window(
+    source: Any, path: Path, since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """A replay checks the file's own time span unless told otherwise, and says when it checks less.
+
+    A live run's default (since the watermark, or the last 24 hours) would usually miss an export
+    of a past week entirely and report "records=0 findings=0" as if all were well.
+    """
+    span = source.span()
+    if span is None:
+        click.echo(f"note: {path} holds no readable observations", err=True)
+        return since, until
+    start, end = since or span.start, until or span.end
+    if start > span.start or end < span.end:  # a wider window misses nothing: no need to say so
+        checked = RunWindow(min(start, end), end)
+        click.echo(f"note: {path} holds observations over {span}; checking {checked} only", err=True)
+    return start, end
 
 
 def echo_summary(summary: Any, fmt: str) -> None:
@@ -173,19 +227,26 @@ def run_all(**opts: Any) -> None:
 
 
 @cli.command()
-@click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml to check.")
+@config_option
 @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml to check too.")
 @click.option(
     "--dry-run", is_flag=True, help="Accepted for uniformity: validate only reads, it never changes anything."
 )
 def validate(config: str | None, schedules: str | None, dry_run: bool) -> None:
-    """Check monitors.yaml (and schedules.yaml) and print every problem as file: key: reason."""
+    """Check monitors.yaml (and schedules.yaml) and print every problem as file: key: reason.
+
+    Runs the checks a monitor run makes before it reads anything (every secret resolves, a trace source
+    is configured, every channel can be built), so a config that passes here does not fail a run on them.
+    """
     from monitors.engine.config import load_schedules
+    from monitors.engine.wiring import build_notifiers, build_source
 
     problems: list[str] = []
     checked: list[str] = []
     try:
         settings = load_settings(config, False)
+        build_source(settings)
+        build_notifiers(settings)
         checked.append(str(settings.source_file))
     except ConfigError as exc:
         problems += exc.problems
@@ -200,6 +261,22 @@ def validate(config: str | None, schedules: str | None, dry_run: bool) -> None:
             click.echo(problem, err=True)
         sys.exit(2)
     click.echo(f"ok: {', '.join(checked)} valid")
+
+
+@cli.command(name="help")
+@click.argument("command", nargs=-1)
+@click.pass_context
+def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Show help for run-monitor or for one command (`run-monitor help drift calibrate`)."""
+    group: click.Command = cli
+    sub_ctx = ctx.parent or ctx
+    for name in command:
+        sub = group.get_command(sub_ctx, name) if isinstance(group, click.Group) else None
+        if sub is None:
+            raise click.UsageError(f"no such command {' '.join(command)!r}; run-monitor --help lists them")
+        sub_ctx = click.Context(sub, info_name=name, parent=sub_ctx)
+        group = sub
+    click.echo(sub_ctx.get_help())
 
 
 # Operator commands live in their own modules; each registers its commands on `cli`.

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import sys
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
+from monitors.app.cli.common import CHANNELS_ONLY, LANGFUSE_ONLY, STORE_ONLY, config_option
 from monitors.app.cli.errors import exit_codes
 from monitors.contracts.errors import ConfigError
 
 NOT_BUILT = "is not built yet in this version (tracked in the project's issues)"
 
 
-def _settings(config: str | None, demo: bool = False) -> Any:
+def _settings(config: str | None, needs: tuple[str, ...]) -> Any:
+    """Settings for an operator command that uses only the secrets of the sections in `needs`."""
     from monitors.app.cli.common import load_settings
 
-    return load_settings(config, demo)
+    return load_settings(config, False, needs=needs)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _when(value: datetime | None) -> str:
+    """A stored time as a person reads it: 2026-11-23 08:45:12Z (or 'never')."""
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
 
 
 def register(cli: click.Group, drift: click.Group) -> None:
-    config_opt = click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml.")
 
     @cli.command()
-    @config_opt
+    @config_option
     @click.option("--since", default="7d", show_default=True, help="A duration ago (7d) or an ISO time.")
     @click.option("--until", help="End of the window (default: now).")
     @click.option(
@@ -44,7 +58,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
         from monitors.engine.export import export_observations
         from monitors.engine.wiring import build_source
 
-        settings = _settings(config)
+        settings = _settings(config, LANGFUSE_ONLY)
         now = datetime.now(UTC)
         window = RunWindow(parse_when(since, now) or now, parse_when(until, now) or now)
         source = build_source(settings)
@@ -58,7 +72,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
 
     @cli.command()
     @click.argument("monitor", required=False)
-    @config_opt
+    @config_option
     @click.option("--key", help="Silence only findings whose key is this or starts with it (e.g. a budget name).")
     @click.option("--for", "duration", help="How long, e.g. 2h or 3d.")
     @click.option("--reason", default="", help="Why (shown by --list).")
@@ -77,12 +91,12 @@ def register(cli: click.Group, drift: click.Group) -> None:
         dry_run: bool,
     ) -> None:
         """Mute a monitor (or one of its keys) for a while; list or remove silences."""
-        from monitors.contracts.values import parse_duration
-        from monitors.engine.registry import MONITORS
         from monitors.engine.wiring import open_store
 
-        store = open_store(_settings(config))
         now = datetime.now(UTC)
+        if not (list_ or remove is not None):
+            monitor, until = _silence_target(monitor, duration, now)
+        store = open_store(_settings(config, STORE_ONLY))
         if list_:
             active = store.silences(now=now)
             for s in active:
@@ -90,25 +104,41 @@ def register(cli: click.Group, drift: click.Group) -> None:
             click.echo(f"{len(active)} active silence(s)")
             return
         if remove is not None:
-            done = dry_run or store.remove_silence(remove)
-            click.echo(
-                f"{'would remove' if dry_run else 'removed'} silence #{remove}" if done else f"no silence #{remove}"
-            )
+            exists = any(s.id == remove for s in store.silences(now=now))
+            if not exists:
+                click.echo(f"no active silence #{remove} (run-monitor silence --list shows them)", err=True)
+                sys.exit(1)
+            if not dry_run:
+                store.remove_silence(remove)
+            click.echo(f"{'would remove' if dry_run else 'removed'} silence #{remove}")
             return
-        if monitor not in MONITORS or not duration:
-            raise click.UsageError(f"give MONITOR ({', '.join(MONITORS)}) and --for DURATION, or --list/--remove")
-        try:
-            until = now + parse_duration(duration)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--for") from None
         if dry_run:
             click.echo(f"would silence {monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z")
             return
         sid = store.add_silence(monitor, key, until, now=now, reason=reason)
         click.echo(f"silenced {monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z (#{sid})")
 
+    def _silence_target(monitor: str | None, duration: str | None, now: datetime) -> tuple[str, datetime]:
+        from monitors.contracts.values import parse_duration
+        from monitors.engine.registry import MONITORS
+
+        if monitor is None or not duration:
+            raise click.UsageError(f"give MONITOR ({', '.join(MONITORS)}) and --for DURATION, or --list/--remove")
+        if monitor not in MONITORS:
+            raise click.BadParameter(
+                f"unknown monitor {monitor!r} ({_did_you_mean(monitor, MONITORS)}valid: {', '.join(MONITORS)})",
+                param_hint="MONITOR",
+            )
+        try:
+            length = parse_duration(duration)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--for") from None
+        if length <= timedelta(0):
+            raise click.BadParameter(f"{duration!r}: a silence must last longer than 0s", param_hint="--for")
+        return monitor, now + length
+
     @cli.command(name="test-alert")
-    @config_opt
+    @config_option
     @click.option("--channel", required=True, help="Channel name from monitors.yaml.")
     @click.option("--dry-run", is_flag=True, help="Print the message instead of sending it.")
     @exit_codes
@@ -124,23 +154,34 @@ def register(cli: click.Group, drift: click.Group) -> None:
         from monitors.engine.render import test_message
         from monitors.engine.wiring import build_notifiers
 
-        settings = _settings(config)
+        settings = _settings(config, CHANNELS_ONLY)
         notifiers = build_notifiers(settings, dry_run=dry_run)
         if channel not in notifiers:
             raise ConfigError(f"--channel: unknown channel {channel!r} (defined: {', '.join(notifiers) or 'none'})")
         notifier = notifiers[channel]
-        result = notifier.deliver(test_message())
+        # The notifier's own failure log speaks of the outbox ("will retry later"); a test message has
+        # no outbox and no later, so this command reports the outcome itself.
+        notifier_log = logging.getLogger(f"monitors.notifiers.{getattr(notifier, 'kind', '')}")
+        level = notifier_log.level
+        notifier_log.setLevel(logging.ERROR)
+        try:
+            result = notifier.deliver(test_message())
+        finally:
+            notifier_log.setLevel(level)
         kind = settings.channel_configs[channel].kind
-        click.echo(f"channel={channel} kind={kind} ok={result.ok} status={result.status} reason={result.reason}")
+        where = getattr(notifier, "where", None) or "terminal"
+        line = f"channel={channel} kind={kind} ok={result.ok} status={result.status} to={where} reason={result.reason}"
+        if not result.ok:
+            line += f" (after {result.attempts} attempt(s); not queued: a test alert is sent once and never retried"
+            line += " by a later run; fix the channel, then run test-alert again)"
+        click.echo(line, err=not result.ok)
         if result.ok and getattr(notifier, "resolves_natively", False):
             closed = notifier.deliver(replace(test_message(), status=Status.RESOLVED))
             click.echo(f"channel={channel} test incident resolved={closed.ok} reason={closed.reason}")
-        if not result.ok:
-            click.echo("not queued: a test alert is sent once and never retried by a later run", err=True)
         sys.exit(0 if result.ok else 1)
 
     @cli.command()
-    @config_opt
+    @config_option
     @click.option(
         "--schedules",
         "-s",
@@ -163,7 +204,7 @@ def register(cli: click.Group, drift: click.Group) -> None:
         from monitors.engine.wiring import open_store
         from monitors.store.store import Store
 
-        settings = _settings(config)
+        settings = _settings(config, STORE_ONLY)
         url = settings.store.url.get_secret_value()
         store, now = (Store.open(url, migrate_schema=False) if dry_run else open_store(settings)), datetime.now(UTC)
         runs, outbox = store.last_runs(), store.outbox_counts()
@@ -177,8 +218,8 @@ def register(cli: click.Group, drift: click.Group) -> None:
             for monitor, entry in sorted(runs.items()):
                 last = entry.get("last") or {}
                 click.echo(
-                    f"{monitor}: last={last.get('status')} at {last.get('finished_at')} "
-                    f"last_ok={entry['last_ok']} failures={entry['failures']}"
+                    f"{monitor}: last={last.get('status')} at {_when(last.get('finished_at'))} "
+                    f"last_ok={_when(entry['last_ok'])} failures={entry['failures']}"
                 )
                 if held := entry.get("held_back"):
                     click.echo(
@@ -218,8 +259,13 @@ def register(cli: click.Group, drift: click.Group) -> None:
         for problem in loaded.problems:
             click.echo(f"{pairs}: {problem}", err=True)
         labelled = [p for p in loaded.pairs if split is None or p.split == split]
-        if dry_run or not labelled:
-            click.echo(f"{len(labelled)} labelled pairs read from {pairs}" + (f" (split {split})" if split else ""))
+        read = f"{len(labelled)} labelled pairs read from {pairs}" + (f" (split {split})" if split else "")
+        if not labelled:
+            # Nothing to measure is a data problem, not a result: exit 1 so a script notices.
+            click.echo(f"{read}: nothing to calibrate (each line needs objective, did and label)", err=True)
+            sys.exit(1)
+        if dry_run:
+            click.echo(read)
             return
         report = cal.calibrate(
             labelled,

@@ -19,7 +19,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from monitors.app.cli.common import config_option, terminal_alerts_to_stderr
 from monitors.app.cli.errors import exit_codes
+
+# Options that pick another config or data, which the demo's fixed sample week cannot honour.
+DEMO_CONFLICTS = (("-c/--config", "config"), ("--source", "source_file"), ("-s/--schedules", "schedules"))
 
 # The demo's report is read on the Thursday after the sample week, as the default schedule would.
 DEMO_READ_AT = timedelta(days=3, hours=8)
@@ -27,7 +31,7 @@ DEMO_READ_AT = timedelta(days=3, hours=8)
 
 def register(cli: click.Group) -> None:
     @cli.command()
-    @click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml.")
+    @config_option
     @click.option("--week", help="ISO week, e.g. 2026-W47 (default: the last complete week).")
     @click.option("--demo", is_flag=True, help="Run the monitors over the bundled sample week, then report it.")
     @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
@@ -38,6 +42,11 @@ def register(cli: click.Group) -> None:
     @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
     def report(**opts: Any) -> None:
         """Post the weekly digest (spend, drift, audit, monitor health) and write the full report."""
+        conflicting = [flag for flag, key in DEMO_CONFLICTS if opts["demo"] and opts[key]]
+        if conflicting:
+            raise click.UsageError(
+                f"--demo reports on the bundled sample week with its own config; drop {', '.join(conflicting)}"
+            )
         sys.exit(exit_codes(_demo if opts["demo"] else _configured)(opts))
 
 
@@ -107,7 +116,7 @@ def _run(
         settings,
         store,
         source,
-        notifiers,
+        terminal_alerts_to_stderr(notifiers, opts["fmt"]),
         _week(opts, settings, now),
         now=now,
         output_dir=opts["output_dir"] or settings.report.output_dir,

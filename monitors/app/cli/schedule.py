@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from monitors.app.cli.common import config_option
 from monitors.app.cli.errors import exit_codes, fail_config
 from monitors.contracts.errors import ConfigError
 
@@ -117,7 +118,7 @@ def _close(source: Any) -> None:
 
 def register(cli: click.Group) -> None:
     @cli.command()
-    @click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml (default: $MONITORS_CONFIG).")
+    @config_option
     @click.option(
         "--schedules", "-s", type=click.Path(dir_okay=False), help=f"schedules.yaml (default: ${SCHEDULES_ENV})."
     )
