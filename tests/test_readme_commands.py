@@ -62,7 +62,7 @@ CHECKS: dict[str, tuple[int, Check]] = {
     ),
     "run-monitor drift calibrate my-pairs.jsonl": (0, lambda out: "ROC AUC 0." in out and "drift recall" in out),
     "run-monitor silence cost --key global --for 2h": (0, lambda out: "silenced cost key=global until" in out),
-    "run-monitor test-alert --channel ops": (0, lambda out: "channel=ops ok=True status=200" in out),
+    "run-monitor test-alert --channel ops": (0, lambda out: "channel=ops kind=mattermost ok=True status=200" in out),
     # Exit 1 is right here: the weekly report is scheduled but has not run yet on this fresh install.
     "run-monitor status": (
         1,
@@ -84,6 +84,7 @@ CHECKS: dict[str, tuple[int, Check]] = {
         lambda out: "deploy/k8s" in out,
     ),
     "run-monitor cost": (0, lambda out: "monitor=cost status=ok" in out),
+    "run-monitor events -c monitors.yaml --since 6h": (0, lambda out: "monitor=events status=ok" in out),
     "run-monitor help silence": (0, lambda out: "Usage: run-monitor silence" in out and "--remove INTEGER" in out),
 }
 # Shown in the README, run elsewhere: they install from a package index, or need a cluster.

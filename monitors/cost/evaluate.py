@@ -312,7 +312,8 @@ def resolved_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, closed: 
             for value, spend in sorted(series_spend(budget, record["total"], record["dims"]).items()):
                 if value == OTHER:
                     continue
-                top = contributors(ledger, budget, value, day, s.contributor_dims, s.spike.baseline_days)
+                usual, _ = _usual(ctx, ledger, s, Candidate(budget, value, day, "budget", spend, 1, Severity.INFO, {}))
+                top = contributors(ledger, budget, value, day, s.contributor_dims, usual)
                 who = "all spend" if budget.scope == "none" else f"{budget.scope} {display_value(value)}"
                 final = f"{day} closed at ${spend:,.2f} of the ${budget.cap:,.2f} cap ({spend / budget.cap:.0%})."
                 for kind, what in (("projection", "heading past its cap"), ("spike", "spike")):

@@ -8,12 +8,11 @@ Secrets never live in the files: `${VAR}` takes an environment variable, or else
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -23,6 +22,7 @@ from monitors.contracts.findings import Severity
 from monitors.contracts.values import Duration
 from monitors.engine.interpolate import interpolate
 from monitors.engine.metrics_settings import MetricsSettings
+from monitors.engine.problems import pydantic_problems
 from monitors.engine.registry import MONITORS, monitor_class, notifier_class
 from monitors.engine.yaml_input import read_yaml
 
@@ -233,48 +233,6 @@ class Schedules(Strict):
 # --- loading -----------------------------------------------------------------------------------
 
 
-def _pydantic_problems(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> Iterator[str]:
-    for err in exc.errors():
-        parts = [p for p in err["loc"] if p not in ("function-after", "function-before")]
-        loc = ".".join(str(p) for p in parts)
-        where = ".".join(p for p in (prefix, loc) if p) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key" + _did_you_mean(str(parts[-1]), _keys_at(model, parts[:-1]))
-        yield f"{where}: {msg}"
-
-
-def _did_you_mean(key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _keys_at(model: type[BaseModel] | None, path: list[Any]) -> list[str]:
-    """The keys the model nested at `path` accepts (list indexes step into the list's item model)."""
-    current = model
-    for part in path:
-        if current is None:
-            return []
-        if isinstance(part, int):
-            continue
-        field = current.model_fields.get(part)
-        current = _inner_model(field.annotation) if field is not None else None
-    if current is None:
-        return []
-    return [name for name, field in current.model_fields.items() if not field.exclude]
-
-
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as `Route | None` or `list[Budget]`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def settings_from_dict(
     raw: Any,
     *,
@@ -298,7 +256,7 @@ def settings_from_dict(
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        found.extend(_pydantic_problems(exc, model=Settings))
+        found.extend(pydantic_problems(exc, model=Settings))
     if settings is not None:
         sections.apply(settings)
         found.extend(_route_problems(settings))
@@ -329,7 +287,7 @@ class _SectionConfigs:
             except UnknownMonitorError as exc:
                 yield f"channels.{channel}.kind: {exc}"
             except ValidationError as exc:
-                yield from _pydantic_problems(exc, f"channels.{channel}", cls.Config)
+                yield from pydantic_problems(exc, f"channels.{channel}", cls.Config)
         for name, body in (monitors or {}).items() if isinstance(monitors, dict) else ():
             body = dict(body) if isinstance(body, dict) else {}
             if not body.pop("enabled", True):
@@ -340,7 +298,7 @@ class _SectionConfigs:
             except UnknownMonitorError as exc:
                 yield f"monitors.{name}: {exc}"
             except ValidationError as exc:
-                yield from _pydantic_problems(exc, f"monitors.{name}", config_class)
+                yield from pydantic_problems(exc, f"monitors.{name}", config_class)
 
     def apply(self, settings: Settings) -> None:
         settings.channel_configs.update(self.channels)
@@ -391,7 +349,7 @@ def load_schedules(path: str | Path) -> Schedules:
     try:
         schedules = Schedules.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{path}: {p}" for p in _pydantic_problems(exc, model=Schedules)]
+        problems = [f"{path}: {p}" for p in pydantic_problems(exc, model=Schedules)]
         raise ConfigError("invalid schedules", problems) from None
     problems = list(_schedule_problems(schedules))
     if problems:

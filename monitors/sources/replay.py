@@ -42,8 +42,9 @@ from monitors.support.links import langfuse_trace_url
 
 log = logging.getLogger(__name__)
 
-# Windows are half-open [start, end): the file's span ends just past its last observation.
-SPAN_END_PAST_LAST = timedelta(microseconds=1)
+# Windows are half-open [start, end) in whole milliseconds: the span ends one millisecond past its last
+# observation, so the last row stays inside once both bounds are cut to the millisecond.
+SPAN_END_PAST_LAST = timedelta(milliseconds=1)
 
 
 def observation_matches(obs: Observation, query: ObservationQuery) -> bool:

@@ -215,7 +215,7 @@ def test_removing_a_silence_that_does_not_exist_fails(tmp_path: Path) -> None:
 def test_silence_names_a_mistyped_monitor(tmp_path: Path) -> None:
     result = _invoke("silence", "costs", "--for", "2h", "-c", _config(tmp_path, {}))
     assert result.exit_code == 2
-    assert "unknown monitor 'costs' (did you mean 'cost'? valid: cost, drift, audit)" in result.output
+    assert "unknown monitor 'costs' (did you mean 'cost'? valid: cost, drift, audit, events)" in result.output
 
 
 @pytest.mark.parametrize("duration", ["0s", "0m"])

@@ -114,7 +114,7 @@ def test_span_is_the_files_own_window(tmp_path) -> None:
     with gzip.open(path, "wt") as fh:
         fh.writelines(json.dumps(observation_to_row(o), default=str) + "\n" for o in DATA)
     span = ReplaySource(path).span()
-    assert span is not None and span.start == T0 and span.end == T0 + timedelta(days=2, microseconds=1)
+    assert span is not None and span.start == T0 and span.end == T0 + timedelta(days=2, milliseconds=1)
     assert [o.id for o in ReplaySource(path).observations(ObservationQuery(window=span))] == ["o0", "o1", "o2", "o3"]
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")

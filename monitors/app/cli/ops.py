@@ -172,8 +172,8 @@ def register(cli: click.Group, drift: click.Group) -> None:
         where = getattr(notifier, "where", None) or "terminal"
         line = f"channel={channel} kind={kind} ok={result.ok} status={result.status} to={where} reason={result.reason}"
         if not result.ok:
-            line += f" (after {result.attempts} attempt(s); not queued: a test alert is sent once and never retried"
-            line += " by a later run; fix the channel, then run test-alert again)"
+            line += f" (after {result.attempts} attempt(s); not queued and not retried: a test alert is sent once;"
+            line += " fix the channel, then run test-alert again)"
         click.echo(line, err=not result.ok)
         if result.ok and getattr(notifier, "resolves_natively", False):
             closed = notifier.deliver(replace(test_message(), status=Status.RESOLVED))
