@@ -23,7 +23,10 @@ REPEAT_CASES = [
     ("outside the step window", seq(READ_A, *[("ls", {"path": f"d{i}"}) for i in range(6)], READ_A), []),
     ("retry after a transient error", seq(
         ("fetch", {"url": "u"}, "Error: 503", True), ("fetch", {"url": "u"}, "page")), []),
-    ("retries beyond the allowance", seq(*[("fetch", {"url": "u"}, "Error: 503", True)] * 5), [4, 5]),
+    # An identical retry that fails the same way learned nothing; one that fails differently did.
+    ("identical retries failing the same way", seq(*[("fetch", {"url": "u"}, "Error: 503", True)] * 3), [2, 3]),
+    ("identical retry failing differently", seq(
+        ("fetch", {"url": "u"}, "Error: 503", True), ("fetch", {"url": "u"}, "Error: 404", True)), []),
     ("polling: the output changed", seq(
         ("job_status", {"id": 7}, "running"), ("job_status", {"id": 7}, "done")), []),
     ("re-listing a folder after a rename", seq(
@@ -95,7 +98,24 @@ def _fail(name):
 STORM_CASES = [
     ("three failures in a row", seq(READ_A, _fail("a"), _fail("b"), _fail("c"), READ_A), [3, 4]),
     ("two failures is not a storm", seq(_fail("a"), _fail("b"), READ_A), []),
-    ("failures broken by a success", seq(_fail("a"), _fail("b"), READ_A, _fail("c"), _fail("d")), []),
+    # Reading something between two failures fixes nothing; a change or the failing tool working does.
+    ("a read between failures does not end the run", seq(_fail("a"), _fail("b"), READ_A, _fail("c")), [2, 4]),
+    (
+        "failures broken by a change",
+        seq(_fail("a"), _fail("b"), ("write_file", {"path": "x"}, "ok"), _fail("c"), _fail("d")),
+        [],
+    ),
+    (
+        "failures broken by the failing read succeeding",
+        seq(
+            ("read_file", {"path": "x"}, "Error: busy", True),
+            ("read_file", {"path": "y"}, "Error: busy", True),
+            ("read_file", {"path": "z"}, "z"),
+            _fail("c"),
+            _fail("d"),
+        ),
+        [],
+    ),
     ("storm at the very end", seq(READ_A, _fail("a"), _fail("b"), _fail("c")), [3, 4]),
 ]
 
