@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -95,18 +96,23 @@ class SoftFailureConfig(_Check):
 
 
 class ConversationConfig(_Check):
-    threshold: float = Field(
-        0.8, gt=0, le=1, description="Embedding cosine at which a reply says again what an earlier one said."
+    similarity: Literal["lexical", "embedding"] = Field(
+        "lexical",
+        description="How replies are compared: 'lexical' (cosine of word and word-pair counts, no model) or "
+        "'embedding' (all-MiniLM-L6-v2 sentence embeddings, loaded only when a session has enough replies in a "
+        "row; several times the CPU of the rest of the audit, see docs/audit-evaluation.md).",
     )
+    threshold: float = Field(
+        0.4, gt=0, le=1, description="Lexical cosine at which a reply says again what an earlier one said."
+    )
+    embedding_threshold: float = Field(0.8, gt=0, le=1, description="The same, for similarity: embedding.")
     min_replies: int = Field(3, ge=2, description="Replies in a row (no action between) before looking for loops.")
     min_repeats: int = Field(2, ge=1, description="Repeated replies in a session that make a conversation loop.")
     monologue_threshold: float = Field(
-        0.9, gt=0, le=1, description="Cosine at which model turns with no tool call between repeat each other."
+        0.6, gt=0, le=1, description="Lexical cosine at which model turns with no tool call between repeat."
     )
     embedding_model: str | None = Field(
-        None,
-        description="Sentence-embedding model (default: the bundled all-MiniLM-L6-v2); loaded only when "
-        "a session has enough replies in a row.",
+        None, description="Model for similarity: embedding (default: the bundled all-MiniLM-L6-v2)."
     )
 
 

@@ -4,18 +4,24 @@ claims of work that no tool call did.
 - Conversation loop: a stretch of replies to the user with no action in between (notes such as `think`
   do not count as actions) in which replies say again what an earlier reply of the same stretch said:
   asking again for what the user said they do not have, "take your time", the same refusal, another
-  goodbye. The wording differs every turn, so replies are compared by sentence-embedding similarity.
+  goodbye. The wording differs every turn, so replies are compared by similarity rather than equality:
+  by default the cosine of their word and word-pair counts (no model), optionally by sentence
+  embeddings (docs/audit-evaluation.md compares the two).
 - Monologue: model turns (GENERATIONs) with no tool call between them that repeat each other.
 - Claimed but not done: a reply that states an action as done ("has been cancelled", "I've added the
   bag", "I fixed the test") when no successful call of a tool that could do it came before. Claims
   are found by pattern (`monitors/audit/text.py`); the tool family a claim needs is a verb list.
 
-Similarity is a callable from texts to their pairwise cosine matrix, so the embedding model loads only
-when a session has a stretch long enough to be a loop; most sessions never pay for it.
+Similarity is a callable from texts to their pairwise cosine matrix; the embedding one loads its model
+only when a session has a stretch long enough to be a loop, so most sessions never pay for it.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +31,7 @@ from monitors.audit.sequence import ACTION, MESSAGE, Generation, ToolCall, excer
 from monitors.audit.text import claims
 
 Similarity = Callable[[Sequence[str]], Any]  # texts -> (n, n) cosine matrix (numpy array or nested lists)
-MAX_TEXT = 500  # characters of a reply compared; the opening says what a reply is about
+MAX_TEXT = 200  # characters of a reply compared: the opening says what it is about, and cost grows with length
 
 
 def _stretches(calls: Sequence[ToolCall]) -> list[list[ToolCall]]:
@@ -55,7 +61,7 @@ def find_conversation_loops(
     calls: Sequence[ToolCall],
     similarity: Similarity,
     *,
-    threshold: float = 0.8,
+    threshold: float = 0.4,
     min_replies: int = 3,
     min_repeats: int = 2,
 ) -> list[Issue]:
@@ -81,7 +87,7 @@ def find_monologue(
     generations: Sequence[Generation],
     similarity: Similarity,
     *,
-    threshold: float = 0.9,
+    threshold: float = 0.6,
     min_turns: int = 3,
     min_repeats: int = 2,
 ) -> tuple[list[Generation], str] | None:
@@ -163,3 +169,28 @@ class EmbeddingSimilarity:
             self._embedder = SentenceTransformerEmbedder(self.model_name or DEFAULT_MODEL, cache=self.cache)
         vectors = self._embedder.embed(list(texts))
         return vectors @ vectors.T
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _bag(text: str) -> Counter[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return Counter(words + [f"{a} {b}" for a, b in itertools.pairwise(words)])
+
+
+def lexical_similarity(texts: Sequence[str]) -> list[list[float]]:
+    """Cosine of word and word-pair counts (common function words left out): no model, microseconds."""
+    bags = [_bag(t) for t in texts]
+    norms = [math.sqrt(sum(v * v for v in b.values())) or 1.0 for b in bags]
+    return [
+        [sum(c * b[w] for w, c in a.items() if w in b) / (na * nb) for b, nb in zip(bags, norms, strict=True)]
+        for a, na in zip(bags, norms, strict=True)
+    ]
+
+
+_STOP = frozenset({
+    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "for", "with", "at", "by", "from", "as",
+    "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "i", "you", "your", "we", "our", "me",
+    "my", "us",
+})  # fmt: skip

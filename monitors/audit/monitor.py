@@ -80,8 +80,11 @@ class ToolSequenceMonitor:
             window=window, types=("TOOL", "GENERATION"), fields=_FIELDS, expand_metadata=(plan_key,)
         )
         history = _load_history(ctx)
-        self._similarity = conversation.EmbeddingSimilarity(
-            self.config.conversation.embedding_model, cache=ctx.embedding_cache
+        talk = self.config.conversation
+        self._similarity = (
+            conversation.EmbeddingSimilarity(talk.embedding_model, cache=ctx.embedding_cache)
+            if talk.similarity == "embedding"
+            else None
         )
         with SessionSpool() as spool:
             for obs in ctx.source.observations(query):
@@ -91,7 +94,7 @@ class ToolSequenceMonitor:
                 session = build_session(key, spool.observations(key), plan_key=plan_key, agent_key=agent_key)
                 yield from self._session(ctx, session, history)
         ctx.state.put(HISTORY_KEY, history)
-        if self._similarity.loaded:
+        if self._similarity is not None and self._similarity.loaded:
             ctx.count("audit.replies_embedded", self._similarity.embedded)
 
     def _session(self, ctx: RunContext, session: Session, history: dict[str, list[int]]) -> Iterable[Finding]:
@@ -163,17 +166,25 @@ class ToolSequenceMonitor:
 
     def _conversation(self, calls: list[ToolCall]) -> dict[str, list[checks.Issue]]:
         cfg, found = self.config, {}
-        if cfg.conversation.enabled and self._similarity is not None:
+        if cfg.conversation.enabled:
+            similarity, threshold = self._compare()
             found["conversation_loop"] = conversation.find_conversation_loops(
                 calls,
-                self._similarity,
-                threshold=cfg.conversation.threshold,
+                similarity,
+                threshold=threshold,
                 min_replies=cfg.conversation.min_replies,
                 min_repeats=cfg.conversation.min_repeats,
             )
         if cfg.claims.enabled:
             found["claimed_not_done"] = conversation.find_claimed_not_done(calls, operations=self._operations)
         return found
+
+    def _compare(self, *, monologue: bool = False) -> tuple[conversation.Similarity, float]:
+        """The text similarity in use and its threshold."""
+        cfg = self.config.conversation
+        if self._similarity is not None:
+            return self._similarity, cfg.embedding_threshold
+        return conversation.lexical_similarity, cfg.monologue_threshold if monologue else cfg.threshold
 
     def _monologue_possible(self, session: Session) -> bool:
         """Enough model turns between the same two tool calls to repeat themselves."""
@@ -187,12 +198,13 @@ class ToolSequenceMonitor:
 
     def _monologue(self, ctx: RunContext, session: Session) -> Iterator[Finding]:
         cfg = self.config.conversation
-        if self._similarity is None or not self._monologue_possible(session):
+        if not self._monologue_possible(session):
             return
+        similarity, threshold = self._compare(monologue=True)
         found = conversation.find_monologue(
             session.generations,
-            self._similarity,
-            threshold=cfg.monologue_threshold,
+            similarity,
+            threshold=threshold,
             min_turns=cfg.min_replies,
             min_repeats=cfg.min_repeats,
         )
