@@ -72,7 +72,7 @@ def _touches(change: ToolCall, call: ToolCall, operations: dict[str, str]) -> bo
     """Could `change` have altered what `call` reads or does?"""
     if operation_of(change.name, change.args, operations) == "exec":
         return True  # a shell command can change anything
-    if operation_of(call.name, call.args, operations) == "exec":
+    if operation_of(call.name, call.args, operations) in ("exec", "other"):
         return True  # re-running a command (the tests) after a change is how one checks the change
     ours, theirs = _values(call.args), _values(change.args)
     # Shared ids or paths, or one path inside the other (`ls src` after `mv src/a.py src/b.py`).
