@@ -144,8 +144,8 @@ def main() -> None:
     print(f"{rows:,} observations ({args.traces:,} generator traces + {args.chats:,} chat sessions)")
     print(f"{'version':32s} {'CPU s':>7s} {'x base':>7s} {'wall s':>7s} {'peak MB':>8s}  findings")
     for name, r in runs.items():
-        ratio = r["cpu_s"] / base_cpu if base_cpu else float("nan")
-        print(f"{name:32s} {r['cpu_s']:7.2f} {ratio:7.2f} {r['wall_s']:7.2f} {r['peak_mb']:8d}  {r['kinds']}")
+        ratio = f"{r['cpu_s'] / base_cpu:7.2f}" if base_cpu else f"{'-':>7s}"
+        print(f"{name:32s} {r['cpu_s']:7.2f} {ratio} {r['wall_s']:7.2f} {r['peak_mb']:8d}  {r['kinds']}")
     if args.out:
         args.out.write_text(json.dumps({"argv": sys.argv, "rows": rows, "runs": runs}, indent=1) + "\n")
 
