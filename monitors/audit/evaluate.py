@@ -10,7 +10,9 @@ Step numbers are the producer's own step index (`metadata.step` of each TOOL obs
 trajectory converter sets to the trajectory's `index`); without it, the 0-based position of the call.
 The audit runs with the given (default) configuration over every session; the report is session level
 (precision, recall and F1 of "any finding" and of "a finding at alerting severity", WARNING or above),
-per kind, and lists the legitimate repeats whose later steps a finding counted as waste.
+per kind, and lists the legitimate repeats whose later steps a finding counted as waste (a finding
+lists at most its first 50 wasted steps). The file is held in memory: this is for a labelled sample,
+not a production week.
 """
 
 from __future__ import annotations
