@@ -6,6 +6,9 @@ Flagged (the later step is the wasted one):
 - undoing an edit: an explicit undo, or an edit that swaps back the previous edit's old/new text;
 - deleting a file right after creating it, with nothing in between that could have used it.
 
+- redoing what it undid: a state-changing call repeated with the same arguments after a successful
+  cancel/delete/undo in between (book, cancel, book the same flights again).
+
 Not flagged: anything after a *failed* operation (the agent is right to look again), listing a folder
 after a move or rename (the listing changed), reading a file again after other work in between (a
 test run, an edit elsewhere), and cleaning up a helper file at the end of a session.
@@ -24,6 +27,7 @@ from monitors.audit.operations import (
     DEFAULT_OPERATIONS,
     DEFAULT_RESOURCE_ARGS,
     FILE_WRITES,
+    STATE_CHANGES,
     operation_of,
     resource_of,
     same_resource,
@@ -119,4 +123,47 @@ def find_backtracking(
         seen.record(resource, _Op(j, op, not call.is_error, call.args))
         if op in ("read", "create", "write") and not call.is_error:
             current = resource
+    return issues
+
+
+_UNDO_NAME = re.compile(r"^(cancel|delete|remove|undo|revert|rollback|void)(_|$)", re.IGNORECASE)
+
+
+def find_redone(calls: Sequence[ToolCall], *, operations: Mapping[str, str] = DEFAULT_OPERATIONS) -> list[Issue]:
+    """A successful state change done again, same arguments, after a successful undo in between.
+
+    The undo and the redo are the wasted steps. A single "change, then cancel" is not flagged: users
+    ask for that (upgrade a ticket so that it can be refunded, then cancel it).
+    """
+    table = {k.lower(): v for k, v in operations.items()}
+    done: dict[tuple[str, str], int] = {}  # signature -> index of its last success
+    issues: list[Issue] = []
+    for j, call in enumerate(calls):
+        if not call.is_action or call.is_error:
+            continue
+        op = operation_of(call.name, call.args, table)
+        if op not in STATE_CHANGES or op == "exec":
+            continue
+        first = done.get(call.signature)
+        undo = (
+            next(
+                (
+                    c
+                    for c in calls[first + 1 : j]
+                    if c.is_action
+                    and not c.is_error
+                    and (_UNDO_NAME.match(c.name) or operation_of(c.name, c.args, table) in ("delete", "undo"))
+                ),
+                None,
+            )
+            if first is not None
+            else None
+        )
+        if first is not None and undo is not None:
+            detail = (
+                f"{call.name} redone at step {call.step} after {undo.name} (step {undo.step}) "
+                f"undid step {calls[first].step}"
+            )
+            issues.append(Issue("backtrack", (undo.step, call.step), detail, (calls[first].step,)))
+        done[call.signature] = j
     return issues

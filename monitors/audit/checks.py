@@ -2,22 +2,27 @@
 
 Each takes a session's ordered `ToolCall`s and returns `Issue`s naming the wasted steps. What is not
 waste, and how it is told apart:
-- a retry after an error: the earlier identical call failed, so trying again is reasonable (up to
-  `allowed_retries` times in a row);
+- a retry after an error: the earlier identical call failed, so trying again is reasonable, unless it
+  fails again with the same answer;
 - polling: the identical call returned a different output than last time, so it learned something
   (a long command still running, a status that changes);
-- re-reading after a change: any state-changing call in between (write, edit, move, delete, a shell
-  command, an update) means the world may differ, e.g. listing a folder again after a rename.
+- the user asked to check again;
+- re-reading after a change: a state-changing call in between that could touch what is read (a shell
+  command, a write or move of the same path, an update of the same id) means the world may differ,
+  e.g. listing a folder again after a rename. An unrelated change does not excuse a repeat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from monitors.audit.operations import DEFAULT_OPERATIONS, STATE_CHANGES, operation_of
-from monitors.audit.sequence import ToolCall
+from monitors.audit.operations import DEFAULT_OPERATIONS, READS, STATE_CHANGES, operation_of
+from monitors.audit.sequence import MESSAGE, ToolCall
+from monitors.audit.text import asks_again, soft_failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +36,63 @@ class Issue:
 
 
 def _changes_state(call: ToolCall, operations: dict[str, str]) -> bool:
-    return operation_of(call.name, call.args, operations) in STATE_CHANGES
+    return call.is_action and operation_of(call.name, call.args, operations) in STATE_CHANGES
 
 
-def _within(a: ToolCall, b: ToolCall, *, steps: int, seconds: timedelta | None) -> bool:
+def _action_distance(calls: Sequence[ToolCall], i: int, j: int) -> int:
+    # Replies and notes between two calls do not push them apart: a retry with a `think` in between
+    # is as close as one without.
+    return 1 + sum(1 for c in calls[i + 1 : j] if c.is_action)
+
+
+def _within(calls: Sequence[ToolCall], i: int, j: int, *, steps: int, seconds: timedelta | None) -> bool:
+    a, b = calls[i], calls[j]
     if seconds is not None and a.time is not None and b.time is not None:
         return (b.time - a.time) <= seconds
-    return b.step - a.step <= steps
+    return _action_distance(calls, i, j) <= steps
+
+
+def _user_asked_again(calls: Sequence[ToolCall], i: int, j: int) -> bool:
+    # A reply in between whose answer (the user's next message) asks to look again.
+    return any(c.role == MESSAGE and asks_again(c.output) for c in calls[i + 1 : j])
+
+
+def _values(args: Any) -> set[str]:
+    """The string and number leaves of a call's arguments (ids, paths, queries)."""
+    if isinstance(args, Mapping):
+        return {v for value in args.values() for v in _values(value)}
+    if isinstance(args, list | tuple):
+        return {v for value in args for v in _values(value)}
+    if isinstance(args, str):
+        return {args.strip()} if args.strip() else set()
+    return {str(args)} if isinstance(args, int | float) and not isinstance(args, bool) else set()
+
+
+def _touches(change: ToolCall, call: ToolCall, operations: dict[str, str]) -> bool:
+    """Could `change` have altered what `call` reads or does?"""
+    if operation_of(change.name, change.args, operations) == "exec":
+        return True  # a shell command can change anything
+    if operation_of(call.name, call.args, operations) in ("exec", "other"):
+        return True  # re-running a command (the tests) after a change is how one checks the change
+    ours, theirs = _values(call.args), _values(change.args)
+    # Shared ids or paths, or one path inside the other (`ls src` after `mv src/a.py src/b.py`).
+    return bool(ours & theirs) or any(t.startswith(o.rstrip("/") + "/") for o in ours for t in theirs)
 
 
 def _excused_repeat(
     calls: Sequence[ToolCall], i: int, j: int, retries: int, allowed: int, operations: dict[str, str]
 ) -> bool:
     first, again = calls[i], calls[j]
-    if first.is_error and retries < allowed:
-        return True  # a retry after a (possibly transient) failure
-    if first.output_key and again.output_key and first.output_key != again.output_key:
+    same_answer = bool(first.output_key) and first.output_key == again.output_key
+    if first.is_error:
+        # A retry after a (possibly transient) failure is fair, unless it fails the same way again:
+        # then whatever happened in between evidently did not matter to it.
+        return not (again.is_error and same_answer) or retries < allowed
+    if any(_changes_state(c, operations) and _touches(c, again, operations) for c in calls[i + 1 : j]):
+        return True  # the world it reads may have changed (an unrelated change does not count)
+    if first.output_key and again.output_key and not same_answer:
         return True  # polling: the answer changed
-    return any(_changes_state(c, operations) for c in calls[i + 1 : j])
+    return _user_asked_again(calls, i, j)
 
 
 def find_repeats(
@@ -56,28 +100,36 @@ def find_repeats(
     *,
     window_steps: int = 5,
     window_seconds: timedelta | None = timedelta(minutes=10),
-    allowed_retries: int = 2,
+    allowed_retries: int = 0,
     ignore: Collection[str] = (),
     claimed: Collection[int] = (),
     operations: dict[str, str] = DEFAULT_OPERATIONS,
 ) -> list[Issue]:
     """The same tool with the same normalized arguments again within the window, learning nothing.
 
-    `window_seconds` applies when both calls have real times, `window_steps` otherwise. Steps in
-    `claimed` (already part of a loop) are not reported twice.
+    Not waste: a repeat after a state-changing call that could have changed what it reads (a shell
+    command, a change to the same id or path, or any change before re-running an action), a retry
+    after a failure that then succeeds or fails differently (`allowed_retries` identical failures are
+    also let through), a repeat whose answer changed (polling) and a repeat the user asked for. An
+    unrelated change in between (cancelling one booking, then re-running a flight search) does not
+    excuse it. `window_seconds` applies when both calls have real times, `window_steps` (counted
+    in actions; replies and notes in between are not counted) otherwise. Replies and notes are never
+    repeats. Steps in `claimed` (already part of a loop) are not reported twice.
     """
     last: dict[tuple[str, str], int] = {}
     retries: dict[tuple[str, str], int] = {}
     wasted: dict[tuple[str, str], list[int]] = {}
     origin: dict[tuple[str, str], int] = {}
     for j, call in enumerate(calls):
+        if not call.is_action:
+            continue
         sig = call.signature
         i = last.get(sig)
         last[sig] = j
         if call.name in ignore or i is None:
             retries[sig] = 0
             continue
-        if not _within(calls[i], call, steps=window_steps, seconds=window_seconds):
+        if not _within(calls, i, j, steps=window_steps, seconds=window_seconds):
             retries[sig] = 0
             continue
         if _excused_repeat(calls, i, j, retries.get(sig, 0), allowed_retries, operations):
@@ -145,26 +197,50 @@ def find_loops(
     return issues
 
 
-def find_error_storms(calls: Sequence[ToolCall], *, min_errors: int = 3) -> list[Issue]:
-    """`min_errors` or more failing calls in a row; the first failure is information, the rest waste."""
+def find_failure_runs(
+    calls: Sequence[ToolCall],
+    *,
+    min_errors: int = 3,
+    soft_patterns: Sequence[re.Pattern[str]] | None = None,
+    operations: dict[str, str] = DEFAULT_OPERATIONS,
+) -> list[Issue]:
+    """`min_errors` or more failing calls with nothing but replies, notes and reads in between.
+
+    A failure is a call marked as an error, or (with `soft_patterns`) a call whose answer starts like
+    a failure although the tool reported success ("Could not find ...", "No results"). Replies, notes
+    and reads with other tools do not end a run: looking at something between two failures fixes
+    nothing. A successful call that changes state does, and so does a success of a tool that failed.
+    The first failure is information, the rest waste. A run of marked errors only is an
+    `error_storm`; a run with soft failures in it is a `soft_failure`.
+    """
+    patterns = soft_patterns or ()
     issues: list[Issue] = []
     run: list[ToolCall] = []
-    for call in [*calls, None]:
-        if call is not None and call.is_error:
-            run.append(call)
-            continue
+
+    def close() -> None:
         if len(run) >= min_errors:
+            kind = "error_storm" if all(c.is_error for c in run) else "soft_failure"
             tools = sorted({c.name for c in run})
+            what = "failing calls" if kind == "error_storm" else "calls that failed or found nothing"
             issues.append(
-                Issue(
-                    "error_storm",
-                    tuple(c.step for c in run[1:]),
-                    f"{len(run)} failing calls in a row ({', '.join(tools)})",
-                    (run[0].step,),
-                )
+                Issue(kind, tuple(c.step for c in run[1:]), f"{len(run)} {what} ({', '.join(tools)})", (run[0].step,))
             )
-        run = []
+        run.clear()
+
+    for call in calls:
+        if not call.is_action:
+            continue
+        if call.is_error or soft_failure(call.output, patterns):
+            run.append(call)
+        elif operation_of(call.name, call.args, operations) not in READS or call.name in {c.name for c in run}:
+            close()  # it changed something, or the tool that kept failing now works
+    close()
     return issues
+
+
+def find_error_storms(calls: Sequence[ToolCall], *, min_errors: int = 3) -> list[Issue]:
+    """Marked failures only (no soft-failure patterns): runs of `min_errors` or more."""
+    return find_failure_runs(calls, min_errors=min_errors)
 
 
 def find_runaway(

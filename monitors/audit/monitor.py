@@ -19,125 +19,45 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
-from monitors.audit import backtrack, checks, operations
+from monitors.audit import backtrack, checks, conversation, operations
+from monitors.audit.config import (
+    CHECKS,
+    LOOPING,
+    BacktrackConfig,
+    ErrorStormConfig,
+    LoopConfig,
+    PlanConfig,
+    RepeatConfig,
+    RunawayConfig,
+    ToolSequenceConfig,
+)
 from monitors.audit.plan import is_structured, plan_divergence
 from monitors.audit.report import build_finding
-from monitors.audit.sequence import Session, build_session, excerpt, numbered_steps
+from monitors.audit.sequence import Session, ToolCall, Waste, build_session, excerpt, numbered_steps
 from monitors.audit.spool import SessionSpool
+from monitors.audit.text import compile_patterns
 from monitors.contracts.findings import Finding, RunWindow, Severity
 from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import ObservationQuery, Score
-from monitors.contracts.values import Duration
 
-CHECKS = ("repeat", "loop", "backtrack", "runaway", "error_storm", "plan")
+__all__ = [
+    "CHECKS",
+    "BacktrackConfig",
+    "ErrorStormConfig",
+    "LoopConfig",
+    "PlanConfig",
+    "RepeatConfig",
+    "RunawayConfig",
+    "ToolSequenceConfig",
+    "ToolSequenceMonitor",
+]
 HISTORY_KEY = "agent_tool_calls"  # ctx.state: {agent: [recent tool-call counts]}
 MAX_AGENTS = 500  # agent names come from traces; bound the state
 _FIELDS = frozenset({"core", "basic", "io", "usage", "metadata", "trace_context"})
-_OPS = frozenset({"read", "list", "stat", "search", "write", "create", "edit", "delete", "move", "undo", "exec"})
-
-
-class _Check(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    enabled: bool = Field(True, description="Run this check.")
-
-
-class RepeatConfig(_Check):
-    window_steps: int = Field(5, ge=1, description="Repeats this many steps apart count (no real timestamps).")
-    window: Duration = Field(timedelta(minutes=10), description="Repeats this close in time count (real timestamps).")
-    allowed_retries: int = Field(2, ge=0, description="Identical retries allowed after a failed call.")
-    ignore_tools: list[str] = Field(default_factory=list, description="Tools never reported as repeats.")
-
-
-class LoopConfig(_Check):
-    min_cycles: int = Field(2, ge=2, description="Times a cycle must run to be a loop (A B A B is 2).")
-    max_period: int = Field(4, ge=2, le=8, description="Longest cycle looked for, in calls.")
-    ignore_tools: list[str] = Field(default_factory=list, description="Tools that never form a loop.")
-
-
-class BacktrackConfig(_Check):
-    operations: dict[str, str] = Field(
-        default_factory=dict,
-        description="Extra tool -> operation entries (read, list, stat, search, write, create, edit, delete, "
-        "move, undo, exec); 'tool:command' keys match a `command` argument. Merged over the defaults.",
-    )
-    resource_args: list[str] = Field(
-        default_factory=lambda: list(operations.DEFAULT_RESOURCE_ARGS),
-        description="Argument names that hold the file or folder a call acts on, in priority order.",
-    )
-    reread_gap: int = Field(1, ge=1, description="A read this many steps after a write is a re-read.")
-
-    @field_validator("operations")
-    @classmethod
-    def _known_ops(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(f"{k}: {v}" for k, v in value.items() if v not in _OPS)
-        if bad:
-            raise ValueError(f"unknown operation(s) {', '.join(bad)}; use one of {', '.join(sorted(_OPS))}")
-        return value
-
-
-class RunawayConfig(_Check):
-    max_tool_calls: int = Field(100, ge=1, description="More tool calls than this in a session is runaway.")
-    usual_factor: float = Field(3.0, gt=1, description="Runaway at this multiple of the agent's median count.")
-    min_excess: int = Field(10, ge=0, description="...and at least this many calls above the median.")
-    min_history: int = Field(10, ge=1, description="Sessions of an agent seen before its median is trusted.")
-    history_size: int = Field(50, ge=1, le=1000, description="Recent sessions per agent kept in state.")
-
-
-class ErrorStormConfig(_Check):
-    min_errors: int = Field(3, ge=2, description="Failing calls in a row that make a storm.")
-
-
-class PlanConfig(_Check):
-    threshold: float = Field(0.6, ge=0, le=1, description="Report sessions whose divergence is at least this.")
-    match_threshold: float = Field(0.5, gt=0, le=1, description="Minimum step-to-call similarity to match.")
-    miss_weight: float = Field(0.75, ge=0, le=1, description="Weight of missed plan steps vs unplanned actions.")
-    ignore_tools: list[str] = Field(
-        default_factory=lambda: ["respond", "think", "message", "finish"],
-        description="Calls that are conversation, not actions (never 'outside the plan').",
-    )
-    use_first_generation: bool = Field(True, description="Without metadata `plan`, use the first turn's numbers.")
-    free_text: bool = Field(
-        False,
-        description="Also align prose plans (no list, no numbered steps) split into sentences; noisy, see "
-        "docs/audit-evaluation.md.",
-    )
-    write_score: bool = Field(True, description="Write the divergence back to Langfuse as a trace score.")
-    score_name: str = Field("audit_plan_divergence", min_length=1, max_length=100, description="Score name.")
-
-
-class ToolSequenceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    min_tool_calls: int = Field(5, ge=1, description="Skip sessions with fewer tool calls than this.")
-    session_lookback: Duration = Field(
-        timedelta(hours=6),
-        description="Read this far before the window so a session that began in the previous window is "
-        "audited whole; sessions that ended before the window are left to the run that saw them end.",
-    )
-    alert_checks: list[str] = Field(
-        default_factory=lambda: ["loop", "runaway"], description="Checks sent right away; others are INFO."
-    )
-    critical_wasted_steps: int = Field(10, ge=1, description="An alerting finding this wasteful is CRITICAL.")
-    max_calls_per_session: int = Field(20000, ge=10, description="Calls audited per session (the rest counted).")
-    repeat: RepeatConfig = Field(default_factory=RepeatConfig, description="Repeated identical calls.")
-    loop: LoopConfig = Field(default_factory=LoopConfig, description="Cycles of 2-4 calls repeated.")
-    backtrack: BacktrackConfig = Field(default_factory=BacktrackConfig, description="Contradicting operations.")
-    runaway: RunawayConfig = Field(default_factory=RunawayConfig, description="Too many tool calls.")
-    error_storm: ErrorStormConfig = Field(default_factory=ErrorStormConfig, description="Failures in a row.")
-    plan: PlanConfig = Field(default_factory=PlanConfig, description="Plan versus actions.")
-
-    @field_validator("alert_checks")
-    @classmethod
-    def _known_checks(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in CHECKS]
-        if bad:
-            raise ValueError(f"unknown check(s) {', '.join(bad)}; use one of {', '.join(CHECKS)}")
-        return value
 
 
 class ToolSequenceMonitor:
@@ -147,6 +67,9 @@ class ToolSequenceMonitor:
     def __init__(self, config: ToolSequenceConfig | None = None) -> None:
         self.config = config or ToolSequenceConfig()
         self._operations = {**operations.DEFAULT_OPERATIONS, **self.config.backtrack.operations}
+        soft = self.config.soft_failure
+        self._soft_patterns = compile_patterns(soft.patterns) if soft.enabled else ()
+        self._similarity: conversation.EmbeddingSimilarity | None = None
 
     def run(self, ctx: RunContext) -> Iterator[Finding]:
         plan_key, agent_key = ctx.meta_key("plan"), ctx.meta_key("feature")
@@ -157,6 +80,12 @@ class ToolSequenceMonitor:
             window=window, types=("TOOL", "GENERATION"), fields=_FIELDS, expand_metadata=(plan_key,)
         )
         history = _load_history(ctx)
+        talk = self.config.conversation
+        self._similarity = (
+            conversation.EmbeddingSimilarity(talk.embedding_model, cache=ctx.embedding_cache)
+            if talk.similarity == "embedding"
+            else None
+        )
         with SessionSpool() as spool:
             for obs in ctx.source.observations(query):
                 spool.add(obs)
@@ -165,9 +94,11 @@ class ToolSequenceMonitor:
                 session = build_session(key, spool.observations(key), plan_key=plan_key, agent_key=agent_key)
                 yield from self._session(ctx, session, history)
         ctx.state.put(HISTORY_KEY, history)
+        if self._similarity is not None and self._similarity.loaded:
+            ctx.count("audit.replies_embedded", self._similarity.embedded)
 
     def _session(self, ctx: RunContext, session: Session, history: dict[str, list[int]]) -> Iterable[Finding]:
-        if len(session.calls) < self.config.min_tool_calls:
+        if len(session.calls) < self.config.min_tool_calls and not self._monologue_possible(session):
             ctx.count("audit.sessions_skipped_short")
             return []
         ctx.count("audit.sessions_audited")
@@ -204,8 +135,17 @@ class ToolSequenceMonitor:
                 resource_args=tuple(cfg.backtrack.resource_args),
                 reread_gap=cfg.backtrack.reread_gap,
             )
-        if cfg.error_storm.enabled:
-            found["error_storm"] = checks.find_error_storms(calls, min_errors=cfg.error_storm.min_errors)
+            found["backtrack"] += backtrack.find_redone(calls, operations=self._operations)
+        if cfg.error_storm.enabled or cfg.soft_failure.enabled:
+            for issue in checks.find_failure_runs(
+                calls,
+                min_errors=cfg.error_storm.min_errors,
+                soft_patterns=self._soft_patterns,
+                operations=self._operations,
+            ):
+                if getattr(cfg, issue.check).enabled:
+                    found.setdefault(issue.check, []).append(issue)
+        found.update(self._conversation(calls))
         if cfg.runaway.enabled:
             usual = statistics.median(past) if len(past) >= cfg.runaway.min_history else None
             run = checks.find_runaway(
@@ -219,25 +159,96 @@ class ToolSequenceMonitor:
         for check, issues in found.items():
             if issues:
                 yield self._finding(ctx, session, check, issues)
+        if cfg.conversation.enabled:
+            yield from self._monologue(ctx, session)
         if cfg.plan.enabled:
             yield from self._plan(ctx, session)
 
-    def _severity(self, check: str, issues: list[checks.Issue]) -> Severity:
+    def _conversation(self, calls: list[ToolCall]) -> dict[str, list[checks.Issue]]:
+        cfg, found = self.config, {}
+        if cfg.conversation.enabled:
+            similarity, threshold = self._compare()
+            found["conversation_loop"] = conversation.find_conversation_loops(
+                calls,
+                similarity,
+                threshold=threshold,
+                min_replies=cfg.conversation.min_replies,
+                min_repeats=cfg.conversation.min_repeats,
+            )
+        if cfg.claims.enabled:
+            found["claimed_not_done"] = conversation.find_claimed_not_done(calls, operations=self._operations)
+        return found
+
+    def _compare(self, *, monologue: bool = False) -> tuple[conversation.Similarity, float]:
+        """The text similarity in use and its threshold."""
+        cfg = self.config.conversation
+        if self._similarity is not None:
+            return self._similarity, cfg.embedding_threshold
+        return conversation.lexical_similarity, cfg.monologue_threshold if monologue else cfg.threshold
+
+    def _monologue_possible(self, session: Session) -> bool:
+        """Enough model turns between the same two tool calls to repeat themselves."""
+        cfg = self.config.conversation
+        if not cfg.enabled or len(session.generations) < cfg.min_replies:
+            return False
+        per_gap: dict[int, int] = {}
+        for gen in session.generations:
+            per_gap[gen.after_calls] = per_gap.get(gen.after_calls, 0) + 1
+        return max(per_gap.values()) >= cfg.min_replies
+
+    def _monologue(self, ctx: RunContext, session: Session) -> Iterator[Finding]:
+        cfg = self.config.conversation
+        if not self._monologue_possible(session):
+            return
+        similarity, threshold = self._compare(monologue=True)
+        found = conversation.find_monologue(
+            session.generations,
+            similarity,
+            threshold=threshold,
+            min_turns=cfg.min_replies,
+            min_repeats=cfg.min_repeats,
+        )
+        if found is None:
+            return
+        turns, note = found
+        waste = Waste(len(turns), None, sum(g.tokens for g in turns), round(sum(g.cost for g in turns), 6))
+        issue = checks.Issue("monologue", (), note)
+        yield self._finding(ctx, session, "monologue", [issue], waste=waste)
+
+    def _active(self, ctx: RunContext, session: Session) -> bool:
+        """Still running: an observation with a real time close to the window's end."""
+        last = session.last_time
+        return last is not None and last >= ctx.window.end - self.config.active_within
+
+    def _severity(self, ctx: RunContext, session: Session, check: str, wasted: int) -> Severity:
         if check not in self.config.alert_checks:
             return Severity.INFO
-        wasted = len({s for issue in issues for s in issue.steps})
+        if check in LOOPING and not self._active(ctx, session):
+            return Severity.INFO  # over: a pattern for the weekly report, not a page
+        if check == "claimed_not_done":
+            return Severity.INFO if self._active(ctx, session) else Severity.WARNING
         return Severity.CRITICAL if wasted >= self.config.critical_wasted_steps else Severity.WARNING
 
-    def _finding(self, ctx: RunContext, session: Session, check: str, issues: list[checks.Issue]) -> Finding:
+    def _finding(
+        self,
+        ctx: RunContext,
+        session: Session,
+        check: str,
+        issues: list[checks.Issue],
+        *,
+        waste: Waste | None = None,
+    ) -> Finding:
         ctx.count(f"audit.findings.{check}")
+        wasted = waste.steps if waste is not None else len({s for issue in issues for s in issue.steps})
         return build_finding(
             session,
             check,
             issues,
-            severity=self._severity(check, issues),
+            severity=self._severity(ctx, session, check, wasted),
             now=ctx.now,
             window=ctx.window,
             trace_url=ctx.source.trace_url(session.trace_id),
+            waste=waste,
         )
 
     def _plan(self, ctx: RunContext, session: Session) -> Iterator[Finding]:

@@ -22,7 +22,11 @@ LABELS = {
     "backtrack": "backtracking",
     "runaway": "runaway tool-call chain",
     "error_storm": "error storm",
+    "soft_failure": "failures reported as success",
     "plan": "left its plan",
+    "conversation_loop": "conversation loop",
+    "monologue": "monologue loop",
+    "claimed_not_done": "claimed work no call did",
 }
 MAX_KEY = 200  # session ids are agent-chosen; bound the dedupe key
 MAX_LISTED = 20  # steps listed in an alert
@@ -97,11 +101,12 @@ def build_finding(
     trace_url: str | None,
     extra_evidence: dict[str, Any] | None = None,
     extra_summary: str = "",
+    waste: Waste | None = None,
 ) -> Finding:
-    """One finding for all of a session's issues of one check."""
+    """One finding for all of a session's issues of one check (`waste` when it is not in the calls)."""
     wasted = sorted({s for issue in issues for s in issue.steps})
     related = sorted({s for issue in issues for s in issue.related})
-    waste = waste_of(session.calls, wasted, timed=session.timed)
+    waste = waste or waste_of(session.calls, wasted, timed=session.timed)
     tools = sorted({session.calls[s - 1].name for s in wasted + related if 1 <= s <= len(session.calls)})
     notes = [issue.detail for issue in issues[:MAX_DETAILS]]
     if len(issues) > MAX_DETAILS:

@@ -6,6 +6,12 @@ text and an exact-repeat key: `args_sha1` from metadata when the producer record
 does, because its stored arguments are cut at 500 characters), otherwise a hash of the canonical
 JSON of the arguments. Times flagged `time_synthetic` in metadata are dropped, so checks fall back to
 step distances instead of reasoning about invented seconds.
+
+Each call has a role: an `action` (a real tool call), a `message` (a reply to the user: tau-bench's
+`respond`, OpenHands' `message`/`finish`, or any TOOL whose metadata says `kind: message`) or a `note`
+(a `think` call that changes nothing). Checks read failures and repeats through notes and messages,
+and the conversation checks read the messages. The text of each model turn (GENERATION output) is kept
+too, so a session of pure monologue, with no tool call at all, can still be audited.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from typing import Any
 from monitors.contracts.records import Observation
 
 _SPACE = re.compile(r"\s+")
+# Tool names that are a reply to the user or a note to self rather than an action, by default.
+MESSAGE_TOOLS = frozenset({"respond", "message", "reply", "send_message", "say", "finish"})
+NOTE_TOOLS = frozenset({"think"})
+ACTION, MESSAGE, NOTE = "action", "message", "note"
 _NUMBERED = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s+(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -79,6 +89,11 @@ class ToolCall:
     args_key: str = ""
     output_key: str | None = None  # None when the output was not read or is empty
     observation_id: str = ""
+    role: str = ACTION  # ACTION, MESSAGE (a reply to the user) or NOTE (thinking out loud)
+
+    @property
+    def is_action(self) -> bool:
+        return self.role == ACTION
 
     @property
     def signature(self) -> tuple[str, str]:
@@ -99,11 +114,47 @@ def make_call(
     cost: float = 0.0,
     args_sha1: str | None = None,
     observation_id: str = "",
+    role: str | None = None,
 ) -> ToolCall:
-    """A ToolCall with its repeat keys computed; used by the rebuild and by tests."""
+    """A ToolCall with its repeat keys computed; used by the rebuild and by tests.
+
+    Without `role`, the name decides: MESSAGE_TOOLS are messages, NOTE_TOOLS notes, the rest actions.
+    """
     key = args_sha1 or digest(normalize_args(args))
     out_key = None if output in (None, "") else digest(normalize_args(output))
-    return ToolCall(step, name, args, output, time, end_time, is_error, tokens, cost, key, out_key, observation_id)
+    role = role or role_of(name)
+    return ToolCall(
+        step, name, args, output, time, end_time, is_error, tokens, cost, key, out_key, observation_id, role
+    )
+
+
+def role_of(name: str, kind: Any = None) -> str:
+    """ACTION, MESSAGE or NOTE for a tool name (and the producer's `kind` metadata, when it has one)."""
+    lowered = name.strip().lower()
+    if kind == "message" or lowered in MESSAGE_TOOLS:
+        return MESSAGE
+    return NOTE if lowered in NOTE_TOOLS else ACTION
+
+
+def message_text(call: ToolCall) -> str:
+    """What a message call said: its `content`/`message`/`text` argument, or the arguments as text."""
+    args = call.args
+    if isinstance(args, Mapping):
+        for key in ("content", "message", "text", "response"):
+            if isinstance(args.get(key), str):
+                return args[key]
+        return "" if not args else normalize_args(args)
+    return args if isinstance(args, str) else ("" if args is None else normalize_args(args))
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One model turn: where it sits (tool calls before it), what it said, and what it cost."""
+
+    after_calls: int
+    text: str
+    tokens: int = 0
+    cost: float = 0.0
 
 
 @dataclass
@@ -119,6 +170,9 @@ class Session:
     timed: bool = False  # every call has a real start time
     trailing_tokens: int = 0  # generations after the last tool call (not waste of any call)
     trailing_cost: float = 0.0
+    # Model turns in order: (number of tool calls before it, its output text, tokens, cost).
+    generations: list[Generation] = field(default_factory=list)
+    last_time: datetime | None = None  # the latest observation seen, real times only
 
     @property
     def total_cost(self) -> float:
@@ -158,10 +212,14 @@ def build_session(
         if session.agent == "unknown":
             session.agent = str(meta.get(agent_key) or obs.trace_name or "unknown")[:100]
         if obs.type == "GENERATION":
-            pending_tokens += _tokens(obs)
+            tokens = _tokens(obs)
+            pending_tokens += tokens
             pending_cost += obs.total_cost
+            text = _text(obs.output)
             if session.first_generation is None and not session.calls:
-                session.first_generation = _text(obs.output)
+                session.first_generation = text
+            if text:
+                session.generations.append(Generation(len(session.calls), text, tokens, obs.total_cost))
             continue
         if obs.type != "TOOL":
             continue
@@ -180,11 +238,14 @@ def build_session(
                 cost=pending_cost,
                 args_sha1=str(sha) if isinstance(sha, str | int) and sha else None,
                 observation_id=obs.id,
+                role=role_of(obs.name or "", meta.get("kind")),
             )
         )
         pending_tokens, pending_cost = 0, 0.0
     session.trailing_tokens, session.trailing_cost = pending_tokens, pending_cost
     session.timed = bool(session.calls) and not synthetic
+    if ordered and not synthetic:
+        session.last_time = max(o.end_time or o.start_time for o in ordered)
     return session
 
 

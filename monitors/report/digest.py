@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
-from monitors.report.findings import StoredFinding
+from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
 from monitors.report.fmt import checked_label, day_label, delta, money, short, sparkline
 
 PRODUCT = "langfuse-monitors"
@@ -24,6 +24,7 @@ SECTION_MAX = 1200
 TOTAL_MAX = 3600
 TOP_N = 3  # agents, models, users, drift alerts and audit sessions shown
 TEXT_MAX = 70  # agent-written text (objectives, commit subjects) quoted in a line
+AUDIT_GROUPS = 4  # (agent, kind) groups of audit findings listed
 
 
 def build_digest_message(report: WeekReport, *, full_report: str | None = None) -> Message:
@@ -136,6 +137,15 @@ def _audit(report: WeekReport, links: list[Link]) -> Section | None:
         wasted = f"wasted {money(f.number('usd'))}, {int(f.number('wasted_steps'))} step(s)"
         lines.append(f"[{i}] {short(f.title, 110)} ({f.severity.label}; {wasted})")
         links.extend(Link(f"Audit {i}: {link.label}", link.url) for link in f.links[:1])
+    groups = audit_by_agent_and_kind(report.audit)
+    lines.append("By agent and kind, most wasteful first:")
+    for g in groups[:AUDIT_GROUPS]:
+        lines.append(
+            f"- {short(g.agent, 40)}: {g.kind} in {g.sessions} session(s), wasted {money(g.usd)}, "
+            f"{g.wasted_steps} step(s); open {short(g.worst.text('session'), 60)}"
+        )
+    if len(groups) > AUDIT_GROUPS:
+        lines.append(f"- and {len(groups) - AUDIT_GROUPS} more in the full report")
     return Section(f"Action audit: {len(report.audit)} finding(s)", tuple(lines))
 
 

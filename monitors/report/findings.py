@@ -141,3 +141,36 @@ def audit_most_worth_opening(findings: Iterable[StoredFinding]) -> list[StoredFi
         audits,
         key=lambda f: (-int(f.severity), -f.number("usd"), -f.number("wasted_steps"), f.fingerprint),
     )
+
+
+@dataclass(frozen=True)
+class AuditGroup:
+    """One agent's audit findings of one kind: how many, what they wasted, the session to open first."""
+
+    agent: str
+    kind: str
+    findings: int
+    sessions: int
+    wasted_steps: int
+    usd: float
+    worst: StoredFinding
+
+
+def audit_by_agent_and_kind(findings: Iterable[StoredFinding]) -> list[AuditGroup]:
+    """Audit findings grouped by (agent, kind), loudest and most wasteful group first."""
+    groups: dict[tuple[str, str], list[StoredFinding]] = {}
+    for f in audit_most_worth_opening(findings):
+        groups.setdefault((f.text("agent") or "unknown", f.kind), []).append(f)
+    out = [
+        AuditGroup(
+            agent=agent,
+            kind=kind,
+            findings=len(members),
+            sessions=len({m.text("session") for m in members}),
+            wasted_steps=int(sum(m.number("wasted_steps") for m in members)),
+            usd=round(sum(m.number("usd") for m in members), 6),
+            worst=members[0],  # already sorted: loudest, then most expensive
+        )
+        for (agent, kind), members in groups.items()
+    ]
+    return sorted(out, key=lambda g: (-int(g.worst.severity), -g.usd, -g.wasted_steps, g.agent, g.kind))

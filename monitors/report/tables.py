@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
-from monitors.report.findings import StoredFinding
+from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
 from monitors.report.fmt import checked_label, day_label, delta, money, short, when_label
 
 Cell = str | tuple[Link, ...]
@@ -27,7 +27,14 @@ class Table:
 
 
 def report_tables(report: WeekReport) -> list[Table]:
-    tables = [_daily(report), *_ranked(report), _over_budget(report), _drift(report), _audit(report)]
+    tables = [
+        _daily(report),
+        *_ranked(report),
+        _over_budget(report),
+        _drift(report),
+        _audit_groups(report),
+        _audit(report),
+    ]
     tables += [_could_not_run(report), _health(report), _all_findings(report)]
     return [t for t in tables if t.rows]
 
@@ -90,6 +97,24 @@ def _drift(report: WeekReport) -> Table:
         )
     headers = ("Agent", "Merge request", "Score", "Objective", "What was done", "Links")
     return Table("Goal drift (worst first)", headers, tuple(rows))
+
+
+def _audit_groups(report: WeekReport) -> Table:
+    rows = tuple(
+        (
+            g.agent,
+            g.kind,
+            str(g.findings),
+            str(g.sessions),
+            str(g.wasted_steps),
+            money(g.usd),
+            g.worst.text("session"),
+            g.worst.links,
+        )
+        for g in audit_by_agent_and_kind(report.audit)
+    )
+    headers = ("Agent", "Check", "Findings", "Sessions", "Wasted steps", "Wasted", "Open first", "Links")
+    return Table("Action audit by agent and check", headers, rows)
 
 
 def _audit(report: WeekReport) -> Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitors.audit.backtrack import find_backtracking
+from monitors.audit.backtrack import find_backtracking, find_redone
 from monitors.audit.operations import operation_of, resource_of
 from tests.audit.helpers import seq
 
@@ -89,3 +89,23 @@ def test_operation_of(name, args, op):
 )
 def test_resource_of(args, resource):
     assert resource_of(args) == resource
+
+
+BOOK = ("book_reservation", {"user_id": "mia_li_3668", "flights": ["HAT136", "HAT039"]}, '{"reservation_id": "HATHAU"}')
+CANCEL = ("cancel_reservation", {"reservation_id": "HATHAU"}, "{}")
+UPGRADE = ("update_reservation_flights", {"reservation_id": "XEHM4B", "cabin": "economy"}, "{}")
+
+REDO_CASES = [
+    # (id, calls, wasted steps): the undo and the redo
+    ("book, cancel, book the same again", seq(BOOK, ("respond", {"content": "Done."}, "ok"), CANCEL, BOOK), [3, 4]),
+    ("must not fire: upgrade then cancel, as the user asked", seq(
+        UPGRADE, ("cancel_reservation", {"reservation_id": "XEHM4B"}, "{}")), []),
+    ("must not fire: book again after a failed cancel", seq(BOOK, (*CANCEL[:2], "Error: not allowed", True), BOOK), []),
+    ("must not fire: a different booking after the cancel", seq(
+        BOOK, CANCEL, ("book_reservation", {"user_id": "mia_li_3668", "flights": ["HAT069"]}, "{}")), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in REDO_CASES], ids=[c[0] for c in REDO_CASES])
+def test_redone_after_undo(calls, wasted):
+    assert sorted(s for i in find_redone(calls) for s in i.steps) == wasted

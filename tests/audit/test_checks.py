@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from monitors.audit.checks import find_error_storms, find_loops, find_repeats, find_runaway
+from monitors.audit.checks import find_error_storms, find_failure_runs, find_loops, find_repeats, find_runaway
+from monitors.audit.text import DEFAULT_SOFT_FAILURES
 from tests.audit.helpers import seq
 
 READ_A = ("read_file", {"path": "a.py"}, "print(1)")
@@ -23,7 +24,10 @@ REPEAT_CASES = [
     ("outside the step window", seq(READ_A, *[("ls", {"path": f"d{i}"}) for i in range(6)], READ_A), []),
     ("retry after a transient error", seq(
         ("fetch", {"url": "u"}, "Error: 503", True), ("fetch", {"url": "u"}, "page")), []),
-    ("retries beyond the allowance", seq(*[("fetch", {"url": "u"}, "Error: 503", True)] * 5), [4, 5]),
+    # An identical retry that fails the same way learned nothing; one that fails differently did.
+    ("identical retries failing the same way", seq(*[("fetch", {"url": "u"}, "Error: 503", True)] * 3), [2, 3]),
+    ("identical retry failing differently", seq(
+        ("fetch", {"url": "u"}, "Error: 503", True), ("fetch", {"url": "u"}, "Error: 404", True)), []),
     ("polling: the output changed", seq(
         ("job_status", {"id": 7}, "running"), ("job_status", {"id": 7}, "done")), []),
     ("re-listing a folder after a rename", seq(
@@ -95,7 +99,24 @@ def _fail(name):
 STORM_CASES = [
     ("three failures in a row", seq(READ_A, _fail("a"), _fail("b"), _fail("c"), READ_A), [3, 4]),
     ("two failures is not a storm", seq(_fail("a"), _fail("b"), READ_A), []),
-    ("failures broken by a success", seq(_fail("a"), _fail("b"), READ_A, _fail("c"), _fail("d")), []),
+    # Reading something between two failures fixes nothing; a change or the failing tool working does.
+    ("a read between failures does not end the run", seq(_fail("a"), _fail("b"), READ_A, _fail("c")), [2, 4]),
+    (
+        "failures broken by a change",
+        seq(_fail("a"), _fail("b"), ("write_file", {"path": "x"}, "ok"), _fail("c"), _fail("d")),
+        [],
+    ),
+    (
+        "failures broken by the failing read succeeding",
+        seq(
+            ("read_file", {"path": "x"}, "Error: busy", True),
+            ("read_file", {"path": "y"}, "Error: busy", True),
+            ("read_file", {"path": "z"}, "z"),
+            _fail("c"),
+            _fail("d"),
+        ),
+        [],
+    ),
     ("storm at the very end", seq(READ_A, _fail("a"), _fail("b"), _fail("c")), [3, 4]),
 ]
 
@@ -122,3 +143,67 @@ def test_runaway(count, usual, flagged_from):
         assert issue is None
     else:
         assert issue is not None and issue.steps[0] == flagged_from and issue.steps[-1] == count
+
+
+# Shapes the audit used to miss, from the trajectories (tau-bench airline, ReAct on HotpotQA).
+SEARCH_MISS = ("Search", "The Prince and Me (2004 film)", "Could not find [The Prince and Me (2004 film)]. Similar: []")
+FLIGHTS = ("search_onestop_flight", {"origin": "IAH", "destination": "SEA", "date": "2024-05-24"}, '[{"flight": 1}]')
+BOOK_FAIL = ("book_reservation", {"user_id": "mia_li_3668", "pay": "certificate_7504069"}, "Error: not found", True)
+SAY = ("respond", {"content": "It seems the payment did not go through."}, "Okay, what now?")
+THINK = ("think", {"thought": "payment does not add up"}, "")
+
+NEW_REPEAT_CASES = [
+    ("failing call retried identically", seq(BOOK_FAIL, SAY, BOOK_FAIL), [3]),
+    ("must not fire: retried with changed arguments", seq(
+        BOOK_FAIL, THINK, ("book_reservation", {"user_id": "mia_li_3668", "pay": "card"}, "{}")), []),
+    ("must not fire: an identical retry that succeeds", seq(BOOK_FAIL, ("book_reservation", BOOK_FAIL[1], "{}")), []),
+    ("same lookup, same answer, unrelated change between", seq(
+        FLIGHTS, ("cancel_reservation", {"reservation_id": "HATHAU"}, "{}"), FLIGHTS), [3]),
+    ("must not fire: the change touched what is read", seq(
+        ("get_reservation_details", {"reservation_id": "HATHAU"}, "{}"),
+        ("update_reservation_flights", {"reservation_id": "HATHAU"}, "{}"),
+        ("get_reservation_details", {"reservation_id": "HATHAU"}, "{}")), []),
+    ("replies and notes do not stretch the window", seq(
+        FLIGHTS, THINK, SAY, SAY, SAY, ("calculate", {"e": "1+1"}, "2"), SAY, SAY, FLIGHTS), [9]),
+    ("must not fire: the user asked to check again", seq(
+        FLIGHTS, ("respond", {"content": "No flights fit."}, "Could you please check again for later flights?"),
+        FLIGHTS), []),
+    ("the same search miss again", seq(SEARCH_MISS, ("Search", "Kam Heskin", "Kam Heskin is..."), SEARCH_MISS), [3]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in NEW_REPEAT_CASES], ids=[c[0] for c in NEW_REPEAT_CASES])
+def test_repeats_the_audit_used_to_excuse(calls, wasted):
+    assert sorted(s for i in find_repeats(calls) for s in i.steps) == wasted
+
+
+def _miss(query):
+    return ("Search", query, f"Could not find [{query}]. Similar: []")
+
+
+FAILURE_RUN_CASES = [
+    # (id, calls, {check: wasted steps})
+    ("failures interleaved with replies and thinking", seq(BOOK_FAIL, THINK, (*BOOK_FAIL[:2], "Error: x", True), SAY,
+        (*BOOK_FAIL[:2], "Error: y", True)), {"error_storm": [3, 5]}),
+    ("search misses reported as success", seq(_miss("a"), _miss("b"), _miss("c")), {"soft_failure": [2, 3]}),
+    ("a rejected flag is a soft failure", seq(*[("submit", f"flag{{{i}}}", "Wrong flag!") for i in range(3)]),
+        {"soft_failure": [2, 3]}),
+    ("an empty result list counts", seq(
+        ("search_direct_flight", {"d": 1}, []), ("search_direct_flight", {"d": 2}, []),
+        ("search_direct_flight", {"d": 3}, [])), {"soft_failure": [2, 3]}),
+    ("must not fire: a miss, then the suggested title works", seq(
+        _miss("SAS"), ("Search", "Special Air Service", "The SAS is..."), _miss("x"), _miss("y")), {}),
+    ("must not fire: failure words deep inside a long answer", seq(*[
+        ("Search", f"q{i}", "Discovery Zone was founded in 1989. " * 5 + "No results were lost.") for i in range(3)]),
+        {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in FAILURE_RUN_CASES], ids=[c[0] for c in FAILURE_RUN_CASES])
+def test_failure_runs(calls, wasted):
+    issues = find_failure_runs(calls, soft_patterns=DEFAULT_SOFT_FAILURES)
+    assert {i.check: sorted(i.steps) for i in issues} == wasted
+
+
+def test_soft_failures_need_patterns():
+    assert find_failure_runs(seq(_miss("a"), _miss("b"), _miss("c"))) == []

@@ -54,9 +54,11 @@ def test_known_repeat_is_found_with_its_evidence(real):
 
 
 def test_loops_alert_and_the_rest_is_info(real):
+    # These sessions are over: conversation loops in them are report material, not pages; a claim
+    # of work no call did would page (none of these sessions has one).
     findings, _ = real
     for f in findings:
-        assert (f.severity > Severity.INFO) == (f.kind in ("loop", "runaway")), f.dedupe_key
+        assert (f.severity > Severity.INFO) == (f.kind in ("loop", "runaway", "claimed_not_done")), f.dedupe_key
         assert f.rank == int(f.severity)
 
 
@@ -188,3 +190,71 @@ def test_a_session_across_the_window_start_is_audited_whole_in_the_next_run():
     assert [f.kind for f in second if f.dedupe_key.startswith("night:")] == ["loop"]
     # "evening" ended before midnight: the first run audited it, the second leaves it alone.
     assert ctx1.counters["audit.sessions_audited"] == 1 and ctx2.counters["audit.sessions_audited"] == 1
+
+
+def _chat(session, replies, *, start, actions=()):
+    """TOOL observations: the given actions, then `respond` turns with these texts, 30 s apart."""
+    out = []
+    turns = [(name, args, "{}") for name, args in actions] + [("respond", {"content": r}, "ok") for r in replies]
+    for i, (name, args, output) in enumerate(turns):
+        when = start + timedelta(seconds=30 * i)
+        out.append(
+            Observation(
+                id=f"{session}-{i}", trace_id=f"t-{session}", type="TOOL", start_time=when,
+                end_time=when + timedelta(seconds=1), name=name, session_id=session, trace_name="support-bot",
+                metadata={"feature": "support-bot"}, input=args, output=output,
+            )
+        )  # fmt: skip
+    return out
+
+
+ASKS = [
+    "Could you please provide your user ID and the reservation ID?",
+    "I need the reservation ID to access and modify your reservation.",
+    "To proceed, I need the reservation ID. Please check your email for the reservation ID.",
+    "You're welcome! Feel free to reach out whenever you have the reservation ID. Have a great day!",
+    "You're welcome! If you need anything else, feel free to reach out. Have a great day!",
+]
+
+
+@pytest.mark.parametrize(
+    ("ends_before_window_end", "severity"),
+    [(timedelta(minutes=2), Severity.WARNING), (timedelta(hours=3), Severity.INFO)],
+    ids=["still running: sent now", "over: weekly report"],
+)
+def test_conversation_loop_pages_only_while_running(ends_before_window_end, severity):
+    start = WINDOW.end - ends_before_window_end - timedelta(seconds=30 * len(ASKS))
+    findings, _ = run(_chat("chat", ASKS, start=start))
+    (loop,) = [f for f in findings if f.kind == "conversation_loop"]
+    assert loop.severity is severity
+    assert loop.evidence["wasted_steps"] == 2 and '"To proceed, I need the reservation ID.' in loop.summary
+
+
+@pytest.mark.parametrize(
+    ("ends_before_window_end", "severity"),
+    [(timedelta(hours=3), Severity.WARNING), (timedelta(minutes=2), Severity.INFO)],
+    ids=["session over: sent now", "still running: it may still do it"],
+)
+def test_claimed_not_done_pages_once_the_session_ended(ends_before_window_end, severity):
+    replies = ["Let me look.", "Your reservation has been successfully cancelled.", "Anything else?", "Bye!"]
+    start = WINDOW.end - ends_before_window_end - timedelta(minutes=3)
+    lookup = ("get_reservation_details", {"reservation_id": "3RK2T9"})
+    findings, _ = run(_chat("claim", replies, start=start, actions=[lookup]))
+    (claim,) = [f for f in findings if f.kind == "claimed_not_done"]
+    assert claim.severity is severity
+    assert claim.evidence["steps"] == [3] and "has been successfully cancelled" in claim.summary
+
+
+def test_monologue_without_tool_calls_is_audited():
+    texts = ["I will check the config file for the timeout."] * 2 + ["I will check the config file timeout now."] * 2
+    gens = [
+        Observation(
+            id=f"m{i}", trace_id="t-m", type="GENERATION", start_time=T0 + timedelta(seconds=i), session_id="mono",
+            trace_name="bot", metadata={"feature": "bot"}, output=text, usage={"total": 200}, total_cost=0.01,
+        )
+        for i, text in enumerate(texts)
+    ]  # fmt: skip
+    findings, _ = run(gens)
+    (mono,) = findings
+    assert mono.kind == "monologue" and mono.evidence["wasted_steps"] == 3
+    assert mono.evidence["tokens"] == 600 and mono.evidence["usd"] == pytest.approx(0.03)

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from monitors.app.cli import audit as cli_audit
 from monitors.app.cli import ops as cli_ops
 from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
@@ -205,11 +206,16 @@ def drift(ctx: click.Context, **opts: Any) -> None:
         _run_monitors(("drift",), **opts)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @run_options
-def audit(**opts: Any) -> None:
-    """Tool-call audit: loops, repeated calls, backtracking, runaway chains, plan divergence."""
-    _run_monitors(("audit",), **opts)
+@click.pass_context
+def audit(ctx: click.Context, **opts: Any) -> None:
+    """Action audit: loops, repeats, failures, conversation loops, claims no call backs, plan divergence.
+
+    Subcommand `evaluate SESSIONS --labels LABELS.jsonl` measures it on sessions you judged yourself.
+    """
+    if ctx.invoked_subcommand is None:
+        _run_monitors(("audit",), **opts)
 
 
 @cli.command()
@@ -281,6 +287,7 @@ def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
 
 # Operator commands live in their own modules; each registers its commands on `cli`.
 cli_ops.register(cli, drift)
+cli_audit.register(audit)
 cli_report.register(cli)
 cli_schedule.register(cli)
 

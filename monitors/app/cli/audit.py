@@ -1,0 +1,63 @@
+"""`run-monitor audit evaluate`: measure the audit on sessions you judged yourself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitors.app.cli.errors import exit_codes
+
+
+def register(audit: click.Group) -> None:
+    @audit.command()
+    @click.argument("sessions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--labels",
+        "labels_path",
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="JSON lines: session_id, verdict (problem|clean), problems [{kind, steps}], legit_repeats [{steps}].",
+    )
+    @click.option(
+        "--config", "-c", type=click.Path(dir_okay=False), help="Take the audit settings from this monitors.yaml."
+    )
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+    @click.option("--dry-run", is_flag=True, help="Only read and count sessions and labels; run nothing.")
+    @exit_codes
+    def evaluate(sessions: Path, labels_path: Path, config: str | None, fmt: str, dry_run: bool) -> None:
+        """Precision and recall of the audit against your labels, per session and per kind.
+
+        SESSIONS is a trajectories file (one session per line, with `steps`) or an export file from
+        `run-monitor export`. Step numbers in the labels are the producer's step index. Prints
+        session-level precision, recall and F1 (any finding, and findings at WARNING or above), a
+        per-kind table and the legitimate repeats the audit flagged. Exit 2 on a malformed label line.
+        """
+        from monitors.audit import evaluate as ev
+        from monitors.audit.config import ToolSequenceConfig
+
+        labels = ev.load_labels(labels_path)
+        observations, malformed = ev.read_sessions(sessions)
+        if dry_run:
+            present = {o.group_key for o in observations}
+            found = sum(1 for lb in labels if lb.session_id in present)
+            summary = {"labels": len(labels), "sessions": len(present), "labelled_found": found}
+            click.echo(json.dumps(summary) if fmt == "json" else " ".join(f"{k}={v}" for k, v in summary.items()))
+            return
+        result = ev.evaluate(observations, labels, _audit_config(config) or ToolSequenceConfig())
+        result.malformed_lines = malformed
+        if fmt == "json":
+            click.echo(json.dumps(result.to_dict()))
+            return
+        for line in ev.format_report(result):
+            click.echo(line)
+
+
+def _audit_config(path: str | None) -> Any:
+    if path is None:
+        return None
+    from monitors.app.cli.common import load_settings
+
+    return load_settings(path, False).monitor_configs.get("audit")

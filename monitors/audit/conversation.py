@@ -1,0 +1,196 @@
+"""Checks over what the agent says rather than what it calls: conversation loops, monologue, and
+claims of work that no tool call did.
+
+- Conversation loop: a stretch of replies to the user with no action in between (notes such as `think`
+  do not count as actions) in which replies say again what an earlier reply of the same stretch said:
+  asking again for what the user said they do not have, "take your time", the same refusal, another
+  goodbye. The wording differs every turn, so replies are compared by similarity rather than equality:
+  by default the cosine of their word and word-pair counts (no model), optionally by sentence
+  embeddings (docs/audit-evaluation.md compares the two).
+- Monologue: model turns (GENERATIONs) with no tool call between them that repeat each other.
+- Claimed but not done: a reply that states an action as done ("has been cancelled", "I've added the
+  bag", "I fixed the test") when no successful call of a tool that could do it came before. Claims
+  are found by pattern (`monitors/audit/text.py`); the tool family a claim needs is a verb list.
+
+Similarity is a callable from texts to their pairwise cosine matrix; the embedding one loads its model
+only when a session has a stretch long enough to be a loop, so most sessions never pay for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from monitors.audit.checks import Issue
+from monitors.audit.operations import DEFAULT_OPERATIONS, operation_of
+from monitors.audit.sequence import ACTION, MESSAGE, Generation, ToolCall, excerpt, message_text, normalize_args
+from monitors.audit.text import claims
+
+Similarity = Callable[[Sequence[str]], Any]  # texts -> (n, n) cosine matrix (numpy array or nested lists)
+MAX_TEXT = 200  # characters of a reply compared: the opening says what it is about, and cost grows with length
+
+
+def _stretches(calls: Sequence[ToolCall]) -> list[list[ToolCall]]:
+    """Maximal runs of replies with no action between them."""
+    runs: list[list[ToolCall]] = [[]]
+    for call in calls:
+        if call.role == ACTION:
+            runs.append([])
+        elif call.role == MESSAGE and message_text(call).strip():
+            runs[-1].append(call)
+    return [r for r in runs if r]
+
+
+def _repeats(texts: Sequence[str], similarity: Similarity, threshold: float) -> list[tuple[int, int]]:
+    """(later, earlier) index pairs where a text says again what an earlier one said."""
+    canon = [" ".join(t.split()).lower()[:MAX_TEXT] for t in texts]
+    matrix = similarity(canon)
+    found: list[tuple[int, int]] = []
+    for j in range(1, len(canon)):
+        best = max(range(j), key=lambda i: float(matrix[j][i]))
+        if canon[j] == canon[best] or float(matrix[j][best]) >= threshold:
+            found.append((j, best))
+    return found
+
+
+def find_conversation_loops(
+    calls: Sequence[ToolCall],
+    similarity: Similarity,
+    *,
+    threshold: float = 0.4,
+    min_replies: int = 3,
+    min_repeats: int = 2,
+) -> list[Issue]:
+    """Replies that repeat an earlier reply of the same stretch, when a session has `min_repeats`."""
+    wasted: list[int] = []
+    related: list[int] = []
+    quotes: list[str] = []
+    for stretch in _stretches(calls):
+        if len(stretch) < min_replies:
+            continue
+        for later, earlier in _repeats([message_text(c) for c in stretch], similarity, threshold):
+            wasted.append(stretch[later].step)
+            related.append(stretch[earlier].step)
+            if len(quotes) < 2:
+                quotes.append(f'#{stretch[later].step} "{excerpt(message_text(stretch[later]), 70)}"')
+    if len(wasted) < min_repeats:
+        return []
+    detail = f"{len(wasted)} replies repeat an earlier reply with no action in between ({'; '.join(quotes)})"
+    return [Issue("conversation_loop", tuple(wasted), detail, tuple(sorted(set(related))))]
+
+
+def find_monologue(
+    generations: Sequence[Generation],
+    similarity: Similarity,
+    *,
+    threshold: float = 0.6,
+    min_turns: int = 3,
+    min_repeats: int = 2,
+) -> tuple[list[Generation], str] | None:
+    """Model turns between the same two tool calls that repeat each other: (wasted turns, note)."""
+    groups: dict[int, list[Generation]] = {}
+    for gen in generations:
+        groups.setdefault(gen.after_calls, []).append(gen)
+    wasted: list[Generation] = []
+    quote = ""
+    for group in groups.values():
+        if len(group) < min_turns:
+            continue
+        for later, _ in _repeats([g.text for g in group], similarity, threshold):
+            wasted.append(group[later])
+            quote = quote or excerpt(group[later].text, 70)
+    if len(wasted) < min_repeats:
+        return None
+    return wasted, f'{len(wasted)} model turns repeat earlier ones with no tool call in between ("{quote}")'
+
+
+def _could_do(call: ToolCall, verbs: Sequence[str], operations: dict[str, str]) -> bool:
+    name = call.name.lower()
+    words = set(name.replace("-", "_").split("_"))
+    if any(name.startswith(v) or v in words for v in verbs):
+        return True
+    # A shell command can create or fix anything; a file claim is plausible after one.
+    return operation_of(call.name, call.args, operations) == "exec" and "edit" in verbs
+
+
+def find_claimed_not_done(calls: Sequence[ToolCall], *, operations: dict[str, str] = DEFAULT_OPERATIONS) -> list[Issue]:
+    """Replies claiming an action as done when no earlier successful call could have done it."""
+    issues: list[Issue] = []
+    done: list[ToolCall] = []
+    for call in calls:
+        if call.role == ACTION:
+            if not call.is_error:
+                done.append(call)
+            continue
+        if call.role != MESSAGE:
+            continue
+        for claim in claims(message_text(call)):
+            if not any(_could_do(c, claim.verbs, operations) for c in done):
+                tools = "/".join(claim.verbs[:3])
+                detail = f'#{call.step} says "{excerpt(claim.text, 50)}" but no successful {tools} call came before'
+                issues.append(Issue("claimed_not_done", (call.step,), detail))
+                break
+    return issues
+
+
+def exact_similarity(texts: Sequence[str]) -> list[list[float]]:
+    """1.0 for identical normalized texts, else 0.0: the fallback when no embedding model is wanted."""
+    keys = [normalize_args(t) for t in texts]
+    return [[1.0 if a == b else 0.0 for b in keys] for a in keys]
+
+
+class EmbeddingSimilarity:
+    """Cosine similarity by sentence embeddings; the model is loaded on the first call, not before.
+
+    `embedded` counts texts sent to the model (cache misses), for the run's counters.
+    """
+
+    def __init__(self, model_name: str | None = None, *, cache: Any = None) -> None:
+        self.model_name = model_name
+        self.cache = cache
+        self._embedder: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._embedder is not None
+
+    @property
+    def embedded(self) -> int:
+        return self._embedder.embedded if self._embedder is not None else 0
+
+    def __call__(self, texts: Sequence[str]) -> Any:
+        if self._embedder is None:
+            from monitors.support.embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder
+
+            self._embedder = SentenceTransformerEmbedder(self.model_name or DEFAULT_MODEL, cache=self.cache)
+        vectors = self._embedder.embed(list(texts))
+        return vectors @ vectors.T
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _bag(text: str) -> Counter[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return Counter(words + [f"{a} {b}" for a, b in itertools.pairwise(words)])
+
+
+def lexical_similarity(texts: Sequence[str]) -> list[list[float]]:
+    """Cosine of word and word-pair counts (common function words left out): no model, microseconds."""
+    bags = [_bag(t) for t in texts]
+    norms = [math.sqrt(sum(v * v for v in b.values())) or 1.0 for b in bags]
+    return [
+        [sum(c * b[w] for w, c in a.items() if w in b) / (na * nb) for b, nb in zip(bags, norms, strict=True)]
+        for a, na in zip(bags, norms, strict=True)
+    ]
+
+
+_STOP = frozenset({
+    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "for", "with", "at", "by", "from", "as",
+    "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "i", "you", "your", "we", "our", "me",
+    "my", "us",
+})  # fmt: skip

@@ -1,0 +1,111 @@
+"""What agent and tool text says, by pattern: soft failures, "check again", claims of done work.
+
+Tool answers that report failure while the call "succeeded" (search misses, empty lookups, a rejected
+flag) start with one of a few phrases; only the start of the answer is read, so a failure phrase deep
+inside a long JSON document or a page of text does not count. Claims are past-tense statements of an
+action in a reply to the user ("has been cancelled", "I've added the bag", "I fixed the test"); each
+names a family of tool verbs that could have done it (cancel -> cancel_/delete_, add -> add_/update_,
+...), so the claimed-but-not-done check can look for a call of that family.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SOFT_FAILURE_PATTERNS: tuple[str, ...] = (
+    r"could not find",
+    r"couldn't find",
+    r"no results?\b",
+    r"no matches\b",
+    r"not found\b",
+    r"no such (file|directory|item|record|user|reservation)",
+    r"(is|are) not available",
+    r"nothing found",
+    r"does not exist",
+    r"wrong (flag|answer)",
+    r"\[\]$",  # an empty list and nothing else
+)
+SOFT_FAILURE_PREFIX = 120  # characters of the answer read for a failure phrase
+
+_AGAIN = re.compile(
+    r"\b(check|look|search|try|verify)\w*\b[^.?!]{0,30}\b(again|once more)\b|double[- ]check|re-?check",
+    re.IGNORECASE,
+)
+
+
+def compile_patterns(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    """Case-insensitive patterns, each anchored at the start of an answer (after whitespace)."""
+    return tuple(re.compile(r"^\s*(?:" + p + ")", re.IGNORECASE) for p in patterns)
+
+
+DEFAULT_SOFT_FAILURES = compile_patterns(SOFT_FAILURE_PATTERNS)
+
+
+def _head(value: Any, limit: int) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)[: limit * 2]
+    return text[:limit]
+
+
+def soft_failure(output: Any, patterns: Sequence[re.Pattern[str]]) -> bool:
+    """True when the answer starts like a failure ("Could not find [x]", "No results", "[]")."""
+    if not patterns or output is None:
+        return False
+    head = _head(output, SOFT_FAILURE_PREFIX).strip()
+    return bool(head) and any(p.search(head) for p in patterns)
+
+
+def asks_again(user_reply: Any) -> bool:
+    """Does the user's reply ask the agent to check, look or try again?"""
+    return bool(_AGAIN.search(_head(user_reply, 2000)))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A statement that an action was done: the words that say so and the tool verbs that could."""
+
+    text: str
+    verbs: tuple[str, ...]
+
+
+# (regex over a past-tense claim, tool-name verbs that would have done it)
+_CLAIM_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"cancel+ed", ("cancel", "delete", "remove")),
+    (r"(re)?booked|reserved", ("book", "reserve", "create", "update")),
+    (r"upgraded|downgraded|changed|modified|updated|rescheduled|switched|moved",
+     ("update", "modify", "change", "set", "edit", "move")),
+    (r"added|included", ("add", "update", "insert", "create", "set")),
+    (r"removed|deleted", ("remove", "delete", "update", "cancel")),
+    (r"refunded|issued|sent|credited", ("refund", "send", "issue", "credit", "update", "cancel")),
+    (r"transferred|escalated", ("transfer", "escalate")),
+    (r"fixed|patched|edited|rewritten|created|written", ("edit", "write", "create", "str_replace", "insert", "apply")),
+)  # fmt: skip
+_SUBJECT = (
+    r"(?:\b(?:has|have)\s+(?:now\s+)?(?:been\s+)?(?:successfully\s+)?"
+    r"|\bI(?:'ve| have)?\s+(?:now\s+)?(?:successfully\s+)?"
+    r"|\b(?:is|are)\s+now\s+)"
+)
+_CLAIMS = tuple((re.compile(_SUBJECT + r"(?:" + words + r")\b", re.IGNORECASE), verbs) for words, verbs in _CLAIM_VERBS)
+# "I will update", "once I have added", "if you'd like me to cancel" are promises or conditions, not claims.
+_NOT_A_CLAIM = re.compile(
+    r"\b(if|once|when|after|before|unless|whether|would|will|can|could|should|unable|cannot|can't|not)\b[^.]{0,40}$",
+    re.IGNORECASE,
+)
+
+
+def claims(text: str) -> list[Claim]:
+    """Past-tense claims of done work in a reply; conditional or negated statements are not claims."""
+    found: list[Claim] = []
+    for pattern, verbs in _CLAIMS:
+        for match in pattern.finditer(text):
+            before = text[max(0, match.start() - 60) : match.start()]
+            if _NOT_A_CLAIM.search(before.split(".")[-1] + " "):
+                continue
+            found.append(Claim(match.group(0).strip(), verbs))
+            break
+    return found

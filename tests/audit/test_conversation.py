@@ -1,0 +1,142 @@
+"""Conversation loops, monologue and claimed-but-not-done on real-shaped sessions: flagged and legitimate.
+
+Reply texts follow the tau-bench airline sessions in data/agent_trajectories (gpt-4o answering a
+simulated user); the tool names are that domain's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from monitors.audit.conversation import (
+    EmbeddingSimilarity,
+    exact_similarity,
+    find_claimed_not_done,
+    find_conversation_loops,
+    find_monologue,
+    lexical_similarity,
+)
+from monitors.audit.sequence import Generation, make_call
+
+
+def talk(*turns):
+    """Calls from ("say", text, user_reply) / ("call", name, args, output[, error]) / ("think", text)."""
+    calls = []
+    for i, turn in enumerate(turns, 1):
+        if turn[0] == "say":
+            calls.append(make_call(i, "respond", {"content": turn[1]}, turn[2] if len(turn) > 2 else "ok"))
+        elif turn[0] == "think":
+            calls.append(make_call(i, "think", {"thought": turn[1]}, ""))
+        else:
+            calls.append(make_call(i, turn[1], turn[2], turn[3], is_error=len(turn) > 4 and turn[4]))
+    return calls
+
+
+ASK_IDS = "I can help you with that. Could you please provide your user ID and the reservation ID?"
+NEED_ID = "Unfortunately, I need the reservation ID to access and modify your reservation. Please check your email."
+NEED_ID_AGAIN = "To proceed, I need the reservation ID. Please check your email or account for the reservation ID."
+BYE = "You're welcome! Feel free to reach out whenever you have the reservation ID. Have a great day!"
+BYE_AGAIN = "You're welcome! If you need anything else, feel free to reach out. Have a great day!"
+LOOKUP = ("call", "get_user_details", {"user_id": "mia_li_3668"}, '{"reservations": ["K1NW8N"]}')
+
+LOOP_CASES = [
+    # (id, calls, wasted steps)
+    ("asks again for what the user does not have, then goodbyes", talk(
+        ("say", ASK_IDS, "I don't have the reservation ID."), ("say", NEED_ID, "I really don't have it."),
+        ("say", NEED_ID_AGAIN, "I'll look for it."), ("say", BYE, "Thanks!"), ("say", BYE_AGAIN, "Bye!")), [3, 5]),
+    ("a think between replies does not break the stretch", talk(
+        ("say", ASK_IDS), ("say", NEED_ID), ("think", "user has no id"), ("say", NEED_ID_AGAIN),
+        ("say", BYE), ("say", BYE_AGAIN)), [4, 6]),
+    ("must not fire: each reply answers a new question", talk(
+        ("say", ASK_IDS), LOOKUP,
+        ("say", "Your reservation K1NW8N is a basic economy round trip from JFK to SFO on May 26."),
+        ("say", "Basic economy tickets cannot be modified, but they can be upgraded to economy first."),
+        ("say", "The upgrade costs $120 for both passengers; shall I charge the card ending in 7447?")), []),
+    ("must not fire: a tool call between the same question", talk(
+        ("say", NEED_ID), LOOKUP, ("say", NEED_ID_AGAIN), LOOKUP, ("say", NEED_ID)), []),
+    ("must not fire: one repeat only", talk(
+        ("say", ASK_IDS), ("say", NEED_ID), ("say", NEED_ID_AGAIN), ("say", "Thanks, found it.")), []),
+    ("must not fire: two replies are not a stretch", talk(("say", BYE), ("say", BYE_AGAIN), LOOKUP), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in LOOP_CASES], ids=[c[0] for c in LOOP_CASES])
+def test_conversation_loops(calls, wasted):
+    issues = find_conversation_loops(calls, lexical_similarity)
+    assert sorted(s for i in issues for s in i.steps) == wasted
+
+
+def test_loop_finding_quotes_the_repeated_reply():
+    (issue,) = find_conversation_loops(LOOP_CASES[0][1], lexical_similarity)
+    assert issue.detail.startswith("2 replies repeat an earlier reply")
+    assert '#3 "To proceed, I need the reservation ID.' in issue.detail
+    assert issue.related == (2, 4)
+
+
+def test_embedding_similarity_finds_the_same_loop_and_loads_lazily():
+    similarity = EmbeddingSimilarity()
+    assert find_conversation_loops(LOOP_CASES[3][1], similarity) == [] and not similarity.loaded
+    (issue,) = find_conversation_loops(LOOP_CASES[0][1], similarity, threshold=0.8)
+    assert similarity.loaded and similarity.embedded == 5
+    # Embeddings weigh meaning over wording: the re-asks repeat the opening ask; the first reply never.
+    assert len(issue.steps) >= 2 and set(issue.steps) <= {2, 3, 4, 5}
+
+
+def gens(*texts, after=0):
+    return [Generation(after, t, tokens=50, cost=0.001) for t in texts]
+
+
+MONOLOGUE_CASES = [
+    ("the same plan restated with no tool call", gens(
+        "I will open the config file and check the timeout value.",
+        "Let me open the config file and check the timeout value first.",
+        "I will open the config file and check the timeout value now."), 2),
+    ("must not fire: turns separated by tool calls", [
+        Generation(0, "I will open the config file."), Generation(1, "I will open the config file."),
+        Generation(2, "I will open the config file.")], 0),
+    ("must not fire: a chain of thought that moves on", gens(
+        "The test fails because the fixture is missing.", "The fixture lives in conftest.py under tests/.",
+        "Adding the fixture there should make the import resolve."), 0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("turns", "wasted"), [c[1:] for c in MONOLOGUE_CASES], ids=[c[0] for c in MONOLOGUE_CASES])
+def test_monologue(turns, wasted):
+    found = find_monologue(turns, lexical_similarity)
+    assert (len(found[0]) if found else 0) == wasted
+
+
+CANCEL = ("call", "cancel_reservation", {"reservation_id": "3RK2T9"}, '{"status": "cancelled"}')
+CLAIM_CASES = [
+    ("claims a cancellation no call did", talk(
+        ("say", ASK_IDS), ("call", "get_reservation_details", {"reservation_id": "3RK2T9"}, "{}"),
+        ("say", "Your reservation has been successfully cancelled and the refund is on its way.")), [3]),
+    ("claims an update after the update failed", talk(
+        ("call", "update_reservation_baggages", {"reservation_id": "YAX4DR"}, "Error: payment", True),
+        ("say", "I've added 2 checked bags to your reservation.")), [2]),
+    ("claims a fix with no edit", talk(
+        ("call", "open", "src/app.py", "1: x = 1"), ("say", "I have fixed the failing test in src/app.py.")), [2]),
+    ("must not fire: the call came first", talk(
+        CANCEL, ("say", "Your reservation has been successfully cancelled.")), []),
+    ("must not fire: bags added through update_reservation_baggages", talk(
+        ("call", "update_reservation_baggages", {"reservation_id": "YAX4DR"}, "{}"),
+        ("say", "I've added 2 checked bags to your reservation.")), []),
+    ("must not fire: a promise, not a claim", talk(
+        ("say", "Once the reservation has been cancelled, the refund takes 5 to 7 business days."),
+        ("say", "I will proceed with the cancellation if you confirm.")), []),
+    ("must not fire: rebooked via update", talk(
+        ("call", "update_reservation_flights", {"reservation_id": "OWZ4XL"}, "{}"),
+        ("say", "You are now booked on a nonstop flight from Newark.")), []),
+    ("must not fire: files created through a shell command", talk(
+        ("call", "execute_bash", {"command": "cat > app.js <<EOF"}, "ok"),
+        ("say", "I've created a complete Vue.js todo application.")), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "flagged"), [c[1:] for c in CLAIM_CASES], ids=[c[0] for c in CLAIM_CASES])
+def test_claimed_not_done(calls, flagged):
+    assert [s for i in find_claimed_not_done(calls) for s in i.steps] == flagged
+
+
+def test_exact_similarity_is_equality_after_normalising():
+    assert exact_similarity(["a  b", "a b", "c"]) == [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]

@@ -1,0 +1,78 @@
+"""`run-monitor audit evaluate`: the labelled sets, label validation, absent sessions, JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitors.app.cli.main import cli
+from monitors.audit.evaluate import load_labels
+from monitors.sources.trajectories import convert_file, write_export
+from tests.audit.helpers import TRAJECTORIES
+
+LABELS = Path(__file__).resolve().parents[2] / "data" / "audit_labels"
+
+
+def evaluate(*args):
+    return CliRunner().invoke(cli, ["audit", "evaluate", *args])
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_labelled_sets_are_valid_and_disjoint(split):
+    labels = load_labels(LABELS / f"{split}.jsonl")
+    other = {lb.session_id for lb in load_labels(LABELS / f"{'test' if split == 'dev' else 'dev'}.jsonl")}
+    assert len(labels) >= 39 and not other & {lb.session_id for lb in labels}
+    for line in (LABELS / f"{split}.jsonl").read_text().splitlines():
+        assert json.loads(line)["reason"].strip()  # every judgement says why
+
+
+def test_test_half_json_report():
+    result = evaluate(TRAJECTORIES, "--labels", str(LABELS / "test.jsonl"), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["labelled"] == 39 and report["missing"] == []
+    assert report["any_finding"]["precision"] >= 0.85  # measured: 1.000 (recall 0.600, see docs)
+    assert report["legit_flagged"] == [] and report["legit_total"] == 5
+    kinds = {row["kind"]: row for row in report["per_kind"]}
+    assert kinds["soft_failure"]["both"] == kinds["soft_failure"]["labelled"] == 2
+
+
+def test_export_file_and_absent_sessions(tmp_path):
+    sid = "reflexion-react-hotpotqa/trial1/q099"
+    write_export([o for o in convert_file(TRAJECTORIES) if o.session_id == sid], tmp_path / "one.jsonl")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        json.dumps({"session_id": sid, "verdict": "problem", "problems": [{"kind": "repeated_call", "steps": [3]}]})
+        + "\n"
+        + json.dumps({"session_id": "nowhere/1", "verdict": "clean"})
+        + "\n"
+    )
+    result = evaluate(str(tmp_path / "one.jsonl"), "--labels", str(labels))
+    assert result.exit_code == 0, result.output
+    assert "labelled but absent from SESSIONS: 1" in result.output and "absent: nowhere/1" in result.output
+    assert "  any finding               1.000   1.000" in result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("not json", "Expecting value"),
+        ('{"session_id": "a", "verdict": "bad"}', "verdict: must be one of problem, clean"),
+        ('{"session_id": "a", "verdict": "problem", "problems": [{"kind": "nope"}]}', "problems[0].kind"),
+        ('{"session_id": "a", "verdict": "clean", "legit_repeats": [{"steps": ["x"]}]}', "legit_repeats[0].steps"),
+    ],
+)
+def test_malformed_label_line_exits_2_naming_it(tmp_path, line, reason):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"session_id": "ok", "verdict": "clean"}\n' + line + "\n")
+    result = evaluate(TRAJECTORIES, "--labels", str(labels))
+    assert result.exit_code == 2
+    assert f"{labels}:2:" in result.output and reason in result.output
+
+
+def test_dry_run_counts_only():
+    result = evaluate(TRAJECTORIES, "--labels", str(LABELS / "dev.jsonl"), "--dry-run")
+    assert result.exit_code == 0 and result.output.strip() == "labels=42 sessions=326 labelled_found=42"

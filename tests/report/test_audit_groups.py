@@ -1,0 +1,45 @@
+"""The weekly report's audit section groups findings by agent and kind, most wasteful first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from monitors.contracts.findings import Severity
+from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
+
+
+def finding(agent, kind, session, usd, steps, severity=Severity.INFO):
+    return StoredFinding(
+        monitor="audit", kind=kind, severity=severity, rank=int(severity), title=f"{agent}: {kind}", summary="",
+        dedupe_key=f"{session}:{kind}", observed_at=datetime(2026, 11, 20, tzinfo=UTC), decision="recorded",
+        evidence={"agent": agent, "session": session, "usd": usd, "wasted_steps": steps},
+    )  # fmt: skip
+
+
+def test_groups_by_agent_and_kind_loudest_then_costliest():
+    groups = audit_by_agent_and_kind(
+        [
+            finding("support-bot", "conversation_loop", "s1", 0.02, 4),
+            finding("support-bot", "conversation_loop", "s2", 0.05, 9),
+            finding("support-bot", "repeat", "s2", 0.01, 1),
+            finding("coder", "loop", "c1", 0.01, 3, Severity.WARNING),
+            finding("coder", "repeat", "c2", 0.40, 6),
+        ]
+    )
+    summary = [
+        (g.agent, g.kind, g.findings, g.sessions, g.wasted_steps, g.usd, g.worst.text("session")) for g in groups
+    ]
+    assert summary == [
+        ("coder", "loop", 1, 1, 3, 0.01, "c1"),  # sent at once: first, however cheap
+        ("coder", "repeat", 1, 1, 6, 0.4, "c2"),
+        ("support-bot", "conversation_loop", 2, 2, 13, 0.07, "s2"),  # open the costlier session first
+        ("support-bot", "repeat", 1, 1, 1, 0.01, "s2"),
+    ]
+
+
+def test_other_monitors_are_not_grouped():
+    other = StoredFinding(
+        monitor="cost", kind="budget", severity=Severity.WARNING, rank=20, title="", summary="", dedupe_key="g",
+        observed_at=datetime(2026, 11, 20, tzinfo=UTC), decision="recorded",
+    )  # fmt: skip
+    assert audit_by_agent_and_kind([other]) == []
