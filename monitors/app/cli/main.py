@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from monitors.app.cli import drift as cli_drift
 from monitors.app.cli import ops as cli_ops
 from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
@@ -117,7 +118,7 @@ def cost(**opts: Any) -> None:
 def drift(ctx: click.Context, **opts: Any) -> None:
     """Goal drift: compare each agent's stated objective with its merge request's final commit.
 
-    Subcommand `calibrate PAIRS.jsonl` measures a threshold on your own labelled history.
+    Subcommand `calibrate PAIRS.jsonl [--changes CHANGES.jsonl]` measures the score on your own labelled history.
     """
     if ctx.invoked_subcommand is None:
         _run_monitors(("drift",), **opts)
@@ -168,7 +169,8 @@ def validate(config: str | None, schedules: str | None, dry_run: bool) -> None:
 
 
 # Operator commands live in their own modules; each registers its commands on `cli`.
-cli_ops.register(cli, drift)
+cli_ops.register(cli)
+cli_drift.register(drift)
 cli_report.register(cli)
 cli_schedule.register(cli)
 
