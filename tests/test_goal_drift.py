@@ -186,7 +186,7 @@ def test_unverifiable_cases_are_info_findings_with_reasons(gitlab: FakeGitLab) -
 
 def test_final_commit_is_chosen_by_date_not_list_position(gitlab: FakeGitLab) -> None:
     ctx = make_ctx(all_traces(), gitlab)
-    findings = run(ctx)
+    findings = run(ctx, method="csls")  # the final commit alone, on the csls scale
     assert not [f for f in findings if f.dedupe_key.startswith("group/app!12")]
     scores = {s.trace_id: s for s in ctx.scores}
     assert scores["t-good"].value == pytest.approx(1.0 - 0.30, abs=0.05)  # csls: cosine 1 minus background
@@ -216,7 +216,8 @@ def test_state_keeps_recent_pairs_as_the_scoring_background(gitlab: FakeGitLab) 
     state = MemoryState()
     run(make_ctx(all_traces(), gitlab, state))
     history = state.get("history:group/app")
-    assert ["Fix the login page", "Rewrite the billing export"] in history
+    # [objective, final commit, summary of the changes]: the evidence score's background.
+    assert ["Fix the login page", "Rewrite the billing export", "Rewrite the billing export"] in history
     assert json.loads(json.dumps(history)) == history  # JSON-able, as the store needs
 
 

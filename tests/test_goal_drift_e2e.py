@@ -71,7 +71,7 @@ def test_pipeline_alerts_once_and_writes_each_score_once(
         v2_reads = lf.requests_to("/api/public/v2/observations")
     assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
     assert len(notifier.messages) == 1
-    assert notifier.messages[0].title.startswith("Goal drift: login-bot on group/app!20 (score -0.")
+    assert notifier.messages[0].title.startswith("Goal drift: login-bot on group/app!20 (score -")
     score_field = dict(notifier.messages[0].fields)["Score"]
     assert "repository's other work; plain cosine " in score_field  # a normalised score explains itself
     assert (runs[0].queued, runs[1].queued, runs[1].suppressed) == (1, 0, runs[1].findings)

@@ -35,6 +35,16 @@ THRESHOLD = -0.71
 
 
 @dataclass(frozen=True)
+class EvidenceTexts:
+    """The three texts the score compares, as the monitor keeps them in its history."""
+
+    objective: str
+    final: str
+    summary: str
+    repo: str | None = None
+
+
+@dataclass(frozen=True)
 class EvidencePair:
     """What the agent was asked and the evidence of what its change request did."""
 
@@ -43,12 +53,8 @@ class EvidencePair:
     repo: str | None = None
 
     @property
-    def final_pair(self) -> DriftPair:
-        return DriftPair(self.objective, self.evidence.final_commit, self.repo)
-
-    @property
-    def summary_pair(self) -> DriftPair:
-        return DriftPair(self.objective, summary_text(self.evidence), self.repo)
+    def texts(self) -> EvidenceTexts:
+        return EvidenceTexts(self.objective, self.evidence.final_commit, summary_text(self.evidence), self.repo)
 
 
 @dataclass(frozen=True)
@@ -61,18 +67,23 @@ class EvidenceScore:
 def score_evidence(
     embedder: Embedder, pairs: Sequence[EvidencePair], *, reference: Sequence[EvidencePair] = ()
 ) -> list[EvidenceScore]:
-    """One EvidenceScore per pair; the repository background comes from `pairs` + `reference`.
+    """One EvidenceScore per pair; the repository background comes from `pairs` + `reference`."""
+    return score_texts(embedder, [p.texts for p in pairs], reference=[p.texts for p in reference])
+
+
+def score_texts(
+    embedder: Embedder, pairs: Sequence[EvidenceTexts], *, reference: Sequence[EvidenceTexts] = ()
+) -> list[EvidenceScore]:
+    """score_evidence over the texts themselves (the monitor's history keeps texts, not evidence).
 
     A missing final-commit text (e.g. a message of trailers only) leaves the summary to decide alone: its
     term then counts at the final commit's weight too, so the scale stays the same.
     """
     if not pairs:
         return []
-    finals = score_pairs(
-        embedder, [p.final_pair for p in pairs], method="csls", reference=[p.final_pair for p in reference]
-    )
+    finals = score_pairs(embedder, [_final(p) for p in pairs], method="csls", reference=[_final(p) for p in reference])
     summaries = score_pairs(
-        embedder, [p.summary_pair for p in pairs], method="csls", reference=[p.summary_pair for p in reference]
+        embedder, [_summary(p) for p in pairs], method="csls", reference=[_summary(p) for p in reference]
     )
     return [_combined(f, s) for f, s in zip(finals, summaries, strict=True)]
 
@@ -83,3 +94,11 @@ def _combined(final: float, summary: float) -> EvidenceScore:
     if math.isnan(final):
         return EvidenceScore((W_FINAL + W_SUMMARY) * summary + BIAS, final, summary)
     return EvidenceScore(W_FINAL * final + W_SUMMARY * summary + BIAS, final, summary)
+
+
+def _final(texts: EvidenceTexts) -> DriftPair:
+    return DriftPair(texts.objective, texts.final, texts.repo)
+
+
+def _summary(texts: EvidenceTexts) -> DriftPair:
+    return DriftPair(texts.objective, texts.summary, texts.repo)

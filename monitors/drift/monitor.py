@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitors.contracts.errors import ConfigError, SourceError
 from monitors.contracts.findings import Finding
-from monitors.contracts.forge import MergeRequestInfo, MrProblem
+from monitors.contracts.forge import ChangeEvidence, MergeRequestInfo, MrProblem
 from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import ObservationQuery, Score
 from monitors.drift.candidates import (
@@ -45,6 +45,7 @@ from monitors.drift.candidates import (
 from monitors.drift.findings import drift_finding, unverifiable_finding
 from monitors.support.embeddings import DEFAULT_MODEL
 
+EVIDENCE = "evidence"  # the default method: monitors.drift.evidence_score (kept light: no import here)
 DID_CHARS = 4000  # the embedding model reads ~256 tokens anyway; bounds the work for huge commit lists
 HISTORY_PREFIX = "history:"  # ctx.state key per repository: recent [objective, did] pairs
 HISTORY_SIZE = 30
@@ -59,7 +60,9 @@ class GoalDriftConfig(BaseModel):
     threshold: float | None = Field(
         None, ge=-2.0, le=2.0, description="Alert below this score (default: the method's calibrated one)."
     )
-    method: str | None = Field(None, description="Scoring method, one of drift_scoring.METHODS (default: csls).")
+    method: str | None = Field(
+        None, description="Scoring method: evidence (default: final commit + changes) or one of drift_scoring.METHODS."
+    )
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path.")
     did_text: Literal["final_commit", "final_commit+mr", "all_commits"] = Field(
         "final_commit", description="What counts as 'what was done': the final commit, plus the MR, or all commits."
@@ -75,9 +78,28 @@ class GoalDriftConfig(BaseModel):
     def _known_method(cls, method: str | None) -> str | None:
         from monitors.drift.scoring import METHODS  # light: no numpy at import
 
-        if method is not None and method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        if method is not None and method != EVIDENCE and method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {EVIDENCE}, {', '.join(METHODS)}")
         return method
+
+
+def evidence_of(info: MergeRequestInfo) -> ChangeEvidence:
+    """The forge's evidence, or (a source that reads no changes, e.g. the offline fixture) the commits alone."""
+    if info.evidence is not None:
+        return info.evidence
+    from monitors.drift.evidence import build_evidence
+
+    oldest_first = list(reversed(info.commits_newest_first()))
+    return build_evidence([c.text for c in oldest_first], [], final_commit=info.final_commit.text)
+
+
+def _did(pair: Any) -> str:
+    return pair.final if hasattr(pair, "final") else pair.did
+
+
+def _history_entry(pair: Any) -> list[str]:
+    entry = [pair.objective[:HISTORY_CHARS], _did(pair)[:HISTORY_CHARS]]
+    return [*entry, pair.summary[:HISTORY_CHARS]] if hasattr(pair, "summary") else entry
 
 
 def score_id(trace_id: str, score_name: str) -> str:
@@ -139,11 +161,15 @@ class GoalDriftMonitor:
         """(threshold, method): the configured ones, or the calibrated defaults of drift_scoring."""
         from monitors.drift import scoring as drift_scoring
 
-        method = self.config.method or drift_scoring.DEFAULT_METHOD
-        if method not in drift_scoring.METHODS:
+        method = self.config.method or EVIDENCE
+        if method != EVIDENCE and method not in drift_scoring.METHODS:
             raise ConfigError(f"monitors.drift.method: unknown method {method!r}")
         if self.config.threshold is not None:
             return self.config.threshold, method
+        if method == EVIDENCE:
+            from monitors.drift.evidence_score import THRESHOLD
+
+            return THRESHOLD, method
         # Each method has its own scale: the default threshold follows the method.
         per_method = getattr(drift_scoring, "METHOD_THRESHOLDS", {})
         return float(per_method.get(method, drift_scoring.DEFAULT_THRESHOLD)), method
@@ -216,13 +242,25 @@ class GoalDriftMonitor:
     def _evaluate(self, ctx: RunContext, evaluated: Evaluated, threshold: float, method: str) -> Iterator[Finding]:
         if not evaluated:
             return
+        from monitors.drift.evidence import summary_text
+        from monitors.drift.evidence_score import EvidenceTexts
         from monitors.drift.scoring import DriftPair
 
         dids = {mr: did_text(info, self.config.did_text) for mr, (info, _) in evaluated.items()}
+        summaries = {mr: summary_text(evidence_of(info)) for mr, (info, _) in evaluated.items()}
         keys = {
             r.trace_id: (as_text(r.objective), dids[mr], mr.repo) for mr, (_, refs) in evaluated.items() for r in refs
         }
-        similarity = self._score(ctx, [DriftPair(*k) for k in sorted(set(keys.values()))], method)
+        if method == EVIDENCE:
+            summary_of = {
+                (as_text(r.objective), dids[mr], mr.repo): summaries[mr]
+                for mr, (_, refs) in evaluated.items()
+                for r in refs
+            }
+            texts = [EvidenceTexts(o, d, summary_of[(o, d, repo)], repo) for o, d, repo in sorted(set(keys.values()))]
+            similarity = self._score(ctx, texts, method)
+        else:
+            similarity = self._score(ctx, [DriftPair(*k) for k in sorted(set(keys.values()))], method)
         for mr, (info, refs) in evaluated.items():
             sims = [(similarity[keys[r.trace_id]], r) for r in refs]
             if any(math.isnan(sim) for sim, _ in sims):
@@ -240,24 +278,34 @@ class GoalDriftMonitor:
                 yield drift_finding(ctx, mr, info, ref, worst, threshold, len(refs), self.config.did_text, cosine)
 
     def _score(self, ctx: RunContext, pairs: list[Any], method: str) -> dict[tuple[str, str, str], float]:
-        """Score all pairs in one call, against this run's pairs plus the repositories' recent history."""
+        """Score all pairs in one call, against this run's pairs plus the repositories' recent history.
+
+        History entries are [objective, did] or, since the evidence score, [objective, did, summary];
+        the evidence score takes only the entries that have a summary as background.
+        """
+        from monitors.drift.evidence_score import EvidenceTexts, score_texts
         from monitors.drift.scoring import DriftPair, score_pairs
 
         history = {repo: list(ctx.state.get(f"{HISTORY_PREFIX}{repo}") or []) for repo in {p.repo for p in pairs}}
         # History keeps texts cut at HISTORY_CHARS: compare cut texts so a pair never meets itself.
         current = {(p.repo, p.objective[:HISTORY_CHARS]) for p in pairs}
-        reference = [
-            DriftPair(str(h[0]), str(h[1]), repo)
+        usable = [
+            (repo, [str(x) for x in h])
             for repo, entries in sorted(history.items())
             for h in entries
-            if isinstance(h, list) and len(h) == 2 and (repo, str(h[0])[:HISTORY_CHARS]) not in current
+            if isinstance(h, list) and len(h) in (2, 3) and (repo, str(h[0])[:HISTORY_CHARS]) not in current
         ]
-        scores = score_pairs(self._get_embedder(ctx), pairs, method=method, reference=reference)
+        if method == EVIDENCE:
+            reference_texts = [EvidenceTexts(h[0], h[1], h[2], repo) for repo, h in usable if len(h) == 3]
+            scores = [s.score for s in score_texts(self._get_embedder(ctx), pairs, reference=reference_texts)]
+        else:
+            reference = [DriftPair(h[0], h[1], repo) for repo, h in usable]
+            scores = score_pairs(self._get_embedder(ctx), pairs, method=method, reference=reference)
         for repo, entries in history.items():
-            fresh = [[p.objective[:HISTORY_CHARS], p.did[:HISTORY_CHARS]] for p in pairs if p.repo == repo]
+            fresh = [_history_entry(p) for p in pairs if p.repo == repo]
             kept = [h for h in entries if h not in fresh]
             ctx.state.put(f"{HISTORY_PREFIX}{repo}", (kept + fresh)[-HISTORY_SIZE:])
-        return {(p.objective, p.did, p.repo): float(s) for p, s in zip(pairs, scores, strict=True)}
+        return {(p.objective, _did(p), p.repo): float(s) for p, s in zip(pairs, scores, strict=True)}
 
     def _cosine(self, ctx: RunContext, key: tuple[str, str, str], method: str) -> float | None:
         """The plain cosine of an alerting pair, shown beside a normalised score so a human can read it."""
