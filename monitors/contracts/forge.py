@@ -118,7 +118,10 @@ class MergeRequestInfo:
     commits: tuple[CommitInfo, ...]  # as listed by the source (GitLab: newest first)
     forge: str = "gitlab"  # "gitlab" | "github": names the change request in messages ("!12" vs "#12")
     head_sha: str = ""  # the head commit the forge reports; "" when it did not say
-    evidence: ChangeEvidence | None = None  # None when the source read no changes (the offline fixture)
+    evidence: ChangeEvidence | None = None  # set from a cache; else built from the fields below
+    files: tuple[FileStat, ...] | None = None  # None when the source read no changes (the offline fixture)
+    patches: tuple[tuple[str, str], ...] = ()  # (path, unified diff) as the forge sent them
+    patch_complete: bool = True  # False when the forge cut the diff or the file list short
     changes_url: str = ""  # the web page of the diff (MR "Changes" tab, PR "Files changed")
 
     @property

@@ -84,13 +84,21 @@ class GoalDriftConfig(BaseModel):
 
 
 def evidence_of(info: MergeRequestInfo) -> ChangeEvidence:
-    """The forge's evidence, or (a source that reads no changes, e.g. the offline fixture) the commits alone."""
+    """The change request's evidence: cached, or built from its commits, files and patches (commits alone
+    when the source reads no changes, e.g. the offline fixture)."""
     if info.evidence is not None:
         return info.evidence
     from monitors.drift.evidence import build_evidence
 
     oldest_first = list(reversed(info.commits_newest_first()))
-    return build_evidence([c.text for c in oldest_first], [], final_commit=info.final_commit.text)
+    return build_evidence(
+        [c.text for c in oldest_first],
+        info.files or (),
+        info.patches,
+        final_commit=info.final_commit.text,
+        head_sha=info.head_sha or info.final_commit.id,
+        patch_complete=info.patch_complete,
+    )
 
 
 def _did(pair: Any) -> str:
