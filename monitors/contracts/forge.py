@@ -66,6 +66,7 @@ class ChangeEvidence:
     removed_tests: tuple[str, ...] = ()  # "path::name" or "path (file deleted)"
     skips_added: tuple[str, ...] = ()  # "path: line" for each skip marker added
     patch_complete: bool = True  # False when the forge cut the diff short: names may be missing
+    format_only: bool = False  # the diff changes only whitespace and line breaks
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,7 @@ class ChangeEvidence:
             "removed_tests": list(self.removed_tests),
             "skips_added": list(self.skips_added),
             "patch_complete": self.patch_complete,
+            "format_only": self.format_only,
         }
 
     @classmethod
@@ -99,6 +101,7 @@ class ChangeEvidence:
             additions=int(data["additions"]),
             deletions=int(data["deletions"]),
             patch_complete=bool(data.get("patch_complete", True)),
+            format_only=bool(data.get("format_only", False)),
             **{n: tuple(str(x) for x in data.get(n) or ()) for n in names},
         )
 

@@ -42,6 +42,7 @@ _DEFINITION = re.compile(
 )
 # JS/TS test blocks: it("does x", ...), test('y', ...), describe("z", ...).
 _JS_TEST = re.compile(r"""^\s*(?P<kind>it|test|describe)\s*\(\s*(?P<q>["'`])(?P<name>[^"'`]{1,120})(?P=q)""")
+_NO_SPACE = re.compile(r"\s+")
 _SKIP_MARKERS = re.compile(
     r"@pytest\.mark\.(?:skip|skipif|xfail)\b|@unittest\.skip|\bpytest\.skip\(|\bself\.skipTest\("
     r"|\b(?:it|test|describe)\.skip\(|\bx(?:it|describe|test)\(|@Disabled\b|@Ignore\b|\bt\.Skip(?:Now)?\("
@@ -103,27 +104,81 @@ class _DiffNames:
     removed_tests: dict[str, None] = field(default_factory=dict)
     added_tests: set[str] = field(default_factory=set)
     skips_added: dict[str, None] = field(default_factory=dict)
+    # Per file, the removed and the added text with all whitespace dropped: equal means reformatting.
+    removed_text: dict[str, list[str]] = field(default_factory=dict)
+    added_text: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def format_only(self) -> bool:
+        """Some lines changed, and in every file only whitespace or line breaks did."""
+        paths = self.removed_text.keys() | self.added_text.keys()
+        return bool(paths) and all(
+            "".join(self.removed_text.get(p, [])) == "".join(self.added_text.get(p, [])) for p in paths
+        )
 
 
 def diff_names(patches: Iterable[tuple[str, str]]) -> _DiffNames:
     """Names from (path, unified diff) pairs; a whole `git diff` may come as one ("", text) pair."""
     out = _DiffNames()
     for start_path, patch in patches:
-        path = start_path
+        walker = _SkipWalker(out, start_path)
         for line in patch.splitlines():
             if m := _DIFF_FILE.match(line):
-                path = m["new"]
+                walker = _SkipWalker(out, m["new"])
             elif line.startswith("+++ "):
                 if (m := _NEW_PATH.match(line)) and m["path"] != "/dev/null":
-                    path = m["path"]
+                    walker.path = m["path"]
             elif line.startswith("--- "):
                 continue
             elif m := _HUNK.match(line):
+                walker.enter(_definition(m["context"]), added=False)
                 if name := _definition(m["context"]):
                     out.touched.setdefault(name)
             elif line.startswith(("+", "-")):
-                _added_or_removed(out, path, line[0] == "+", line[1:])
+                _added_or_removed(out, walker.path, line[0] == "+", line[1:])
+                if line[0] == "+":
+                    walker.line(line[1:], added=True)
+            elif line.startswith(" "):
+                walker.line(line[1:], added=False)
     return out
+
+
+class _SkipWalker:
+    """Finds skip markers added to tests that already existed (a skip on a brand-new test is a choice).
+
+    A marker decorator is held until the next definition: kept when that definition is existing code
+    (a context line or the hunk's enclosing function), dropped when it is added with the marker. A skip
+    call in a function body counts when the function itself is not new.
+    """
+
+    def __init__(self, out: _DiffNames, path: str) -> None:
+        self.out, self.path = out, path
+        self.current_added: bool | None = None  # the enclosing definition, None when unknown
+        self.pending: list[str] = []
+
+    def enter(self, name: str | None, *, added: bool) -> None:
+        if name is None:
+            return
+        if not added:
+            for marker in self.pending:
+                self.out.skips_added.setdefault(f"{self.path}: {marker}")
+        self.pending = []
+        self.current_added = added
+
+    def line(self, code: str, *, added: bool) -> None:
+        name = _definition(code)
+        if name is not None:
+            self.enter(name, added=added)
+            return
+        if not (added and is_test_path(self.path) and _SKIP_MARKERS.search(code)):
+            return
+        stripped = code.strip()[:80]
+        if stripped.startswith(("# ", "// ")):
+            return  # a commented-out marker disables nothing
+        if stripped.startswith(("@", "#[")):
+            self.pending.append(stripped)
+        elif self.current_added is False:
+            self.out.skips_added.setdefault(f"{self.path}: {stripped}")
 
 
 def _definition(code: str) -> str | None:
@@ -135,13 +190,11 @@ def _definition(code: str) -> str | None:
 
 
 def _added_or_removed(out: _DiffNames, path: str, added: bool, code: str) -> None:
+    (out.added_text if added else out.removed_text).setdefault(path, []).append(_NO_SPACE.sub("", code))
     name = _definition(code)
-    in_tests = is_test_path(path)
-    if added and _SKIP_MARKERS.search(code):
-        out.skips_added.setdefault(f"{path}: {code.strip()[:80]}")
     if name is None:
         return
-    is_test = in_tests and (is_test_name(name) or name.startswith(("it: ", "test: ", "describe: ")))
+    is_test = is_test_path(path) and (is_test_name(name) or name.startswith(("it: ", "test: ", "describe: ")))
     if added:
         out.added.setdefault(name)
         if is_test:
@@ -167,8 +220,11 @@ def build_evidence(
     are (path, unified diff) pairs; pass `patch_complete=False` when the forge cut them short.
     """
     names = diff_names(patches)
-    # A test "removed" in one file and defined again (moved, renamed in place) is not a removal.
+    # A test "removed" in one file and defined again (moved, renamed in place) is not a removal, and a
+    # change that adds at least as many tests as it drops rewrote them: only a net loss is reported.
     removed_tests = [t for t in names.removed_tests if t.split("::", 1)[1] not in names.added_tests]
+    if len(removed_tests) <= len(names.added_tests - {t.split("::", 1)[1] for t in names.removed_tests}):
+        removed_tests = []
     # Deleted test files count as removed tests even when the forge sent no patch for them.
     removed_tests += [f"{f.path} (file deleted)" for f in files if f.status == "deleted" and is_test_path(f.path)]
     by_churn = sorted(files, key=lambda f: (-(f.additions or 0) - (f.deletions or 0), f.path))
@@ -189,6 +245,7 @@ def build_evidence(
         removed_tests=tuple(dict.fromkeys(removed_tests))[:MAX_NAMES],
         skips_added=tuple(names.skips_added)[:MAX_NAMES],
         patch_complete=patch_complete,
+        format_only=patch_complete and names.format_only,
     )
 
 
@@ -256,6 +313,7 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         removed_tests=_merged(first.removed_tests, second.removed_tests),
         skips_added=_merged(first.skips_added, second.skips_added),
         patch_complete=first.patch_complete and second.patch_complete,
+        format_only=first.format_only and second.format_only,
     )
 
 
