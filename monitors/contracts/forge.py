@@ -7,7 +7,8 @@ and shows, and caches per head commit. Both are plain data: no forge client is i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -125,6 +126,7 @@ class MergeRequestInfo:
     files: tuple[FileStat, ...] | None = None  # None when the source read no changes (the offline fixture)
     patches: tuple[tuple[str, str], ...] = ()  # (path, unified diff) as the forge sent them
     patch_complete: bool = True  # False when the forge cut the diff or the file list short
+    from_cache: bool = False  # the head is unchanged since the cached evidence: commits/files not read
     changes_url: str = ""  # the web page of the diff (MR "Changes" tab, PR "Files changed")
 
     @property
@@ -142,6 +144,12 @@ class MergeRequestInfo:
         return [final, *rest]
 
 
+def completed_from_cache(info: MergeRequestInfo, evidence: ChangeEvidence) -> MergeRequestInfo:
+    """`info` (read without its commits) completed from cached evidence of the same head commit."""
+    final = CommitInfo(evidence.head_sha, evidence.final_commit.split("\n", 1)[0], evidence.final_commit, None)
+    return replace(info, commits=(final,), evidence=evidence, head_sha=evidence.head_sha, from_cache=True)
+
+
 @dataclass(frozen=True, slots=True)
 class MrProblem:
     """Why a merge request could not be checked. `detail` is safe to show (no secrets)."""
@@ -155,6 +163,33 @@ class MrProblem:
 
 
 class MergeRequestSource(Protocol):
+    """A forge: GitLab merge requests or GitHub pull requests, one change request per call."""
+
     stats: SourceStats
 
-    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem: ...
+    def merge_request(
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+    ) -> MergeRequestInfo | MrProblem: ...
+
+
+class ChangeCache(Protocol):
+    """What goal-drift remembers per change request (evidence and scores per head SHA), by key.
+
+    Values are JSON-able dicts; the store keeps them in their own table (not the run state, which is
+    loaded whole every run).
+    """
+
+    def get_changes(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
+    def put_changes(self, entries: Mapping[str, dict[str, Any]], *, now: datetime) -> None: ...
+
+
+class MemoryChangeCache:
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    def get_changes(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {k: self.entries[k] for k in keys if k in self.entries}
+
+    def put_changes(self, entries: Mapping[str, dict[str, Any]], *, now: datetime) -> None:
+        self.entries.update(entries)

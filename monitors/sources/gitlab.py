@@ -36,7 +36,16 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from monitors.contracts.errors import SourceError
-from monitors.contracts.forge import CommitInfo, FileStat, FileStatus, MergeRequestInfo, MrProblem, ProblemCode
+from monitors.contracts.forge import (
+    ChangeEvidence,
+    CommitInfo,
+    FileStat,
+    FileStatus,
+    MergeRequestInfo,
+    MrProblem,
+    ProblemCode,
+    completed_from_cache,
+)
 from monitors.contracts.records import parse_time_or_none
 from monitors.contracts.source import SourceStats
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
@@ -65,14 +74,17 @@ def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any
         for c in commits
         if isinstance(c, Mapping) and c.get("id")
     )
+    web_url = str(mr.get("web_url") or "")
     return MergeRequestInfo(
         repo=repo,
         iid=iid,
         title=str(mr.get("title") or ""),
         description=str(mr.get("description") or ""),
-        web_url=str(mr.get("web_url") or ""),
+        web_url=web_url,
         state=str(mr.get("state") or ""),
         commits=parsed,
+        head_sha=str(mr.get("sha") or ""),
+        changes_url=f"{web_url}/diffs" if web_url.startswith(("https://", "http://")) else "",
     )
 
 
@@ -96,14 +108,12 @@ def diff_stat(diff: Mapping[str, Any]) -> FileStat:
 def with_changes(info: MergeRequestInfo, diffs: Sequence[Any]) -> MergeRequestInfo:
     """`info` with what it changed, from GitLab diff entries (the drift monitor turns them into evidence)."""
     entries = [d for d in diffs if isinstance(d, Mapping)]
-    changes_url = f"{info.web_url}/diffs" if info.web_url.startswith(("https://", "http://")) else ""
     return replace(
         info,
         files=tuple(diff_stat(d) for d in entries),
         patches=tuple((str(d.get("new_path") or ""), str(d.get("diff") or "")) for d in entries),
         patch_complete=len(entries) < DIFF_FILES and not any(d.get("too_large") for d in entries),
-        head_sha=info.final_commit.id,
-        changes_url=changes_url,
+        head_sha=info.head_sha or info.final_commit.id,
     )
 
 
@@ -148,11 +158,17 @@ class GitLabSource:
         self.stats.count_request(f"gitlab:{endpoint}")
         self._last_headers = response.headers
 
-    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem:
+    def merge_request(
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+    ) -> MergeRequestInfo | MrProblem:
+        """The MR with its commits and diffs; with `cached` evidence of the same head, the MR alone."""
         project = self._gl.projects.get(repo, lazy=True)
         mr = self._call(lambda: project.mergerequests.get(iid, **_NO_LIBRARY_RETRY))
         if isinstance(mr, MrProblem):
             return mr
+        head = str(mr.attributes.get("sha") or "")
+        if cached is not None and cached.head_sha and cached.head_sha == head:
+            return completed_from_cache(build_info(repo, iid, mr.attributes, []), cached)
         commits = self._call(lambda: [c.attributes for c in mr.commits(per_page=100, **_NO_LIBRARY_RETRY)])
         if isinstance(commits, MrProblem):
             return commits
@@ -219,7 +235,9 @@ class OfflineGitLab:
             raise SourceError(f"GitLab fixture {path or '<data>'}: expected an object with 'projects'")
         self._projects = projects
 
-    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem:
+    def merge_request(
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+    ) -> MergeRequestInfo | MrProblem:
         project = self._projects.get(repo)
         mrs = project.get("merge_requests") if isinstance(project, Mapping) else None
         mr = mrs.get(str(iid)) if isinstance(mrs, Mapping) else None
