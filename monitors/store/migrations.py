@@ -15,8 +15,14 @@ def m001_initial(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def m002_drift_changes(conn: sa.Connection) -> None:
+    # A database created by m001 before this table existed lacks it; a fresh one already has it.
+    schema.drift_changes.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
+    ("m002_drift_changes", m002_drift_changes),
 ]
 
 
