@@ -68,6 +68,7 @@ class ChangeEvidence:
     skips_added: tuple[str, ...] = ()  # "path: line" for each skip marker added
     patch_complete: bool = True  # False when the forge cut the diff short: names may be missing
     format_only: bool = False  # the diff changes only whitespace and line breaks
+    files_read: bool = True  # False when the source read no changes (commits only): no file checks
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,7 @@ class ChangeEvidence:
             "skips_added": list(self.skips_added),
             "patch_complete": self.patch_complete,
             "format_only": self.format_only,
+            "files_read": self.files_read,
         }
 
     @classmethod
@@ -103,6 +105,7 @@ class ChangeEvidence:
             deletions=int(data["deletions"]),
             patch_complete=bool(data.get("patch_complete", True)),
             format_only=bool(data.get("format_only", False)),
+            files_read=bool(data.get("files_read", True)),
             **{n: tuple(str(x) for x in data.get(n) or ()) for n in names},
         )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from monitors.contracts.forge import ChangeEvidence, FileStat
+from monitors.contracts.forge import ChangeEvidence, FileStat, MergeRequestInfo
 from monitors.drift.text import clean_message, subject
 
 MAX_FILES = 50  # files kept in the record (largest churn first); totals always count every file
@@ -213,6 +213,7 @@ def build_evidence(
     final_commit: str | None = None,
     head_sha: str = "",
     patch_complete: bool = True,
+    files_read: bool = True,
 ) -> ChangeEvidence:
     """The bounded record of a change request.
 
@@ -246,6 +247,7 @@ def build_evidence(
         skips_added=tuple(names.skips_added)[:MAX_NAMES],
         patch_complete=patch_complete,
         format_only=patch_complete and names.format_only,
+        files_read=files_read,
     )
 
 
@@ -268,6 +270,23 @@ _SPLIT_WORDS = re.compile(r"[/_.\-:]+|(?<=[a-z])(?=[A-Z])")
 
 def _words(identifier: str) -> str:
     return " ".join(w for w in _SPLIT_WORDS.split(identifier) if w)
+
+
+def evidence_of(info: MergeRequestInfo) -> ChangeEvidence:
+    """A change request's evidence: cached, or built from its commits, files and patches (the commits
+    alone when the source reads no changes, e.g. the offline GitLab fixture)."""
+    if info.evidence is not None:
+        return info.evidence
+    oldest_first = list(reversed(info.commits_newest_first()))
+    return build_evidence(
+        [c.text for c in oldest_first],
+        info.files or (),
+        info.patches,
+        final_commit=info.final_commit.text,
+        head_sha=info.head_sha or info.final_commit.id,
+        patch_complete=info.patch_complete,
+        files_read=info.files is not None,
+    )
 
 
 def evidence_from_changes_row(row: dict[str, Any]) -> ChangeEvidence:
@@ -314,6 +333,7 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         skips_added=_merged(first.skips_added, second.skips_added),
         patch_complete=first.patch_complete and second.patch_complete,
         format_only=first.format_only and second.format_only,
+        files_read=first.files_read and second.files_read,
     )
 
 

@@ -107,7 +107,9 @@ class FakeGitLab:
 
     @staticmethod
     def _mr_json(repo: str, iid: int, mr: dict[str, Any]) -> dict[str, Any]:
-        shas = [c["id"] for c in mr["commits"] if "id" in c]
+        # GitLab's `sha` is the source branch's head: the newest commit.
+        dated = sorted((c for c in mr["commits"] if "id" in c), key=lambda c: c.get("committed_date") or "")
+        shas = [c["id"] for c in reversed(dated)]
         return {
             "id": 1000 + iid,
             "iid": iid,

@@ -85,7 +85,7 @@ def test_a_long_pull_reads_only_the_page_with_the_newest_commits(github: FakeGit
 
 
 def test_cached_evidence_of_the_same_head_skips_commits_and_files(github: FakeGitHub) -> None:
-    from monitors.drift.monitor import evidence_of
+    from monitors.drift.evidence import evidence_of
 
     src = source(github)
     first = src.merge_request("acme/api", 7)

@@ -224,7 +224,7 @@ DELETES_THREE_TESTS = """@@ -1,6 +1,9 @@ import pytest
 
 
 def test_diffs_become_files_and_patches_for_the_evidence(gitlab: FakeGitLab) -> None:
-    from monitors.drift.monitor import evidence_of
+    from monitors.drift.evidence import evidence_of
 
     diffs = [
         {"old_path": "tests/test_parser.py", "new_path": "tests/test_parser.py", "diff": DELETES_THREE_TESTS},
