@@ -111,6 +111,8 @@ class GoalDriftMonitor:
             else:
                 problems[(str(mr), f"{FORGE_NAMES[mr.forge]}: {result.detail}")].extend(refs)
         self._keep_pending(ctx, pending, problems)
+        # In time order, so an agent's usual change size is built from its earlier work first.
+        judged.sort(key=lambda j: (min(r.start for r in j.refs), str(j.mr)))
         yield from self._evaluate(ctx, judged, threshold, method)
         for (subject, reason), refs in sorted(problems.items()):
             ctx.count("unverifiable")
