@@ -2,7 +2,8 @@
 
 Writes monitors/demo/observations.jsonl.gz (Observations v2 rows, one JSON object per line, 21 UTC days
 2026-11-02 .. 2026-11-22) and monitors/demo/gitlab.json (the merge requests the agents opened, in the
-offline GitLab fixture format). monitors/demo/README.md documents what is planted; `--summary` prints
+offline GitLab fixture format) and monitors/demo/github.json (the pull requests, offline GitHub format).
+monitors/demo/README.md documents what is planted; `--summary` prints
 the figures it quotes, computed from the written file.
 
 Usage:
@@ -14,12 +15,14 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from demo_gen.base import AGENTS, DAYS, DEMO_WEEK_START, Ctx
 from demo_gen.drift import CASES, emit_mr_session, gitlab_fixture
+from demo_gen.github import emit_pull_sessions
 from demo_gen.output import observation_lines, write_files
 from demo_gen.planted import emit_plants
 from demo_gen.runaway import RUNAWAY_DAY, emit_runaway
@@ -27,10 +30,12 @@ from demo_gen.summary import summary_markdown
 from demo_gen.traffic import day_targets, fill_agent
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "monitors" / "demo"
+GITHUB_FILE = "github.json"
 
 
-def generate() -> tuple[list[str], list[str], dict[str, Any], Ctx]:
-    """Lines of the observations file, why the malformed ones are bad, the GitLab fixture, the state."""
+def generate() -> tuple[list[str], list[str], dict[str, Any], Ctx, dict[str, Any]]:
+    """Lines of the observations file, why the malformed ones are bad, the GitLab fixture, the state,
+    the GitHub fixture."""
     ctx = Ctx()
     mr_entries = []
     for day in DAYS:
@@ -55,8 +60,9 @@ def generate() -> tuple[list[str], list[str], dict[str, Any], Ctx]:
             targets["llm-fix"] += ctx.agent_spend[(day, "llm-fix")] - before  # on top of a normal day
         for agent in AGENTS:
             fill_agent(ctx, day, agent, targets[agent])
+    github = emit_pull_sessions(ctx)  # last, from its own random stream: nothing above changes
     lines, reasons = observation_lines(ctx)
-    return lines, reasons, gitlab_fixture(mr_entries), ctx
+    return lines, reasons, gitlab_fixture(mr_entries), ctx, github
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEMO_DIR, help="output folder (default: monitors/demo)")
     parser.add_argument("--summary", action="store_true", help="print the figures the README quotes")
     args = parser.parse_args(argv)
-    lines, reasons, gitlab, ctx = generate()
+    lines, reasons, gitlab, ctx, github = generate()
     paths = write_files(args.out, lines, gitlab)
+    github_path = args.out / GITHUB_FILE
+    github_path.write_text(json.dumps(github, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths.append(github_path)
     for path in paths:
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     print(f"{len(lines):,} lines, {len(reasons)} malformed: {'; '.join(reasons)}")

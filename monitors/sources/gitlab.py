@@ -22,7 +22,8 @@ The token is sent in the PRIVATE-TOKEN header only and is scrubbed from every pr
 Offline fixture format (the demo data generator writes it; commits newest first, as the API lists them):
     {"projects": {"group/app": {"merge_requests": {"12": {"title": ..., "description": ...,
       "web_url": ..., "state": ..., "commits": [{"id": sha, "title": ..., "message": ...,
-      "committed_date": iso8601}, ...]}}}}}
+      "committed_date": iso8601}, ...], "diffs": [{"old_path", "new_path", "diff", "new_file", ...}]
+      (optional)}}}}}
 """
 
 from __future__ import annotations
@@ -246,4 +247,7 @@ class OfflineGitLab:
         commits = mr.get("commits") if isinstance(mr, Mapping) else None
         if not isinstance(mr, Mapping) or not isinstance(commits, list):
             return MrProblem("malformed", "fixture entry is not a merge request with a commits list")
-        return _with_commits(build_info(repo, iid, mr, commits))
+        info = _with_commits(build_info(repo, iid, mr, commits))
+        diffs = mr.get("diffs")
+        # Entries without `diffs` stand for a source that read no changes: no file checks for them.
+        return with_changes(info, diffs) if isinstance(info, MergeRequestInfo) and isinstance(diffs, list) else info
