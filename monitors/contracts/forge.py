@@ -171,7 +171,7 @@ class MergeRequestSource(Protocol):
     stats: SourceStats
 
     def merge_request(
-        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
     ) -> MergeRequestInfo | MrProblem: ...
 
 

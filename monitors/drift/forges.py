@@ -23,8 +23,11 @@ _NOUNS = {"gitlab": "merge request(s)", "github": "pull request(s)"}
 Fetched = dict[MrRef, MergeRequestInfo | MrProblem]
 
 
-def fetch_changes(ctx: RunContext, wanted: Sequence[MrRef], cached: Mapping[MrRef, CachedChange]) -> Fetched:
-    """Every wanted change request, read from its forge (the cached evidence passed along)."""
+def fetch_changes(
+    ctx: RunContext, wanted: Sequence[MrRef], cached: Mapping[MrRef, CachedChange], *, changes: bool = True
+) -> Fetched:
+    """Every wanted change request, read from its forge (the cached evidence passed along); with
+    `changes=False` its commits only (a method that scores the final commit alone, checks off)."""
     by_forge: dict[str, list[MrRef]] = defaultdict(list)
     for mr in wanted:
         by_forge[mr.forge].append(mr)
@@ -43,7 +46,8 @@ def fetch_changes(ctx: RunContext, wanted: Sequence[MrRef], cached: Mapping[MrRe
         before = source.stats.requests
         for mr in refs:
             entry = cached.get(mr)
-            results[mr] = source.merge_request(mr.repo, mr.iid, cached=entry.evidence if entry else None)
+            evidence = entry.evidence if entry and entry.evidence.files_read == changes else None
+            results[mr] = source.merge_request(mr.repo, mr.iid, cached=evidence, changes=changes)
         ctx.count(f"{forge}_requests", source.stats.requests - before)
         _fail_when_the_forge_is_down(forge, [results[mr] for mr in refs])
     return results

@@ -92,7 +92,9 @@ class GoalDriftMonitor:
         cached = self._cached(ctx, list(candidates))
         # Change requests whose every trace was judged at the cached head need no request at all.
         settled = {mr: refs for mr, refs in candidates.items() if mr in cached and _all_scored(cached[mr], refs)}
-        fetched = fetch_changes(ctx, [mr for mr in candidates if mr not in settled], cached)
+        # The changed files are read when something uses them: the evidence score or the checks.
+        changes = method == EVIDENCE or self.config.checks
+        fetched = fetch_changes(ctx, [mr for mr in candidates if mr not in settled], cached, changes=changes)
         judged: list[_Judged] = [
             _Judged(mr, cached[mr].as_info(mr.repo, mr.iid, mr.forge), refs, cached[mr].evidence, cached[mr], False)
             for mr, refs in settled.items()

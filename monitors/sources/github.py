@@ -158,9 +158,12 @@ class GitHubSource:
         return f"GitHubSource({self.url!r})"  # never the token
 
     def merge_request(
-        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
     ) -> MergeRequestInfo | MrProblem:
-        """The pull request `repo#iid` with its commits and files, or why it cannot be checked."""
+        """The pull request `repo#iid` with its commits and files, or why it cannot be checked.
+
+        `changes=False` skips the files (two requests): for a scoring method that reads only commits.
+        """
         base = f"/repos/{repo}/pulls/{iid}"
         try:
             pr = self._get(base, "pr")
@@ -173,14 +176,16 @@ class GitHubSource:
             # The newest commits are on the last page: one request, whatever the PR's length.
             last_page = max(1, math.ceil(commit_count / PAGE))
             commits = self._get(f"{base}/commits", "pr_commits", {"per_page": PAGE, "page": last_page})
-            files = self._get(f"{base}/files", "pr_files", {"per_page": PAGE, "page": 1})
+            files = self._get(f"{base}/files", "pr_files", {"per_page": PAGE, "page": 1}) if changes else None
         except _Failure as failure:
             return failure.problem
-        if not isinstance(commits, list) or not isinstance(files, list):
+        if not isinstance(commits, list) or (changes and not isinstance(files, list)):
             return MrProblem("malformed", "GitHub sent a commit or file list that is not a JSON array")
         info = pull_info(repo, iid, pr, commits)
         if not info.commits:
             return MrProblem("no_commits", f"{repo}#{iid} has no commits")
+        if not isinstance(files, list):
+            return info
         entries = [f for f in files if isinstance(f, Mapping)]
         complete = len(entries) == (_count(pr.get("changed_files")) or len(entries)) and all(
             "patch" in f or not f.get("changes") for f in entries
@@ -286,7 +291,7 @@ class OfflineGitHub:
         self._repos = repos
 
     def merge_request(
-        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
     ) -> MergeRequestInfo | MrProblem:
         entry = self._repos.get(repo)
         pulls = entry.get("pulls") if isinstance(entry, Mapping) else None
@@ -303,6 +308,8 @@ class OfflineGitHub:
         if not info.commits:
             return MrProblem("no_commits", f"{repo}#{iid} has no commits")
         files = [f for f in pr.get("files") or [] if isinstance(f, Mapping)]
+        if not changes:
+            return info
         return replace(
             info,
             files=tuple(file_stat(f) for f in files),

@@ -160,9 +160,12 @@ class GitLabSource:
         self._last_headers = response.headers
 
     def merge_request(
-        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
     ) -> MergeRequestInfo | MrProblem:
-        """The MR with its commits and diffs; with `cached` evidence of the same head, the MR alone."""
+        """The MR with its commits and diffs; with `cached` evidence of the same head, the MR alone.
+
+        `changes=False` skips the diffs (two requests): for a scoring method that reads only commits.
+        """
         project = self._gl.projects.get(repo, lazy=True)
         mr = self._call(lambda: project.mergerequests.get(iid, **_NO_LIBRARY_RETRY))
         if isinstance(mr, MrProblem):
@@ -174,7 +177,7 @@ class GitLabSource:
         if isinstance(commits, MrProblem):
             return commits
         info = _with_commits(build_info(repo, iid, mr.attributes, commits))
-        if isinstance(info, MrProblem):
+        if isinstance(info, MrProblem) or not changes:
             return info
         # One page of diffs (up to DIFF_FILES files): at most three requests per merge request.
         path = f"/projects/{quote(repo, safe='')}/merge_requests/{iid}/diffs"
@@ -237,7 +240,7 @@ class OfflineGitLab:
         self._projects = projects
 
     def merge_request(
-        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
     ) -> MergeRequestInfo | MrProblem:
         project = self._projects.get(repo)
         mrs = project.get("merge_requests") if isinstance(project, Mapping) else None
@@ -250,4 +253,6 @@ class OfflineGitLab:
         info = _with_commits(build_info(repo, iid, mr, commits))
         diffs = mr.get("diffs")
         # Entries without `diffs` stand for a source that read no changes: no file checks for them.
-        return with_changes(info, diffs) if isinstance(info, MergeRequestInfo) and isinstance(diffs, list) else info
+        if changes and isinstance(info, MergeRequestInfo) and isinstance(diffs, list):
+            return with_changes(info, diffs)
+        return info

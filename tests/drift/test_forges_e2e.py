@@ -143,14 +143,19 @@ def forges() -> Iterator[tuple[FakeGitHub, FakeGitLab]]:
 
 
 def run_twice(
-    store: Store, gh: FakeGitHub, gl: FakeGitLab, sleeps: list[float], observations: list | None = None
+    store: Store,
+    gh: FakeGitHub,
+    gl: FakeGitLab,
+    sleeps: list[float],
+    observations: list | None = None,
+    drift_settings: dict | None = None,
 ) -> tuple[list[RunSummary], RecordingNotifier, FakeLangfuse]:
     settings = settings_from_dict(
         {
             "channels": {"ops": {"kind": "stdout"}},
             "default_route": {"channels": ["ops"], "min_severity": "warning"},
             # acme/* lives on GitHub: a bare number (PR 43) takes its forge from here.
-            "monitors": {"drift": {"repositories": {"acme/web": {"forge": "github"}}}},
+            "monitors": {"drift": drift_settings or {"repositories": {"acme/web": {"forge": "github"}}}},
         },
         env={},
     )
@@ -246,3 +251,27 @@ def test_a_secondary_rate_limit_storm_is_ridden_out(sqlite_store: Store, forges)
     assert runs[0].status == "ok" and runs[0].queued == 3
     assert sleeps.count(2.0) == 6  # two waits per PR, each as long as GitHub asked
     assert sum(1 for r in gh.requests if r.status == 403) == 6
+
+
+def test_a_token_github_rejects_fails_the_run_and_keeps_the_watermark(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    gh.token = "ghp_rotated"  # every request now answers 401
+    runs, notifier, _ = run_twice(sqlite_store, gh, gl, [])
+    assert runs[0].status == "failed" and "GitHub rejected the token for all 3 pull request(s)" in runs[0].error
+    assert sqlite_store.watermark("drift") is None and notifier.messages == []
+
+
+def test_one_unreadable_pull_request_is_unverifiable_with_its_cause(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    del gh.pulls[("acme/web", 43)]
+    runs, notifier, _ = run_twice(sqlite_store, gh, gl, [])
+    assert runs[0].status == "ok" and runs[0].counters["unverifiable"] == 1
+    assert len(notifier.messages) == 2  # the other drifted PR and the bump still alert
+
+
+def test_the_final_commit_method_without_checks_reads_no_diffs(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    settings = {"method": "csls", "checks": False, "repositories": {"acme/web": {"forge": "github"}}}
+    runs, _, _ = run_twice(sqlite_store, gh, gl, [], drift_settings=settings)
+    assert runs[0].counters["github_requests"] == 2 * 3 and runs[0].counters["gitlab_requests"] == 2 * 6
+    assert not [r for r in gh.requests if r.path.endswith("/files")]
