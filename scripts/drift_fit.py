@@ -10,8 +10,8 @@ scores; the threshold is the largest, rounded down to 0.01, that flags at most 5
 Test is scored with those constants and never used for a choice.
 
 The hard subset drops the match pairs whose objective equals one of their own PR's commit subjects
-(after lowercasing, collapsing whitespace and dropping a trailing period): a shortcut real agents'
-objectives rarely offer.
+(compared lowercased with everything but letters and digits dropped: 203 of the 300 match pairs): a
+shortcut real agents' objectives rarely offer.
 
 Takes about a minute on 2 CPU cores (about 4,000 distinct texts through all-MiniLM-L6-v2).
 """
@@ -41,7 +41,7 @@ TARGET = 0.05
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().lower()).rstrip(".")
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
 
 
 def shortcut(pair: LabelledPair) -> bool:
