@@ -253,12 +253,16 @@ def test_a_secondary_rate_limit_storm_is_ridden_out(sqlite_store: Store, forges)
     assert sum(1 for r in gh.requests if r.status == 403) == 6
 
 
-def test_a_token_github_rejects_fails_the_run_and_keeps_the_watermark(sqlite_store: Store, forges) -> None:
+def test_a_token_github_rejects_fails_the_run_and_keeps_the_watermark(
+    sqlite_store: Store, forges, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
     gh, gl = forges
     gh.token = "ghp_rotated"  # every request now answers 401
     runs, notifier, _ = run_twice(sqlite_store, gh, gl, [])
     assert runs[0].status == "failed" and "GitHub rejected the token for all 3 pull request(s)" in runs[0].error
     assert sqlite_store.watermark("drift") is None and notifier.messages == []
+    assert GITHUB_TOKEN not in caplog.text and GITHUB_TOKEN not in str(runs[0].error)
 
 
 def test_one_unreadable_pull_request_is_unverifiable_with_its_cause(sqlite_store: Store, forges) -> None:

@@ -116,7 +116,7 @@ def cost(**opts: Any) -> None:
 @run_options
 @click.pass_context
 def drift(ctx: click.Context, **opts: Any) -> None:
-    """Goal drift: compare each agent's stated objective with its merge request's final commit.
+    """Goal drift: compare each agent's objective with what its merge or pull request changed.
 
     Subcommand `calibrate PAIRS.jsonl [--changes CHANGES.jsonl]` measures the score on your own labelled history.
     """
