@@ -16,6 +16,8 @@ The objective is agent input too; the checks only match words in it, never act o
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import statistics
 from collections.abc import Sequence
@@ -111,7 +113,10 @@ def _lines(value: float) -> str:
 
 
 def parse_scope(value: object) -> tuple[str, ...]:
-    """Scope globs from trace metadata: a list, or a string split on commas, semicolons or newlines."""
+    """Scope globs from trace metadata: a list (or its JSON text), or a string split on , ; or newlines."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        with contextlib.suppress(ValueError):  # not JSON after all: split it as text below
+            value = json.loads(value)
     items = value if isinstance(value, list) else re.split(r"[,;\n]", value) if isinstance(value, str) else []
     return tuple(str(g).strip().lstrip("/") for g in items if str(g).strip())[:50]
 

@@ -46,7 +46,7 @@ from monitors.drift.candidates import (
     parse_mr_ref,
     to_pending,
 )
-from monitors.drift.checks import parse_scope, run_checks, updated_history
+from monitors.drift.checks import CheckResult, parse_scope, run_checks, updated_history
 from monitors.drift.config import EVIDENCE, GoalDriftConfig, did_text, score_id
 from monitors.drift.evidence import evidence_of, summary_text
 from monitors.drift.findings import drift_finding, unverifiable_finding
@@ -254,11 +254,13 @@ class GoalDriftMonitor:
         self, ctx: RunContext, j: _Judged, ref: TraceRef, scored: Scored, threshold: float, method: str
     ) -> Verdict:
         files_known = j.evidence.files_read
-        checks: tuple = ()
+        checks: tuple[CheckResult, ...] = ()
         if self.config.checks:
             agent_key = f"{CHURN_PREFIX}{ref.agent or 'unknown'}"
             usual = [int(x) for x in ctx.state.get(agent_key) or [] if isinstance(x, int | float)]
-            scope = parse_scope(ref.scope) or self.config.scope_of(j.mr.repo)
+            # A string may arrive JSON-encoded (SDK v5): as_text decodes it; a list is taken as it is.
+            raw_scope = as_text(ref.scope) if isinstance(ref.scope, str) else ref.scope
+            scope = parse_scope(raw_scope) or self.config.scope_of(j.mr.repo)
             objective = as_text(ref.objective)
             checks = tuple(run_checks(objective, j.evidence, files_known=files_known, scope=scope, usual_churn=usual))
             if files_known and j.new_head:
