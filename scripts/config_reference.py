@@ -73,7 +73,7 @@ def render() -> str:
         'Every section rejects unknown keys. Durations: `90s`, `15m`, `2h`, `7d`. Money: `50`, `"$12.50"` (USD).',
         "",
     ]
-    for section in ("langfuse", "gitlab", "store", "alerting", "report", "metadata_keys", "metrics"):
+    for section in ("langfuse", "gitlab", "github", "store", "alerting", "report", "metadata_keys", "metrics"):
         annotation = config.Settings.model_fields[section].annotation
         model = next(a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type))
         out += _table(f"`{section}`", model, section)

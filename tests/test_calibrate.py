@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from monitors.contracts.errors import ConfigError
-from monitors.drift.calibrate import LabelledPair, calibrate, format_report, load_labelled_pairs, summarize
+from monitors.drift.calibrate import calibrate, format_report, summarize
+from monitors.drift.labelled import LabelledPair, load_changes, load_labelled_pairs
 from monitors.drift.scoring import DriftPair
 
 
@@ -90,32 +91,131 @@ def test_calibrate_defaults_to_the_methods_threshold() -> None:
     assert calibrate(pairs, AxisEmbedder(), method="cosine").threshold == pytest.approx(0.07)
 
 
-def test_load_reads_aliases_and_reports_bad_lines(tmp_path) -> None:
+def test_load_reads_aliases(tmp_path) -> None:
     good = [
         {"objective": "a", "did": "b", "label": "match", "repo": "g/r", "split": "dev"},
         {"objective": "c", "commit_message": "d", "label": "drift"},
     ]
-    lines = [
-        json.dumps(good[0]),
-        "",
-        "{not json",
-        json.dumps(["a", "list"]),
-        json.dumps({"objective": "x", "did": "y", "label": "maybe"}),
-        json.dumps({"objective": "x", "label": "match"}),
-        json.dumps({"objective": "x", "did": "y", "label": "match", "repo": 7}),
-        json.dumps(good[1]),
-    ]
     path = tmp_path / "pairs.jsonl"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    loaded = load_labelled_pairs(path)
-    assert loaded.pairs == [
+    path.write_text("\n".join([json.dumps(good[0]), "", json.dumps(good[1])]), encoding="utf-8")
+    assert load_labelled_pairs(path) == [
         LabelledPair(DriftPair("a", "b", "g/r"), "match", "dev"),
         LabelledPair(DriftPair("c", "d", None), "drift", None),
     ]
-    assert [p.split(":")[0] for p in loaded.problems] == ["line 3", "line 4", "line 5", "line 6", "line 7"]
-    assert "label must be one of match, drift" in loaded.problems[2]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "not JSON"),
+        (json.dumps(["a", "list"]), "not a JSON object"),
+        (json.dumps({"objective": "x", "did": "y", "label": "maybe"}), "label must be one of match, drift"),
+        (json.dumps({"objective": "x", "label": "match"}), "no did"),
+        (json.dumps({"objective": "x", "did": "y", "label": "match", "repo": 7}), "repo and split must be strings"),
+        (json.dumps({"objective": "x", "did": "y", "label": "match", "kind": "scope_creep"}), "kind must be"),
+    ],
+)
+def test_a_malformed_line_is_a_config_error_naming_the_line(tmp_path, line: str, reason: str) -> None:
+    path = tmp_path / "pairs.jsonl"
+    good = json.dumps({"objective": "a", "did": "b", "label": "match"})
+    path.write_text(f"{good}\n\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"pairs.jsonl: line 3: {reason}"):
+        load_labelled_pairs(path)
 
 
 def test_load_missing_file_is_a_config_error(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="cannot read labelled pairs"):
+    with pytest.raises(ConfigError, match="cannot read"):
         load_labelled_pairs(tmp_path / "absent.jsonl")
+
+
+CHANGES = [
+    {
+        "repo": "g/r",
+        "pr": 1,
+        "commits": [{"sha": "a1", "message": "Add retry helper"}],
+        "files": [{"path": "src/retry.py", "status": "A", "additions": 40, "deletions": 0}],
+        "patch": "diff --git a/src/retry.py b/src/retry.py\n+++ b/src/retry.py\n@@ -0,0 +1,2 @@\n+def backoff(n):\n",
+    },
+    {
+        "repo": "g/r",
+        "pr": 2,
+        "commits": [{"sha": "b1", "message": "Rewrite docs index"}],
+        "files": [{"path": "docs/index.rst", "status": "M", "additions": 3, "deletions": 1}],
+        "patch": "",
+    },
+]
+
+
+def test_pairs_take_their_evidence_from_the_changes_file(tmp_path) -> None:
+    (tmp_path / "changes.jsonl").write_text("\n".join(json.dumps(c) for c in CHANGES), encoding="utf-8")
+    rows = [
+        {"repo": "g/r", "objective": "retry", "commit_message": "x", "label": "match", "commit_pr": 1},
+        {
+            "repo": "g/r",
+            "pr": 1,
+            "objective": "retry",
+            "label": "drift",
+            "kind": "scope_creep",
+            "extra_pr": 2,
+            "final_from": "extra",
+        },
+        {"repo": "g/r", "objective": "other", "did": "Fix the parser", "label": "drift", "commit_pr": 9},
+    ]
+    (tmp_path / "pairs.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    pairs = load_labelled_pairs(tmp_path / "pairs.jsonl", load_changes(tmp_path / "changes.jsonl"))
+    own, scope, fallback = pairs
+    assert own.evidence is not None and own.pair.did == "Add retry helper"  # the changes' final commit wins
+    assert own.evidence.added_names == ("backoff",)
+    assert scope.kind_name == "scope_creep" and scope.evidence is not None
+    # final_from "extra": PR 2's commit is the last one; both PRs' files are there.
+    assert scope.evidence.final_commit == "Rewrite docs index"
+    assert {f.path for f in scope.evidence.files} == {"src/retry.py", "docs/index.rst"}
+    assert fallback.evidence is None and fallback.pair.did == "Fix the parser"
+
+
+def test_report_per_kind_and_counts_the_pairs_without_changes() -> None:
+    pairs = [
+        LabelledPair(DriftPair("o", "d"), "match"),
+        LabelledPair(DriftPair("o", "d"), "match"),
+        LabelledPair(DriftPair("o", "d"), "drift"),
+        LabelledPair(DriftPair("o", "d"), "drift", kind="scope_creep"),
+    ]
+    report = summarize(pairs, [0.9, 0.4, 0.1, 0.6], threshold=0.5)
+    kinds = {k.kind: k for k in report.kinds}
+    assert (kinds["drift"].auc, kinds["drift"].recall) == (1.0, 1.0)
+    assert (kinds["scope_creep"].auc, kinds["scope_creep"].recall) == (0.5, 0.0)
+    assert report.without_changes == 4
+    assert "scope_creep: 1 pairs, ROC AUC 0.500" in format_report(report)
+
+
+def _run_cli(*args: str):
+    from click.testing import CliRunner
+
+    from monitors.app.cli.main import cli
+
+    return CliRunner().invoke(cli, ["drift", "calibrate", *args])
+
+
+def test_cli_exits_2_naming_a_malformed_line_and_on_an_empty_result(tmp_path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"objective": "a", "did": "b", "label": "match"}) + "\n{oops\n", encoding="utf-8")
+    result = _run_cli(str(bad))
+    assert result.exit_code == 2 and "bad.jsonl: line 2: not JSON" in result.output
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"objective": "a", "did": "b", "label": "match", "split": "dev"}), encoding="utf-8")
+    result = _run_cli(str(good), "--split", "test")
+    assert result.exit_code == 2 and "no labelled pairs of split test" in result.output
+
+
+def test_cli_dry_run_counts_pairs_with_changes_as_json(tmp_path) -> None:
+    (tmp_path / "changes.jsonl").write_text("\n".join(json.dumps(c) for c in CHANGES), encoding="utf-8")
+    rows = [
+        {"repo": "g/r", "objective": "retry", "did": "x", "label": "match", "commit_pr": 1},
+        {"repo": "g/r", "objective": "docs", "did": "y", "label": "drift", "commit_pr": 7},
+    ]
+    (tmp_path / "pairs.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = _run_cli(
+        str(tmp_path / "pairs.jsonl"), "--changes", str(tmp_path / "changes.jsonl"), "--dry-run", "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"pairs": 2, "with_changes": 1}

@@ -186,7 +186,11 @@ def test_planted_sessions_show_their_pattern_and_normal_ones_stay_clean(rows: li
 
 def test_gitlab_fixture_holds_the_merge_requests(rows: list[Observation]) -> None:
     projects = json.loads((DEMO / "gitlab.json").read_text(encoding="utf-8"))["projects"]
-    refs = {(o.metadata["repo"], str(o.metadata["mr_iid"])) for o in rows if o.metadata.get("mr_iid")}
+    refs = {
+        (o.metadata["repo"], str(o.metadata["mr_iid"]))
+        for o in rows
+        if o.metadata.get("mr_iid") and not str(o.metadata["mr_iid"]).startswith("https://github.com/")
+    }
     assert len(refs) == 20
     missing = {r for r in refs if r[1] not in projects.get(r[0], {}).get("merge_requests", {})}
     assert missing == {("platform/web", "404")}
@@ -197,3 +201,17 @@ def test_gitlab_fixture_holds_the_merge_requests(rows: list[Observation]) -> Non
         newest = dates.index(max(dates)) if dates else 0
         assert newest == (1 if key == ("platform/api", "216") else 0), key
         assert all(set(c) == {"id", "title", "message", "committed_date"} for c in mr["commits"])
+
+
+def test_github_fixture_holds_the_pull_requests(rows: list[Observation]) -> None:
+    repos = json.loads((DEMO / "github.json").read_text(encoding="utf-8"))["repos"]
+    urls = {
+        str(o.metadata["mr_iid"]) for o in rows if str(o.metadata.get("mr_iid", "")).startswith("https://github.com/")
+    }
+    assert urls == {f"https://github.com/acme-labs/agent-sdk/pull/{n}" for n in (57, 58, 59)}
+    pulls = repos["acme-labs/agent-sdk"]["pulls"]
+    assert sorted(pulls) == ["57", "58", "59"]
+    assert all(p["html_url"] in urls and p["commits"] and p["files"] for p in pulls.values())
+    # The GitHub sessions cost nothing: the cost figures above do not depend on them.
+    sessions = {o.trace_id for o in rows if str(o.metadata.get("mr_iid", "")).startswith("https://github.com/")}
+    assert sum(o.total_cost or 0 for o in rows if o.trace_id in sessions) == 0

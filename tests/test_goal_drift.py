@@ -81,10 +81,22 @@ LOGIN_COMMITS = [  # newest in the middle, an unrelated old commit first: only a
 ]
 
 
+def diff(path: str, added: str) -> dict:
+    """A GitLab diff entry adding one line to `path`."""
+    return {"old_path": path, "new_path": path, "diff": f"@@ -1,1 +1,2 @@\n context\n+{added}\n"}
+
+
 def gitlab_state() -> FakeGitLab:
     state = FakeGitLab(token=TOKEN)
-    state.add_mr("group/app", 12, LOGIN_COMMITS, title="Fix login redirect")
-    state.add_mr("group/app", 20, [commit("bill9", "2026-03-10T06:00:00Z", "Rewrite the billing export")])
+    state.add_mr(
+        "group/app", 12, LOGIN_COMMITS, title="Fix login redirect", diffs=[diff("app/login.py", "next_url = x")]
+    )
+    state.add_mr(
+        "group/app",
+        20,
+        [commit("bill9", "2026-03-10T06:00:00Z", "Rewrite the billing export")],
+        diffs=[diff("app/billing/export.py", "rows = export()")],
+    )
     state.add_mr("group/app", 13, [])
     state.add_mr("secret/repo", 5, [commit("s1", "2026-03-10T06:00:00Z", "Login fix")])
     state.forbidden.add("secret/repo")
@@ -155,15 +167,19 @@ def test_end_to_end_one_drifted_agent_alerts(gitlab: FakeGitLab) -> None:
     alert = alerts[0]
     fields = dict(alert.fields)
     assert fields["Objective"] == "Fix the login page"
-    assert fields["What was done"] == "Rewrite the billing export"
+    assert fields["What was done"] == (
+        "final commit: Rewrite the billing export\n1 commit, 1 file changed +1/-0: app/billing/export.py +1/-0"
+    )
+    assert fields["Why"].startswith("what was done (final commit and changes) reads unlike the objective: score -")
     assert fields["Agent"] == "login-bot"
     assert alert.evidence["similarity"] < alert.evidence["threshold"]
     assert [link.url for link in alert.links] == [
         f"{HOST}/project/proj-1/traces/t-drift",
         "https://gitlab.example.com/group/app/-/merge_requests/20",
+        "https://gitlab.example.com/group/app/-/merge_requests/20/diffs",
     ]
     # Each distinct merge request is fetched once (MR 12 serves two traces), each with its commits.
-    mr_paths = [r.path for r in gitlab.requests if not r.path.endswith("/commits")]
+    mr_paths = [r.path for r in gitlab.requests if not r.path.endswith(("/commits", "/diffs"))]
     assert sorted(mr_paths) == sorted(set(mr_paths))
 
 
@@ -186,7 +202,7 @@ def test_unverifiable_cases_are_info_findings_with_reasons(gitlab: FakeGitLab) -
 
 def test_final_commit_is_chosen_by_date_not_list_position(gitlab: FakeGitLab) -> None:
     ctx = make_ctx(all_traces(), gitlab)
-    findings = run(ctx)
+    findings = run(ctx, method="csls")  # the final commit alone, on the csls scale
     assert not [f for f in findings if f.dedupe_key.startswith("group/app!12")]
     scores = {s.trace_id: s for s in ctx.scores}
     assert scores["t-good"].value == pytest.approx(1.0 - 0.30, abs=0.05)  # csls: cosine 1 minus background
@@ -216,7 +232,9 @@ def test_state_keeps_recent_pairs_as_the_scoring_background(gitlab: FakeGitLab) 
     state = MemoryState()
     run(make_ctx(all_traces(), gitlab, state))
     history = state.get("history:group/app")
-    assert ["Fix the login page", "Rewrite the billing export"] in history
+    # [objective, final commit, summary of the changes]: the evidence score's background.
+    summary = "Rewrite the billing export\napp billing export py"  # newest subjects, then changed paths
+    assert ["Fix the login page", "Rewrite the billing export", summary] in history
     assert json.loads(json.dumps(history)) == history  # JSON-able, as the store needs
 
 

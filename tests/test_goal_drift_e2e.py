@@ -71,9 +71,10 @@ def test_pipeline_alerts_once_and_writes_each_score_once(
         v2_reads = lf.requests_to("/api/public/v2/observations")
     assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
     assert len(notifier.messages) == 1
-    assert notifier.messages[0].title.startswith("Goal drift: login-bot on group/app!20 (score -0.")
+    assert notifier.messages[0].title.startswith("Goal drift: login-bot on group/app!20 (score -")
     score_field = dict(notifier.messages[0].fields)["Score"]
-    assert "repository's other work; plain cosine " in score_field  # a normalised score explains itself
+    # The score explains itself: what it is, and the two parts it is made of.
+    assert "log-odds that the change request does what was asked, from its final commit (csls " in score_field
     assert (runs[0].queued, runs[1].queued, runs[1].suppressed) == (1, 0, runs[1].findings)
     assert set(scores) == {score_id(t, "goal_drift_similarity") for t in ("t-good", "t-drift")}
     assert {s["traceId"] for s in scores.values()} == {"t-good", "t-drift"}

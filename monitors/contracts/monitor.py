@@ -1,7 +1,7 @@
 """The monitor contract: a name, a Config model, and run(ctx) -> findings.
 
 Monitors never call HTTP directly, never open the store and never send anything. Everything they read
-comes through the RunContext (a trace source, small persisted state, the embedding cache, GitLab),
+comes through the RunContext (a trace source, small persisted state, the embedding cache, the forges),
 which the pipeline builds. That makes each monitor testable as a function of its inputs.
 """
 
@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from monitors.contracts.findings import Finding, RunWindow, Status
+from monitors.contracts.forge import ChangeCache, MemoryChangeCache
 from monitors.contracts.source import Score, TraceSource
 
 
@@ -75,8 +76,11 @@ class RunContext:
     source: TraceSource
     state: KeyValueState = field(default_factory=MemoryState)
     embedding_cache: EmbeddingCache = field(default_factory=MemoryEmbeddingCache)
-    # Built lazily: only goal-drift needs GitLab, and only when the window has merge requests.
+    # Built lazily: only goal-drift needs GitLab / GitHub, and only when the window has change requests.
     gitlab_factory: Callable[[], Any] | None = None
+    github_factory: Callable[[], Any] | None = None
+    # Goal-drift's evidence and scores per change request and head commit (the store's table).
+    change_cache: ChangeCache = field(default_factory=MemoryChangeCache)
     metadata_keys: Mapping[str, str] = field(default_factory=dict)
     scores: list[Score] = field(default_factory=list)
     # Findings that no longer hold (status resolved, same monitor and dedupe_key as when they fired);

@@ -1,14 +1,9 @@
 """Calibrate the goal-drift threshold on labelled history: `run-monitor drift calibrate PAIRS.jsonl`.
 
-Input is JSON lines, one pair per line:
-
-    {"objective": "Fix keyset pagination", "did": "fix: honour next link", "label": "match",
-     "repo": "group/app", "split": "dev"}
-
-`did` may be spelled `commit_message`; `repo` and `split` are optional. `label` is `match` (the work
-fits the objective) or `drift`. A line that is not such an object is reported with its line number and
-skipped. The report gives the ROC AUC, the false-alarm rate (genuine pairs flagged) and the drift recall
-at the configured threshold, and the threshold that keeps false alarms at the target rate.
+Input (pairs and, optionally, the changes that give them evidence) is read by monitors.drift.labelled.
+The report gives the ROC AUC, the false-alarm rate (genuine pairs flagged) and the drift recall at the
+configured threshold, overall and per kind of drift (plain drift, scope creep), and the threshold that
+keeps false alarms at the target rate.
 
 Pairs are scored together, so for the normalising methods each pair's background is the other pairs of
 its repository in the file, as it would be the other objectives of the window in production.
@@ -16,34 +11,31 @@ its repository in the file, as it would be the other objectives of the window in
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import NamedTuple
 
 from monitors.contracts.errors import ConfigError
-from monitors.drift.scoring import DEFAULT_METHOD, METHOD_THRESHOLDS, DriftPair, score_pairs
+from monitors.drift.evidence_score import METHOD as EVIDENCE
+from monitors.drift.evidence_score import THRESHOLD as EVIDENCE_THRESHOLD
+from monitors.drift.evidence_score import EvidencePair, score_evidence
+from monitors.drift.labelled import LabelledPair, fallback_evidence
+from monitors.drift.scoring import METHOD_THRESHOLDS, score_pairs
 from monitors.support.embeddings import Embedder
 
-LABELS = ("match", "drift")
+DEFAULT_METHOD = EVIDENCE
+ALL_METHODS = (EVIDENCE, *METHOD_THRESHOLDS)
 
 
 @dataclass(frozen=True)
-class LabelledPair:
-    pair: DriftPair
-    label: str  # "match" or "drift"
-    split: str | None = None
+class KindFigures:
+    """One kind of drift against all genuine pairs."""
 
-    @property
-    def is_match(self) -> bool:
-        return self.label == "match"
-
-
-class LoadedPairs(NamedTuple):
-    pairs: list[LabelledPair]
-    problems: list[str]  # "line N: reason" for each skipped line
+    kind: str
+    count: int
+    auc: float
+    recall: float  # at the report's threshold
+    recall_at_target: float
 
 
 @dataclass(frozen=True)
@@ -60,43 +52,14 @@ class CalibrationReport:
     threshold_at_target: float  # the largest threshold whose false-alarm rate is <= the target
     false_alarm_at_target: float
     recall_at_target: float
+    kinds: tuple[KindFigures, ...] = ()  # per kind of drift when there is more than one
+    without_changes: int = 0  # pairs judged on their did-text alone (no match in the changes file)
+    evidence_pairs: int = 0  # pairs judged on their changes
 
-
-def load_labelled_pairs(path: str | Path) -> LoadedPairs:
-    """Read labelled pairs; malformed lines become problems with their line number, never a crash."""
-    pairs: list[LabelledPair] = []
-    problems: list[str] = []
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigError(f"cannot read labelled pairs {path}: {exc.strerror or exc}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            pairs.append(_parse_line(line))
-        except ValueError as exc:
-            problems.append(f"line {number}: {exc}")
-    return LoadedPairs(pairs, problems)
-
-
-def _parse_line(line: str) -> LabelledPair:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc.msg})") from None
-    if not isinstance(record, dict):
-        raise ValueError("not a JSON object")
-    did = record.get("did", record.get("commit_message"))
-    objective, label = record.get("objective"), record.get("label")
-    repo, split = record.get("repo"), record.get("split")
-    if not isinstance(objective, str) or not isinstance(did, str):
-        raise ValueError("objective and did (or commit_message) must be strings")
-    if label not in LABELS:
-        raise ValueError(f"label must be one of {', '.join(LABELS)}")
-    if not isinstance(repo, str | None) or not isinstance(split, str | None):
-        raise ValueError("repo and split must be strings when present")
-    return LabelledPair(DriftPair(objective, did, repo), label, split)
+    def as_json(self) -> dict[str, object]:
+        out = {k: v for k, v in self.__dict__.items() if k != "kinds"}
+        out["kinds"] = {k.kind: {x: y for x, y in k.__dict__.items() if x != "kind"} for k in self.kinds}
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
 
 def calibrate(
@@ -108,9 +71,17 @@ def calibrate(
     target_false_alarm: float = 0.05,
 ) -> CalibrationReport:
     """Score `pairs` with `method` and measure it; threshold None means the method's default."""
+    if method not in ALL_METHODS:
+        raise ConfigError(f"unknown drift method {method!r}; valid: {', '.join(ALL_METHODS)}")
     if threshold is None:
-        threshold = METHOD_THRESHOLDS.get(method, math.nan)
-    scores = score_pairs(embedder, [p.pair for p in pairs], method=method)
+        threshold = EVIDENCE_THRESHOLD if method == EVIDENCE else METHOD_THRESHOLDS[method]
+    if method == EVIDENCE:
+        scored = score_evidence(
+            embedder, [EvidencePair(p.pair.objective, fallback_evidence(p), p.pair.repo) for p in pairs]
+        )
+        scores = [s.score for s in scored]
+    else:
+        scores = score_pairs(embedder, [p.pair for p in pairs], method=method)
     return summarize(pairs, scores, threshold=threshold, target_false_alarm=target_false_alarm, method=method)
 
 
@@ -129,6 +100,17 @@ def summarize(
     genuine = sorted(s for s, is_match in kept if is_match)
     drift = [s for s, is_match in kept if not is_match]
     at_target = _threshold_for_rate(genuine, target_false_alarm)
+    kinds = sorted({p.kind_name for p in pairs if not p.is_match})
+    per_kind = tuple(
+        _kind_figures(
+            kind,
+            genuine,
+            [float(s) for s, p in zip(scores, pairs, strict=True) if p.kind_name == kind and not math.isnan(s)],
+            threshold,
+            at_target,
+        )
+        for kind in (kinds if len(kinds) > 1 else [])
+    )
     return CalibrationReport(
         method=method,
         threshold=threshold,
@@ -142,6 +124,17 @@ def summarize(
         threshold_at_target=at_target,
         false_alarm_at_target=_share_below(genuine, at_target),
         recall_at_target=_share_below(drift, at_target),
+        kinds=per_kind,
+        without_changes=sum(p.evidence is None for p in pairs),
+        evidence_pairs=sum(p.evidence is not None for p in pairs),
+    )
+
+
+def _kind_figures(
+    kind: str, genuine: list[float], scores: list[float], threshold: float, at_target: float
+) -> KindFigures:
+    return KindFigures(
+        kind, len(scores), _auc(genuine, scores), _share_below(scores, threshold), _share_below(scores, at_target)
     )
 
 
@@ -170,15 +163,27 @@ def _auc(genuine: Sequence[float], drift: Sequence[float]) -> float:
 def format_report(report: CalibrationReport) -> str:
     """Plain-text lines for the terminal."""
     r = report
+    judged = (
+        f"{r.evidence_pairs} judged on their changes, {r.without_changes} on their did-text alone (no changes found)"
+        if r.evidence_pairs
+        else "judged on their did-text"
+    )
+    kind_lines = [
+        f"  {k.kind}: {k.count} pairs, ROC AUC {_num(k.auc, '.3f')}, recall {_pct(k.recall)} at the threshold, "
+        f"{_pct(k.recall_at_target)} at the target"
+        for k in r.kinds
+    ]
     return "\n".join(
         [
             f"method {r.method}: {r.matches} genuine pairs, {r.drifts} drift pairs"
-            + (f", {r.unscorable} unscorable (blank text)" if r.unscorable else ""),
+            + (f", {r.unscorable} unscorable (blank text)" if r.unscorable else "")
+            + f"; {judged}",
             f"ROC AUC {_num(r.auc, '.3f')}",
             f"at threshold {_num(r.threshold, '.3f')}: false alarms {_pct(r.false_alarm_rate)} of genuine pairs, "
             f"drift recall {_pct(r.recall)}",
             f"for false alarms <= {_pct(r.target_false_alarm)}: threshold {_num(r.threshold_at_target, '.3f')} "
             f"(false alarms {_pct(r.false_alarm_at_target)}, drift recall {_pct(r.recall_at_target)})",
+            *(["per kind of drift, against all genuine pairs:", *kind_lines] if kind_lines else []),
         ]
     )
 

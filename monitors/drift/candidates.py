@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,9 @@ _SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
 _REPO = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})+$|^\d{{1,12}}$")
 _REPO_REF = re.compile(rf"^(?P<repo>{_SEGMENT}(?:/{_SEGMENT})+)\s*!(?P<iid>\d{{1,10}})$")
 _MR_URL = re.compile(rf"^https?://[^/\s]+/(?P<repo>{_SEGMENT}(?:/{_SEGMENT})*?)/-/merge_requests/(?P<iid>\d{{1,10}})")
+_PR_REF = re.compile(rf"^(?P<repo>{_SEGMENT}/{_SEGMENT})\s*#(?P<iid>\d{{1,10}})$")
+_PR_URL = re.compile(rf"^https?://[^/\s]+/(?P<repo>{_SEGMENT}/{_SEGMENT})/pull/(?P<iid>\d{{1,10}})(?:[/?#]|$)")
+FORGES = ("gitlab", "github")
 
 
 @dataclass
@@ -47,6 +50,7 @@ class TraceRef:
     objective: Any = None  # raw (decoded) metadata value; None when absent
     mr: Any = None
     repo: Any = None
+    scope: Any = None  # optional globs of the files the agent may change
     tries: int = 0  # GitLab attempts that failed transiently (see PENDING_KEY)
 
     @property
@@ -56,11 +60,18 @@ class TraceRef:
 
 @dataclass(frozen=True, slots=True)
 class MrRef:
+    """A change request: a GitLab merge request (`group/app!12`) or a GitHub pull request (`o/r#12`)."""
+
     repo: str
     iid: int
+    forge: str = "gitlab"
 
     def __str__(self) -> str:
-        return f"{self.repo}!{self.iid}"
+        return f"{self.repo}{'#' if self.forge == 'github' else '!'}{self.iid}"
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.forge}:{self}"
 
 
 def as_text(value: Any) -> str:
@@ -83,20 +94,27 @@ def as_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def parse_mr_ref(mr: Any, repo: Any, default_repo: str | None = None) -> MrRef | str:
-    """The merge request a trace names, or the reason it cannot be used.
+def parse_mr_ref(
+    mr: Any, repo: Any, default_repo: str | None = None, forge_of: Callable[[str], str] | None = None
+) -> MrRef | str:
+    """The change request a trace names, or the reason it cannot be used.
 
-    Accepts an iid (12, "12", "!12", "#12") plus a repo, "group/app!12", or a merge request URL.
+    Accepts a number (12, "12", "!12", "#12") plus a repo, "group/app!12" (GitLab), "owner/repo#12"
+    (GitHub), or a merge request / pull request URL. A URL or a `!`/`#` reference names its forge;
+    a bare number takes the repository's forge from `forge_of` (config), GitLab by default.
     """
     text = as_text(mr)
     repo_text = as_text(repo) or (default_repo or "")
     if not text:
         return "the merge request reference is empty"
     iid_text: str | None = None
+    forge: str | None = None
     if match := _IID.match(text):
         iid_text = match.group(1)
     elif match := (_REPO_REF.match(text) or _MR_URL.match(text)):
-        iid_text, repo_text = match["iid"], match["repo"]
+        iid_text, repo_text, forge = match["iid"], match["repo"], "gitlab"
+    elif match := (_PR_REF.match(text) or _PR_URL.match(text)):
+        iid_text, repo_text, forge = match["iid"], match["repo"], "github"
     if iid_text is None:
         return f"cannot read a merge request number from {text[:80]!r}"
     iid = int(iid_text)
@@ -105,8 +123,11 @@ def parse_mr_ref(mr: Any, repo: Any, default_repo: str | None = None) -> MrRef |
     if not repo_text:
         return "the trace names a merge request but no repository"
     if not _REPO.match(repo_text) or any(part.strip(".") == "" for part in repo_text.split("/")):
-        return f"not a GitLab project path: {repo_text[:80]!r}"
-    return MrRef(repo_text, iid)
+        return f"not a repository path: {repo_text[:80]!r}"
+    forge = forge or (forge_of(repo_text) if forge_of else "gitlab")
+    if forge == "github" and not re.fullmatch(rf"{_SEGMENT}/{_SEGMENT}", repo_text):
+        return f"not a GitHub repository (owner/name): {repo_text[:80]!r}"
+    return MrRef(repo_text, iid, forge)
 
 
 def fold_traces(rows: Iterable[Observation], keys: Mapping[str, str]) -> dict[str, TraceRef]:
@@ -122,8 +143,8 @@ def fold_traces(rows: Iterable[Observation], keys: Mapping[str, str]) -> dict[st
         feature = as_text(meta.get(keys["feature"]))
         is_root = obs.is_root if obs.is_root is not None else obs.parent_id is None
         ref.agent = feature or ref.agent or obs.trace_name or (obs.name if is_root else None)
-        for role in ("objective", "mr", "repo"):
-            value = meta.get(keys[role])
+        for role in ("objective", "mr", "repo", "scope"):
+            value = meta.get(keys.get(role, role))
             # Keep the longest text seen: another row may carry the untruncated (expanded) value.
             if value is not None and len(as_text(value)) >= len(as_text(getattr(ref, role))):
                 setattr(ref, role, value)
@@ -158,6 +179,7 @@ def to_pending(ref: TraceRef) -> dict[str, Any]:
         "objective": as_text(ref.objective)[:PENDING_CHARS],
         "mr": as_text(ref.mr)[:PENDING_CHARS],
         "repo": as_text(ref.repo)[:PENDING_CHARS],
+        "scope": as_text(ref.scope)[:PENDING_CHARS],
         "tries": ref.tries,
     }
 
@@ -176,6 +198,7 @@ def from_pending(items: Any) -> list[TraceRef]:
                     objective=str(item["objective"]),
                     mr=str(item["mr"]),
                     repo=str(item.get("repo") or ""),
+                    scope=item.get("scope") or None,
                     tries=int(item.get("tries", 0)),
                 )
             )

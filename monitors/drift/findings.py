@@ -1,7 +1,8 @@
 """The findings goal-drift reports: a drift alert, and an "unverifiable" note for the weekly report.
 
-All text is plain; objectives and commit messages are agent-written and go into fields as-is (shortened),
-for the renderers to escape. Links are built from the trace source and GitLab's own web_url only.
+All text is plain; objectives, commit messages, paths and test names are agent-written and go into
+fields as-is (shortened), for the renderers to escape. Links are built from the trace source and the
+forge's own web URLs only.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from monitors.contracts.findings import Finding, Link, Severity, Status
-from monitors.contracts.forge import MergeRequestInfo
+from monitors.contracts.forge import ChangeEvidence, MergeRequestInfo
 from monitors.contracts.monitor import RunContext
 from monitors.drift.candidates import MrRef, TraceRef, as_text
+from monitors.drift.text import subject
+from monitors.drift.verdict import Verdict
 
 MONITOR = "drift"
 SHOWN_CHARS = 500  # objective / commit text shown in an alert
+TOP_FILES = 3  # files named in "What was done"
 
 
 def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
@@ -22,74 +26,113 @@ def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def links(ctx: RunContext, trace_id: str, mr_url: str = "") -> tuple[Link, ...]:
+def links(
+    ctx: RunContext, trace_id: str, mr_url: str = "", changes_url: str = "", kind_name: str = "Merge request"
+) -> tuple[Link, ...]:
     found = []
     if url := ctx.source.trace_url(trace_id):
         found.append(Link("Langfuse trace", url))
     if mr_url.startswith(("https://", "http://")):
-        found.append(Link("Merge request", mr_url))
+        found.append(Link(kind_name, mr_url))
+    if changes_url.startswith(("https://", "http://")):
+        found.append(Link("Changes", changes_url))
     return tuple(found)
+
+
+def what_was_done(evidence: ChangeEvidence, *, files_known: bool) -> str:
+    """A few lines: the final commit, then commits and files with the largest changes."""
+    lines = [f"final commit: {shorten(subject(evidence.final_commit) or '(no message)', 200)}"]
+    if files_known:
+        top = ", ".join(f"{shorten(f.path, 80)} {_delta(f.additions, f.deletions)}" for f in evidence.files[:TOP_FILES])
+        more = f" and {evidence.file_count - TOP_FILES} more" if evidence.file_count > TOP_FILES else ""
+        lines.append(
+            f"{_n(evidence.commit_count, 'commit')}, {_n(evidence.file_count, 'file')} changed "
+            f"{_delta(evidence.additions, evidence.deletions)}" + (f": {top}{more}" if top else "")
+        )
+    else:
+        lines.append(f"{_n(evidence.commit_count, 'commit')} (the changed files were not read)")
+    return "\n".join(lines)
 
 
 def drift_finding(
     ctx: RunContext,
     mr: MrRef,
     info: MergeRequestInfo,
+    evidence: ChangeEvidence,
     ref: TraceRef,
-    similarity: float,
-    threshold: float,
+    verdict: Verdict,
     traces: int,
-    did_mode: str,
-    cosine: float | None = None,
 ) -> Finding:
-    """The alert for one merge request; `ref` is its trace with the lowest score.
+    """The alert for one change request; `ref` is its trace with the lowest score.
 
-    With a normalised method the score is not a cosine (it can be negative), so the alert calls it a
-    score, says what it measures, and shows the plain cosine beside it.
+    It shows the objective, what was done (final commit, commits, files), each reason it fired (a
+    score below the threshold, the explicit checks) and links to the trace and to the changes.
     """
-    commit = info.final_commit
     agent = ref.agent or "unknown agent"
+    kind_name = "Pull request" if mr.forge == "github" else "Merge request"
+    reasons = verdict.reasons
+    headline = (
+        f"score {verdict.score:.2f} < {verdict.threshold:.2f}"
+        if verdict.below
+        else ", ".join(c.name.replace("_", " ") for c in verdict.checks)
+    )
     return Finding(
         monitor=MONITOR,
-        # The final commit is part of the key: new commits are a new piece of work to judge.
-        dedupe_key=f"{mr}@{commit.id}",
+        # The head is part of the key: new commits are a new piece of work to judge.
+        dedupe_key=f"{mr}@{evidence.head_sha or info.final_commit.id}",
         severity=Severity.WARNING,
         kind="drift",
         rank=1,
-        title=f"Goal drift: {shorten(agent, 80)} on {mr} (score {similarity:.2f} < {threshold:.2f})",
-        summary="The merge request's final commit does not match the objective the agent was given.",
+        title=f"Goal drift: {shorten(agent, 80)} on {mr} ({headline})",
+        summary=_summary(verdict),
         observed_at=ctx.now,
         window=ctx.window,
         fields=(
             ("Objective", shorten(as_text(ref.objective))),
-            ("What was done", shorten(commit.text)),
-            ("Score", _score_text(similarity, threshold, cosine)),
+            ("What was done", what_was_done(evidence, files_known=verdict.files_known)),
+            ("Why", "\n".join(reasons)),
+            ("Score", verdict.score_text),
             ("Agent", shorten(agent, 200)),
-            ("Merge request", f"{mr} ({info.state or 'unknown state'}), final commit {commit.id[:12]}"),
+            (
+                kind_name,
+                f"{mr} ({info.state or 'unknown state'}), head {(evidence.head_sha or info.final_commit.id)[:12]}",
+            ),
             ("Traces", str(traces)),
         ),
         evidence={
-            "similarity": round(similarity, 4),
-            "threshold": threshold,
+            "similarity": round(verdict.score, 4),
+            "threshold": verdict.threshold,
+            "method": verdict.method,
             "repo": mr.repo,
             "mr_iid": mr.iid,
-            "commit": commit.id,
+            "forge": mr.forge,
+            "commit": evidence.head_sha or info.final_commit.id,
             "traces": traces,
             "trace_id": ref.trace_id,
-            "did_text": did_mode,
-            **({"cosine": round(cosine, 4)} if cosine is not None else {}),
+            "checks": [c.name for c in verdict.checks],
+            "commits": evidence.commit_count,
+            "files": evidence.file_count,
+            "additions": evidence.additions,
+            "deletions": evidence.deletions,
         },
-        links=links(ctx, ref.trace_id, info.web_url),
+        links=links(ctx, ref.trace_id, info.web_url, info.changes_url, kind_name),
     )
 
 
-def _score_text(score: float, threshold: float, cosine: float | None) -> str:
-    if cosine is None:
-        return f"{score:.3f} cosine similarity (threshold {threshold:.3f})"
-    return (
-        f"{score:.3f} (threshold {threshold:.3f}): how much closer the objective and the commit are to each other "
-        f"than to the repository's other work; plain cosine {cosine:.2f}"
-    )
+def _summary(verdict: Verdict) -> str:
+    if verdict.below and verdict.checks:
+        return "What the change request did does not match the objective, and explicit checks fired."
+    if verdict.below:
+        return "What the change request did does not match the objective the agent was given."
+    return "The change request does something the objective did not ask for."
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _delta(additions: int | None, deletions: int | None) -> str:
+    return f"+{additions or 0:,}/-{deletions or 0:,}"
 
 
 def unverifiable_finding(ctx: RunContext, subject: str, reason: str, refs: Iterable[TraceRef]) -> Finding:

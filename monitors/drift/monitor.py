@@ -1,34 +1,38 @@
-"""Goal-drift monitor: did the agent do what it was asked? Objective vs the merge request's final commit.
+"""Goal-drift monitor: did the agent do what it was asked? Objective vs what its change request changed.
 
-Per run: read the traces in the window that carry an objective or a merge-request reference (metadata
-keys `objective`, `mr_iid`, `repo`, renamable), fetch each distinct merge request once from GitLab, build
-"what was done" (the final commit by date; optionally plus the MR title/description, or all commits),
-score every (objective, did) pair in one batched call and alert below the threshold. Each evaluated
-trace gets a `goal_drift_similarity` score written back to Langfuse with a deterministic id, so reruns
-overwrite instead of duplicating. Traces that cannot be checked become INFO findings with the reason.
+Per run: read the traces in the window that carry an objective or a change-request reference (metadata
+keys `objective`, `mr_iid`, `repo`, `scope`, renamable); read each distinct change request once from
+its forge (a GitLab merge request or a GitHub pull request: monitors.drift.forges), turn it into
+evidence (final commit, commits, changed files, names in the diff: monitors.drift.evidence), score
+every (objective, evidence) pair in one batched call (monitors.drift.evidence_score by default), run
+the explicit checks (monitors.drift.checks) and alert when the score is below the threshold or a check
+fires. Each judged trace gets a `goal_drift_similarity` score in Langfuse with a deterministic id.
+Traces that cannot be checked become INFO findings with the reason.
 
-Run state (`ctx.state`): per repository the recent (objective, did) pairs, the background the default
-`csls` scoring compares against; and traces whose merge request GitLab failed to serve, retried by the
-next runs. When GitLab fails for every merge request the run fails (SourceError) so the watermark stays.
+Between runs, per change request (the store's drift_changes table, monitors.drift.cache): the head
+last judged with its evidence, scores and scored traces. An unchanged change request costs one forge
+request and no scoring; a run that meets only traces already judged reads nothing. In the run state:
+per repository the recent pairs (the scoring background), per agent its recent change sizes (the
+`too_large` baseline), and traces whose change request a forge failed to serve, retried by the next
+runs. When a forge fails for every change request the run fails (SourceError) so the watermark stays.
 
 numpy, torch and sentence-transformers are imported only when there is something to score.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from monitors.contracts.errors import ConfigError, SourceError
+from monitors.contracts.errors import ConfigError
 from monitors.contracts.findings import Finding
-from monitors.contracts.forge import MergeRequestInfo, MrProblem
+from monitors.contracts.forge import ChangeEvidence, MergeRequestInfo
 from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import ObservationQuery, Score
+from monitors.drift.cache import CachedChange, objective_key
 from monitors.drift.candidates import (
     PENDING_KEY,
     PENDING_MAX,
@@ -42,62 +46,32 @@ from monitors.drift.candidates import (
     parse_mr_ref,
     to_pending,
 )
+from monitors.drift.checks import CheckResult, parse_scope, run_checks, updated_history
+from monitors.drift.config import EVIDENCE, GoalDriftConfig, did_text, score_id
+from monitors.drift.evidence import evidence_of, summary_text
 from monitors.drift.findings import drift_finding, drift_resolved, unverifiable_finding
-from monitors.support.embeddings import DEFAULT_MODEL
+from monitors.drift.forges import FORGE_NAMES, fetch_changes
+from monitors.drift.pool import PairKey, Scored, score_with_history
+from monitors.drift.verdict import Verdict
 
-DID_CHARS = 4000  # the embedding model reads ~256 tokens anyway; bounds the work for huge commit lists
-HISTORY_PREFIX = "history:"  # ctx.state key per repository: recent [objective, did] pairs
-HISTORY_SIZE = 30
-HISTORY_CHARS = 1000  # bounds the state's size
+CHURN_PREFIX = "churn:"  # ctx.state key per agent: lines changed by its recent change requests
 _FIELDS = frozenset({"core", "basic", "metadata", "trace_context"})
-Evaluated = dict[MrRef, tuple[MergeRequestInfo, list[TraceRef]]]
 
 
-class GoalDriftConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass
+class _Judged:
+    """One change request in this run: what it is, its traces, and what the cache knew of it."""
 
-    threshold: float | None = Field(
-        None, ge=-2.0, le=2.0, description="Alert below this score (default: the method's calibrated one)."
-    )
-    method: str | None = Field(None, description="Scoring method, one of drift_scoring.METHODS (default: csls).")
-    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path.")
-    did_text: Literal["final_commit", "final_commit+mr", "all_commits"] = Field(
-        "final_commit", description="What counts as 'what was done': the final commit, plus the MR, or all commits."
-    )
-    batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
-    write_scores: bool = Field(True, description="Write the similarity back to Langfuse as a trace score.")
-    score_name: str = Field("goal_drift_similarity", min_length=1, max_length=100, description="Score name.")
-    default_repo: str | None = Field(None, description="GitLab project path for traces that name only an MR iid.")
-    root_only: bool = Field(False, description="Read only root observations (only if agents tag the root span).")
-
-    @field_validator("method")
-    @classmethod
-    def _known_method(cls, method: str | None) -> str | None:
-        from monitors.drift.scoring import METHODS  # light: no numpy at import
-
-        if method is not None and method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-        return method
-
-
-def score_id(trace_id: str, score_name: str) -> str:
-    """Deterministic score id: a rerun (or a later window seeing the same trace) overwrites the score."""
-    return hashlib.sha256(f"{trace_id}:{score_name}".encode()).hexdigest()[:32]
-
-
-def did_text(info: MergeRequestInfo, mode: str) -> str:
-    """The text that stands for what the agent did, per the `did_text` setting."""
-    if mode == "all_commits":
-        text = "\n\n".join(c.text for c in info.commits_newest_first())
-    elif mode == "final_commit+mr":
-        text = "\n\n".join(p for p in (info.final_commit.text, info.title, info.description.strip()) if p)
-    else:
-        text = info.final_commit.text
-    return text[:DID_CHARS]
+    mr: MrRef
+    info: MergeRequestInfo
+    refs: list[TraceRef]
+    evidence: ChangeEvidence
+    entry: CachedChange
+    new_head: bool  # not judged at this head before: counts towards the agent's usual size
 
 
 class GoalDriftMonitor:
-    """Objective vs final commit of the agent's merge request, by sentence-embedding similarity."""
+    """Objective vs what the agent's merge request or pull request changed."""
 
     name: ClassVar[str] = "drift"
     Config: ClassVar[type[GoalDriftConfig]] = GoalDriftConfig
@@ -115,41 +89,55 @@ class GoalDriftMonitor:
             target = self._classify(ctx, ref)
             (candidates[target] if isinstance(target, MrRef) else problems[target]).append(ref)
         ctx.count("drift_candidates", sum(map(len, candidates.values())))
-        mrs = self._fetch(ctx, list(candidates))
-        evaluated: Evaluated = {}
+        cached = self._cached(ctx, list(candidates))
+        # Change requests whose every trace was judged at the cached head need no request at all.
+        settled = {mr: refs for mr, refs in candidates.items() if mr in cached and _all_scored(cached[mr], refs)}
+        # The changed files are read when something uses them: the evidence score or the checks.
+        changes = method == EVIDENCE or self.config.checks
+        fetched = fetch_changes(ctx, [mr for mr in candidates if mr not in settled], cached, changes=changes)
+        judged: list[_Judged] = [
+            _Judged(mr, cached[mr].as_info(mr.repo, mr.iid, mr.forge), refs, cached[mr].evidence, cached[mr], False)
+            for mr, refs in settled.items()
+        ]
+        ctx.count("already_judged", sum(map(len, settled.values())))
         pending: list[TraceRef] = []
-        for mr, refs in candidates.items():
-            result = mrs[mr]
+        for mr, result in fetched.items():
+            refs = candidates[mr]
             if isinstance(result, MergeRequestInfo):
-                evaluated[mr] = (result, refs)
+                judged.append(self._judged(mr, result, refs, cached.get(mr)))
                 continue
             for ref in refs:
                 ref.tries += 1
             if result.retryable and max(r.tries for r in refs) < PENDING_TRIES:
                 pending.extend(refs)
             else:
-                problems[(str(mr), f"GitLab: {result.detail}")].extend(refs)
+                problems[(str(mr), f"{FORGE_NAMES[mr.forge]}: {result.detail}")].extend(refs)
         self._keep_pending(ctx, pending, problems)
-        yield from self._evaluate(ctx, evaluated, threshold, method)
+        # In time order, so an agent's usual change size is built from its earlier work first.
+        judged.sort(key=lambda j: (min(r.start for r in j.refs), str(j.mr)))
+        yield from self._evaluate(ctx, judged, threshold, method)
         for (subject, reason), refs in sorted(problems.items()):
             ctx.count("unverifiable")
             yield unverifiable_finding(ctx, subject, reason, refs)
 
     def scoring_settings(self) -> tuple[float, str]:
-        """(threshold, method): the configured ones, or the calibrated defaults of drift_scoring."""
+        """(threshold, method): the configured ones, or the calibrated defaults."""
         from monitors.drift import scoring as drift_scoring
 
-        method = self.config.method or drift_scoring.DEFAULT_METHOD
-        if method not in drift_scoring.METHODS:
+        method = self.config.method or EVIDENCE
+        if method != EVIDENCE and method not in drift_scoring.METHODS:
             raise ConfigError(f"monitors.drift.method: unknown method {method!r}")
         if self.config.threshold is not None:
             return self.config.threshold, method
+        if method == EVIDENCE:
+            from monitors.drift.evidence_score import THRESHOLD
+
+            return THRESHOLD, method
         # Each method has its own scale: the default threshold follows the method.
-        per_method = getattr(drift_scoring, "METHOD_THRESHOLDS", {})
-        return float(per_method.get(method, drift_scoring.DEFAULT_THRESHOLD)), method
+        return float(drift_scoring.METHOD_THRESHOLDS[method]), method
 
     def _read_traces(self, ctx: RunContext) -> dict[str, TraceRef]:
-        keys = {role: ctx.meta_key(role) for role in ("feature", "objective", "repo")}
+        keys = {role: ctx.meta_key(role) for role in ("feature", "objective", "repo", "scope")}
         keys["mr"] = ctx.meta_key("mr_iid")
         # One read for both keys: a trace with only one of them is still worth reporting ("no
         # objective", "no merge request"), and Langfuse cannot filter on "key is set" server-side, so
@@ -167,8 +155,10 @@ class GoalDriftMonitor:
         return traces
 
     def _classify(self, ctx: RunContext, ref: TraceRef) -> MrRef | tuple[str, str]:
-        """The merge request to check for `ref`, or (subject, reason) when it cannot be checked."""
-        target = parse_mr_ref(ref.mr, ref.repo, self.config.default_repo) if as_text(ref.mr) else None
+        """The change request to check for `ref`, or (subject, reason) when it cannot be checked."""
+        target = (
+            parse_mr_ref(ref.mr, ref.repo, self.config.default_repo, self.config.forge_of) if as_text(ref.mr) else None
+        )
         subject = str(target) if isinstance(target, MrRef) else f"session {ref.group_key}"
         if ref.objective is None or not as_text(ref.objective):
             ctx.count("no_objective")
@@ -182,92 +172,111 @@ class GoalDriftMonitor:
             return subject, target
         return target
 
-    def _fetch(self, ctx: RunContext, wanted: list[MrRef]) -> dict[MrRef, MergeRequestInfo | MrProblem]:
+    @staticmethod
+    def _cached(ctx: RunContext, wanted: list[MrRef]) -> dict[MrRef, CachedChange]:
         if not wanted:
             return {}
-        if ctx.gitlab_factory is None:
-            raise ConfigError("gitlab: goal-drift needs a GitLab source (gitlab.url and gitlab.token)")
-        gitlab = ctx.gitlab_factory()
-        before = gitlab.stats.requests
-        results = {mr: gitlab.merge_request(mr.repo, mr.iid) for mr in wanted}
-        ctx.count("gitlab_requests", gitlab.stats.requests - before)
-        down = [r for r in results.values() if isinstance(r, MrProblem) and r.retryable]
-        if len(down) == len(results):
-            # GitLab itself is down: fail the run so the watermark stays and the next run retries.
-            raise SourceError(f"GitLab unavailable for all {len(down)} merge request(s): {down[0].detail}")
-        rejected = [r for r in results.values() if isinstance(r, MrProblem) and r.code == "bad_token"]
-        if rejected and len(rejected) == len(results):
-            # A revoked or expired token turns drift detection off silently unless the run fails.
-            raise SourceError(f"GitLab rejected the token for all {len(rejected)} merge request(s): check gitlab.token")
-        return results
+        found = ctx.change_cache.get_changes([mr.cache_key for mr in wanted])
+        parsed = {mr: CachedChange.parse(found.get(mr.cache_key)) for mr in wanted}
+        return {mr: entry for mr, entry in parsed.items() if entry is not None}
+
+    @staticmethod
+    def _judged(mr: MrRef, info: MergeRequestInfo, refs: list[TraceRef], old: CachedChange | None) -> _Judged:
+        evidence = evidence_of(info)
+        entry = CachedChange.of(info, evidence)
+        same_head = old is not None and old.head == entry.head
+        if same_head and old is not None:
+            entry = entry.same_head(old)
+        return _Judged(mr, info, refs, evidence, entry, new_head=not same_head)
 
     def _keep_pending(
         self, ctx: RunContext, pending: list[TraceRef], problems: dict[tuple[str, str], list[TraceRef]]
     ) -> None:
-        """Park traces GitLab failed to serve for the next run; overflow is reported, never dropped."""
+        """Park traces a forge failed to serve for the next run; overflow is reported, never dropped."""
         pending.sort(key=lambda r: r.start)
         for ref in pending[:-PENDING_MAX] if len(pending) > PENDING_MAX else []:
-            problems[(f"session {ref.group_key}", "GitLab kept failing; too many traces waiting")].append(ref)
+            problems[(f"session {ref.group_key}", "the forge kept failing; too many traces waiting")].append(ref)
         kept = pending[-PENDING_MAX:]
         ctx.count("deferred", len(kept))
         if kept or ctx.state.get(PENDING_KEY):
             ctx.state.put(PENDING_KEY, [to_pending(r) for r in kept])
 
-    def _evaluate(self, ctx: RunContext, evaluated: Evaluated, threshold: float, method: str) -> Iterator[Finding]:
-        if not evaluated:
+    def _evaluate(self, ctx: RunContext, judged: list[_Judged], threshold: float, method: str) -> Iterator[Finding]:
+        if not judged:
             return
-        from monitors.drift.scoring import DriftPair
-
-        dids = {mr: did_text(info, self.config.did_text) for mr, (info, _) in evaluated.items()}
-        keys = {
-            r.trace_id: (as_text(r.objective), dids[mr], mr.repo) for mr, (_, refs) in evaluated.items() for r in refs
-        }
-        similarity = self._score(ctx, [DriftPair(*k) for k in sorted(set(keys.values()))], method)
-        for mr, (info, refs) in evaluated.items():
-            sims = [(similarity[keys[r.trace_id]], r) for r in refs]
-            if any(math.isnan(sim) for sim, _ in sims):
-                # Only the did-text can be blank here (e.g. a message of git trailers only).
+        keys = {(j.mr, r.trace_id): self._pair_key(j, r, method) for j in judged for r in j.refs}
+        scores = self._scores(ctx, judged, keys, method)
+        touched: dict[str, dict[str, Any]] = {}
+        for j in judged:
+            sims = [(scores[keys[(j.mr, r.trace_id)]], r) for r in j.refs]
+            if any(math.isnan(s.score) for s, _ in sims):  # only the did-text can be blank here
                 ctx.count("unverifiable")
-                yield unverifiable_finding(ctx, str(mr), "the final commit message has no text to compare", refs)
+                yield unverifiable_finding(ctx, str(j.mr), "the final commit message has no text to compare", j.refs)
                 continue
             ctx.count("evaluated", len(sims))
-            for sim, ref in sims:
-                self._add_score(ctx, ref, sim, info, threshold)
-            worst, ref = min(sims, key=lambda s: (s[0], s[1].trace_id))
-            if worst < threshold:
+            for scored, ref in sims:
+                j.entry.scores[_score_key(method, keys[(j.mr, ref.trace_id)].objective)] = scored.score
+                if ref.trace_id not in j.entry.traces:
+                    self._add_score(ctx, ref, scored.score, j, threshold)
+                    j.entry.traces.append(ref.trace_id)
+            worst, ref = min(sims, key=lambda s: (s[0].score, s[1].trace_id))
+            verdict = self._verdict(ctx, j, ref, worst, threshold, method)
+            touched[j.mr.cache_key] = j.entry.to_json()
+            if verdict.alerts:
                 ctx.count("drifted")
-                cosine = self._cosine(ctx, keys[ref.trace_id], method)
-                yield drift_finding(ctx, mr, info, ref, worst, threshold, len(refs), self.config.did_text, cosine)
+                ctx.count("checks_fired", len(verdict.checks))
+                yield drift_finding(ctx, j.mr, j.info, j.evidence, ref, verdict, len(j.refs))
             else:  # the head now matches: a drift alert on an earlier commit of this MR no longer holds
-                ctx.resolved.extend(drift_resolved(ctx, mr, info, worst, threshold))
+                ctx.resolved.extend(drift_resolved(ctx, j.mr, j.info, worst.score, threshold))
+        ctx.change_cache.put_changes(touched, now=ctx.now)
 
-    def _score(self, ctx: RunContext, pairs: list[Any], method: str) -> dict[tuple[str, str, str], float]:
-        """Score all pairs in one call, against this run's pairs plus the repositories' recent history."""
-        from monitors.drift.scoring import DriftPair, score_pairs
+    def _pair_key(self, j: _Judged, ref: TraceRef, method: str) -> PairKey:
+        objective = as_text(ref.objective)
+        if method == EVIDENCE:
+            return PairKey(objective, j.evidence.final_commit, summary_text(j.evidence), j.mr.repo)
+        return PairKey(objective, did_text(j.info, self.config.did_text), "", j.mr.repo)
 
-        history = {repo: list(ctx.state.get(f"{HISTORY_PREFIX}{repo}") or []) for repo in {p.repo for p in pairs}}
-        # History keeps texts cut at HISTORY_CHARS: compare cut texts so a pair never meets itself.
-        current = {(p.repo, p.objective[:HISTORY_CHARS]) for p in pairs}
-        reference = [
-            DriftPair(str(h[0]), str(h[1]), repo)
-            for repo, entries in sorted(history.items())
-            for h in entries
-            if isinstance(h, list) and len(h) == 2 and (repo, str(h[0])[:HISTORY_CHARS]) not in current
-        ]
-        scores = score_pairs(self._get_embedder(ctx), pairs, method=method, reference=reference)
-        for repo, entries in history.items():
-            fresh = [[p.objective[:HISTORY_CHARS], p.did[:HISTORY_CHARS]] for p in pairs if p.repo == repo]
-            kept = [h for h in entries if h not in fresh]
-            ctx.state.put(f"{HISTORY_PREFIX}{repo}", (kept + fresh)[-HISTORY_SIZE:])
-        return {(p.objective, p.did, p.repo): float(s) for p, s in zip(pairs, scores, strict=True)}
+    def _scores(
+        self, ctx: RunContext, judged: list[_Judged], keys: dict[tuple[MrRef, str], PairKey], method: str
+    ) -> dict[PairKey, Scored]:
+        """Scores from the cache where the head and objective were judged before; the rest in one batch."""
+        known: dict[PairKey, Scored] = {}
+        for j in judged:
+            for r in j.refs:
+                key = keys[(j.mr, r.trace_id)]
+                value = j.entry.scores.get(_score_key(method, key.objective))
+                if value is not None and not j.new_head:
+                    known[key] = Scored(value)
+        needed = sorted({k for k in keys.values() if k not in known}, key=lambda k: (k.repo, k.objective, k.did))
+        ctx.count("scored", len(needed))
+        fresh = score_with_history(ctx, self._get_embedder(ctx), needed, method) if needed else {}
+        return {**known, **fresh}
 
-    def _cosine(self, ctx: RunContext, key: tuple[str, str, str], method: str) -> float | None:
+    def _verdict(
+        self, ctx: RunContext, j: _Judged, ref: TraceRef, scored: Scored, threshold: float, method: str
+    ) -> Verdict:
+        files_known = j.evidence.files_read
+        checks: tuple[CheckResult, ...] = ()
+        if self.config.checks:
+            agent_key = f"{CHURN_PREFIX}{ref.agent or 'unknown'}"
+            usual = [int(x) for x in ctx.state.get(agent_key) or [] if isinstance(x, int | float)]
+            # A string may arrive JSON-encoded (SDK v5): as_text decodes it; a list is taken as it is.
+            raw_scope = as_text(ref.scope) if isinstance(ref.scope, str) else ref.scope
+            scope = parse_scope(raw_scope) or self.config.scope_of(j.mr.repo)
+            objective = as_text(ref.objective)
+            checks = tuple(run_checks(objective, j.evidence, files_known=files_known, scope=scope, usual_churn=usual))
+            if files_known and j.new_head:
+                ctx.state.put(agent_key, updated_history(usual, j.evidence.additions + j.evidence.deletions))
+        cosine = None
+        if method not in (EVIDENCE, "cosine") and scored.score < threshold:
+            cosine = self._cosine(ctx, as_text(ref.objective), j.evidence.final_commit)
+        return Verdict(scored.score, threshold, method, checks, files_known, scored.final, scored.summary, cosine)
+
+    def _cosine(self, ctx: RunContext, objective: str, did: str) -> float:
         """The plain cosine of an alerting pair, shown beside a normalised score so a human can read it."""
-        if method == "cosine":
-            return None
         from monitors.drift.scoring import DriftPair, score_pairs
 
-        return float(score_pairs(self._get_embedder(ctx), [DriftPair(*key)], method="cosine")[0])
+        return float(score_pairs(self._get_embedder(ctx), [DriftPair(objective, did)], method="cosine")[0])
 
     def _get_embedder(self, ctx: RunContext) -> Any:
         if self._embedder is None:
@@ -278,17 +287,25 @@ class GoalDriftMonitor:
             )
         return self._embedder
 
-    def _add_score(self, ctx: RunContext, ref: TraceRef, sim: float, info: MergeRequestInfo, threshold: float) -> None:
+    def _add_score(self, ctx: RunContext, ref: TraceRef, value: float, j: _Judged, threshold: float) -> None:
         if not self.config.write_scores:
             return
-        mr = f"{info.repo}!{info.iid}"
+        head = (j.evidence.head_sha or j.info.final_commit.id)[:12]
         ctx.scores.append(
             Score(
                 id=score_id(ref.trace_id, self.config.score_name),
                 trace_id=ref.trace_id,
                 name=self.config.score_name,
-                value=round(sim, 6),
+                value=round(value, 6),
                 timestamp=ref.start,
-                comment=f"objective vs final commit {info.final_commit.id[:12]} of {mr}; threshold {threshold:.3f}",
+                comment=f"objective vs what {j.mr} changed up to {head}; threshold {threshold:.3f}",
             )
         )
+
+
+def _score_key(method: str, objective: str) -> str:
+    return f"{method}:{objective_key(objective)}"
+
+
+def _all_scored(entry: CachedChange, refs: list[TraceRef]) -> bool:
+    return all(r.trace_id in entry.traces for r in refs)

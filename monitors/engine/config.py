@@ -77,6 +77,26 @@ class GitLabSettings(Strict):
     offline_file: Path | None = Field(None, description="Read merge requests from a JSON file (demo).")
 
 
+class GitHubSettings(Strict):
+    url: str = Field(
+        "https://api.github.com",
+        description="GitHub API root; GitHub Enterprise Server: https://HOST/api/v3.",
+    )
+    token: SecretStr | None = Field(None, description="Read-only token: pull requests + contents (${GITHUB_TOKEN}).")
+    timeout: Duration = "30s"
+    max_rate_limit_wait: Duration = Field(
+        "60s", description="Wait out a rate limit this long at most; beyond, the PR waits for the next run."
+    )
+    offline_file: Path | None = Field(None, description="Read pull requests from a JSON file (demo).")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL such as https://api.github.com")
+        return value.rstrip("/")
+
+
 class StoreSettings(Strict):
     url: SecretStr = Field(
         SecretStr("sqlite:///state/monitors.db"),
@@ -180,6 +200,7 @@ class ReportSettings(Strict):
 class Settings(Strict):
     langfuse: LangfuseSettings | None = None
     gitlab: GitLabSettings | None = None
+    github: GitHubSettings | None = None
     store: StoreSettings = Field(default_factory=StoreSettings)
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)

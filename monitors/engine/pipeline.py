@@ -26,6 +26,7 @@ from monitors.engine.dedupe import Decision, decide_all
 from monitors.engine.delivery import deliver_pending
 from monitors.engine.registry import monitor_class
 from monitors.engine.routing import plan_resolved, rows_for
+from monitors.engine.wiring import github_factory
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
 from monitors.support.deadline import run_deadline
@@ -128,6 +129,7 @@ class RunDeps:
     store: Store
     notifiers: Mapping[str, Any]
     gitlab_factory: Callable[[], Any] | None = None
+    github_factory: Callable[[], Any] | None = None  # None: built from settings.github, if configured
 
 
 def choose_window(
@@ -207,6 +209,8 @@ def _run(
         state=state,
         embedding_cache=deps.store,
         gitlab_factory=deps.gitlab_factory,
+        github_factory=deps.github_factory or github_factory(settings),
+        change_cache=deps.store,
         metadata_keys=settings.metadata_keys.model_dump(),
         log=logging.getLogger(f"monitors.{name}"),
     )

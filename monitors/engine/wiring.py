@@ -1,4 +1,4 @@
-"""Build a run's dependencies (source, store, notifiers, GitLab) from settings and CLI options."""
+"""Build a run's dependencies (source, store, notifiers, GitLab, GitHub) from settings and CLI options."""
 
 from __future__ import annotations
 
@@ -64,6 +64,30 @@ def gitlab_factory(settings: Settings) -> Callable[[], Any] | None:
         if gl.token is None:
             raise ConfigError("gitlab.token: required to read merge requests (use ${GITLAB_TOKEN})")
         return GitLabSource(gl.url, gl.token.get_secret_value(), timeout=gl.timeout.total_seconds())
+
+    return build
+
+
+def github_factory(settings: Settings) -> Callable[[], Any] | None:
+    """Build the GitHub client lazily: only goal-drift asks, and only when it has pull requests."""
+    gh = settings.github
+    if gh is None:
+        return None
+
+    def build() -> Any:
+        from monitors.sources.github import GitHubSource, OfflineGitHub
+
+        if gh.offline_file is not None:
+            path = gh.offline_file
+            if not path.is_absolute() and settings.source_file is not None:
+                path = settings.source_file.parent / path
+            return OfflineGitHub(path)
+        if gh.token is None:
+            raise ConfigError("github.token: required to read pull requests (use ${GITHUB_TOKEN})")
+        retry = RetryPolicy(
+            max_delay=gh.max_rate_limit_wait.total_seconds(), max_total_wait=gh.max_rate_limit_wait.total_seconds() * 2
+        )
+        return GitHubSource(gh.token.get_secret_value(), gh.url, timeout=gh.timeout.total_seconds(), retry=retry)
 
     return build
 

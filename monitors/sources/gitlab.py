@@ -8,6 +8,7 @@ and the token through the environment. Offline runs and the demo read a JSON fix
 API reference:
 - https://docs.gitlab.com/api/merge_requests/#get-single-mr
 - https://docs.gitlab.com/api/merge_requests/#get-single-merge-request-commits (lists newest first)
+- https://docs.gitlab.com/api/merge_requests/#list-merge-request-diffs (GitLab 15.7+; first page only)
 - python-gitlab: https://python-gitlab.readthedocs.io/en/stable/gl_objects/merge_requests.html
 
 Both sources answer `merge_request(repo, iid)` with a `MergeRequestInfo` or an `MrProblem` that says
@@ -21,7 +22,8 @@ The token is sent in the PRIVATE-TOKEN header only and is scrubbed from every pr
 Offline fixture format (the demo data generator writes it; commits newest first, as the API lists them):
     {"projects": {"group/app": {"merge_requests": {"12": {"title": ..., "description": ...,
       "web_url": ..., "state": ..., "commits": [{"id": sha, "title": ..., "message": ...,
-      "committed_date": iso8601}, ...]}}}}}
+      "committed_date": iso8601}, ...], "diffs": [{"old_path", "new_path", "diff", "new_file", ...}]
+      (optional)}}}}}
 """
 
 from __future__ import annotations
@@ -29,11 +31,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from monitors.contracts.errors import SourceError
-from monitors.contracts.forge import CommitInfo, MergeRequestInfo, MrProblem, ProblemCode
+from monitors.contracts.forge import (
+    ChangeEvidence,
+    CommitInfo,
+    FileStat,
+    FileStatus,
+    MergeRequestInfo,
+    MrProblem,
+    ProblemCode,
+    completed_from_cache,
+)
 from monitors.contracts.records import parse_time_or_none
 from monitors.contracts.source import SourceStats
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
@@ -47,6 +60,7 @@ _NO_LIBRARY_RETRY: dict[str, Any] = {
     "max_retries": 0,
 }
 _T = TypeVar("_T")
+DIFF_FILES = 100  # files read per merge request (one page); beyond that the evidence says it is partial
 
 
 def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any]) -> MergeRequestInfo:
@@ -61,14 +75,46 @@ def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any
         for c in commits
         if isinstance(c, Mapping) and c.get("id")
     )
+    web_url = str(mr.get("web_url") or "")
     return MergeRequestInfo(
         repo=repo,
         iid=iid,
         title=str(mr.get("title") or ""),
         description=str(mr.get("description") or ""),
-        web_url=str(mr.get("web_url") or ""),
+        web_url=web_url,
         state=str(mr.get("state") or ""),
         commits=parsed,
+        head_sha=str(mr.get("sha") or ""),
+        changes_url=f"{web_url}/diffs" if web_url.startswith(("https://", "http://")) else "",
+    )
+
+
+def diff_stat(diff: Mapping[str, Any]) -> FileStat:
+    """A FileStat from one GitLab diff entry; GitLab sends no counts, so they come from the diff lines."""
+    lines = str(diff.get("diff") or "").splitlines()
+    status: FileStatus = (
+        "added"
+        if diff.get("new_file")
+        else "deleted"
+        if diff.get("deleted_file")
+        else "renamed"
+        if diff.get("renamed_file")
+        else "modified"
+    )
+    additions = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    deletions = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    return FileStat(str(diff.get("new_path") or diff.get("old_path") or ""), status, additions, deletions)
+
+
+def with_changes(info: MergeRequestInfo, diffs: Sequence[Any]) -> MergeRequestInfo:
+    """`info` with what it changed, from GitLab diff entries (the drift monitor turns them into evidence)."""
+    entries = [d for d in diffs if isinstance(d, Mapping)]
+    return replace(
+        info,
+        files=tuple(diff_stat(d) for d in entries),
+        patches=tuple((str(d.get("new_path") or ""), str(d.get("diff") or "")) for d in entries),
+        patch_complete=len(entries) < DIFF_FILES and not any(d.get("too_large") for d in entries),
+        head_sha=info.head_sha or info.final_commit.id,
     )
 
 
@@ -108,19 +154,39 @@ class GitLabSource:
 
     def _on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
         # Counted at the transport so pagination and retries are included.
-        endpoint = "mr_commits" if response.request.path_url.split("?")[0].endswith("/commits") else "mr"
+        path = response.request.path_url.split("?")[0]
+        endpoint = "mr_commits" if path.endswith("/commits") else "mr_diffs" if path.endswith("/diffs") else "mr"
         self.stats.count_request(f"gitlab:{endpoint}")
         self._last_headers = response.headers
 
-    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem:
+    def merge_request(
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
+    ) -> MergeRequestInfo | MrProblem:
+        """The MR with its commits and diffs; with `cached` evidence of the same head, the MR alone.
+
+        `changes=False` skips the diffs (two requests): for a scoring method that reads only commits.
+        """
         project = self._gl.projects.get(repo, lazy=True)
         mr = self._call(lambda: project.mergerequests.get(iid, **_NO_LIBRARY_RETRY))
         if isinstance(mr, MrProblem):
             return mr
+        head = str(mr.attributes.get("sha") or "")
+        if cached is not None and cached.head_sha and cached.head_sha == head:
+            return completed_from_cache(build_info(repo, iid, mr.attributes, []), cached)
         commits = self._call(lambda: [c.attributes for c in mr.commits(per_page=100, **_NO_LIBRARY_RETRY)])
         if isinstance(commits, MrProblem):
             return commits
-        return _with_commits(build_info(repo, iid, mr.attributes, commits))
+        info = _with_commits(build_info(repo, iid, mr.attributes, commits))
+        if isinstance(info, MrProblem) or not changes:
+            return info
+        # One page of diffs (up to DIFF_FILES files): at most three requests per merge request.
+        path = f"/projects/{quote(repo, safe='')}/merge_requests/{iid}/diffs"
+        diffs = self._call(
+            lambda: self._gl.http_get(path, query_data={"per_page": DIFF_FILES, "page": 1}, **_NO_LIBRARY_RETRY)
+        )
+        if isinstance(diffs, MrProblem):
+            return diffs
+        return with_changes(info, diffs if isinstance(diffs, list) else [])
 
     def _call(self, fn: Callable[[], _T]) -> _T | MrProblem:
         """Run one API call under the retry policy; map failures to an MrProblem."""
@@ -173,7 +239,9 @@ class OfflineGitLab:
             raise SourceError(f"GitLab fixture {path or '<data>'}: expected an object with 'projects'")
         self._projects = projects
 
-    def merge_request(self, repo: str, iid: int) -> MergeRequestInfo | MrProblem:
+    def merge_request(
+        self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
+    ) -> MergeRequestInfo | MrProblem:
         project = self._projects.get(repo)
         mrs = project.get("merge_requests") if isinstance(project, Mapping) else None
         mr = mrs.get(str(iid)) if isinstance(mrs, Mapping) else None
@@ -182,4 +250,9 @@ class OfflineGitLab:
         commits = mr.get("commits") if isinstance(mr, Mapping) else None
         if not isinstance(mr, Mapping) or not isinstance(commits, list):
             return MrProblem("malformed", "fixture entry is not a merge request with a commits list")
-        return _with_commits(build_info(repo, iid, mr, commits))
+        info = _with_commits(build_info(repo, iid, mr, commits))
+        diffs = mr.get("diffs")
+        # Entries without `diffs` stand for a source that read no changes: no file checks for them.
+        if changes and isinstance(info, MergeRequestInfo) and isinstance(diffs, list):
+            return with_changes(info, diffs)
+        return info

@@ -37,10 +37,16 @@ def m003_outbox_unconfirmed(conn: sa.Connection) -> None:
         conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0"))
 
 
+def m004_drift_changes(conn: sa.Connection) -> None:
+    # A database created by m001 before this table existed lacks it; a fresh one already has it.
+    schema.drift_changes.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
     ("m003_outbox_unconfirmed", m003_outbox_unconfirmed),
+    ("m004_drift_changes", m004_drift_changes),
 ]
 
 

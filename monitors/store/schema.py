@@ -74,6 +74,18 @@ embedding_cache = sa.Table(
     sa.Column("vector", sa.JSON, nullable=False),
 )
 
+# Goal-drift's record per change request ("gitlab:group/app!12", "github:o/r#7"): the head commit it
+# last judged, the evidence of what that head changed, and the scores given at it (store.put_changes).
+drift_changes = sa.Table(
+    "drift_changes",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("head_sha", sa.String(80), nullable=False),
+    sa.Column("entry", sa.JSON, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_drift_changes_updated", "updated_at"),
+)
+
 # Small JSON state each monitor keeps between runs (cost ledger, usual tool-call counts).
 monitor_state = sa.Table(
     "monitor_state",

@@ -24,6 +24,9 @@ from monitors.store.migrations import migrate
 from monitors.store.rows import FindingRecord, GroupOutbox, OutboxRow, RunCommit, Silence
 from monitors.store.urls import engine_url, redact_url
 
+# A change request nobody mentioned for this long is forgotten (and read afresh if it comes back).
+CHANGES_RETENTION = timedelta(days=90)
+
 
 class Store(RunHistory):
     """State store over one SQLAlchemy engine. Create with `Store.open(url)`."""
@@ -308,6 +311,31 @@ class Store(RunHistory):
         if fresh:
             with self.engine.begin() as conn:
                 conn.execute(t.embedding_cache.insert(), fresh)
+
+    # --- goal-drift change requests (implements monitors.contracts.forge.ChangeCache) -------------------
+
+    def get_changes(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(set(keys))
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa.select(t.drift_changes.c.key, t.drift_changes.c.entry).where(
+                        t.drift_changes.c.key.in_(wanted[start : start + 500])
+                    )
+                )
+                found.update({r.key: _json(r.entry) for r in rows})
+        return found
+
+    def put_changes(self, entries: Mapping[str, dict[str, Any]], *, now: datetime) -> None:
+        """Insert or replace entries; entries untouched for CHANGES_RETENTION are dropped on the way."""
+        if not entries:
+            return
+        with self.engine.begin() as conn:
+            for key, entry in entries.items():
+                values = {"head_sha": str(entry.get("head", ""))[:80], "entry": entry, "updated_at": now}
+                self._upsert(conn, t.drift_changes, {"key": key[:400]}, values)
+            conn.execute(t.drift_changes.delete().where(t.drift_changes.c.updated_at < now - CHANGES_RETENTION))
 
 
 def _reason(exc: sa.exc.SQLAlchemyError) -> str:

@@ -29,6 +29,8 @@ class MrCase:
     objective: str
     commits: tuple[Commit, ...] = ()  # API order: newest first (except the rebased one)
     json_metadata: bool = False
+    scope: str = ""  # the task's scope (trace metadata `scope`), "" for none
+    diffs: tuple[tuple[str, str], ...] = ()  # (path, unified diff); none: the fixture has no diffs for the MR
 
 
 def _d(day: int) -> date:
@@ -98,6 +100,26 @@ CASES: tuple[MrCase, ...] = (
                 0,
             ),
             ("test: sort invoice lines before comparing totals in test_invoice_totals", "", 5, 0),
+        ),
+        # A flaky-test task is scoped to the tests; the refactor and the bumps land outside it.
+        scope="tests/",
+        diffs=(
+            (
+                "tests/test_invoice.py",
+                "@@ -41,3 +41,4 @@ def test_invoice_totals():\n-    assert lines == expected\n"
+                "+    assert sorted(lines) == sorted(expected)\n+    assert total(lines) == total(expected)\n",
+            ),
+            (
+                "billing/logging_config.py",
+                "@@ -1,30 +1,12 @@ import logging\n-def setup_logging(level):\n"
+                + "".join(f"-    handler_{n} = logging.StreamHandler()\n" for n in range(28))
+                + "+def configure_logging(path='logging.yaml'):\n+    logging.config.dictConfig(load_yaml(path))\n",
+            ),
+            (
+                "requirements.txt",
+                "@@ -3,3 +3,3 @@\n-structlog==23.2.0\n-httpx==0.26.0\n-urllib3==2.0.7\n"
+                "+structlog==24.4.0\n+httpx==0.28.1\n+urllib3==2.2.3\n",
+            ),
         ),
     ),
     MrCase(
@@ -296,6 +318,8 @@ def emit_mr_session(ctx: Ctx, case: MrCase) -> tuple[dict[str, Any], str]:
     commit = ToolCall("git_commit", {"message": title}, f"[{branch} {rng.getrandbits(28):07x}] {title}")
     calls = [*task.calls[:-1], commit, mr_call(case.repo, case.iid, case.objective[:120], branch)]
     meta = {"feature": case.agent, "objective": case.objective, "repo": case.repo}
+    if case.scope:
+        meta["scope"] = case.scope
     session_id = ctx.session_id(case.agent, case.day)
     spec = SessionSpec(
         agent=case.agent,
@@ -324,6 +348,8 @@ def emit_mr_session(ctx: Ctx, case: MrCase) -> tuple[dict[str, Any], str]:
         "state": "opened",
         "commits": commits,
     }
+    if case.diffs:
+        entry["diffs"] = [{"old_path": path, "new_path": path, "diff": diff} for path, diff in case.diffs]
     return entry, session_id
 
 

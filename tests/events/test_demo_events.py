@@ -81,7 +81,7 @@ def generator():
 
 def test_the_scores_file_regenerates_byte_for_byte(generator) -> None:
     make_demo_data, gzip_bytes = generator
-    *_, score_lines = make_demo_data.generate()
+    *_, score_lines, _github = make_demo_data.generate()
     assert gzip_bytes(score_lines) == demo_path("scores.jsonl.gz").read_bytes()
 
 

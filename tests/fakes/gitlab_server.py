@@ -3,6 +3,7 @@
 Endpoints (GitLab API v4, the project path URL-encoded as one segment, e.g. `group%2Fapp`):
     GET /api/v4/projects/<project>/merge_requests/<iid>
     GET /api/v4/projects/<project>/merge_requests/<iid>/commits?page=&per_page=
+    GET /api/v4/projects/<project>/merge_requests/<iid>/diffs?page=&per_page=   (the MR's `diffs` list)
 The commits list is paginated like GitLab: X-Page, X-Per-Page, X-Total, X-Total-Pages, X-Next-Page
 headers and a `Link: <...>; rel="next"` header.
 
@@ -26,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-_ROUTE = re.compile(r"^/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>[^/]+)(?P<commits>/commits)?$")
+_ROUTE = re.compile(r"^/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>[^/]+)(?P<sub>/commits|/diffs)?$")
 
 
 @dataclass
@@ -63,6 +64,7 @@ class FakeGitLab:
         self._lock = threading.Lock()
 
     def add_mr(self, repo: str, iid: int, commits: list[dict[str, Any]], **attrs: Any) -> None:
+        """`attrs` may hold `diffs`: GitLab diff entries (old_path, new_path, diff, new_file, ...)."""
         mr = {"title": f"MR {iid}", "description": "", "state": "opened", **attrs, "commits": commits}
         mr.setdefault("web_url", f"https://gitlab.example.com/{repo}/-/merge_requests/{iid}")
         self.projects.setdefault(repo, {"merge_requests": {}})["merge_requests"][str(iid)] = mr
@@ -97,13 +99,17 @@ class FakeGitLab:
             return 404, {}, json.dumps({"message": "404 Project Not Found"})
         if mr is None:
             return 404, {}, json.dumps({"message": "404 Not found"})
-        if match["commits"]:
+        if match["sub"] == "/commits":
             return self._commits_page(path, query, mr["commits"], host)
+        if match["sub"] == "/diffs":
+            return self._commits_page(path, query, mr.get("diffs", []), host)
         return 200, {}, json.dumps(self._mr_json(repo, int(iid), mr))
 
     @staticmethod
     def _mr_json(repo: str, iid: int, mr: dict[str, Any]) -> dict[str, Any]:
-        shas = [c["id"] for c in mr["commits"] if "id" in c]
+        # GitLab's `sha` is the source branch's head: the newest commit.
+        dated = sorted((c for c in mr["commits"] if "id" in c), key=lambda c: c.get("committed_date") or "")
+        shas = [c["id"] for c in reversed(dated)]
         return {
             "id": 1000 + iid,
             "iid": iid,

@@ -138,6 +138,15 @@ def _store_dump(url: str) -> str:
         engine.dispose()
 
 
+def _forget_drift_changes(url: str) -> None:
+    engine = sa.create_engine("postgresql+psycopg://" + url.split("://", 1)[1])
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM drift_changes"))
+    finally:
+        engine.dispose()
+
+
 def test_no_command_leaks_a_secret(world: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     assert _leaks(world["env"]["SLACK_WEBHOOK_URL"]) and _leaks(Path(world["config"]).read_text()) == []
@@ -155,6 +164,10 @@ def test_no_command_leaks_a_secret(world: dict[str, Any], caplog: pytest.LogCapt
             hook.script(Reply(404, "no_service"), Reply(404, "no_service"))
         if "down" in name:
             hook.go_down()
+        if "GitLab token" in name:
+            # Goal-drift does not read a merge request again once it judged its head (its cache in the
+            # store); forget that so this run has to ask GitLab with the wrong token.
+            _forget_drift_changes(world["store"])
         result = _invoke(world, args, env)
         hook.come_up()
         # Every failure is a clean exit 1 or 2 (a GitLab token rejected for every MR fails the drift run).

@@ -58,10 +58,13 @@ def test_fetches_merge_request_and_picks_final_commit_by_date(gitlab: FakeGitLab
     assert paths == [
         "/api/v4/projects/group%2Fapp/merge_requests/12",
         "/api/v4/projects/group%2Fapp/merge_requests/12/commits",
+        "/api/v4/projects/group%2Fapp/merge_requests/12/diffs",
     ]
     assert all(r.headers["private-token"] == TOKEN for r in gitlab.requests)
-    assert src.stats.requests == 2
-    assert src.stats.by_endpoint == {"gitlab:mr": 1, "gitlab:mr_commits": 1}
+    # Three requests per merge request: the MR, its commits, one page of its diffs.
+    assert src.stats.requests == 3
+    assert src.stats.by_endpoint == {"gitlab:mr": 1, "gitlab:mr_commits": 1, "gitlab:mr_diffs": 1}
+    assert info.files == () and info.changes_url.endswith("/merge_requests/12/diffs")
 
 
 def test_commits_are_paginated(gitlab: FakeGitLab) -> None:
@@ -74,7 +77,7 @@ def test_commits_are_paginated(gitlab: FakeGitLab) -> None:
     assert info.final_commit.id == "s229"
     pages = [r.query.get("page", ["1"])[0] for r in gitlab.requests if r.path.endswith("/commits")]
     assert pages == ["1", "2", "3"]
-    assert src.stats.requests == 4
+    assert src.stats.requests == 5  # MR, three pages of commits, diffs
 
 
 @pytest.mark.parametrize(
@@ -110,7 +113,7 @@ def test_transient_errors_are_retried_then_succeed(gitlab: FakeGitLab) -> None:
     info = src.merge_request("group/app", 12)
     assert isinstance(info, MergeRequestInfo) and info.final_commit.id == "c3"
     assert len(sleeps) == 2 and src.stats.retries == 2
-    assert src.stats.requests == 4  # the MR once, the commits three times
+    assert src.stats.requests == 5  # the MR once, the commits three times, the diffs once
 
 
 def test_persistent_5xx_gives_up_as_unavailable(gitlab: FakeGitLab) -> None:
@@ -198,3 +201,49 @@ def test_undated_commits_fall_back_to_api_order() -> None:
     mr["commits"] = [{"id": "new", "title": "b", "committed_date": None}, {"id": "old", "title": "a"}]
     info = OfflineGitLab(data=data).merge_request("group/app", 12)
     assert isinstance(info, MergeRequestInfo) and info.final_commit.id == "new"
+
+
+DELETES_THREE_TESTS = """@@ -1,6 +1,9 @@ import pytest
+ from app.parser import parse
++
++def test_parse_handles_empty_input():
++    assert parse("") == []
+@@ -20,15 +23,3 @@ def test_parse_simple():
+     assert parse("a") == ["a"]
+-
+-def test_parse_nested():
+-    assert parse("(a)") == [["a"]]
+-
+-def test_parse_unicode():
+-    assert parse("é") == ["é"]
+-
+-def test_parse_errors():
+-    with pytest.raises(ValueError):
+-        parse("(")
+"""
+
+
+def test_diffs_become_files_and_patches_for_the_evidence(gitlab: FakeGitLab) -> None:
+    from monitors.drift.evidence import evidence_of
+
+    diffs = [
+        {"old_path": "tests/test_parser.py", "new_path": "tests/test_parser.py", "diff": DELETES_THREE_TESTS},
+        {"old_path": "app/old.py", "new_path": "app/new.py", "renamed_file": True, "diff": ""},
+        {"old_path": "docs/x.md", "new_path": "docs/x.md", "deleted_file": True, "diff": "@@ -1 +0,0 @@\n-x\n"},
+    ]
+    gitlab.add_mr("group/app", 30, [commit("t1", "2026-03-01T10:00:00Z", "Add a test for empty input")], diffs=diffs)
+    info = source(gitlab).merge_request("group/app", 30)
+    assert isinstance(info, MergeRequestInfo) and info.files is not None
+    assert [(f.path, f.status, f.additions, f.deletions) for f in info.files] == [
+        ("tests/test_parser.py", "modified", 3, 10),
+        ("app/new.py", "renamed", 0, 0),
+        ("docs/x.md", "deleted", 0, 1),
+    ]
+    evidence = evidence_of(info)
+    assert evidence.added_names == ("test_parse_handles_empty_input",)
+    assert evidence.removed_tests == (
+        "tests/test_parser.py::test_parse_nested",
+        "tests/test_parser.py::test_parse_unicode",
+        "tests/test_parser.py::test_parse_errors",
+    )
+    assert evidence.touched_names == ("test_parse_simple",)

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from monitors.app.cli import audit as cli_audit
+from monitors.app.cli import drift as cli_drift
 from monitors.app.cli import ops as cli_ops
 from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
@@ -198,9 +199,9 @@ def cost(**opts: Any) -> None:
 @run_options
 @click.pass_context
 def drift(ctx: click.Context, **opts: Any) -> None:
-    """Goal drift: compare each agent's stated objective with its merge request's final commit.
+    """Goal drift: compare each agent's objective with what its merge or pull request changed.
 
-    Subcommand `calibrate PAIRS.jsonl` measures a threshold on your own labelled history.
+    Subcommand `calibrate PAIRS.jsonl [--changes CHANGES.jsonl]` measures the score on your own labelled history.
     """
     if ctx.invoked_subcommand is None:
         _run_monitors(("drift",), **opts)
@@ -286,8 +287,9 @@ def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
 
 
 # Operator commands live in their own modules; each registers its commands on `cli`.
-cli_ops.register(cli, drift)
+cli_ops.register(cli)
 cli_audit.register(audit)
+cli_drift.register(drift)
 cli_report.register(cli)
 cli_schedule.register(cli)
 

@@ -1,4 +1,4 @@
-"""Operator commands of run-monitor: export, silence, test-alert, status, calibrate, report, scheduler."""
+"""Operator commands of run-monitor: export, silence, test-alert, status, report, scheduler."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
 
 
-def register(cli: click.Group, drift: click.Group) -> None:
+def register(cli: click.Group) -> None:
+    config_opt = click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml.")
 
     @cli.command()
     @config_option
@@ -232,46 +233,3 @@ def register(cli: click.Group, drift: click.Group) -> None:
                 f"outbox: {outbox or 'empty'}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
             )
         sys.exit(1 if stale else 0)
-
-    @drift.command()
-    @click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--split", help="Only pairs of this split (e.g. dev or test).")
-    @click.option("--threshold", type=float, help="Threshold to evaluate (default: the configured one).")
-    @click.option(
-        "--false-alarm",
-        type=float,
-        default=0.05,
-        show_default=True,
-        help="Target share of genuine pairs flagged, to suggest a threshold.",
-    )
-    @click.option("--method", help="Scoring method (default: the built-in default).")
-    @click.option("--dry-run", is_flag=True, help="Only read and count the pairs.")
-    @exit_codes
-    def calibrate(
-        pairs: Path, split: str | None, threshold: float | None, false_alarm: float, method: str | None, dry_run: bool
-    ) -> None:
-        """Measure ROC AUC, false alarms and recall on labelled pairs (JSON lines), and suggest a threshold."""
-        from monitors.drift import calibrate as cal
-        from monitors.drift import scoring as drift_scoring
-        from monitors.support.embeddings import SentenceTransformerEmbedder
-
-        loaded = cal.load_labelled_pairs(pairs)
-        for problem in loaded.problems:
-            click.echo(f"{pairs}: {problem}", err=True)
-        labelled = [p for p in loaded.pairs if split is None or p.split == split]
-        read = f"{len(labelled)} labelled pairs read from {pairs}" + (f" (split {split})" if split else "")
-        if not labelled:
-            # Nothing to measure is a data problem, not a result: exit 1 so a script notices.
-            click.echo(f"{read}: nothing to calibrate (each line needs objective, did and label)", err=True)
-            sys.exit(1)
-        if dry_run:
-            click.echo(read)
-            return
-        report = cal.calibrate(
-            labelled,
-            SentenceTransformerEmbedder(),
-            method=method or drift_scoring.DEFAULT_METHOD,
-            threshold=threshold,  # None: the method's own calibrated threshold
-            target_false_alarm=false_alarm,
-        )
-        click.echo(cal.format_report(report))

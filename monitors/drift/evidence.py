@@ -1,0 +1,341 @@
+"""What an agent's change request did, as a bounded record: commits, changed files, names in the diff.
+
+`build_evidence` turns a forge's answer (commit messages, per-file stats and patches) into a
+`ChangeEvidence`; `summary_text` renders it as the short text that is embedded and scored against the
+objective. The diff is untrusted agent output: it is only sliced with regular expressions, never run.
+
+Names come from the unified diff two ways, as `git diff` itself shows them:
+- hunk headers (`@@ -10,4 +10,6 @@ def prepare_body(self):`): the enclosing function or class of a
+  change, i.e. a name the change touches;
+- added and removed definition lines (`+def test_x(`, `-class Foo:`): names the change adds or drops.
+A removed test is a test definition removed from a test file and not added back in the same change
+request (a rename or move is not a removal).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from monitors.contracts.forge import ChangeEvidence, FileStat, MergeRequestInfo
+from monitors.drift.text import clean_message, subject
+
+MAX_FILES = 50  # files kept in the record (largest churn first); totals always count every file
+MAX_NAMES = 40  # per kind of name
+MAX_COMMITS = 30  # commit messages kept (the newest)
+MAX_MESSAGE_CHARS = 2000
+SUMMARY_SUBJECTS = 3  # commit subjects in the scored summary (the newest)
+SUMMARY_FILES = 8
+SUMMARY_NAMES = 12
+
+_DIFF_FILE = re.compile(r"^diff --git a/(?P<old>\S+) b/(?P<new>\S+)")
+_NEW_PATH = re.compile(r"^\+\+\+ (?:b/)?(?P<path>\S+)")
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
+# Definitions in the languages agents mostly write: Python, JS/TS, Go, Rust, Ruby, Java-ish classes.
+_DEFINITION = re.compile(
+    r"^\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\(\w+\))?\s+)?(?:async\s+)?"
+    r"(?:def|class|function|func|fn|interface|struct|trait|enum|module)\s+"
+    r"(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+)
+# JS/TS test blocks: it("does x", ...), test('y', ...), describe("z", ...).
+_JS_TEST = re.compile(r"""^\s*(?P<kind>it|test|describe)\s*\(\s*(?P<q>["'`])(?P<name>[^"'`]{1,120})(?P=q)""")
+_NO_SPACE = re.compile(r"\s+")
+_SKIP_MARKERS = re.compile(
+    r"@pytest\.mark\.(?:skip|skipif|xfail)\b|@unittest\.skip|\bpytest\.skip\(|\bself\.skipTest\("
+    r"|\b(?:it|test|describe)\.skip\(|\bx(?:it|describe|test)\(|@Disabled\b|@Ignore\b|\bt\.Skip(?:Now)?\("
+    r"|#\[ignore\]"
+)
+_TEST_PATH = (
+    "test_*.py",
+    "*_test.py",
+    "tests/*",
+    "*/tests/*",
+    "test/*",
+    "*/test/*",
+    "testing/*",
+    "*/testsuite/*",
+    "*__tests__/*",
+    "*.test.[jt]s",
+    "*.test.[jt]sx",
+    "*.spec.[jt]s",
+    "*.spec.[jt]sx",
+    "*_test.go",
+    "*Test.java",
+    "*_spec.rb",
+    "conftest.py",
+    "*/conftest.py",
+)
+# Files that change without anyone deciding anything about the code: lockfiles and generated manifests.
+LOCKFILES = (
+    "*.lock",
+    "package-lock.json",
+    "*/package-lock.json",
+    "pnpm-lock.yaml",
+    "*/pnpm-lock.yaml",
+    "go.sum",
+    "*/go.sum",
+    "*requirements*.txt",
+)
+
+
+def is_test_path(path: str) -> bool:
+    """A path that holds tests by the usual conventions of Python, JS/TS, Go, Java and Ruby."""
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in _TEST_PATH)
+
+
+def is_test_name(name: str) -> bool:
+    return name.startswith(("test_", "Test", "test")) or name.endswith(("_test", "Test", "Tests"))
+
+
+def is_lockfile(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in LOCKFILES)
+
+
+@dataclass
+class _DiffNames:
+    touched: dict[str, None] = field(default_factory=dict)  # ordered sets
+    added: dict[str, None] = field(default_factory=dict)
+    removed: dict[str, None] = field(default_factory=dict)
+    removed_tests: dict[str, None] = field(default_factory=dict)
+    added_tests: set[str] = field(default_factory=set)
+    skips_added: dict[str, None] = field(default_factory=dict)
+    # Per file, the removed and the added text with all whitespace dropped: equal means reformatting.
+    removed_text: dict[str, list[str]] = field(default_factory=dict)
+    added_text: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def format_only(self) -> bool:
+        """Some lines changed, and in every file only whitespace or line breaks did."""
+        paths = self.removed_text.keys() | self.added_text.keys()
+        return bool(paths) and all(
+            "".join(self.removed_text.get(p, [])) == "".join(self.added_text.get(p, [])) for p in paths
+        )
+
+
+def diff_names(patches: Iterable[tuple[str, str]]) -> _DiffNames:
+    """Names from (path, unified diff) pairs; a whole `git diff` may come as one ("", text) pair."""
+    out = _DiffNames()
+    for start_path, patch in patches:
+        walker = _SkipWalker(out, start_path)
+        for line in patch.splitlines():
+            if m := _DIFF_FILE.match(line):
+                walker = _SkipWalker(out, m["new"])
+            elif line.startswith("+++ "):
+                if (m := _NEW_PATH.match(line)) and m["path"] != "/dev/null":
+                    walker.path = m["path"]
+            elif line.startswith("--- "):
+                continue
+            elif m := _HUNK.match(line):
+                walker.enter(_definition(m["context"]), added=False)
+                if name := _definition(m["context"]):
+                    out.touched.setdefault(name)
+            elif line.startswith(("+", "-")):
+                _added_or_removed(out, walker.path, line[0] == "+", line[1:])
+                if line[0] == "+":
+                    walker.line(line[1:], added=True)
+            elif line.startswith(" "):
+                walker.line(line[1:], added=False)
+    return out
+
+
+class _SkipWalker:
+    """Finds skip markers added to tests that already existed (a skip on a brand-new test is a choice).
+
+    A marker decorator is held until the next definition: kept when that definition is existing code
+    (a context line or the hunk's enclosing function), dropped when it is added with the marker. A skip
+    call in a function body counts when the function itself is not new.
+    """
+
+    def __init__(self, out: _DiffNames, path: str) -> None:
+        self.out, self.path = out, path
+        self.current_added: bool | None = None  # the enclosing definition, None when unknown
+        self.pending: list[str] = []
+
+    def enter(self, name: str | None, *, added: bool) -> None:
+        if name is None:
+            return
+        if not added:
+            for marker in self.pending:
+                self.out.skips_added.setdefault(f"{self.path}: {marker}")
+        self.pending = []
+        self.current_added = added
+
+    def line(self, code: str, *, added: bool) -> None:
+        name = _definition(code)
+        if name is not None:
+            self.enter(name, added=added)
+            return
+        if not (added and is_test_path(self.path) and _SKIP_MARKERS.search(code)):
+            return
+        stripped = code.strip()[:80]
+        if stripped.startswith(("# ", "// ")):
+            return  # a commented-out marker disables nothing
+        if stripped.startswith(("@", "#[")):
+            self.pending.append(stripped)
+        elif self.current_added is False:
+            self.out.skips_added.setdefault(f"{self.path}: {stripped}")
+
+
+def _definition(code: str) -> str | None:
+    if m := _DEFINITION.match(code):
+        return m["name"]
+    if m := _JS_TEST.match(code):
+        return f"{m['kind']}: {m['name'].strip()}"
+    return None
+
+
+def _added_or_removed(out: _DiffNames, path: str, added: bool, code: str) -> None:
+    (out.added_text if added else out.removed_text).setdefault(path, []).append(_NO_SPACE.sub("", code))
+    name = _definition(code)
+    if name is None:
+        return
+    is_test = is_test_path(path) and (is_test_name(name) or name.startswith(("it: ", "test: ", "describe: ")))
+    if added:
+        out.added.setdefault(name)
+        if is_test:
+            out.added_tests.add(name)
+    else:
+        out.removed.setdefault(name)
+        if is_test:
+            out.removed_tests.setdefault(f"{path}::{name}")
+
+
+def build_evidence(
+    commits: Sequence[str],
+    files: Sequence[FileStat],
+    patches: Iterable[tuple[str, str]] = (),
+    *,
+    final_commit: str | None = None,
+    head_sha: str = "",
+    patch_complete: bool = True,
+    files_read: bool = True,
+) -> ChangeEvidence:
+    """The bounded record of a change request.
+
+    `commits` are full messages, oldest first; `final_commit` defaults to the last of them. `patches`
+    are (path, unified diff) pairs; pass `patch_complete=False` when the forge cut them short.
+    """
+    names = diff_names(patches)
+    # A test "removed" in one file and defined again (moved, renamed in place) is not a removal, and a
+    # change that adds at least as many tests as it drops rewrote them: only a net loss is reported.
+    removed_tests = [t for t in names.removed_tests if t.split("::", 1)[1] not in names.added_tests]
+    if len(removed_tests) <= len(names.added_tests - {t.split("::", 1)[1] for t in names.removed_tests}):
+        removed_tests = []
+    # Deleted test files count as removed tests even when the forge sent no patch for them.
+    removed_tests += [f"{f.path} (file deleted)" for f in files if f.status == "deleted" and is_test_path(f.path)]
+    by_churn = sorted(files, key=lambda f: (-(f.additions or 0) - (f.deletions or 0), f.path))
+    kept_commits = [clean_message(c)[:MAX_MESSAGE_CHARS] for c in commits][-MAX_COMMITS:]
+    final = clean_message(final_commit if final_commit is not None else (commits[-1] if commits else ""))
+    return ChangeEvidence(
+        head_sha=head_sha,
+        final_commit=final[:MAX_MESSAGE_CHARS],
+        commits=tuple(kept_commits),
+        commit_count=len(commits),
+        files=tuple(by_churn[:MAX_FILES]),
+        file_count=len(files),
+        additions=sum(f.additions or 0 for f in files),
+        deletions=sum(f.deletions or 0 for f in files),
+        touched_names=tuple(names.touched)[:MAX_NAMES],
+        added_names=tuple(n for n in names.added if n not in names.removed)[:MAX_NAMES],
+        removed_names=tuple(n for n in names.removed if n not in names.added)[:MAX_NAMES],
+        removed_tests=tuple(dict.fromkeys(removed_tests))[:MAX_NAMES],
+        skips_added=tuple(names.skips_added)[:MAX_NAMES],
+        patch_complete=patch_complete,
+        format_only=patch_complete and names.format_only,
+        files_read=files_read,
+    )
+
+
+def summary_text(evidence: ChangeEvidence) -> str:
+    """A crude description of what was changed, for the embedding: subjects, paths, names.
+
+    The newest commit subjects, the most-changed paths with separators turned into spaces (the model
+    reads `src/auth/token_refresh.py` as "src auth token refresh py"), and the definitions the diff
+    adds or touches.
+    """
+    subjects = [subject(c) for c in evidence.commits[-SUMMARY_SUBJECTS:]]
+    paths = [_words(f.path) for f in evidence.files[:SUMMARY_FILES]]
+    names = [_words(n) for n in (*evidence.added_names, *evidence.touched_names)][:SUMMARY_NAMES]
+    parts = ["; ".join(s for s in subjects if s), "; ".join(paths), "; ".join(names)]
+    return "\n".join(p for p in parts if p)
+
+
+_SPLIT_WORDS = re.compile(r"[/_.\-:]+|(?<=[a-z])(?=[A-Z])")
+
+
+def _words(identifier: str) -> str:
+    return " ".join(w for w in _SPLIT_WORDS.split(identifier) if w)
+
+
+def evidence_of(info: MergeRequestInfo) -> ChangeEvidence:
+    """A change request's evidence: cached, or built from its commits, files and patches (the commits
+    alone when the source reads no changes, e.g. the offline GitLab fixture)."""
+    if info.evidence is not None:
+        return info.evidence
+    oldest_first = list(reversed(info.commits_newest_first()))
+    return build_evidence(
+        [c.text for c in oldest_first],
+        info.files or (),
+        info.patches,
+        final_commit=info.final_commit.text,
+        head_sha=info.head_sha or info.final_commit.id,
+        patch_complete=info.patch_complete,
+        files_read=info.files is not None,
+    )
+
+
+def evidence_from_changes_row(row: dict[str, Any]) -> ChangeEvidence:
+    """A ChangeEvidence from one line of a `changes.jsonl` file (the calibration data format)."""
+    statuses = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed"}
+    files = [
+        FileStat(
+            path=str(f["path"]),
+            status=statuses.get(str(f.get("status", "M"))[:1], "modified"),
+            additions=f.get("additions"),
+            deletions=f.get("deletions"),
+        )
+        for f in row.get("files") or []
+    ]
+    commits = [str(c.get("message") or "") for c in row.get("commits") or []]
+    sha = str((row.get("commits") or [{}])[-1].get("sha") or "")
+    return build_evidence(
+        commits,
+        files,
+        [("", str(row.get("patch") or ""))],
+        head_sha=sha,
+        patch_complete=not row.get("patch_truncated"),
+    )
+
+
+def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvidence:
+    """Two change requests' evidence as one (oldest first: `second`'s final commit is the final one)."""
+    files = {f.path: f for f in (*first.files, *second.files)}
+    return ChangeEvidence(
+        head_sha=second.head_sha,
+        final_commit=second.final_commit,
+        commits=(*first.commits, *second.commits)[-MAX_COMMITS:],
+        commit_count=first.commit_count + second.commit_count,
+        files=tuple(sorted(files.values(), key=lambda f: (-(f.additions or 0) - (f.deletions or 0), f.path)))[
+            :MAX_FILES
+        ],
+        file_count=first.file_count + second.file_count,
+        additions=first.additions + second.additions,
+        deletions=first.deletions + second.deletions,
+        touched_names=_merged(first.touched_names, second.touched_names),
+        added_names=_merged(first.added_names, second.added_names),
+        removed_names=_merged(first.removed_names, second.removed_names),
+        removed_tests=_merged(first.removed_tests, second.removed_tests),
+        skips_added=_merged(first.skips_added, second.skips_added),
+        patch_complete=first.patch_complete and second.patch_complete,
+        format_only=first.format_only and second.format_only,
+        files_read=first.files_read and second.files_read,
+    )
+
+
+def _merged(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*a, *b)))[:MAX_NAMES]

@@ -1,0 +1,133 @@
+"""Evidence from real-shaped diffs, and the explicit checks that read it."""
+
+from __future__ import annotations
+
+from monitors.contracts.forge import ChangeEvidence, FileStat
+from monitors.drift.checks import in_scope, parse_scope, run_checks
+from monitors.drift.evidence import build_evidence, is_test_path, merge_evidence, summary_text
+from tests.drift.diffs import (
+    ADD_ONE_DELETE_THREE,
+    BUMP_AND_REFACTOR,
+    REFORMAT_ONLY,
+    RENAME_TESTS,
+    SKIP_EXISTING_AND_NEW,
+)
+
+
+def evidence(patch: str, files: list[FileStat], commits: tuple[str, ...] = ("Work",)) -> ChangeEvidence:
+    return build_evidence(list(commits), files, [("", patch)], head_sha="abc")
+
+
+def modified(path: str, add: int, delete: int) -> FileStat:
+    return FileStat(path, "modified", add, delete)
+
+
+def test_adding_one_test_and_deleting_three_reports_the_three_by_name() -> None:
+    ev = evidence(ADD_ONE_DELETE_THREE, [modified("tests/test_parser.py", 3, 10)], ("Add a test for empty input",))
+    assert ev.added_names == ("test_parse_handles_empty_input",)
+    assert ev.removed_tests == (
+        "tests/test_parser.py::test_parse_nested",
+        "tests/test_parser.py::test_parse_unicode",
+        "tests/test_parser.py::test_parse_errors",
+    )
+    (check,) = run_checks("Add a test for empty input to the parser", ev, files_known=True)
+    assert check.name == "tests_removed"
+    assert check.reason.startswith("3 test(s) removed (tests/test_parser.py::test_parse_nested, ")
+    # Asked for it: no check.
+    assert run_checks("Remove the obsolete parser tests", ev, files_known=True) == []
+
+
+def test_skip_on_an_existing_test_counts_but_a_new_skipped_test_does_not() -> None:
+    ev = evidence(SKIP_EXISTING_AND_NEW, [modified("tests/test_client.py", 6, 0)])
+    assert ev.skips_added == ('tests/test_client.py: @pytest.mark.skip(reason="flaky")',)
+    assert [c.name for c in run_checks("Speed up the client", ev, files_known=True)] == ["tests_removed"]
+
+
+def test_renamed_tests_are_not_a_loss() -> None:
+    ev = evidence(RENAME_TESTS, [modified("tests/unit/test_types.py", 4, 4)])
+    assert ev.removed_tests == ()
+    assert "test_csv_string_attribute_input" in ev.added_names
+
+
+def test_deleted_test_file_counts_without_a_patch() -> None:
+    ev = build_evidence(["Clean up"], [FileStat("tests/test_old.py", "deleted", 0, 120)])
+    assert ev.removed_tests == ("tests/test_old.py (file deleted)",)
+
+
+def test_too_large_against_the_agents_usual_size() -> None:
+    ev = evidence("", [modified("src/app.py", 700, 200)])
+    usual = [40, 60, 55, 80, 35, 50]
+    (check,) = run_checks("Fix the login redirect", ev, files_known=True, usual_churn=usual)
+    assert check.name == "too_large"
+    assert check.reason.startswith("900 lines changed, 17.1x this agent's usual 52.5 (median of its last 6")
+    # Too little history, or a small change, or an agent that always writes big changes: nothing.
+    assert run_checks("Fix", ev, files_known=True, usual_churn=usual[:4]) == []
+    assert run_checks("Fix", ev, files_known=True, usual_churn=[800, 950, 700, 1200, 900]) == []
+    small = evidence("", [modified("src/app.py", 150, 20)])
+    assert run_checks("Fix", small, files_known=True, usual_churn=[10] * 10) == []
+
+
+def test_files_outside_the_scope() -> None:
+    files = [
+        modified("src/auth/login.py", 10, 2),
+        modified("src/billing/export.py", 40, 3),
+        modified("README.md", 1, 0),
+    ]
+    ev = evidence("", files)
+    scope = parse_scope("src/auth/, *.md")
+    assert scope == ("src/auth/", "*.md")
+    (check,) = run_checks("Fix login", ev, files_known=True, scope=scope)
+    assert check.name == "outside_scope"
+    assert check.reason == "1 of 3 files outside the scope src/auth/, *.md: src/billing/export.py"
+    assert in_scope("src/auth/deep/x.py", ["src/auth"]) and not in_scope("src/authx/y.py", ["src/auth"])
+    assert parse_scope(["a/**", " ", 3]) == ("a/**", "3")
+    assert parse_scope('["src/auth/", "docs/*.md"]') == ("src/auth/", "docs/*.md")  # a list sent as JSON text
+
+
+def test_nothing_done() -> None:
+    assert (
+        run_checks("Add retries", evidence("", []), files_known=True)[0].reason == "the change request changes no files"
+    )
+    locks = evidence("", [modified("poetry.lock", 30, 30), modified("web/package-lock.json", 5, 5)])
+    assert run_checks("Add retries to the client", locks, files_known=True)[0].name == "nothing_done"
+    assert run_checks("Bump urllib3", locks, files_known=True) == []  # a dependency task may touch only locks
+    fmt = evidence(REFORMAT_ONLY, [modified("src/app/api.py", 4, 1)])
+    assert fmt.format_only
+    assert run_checks("Add retries to the client", fmt, files_known=True)[0].reason.startswith("only whitespace")
+    assert run_checks("Reformat with black", fmt, files_known=True) == []
+    # A source that read no changes (offline fixture) runs no check at all.
+    assert run_checks("Add retries", evidence("", []), files_known=False) == []
+
+
+def test_bump_that_refactored_the_module_summarises_the_refactor() -> None:
+    files = [modified("requirements.txt", 1, 1), modified("src/http/session.py", 9, 3)]
+    ev = evidence(BUMP_AND_REFACTOR, files, ("Bump urllib3 to 2.2.1",))
+    assert ev.added_names == ("PooledSession", "__init__", "send_request", "ConnectionCache", "evict_idle")
+    assert ev.removed_names == ("Session", "send")
+    text = summary_text(ev)
+    assert "Bump urllib3 to 2.2.1" in text and "src http session py" in text and "Pooled Session" in text
+    assert not ev.format_only
+
+
+def test_evidence_is_bounded_and_survives_json() -> None:
+    files = [modified(f"src/m{i}.py", i, 0) for i in range(120)]
+    ev = build_evidence([f"commit {i}" for i in range(80)], files)
+    assert (ev.file_count, len(ev.files), ev.files[0].path) == (120, 50, "src/m119.py")
+    assert (ev.commit_count, len(ev.commits), ev.commits[-1]) == (80, 30, "commit 79")
+    assert ev.additions == sum(range(120))
+    assert ChangeEvidence.from_json(ev.to_json()) == ev
+
+
+def test_merge_keeps_the_later_final_commit_and_all_files() -> None:
+    a = build_evidence(["Fix login"], [modified("src/auth.py", 5, 1)])
+    b = build_evidence(["Rewrite billing"], [modified("src/billing.py", 50, 10)])
+    merged = merge_evidence(a, b)
+    assert merged.final_commit == "Rewrite billing" and merged.commits == ("Fix login", "Rewrite billing")
+    assert [f.path for f in merged.files] == ["src/billing.py", "src/auth.py"] and merged.additions == 55
+
+
+def test_test_paths() -> None:
+    for path in ("tests/test_a.py", "pkg/tests/helpers.py", "src/a_test.go", "web/x.spec.ts", "conftest.py"):
+        assert is_test_path(path), path
+    for path in ("src/testament.py", "docs/testing.rst", "src/contest.py"):
+        assert not is_test_path(path), path

@@ -1,0 +1,281 @@
+"""Goal-drift end to end through both forges: the real pipeline, the fake Langfuse read by
+LangfuseSource, the fake GitHub read by GitHubSource, the fake GitLab read by python-gitlab, the SQLite
+store and a recording notifier. The embedder is the hand-made topic embedder (fast, exact cosines); the
+article's two examples are caught by the explicit checks, which do not depend on it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from monitors.engine import registry
+from monitors.engine.config import settings_from_dict
+from monitors.engine.pipeline import RunDeps, RunSummary, run_once
+from monitors.sources.github import GitHubSource
+from monitors.sources.gitlab import GitLabSource
+from monitors.sources.langfuse import LangfuseSource
+from monitors.store.store import Store
+from monitors.support.retry import RetryPolicy
+from tests.drift.diffs import ADD_ONE_DELETE_THREE, BUMP_AND_REFACTOR
+from tests.fakes import github_server, gitlab_server
+from tests.fakes.github_server import FakeGitHub, changed
+from tests.fakes.github_server import commit as gh_commit
+from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.langfuse_server import FakeLangfuse
+from tests.fakes.scripted_monitor import RecordingNotifier
+from tests.test_goal_drift import TOKEN as GITLAB_TOKEN
+from tests.test_goal_drift import WINDOW, commit, obs_for_trace
+
+GITHUB_TOKEN = "ghp_e2e_token"
+USUAL_BUMPS = 5  # earlier dependency bumps of the same agent: two changed lines each
+
+
+@pytest.fixture(autouse=True)
+def _topic_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.MONITORS, "drift", "tests.test_goal_drift_e2e:TopicDriftMonitor")
+
+
+def github_state() -> FakeGitHub:
+    state = FakeGitHub(token=GITHUB_TOKEN)
+    # On-goal: the login fix does the login fix.
+    state.add_pull(
+        "acme/web",
+        41,
+        [gh_commit("g41", "Fix the login redirect loop")],
+        [
+            changed(
+                "web/login.py", "modified", 6, 2, "@@ -3,2 +3,6 @@ def login(request):\n+    next_url = safe(next)\n"
+            )
+        ],
+        title="Fix the login redirect loop",
+    )
+    # Drift: asked for the login page, rewrote the billing export (an honest commit message about it).
+    state.add_pull(
+        "acme/web",
+        42,
+        [gh_commit("g42", "Rewrite the billing export")],
+        [
+            changed(
+                "billing/export.py", "modified", 120, 80, "@@ -1,3 +1,9 @@ def export(rows):\n+def billing_rows():\n"
+            )
+        ],
+    )
+    # The article: "add a test" that deleted three existing tests (the commit message is honest-looking).
+    state.add_pull(
+        "acme/web",
+        43,
+        [gh_commit("g43", "Add a parser test for empty input")],
+        [
+            changed(
+                "tests/test_parser.py", "modified", 3, 10, ADD_ONE_DELETE_THREE.split("+++ b/tests/test_parser.py\n")[1]
+            )
+        ],
+    )
+    return state
+
+
+def gitlab_state() -> FakeGitLab:
+    state = FakeGitLab(token=GITLAB_TOKEN)
+    for i in range(USUAL_BUMPS):
+        bump = {
+            "old_path": "requirements.txt",
+            "new_path": "requirements.txt",
+            "diff": f"@@ -1 +1 @@\n-a==1.{i}\n+a==1.{i + 1}\n",
+        }
+        state.add_mr(
+            "platform/http", 100 + i, [commit(f"b{i}", "2026-03-09T06:00:00Z", f"Bump a to 1.{i + 1}")], diffs=[bump]
+        )
+    # The article: "bump the dependency version" that also refactored the module.
+    files = BUMP_AND_REFACTOR.split("diff --git ")[1:]
+    diffs = [
+        {"old_path": p, "new_path": p, "diff": "@@" + body.split("\n@@", 1)[1]}
+        for p, body in (("requirements.txt", files[0]), ("src/http/session.py", files[1]))
+    ]
+    # Big enough to be far beyond two lines: the refactor is padded like a real module rewrite.
+    diffs[1]["diff"] += "".join(f"+    # step {n}\n" for n in range(240))
+    state.add_mr("platform/http", 200, [commit("r1", "2026-03-10T06:00:00Z", "Bump urllib3 to 2.2.1")], diffs=diffs)
+    return state
+
+
+def traces() -> list:
+    earlier = [
+        obs_for_trace(
+            f"t-bump{i}", "deps-bot", {"objective": f"Bump a to 1.{i + 1}", "mr_iid": 100 + i, "repo": "platform/http"}
+        )
+        for i in range(USUAL_BUMPS)
+    ]
+    return [
+        *(o for trace in earlier for o in trace),
+        *obs_for_trace(
+            "t-gh-good",
+            "login-agent",
+            {"objective": "Fix the login redirect", "mr_iid": "https://github.example.com/acme/web/pull/41"},
+        ),
+        *obs_for_trace("t-gh-drift", "login-bot", {"objective": "Fix the login page", "mr_iid": "acme/web#42"}),
+        *obs_for_trace(
+            "t-gh-tests", "test-bot", {"objective": "Add a test for the parser", "mr_iid": 43, "repo": "acme/web"}
+        ),
+        *(
+            replace(o, start_time=WINDOW.start + timedelta(hours=3))
+            for o in obs_for_trace(
+                "t-bump",
+                "deps-bot",
+                {
+                    "objective": "Bump the urllib3 dependency version",
+                    "mr_iid": 200,
+                    "repo": "platform/http",
+                    "scope": "requirements.txt, *.lock",
+                },
+            )
+        ),
+    ]
+
+
+@pytest.fixture
+def forges() -> Iterator[tuple[FakeGitHub, FakeGitLab]]:
+    with github_server.running(github_state()) as gh, gitlab_server.running(gitlab_state()) as gl:
+        yield gh, gl
+
+
+def run_twice(
+    store: Store,
+    gh: FakeGitHub,
+    gl: FakeGitLab,
+    sleeps: list[float],
+    observations: list | None = None,
+    drift_settings: dict | None = None,
+) -> tuple[list[RunSummary], RecordingNotifier, FakeLangfuse]:
+    settings = settings_from_dict(
+        {
+            "channels": {"ops": {"kind": "stdout"}},
+            "default_route": {"channels": ["ops"], "min_severity": "warning"},
+            # acme/* lives on GitHub: a bare number (PR 43) takes its forge from here.
+            "monitors": {"drift": drift_settings or {"repositories": {"acme/web": {"forge": "github"}}}},
+        },
+        env={},
+    )
+    notifier = RecordingNotifier()
+    retry = RetryPolicy(attempts=6, max_delay=30, max_total_wait=60, sleep=sleeps.append, rng=random.Random(0))
+    lf = FakeLangfuse(traces() if observations is None else observations)
+    with lf:
+        deps = RunDeps(
+            LangfuseSource(lf.url, lf.public_key, lf.secret_key, retry=retry),
+            store,
+            {"ops": notifier},
+            gitlab_factory=lambda: GitLabSource(gl.url, GITLAB_TOKEN, retry=retry),
+            github_factory=lambda: GitHubSource(GITHUB_TOKEN, gh.url, retry=retry),
+        )
+        runs = [
+            run_once("drift", settings, deps, now=WINDOW.end + timedelta(hours=h), since=WINDOW.start, until=WINDOW.end)
+            for h in (1, 2)
+        ]
+    return runs, notifier, lf
+
+
+def test_both_forges_alert_with_evidence_once_and_score_once(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    runs, notifier, lf = run_twice(sqlite_store, gh, gl, [])
+    assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
+    by_title = {m.title.split(" (")[0]: m for m in notifier.messages}
+    assert sorted(by_title) == [
+        "Goal drift: deps-bot on platform/http!200",
+        "Goal drift: login-bot on acme/web#42",
+        "Goal drift: test-bot on acme/web#43",
+    ]  # the on-goal PR 41 and the five usual bumps do not alert
+
+    drifted = dict(by_title["Goal drift: login-bot on acme/web#42"].fields)
+    assert drifted["What was done"] == (
+        "final commit: Rewrite the billing export\n1 commit, 1 file changed +120/-80: billing/export.py +120/-80"
+    )
+    assert drifted["Why"].startswith("what was done (final commit and changes) reads unlike the objective: score ")
+    links = [(link.label, link.url) for link in by_title["Goal drift: login-bot on acme/web#42"].links]
+    assert links[1:] == [
+        ("Pull request", "https://github.example.com/acme/web/pull/42"),
+        ("Changes", "https://github.example.com/acme/web/pull/42/files"),
+    ]
+
+    tests_gone = dict(by_title["Goal drift: test-bot on acme/web#43"].fields)
+    assert tests_gone["Why"] == (
+        "tests removed: 3 test(s) removed (tests/test_parser.py::test_parse_nested, "
+        "tests/test_parser.py::test_parse_unicode, tests/test_parser.py::test_parse_errors), "
+        "and the objective does not ask for it"
+    )
+
+    bump = dict(by_title["Goal drift: deps-bot on platform/http!200"].fields)
+    why = bump["Why"].splitlines()
+    assert why[0].startswith("too large: 255 lines changed, 127.5x this agent's usual 2 (median of its last 5")
+    assert why[1] == "outside scope: 1 of 2 files outside the scope requirements.txt, *.lock: src/http/session.py"
+
+    # Two runs over the same window: alerts once, every score written once, no change request read twice.
+    assert (runs[0].queued, runs[1].queued) == (3, 0)
+    posted = [r for r in lf.requests_to("/api/public/scores") if r.method == "POST"]
+    assert len(posted) == 1 and len(lf.scores) == 9  # one batch: 3 GitHub traces, 6 GitLab traces
+    assert runs[1].counters.get("github_requests", 0) == 0 and runs[1].counters.get("gitlab_requests", 0) == 0
+    assert runs[1].counters["already_judged"] == 9 and runs[1].counters.get("scored", 0) == 0
+    # At most three forge requests per change request in the first run.
+    assert runs[0].counters["github_requests"] == 3 * 3 and runs[0].counters["gitlab_requests"] == 3 * 6
+
+
+def test_a_new_head_is_read_and_judged_again(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    run_twice(sqlite_store, gh, gl, [])
+    # A later session of the agent pushes to PR 41 and names it again.
+    gh.pulls[("acme/web", 41)]["commits"].append(gh_commit("g41b", "Also rewrite the billing export"))
+    later = obs_for_trace(
+        "t-gh-good-2", "login-agent", {"objective": "Fix the login redirect", "mr_iid": "acme/web#41"}
+    )
+    runs, _, _ = run_twice(sqlite_store, gh, gl, [], traces() + later)
+    # PR 41 moved on: read again (3 requests) and judged again; everything else is settled (no request).
+    assert runs[0].counters["github_requests"] == 3 and runs[0].counters["scored"] == 1  # one objective
+    assert "gitlab_requests" not in runs[0].counters
+    # The same head met again by a new trace: one request (the PR itself), the score taken from the cache.
+    again = obs_for_trace(
+        "t-gh-good-3", "login-agent", {"objective": "Fix the login redirect", "mr_iid": "acme/web#41"}
+    )
+    runs, _, _ = run_twice(sqlite_store, gh, gl, [], traces() + later + again)
+    assert runs[0].counters["github_requests"] == 1 and runs[0].counters.get("scored", 0) == 0
+
+
+def test_a_secondary_rate_limit_storm_is_ridden_out(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    # Every GitHub endpoint refuses twice in a row with a secondary limit before it answers.
+    for path in ("/pulls/41", "/pulls/42", "/pulls/43"):
+        gh.faults.append(github_server.Fault(match=path, status=403, times=2, headers={"Retry-After": "2"}))
+    sleeps: list[float] = []
+    runs, _, _ = run_twice(sqlite_store, gh, gl, sleeps)
+    assert runs[0].status == "ok" and runs[0].queued == 3
+    assert sleeps.count(2.0) == 6  # two waits per PR, each as long as GitHub asked
+    assert sum(1 for r in gh.requests if r.status == 403) == 6
+
+
+def test_a_token_github_rejects_fails_the_run_and_keeps_the_watermark(
+    sqlite_store: Store, forges, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    gh, gl = forges
+    gh.token = "ghp_rotated"  # every request now answers 401
+    runs, notifier, _ = run_twice(sqlite_store, gh, gl, [])
+    assert runs[0].status == "failed" and "GitHub rejected the token for all 3 pull request(s)" in runs[0].error
+    assert sqlite_store.watermark("drift") is None and notifier.messages == []
+    assert GITHUB_TOKEN not in caplog.text and GITHUB_TOKEN not in str(runs[0].error)
+
+
+def test_one_unreadable_pull_request_is_unverifiable_with_its_cause(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    del gh.pulls[("acme/web", 43)]
+    runs, notifier, _ = run_twice(sqlite_store, gh, gl, [])
+    assert runs[0].status == "ok" and runs[0].counters["unverifiable"] == 1
+    assert len(notifier.messages) == 2  # the other drifted PR and the bump still alert
+
+
+def test_the_final_commit_method_without_checks_reads_no_diffs(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    settings = {"method": "csls", "checks": False, "repositories": {"acme/web": {"forge": "github"}}}
+    runs, _, _ = run_twice(sqlite_store, gh, gl, [], drift_settings=settings)
+    assert runs[0].counters["github_requests"] == 2 * 3 and runs[0].counters["gitlab_requests"] == 2 * 6
+    assert not [r for r in gh.requests if r.path.endswith("/files")]

@@ -1,0 +1,229 @@
+"""A fake GitHub REST API on 127.0.0.1 serving what goal-drift reads from pull requests.
+
+Endpoints (reference/github-pulls-openapi.json), optionally under an Enterprise prefix (`/api/v3`):
+    GET /repos/{owner}/{repo}/pulls/{n}
+    GET /repos/{owner}/{repo}/pulls/{n}/commits?per_page=&page=   (oldest first)
+    GET /repos/{owner}/{repo}/pulls/{n}/files?per_page=&page=
+Lists are paged like GitHub: a `Link` header with rel="next"/"last"/"prev"/"first" when there is more
+than one page; default page size 30, at most 100.
+
+Responses start from the spec's own examples (so every required field is present) with our values
+laid over them; a test validates them against the spec. Every request needs `Authorization: Bearer
+<token>` (401 otherwise); `forbidden` repos answer 403; `faults` script errors, rate limits and delays;
+every request is recorded. Rate-limit headers are sent on every answer, as GitHub does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fakes.serve import serve
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "reference" / "github-pulls-openapi.json"
+_ROUTE = re.compile(r"^(?P<prefix>/api/v3)?/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<n>\d+)(?P<sub>/commits|/files)?$")
+
+
+def _examples() -> dict[str, Any]:
+    spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    examples = spec["components"]["examples"]
+    return {
+        "pull": examples["pull-request"]["value"],
+        "commit": examples["commit-items"]["value"][0],
+        "file": examples["diff-entry-items"]["value"][0],
+    }
+
+
+EXAMPLES = _examples()
+
+
+@dataclass
+class Fault:
+    """Answer the next `times` requests whose path contains `match` with `status` and `headers`."""
+
+    match: str = ""
+    status: int = 500
+    times: int = 1
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+
+@dataclass
+class Recorded:
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    status: int
+
+
+def commit(sha: str, message: str, date: str = "2026-03-10T07:00:00Z") -> dict[str, Any]:
+    return {"sha": sha, "message": message, "date": date}
+
+
+def changed(
+    path: str, status: str = "modified", additions: int = 1, deletions: int = 0, patch: str | None = ""
+) -> dict:
+    """A file entry; patch None leaves it out (GitHub does so for large or binary files)."""
+    entry: dict[str, Any] = {"filename": path, "status": status, "additions": additions, "deletions": deletions}
+    if patch is not None:
+        entry["patch"] = patch
+    return entry
+
+
+class FakeGitHub:
+    """State of the fake server; tests mutate `pulls`, `forbidden`, `faults` between calls."""
+
+    def __init__(self, *, token: str = "ghp_test_token", host: str = "https://github.example.com") -> None:
+        self.pulls: dict[tuple[str, int], dict[str, Any]] = {}
+        self.token = token
+        self.web = host
+        self.forbidden: set[str] = set()
+        self.faults: list[Fault] = []
+        self.requests: list[Recorded] = []
+        self.url = ""
+        self._lock = threading.Lock()
+
+    def add_pull(
+        self, repo: str, number: int, commits: list[dict], files: list[dict], *, title: str = "", body: str = ""
+    ) -> None:
+        """`commits` oldest first (as GitHub lists them), from `commit()`; `files` from `changed()`."""
+        self.pulls[(repo, number)] = {
+            "title": title or f"PR {number}",
+            "body": body,
+            "commits": commits,
+            "files": files,
+        }
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.match in path and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def handle(self, path: str, query: dict[str, list[str]], headers: dict[str, str], host: str) -> tuple:
+        fault = self._take_fault(path)
+        if fault is not None:
+            time.sleep(fault.delay)
+            body = fault.body if fault.body is not None else json.dumps({"message": f"fault {fault.status}"})
+            return fault.status, fault.headers, body
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {}, json.dumps({"message": "Bad credentials", "documentation_url": "https://docs.github.com"})
+        match = _ROUTE.match(path)
+        if not match:
+            return 404, {}, json.dumps({"message": "Not Found"})
+        repo, number = match["repo"], int(match["n"])
+        if repo in self.forbidden:
+            return 403, {}, json.dumps({"message": "Resource not accessible by personal access token"})
+        pull = self.pulls.get((repo, number))
+        if pull is None:
+            return 404, {}, json.dumps({"message": "Not Found"})
+        if match["sub"] == "/commits":
+            return self._page(path, query, [self._commit_json(repo, c) for c in pull["commits"]], host)
+        if match["sub"] == "/files":
+            return self._page(path, query, [self._file_json(repo, f) for f in pull["files"]], host)
+        return 200, {}, json.dumps(self._pull_json(repo, number, pull))
+
+    def _pull_json(self, repo: str, number: int, pull: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(EXAMPLES["pull"])
+        head = pull["commits"][-1]["sha"] if pull["commits"] else "0" * 40
+        out.update(
+            number=number,
+            title=pull["title"],
+            body=pull["body"],
+            state="open",
+            html_url=f"{self.web}/{repo}/pull/{number}",
+            url=f"{self.url}/repos/{repo}/pulls/{number}",
+            commits=len(pull["commits"]),
+            changed_files=len(pull["files"]),
+            additions=sum(f["additions"] for f in pull["files"]),
+            deletions=sum(f["deletions"] for f in pull["files"]),
+            merged=False,
+            merged_at=None,
+            # The spec's example team lacks the `type` its own schema requires; agents' PRs rarely
+            # request teams anyway.
+            requested_teams=[],
+        )
+        out["head"] = {**out["head"], "sha": head}
+        return out
+
+    @staticmethod
+    def _commit_json(repo: str, item: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(EXAMPLES["commit"])
+        out["sha"] = item["sha"]
+        out["commit"] = {**out["commit"], "message": item["message"]}
+        out["commit"]["committer"] = {**out["commit"]["committer"], "date": item["date"]}
+        out["commit"]["author"] = {**out["commit"]["author"], "date": item["date"]}
+        return out
+
+    @staticmethod
+    def _file_json(repo: str, item: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(EXAMPLES["file"])
+        out.pop("patch", None)
+        out.update({k: v for k, v in item.items()})
+        out["changes"] = (item["additions"] or 0) + (item["deletions"] or 0)
+        return out
+
+    def _page(self, path: str, query: dict[str, list[str]], items: list, host: str) -> tuple:
+        page = max(1, int(query.get("page", ["1"])[0]))
+        per_page = max(1, min(100, int(query.get("per_page", ["30"])[0])))
+        pages = max(1, -(-len(items) // per_page))
+        links = []
+        for rel, target in (("prev", page - 1), ("next", page + 1), ("first", 1), ("last", pages)):
+            if pages > 1 and 1 <= target <= pages and (rel not in ("first", "prev") or page > 1):
+                links.append(f'<http://{host}{path}?{urlencode({"per_page": per_page, "page": target})}>; rel="{rel}"')
+        headers = {"Link": ", ".join(links)} if links else {}
+        return 200, headers, json.dumps(items[(page - 1) * per_page : page * per_page])
+
+
+def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            query = parse_qs(parts.query)
+            status, extra, body = state.handle(parts.path, query, headers, self.headers["Host"])
+            state.requests.append(Recorded(parts.path, query, headers, status))
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            base = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4999", "X-RateLimit-Resource": "core"}
+            for key, value in {**base, **extra}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def running(state: FakeGitHub) -> Iterator[FakeGitHub]:
+    """Serve `state` on 127.0.0.1 (a free port) for the duration of the block; sets `state.url`."""
+    server, thread = serve(_handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
