@@ -209,7 +209,7 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         conn.exec_driver_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, status VARCHAR(20))")
         conn.exec_driver_sql("INSERT INTO outbox (id, status) VALUES (1, 'pending')")
         conn.exec_driver_sql("INSERT INTO schema_migrations VALUES ('m001_initial', '2026-01-01')")
-    assert migrate(engine) == ["m002_written_scores", "m003_outbox_unconfirmed"]
+    assert migrate(engine) == ["m002_written_scores", "m003_outbox_unconfirmed", "m004_drift_changes"]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
 

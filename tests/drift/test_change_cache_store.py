@@ -30,12 +30,12 @@ def test_stale_entries_are_pruned_on_write(store: Store) -> None:
     assert set(store.get_changes(["old", "new"])) == {"new"}
 
 
-def test_m002_adds_the_table_to_a_database_created_before_it(tmp_path) -> None:
+def test_m004_adds_the_table_to_a_database_created_before_it(tmp_path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate(engine)
     schema.drift_changes.drop(engine)
     with engine.begin() as conn:
-        conn.execute(schema.migrations.delete().where(schema.migrations.c.name == "m002_drift_changes"))
-    assert migrate(engine) == ["m002_drift_changes"]
+        conn.execute(schema.migrations.delete().where(schema.migrations.c.name == "m004_drift_changes"))
+    assert migrate(engine) == ["m004_drift_changes"]
     assert "drift_changes" in sa.inspect(engine).get_table_names()
     engine.dispose()

@@ -37,7 +37,6 @@ def _when(value: datetime | None) -> str:
 
 
 def register(cli: click.Group) -> None:
-    config_opt = click.option("--config", "-c", type=click.Path(dir_okay=False), help="monitors.yaml.")
 
     @cli.command()
     @config_option
