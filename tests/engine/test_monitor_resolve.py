@@ -15,7 +15,8 @@ def test_drift_alert_resolves_when_the_new_head_matches_the_objective(gitlab) ->
     # that still carries the billing rewrite keeps drifting there (the resolve path is the same). Checks
     # off: this fake merge request has no diff, which the "nothing done" check would flag.
     first = make_ctx(all_traces(), gitlab)
-    assert "group/app!20@bill9" in {f.dedupe_key for f in run(first, method=FINAL_COMMIT, checks=False) if f.kind == "drift"}
+    drifted = {f.dedupe_key for f in run(first, method=FINAL_COMMIT, checks=False) if f.kind == "drift"}
+    assert "group/app!20@bill9" in drifted
     assert "group/app!20@bill9" not in {f.dedupe_key for f in first.resolved}
     # The agent pushes a commit that does what it was asked: "Fix the login page".
     fixed = commit("login10", "2026-03-10T09:00:00Z", "Fix the login page layout")
