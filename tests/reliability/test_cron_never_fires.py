@@ -10,10 +10,13 @@ from click.testing import CliRunner
 
 from monitors.app.cli.main import cli
 
+# A run needs somewhere to read traces from; these tests are about the other keys.
+LANGFUSE = "langfuse:\n  public_key: pk-lf-test\n  secret_key: sk-lf-test\n"
+
 
 def _validate(tmp_path: Path, cron: str):
     config = tmp_path / "monitors.yaml"
-    config.write_text("store:\n  url: sqlite:///state.db\n")
+    config.write_text(LANGFUSE + "store:\n  url: sqlite:///state.db\n")
     schedules = tmp_path / "schedules.yaml"
     schedules.write_text(f'jobs:\n  - {{name: cost, monitor: cost, cron: "{cron}"}}\n')
     return CliRunner().invoke(cli, ["validate", "-c", str(config), "-s", str(schedules)]), schedules

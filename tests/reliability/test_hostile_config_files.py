@@ -16,6 +16,9 @@ from monitors.app.cli.main import cli
 from monitors.engine.config import load_config
 from monitors.engine.yaml_input import MAX_NODES
 
+# A run needs somewhere to read traces from; these tests are about the other keys.
+LANGFUSE = "langfuse:\n  public_key: pk-lf-test\n  secret_key: sk-lf-test\n"
+
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "store:\n  url: sqlite:///state.db\n"
 
@@ -91,7 +94,7 @@ def test_a_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
 )
 def test_validate_rejects_a_store_url_no_run_could_open(url: str, expected: str, tmp_path: Path) -> None:
     path = tmp_path / "monitors.yaml"
-    path.write_text(f"store:\n  url: '{url}'\n")
+    path.write_text(LANGFUSE + f"store:\n  url: '{url}'\n")
     result = CliRunner().invoke(cli, ["validate", "-c", str(path)])
     assert result.exit_code == 2, result.output
     assert f"{path}: store.url: {expected}" in result.output, result.output
@@ -103,6 +106,6 @@ def test_validate_rejects_a_store_url_no_run_could_open(url: str, expected: str,
                                  "postgresql://u@/m"])  # fmt: skip
 def test_validate_accepts_the_store_urls_a_run_can_open(url: str, tmp_path: Path) -> None:
     path = tmp_path / "monitors.yaml"
-    path.write_text(f"store:\n  url: '{url}'\n")
+    path.write_text(LANGFUSE + f"store:\n  url: '{url}'\n")
     result = CliRunner().invoke(cli, ["validate", "-c", str(path)])
     assert result.exit_code == 0, result.output

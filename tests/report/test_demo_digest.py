@@ -106,7 +106,7 @@ def test_demo_digest_bookkeeping_matches_the_week(posted: dict) -> None:
     body = _unescape(posted["mm"]["attachments"][0]["text"])
     # The runs just made are this week's runs, and only this week's data is vouched for.
     assert "cost: ok, 168 run(s) this week, whole week checked" in body
-    assert "audit: ok, 1 run(s) this week, whole week checked" in body
+    assert "audit: ok, 8 run(s) this week, whole week checked" in body  # daily at 07:15, and once at the end
     assert " Dec " not in body  # no wall-clock date from after the week
     assert "Goal drift, 1,968 traces of 4 agents: traces state an objective but name no merge request" in body
     assert "GitLab: the merge request has no commits (e.g. platform/api!219)" in body

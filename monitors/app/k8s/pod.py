@@ -30,9 +30,11 @@ SECRET_KEYS = (
     "LANGFUSE_PUBLIC_KEY",
     "LANGFUSE_SECRET_KEY",
     "GITLAB_TOKEN",
+    "GITHUB_TOKEN",
     "SLACK_WEBHOOK_URL",
     "MATTERMOST_WEBHOOK_URL",
     "MONITORS_STORE_URL",
+    "PUSHGATEWAY_URL",
 )
 
 # Goal-drift loads torch and a sentence-transformer; the scheduler may run it too. The rest stay small.
