@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
@@ -80,6 +80,9 @@ class HttpSession:
         self.limiter = limiter
         self.timeout = timeout
         self._secrets = credential_forms(public_key, secret_key)
+        parts = urlsplit(self.host)
+        # host[:port] only: a URL's user:password part never reaches a message.
+        self.where = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or self.host)
         self.client = httpx.Client(
             base_url=self.host,
             auth=httpx.BasicAuth(public_key, secret_key),
@@ -121,7 +124,7 @@ class HttpSession:
                 ours = str(exc).startswith("no complete answer")  # the total budget, not one read
                 reason, retry_after = f"timed out ({exc if ours else exc.__class__.__name__})", None
             except httpx.TransportError as exc:
-                reason, retry_after = f"connection failed ({exc.__class__.__name__})", None
+                reason, retry_after = f"connection to {self.where} failed ({exc.__class__.__name__})", None
             except SourceError as exc:
                 exc.args = (self.redact(str(exc)),)  # keep the subclass and its fields (BudgetSpent.retry_after)
                 raise exc.with_traceback(None) from None

@@ -184,10 +184,20 @@ class CostAccumulator:
         ]
 
 
+def _require_utf8(line: str) -> None:
+    """Raise ValueError for a line read with surrogateescape that held bytes which are not UTF-8."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not UTF-8 text") from None
+
+
 def _open_text(path: Path) -> IO[str]:
+    # surrogateescape: a line that is not UTF-8 is read, then counted as malformed, instead of ending
+    # the whole read with a UnicodeDecodeError.
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open("r", encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
+    return path.open("r", encoding="utf-8", errors="surrogateescape")
 
 
 class ReplaySource:
@@ -243,25 +253,26 @@ class ReplaySource:
         what = str(self.path) if self.path else f"{len(self._observations or [])} observations"
         return f"ReplaySource({what})"
 
-    def _all(self) -> Iterator[Observation]:
+    def _all(self, *, count: bool = True) -> Iterator[Observation]:
         if self._observations is not None:
             yield from self._observations
             return
         assert self.path is not None
         try:
             with _open_text(self.path) as fh:
-                yield from self._parse_lines(fh)
+                yield from self._parse_lines(fh, count=count)
         except (OSError, EOFError) as exc:
             raise SourceError(f"cannot read replay file {self.path}: {exc.__class__.__name__}: {exc}") from exc
 
-    def _parse_lines(self, lines: Iterable[str]) -> Iterator[Observation]:
+    def _parse_lines(self, lines: Iterable[str], *, count: bool = True) -> Iterator[Observation]:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
+                _require_utf8(line)
                 obs = parse_observation(json.loads(line))
             except (ValueError, MalformedRecord) as exc:  # JSONDecodeError is a ValueError
-                if number not in self._malformed_lines:
+                if count and number not in self._malformed_lines:
                     self._malformed_lines.add(number)
                     self.stats.count_malformed(f"line {number}: {exc}")
                 continue
@@ -276,7 +287,8 @@ class ReplaySource:
         "the last 24 hours" (a live run's default) would usually miss all of it.
         """
         first = last = None
-        for obs in self._all():
+        # Not counted here: span() is read before a run starts, and the run counts what it reads.
+        for obs in self._all(count=False):
             first = obs.start_time if first is None or obs.start_time < first else first
             last = obs.start_time if last is None or obs.start_time > last else last
         if first is None or last is None:
@@ -314,6 +326,7 @@ class ReplaySource:
                     if not line.strip():
                         continue
                     try:
+                        _require_utf8(line)
                         found.append(parse_score(json.loads(line)))
                     except (ValueError, MalformedRecord) as exc:
                         self.stats.count_malformed(f"{path.name} line {number}: {exc}")

@@ -269,3 +269,35 @@ def test_example_config_points_only_at_files_in_the_repository() -> None:
     text = (ROOT / "monitors.yaml").read_text()
     for name in re.findall(r"\b[\w./-]+\.(?:md|yaml|json)\b", text):
         assert (ROOT / name).exists(), f"monitors.yaml mentions {name}, which is not in the repository"
+
+
+# --- a replay file whose lines are not UTF-8 ------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_a_replay_line_that_is_not_utf8_is_counted_not_a_traceback(tmp_path: Path, suffix: str) -> None:
+    import gzip
+
+    good = DEMO_FILE.read_bytes()
+    lines = gzip.decompress(good).splitlines(keepends=True)[:200]
+    body = b"".join(lines[:100]) + b'{"id": "\xff\xfe latin-1 \xe9t\xe9"}\n' + b"".join(lines[100:])
+    path = tmp_path / f"week{suffix}"
+    path.write_bytes(gzip.compress(body) if suffix.endswith(".gz") else body)
+    config = _config(tmp_path, TERMINAL)
+    result = _invoke("audit", "-c", config, "--source", path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert "malformed=1" in summary, summary
+
+
+def test_a_connection_error_names_the_langfuse_host(tmp_path: Path) -> None:
+    # Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
+    langfuse = {
+        "langfuse": {"host": "http://127.0.0.1:9", "public_key": "pk-lf-x", "secret_key": "sk-lf-x", "max_retries": 0}
+    }
+    config = _config(tmp_path, TERMINAL | langfuse)
+    result = _invoke("cost", "-c", config, "--dry-run")
+    assert result.exit_code == 1
+    assert "connection to 127.0.0.1:9 failed" in result.output, result.output
+    assert "sk-lf-x" not in result.output
