@@ -117,7 +117,8 @@ def _drift(report: WeekReport, links: list[Link]) -> Section | None:
     for i, f in enumerate(report.drift[:TOP_N], 1):
         fields = dict(f.fields)
         agent = fields.get("Agent", "?")
-        subject = f"{f.text('repo')}!{f.text('mr_iid')}" if f.text("mr_iid") else f.dedupe_key
+        mark = "#" if f.text("forge") == "github" else "!"  # GitHub numbers pull requests #59, GitLab !59
+        subject = f"{f.text('repo')}{mark}{f.text('mr_iid')}" if f.text("mr_iid") else f.dedupe_key
         asked = short(fields.get("Objective", ""), TEXT_MAX)
         did = short(fields.get("What was done", ""), TEXT_MAX)
         lines.append(
