@@ -43,7 +43,7 @@ LOOP_CASES = [
     # (id, calls, wasted steps)
     ("asks again for what the user does not have, then goodbyes", talk(
         ("say", ASK_IDS, "I don't have the reservation ID."), ("say", NEED_ID, "I really don't have it."),
-        ("say", NEED_ID_AGAIN, "I'll look for it."), ("say", BYE, "Thanks!"), ("say", BYE_AGAIN, "Bye!")), [3, 5]),
+        ("say", NEED_ID_AGAIN, "I'll look for it."), ("say", BYE, "Thanks!"), ("say", BYE_AGAIN, "Bye!")), [2, 3, 5]),
     ("a think between replies does not break the stretch", talk(
         ("say", ASK_IDS), ("say", NEED_ID), ("think", "user has no id"), ("say", NEED_ID_AGAIN),
         ("say", BYE), ("say", BYE_AGAIN)), [4, 6]),
@@ -68,9 +68,10 @@ def test_conversation_loops(calls, wasted):
 
 def test_loop_finding_quotes_the_repeated_reply():
     (issue,) = find_conversation_loops(LOOP_CASES[0][1], lexical_similarity)
-    assert issue.detail.startswith("2 replies repeat an earlier reply")
+    assert issue.detail.startswith("3 replies repeat an earlier reply")
+    assert '#2 "Unfortunately, I need the reservation ID' in issue.detail
     assert '#3 "To proceed, I need the reservation ID.' in issue.detail
-    assert issue.related == (2, 4)
+    assert issue.related == (1, 4)  # the first ask for the id, the first goodbye
 
 
 def test_embedding_similarity_finds_the_same_loop_and_loads_lazily():
