@@ -141,7 +141,11 @@ class PlanConfig(_Check):
 class ToolSequenceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min_tool_calls: int = Field(5, ge=1, description="Skip sessions with fewer tool calls than this.")
+    min_tool_calls: int = Field(
+        5,
+        ge=1,
+        description="Skip sessions with fewer tool calls than this (the conversation checks still read their replies).",
+    )
     session_lookback: Duration = Field(
         timedelta(hours=6),
         description="Read this far before the window so a session that began in the previous window is "

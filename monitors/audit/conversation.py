@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from monitors.audit import slots
 from monitors.audit.checks import Issue
 from monitors.audit.operations import DEFAULT_OPERATIONS, operation_of
 from monitors.audit.sequence import ACTION, MESSAGE, Generation, ToolCall, excerpt, message_text, normalize_args
@@ -32,6 +33,10 @@ from monitors.audit.text import claims
 
 Similarity = Callable[[Sequence[str]], Any]  # texts -> (n, n) cosine matrix (numpy array or nested lists)
 MAX_TEXT = 200  # characters of a reply compared: the opening says what it is about, and cost grows with length
+# Restating an answer because the user asked again is fair for the user's first questions of a stretch;
+# from the third on, an agent that only restates is answering in circles and should change course
+# (transfer, end).
+EXCUSED_QUESTIONS = 2
 
 
 def _stretches(calls: Sequence[ToolCall]) -> list[list[ToolCall]]:
@@ -45,6 +50,11 @@ def _stretches(calls: Sequence[ToolCall]) -> list[list[ToolCall]]:
     return [r for r in runs if r]
 
 
+def longest_stretch(calls: Sequence[ToolCall]) -> int:
+    """Replies in the longest run with no action between them (0 when the agent never replies)."""
+    return max((len(r) for r in _stretches(calls)), default=0)
+
+
 def _repeats(texts: Sequence[str], similarity: Similarity, threshold: float) -> list[tuple[int, int]]:
     """(later, earlier) index pairs where a text says again what an earlier one said."""
     canon = [" ".join(t.split()).lower()[:MAX_TEXT] for t in texts]
@@ -54,6 +64,56 @@ def _repeats(texts: Sequence[str], similarity: Similarity, threshold: float) -> 
         best = max(range(j), key=lambda i: float(matrix[j][i]))
         if canon[j] == canon[best] or float(matrix[j][best]) >= threshold:
             found.append((j, best))
+    return found
+
+
+_CLOSING = re.compile(
+    r"^\W*(?:you'?re (?:very |most )?welcome|you are welcome|take your time|no problem|no worries|good-?bye"
+    r"|have a (?:great|good|nice|wonderful|safe) (?:day|trip|flight|one))\b",
+    re.IGNORECASE,
+)
+
+
+def is_closing(reply: str) -> bool:
+    """A reply that opens as a goodbye or a "take your time": it ends or pauses the conversation."""
+    return bool(_CLOSING.search(reply.replace("\u2019", "'")))
+
+
+def _answer(call: ToolCall) -> str:
+    """The user's answer to a reply (the message call's output)."""
+    out = call.output
+    return out if isinstance(out, str) else ("" if out is None else normalize_args(out))
+
+
+def _stretch_repeats(stretch: Sequence[ToolCall], similarity: Similarity, threshold: float) -> list[tuple[int, int]]:
+    """(later, earlier) reply indices in one stretch where the later reply is wasted.
+
+    A reply is wasted when it asks again for a slot the user lacks or gave (monitors/audit/slots.py),
+    when it is another goodbye after a goodbye, or when it says again what an earlier reply said
+    (similarity). Two restatements are not waste: a reply that asks for something still missing (its
+    wording may repeat the first ask), and a restatement answering one of the user's first
+    EXCUSED_QUESTIONS questions of the stretch.
+    """
+    texts = [message_text(c) for c in stretch]
+    answers = [_answer(c) for c in stretch]
+    similar = dict(_repeats(texts, similarity, threshold))
+    first_ask: dict[str, int] = {}
+    last_closing: int | None = None
+    questions = 0  # user turns of the stretch so far that ask something
+    found: list[tuple[int, int]] = []
+    for j, again, fair in slots.reasks(zip(texts, answers, strict=True)):
+        asked = j > 0 and "?" in answers[j - 1]
+        questions += asked
+        closing = is_closing(texts[j])
+        if again:
+            found.append((j, min(first_ask.get(s, 0) for s in again)))
+        elif closing and last_closing is not None:
+            found.append((j, last_closing))
+        elif j in similar and not fair and not (asked and questions <= EXCUSED_QUESTIONS):
+            found.append((j, similar[j]))
+        for slot in slots.asked_slots(texts[j]):
+            first_ask.setdefault(slot, j)
+        last_closing = j if closing else last_closing
     return found
 
 
@@ -72,7 +132,7 @@ def find_conversation_loops(
     for stretch in _stretches(calls):
         if len(stretch) < min_replies:
             continue
-        for later, earlier in _repeats([message_text(c) for c in stretch], similarity, threshold):
+        for later, earlier in _stretch_repeats(stretch, similarity, threshold):
             wasted.append(stretch[later].step)
             related.append(stretch[earlier].step)
             if len(quotes) < 2:

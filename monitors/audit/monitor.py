@@ -4,11 +4,13 @@ plan divergence in each agent session's tool calls.
 Per run: stream the window's TOOL and GENERATION observations (newest first, all sessions mixed),
 spill them to a temporary SQLite file keyed by session (monitors/audit/spool.py), then rebuild and
 audit one session at a time, so memory holds one session even at a million observations. Sessions
-with fewer than `min_tool_calls` calls are skipped and counted. Each check yields at most one finding
-per session (dedupe key `session:check`) with the wasted steps and what they cost. Checks listed in
-`alert_checks` (default loop and runaway) are sent right away; the rest are INFO for the weekly
-report. Per-agent tool-call counts are kept in ctx.state to judge what is "usual" for runaway chains.
-The plan-divergence score is written back to Langfuse as a trace score when `plan.write_score` is on.
+with fewer than `min_tool_calls` calls are skipped and counted, except that the checks reading what the
+agent says (conversation loops, claims, monologue) still run when there is enough of it. Each check
+yields at most one finding per session (dedupe key `session:check`) with the wasted steps and what
+they cost. Checks listed in `alert_checks` (default loop and runaway) are sent right away; the rest
+are INFO for the weekly report. Per-agent tool-call counts are kept in ctx.state to judge what is
+"usual" for runaway chains. The plan-divergence score is written back to Langfuse as a trace score
+when `plan.write_score` is on.
 
 A session that straddles the window edge is audited on the part inside the window; the dedupe key
 keeps the next run from alerting twice about the same session and check.
@@ -98,9 +100,14 @@ class ToolSequenceMonitor:
             ctx.count("audit.replies_embedded", self._similarity.embedded)
 
     def _session(self, ctx: RunContext, session: Session, history: dict[str, list[int]]) -> Iterable[Finding]:
-        if len(session.calls) < self.config.min_tool_calls and not self._monologue_possible(session):
-            ctx.count("audit.sessions_skipped_short")
-            return []
+        if len(session.calls) < self.config.min_tool_calls:
+            # Too few calls to judge the calls, but a short session can still talk in circles or claim
+            # work it did not do: what the agent says is read whenever there is enough of it.
+            if not (self._talk_possible(session) or self._monologue_possible(session)):
+                ctx.count("audit.sessions_skipped_short")
+                return []
+            ctx.count("audit.sessions_audited_talk_only")
+            return list(self._talk_only(ctx, session))
         ctx.count("audit.sessions_audited")
         count = len(session.calls)
         if count > self.config.max_calls_per_session:
@@ -178,6 +185,22 @@ class ToolSequenceMonitor:
         if cfg.claims.enabled:
             found["claimed_not_done"] = conversation.find_claimed_not_done(calls, operations=self._operations)
         return found
+
+    def _talk_only(self, ctx: RunContext, session: Session) -> Iterator[Finding]:
+        """The checks that read what the agent says, for a session too short for the others."""
+        for check, issues in self._conversation(session.calls).items():
+            if issues:
+                yield self._finding(ctx, session, check, issues)
+        if self.config.conversation.enabled:
+            yield from self._monologue(ctx, session)
+
+    def _talk_possible(self, session: Session) -> bool:
+        """Replies to the user (conversation loops need a stretch of them; a claim needs one)."""
+        cfg = self.config
+        replies = conversation.longest_stretch(session.calls)
+        return (cfg.conversation.enabled and replies >= cfg.conversation.min_replies) or (
+            cfg.claims.enabled and replies > 0
+        )
 
     def _compare(self, *, monologue: bool = False) -> tuple[conversation.Similarity, float]:
         """The text similarity in use and its threshold."""

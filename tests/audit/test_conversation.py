@@ -43,7 +43,7 @@ LOOP_CASES = [
     # (id, calls, wasted steps)
     ("asks again for what the user does not have, then goodbyes", talk(
         ("say", ASK_IDS, "I don't have the reservation ID."), ("say", NEED_ID, "I really don't have it."),
-        ("say", NEED_ID_AGAIN, "I'll look for it."), ("say", BYE, "Thanks!"), ("say", BYE_AGAIN, "Bye!")), [3, 5]),
+        ("say", NEED_ID_AGAIN, "I'll look for it."), ("say", BYE, "Thanks!"), ("say", BYE_AGAIN, "Bye!")), [2, 3, 5]),
     ("a think between replies does not break the stretch", talk(
         ("say", ASK_IDS), ("say", NEED_ID), ("think", "user has no id"), ("say", NEED_ID_AGAIN),
         ("say", BYE), ("say", BYE_AGAIN)), [4, 6]),
@@ -60,6 +60,73 @@ LOOP_CASES = [
 ]  # fmt: skip
 
 
+REFUSE = [
+    "Unfortunately, the policy is strict: basic economy flights get a full refund only with travel insurance "
+    "for a covered reason, and a personal commitment is not one.",
+    "I understand, but I am unable to process a full refund for a basic economy flight cancellation due to a "
+    "personal commitment; the policy does not allow it.",
+    "Given the policy, I am unable to process a full refund for your basic economy flight cancellation due to "
+    "a personal commitment.",
+    "I understand your concern, but the policy for basic economy flights is strict, and a full refund is not "
+    "possible for a personal commitment.",
+    "I understand the urgency, but I am unable to make exceptions: a full refund for a basic economy flight "
+    "cancellation due to a personal commitment is not possible under the policy.",
+]
+PUSH = "I really need a full refund. Is there any other way you could check?"
+SILVER = [
+    "You are a silver member with an economy reservation: 2 free checked bags per passenger, 4 in total.",
+    "You are currently a silver member. With an economy reservation you get 2 free checked bags per passenger.",
+    "You are confirmed as a silver member: with an economy reservation, 4 free checked bags in total.",
+]
+
+# Shapes read in the dev sessions of data/audit_labels (tau-bench task016-trial2, task039-trial0,
+# task044-trial0, task024-trial0, task005-trial3), trimmed.
+SESSION_CASES = [
+    ("no tool call at all: asks again for ids the user said they do not have", talk(
+        ("say", "I can assist with compensation. Could you please provide your user ID and reservation ID?",
+         "I don't have my user ID or reservation ID with me right now. Can you still help me?"),
+        ("say", "I need the user ID and reservation ID to verify your eligibility for compensation.",
+         "Alright. I would appreciate any form of compensation, like a voucher."),
+        ("say", "Once you have your user ID and reservation ID, please provide them to me.",
+         "Thank you, I'll look for those details."),
+        ("say", "You're welcome! Once you have the details, feel free to reach out.", "Bye.")), [2, 3]),
+    ("the same refusal restated past the user's second question", talk(
+        *[("say", text, PUSH) for text in REFUSE]), [4, 5]),
+    # (the second refusal's wording is too far from the first for the word-overlap measure: 2 is missed)
+    ("the same refusal when the user asks nothing: no restatement is excused", talk(
+        *[("say", text, "I really need a full refund.") for text in REFUSE]), [3, 4, 5]),
+    ("must not fire: a fact restated because the user asked to check again, twice", talk(
+        ("say", SILVER[0], "I thought I was a gold member. Could you check again?"),
+        ("say", SILVER[1], "Could you double-check if there's any chance I'm a gold member?"),
+        ("say", SILVER[2], "I see, but what's the number in digits?"),
+        ("say", "You can take a total of 4 free checked bags.", "Great, thanks!")), []),
+    ("must not fire: asks for the id still missing after the user gave the other", talk(
+        ("say", "I can help you with that. Could you please provide your user ID and the reservation ID?",
+         "Sure, my reservation ID is HXDUBJ."),
+        ("say", "Could you please provide your user ID so I can access your reservation details?",
+         "I'm sorry, but I don't remember my user ID at the moment."),
+        ("say", "No problem! If you can provide your email address, I can look up your user ID.",
+         "My email address is yara_garcia_1905@gmail.com.")), []),
+    ("must not fire: a reminder at the end of replies that answer something new", talk(
+        ("say", "I can help you with that. Could you please provide your user ID and the reservation ID?",
+         "My user ID is omar_rossi_1241. Unfortunately, I don't have my reservation ID with me right now."),
+        ("say", "To proceed with modifying your flight, I'll need the reservation ID. It is in your confirmation "
+         "email.", "Can I tell you what changes I'd like to make once I have the reservation ID?"),
+        ("say", "Certainly! Please let me know what changes you'd like to make, and once you have the "
+         "reservation ID, we can proceed.", "I'd like to add 3 checked bags and upgrade to economy."),
+        ("say", "Here are the changes: 1. Add 3 checked bags. 2. Upgrade to economy. Once you have your "
+         "reservation ID, please provide it.", "I prefer a gift card for payment. Is that possible?"),
+        ("say", "Yes, you can use a gift card stored in your profile. Let me know when you're ready!",
+         "Thanks!")), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in SESSION_CASES], ids=[c[0] for c in SESSION_CASES])
+def test_conversation_loops_in_real_shaped_sessions(calls, wasted):
+    issues = find_conversation_loops(calls, lexical_similarity)
+    assert sorted(s for i in issues for s in i.steps) == wasted
+
+
 @pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in LOOP_CASES], ids=[c[0] for c in LOOP_CASES])
 def test_conversation_loops(calls, wasted):
     issues = find_conversation_loops(calls, lexical_similarity)
@@ -68,9 +135,10 @@ def test_conversation_loops(calls, wasted):
 
 def test_loop_finding_quotes_the_repeated_reply():
     (issue,) = find_conversation_loops(LOOP_CASES[0][1], lexical_similarity)
-    assert issue.detail.startswith("2 replies repeat an earlier reply")
+    assert issue.detail.startswith("3 replies repeat an earlier reply")
+    assert '#2 "Unfortunately, I need the reservation ID' in issue.detail
     assert '#3 "To proceed, I need the reservation ID.' in issue.detail
-    assert issue.related == (2, 4)
+    assert issue.related == (1, 4)  # the first ask for the id, the first goodbye
 
 
 def test_embedding_similarity_finds_the_same_loop_and_loads_lazily():

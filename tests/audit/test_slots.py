@@ -1,0 +1,91 @@
+"""Slots of a support dialogue: what the agent asks for, what the user lacks or gave.
+
+Texts are from the tau-bench airline sessions in data/agent_trajectories (gpt-4o and its simulated
+user), trimmed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from monitors.audit.slots import SlotState, asked_slots, reasks, slots_in
+
+
+@pytest.mark.parametrize(
+    ("text", "slots"),
+    [
+        ("user name, username, User ID", {"user"}),
+        ("reservation ID, booking reference, confirmation number", {"reservation"}),
+        ("your e-mail address or Email", {"email"}),
+        ("date of birth and payment method", {"date", "payment"}),
+        ("Your flight HAT266 departs at 13:00.", set()),
+    ],
+)
+def test_slot_names_are_normalised(text, slots):
+    assert slots_in(text) == slots
+
+
+ASK_CASES = [
+    ("Could you please provide your user ID and the reservation ID?", {"user", "reservation"}),
+    ("Unfortunately, I need the reservation ID to proceed with modifying your flight.", {"reservation"}),
+    ("Once you have your user ID and reservation ID, please provide them to me.", {"user", "reservation"}),
+    ("Please confirm which payment method you'd like to use for the additional cost.", {"payment"}),
+    # mentions, not asks
+    ("If you can provide your email address or any other information associated with your profile, "
+     "I can look up your user ID.", {"email"}),
+    ("Certainly! Once you have the reservation ID, we can proceed with the modifications.", set()),
+    ("I found your reservation with ID **3FRNFB** for flights from MCO to CLT.", set()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("reply", "asked"), ASK_CASES, ids=[c[0][:40] for c in ASK_CASES])
+def test_asks_are_told_from_mentions(reply, asked):
+    assert asked_slots(reply) == asked
+
+
+USER_CASES = [
+    ("I don't have the reservation ID with me, is it possible to look it up another way?", {"reservation"}, set()),
+    ("I don\u2019t have my user ID or reservation ID with me right now.", {"user", "reservation"}, set()),
+    ("I know my user ID, it's olivia_gonzalez_2305. But I don\u2019t remember my reservation ID.",
+     {"reservation"}, {"user"}),
+    ("I'm not sure about the reservation ID, but my username is aarav_ahmed_6699.", {"reservation"}, {"user"}),
+    ("Sure, my reservation ID is HXDUBJ.", set(), {"reservation"}),
+    ("My email address is yara_garcia_1905@gmail.com.", set(), {"email"}),
+    ("I need to cancel due to a change of plans.", set(), set()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("answer", "lacking", "given"), USER_CASES, ids=[c[0][:40] for c in USER_CASES])
+def test_the_user_lacks_or_gives_a_slot(answer, lacking, given):
+    state = SlotState()
+    state.read_user(answer)
+    assert (state.lacking, state.given) == (lacking, given)
+
+
+def test_a_slot_found_later_is_given_not_lacking():
+    state = SlotState()
+    state.read_user("I can't recall the reservation ID at the moment.")
+    state.read_user("I've found it in my email. The reservation ID is GV1N64.")
+    assert (state.lacking, state.given) == (set(), {"reservation"})
+
+
+def test_reasks_judge_each_reply_on_what_the_user_said_before_it():
+    turns = [
+        ("Could you please provide your user ID and the reservation ID?", "I don't have the reservation ID."),
+        ("Unfortunately, I need the reservation ID to proceed.", "I really don't have it."),
+        # The re-ask is a reminder at the end of a reply that answers something new: not a re-ask.
+        ("Here are the changes you asked for: 3 bags, economy. Once you have your reservation ID, please provide it.",
+         "Thanks."),
+        ("Could you please provide your user ID as well?", "It is mia_li_3668."),
+    ]  # fmt: skip
+    assert [(again, fair) for _, again, fair in reasks(turns)] == [
+        (frozenset(), True),  # the first ask
+        (frozenset({"reservation"}), False),  # asked again after the user said they lack it
+        (frozenset(), False),
+        (frozenset(), True),  # the user id is still missing and was asked once: a fair ask
+    ]
+
+
+def test_a_third_ask_for_a_missing_slot_is_not_fair():
+    ask = "To proceed, I need the reservation ID."
+    assert [fair for *_, fair in reasks([(ask, "Hello?"), (ask, "What?"), (ask, "Hm.")])] == [True, True, False]
