@@ -85,6 +85,13 @@ CHECKS: dict[str, tuple[int, Check]] = {
     ),
     "run-monitor cost": (0, lambda out: "monitor=cost status=ok" in out),
     "run-monitor events -c monitors.yaml --since 6h": (0, lambda out: "monitor=events status=ok" in out),
+    "run-monitor audit evaluate week.jsonl.gz --labels mine.jsonl": (0, lambda out: "precision" in out.lower()),
+    "run-monitor drift calibrate pairs.jsonl scope_pairs.jsonl --changes changes.jsonl --split test "
+    "--false-alarm 0.05 --format json": (0, lambda out: "auc" in json.loads(out) and "recall" in json.loads(out)),
+    "run-monitor audit evaluate data/agent_trajectories/trajectories.jsonl --labels data/audit_labels/test.jsonl": (
+        0,
+        lambda out: "precision" in out.lower() and "recall" in out.lower(),
+    ),
     "run-monitor help silence": (0, lambda out: "Usage: run-monitor silence" in out and "--remove INTEGER" in out),
 }
 # Shown in the README, run elsewhere: they install from a package index, or need a cluster.
@@ -138,6 +145,15 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         sample = [p for p in pairs if json.loads(p).get("split") == "test"][:40]
         (tmp_path / "my-pairs.jsonl").write_text("\n".join(sample) + "\n")
         (tmp_path / "pairs.jsonl").write_text("\n".join(sample) + "\n")
+        scope = (ROOT / "data" / "drift_pairs" / "scope_pairs.jsonl").read_text().splitlines()
+        (tmp_path / "scope_pairs.jsonl").write_text("\n".join(s for s in scope if '"test"' in s) + "\n")
+        shutil.copy(ROOT / "data" / "drift_pairs" / "changes.jsonl", tmp_path / "changes.jsonl")
+        (tmp_path / "data").symlink_to(ROOT / "data")  # the labelled sets the README measures on
+        # The user's own judgement of the exported week's two sessions (both are tool-call loops).
+        labels = [
+            {"session_id": s, "verdict": "problem", "problems": [{"kind": "loop", "steps": []}]} for s in ("s1", "s2")
+        ]
+        (tmp_path / "mine.jsonl").write_text("".join(json.dumps(label) + "\n" for label in labels))
         env = {
             "LANGFUSE_HOST": lf.url,
             "LANGFUSE_PUBLIC_KEY": "pk-lf-readme",
