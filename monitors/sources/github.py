@@ -37,7 +37,6 @@ Faults:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -46,7 +45,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from monitors.contracts.errors import SourceError
 from monitors.contracts.forge import (
     ChangeEvidence,
     CommitInfo,
@@ -58,6 +56,7 @@ from monitors.contracts.forge import (
 )
 from monitors.contracts.records import parse_time_or_none
 from monitors.contracts.source import SourceStats
+from monitors.sources.fixtures import read_fixture
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -278,17 +277,7 @@ class OfflineGitHub:
 
     def __init__(self, path: str | Path | None = None, *, data: Mapping[str, Any] | None = None) -> None:
         self.stats = SourceStats()
-        if data is None:
-            if path is None:
-                raise ValueError("give path or data")
-            try:
-                data = json.loads(Path(path).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise SourceError(f"cannot read GitHub fixture {path}: {type(exc).__name__}: {exc}") from exc
-        repos = data.get("repos") if isinstance(data, Mapping) else None
-        if not isinstance(repos, Mapping):
-            raise SourceError(f"GitHub fixture {path or '<data>'}: expected an object with 'repos'")
-        self._repos = repos
+        self._repos = read_fixture(path, data, forge="GitHub", key="repos")
 
     def merge_request(
         self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True

@@ -28,7 +28,6 @@ Offline fixture format (the demo data generator writes it; commits newest first,
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -36,7 +35,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from monitors.contracts.errors import SourceError
 from monitors.contracts.forge import (
     ChangeEvidence,
     CommitInfo,
@@ -49,6 +47,7 @@ from monitors.contracts.forge import (
 )
 from monitors.contracts.records import parse_time_or_none
 from monitors.contracts.source import SourceStats
+from monitors.sources.fixtures import read_fixture
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -227,17 +226,7 @@ class OfflineGitLab:
 
     def __init__(self, path: str | Path | None = None, *, data: Mapping[str, Any] | None = None) -> None:
         self.stats = SourceStats()
-        if data is None:
-            if path is None:
-                raise ValueError("give path or data")
-            try:
-                data = json.loads(Path(path).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise SourceError(f"cannot read GitLab fixture {path}: {type(exc).__name__}: {exc}") from exc
-        projects = data.get("projects") if isinstance(data, Mapping) else None
-        if not isinstance(projects, Mapping):
-            raise SourceError(f"GitLab fixture {path or '<data>'}: expected an object with 'projects'")
-        self._projects = projects
+        self._projects = read_fixture(path, data, forge="GitLab", key="projects")
 
     def merge_request(
         self, repo: str, iid: int, *, cached: ChangeEvidence | None = None, changes: bool = True
