@@ -96,8 +96,8 @@ CHECKS: dict[str, tuple[int, Check]] = {
 }
 # Shown in the README, run elsewhere: they install from a package index, or need a cluster.
 ELSEWHERE = {
-    "make demo": ".ci/fresh-clone (a fresh clone in an empty folder)",
-    "make test": ".ci/fresh-clone",
+    "make demo": ".ci/run (CI, output checked) and .ci/fresh-clone (a fresh clone in an empty folder)",
+    "make test": ".ci/run (CI) and .ci/fresh-clone",
     "make lint": ".ci/fresh-clone",
     "make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu": "needs PyTorch's wheel index on the network",
     "kubectl apply -k deploy/k8s/cronjobs": "needs a cluster; tests/test_k8s.py validates the manifests",
