@@ -80,3 +80,12 @@ def test_test_message_is_harmless():
     for cls in (SlackNotifier, MattermostNotifier):
         payload = cls("t", cls.Config(webhook_url="https://hooks.example.com/x")).payload(message)
         assert "@" not in str(payload) and "<!" not in str(payload)
+
+
+def test_drift_next_step_names_the_forges_own_word_for_the_change():
+    from monitors.engine.render import next_step
+
+    github = finding(monitor="drift", kind="drift", evidence={"forge": "github", "repo": "o/r", "mr_iid": 5})
+    gitlab = finding(monitor="drift", kind="drift", evidence={"forge": "gitlab", "repo": "g/a", "mr_iid": 5})
+    assert next_step(github).startswith("review the pull request against its objective")
+    assert next_step(gitlab).startswith("review the merge request against its objective")

@@ -30,7 +30,7 @@ _STEPS: Mapping[str, str] = {
     "backtrack": "check session {session} of {agent}: it undoes its own work",
     "error_storm": "check the failing tool in session {session} of {agent}",
     "plan": "compare the plan of session {session} with what {agent} did",
-    "drift": "review the merge request against its objective before merging",
+    "drift": "review the {change} against its objective before merging",
     "unverifiable": "give the agent's traces an objective and a merge request the monitor can read",
 }
 
@@ -80,6 +80,7 @@ def next_step(finding: Finding) -> str:
         budget=evidence.get("budget", "?"),
         session=evidence.get("session", "?"),
         agent=evidence.get("agent", "the agent"),
+        change="pull request" if evidence.get("forge") == "github" else "merge request",
     )
     command = f"run-monitor silence {finding.monitor} --key {shlex.quote(silence_key(finding))} --for {MUTE_FOR}"
     return f"{action}; mute: {command}"
