@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import yaml
 
-from tests.fakes.serve import serve
+from tests.fakes.serve import ServedFake
 
 SPEC = Path(__file__).resolve().parents[2] / "reference" / "alertmanager-api-v2-openapi.yaml"
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -66,32 +65,15 @@ class Post:
     problems: tuple[str, ...]
 
 
-class FakeAlertmanager:
+class FakeAlertmanager(ServedFake):
     def __init__(self) -> None:
+        super().__init__()
         self.posts: list[Post] = []
         self.alerts: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self.validator = postable_alerts_validator()
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
 
-    def __enter__(self) -> FakeAlertmanager:
-        self._server, _ = serve(_handler_for(self))
-        self.port = self._server.server_address[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def fail_with(self, *statuses: int) -> None:
-        self._failures.extend(statuses)
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, str]:
         with self._lock:

@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.fakes.faults import Fault, take_fault
 from tests.fakes.serve import serve
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "reference" / "github-pulls-openapi.json"
@@ -46,18 +47,6 @@ def _examples() -> dict[str, Any]:
 
 
 EXAMPLES = _examples()
-
-
-@dataclass
-class Fault:
-    """Answer the next `times` requests whose path contains `match` with `status` and `headers`."""
-
-    match: str = ""
-    status: int = 500
-    times: int = 1
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str | None = None
 
 
 @dataclass
@@ -107,12 +96,7 @@ class FakeGitHub:
         }
 
     def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.match in path and fault.times > 0:
-                    fault.times -= 1
-                    return fault
-        return None
+        return take_fault(self.faults, self._lock, path)
 
     def handle(self, path: str, query: dict[str, list[str]], headers: dict[str, str], host: str) -> tuple:
         fault = self._take_fault(path)

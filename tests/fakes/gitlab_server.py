@@ -22,24 +22,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fakes.faults import Fault, take_fault
+
 _ROUTE = re.compile(r"^/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>[^/]+)(?P<sub>/commits|/diffs)?$")
-
-
-@dataclass
-class Fault:
-    """Answer the next `times` requests whose path contains `match` with `status` (after `delay` s)."""
-
-    match: str = ""
-    status: int = 500
-    times: int = 1
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str | None = None
 
 
 @dataclass
@@ -70,12 +60,7 @@ class FakeGitLab:
         self.projects.setdefault(repo, {"merge_requests": {}})["merge_requests"][str(iid)] = mr
 
     def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.match in path and fault.times > 0:
-                    fault.times -= 1
-                    return fault
-        return None
+        return take_fault(self.faults, self._lock, path)
 
     def handle(self, path: str, query: dict[str, list[str]], headers: dict[str, str], host: str) -> tuple:
         fault = self._take_fault(path)

@@ -15,16 +15,15 @@ Every request is recorded. `fail_with(status)` answers the next pushes with that
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes.serve import serve
+from tests.fakes.serve import ServedFake
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -55,31 +54,14 @@ def parse_grouping(path: str) -> dict[str, str]:
     return labels
 
 
-class FakePushgateway:
+class FakePushgateway(ServedFake):
     def __init__(self) -> None:
+        super().__init__()
         self.pushes: list[Push] = []
         self.groups: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}  # key -> {name: family text}
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
 
-    def __enter__(self) -> FakePushgateway:
-        self._server, _ = serve(_handler_for(self))
-        self.port = self._server.server_address[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def fail_with(self, *statuses: int) -> None:
-        self._failures.extend(statuses)
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- the push API ------------------------------------------------------------------------------
 
