@@ -32,7 +32,7 @@ class ServedFake:
     def handler(self) -> type[BaseHTTPRequestHandler]:
         raise NotImplementedError
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self._server, _ = serve(self.handler())
         self.port = self._server.server_address[1]
         return self
