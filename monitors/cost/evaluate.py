@@ -35,6 +35,7 @@ from monitors.cost.budgets import (
 from monitors.cost.explain import Usual, cached_top_traces, contributors, fetch_top_traces, trace_links
 from monitors.cost.ledger import OTHER, Ledger, day_bounds
 
+NO_HISTORY = Usual((), weekday=False)  # contributors without their usual spend
 # Same-weekday days needed before "usual" means the same weekday (as in robust_baseline's default).
 MIN_WEEKDAY_SAMPLES = 3
 
@@ -312,8 +313,9 @@ def resolved_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, closed: 
             for value, spend in sorted(series_spend(budget, record["total"], record["dims"]).items()):
                 if value == OTHER:
                     continue
-                usual, _ = _usual(ctx, ledger, s, Candidate(budget, value, day, "budget", spend, 1, Severity.INFO, {}))
-                top = contributors(ledger, budget, value, day, s.contributor_dims, usual)
+                # Only the day's own contributors matter here (they pick the agent label for grouping),
+                # not what they usually spend: no history is read.
+                top = contributors(ledger, budget, value, day, s.contributor_dims, NO_HISTORY)
                 who = "all spend" if budget.scope == "none" else f"{budget.scope} {display_value(value)}"
                 final = f"{day} closed at ${spend:,.2f} of the ${budget.cap:,.2f} cap ({spend / budget.cap:.0%})."
                 for kind, what in (("projection", "heading past its cap"), ("spike", "spike")):

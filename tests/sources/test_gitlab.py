@@ -13,6 +13,7 @@ from monitors.contracts.errors import SourceError
 from monitors.contracts.forge import MergeRequestInfo, MrProblem
 from monitors.sources.gitlab import GitLabSource, OfflineGitLab
 from monitors.support.retry import RetryPolicy
+from tests.drift.diffs import ADD_ONE_DELETE_THREE
 from tests.fakes.gitlab_server import FakeGitLab, Fault, running
 
 TOKEN = "glpat-SECRET-0123456789"
@@ -203,24 +204,8 @@ def test_undated_commits_fall_back_to_api_order() -> None:
     assert isinstance(info, MergeRequestInfo) and info.final_commit.id == "new"
 
 
-DELETES_THREE_TESTS = """@@ -1,6 +1,9 @@ import pytest
- from app.parser import parse
-+
-+def test_parse_handles_empty_input():
-+    assert parse("") == []
-@@ -20,15 +23,3 @@ def test_parse_simple():
-     assert parse("a") == ["a"]
--
--def test_parse_nested():
--    assert parse("(a)") == [["a"]]
--
--def test_parse_unicode():
--    assert parse("é") == ["é"]
--
--def test_parse_errors():
--    with pytest.raises(ValueError):
--        parse("(")
-"""
+# GitLab's diff entries carry the hunks only, without the `diff --git` header lines.
+DELETES_THREE_TESTS = ADD_ONE_DELETE_THREE[ADD_ONE_DELETE_THREE.index("@@") :]
 
 
 def test_diffs_become_files_and_patches_for_the_evidence(gitlab: FakeGitLab) -> None:
