@@ -47,6 +47,13 @@ def build_source(settings: Settings, source_file: Path | None = None) -> TraceSo
     )
 
 
+def _beside_config(path: Path, settings: Settings) -> Path:
+    """A relative path in monitors.yaml is relative to that file, not to the working directory."""
+    if path.is_absolute() or settings.source_file is None:
+        return path
+    return settings.source_file.parent / path
+
+
 def gitlab_factory(settings: Settings) -> Callable[[], Any] | None:
     """Build the GitLab client lazily: only goal-drift asks, and only when it has merge requests."""
     gl = settings.gitlab
@@ -57,10 +64,7 @@ def gitlab_factory(settings: Settings) -> Callable[[], Any] | None:
         from monitors.sources.gitlab import GitLabSource, OfflineGitLab
 
         if gl.offline_file is not None:
-            path = gl.offline_file
-            if not path.is_absolute() and settings.source_file is not None:
-                path = settings.source_file.parent / path
-            return OfflineGitLab(path)
+            return OfflineGitLab(_beside_config(gl.offline_file, settings))
         if gl.token is None:
             raise ConfigError("gitlab.token: required to read merge requests (use ${GITLAB_TOKEN})")
         return GitLabSource(gl.url, gl.token.get_secret_value(), timeout=gl.timeout.total_seconds())
@@ -78,10 +82,7 @@ def github_factory(settings: Settings) -> Callable[[], Any] | None:
         from monitors.sources.github import GitHubSource, OfflineGitHub
 
         if gh.offline_file is not None:
-            path = gh.offline_file
-            if not path.is_absolute() and settings.source_file is not None:
-                path = settings.source_file.parent / path
-            return OfflineGitHub(path)
+            return OfflineGitHub(_beside_config(gh.offline_file, settings))
         if gh.token is None:
             raise ConfigError("github.token: required to read pull requests (use ${GITHUB_TOKEN})")
         retry = RetryPolicy(
