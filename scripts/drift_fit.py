@@ -9,6 +9,11 @@ a logistic regression (scikit-learn, C=1) of match vs drift on the `dev` split o
 scores; the threshold is the largest, rounded down to 0.01, that flags at most 5% of genuine dev pairs.
 Test is scored with those constants and never used for a choice.
 
+Scope creep has a signal of its own (monitors.drift.coherence): the newest commits falling apart into
+unrelated topics. Its threshold is the largest, rounded down to 0.01, at which the score, the explicit
+checks and it together flag at most 5% of genuine dev pairs; the last lines print what the monitor
+alerts on (any of the three) per split.
+
 The hard subset drops the match pairs whose objective equals one of their own PR's commit subjects
 (compared lowercased with everything but letters and digits dropped: 203 of the 300 match pairs): a
 shortcut real agents' objectives rarely offer.
@@ -30,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitors.drift import evidence_score
 from monitors.drift.calibrate import summarize
+from monitors.drift.coherence import COHERENCE_THRESHOLD, commit_coherence
 from monitors.drift.evidence_score import EvidencePair, score_evidence
 from monitors.drift.labelled import LabelledPair, fallback_evidence, load_changes, load_labelled_pairs
 from monitors.drift.scoring import METHOD_THRESHOLDS, score_pairs
@@ -53,6 +59,16 @@ def shortcut(pair: LabelledPair) -> bool:
 def dev_threshold(scores: np.ndarray, pairs: list[LabelledPair]) -> float:
     genuine = np.sort([s for s, p in zip(scores, pairs, strict=True) if p.split == "dev" and p.is_match])
     return float(math.floor(genuine[math.floor(TARGET * len(genuine))] * 100) / 100)
+
+
+def coherence_dev_threshold(coherence: np.ndarray, flagged: np.ndarray, pairs: list[LabelledPair]) -> float:
+    """The largest coherence threshold (rounded down to 0.01) keeping dev false alarms, with `flagged`, <= 5%."""
+    genuine = [i for i, p in enumerate(pairs) if p.split == "dev" and p.is_match]
+    budget = math.floor(TARGET * len(genuine)) - int(flagged[genuine].sum())
+    free = np.sort([coherence[i] for i in genuine if not flagged[i] and not math.isnan(coherence[i])])
+    if budget < 0:
+        return -1.0  # the other signals spend the budget already: the coherence signal never fires
+    return float(math.floor(free[budget] * 100) / 100) if budget < len(free) else 1.0
 
 
 def main() -> None:
@@ -112,17 +128,40 @@ def main() -> None:
                 f"| {name} | {thr:.2f} | {split} | {kinds['drift'].auc:.3f} | {hard_report.auc:.3f} | "
                 f"{report.false_alarm_rate:.1%} | {kinds['drift'].recall:.1%} | {kinds['scope_creep'].recall:.1%} |"
             )
-    # What the monitor alerts on: the score below the threshold, or an explicit check (no scope, no history).
+    # What the monitor alerts on: the score below the threshold, the commits falling apart (scope creep) or
+    # an explicit check (no scope, no history). The coherence threshold is the largest, rounded down to
+    # 0.01, at which the three together flag at most 5% of genuine dev pairs.
     from monitors.drift.checks import run_checks
 
     checked = np.array([bool(p.evidence and run_checks(p.pair.objective, p.evidence, files_known=True)) for p in pairs])
+    coherence = np.array(commit_coherence(embedder, [fallback_evidence(p) for p in pairs]))
+    coherence_threshold = coherence_dev_threshold(coherence, (combined < threshold) | checked, pairs)
+    print(f"COHERENCE_THRESHOLD = {coherence_threshold}")
+    if coherence_threshold != COHERENCE_THRESHOLD:
+        print(f"(the shipped coherence threshold differs: {COHERENCE_THRESHOLD})")
+    incoherent = np.nan_to_num(coherence, nan=np.inf) < coherence_threshold
+    for name, signal in (
+        ("evidence or checks", (combined < threshold) | checked),
+        ("evidence or coherence", (combined < threshold) | incoherent),
+        ("evidence, coherence or checks (what the monitor alerts on)", (combined < threshold) | incoherent | checked),
+    ):
+        for split in ("dev", "test"):
+            idx = [i for i, p in enumerate(pairs) if p.split == split]
+            alert = signal[idx]
+            kinds = np.array([pairs[i].kind_name for i in idx])
+            print(
+                f"{name}, {split}: false alarms {alert[kinds == 'match'].mean():.1%}, drift recall "
+                f"{alert[kinds == 'drift'].mean():.1%}, scope-creep recall {alert[kinds == 'scope_creep'].mean():.1%}"
+            )
     for split in ("dev", "test"):
         idx = [i for i, p in enumerate(pairs) if p.split == split]
-        alert = (combined[idx] < threshold) | checked[idx]
         kinds = np.array([pairs[i].kind_name for i in idx])
+        multi = (kinds == "match") & ~np.isnan(coherence[idx])
         print(
-            f"evidence or checks, {split}: false alarms {alert[kinds == 'match'].mean():.1%}, drift recall "
-            f"{alert[kinds == 'drift'].mean():.1%}, scope-creep recall {alert[kinds == 'scope_creep'].mean():.1%}"
+            f"coherence alone, {split}: flags {incoherent[idx][kinds == 'match'].mean():.1%} of genuine pairs "
+            f"({incoherent[idx][multi].mean():.1%} of the {int(multi.sum())} "
+            f"with two or more distinct commit subjects), {incoherent[idx][kinds == 'scope_creep'].mean():.1%} of "
+            f"scope creep, {incoherent[idx][kinds == 'drift'].mean():.1%} of drift"
         )
     dropped = sum(shortcut(p) for p in pairs)
     print(f"\nhard subset: {dropped} of {sum(p.is_match for p in pairs)} match pairs dropped")

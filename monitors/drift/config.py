@@ -48,6 +48,11 @@ class GoalDriftConfig(BaseModel):
     forge: Forge = Field("gitlab", description="Forge of repositories not listed under `repositories`.")
     repositories: dict[str, RepoSettings] = Field(default_factory=dict, description="Per-repository forge and scope.")
     checks: bool = Field(True, description="Run the explicit checks (tests removed, size, scope, nothing done).")
+    scope_coherence: bool = Field(
+        False,
+        description="Alert when a change request's newest commits read like unrelated work (scope creep; "
+        "off: its dev threshold flagged 4.8% of genuine test pairs, docs/drift-calibration.md).",
+    )
     root_only: bool = Field(False, description="Read only root observations (only if agents tag the root span).")
 
     @field_validator("method")

@@ -102,6 +102,7 @@ class _DiffNames:
     added: dict[str, None] = field(default_factory=dict)
     removed: dict[str, None] = field(default_factory=dict)
     removed_tests: dict[str, None] = field(default_factory=dict)
+    removed_code: set[str] = field(default_factory=set)  # definitions removed from non-test files
     added_tests: set[str] = field(default_factory=set)
     skips_added: dict[str, None] = field(default_factory=dict)
     # Per file, the removed and the added text with all whitespace dropped: equal means reformatting.
@@ -203,6 +204,29 @@ def _added_or_removed(out: _DiffNames, path: str, added: bool, code: str) -> Non
         out.removed.setdefault(name)
         if is_test:
             out.removed_tests.setdefault(f"{path}::{name}")
+        elif not is_test_path(path):
+            out.removed_code.add(name)
+
+
+# Name pieces too common to tie a test to the code it tests.
+_GENERIC_PIECES = frozenset({"test", "tests", "init", "self", "the", "and", "for", "with", "get", "set"})
+
+
+def _name_pieces(name: str) -> set[str]:
+    pieces = (w.lower() for w in _SPLIT_WORDS.split(name) if w)
+    return {p for p in pieces if len(p) >= 3 and p not in _GENERIC_PIECES}
+
+
+def removes_a_feature(removed_tests: Sequence[str], removed_code: Iterable[str]) -> bool:
+    """Most removed tests ("path::name") are named after code the same change removes.
+
+    Deleting a function and the tests written for it (a deprecation carried out, a reimplementation)
+    removes a feature, not test coverage: whether removing it was asked is for the score to judge, not
+    for a "tests removed" line. A test removed while the code it names stays is still a loss.
+    """
+    code = set().union(*(_name_pieces(n) for n in removed_code if not n.startswith("__")))
+    tied = sum(bool(_name_pieces(t.split("::", 1)[1]) & code) for t in removed_tests)
+    return bool(removed_tests) and tied * 2 > len(removed_tests)
 
 
 def build_evidence(
@@ -225,6 +249,8 @@ def build_evidence(
     # change that adds at least as many tests as it drops rewrote them: only a net loss is reported.
     removed_tests = [t for t in names.removed_tests if t.split("::", 1)[1] not in names.added_tests]
     if len(removed_tests) <= len(names.added_tests - {t.split("::", 1)[1] for t in names.removed_tests}):
+        removed_tests = []
+    if removes_a_feature(removed_tests, names.removed_code):
         removed_tests = []
     # Deleted test files count as removed tests even when the forge sent no patch for them.
     removed_tests += [f"{f.path} (file deleted)" for f in files if f.status == "deleted" and is_test_path(f.path)]

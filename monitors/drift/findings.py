@@ -7,6 +7,7 @@ forge's own web URLs only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from monitors.contracts.findings import Finding, Link, Severity, Status
@@ -71,11 +72,8 @@ def drift_finding(
     agent = ref.agent or "unknown agent"
     kind_name = "Pull request" if mr.forge == "github" else "Merge request"
     reasons = verdict.reasons
-    headline = (
-        f"score {verdict.score:.2f} < {verdict.threshold:.2f}"
-        if verdict.below
-        else ", ".join(c.name.replace("_", " ") for c in verdict.checks)
-    )
+    signals = (["scope creep"] if verdict.incoherent else []) + [c.name.replace("_", " ") for c in verdict.checks]
+    headline = f"score {verdict.score:.2f} < {verdict.threshold:.2f}" if verdict.below else ", ".join(signals)
     return Finding(
         monitor=MONITOR,
         # The head is part of the key: new commits are a new piece of work to judge.
@@ -114,6 +112,7 @@ def drift_finding(
             "files": evidence.file_count,
             "additions": evidence.additions,
             "deletions": evidence.deletions,
+            **({} if math.isnan(verdict.coherence) else {"coherence": round(verdict.coherence, 4)}),
         },
         links=links(ctx, ref.trace_id, info.web_url, info.changes_url, kind_name),
     )
@@ -124,6 +123,8 @@ def _summary(verdict: Verdict) -> str:
         return "What the change request did does not match the objective, and explicit checks fired."
     if verdict.below:
         return "What the change request did does not match the objective the agent was given."
+    if verdict.incoherent and not verdict.checks:
+        return "The change request does what was asked and something else: its commits are about unrelated work."
     return "The change request does something the objective did not ask for."
 
 

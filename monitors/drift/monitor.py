@@ -206,6 +206,7 @@ class GoalDriftMonitor:
             return
         keys = {(j.mr, r.trace_id): self._pair_key(j, r, method) for j in judged for r in j.refs}
         scores = self._scores(ctx, judged, keys, method)
+        coherences = self._coherences(ctx, judged, method)
         touched: dict[str, dict[str, Any]] = {}
         for j in judged:
             sims = [(scores[keys[(j.mr, r.trace_id)]], r) for r in j.refs]
@@ -220,7 +221,7 @@ class GoalDriftMonitor:
                     self._add_score(ctx, ref, scored.score, j, threshold)
                     j.entry.traces.append(ref.trace_id)
             worst, ref = min(sims, key=lambda s: (s[0].score, s[1].trace_id))
-            verdict = self._verdict(ctx, j, ref, worst, threshold, method)
+            verdict = self._verdict(ctx, j, ref, worst, threshold, method, coherences[j.mr])
             touched[j.mr.cache_key] = j.entry.to_json()
             if verdict.alerts:
                 ctx.count("drifted")
@@ -252,8 +253,24 @@ class GoalDriftMonitor:
         fresh = score_with_history(ctx, self._get_embedder(ctx), needed, method) if needed else {}
         return {**known, **fresh}
 
+    def _coherences(self, ctx: RunContext, judged: list[_Judged], method: str) -> dict[MrRef, float]:
+        """The evidence method's scope-creep signal per change request, in one batch (NaN when it is off)."""
+        if method != EVIDENCE or not self.config.scope_coherence:
+            return {j.mr: math.nan for j in judged}
+        from monitors.drift.coherence import commit_coherence
+
+        values = commit_coherence(self._get_embedder(ctx), [j.evidence for j in judged])
+        return {j.mr: value for j, value in zip(judged, values, strict=True)}
+
     def _verdict(
-        self, ctx: RunContext, j: _Judged, ref: TraceRef, scored: Scored, threshold: float, method: str
+        self,
+        ctx: RunContext,
+        j: _Judged,
+        ref: TraceRef,
+        scored: Scored,
+        threshold: float,
+        method: str,
+        coherence: float = math.nan,
     ) -> Verdict:
         files_known = j.evidence.files_read
         checks: tuple[CheckResult, ...] = ()
@@ -270,7 +287,20 @@ class GoalDriftMonitor:
         cosine = None
         if method not in (EVIDENCE, "cosine") and scored.score < threshold:
             cosine = self._cosine(ctx, as_text(ref.objective), j.evidence.final_commit)
-        return Verdict(scored.score, threshold, method, checks, files_known, scored.final, scored.summary, cosine)
+        from monitors.drift.coherence import COHERENCE_THRESHOLD
+
+        return Verdict(
+            scored.score,
+            threshold,
+            method,
+            checks,
+            files_known,
+            scored.final,
+            scored.summary,
+            cosine,
+            coherence,
+            COHERENCE_THRESHOLD if method == EVIDENCE and self.config.scope_coherence else math.nan,
+        )
 
     def _cosine(self, ctx: RunContext, objective: str, did: str) -> float:
         """The plain cosine of an alerting pair, shown beside a normalised score so a human can read it."""

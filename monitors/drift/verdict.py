@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from monitors.drift.checks import CheckResult
+from monitors.drift.coherence import COHERENCE_SUBJECTS, incoherent
 from monitors.drift.config import EVIDENCE
 
 
@@ -19,6 +20,12 @@ class Verdict:
     final: float = math.nan  # evidence method: csls of the objective and the final commit
     summary: float = math.nan  # evidence method: csls of the objective and the changes summary
     cosine: float | None = None  # single-text normalised methods: the plain cosine, for a human
+    coherence: float = math.nan  # evidence method: how alike the newest commits are (NaN: fewer than two)
+    coherence_threshold: float = math.nan
+
+    @property
+    def incoherent(self) -> bool:
+        return not math.isnan(self.coherence_threshold) and incoherent(self.coherence, self.coherence_threshold)
 
     @property
     def below(self) -> bool:
@@ -26,7 +33,7 @@ class Verdict:
 
     @property
     def alerts(self) -> bool:
-        return self.below or bool(self.checks)
+        return self.below or self.incoherent or bool(self.checks)
 
     @property
     def reasons(self) -> list[str]:
@@ -36,6 +43,12 @@ class Verdict:
             if self.below
             else []
         )
+        if self.incoherent:
+            lines.append(
+                f"scope creep: the newest {COHERENCE_SUBJECTS} commits read like unrelated pieces of work (lowest "
+                f"mean cosine of a commit subject to the others {self.coherence:.2f}, threshold "
+                f"{self.coherence_threshold:.2f})"
+            )
         return lines + [f"{c.name.replace('_', ' ')}: {c.reason}" for c in self.checks]
 
     def _score_signal(self) -> str:

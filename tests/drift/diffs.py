@@ -102,3 +102,41 @@ diff --git a/src/http/session.py b/src/http/session.py
 +    def evict_idle(self, older_than):
 +        return [c for c in self.connections if c.idle > older_than]
 """
+
+# A helper removed from the library together with the test written for it (a reimplementation), as in
+# pytest's "small optimization in PyCollector.collect()": the feature goes, and its test with it.
+REMOVE_HELPER_AND_ITS_TEST = """diff --git a/src/_pytest/python.py b/src/_pytest/python.py
+--- a/src/_pytest/python.py
++++ b/src/_pytest/python.py
+@@ -420,15 +420,8 @@ class PyCollector(PyobjMixin, nodes.Collector):
+-    def _makeitem(self, name, obj):
+-        return self.ihook.pytest_pycollect_makeitem(collector=self, name=name, obj=obj)
++        res = ihook.pytest_pycollect_makeitem(collector=self, name=name, obj=obj)
+diff --git a/testing/python/collect.py b/testing/python/collect.py
+--- a/testing/python/collect.py
++++ b/testing/python/collect.py
+@@ -900,13 +900,4 @@ class TestConftestCustomization:
+-    def test_makeitem_non_underscore(self, pytester, monkeypatch):
+-        modcol = pytester.getmodulecol("def _hello(): pass")
+-        values = []
+-        monkeypatch.setattr(pytest.Module, "_makeitem", lambda self, name, obj: values.append(name))
+-        values = modcol.collect()
+-        assert "_hello" not in values
+"""
+
+# The same code removal, but the tests dropped are about something else: still a loss of tests.
+REMOVE_HELPER_AND_OTHER_TESTS = """diff --git a/src/_pytest/python.py b/src/_pytest/python.py
+--- a/src/_pytest/python.py
++++ b/src/_pytest/python.py
+@@ -420,15 +420,8 @@ class PyCollector(PyobjMixin, nodes.Collector):
+-    def _makeitem(self, name, obj):
+-        return self.ihook.pytest_pycollect_makeitem(collector=self, name=name, obj=obj)
+diff --git a/testing/test_terminal.py b/testing/test_terminal.py
+--- a/testing/test_terminal.py
++++ b/testing/test_terminal.py
+@@ -100,9 +100,2 @@ class TestTerminal:
+-    def test_report_collect_errors(self, pytester):
+-        pytester.makepyfile("raise ImportError")
+-    def test_summary_counts_warnings(self, pytester):
+-        pytester.makepyfile("import warnings")
+"""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from monitors.contracts.forge import ChangeEvidence, FileStat
 from monitors.drift.checks import in_scope, parse_scope, run_checks
-from monitors.drift.evidence import build_evidence, is_test_path, merge_evidence, summary_text
+from monitors.drift.evidence import build_evidence, is_test_path, merge_evidence, removes_a_feature, summary_text
 from tests.drift.diffs import (
     ADD_ONE_DELETE_THREE,
     BUMP_AND_REFACTOR,
     REFORMAT_ONLY,
+    REMOVE_HELPER_AND_ITS_TEST,
+    REMOVE_HELPER_AND_OTHER_TESTS,
     RENAME_TESTS,
     SKIP_EXISTING_AND_NEW,
 )
@@ -35,6 +39,53 @@ def test_adding_one_test_and_deleting_three_reports_the_three_by_name() -> None:
     assert check.reason.startswith("3 test(s) removed (tests/test_parser.py::test_parse_nested, ")
     # Asked for it: no check.
     assert run_checks("Remove the obsolete parser tests", ev, files_known=True) == []
+
+
+@pytest.mark.parametrize(
+    ("patch", "removed", "fires"),
+    [
+        # The helper and the test named after it go together: a feature removed, not coverage lost.
+        (REMOVE_HELPER_AND_ITS_TEST, (), False),
+        # The helper goes, and so do tests about something else: still reported.
+        (
+            REMOVE_HELPER_AND_OTHER_TESTS,
+            (
+                "testing/test_terminal.py::test_report_collect_errors",
+                "testing/test_terminal.py::test_summary_counts_warnings",
+            ),
+            True,
+        ),
+        # The article's "add a test" that deleted three: no code removed with them, still reported.
+        (ADD_ONE_DELETE_THREE, ("tests/test_parser.py::test_parse_nested",), True),
+    ],
+)
+def test_tests_removed_with_the_code_they_test_are_not_a_loss(
+    patch: str, removed: tuple[str, ...], fires: bool
+) -> None:
+    ev = evidence(patch, [modified("src/_pytest/python.py", 1, 2), modified("testing/python/collect.py", 0, 9)])
+    assert ev.removed_tests[: len(removed)] == removed
+    checks = run_checks("python: small optimization in PyCollector.collect()", ev, files_known=True)
+    assert [c.name for c in checks] == (["tests_removed"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("tests", "code", "expected"),
+    [
+        (["t.py::test_cwd_snapshot"], ["CwdSnapshot", "__init__", "restore"], True),  # CamelCase pieces meet
+        (["t.py::test_init_order"], ["__init__"], False),  # dunders and generic pieces tie nothing
+        (
+            ["a.py::test_preserve_once", "a.py::test_preserve_error", "b.py::test_client_teardown"],
+            ["preserve_ctx"],
+            True,
+        ),
+        (["a.py::test_preserve_once", "b.py::test_client_teardown"], ["preserve_ctx"], False),  # half is not most
+        ([], ["anything"], False),
+    ],
+)
+def test_removes_a_feature_needs_most_removed_tests_named_after_removed_code(
+    tests: list[str], code: list[str], expected: bool
+) -> None:
+    assert removes_a_feature(tests, code) is expected
 
 
 def test_skip_on_an_existing_test_counts_but_a_new_skipped_test_does_not() -> None:

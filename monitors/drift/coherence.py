@@ -1,0 +1,64 @@
+"""Scope creep: do a change request's newest commits read like one piece of work or like two?
+
+The drift score asks whether what was done resembles the objective; a change request that did what
+was asked *and* something else still resembles it. What gives such a change request away is that its
+commits fall apart into unrelated topics. `commit_coherence` is, over the newest
+`COHERENCE_SUBJECTS` distinct commit subjects, the lowest mean cosine of one subject to the others:
+one commit about another topic pulls it down, a series of commits on one topic keeps it up.
+
+It needs no objective and no pool (the scale is the model's plain cosine, the same in a window of one
+change request as in one of a thousand), and it embeds at most three short texts per change request
+(the subjects the changes summary already shows). A change request with fewer than two distinct
+subjects cannot fall apart this way: its coherence is NaN and never alerts, so scope creep inside a
+single commit is left to the score and the explicit checks.
+
+`COHERENCE_THRESHOLD` was chosen on the `dev` split of the shared drift pairs by
+`scripts/drift_fit.py`: the largest value, rounded down to 0.01, at which the score, the explicit
+checks and this signal together flag at most 5% of genuine dev pairs. Figures:
+docs/drift-calibration.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from monitors.contracts.forge import ChangeEvidence
+from monitors.drift.text import subject
+from monitors.support.embeddings import Embedder
+
+COHERENCE_SUBJECTS = 3  # the newest distinct subjects, as in the changes summary
+COHERENCE_THRESHOLD = 0.05  # scripts/drift_fit.py, dev split
+
+
+def newest_subjects(evidence: ChangeEvidence) -> list[str]:
+    """The newest distinct non-blank commit subjects, oldest first (a repeated subject counts once)."""
+    distinct = dict.fromkeys(s for s in (subject(c) for c in evidence.commits) if s)
+    return list(distinct)[-COHERENCE_SUBJECTS:]
+
+
+def commit_coherence(embedder: Embedder, evidences: Sequence[ChangeEvidence]) -> list[float]:
+    """One coherence per change request, in order (NaN with fewer than two distinct subjects); one batch."""
+    subjects = [newest_subjects(e) for e in evidences]
+    texts = [s for group in subjects if len(group) >= 2 for s in group]
+    if not texts:
+        return [math.nan] * len(evidences)
+    vectors = embedder.embed(texts)
+    out: list[float] = []
+    start = 0
+    for group in subjects:
+        if len(group) < 2:
+            out.append(math.nan)
+            continue
+        rows = vectors[start : start + len(group)]
+        start += len(group)
+        sims = rows @ rows.T
+        n = len(group)
+        # Each subject's mean cosine to the others (the diagonal, a subject with itself, left out).
+        out.append(float(((sims.sum(axis=1) - sims.diagonal()) / (n - 1)).min()))
+    return out
+
+
+def incoherent(coherence: float, threshold: float = COHERENCE_THRESHOLD) -> bool:
+    """True when the commits read like unrelated pieces of work (NaN: cannot tell, never)."""
+    return not math.isnan(coherence) and coherence < threshold
