@@ -47,6 +47,7 @@ from monitors.drift.candidates import (
     to_pending,
 )
 from monitors.drift.checks import CheckResult, parse_scope, run_checks, updated_history
+from monitors.drift.coherence import COHERENCE_THRESHOLD, commit_coherence
 from monitors.drift.config import EVIDENCE, GoalDriftConfig, did_text, score_id
 from monitors.drift.evidence import evidence_of, summary_text
 from monitors.drift.findings import drift_finding, drift_resolved, unverifiable_finding
@@ -257,8 +258,6 @@ class GoalDriftMonitor:
         """The evidence method's scope-creep signal per change request, in one batch (NaN when it is off)."""
         if method != EVIDENCE or not self.config.scope_coherence:
             return {j.mr: math.nan for j in judged}
-        from monitors.drift.coherence import commit_coherence
-
         values = commit_coherence(self._get_embedder(ctx), [j.evidence for j in judged])
         return {j.mr: value for j, value in zip(judged, values, strict=True)}
 
@@ -287,8 +286,6 @@ class GoalDriftMonitor:
         cosine = None
         if method not in (EVIDENCE, "cosine") and scored.score < threshold:
             cosine = self._cosine(ctx, as_text(ref.objective), j.evidence.final_commit)
-        from monitors.drift.coherence import COHERENCE_THRESHOLD
-
         return Verdict(
             scored.score,
             threshold,

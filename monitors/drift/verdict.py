@@ -45,8 +45,8 @@ class Verdict:
         )
         if self.incoherent:
             lines.append(
-                f"scope creep: the newest {COHERENCE_SUBJECTS} commits read like unrelated pieces of work (lowest "
-                f"mean cosine of a commit subject to the others {self.coherence:.2f}, threshold "
+                "scope creep: the newest commits read like unrelated pieces of work (lowest mean cosine of one of "
+                f"the last {COHERENCE_SUBJECTS} commit subjects to the others {self.coherence:.2f}, threshold "
                 f"{self.coherence_threshold:.2f})"
             )
         return lines + [f"{c.name.replace('_', ' ')}: {c.reason}" for c in self.checks]

@@ -108,8 +108,8 @@ def test_verdict_alerts_on_incoherent_commits_only_when_on(coherence: float, thr
     if alerts:
         (line,) = verdict.reasons
         assert line == (
-            "scope creep: the newest 3 commits read like unrelated pieces of work (lowest mean cosine of a "
-            "commit subject to the others 0.01, threshold 0.05)"
+            "scope creep: the newest commits read like unrelated pieces of work (lowest mean cosine of one of the "
+            "last 3 commit subjects to the others 0.01, threshold 0.05)"
         )
     else:
         assert verdict.reasons == []

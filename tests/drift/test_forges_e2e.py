@@ -280,3 +280,24 @@ def test_the_final_commit_method_without_checks_reads_no_diffs(sqlite_store: Sto
     runs, _, _ = run_twice(sqlite_store, gh, gl, [], drift_settings=settings)
     assert runs[0].counters["github_requests"] == 2 * 3 and runs[0].counters["gitlab_requests"] == 2 * 6
     assert not [r for r in gh.requests if r.path.endswith("/files")]
+
+
+def test_commit_coherence_when_turned_on_alerts_on_a_pull_request_that_also_did_other_work(tmp_path) -> None:
+    """PR 41 fixes the login redirect as asked, then a second commit rewrites the billing export."""
+    repos = {"repositories": {"acme/web": {"forge": "github"}}}
+    caught = {}
+    for coherence in (False, True):
+        store = Store.open(f"sqlite:///{tmp_path / f'coherence-{coherence}.db'}")
+        with github_server.running(github_state()) as gh, gitlab_server.running(gitlab_state()) as gl:
+            gh.pulls[("acme/web", 41)]["commits"].append(gh_commit("g41b", "Rewrite the billing export"))
+            runs, notifier, _ = run_twice(store, gh, gl, [], drift_settings={**repos, "scope_coherence": coherence})
+        store.close()
+        assert runs[0].status == "ok"
+        caught[coherence] = [m for m in notifier.messages if "acme/web#41" in m.title]
+        # The three drifted change requests alert either way; the usual bumps never do.
+        assert len(notifier.messages) == 3 + len(caught[coherence])
+    assert caught[False] == []  # off by default: the score alone reads the PR as on goal
+    (crept,) = caught[True]
+    fields = dict(crept.fields)
+    assert fields["Why"].startswith("scope creep: the newest commits read like unrelated pieces of work (lowest ")
+    assert fields["What was done"].startswith("final commit: Rewrite the billing export\n2 commits")
