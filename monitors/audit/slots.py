@@ -48,9 +48,10 @@ _VALUE = re.compile(r"\b(?=[\w.@-]*\d)[\w.@-]{5,}\b|\b[A-Z][A-Z0-9]{4,9}\b|\b[\w
 _CLAUSE = re.compile(r"[.?!;\n]+|\bbut\b|\bhowever\b|\balthough\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"[.?!\n]+(?:\s|$)")
 # Words right before a slot's name (same sentence, at most ASK_REACH characters) that request it.
-# Not "have": "once you have the reservation ID" is a condition, not a request.
+# Not "have": "once you have the reservation ID" is a condition, not a request. "I cannot proceed
+# without the reservation ID" and "this requires your user ID" ask for it as surely as "I need".
 _ASK = re.compile(
-    r"\b(?:provide|share|give|send|tell|need|know|confirm|what is|what's|enter|type)\b"
+    r"\b(?:provide|share|give|send|tell|need|know|confirm|what is|what's|enter|type|without|requires?)\b"
     r"(?:\s+(?:me|us|with|your|the|both|all|also|either|please))*\s+(?:[\w-]+\s+){0,6}$",
     re.IGNORECASE,
 )

@@ -30,6 +30,8 @@ ASK_CASES = [
     ("Unfortunately, I need the reservation ID to proceed with modifying your flight.", {"reservation"}),
     ("Once you have your user ID and reservation ID, please provide them to me.", {"user", "reservation"}),
     ("Please confirm which payment method you'd like to use for the additional cost.", {"payment"}),
+    ("Unfortunately, I cannot proceed with the cancellation without the reservation ID.", {"reservation"}),
+    ("Modifying a booking requires your user ID and the reservation ID.", {"user", "reservation"}),
     # mentions, not asks
     ("If you can provide your email address or any other information associated with your profile, "
      "I can look up your user ID.", {"email"}),
