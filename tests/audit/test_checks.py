@@ -168,7 +168,20 @@ STORM_CASES = [
         [],
     ),
     ("storm at the very end", seq(READ_A, _fail("a"), _fail("b"), _fail("c")), [3, 4]),
-]
+    # tau-bench task011-trial2, trimmed: the same booking fails on the payment total three times, with
+    # notes and sums between; a sum changes nothing, so the run goes on.
+    ("failures interleaved with notes and sums", seq(
+        ("book_reservation", {"pay": 299}, "Error: payment amount does not add up, total price is 375", True),
+        ("think", {"thought": "the total is 299"}, ""),
+        ("book_reservation", {"pay": 298}, "Error: payment amount does not add up, total price is 375", True),
+        ("think", {"thought": "recalculate"}, ""), ("calculate", {"expression": "158 + 141"}, "299.0"),
+        ("book_reservation", {"pay": 297}, "Error: payment amount does not add up, total price is 375", True)), [3, 6]),
+    ("must not fire: the booking works after a sum", seq(
+        ("book_reservation", {"pay": 299}, "Error: payment amount does not add up", True),
+        ("calculate", {"expression": "158 + 141 + 75"}, "374.0"),
+        ("book_reservation", {"pay": 374}, '{"reservation_id": "HATHAT"}'),
+        ("book_reservation", {"pay": 1}, "Error: payment amount does not add up", True)), []),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in STORM_CASES], ids=[c[0] for c in STORM_CASES])
