@@ -58,6 +58,10 @@ _ASK = re.compile(
 # ...or words after it that request it by pronoun: "once you have your user ID, please provide it".
 _ASK_AFTER = re.compile(r"^[^.?!]{0,40}?\b(?:provide|share|give|send)\s+(?:them|it|those|these)\b", re.IGNORECASE)
 ASK_REACH = 60
+# A request that introduces a list ("I'll need the following information:" then "1. **User ID**: ...")
+# asks for every slot the list names; the items carry no request words of their own.
+_LIST_INTRO = re.compile(r"^[^.?!\n]*\b(?:need|provide|share|send|require)\b[^.?!\n]*:\s*$", re.IGNORECASE)
+_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 
 
 def _key(match: re.Match[str]) -> str:
@@ -71,11 +75,26 @@ def slots_in(text: str) -> set[str]:
     return {_key(m) for m in _SLOT.finditer(text)}
 
 
-def asked_slots(reply: str, *, opening_only: bool = False) -> set[str]:
-    """Slots the reply asks the user for (not ones it merely mentions), in its first sentence only
-    when `opening_only`."""
+def _listed(reply: str, *, opening_only: bool) -> set[str]:
+    """Slots named in a list that a request introduces (at the very start of the reply when
+    `opening_only`)."""
+    lines = [line for line in reply.splitlines() if line.strip()]
     asked: set[str] = set()
-    sentences = [s for s in _SENTENCE.split(reply.replace("\u2019", "'")) if s.strip()]
+    for k, line in enumerate(lines[:1] if opening_only else lines):
+        if _LIST_INTRO.search(line):
+            for item in lines[k + 1 :]:
+                if not _ITEM.match(item):
+                    break
+                asked |= slots_in(item)
+    return asked
+
+
+def asked_slots(reply: str, *, opening_only: bool = False) -> set[str]:
+    """Slots the reply asks the user for (not ones it merely mentions), in its first sentence (or the
+    list that sentence introduces) only when `opening_only`."""
+    reply = reply.replace("\u2019", "'")
+    asked = _listed(reply, opening_only=opening_only)
+    sentences = [s for s in _SENTENCE.split(reply) if s.strip()]
     for sentence in sentences[:1] if opening_only else sentences:
         for match in _SLOT.finditer(sentence):
             before = sentence[max(0, match.start() - ASK_REACH) : match.start()]
