@@ -61,6 +61,11 @@ ASK_REACH = 60
 # A request that introduces a list ("I'll need the following information:" then "1. **User ID**: ...")
 # asks for every slot the list names; the items carry no request words of their own.
 _LIST_INTRO = re.compile(r"^[^.?!\n]*\b(?:need|provide|share|send|require)\b[^.?!\n]*:\s*$", re.IGNORECASE)
+_COURTESY = re.compile(
+    r"^\W*(?:I can (?:certainly |definitely )?(?:help|assist)|I(?:'d| would) be happy to help|I understand"
+    r"|I apologi[sz]e|I'm sorry|thank you|thanks|sure|certainly|of course|absolutely)\b",
+    re.IGNORECASE,
+)
 _ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 
 
@@ -95,7 +100,11 @@ def asked_slots(reply: str, *, opening_only: bool = False) -> set[str]:
     reply = reply.replace("\u2019", "'")
     asked = _listed(reply, opening_only=opening_only)
     sentences = [s for s in _SENTENCE.split(reply) if s.strip()]
-    for sentence in sentences[:1] if opening_only else sentences:
+    if opening_only:
+        # A courtesy first ("I can assist you with canceling your reservation.") answers nothing new:
+        # the request after it is still how the reply opens.
+        sentences = sentences[: 2 if sentences and _COURTESY.match(sentences[0]) else 1]
+    for sentence in sentences:
         for match in _SLOT.finditer(sentence):
             before = sentence[max(0, match.start() - ASK_REACH) : match.start()]
             if _ASK.search(before) or _ASK_AFTER.search(sentence[match.end() :]):

@@ -102,6 +102,21 @@ def test_a_listed_request_opens_a_reply_only_when_it_comes_first():
     assert asked_slots(later) == {"reservation"}
 
 
+@pytest.mark.parametrize(
+    ("reply", "asked"),
+    [
+        # task001-trial0 (dev): a courtesy, then the ask the user already said they cannot answer
+        ("I can assist you with canceling your reservation since you have travel insurance. Please provide "
+         "your user ID and the reservation ID.", {"user", "reservation"}),
+        # an answer first: the ask after it is a reminder, not how the reply opens
+        ("Basic economy flights cannot be modified. Please provide the reservation ID if you want to cancel.",
+         set()),
+    ],
+)  # fmt: skip
+def test_a_courtesy_does_not_hide_the_opening_ask(reply, asked):
+    assert asked_slots(reply, opening_only=True) == asked
+
+
 def test_a_third_ask_for_a_missing_slot_is_not_fair():
     ask = "To proceed, I need the reservation ID."
     assert [fair for *_, fair in reasks([(ask, "Hello?"), (ask, "What?"), (ask, "Hm.")])] == [True, True, False]
