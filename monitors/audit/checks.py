@@ -52,6 +52,19 @@ def _within(calls: Sequence[ToolCall], i: int, j: int, *, steps: int, seconds: t
     return _action_distance(calls, i, j) <= steps
 
 
+def _far_same_answer(
+    calls: Sequence[ToolCall], i: int, j: int, *, steps: int | None, seconds: timedelta | None
+) -> bool:
+    """Outside the usual window, but an answer-for-answer rerun of a call that worked, `steps` actions
+    apart at most: whatever it was for, the first answer already held it (untimed sessions only: with
+    real times the time window decides)."""
+    a, b = calls[i], calls[j]
+    if steps is None or (seconds is not None and a.time is not None and b.time is not None):
+        return False
+    same = bool(a.output_key) and a.output_key == b.output_key
+    return same and not a.is_error and _action_distance(calls, i, j) <= steps
+
+
 def _user_asked_again(calls: Sequence[ToolCall], i: int, j: int) -> bool:
     # A reply in between whose answer (the user's next message) asks to look again.
     return any(c.role == MESSAGE and asks_again(c.output) for c in calls[i + 1 : j])
@@ -100,6 +113,7 @@ def find_repeats(
     *,
     window_steps: int = 5,
     window_seconds: timedelta | None = timedelta(minutes=10),
+    same_answer_steps: int | None = 20,
     allowed_retries: int = 0,
     ignore: Collection[str] = (),
     claimed: Collection[int] = (),
@@ -113,8 +127,11 @@ def find_repeats(
     also let through), a repeat whose answer changed (polling) and a repeat the user asked for. An
     unrelated change in between (cancelling one booking, then re-running a flight search) does not
     excuse it. `window_seconds` applies when both calls have real times, `window_steps` (counted
-    in actions; replies and notes in between are not counted) otherwise. Replies and notes are never
-    repeats. Steps in `claimed` (already part of a loop) are not reported twice.
+    in actions; replies and notes in between are not counted) otherwise; in untimed sessions a rerun
+    that gets the very same answer as a call that worked counts up to `same_answer_steps` actions apart
+    (a flight search re-run ten calls later, after cancelling another booking, to read prices it already
+    had). Replies and notes are never repeats. Steps in `claimed` (already part of a loop) are not
+    reported twice.
     """
     last: dict[tuple[str, str], int] = {}
     retries: dict[tuple[str, str], int] = {}
@@ -129,7 +146,10 @@ def find_repeats(
         if call.name in ignore or i is None:
             retries[sig] = 0
             continue
-        if not _within(calls, i, j, steps=window_steps, seconds=window_seconds):
+        if not (
+            _within(calls, i, j, steps=window_steps, seconds=window_seconds)
+            or _far_same_answer(calls, i, j, steps=same_answer_steps, seconds=window_seconds)
+        ):
             retries[sig] = 0
             continue
         if _excused_repeat(calls, i, j, retries.get(sig, 0), allowed_retries, operations):

@@ -29,6 +29,12 @@ class _Check(BaseModel):
 class RepeatConfig(_Check):
     window_steps: int = Field(5, ge=1, description="Repeats this many steps apart count (no real timestamps).")
     window: Duration = Field(timedelta(minutes=10), description="Repeats this close in time count (real timestamps).")
+    same_answer_steps: int | None = Field(
+        20,
+        ge=1,
+        description="Without real timestamps, a repeat that gets the same answer as an earlier call that worked "
+        "counts this many steps apart (null: window_steps for every repeat).",
+    )
     allowed_retries: int = Field(
         0, ge=0, description="Identical retries that fail the same way again before they count as waste."
     )

@@ -67,8 +67,10 @@ def _repeats(texts: Sequence[str], similarity: Similarity, threshold: float) -> 
     return found
 
 
+# "No problem!" alone opens replies that go on to ask or explain ("No problem! If you can provide your
+# email, ..."): only "no problem, take your time" pauses the conversation.
 _CLOSING = re.compile(
-    r"^\W*(?:you'?re (?:very |most )?welcome|you are welcome|take your time|no problem|no worries|good-?bye"
+    r"^\W*(?:you'?re (?:very |most )?welcome|you are welcome|(?:no problem|no worries)?\W*take your time|good-?bye"
     r"|have a (?:great|good|nice|wonderful|safe) (?:day|trip|flight|one))\b",
     re.IGNORECASE,
 )
@@ -90,9 +92,10 @@ def _stretch_repeats(stretch: Sequence[ToolCall], similarity: Similarity, thresh
 
     A reply is wasted when it asks again for a slot the user lacks or gave (monitors/audit/slots.py),
     when it is another goodbye after a goodbye, or when it says again what an earlier reply said
-    (similarity). Two restatements are not waste: a reply that asks for something still missing (its
-    wording may repeat the first ask), and a restatement answering one of the user's first
-    EXCUSED_QUESTIONS questions of the stretch.
+    (similarity). Three restatements are not waste: a reply that asks for something still missing (its
+    wording may repeat the first ask), a restatement answering one of the user's first
+    EXCUSED_QUESTIONS questions of the stretch, and the stretch's first goodbye ("feel free to reach
+    out once you have the reservation ID" echoes the ask, but ending the conversation is not a repeat).
     """
     texts = [message_text(c) for c in stretch]
     answers = [_answer(c) for c in stretch]
@@ -109,7 +112,8 @@ def _stretch_repeats(stretch: Sequence[ToolCall], similarity: Similarity, thresh
             found.append((j, min(first_ask.get(s, 0) for s in again)))
         elif closing and last_closing is not None:
             found.append((j, last_closing))
-        elif j in similar and not fair and not (asked and questions <= EXCUSED_QUESTIONS):
+        elif j in similar and not closing and not fair and not (asked and questions <= EXCUSED_QUESTIONS):
+            # (a first goodbye is not a repeat, even when its reminder echoes an earlier ask)
             found.append((j, similar[j]))
         for slot in slots.asked_slots(texts[j]):
             first_ask.setdefault(slot, j)

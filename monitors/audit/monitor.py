@@ -130,6 +130,7 @@ class ToolSequenceMonitor:
                 calls,
                 window_steps=cfg.repeat.window_steps,
                 window_seconds=cfg.repeat.window if session.timed else None,
+                same_answer_steps=cfg.repeat.same_answer_steps,
                 allowed_retries=cfg.repeat.allowed_retries,
                 ignore=cfg.repeat.ignore_tools,
                 claimed=claimed,

@@ -32,6 +32,8 @@ DEFAULT_OPERATIONS: dict[str, str] = {
     "ls": "list", "list_dir": "list", "list_files": "list", "list_directory": "list", "tree": "list",
     "stat": "stat", "file": "stat", "exists": "stat",
     "find_file": "search", "search_file": "search", "search_dir": "search", "grep": "search",
+    # pure computation changes nothing: a sum between two failed bookings does not end a failure run
+    "calculate": "read", "calculator": "read",
     # writes
     "write_file": "write", "write": "write", "create": "create", "create_file": "create",
     "touch": "create", "str_replace_editor:create": "create",

@@ -48,15 +48,25 @@ _VALUE = re.compile(r"\b(?=[\w.@-]*\d)[\w.@-]{5,}\b|\b[A-Z][A-Z0-9]{4,9}\b|\b[\w
 _CLAUSE = re.compile(r"[.?!;\n]+|\bbut\b|\bhowever\b|\balthough\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"[.?!\n]+(?:\s|$)")
 # Words right before a slot's name (same sentence, at most ASK_REACH characters) that request it.
-# Not "have": "once you have the reservation ID" is a condition, not a request.
+# Not "have": "once you have the reservation ID" is a condition, not a request. "I cannot proceed
+# without the reservation ID" and "this requires your user ID" ask for it as surely as "I need".
 _ASK = re.compile(
-    r"\b(?:provide|share|give|send|tell|need|know|confirm|what is|what's|enter|type)\b"
+    r"\b(?:provide|share|give|send|tell|need|know|confirm|what is|what's|enter|type|without|requires?)\b"
     r"(?:\s+(?:me|us|with|your|the|both|all|also|either|please))*\s+(?:[\w-]+\s+){0,6}$",
     re.IGNORECASE,
 )
 # ...or words after it that request it by pronoun: "once you have your user ID, please provide it".
 _ASK_AFTER = re.compile(r"^[^.?!]{0,40}?\b(?:provide|share|give|send)\s+(?:them|it|those|these)\b", re.IGNORECASE)
 ASK_REACH = 60
+# A request that introduces a list ("I'll need the following information:" then "1. **User ID**: ...")
+# asks for every slot the list names; the items carry no request words of their own.
+_LIST_INTRO = re.compile(r"^[^.?!\n]*\b(?:need|provide|share|send|require)\b[^.?!\n]*:\s*$", re.IGNORECASE)
+_COURTESY = re.compile(
+    r"^\W*(?:I can (?:certainly |definitely )?(?:help|assist)|I(?:'d| would) be happy to help|I understand"
+    r"|I apologi[sz]e|I'm sorry|thank you|thanks|sure|certainly|of course|absolutely)\b",
+    re.IGNORECASE,
+)
+_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 
 
 def _key(match: re.Match[str]) -> str:
@@ -70,12 +80,31 @@ def slots_in(text: str) -> set[str]:
     return {_key(m) for m in _SLOT.finditer(text)}
 
 
-def asked_slots(reply: str, *, opening_only: bool = False) -> set[str]:
-    """Slots the reply asks the user for (not ones it merely mentions), in its first sentence only
-    when `opening_only`."""
+def _listed(reply: str, *, opening_only: bool) -> set[str]:
+    """Slots named in a list that a request introduces (at the very start of the reply when
+    `opening_only`)."""
+    lines = [line for line in reply.splitlines() if line.strip()]
     asked: set[str] = set()
-    sentences = [s for s in _SENTENCE.split(reply.replace("\u2019", "'")) if s.strip()]
-    for sentence in sentences[:1] if opening_only else sentences:
+    for k, line in enumerate(lines[:1] if opening_only else lines):
+        if _LIST_INTRO.search(line):
+            for item in lines[k + 1 :]:
+                if not _ITEM.match(item):
+                    break
+                asked |= slots_in(item)
+    return asked
+
+
+def asked_slots(reply: str, *, opening_only: bool = False) -> set[str]:
+    """Slots the reply asks the user for (not ones it merely mentions), in its first sentence (or the
+    list that sentence introduces) only when `opening_only`."""
+    reply = reply.replace("\u2019", "'")
+    asked = _listed(reply, opening_only=opening_only)
+    sentences = [s for s in _SENTENCE.split(reply) if s.strip()]
+    if opening_only:
+        # A courtesy first ("I can assist you with canceling your reservation.") answers nothing new:
+        # the request after it is still how the reply opens.
+        sentences = sentences[: 2 if sentences and _COURTESY.match(sentences[0]) else 1]
+    for sentence in sentences:
         for match in _SLOT.finditer(sentence):
             before = sentence[max(0, match.start() - ASK_REACH) : match.start()]
             if _ASK.search(before) or _ASK_AFTER.search(sentence[match.end() :]):

@@ -21,7 +21,9 @@ REPEAT_CASES = [
         ("search", {"args": [], "kwargs": {"q": "x"}}, "r"), ("search", {"q": "x"}, "r")), [2]),
     ("three in a row", seq(READ_A, READ_A, READ_A), [2, 3]),
     ("different args is not a repeat", seq(READ_A, ("read_file", {"path": "b.py"}, "print(1)")), []),
-    ("outside the step window", seq(READ_A, *[("ls", {"path": f"d{i}"}) for i in range(6)], READ_A), []),
+    ("outside the step window, the answer changed", seq(
+        READ_A, *[("ls", {"path": f"d{i}"}) for i in range(6)], ("read_file", {"path": "a.py"}, "print(2)")), []),
+    ("outside both windows", seq(READ_A, *[("ls", {"path": f"d{i}"}) for i in range(20)], READ_A), []),
     ("retry after a transient error", seq(
         ("fetch", {"url": "u"}, "Error: 503", True), ("fetch", {"url": "u"}, "page")), []),
     # An identical retry that fails the same way learned nothing; one that fails differently did.
@@ -42,6 +44,54 @@ REPEAT_CASES = [
 def test_repeats(calls, wasted):
     issues = find_repeats(calls)
     assert sorted(s for i in issues for s in i.steps) == wasted
+
+
+# tau-bench task033-trial0 (dev), trimmed: flight searches re-run ten calls later, after cancelling
+# another reservation, with the same answers (the business prices the upgrade needs were in them).
+SEARCH_MSP = (
+    "search_direct_flight",
+    {"origin": "MSP", "destination": "EWR", "date": "2024-05-25"},
+    '[{"flight_number": "HAT141", "prices": {"economy": 133, "business": 414}}]',
+)
+SEARCH_JFK = (
+    "search_direct_flight",
+    {"origin": "JFK", "destination": "ATL", "date": "2024-05-24"},
+    '[{"flight_number": "HAT057", "prices": {"economy": 120, "business": 305}}]',
+)
+OTHER_LEGS = [
+    ("search_direct_flight", {"origin": "EWR", "destination": f"X{i}", "date": "2024-05-25"}, f"[{i}]")
+    for i in range(6)
+]
+CANCEL_OTHER = ("cancel_reservation", {"reservation_id": "S61CZX"}, '{"status": "cancelled"}')
+FAR_CASES = [
+    # (id, calls, wasted steps)
+    ("far rerun, same answer, only an unrelated change between", seq(
+        SEARCH_MSP, SEARCH_JFK, *OTHER_LEGS, CANCEL_OTHER, SEARCH_MSP, SEARCH_JFK), [10, 11]),
+    ("must not fire: far rerun whose answer changed (seats sold since)", seq(
+        SEARCH_MSP, *OTHER_LEGS, CANCEL_OTHER, (*SEARCH_MSP[:2], '[{"flight_number": "HAT141", "seats": 2}]')), []),
+    ("must not fire: far re-read after a change to the same reservation", seq(
+        ("get_reservation_details", {"reservation_id": "S61CZX"}, '{"status": "active"}'), *OTHER_LEGS,
+        ("update_reservation_baggages", {"reservation_id": "S61CZX", "total_baggages": 2}, "{}"),
+        ("get_reservation_details", {"reservation_id": "S61CZX"}, '{"status": "active"}')), []),
+    ("must not fire: far retry of a call that had failed", seq(
+        (*SEARCH_MSP[:2], "Error: timeout", True), *OTHER_LEGS, (*SEARCH_MSP[:2], "Error: timeout", True)), []),
+    ("must not fire: the user asked to check again", seq(
+        SEARCH_MSP, *OTHER_LEGS, ("respond", {"content": "No flights changed."}, "Could you check again?"),
+        SEARCH_MSP), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in FAR_CASES], ids=[c[0] for c in FAR_CASES])
+def test_far_reruns_with_the_same_answer(calls, wasted):
+    issues = find_repeats(calls)
+    assert sorted(s for i in issues for s in i.steps) == wasted
+
+
+def test_far_reruns_follow_the_time_window_when_timed():
+    calls = seq(SEARCH_MSP, *OTHER_LEGS, CANCEL_OTHER, SEARCH_MSP, seconds=120)  # 16 minutes apart
+    assert find_repeats(calls, window_seconds=timedelta(minutes=10)) == []
+    assert find_repeats(calls, window_seconds=None, same_answer_steps=None) == []
+    assert find_repeats(calls, window_seconds=None)[0].steps == (9,)
 
 
 def test_repeat_window_uses_seconds_when_timed():
@@ -118,7 +168,20 @@ STORM_CASES = [
         [],
     ),
     ("storm at the very end", seq(READ_A, _fail("a"), _fail("b"), _fail("c")), [3, 4]),
-]
+    # tau-bench task011-trial2, trimmed: the same booking fails on the payment total three times, with
+    # notes and sums between; a sum changes nothing, so the run goes on.
+    ("failures interleaved with notes and sums", seq(
+        ("book_reservation", {"pay": 299}, "Error: payment amount does not add up, total price is 375", True),
+        ("think", {"thought": "the total is 299"}, ""),
+        ("book_reservation", {"pay": 298}, "Error: payment amount does not add up, total price is 375", True),
+        ("think", {"thought": "recalculate"}, ""), ("calculate", {"expression": "158 + 141"}, "299.0"),
+        ("book_reservation", {"pay": 297}, "Error: payment amount does not add up, total price is 375", True)), [3, 6]),
+    ("must not fire: the booking works after a sum", seq(
+        ("book_reservation", {"pay": 299}, "Error: payment amount does not add up", True),
+        ("calculate", {"expression": "158 + 141 + 75"}, "374.0"),
+        ("book_reservation", {"pay": 374}, '{"reservation_id": "HATHAT"}'),
+        ("book_reservation", {"pay": 1}, "Error: payment amount does not add up", True)), []),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in STORM_CASES], ids=[c[0] for c in STORM_CASES])

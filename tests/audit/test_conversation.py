@@ -118,6 +118,36 @@ SESSION_CASES = [
          "reservation ID, please provide it.", "I prefer a gift card for payment. Is that possible?"),
         ("say", "Yes, you can use a gift card stored in your profile. Let me know when you're ready!",
          "Thanks!")), []),
+    # task005-trial2 (dev): "No problem!" opens an ask, not a goodbye; the one goodbye at the end echoes
+    # the re-ask before it and is still not a repeat.
+    ("must not fire: one re-ask, then the first goodbye echoing it", talk(
+        ("say", "It seems there is a misunderstanding: UM3OG5 is a round trip from SEA to DFW. Is there another "
+         "reservation for your New York to Chicago trip?", "Sorry, I don't have the reservation ID for that trip."),
+        ("say", "No problem! If you can provide any details about the trip, such as the date of travel, I can "
+         "help you locate the correct reservation.", "I can't recall the date. Is there any other way?"),
+        ("say", "I recommend checking your email for booking confirmations or logging into your account.",
+         "I'll check. Can I add 3 checked bags and upgrade to economy for that trip?"),
+        ("say", "To proceed with these changes, I'll need the reservation ID for the New York to Chicago trip. "
+         "Once you have it, please provide it here.", "Can I use a gift card for the payment?"),
+        ("say", "Yes, you can use a gift card. Once you have the reservation ID, we can handle the payment.",
+         "Great, I'll get the reservation ID and reach out soon."),
+        ("say", "You're welcome! Feel free to reach out whenever you have the reservation ID, and I'll be here "
+         "to assist you with the changes. Have a great day!", "Thank you, you too!")), []),
+    # task008-trial3 (dev): no call at all; a re-ask for each slot the user lacks, then a second goodbye.
+    ("asks again for each id the user lacks, then a second goodbye", talk(
+        ("say", "I can help you with that. To proceed, I'll need your user ID and the reservation ID of the "
+         "booking you'd like to modify.", "Sorry, I don't have the reservation ID right now."),
+        ("say", "Unfortunately, I cannot proceed without the reservation ID. Please check your email and let me "
+         "know when you have it.", "Is there a way to see the price difference if I book a new one?"),
+        ("say", "To check the price difference, could you please provide your user ID, trip type, origin and "
+         "destination?", "Same as my current booking, but I don't have my user ID on hand."),
+        ("say", "I need the user ID to access your profile and your payment methods. Please provide it when "
+         "you have it.", "Could you remind me how to use my certificates?"),
+        ("say", "Certainly! You can use at most one travel certificate and up to three gift cards per "
+         "reservation.", "Thanks! I'll reach out once I have my user ID."),
+        ("say", "You're welcome! Feel free to reach out whenever you're ready. Have a great day!",
+         "Thank you! Talk to you soon."),
+        ("say", "You're welcome! Talk to you soon. Safe travels!", "Bye.")), [2, 4, 7]),
 ]  # fmt: skip
 
 

@@ -30,6 +30,14 @@ ASK_CASES = [
     ("Unfortunately, I need the reservation ID to proceed with modifying your flight.", {"reservation"}),
     ("Once you have your user ID and reservation ID, please provide them to me.", {"user", "reservation"}),
     ("Please confirm which payment method you'd like to use for the additional cost.", {"payment"}),
+    ("Unfortunately, I cannot proceed with the cancellation without the reservation ID.", {"reservation"}),
+    ("Modifying a booking requires your user ID and the reservation ID.", {"user", "reservation"}),
+    # a request introducing a list (task008-trial0, dev): the list items are asked for
+    ("To proceed with canceling, I'll need the following information:\n\n1. **User ID**: Your user ID to access "
+     "your profile.\n2. **Reservation ID**: The reservation ID of the booking.\n\nOnce I have this, I can help.",
+     {"user", "reservation"}),
+    # a list that answers rather than asks
+    ("Here are your reservations:\n\n1. Reservation ID: NM1VX1\n2. Reservation ID: KC18K6", set()),
     # mentions, not asks
     ("If you can provide your email address or any other information associated with your profile, "
      "I can look up your user ID.", {"email"}),
@@ -84,6 +92,29 @@ def test_reasks_judge_each_reply_on_what_the_user_said_before_it():
         (frozenset(), False),
         (frozenset(), True),  # the user id is still missing and was asked once: a fair ask
     ]
+
+
+def test_a_listed_request_opens_a_reply_only_when_it_comes_first():
+    listed = "I'll need the following details:\n- your user ID\n- the reservation ID"
+    assert asked_slots(listed, opening_only=True) == {"user", "reservation"}
+    later = "Basic economy cannot be changed.\nTo cancel instead, I'll need the following:\n- the reservation ID"
+    assert asked_slots(later, opening_only=True) == set()
+    assert asked_slots(later) == {"reservation"}
+
+
+@pytest.mark.parametrize(
+    ("reply", "asked"),
+    [
+        # task001-trial0 (dev): a courtesy, then the ask the user already said they cannot answer
+        ("I can assist you with canceling your reservation since you have travel insurance. Please provide "
+         "your user ID and the reservation ID.", {"user", "reservation"}),
+        # an answer first: the ask after it is a reminder, not how the reply opens
+        ("Basic economy flights cannot be modified. Please provide the reservation ID if you want to cancel.",
+         set()),
+    ],
+)  # fmt: skip
+def test_a_courtesy_does_not_hide_the_opening_ask(reply, asked):
+    assert asked_slots(reply, opening_only=True) == asked
 
 
 def test_a_third_ask_for_a_missing_slot_is_not_fair():
