@@ -4,8 +4,8 @@ A change request that does one piece of work often ends with a changelog entry, 
 typo or lint fix, a merge of the main branch or a version bump. By embedding, such a subject reads
 like another topic, so commit coherence (monitors.drift.coherence) would take it for a second piece of
 work. `housekeeping` recognises them by their wording, with no model: a small rule written from what
-such commits look like in any repository (not fitted to the calibration data's subjects), so it
-carries over to repositories it has never seen.
+such commits look like in any repository, with no word that only the calibration data uses (its dev
+subjects were read; test played no part in it), so it carries over to repositories it has never seen.
 
 What counts as housekeeping, the subject after a conventional-commit prefix (`chore(ci):`) or
 bracket tags (`[pre-commit.ci]`) is dropped:
@@ -21,7 +21,8 @@ bracket tags (`[pre-commit.ci]`) is dropped:
 
 Documentation is *not* housekeeping: a change request asked to fix a bug that also rewrites a guide
 did more than it was asked. A subject that names its topic besides the housekeeping word (most fixes
-that are real work) is kept by the length limits in the patterns.
+that are real work) is kept by the length limits in the patterns. Wording can mislead it both ways:
+"Add code review app" reads as housekeeping, "Modifications based on review" does not.
 """
 
 from __future__ import annotations
