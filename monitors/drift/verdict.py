@@ -46,8 +46,8 @@ class Verdict:
         if self.incoherent:
             lines.append(
                 "scope creep: the newest commits read like unrelated pieces of work (lowest mean cosine of one of "
-                f"the last {COHERENCE_SUBJECTS} commit subjects to the others {self.coherence:.2f}, threshold "
-                f"{self.coherence_threshold:.2f})"
+                f"the last {COHERENCE_SUBJECTS} commit subjects, housekeeping left out, to the others "
+                f"{self.coherence:.2f}, threshold {self.coherence_threshold:.2f})"
             )
         return lines + [f"{c.name.replace('_', ' ')}: {c.reason}" for c in self.checks]
 

@@ -11,6 +11,7 @@ import pytest
 from monitors.contracts.forge import FileStat
 from monitors.drift.coherence import COHERENCE_THRESHOLD, commit_coherence, incoherent, newest_subjects
 from monitors.drift.evidence import build_evidence
+from monitors.drift.housekeeping import housekeeping
 from monitors.drift.verdict import Verdict
 
 TOPICS = ("token", "refresh", "retry", "backoff", "changelog", "pool", "urllib3")
@@ -59,6 +60,13 @@ FILES = [FileStat("src/auth/token.py", "modified", 30, 4)]
         (commits("http: replace the pool", "token: refresh", "token refresh tests", "refresh token docs"), 1.0),
         # Half related: "token" and "token refresh" share one of two axes, cosine 1/sqrt(2).
         (commits("token: handle expiry", "refresh the token"), 1 / math.sqrt(2)),
+        # Housekeeping is no second piece of work: the changelog entry and the review follow-up are left out.
+        (commits("token: refresh before expiry", "Update changelog"), math.nan),
+        (commits("token: refresh before expiry", "token refresh tests", "Address review comments"), 1.0),
+        # ...but other work beside it still falls apart from the asked-for work.
+        (commits("token: refresh before expiry", "Add changelog entry", "http: replace the pool"), 0.0),
+        # The window is the newest three before housekeeping is dropped: an older commit is not reached back to.
+        (commits("http: replace the pool", "token: refresh", "fix typo", "Merge branch 'main' into token"), math.nan),
     ],
 )
 def test_coherence_on_real_shaped_commit_series(messages: list[str], expected: float) -> None:
@@ -109,7 +117,65 @@ def test_verdict_alerts_on_incoherent_commits_only_when_on(coherence: float, thr
         (line,) = verdict.reasons
         assert line == (
             "scope creep: the newest commits read like unrelated pieces of work (lowest mean cosine of one of the "
-            "last 3 commit subjects to the others 0.01, threshold 0.05)"
+            "last 3 commit subjects, housekeeping left out, to the others 0.01, threshold 0.05)"
         )
     else:
         assert verdict.reasons == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Merge branch 'main' into fix/token-refresh",
+        "Merge pull request #12 from alice/retry",
+        "Merge remote-tracking branch 'origin/main'",
+        "fixup! token: refresh before expiry",
+        "squash! add retries",
+        "WIP",
+        "Address review comments",
+        "Apply suggestions from code review",
+        "address PR feedback",
+        "Code review fixes",
+        "Add changelog entry",
+        "Update CHANGELOG.md",
+        "Add news fragment",
+        "docs: add release notes for 2.1",
+        "Add myself to AUTHORS",
+        "Fix typo",
+        "fix typos in README",
+        "chore: fix lint",
+        "Run black",
+        "style: apply isort",
+        "Reformat with ruff",
+        "Bump version to 2.1.0",
+        "Release 4.0.2",
+        "fix tests",
+        "Fix CI",
+        "cleanup",
+        "nit",
+    ],
+)
+def test_housekeeping_subjects_are_recognised(text: str) -> None:
+    assert housekeeping(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fix token refresh before expiry",
+        "Add retry with exponential backoff",
+        "feat(api): add support for deploy tokens",
+        # Documentation is not housekeeping: a guide rewritten beside a bug fix is more than was asked.
+        "Update the docs for the retry option",
+        "Document the token refresh in the user guide",
+        # A fix that names its topic is work, even when it says typo.
+        "Fix typo in config key that broke token refresh on every request",
+        "Merge request approvals: add the approvals API",
+        "Release the connection pool on close",
+        "Bump the retry limit to 5",
+        'Revert "Update certificate bundle."',
+        "",
+    ],
+)
+def test_work_is_not_housekeeping(text: str) -> None:
+    assert not housekeeping(text)
