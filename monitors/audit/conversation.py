@@ -37,17 +37,38 @@ MAX_TEXT = 200  # characters of a reply compared: the opening says what it is ab
 # from the third on, an agent that only restates is answering in circles and should change course
 # (transfer, end).
 EXCUSED_QUESTIONS = 2
+# From then on, a reply that says little not already said in the stretch's earlier replies only restates
+# them, even when no single earlier reply is close to it (a refusal reworded from the pieces of three
+# earlier ones): at most this share of its words is new.
+RESTATED_NEW_WORDS = 0.35
+
+
+def _runs(calls: Sequence[ToolCall]) -> list[tuple[list[ToolCall], list[ToolCall]]]:
+    """Maximal runs of replies with no action between them, each with the actions that follow it."""
+    runs: list[tuple[list[ToolCall], list[ToolCall]]] = [([], [])]
+    for call in calls:
+        if call.role == ACTION:
+            runs[-1][1].append(call)
+        elif call.role == MESSAGE and message_text(call).strip():
+            if runs[-1][1]:
+                runs.append(([], []))
+            runs[-1][0].append(call)
+    return [r for r in runs if r[0]]
 
 
 def _stretches(calls: Sequence[ToolCall]) -> list[list[ToolCall]]:
     """Maximal runs of replies with no action between them."""
-    runs: list[list[ToolCall]] = [[]]
-    for call in calls:
-        if call.role == ACTION:
-            runs.append([])
-        elif call.role == MESSAGE and message_text(call).strip():
-            runs[-1].append(call)
-    return [r for r in runs if r]
+    return [replies for replies, _ in _runs(calls)]
+
+
+def _still_lacking(lacking: set[str], actions: Sequence[ToolCall]) -> set[str]:
+    """What the user said they lack, after the actions between two stretches: a call whose arguments or
+    answer name the slot (a user lookup answers with the user id) may have filled it; a flight search
+    has not."""
+    if not lacking:
+        return lacking
+    texts = [f"{normalize_args(c.args)} {_answer(c)}".lower() for c in actions]
+    return {slot for slot in lacking if not any(slot in text for text in texts)}
 
 
 def longest_stretch(calls: Sequence[ToolCall]) -> int:
@@ -76,9 +97,25 @@ _CLOSING = re.compile(
 )
 
 
+# "Thank you! Looking forward to assisting you soon. Have a great day!": a short reply that only thanks
+# and says goodbye (no question) is a goodbye too, though it does not open as one.
+_THANKS = re.compile(r"^\W*(?:thank you|thanks)\b[^.!?]{0,40}[.!]", re.IGNORECASE)
+_FAREWELL = re.compile(
+    r"(?:have an? (?:great|good|nice|wonderful|fantastic|safe|pleasant|lovely) (?:day|trip|flight|one|journey|time)"
+    r"|safe travels|take care|goodbye)\W*$",
+    re.IGNORECASE,
+)
+SHORT_GOODBYE = 200  # characters: longer replies carry more than thanks and a goodbye
+
+
 def is_closing(reply: str) -> bool:
-    """A reply that opens as a goodbye or a "take your time": it ends or pauses the conversation."""
-    return bool(_CLOSING.search(reply.replace("\u2019", "'")))
+    """A reply that opens as a goodbye or a "take your time", or only thanks and says goodbye: it ends
+    or pauses the conversation."""
+    reply = reply.replace("\u2019", "'")
+    if _CLOSING.search(reply):
+        return True
+    short = len(reply) <= SHORT_GOODBYE and "?" not in reply
+    return short and bool(_THANKS.search(reply)) and bool(_FAREWELL.search(reply.strip()))
 
 
 def _answer(call: ToolCall) -> str:
@@ -87,7 +124,9 @@ def _answer(call: ToolCall) -> str:
     return out if isinstance(out, str) else ("" if out is None else normalize_args(out))
 
 
-def _stretch_repeats(stretch: Sequence[ToolCall], similarity: Similarity, threshold: float) -> list[tuple[int, int]]:
+def _stretch_repeats(
+    stretch: Sequence[ToolCall], similarity: Similarity, threshold: float, state: slots.SlotState | None = None
+) -> list[tuple[int, int]]:
     """(later, earlier) reply indices in one stretch where the later reply is wasted.
 
     A reply is wasted when it asks again for a slot the user lacks or gave (monitors/audit/slots.py),
@@ -100,11 +139,13 @@ def _stretch_repeats(stretch: Sequence[ToolCall], similarity: Similarity, thresh
     texts = [message_text(c) for c in stretch]
     answers = [_answer(c) for c in stretch]
     similar = dict(_repeats(texts, similarity, threshold))
+    words = [_words(" ".join(t.split())[:MAX_TEXT]) for t in texts]
+    said: set[str] = set()  # words of the stretch's replies so far
     first_ask: dict[str, int] = {}
     last_closing: int | None = None
     questions = 0  # user turns of the stretch so far that ask something
     found: list[tuple[int, int]] = []
-    for j, again, fair in slots.reasks(zip(texts, answers, strict=True)):
+    for j, again, fair in slots.reasks(zip(texts, answers, strict=True), state):
         asked = j > 0 and "?" in answers[j - 1]
         questions += asked
         closing = is_closing(texts[j])
@@ -112,9 +153,13 @@ def _stretch_repeats(stretch: Sequence[ToolCall], similarity: Similarity, thresh
             found.append((j, min(first_ask.get(s, 0) for s in again)))
         elif closing and last_closing is not None:
             found.append((j, last_closing))
-        elif j in similar and not closing and not fair and not (asked and questions <= EXCUSED_QUESTIONS):
-            # (a first goodbye is not a repeat, even when its reminder echoes an earlier ask)
+        elif closing or fair:
+            pass  # a first goodbye is not a repeat, even when its reminder echoes an earlier ask
+        elif j in similar and not (asked and questions <= EXCUSED_QUESTIONS):
             found.append((j, similar[j]))
+        elif questions > EXCUSED_QUESTIONS and _new_share(words[j], said) <= RESTATED_NEW_WORDS:
+            found.append((j, max(range(j), key=lambda i: len(words[i] & words[j]))))
+        said |= words[j]
         for slot in slots.asked_slots(texts[j]):
             first_ask.setdefault(slot, j)
         last_closing = j if closing else last_closing
@@ -133,10 +178,19 @@ def find_conversation_loops(
     wasted: list[int] = []
     related: list[int] = []
     quotes: list[str] = []
-    for stretch in _stretches(calls):
+    lacking: set[str] = set()  # what the user said they lack, kept across calls that do not fill it
+    for stretch, actions in _runs(calls):
+        state = slots.SlotState(lacking=set(lacking))
         if len(stretch) < min_replies:
-            continue
-        for later, earlier in _stretch_repeats(stretch, similarity, threshold):
+            # Too few replies to talk in circles, but one can still ask for what the user said they lack.
+            turns = [(message_text(c), _answer(c)) for c in stretch]
+            if not lacking and not any(slots.says_lacking(answer) for _, answer in turns):
+                continue  # nothing lacking before or after: nothing to read (most short stretches)
+            pairs = [(j, 0) for j, again, _ in slots.reasks(turns, state) if again]
+        else:
+            pairs = _stretch_repeats(stretch, similarity, threshold, state)
+        lacking = _still_lacking(state.lacking, actions)
+        for later, earlier in pairs:
             wasted.append(stretch[later].step)
             related.append(stretch[earlier].step)
             if len(quotes) < 2:
@@ -241,6 +295,15 @@ _WORD = re.compile(r"[a-z0-9']+")
 def _bag(text: str) -> Counter[str]:
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
     return Counter(words + [f"{a} {b}" for a, b in itertools.pairwise(words)])
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _new_share(words: set[str], said: set[str]) -> float:
+    """Share of a reply's words not said before (1.0 for a reply with no words to compare)."""
+    return len(words - said) / len(words) if words else 1.0
 
 
 def lexical_similarity(texts: Sequence[str]) -> list[list[float]]:

@@ -63,6 +63,7 @@ class Label:
     problem: bool
     kinds: frozenset[str]
     legit: tuple[tuple[int, ...], ...]
+    wasted: tuple[tuple[str, int], ...] = ()  # (kind, step) for every step labelled as waste
 
 
 def _steps(value: Any, where: str) -> tuple[int, ...]:
@@ -86,15 +87,16 @@ def parse_label(raw: Any) -> Label:
     if not isinstance(problems, list) or not isinstance(legit, list):
         raise ValueError("problems and legit_repeats must be lists")
     kinds: set[str] = set()
+    wasted: set[tuple[str, int]] = set()
     for n, problem in enumerate(problems):
         if not isinstance(problem, dict) or problem.get("kind") not in KINDS:
             raise ValueError(f"problems[{n}].kind: must be one of {', '.join(KINDS)}")
-        _steps(problem.get("steps", []), f"problems[{n}]")
+        wasted.update((problem["kind"], s) for s in _steps(problem.get("steps", []), f"problems[{n}]"))
         kinds.add(problem["kind"])
     repeats = tuple(
         _steps(r.get("steps") if isinstance(r, dict) else None, f"legit_repeats[{n}]") for n, r in enumerate(legit)
     )
-    return Label(sid, verdict == "problem", frozenset(kinds), repeats)
+    return Label(sid, verdict == "problem", frozenset(kinds), repeats, tuple(sorted(wasted)))
 
 
 def load_labels(path: str | Path) -> list[Label]:
@@ -211,6 +213,19 @@ class Evaluation:
         return dict(self.__dict__)
 
 
+def _marked_steps(
+    labels: list[Label], by_session: dict[str, list[Finding]], steps: dict[str, dict[int, int]]
+) -> set[tuple[str, str, int]]:
+    """(session, label kind, producer's step index) for every step a finding counts as waste."""
+    marked: set[tuple[str, str, int]] = set()
+    for lb in labels:
+        index = steps.get(lb.session_id, {})
+        for f in by_session[lb.session_id]:
+            kind = LABEL_KIND.get(f.kind, f.kind)
+            marked.update((lb.session_id, kind, index.get(s, s - 1)) for s in f.evidence.get("steps", []))
+    return marked
+
+
 def evaluate(observations: list[Observation], labels: list[Label], config: ToolSequenceConfig) -> Evaluation:
     """Compare the audit's findings with the labels, session by session and kind by kind."""
     present = {o.group_key for o in observations}
@@ -225,6 +240,7 @@ def evaluate(observations: list[Observation], labels: list[Label], config: ToolS
     truth = [lb.problem for lb in usable]
     flagged = [bool(by_session[lb.session_id]) for lb in usable]
     alerting = [any(f.severity >= Severity.WARNING for f in by_session[lb.session_id]) for lb in usable]
+    marked = _marked_steps(usable, by_session, steps)
     per_kind = []
     for kind in KINDS:
         labelled = {lb.session_id for lb in usable if kind in lb.kinds}
@@ -232,6 +248,7 @@ def evaluate(observations: list[Observation], labels: list[Label], config: ToolS
         if not labelled and not found:
             continue
         hit = len(labelled & found)
+        waste = [(lb.session_id, step) for lb in usable for k, step in lb.wasted if k == kind]
         per_kind.append(
             {
                 "kind": kind,
@@ -240,12 +257,14 @@ def evaluate(observations: list[Observation], labels: list[Label], config: ToolS
                 "both": hit,
                 "precision": round(hit / len(found), 3) if found else None,
                 "recall": round(hit / len(labelled), 3) if labelled else None,
+                # Step level: of the steps labelled as this kind's waste, how many a finding of the kind counts.
+                "steps_labelled": len(waste),
+                "steps_found": sum((sid, kind, step) in marked for sid, step in waste),
             }
         )
     legit_flagged = []
     for lb in usable:
-        index = steps.get(lb.session_id, {})
-        wasted = {index.get(s, s - 1): f.kind for f in by_session[lb.session_id] for s in f.evidence.get("steps", [])}
+        wasted = {step: kind for sid, kind, step in marked if sid == lb.session_id}
         for repeat in lb.legit:
             hit = sorted(s for s in repeat[1:] if s in wasted)
             if hit:
@@ -281,11 +300,13 @@ def format_report(ev: Evaluation) -> Iterator[str]:
             f" {m['tp']:4d} {m['fp']:3d} {m['fn']:3d}"
         )
     yield ""
-    yield "per kind (sessions):        labelled  flagged  both  precision  recall"
+    yield "per kind (sessions):        labelled  flagged  both  precision  recall   wasted steps found"
     for row in ev.per_kind:
         p = "-" if row["precision"] is None else f"{row['precision']:.3f}"
         r = "-" if row["recall"] is None else f"{row['recall']:.3f}"
-        yield f"  {row['kind']:24s} {row['labelled']:9d} {row['flagged']:8d} {row['both']:5d} {p:>10s} {r:>7s}"
+        steps = f"{row['steps_found']} of {row['steps_labelled']}" if row["steps_labelled"] else "-"
+        counts = f"{row['labelled']:9d} {row['flagged']:8d} {row['both']:5d}"
+        yield f"  {row['kind']:24s} {counts} {p:>10s} {r:>7s}   {steps}"
     yield ""
     yield f"legitimate repeats flagged: {len(ev.legit_flagged)} of {ev.legit_total}"
     for item in ev.legit_flagged:

@@ -67,6 +67,10 @@ _COURTESY = re.compile(
     re.IGNORECASE,
 )
 _ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
+# A clause that names no slot but points back at what was just asked: "I don't have it", "Sure, it's
+# sofia_kim_7287". A plural ("I don't have them") points at every slot asked, a singular at the one.
+_PRONOUN = re.compile(r"\b(?:it|that|this|them|those|these|either|any of|one)\b", re.IGNORECASE)
+_PLURAL = re.compile(r"\b(?:them|those|these|either|any of|both|neither)\b", re.IGNORECASE)
 
 
 def _key(match: re.Match[str]) -> str:
@@ -97,6 +101,8 @@ def _listed(reply: str, *, opening_only: bool) -> set[str]:
 def asked_slots(reply: str, *, opening_only: bool = False) -> set[str]:
     """Slots the reply asks the user for (not ones it merely mentions), in its first sentence (or the
     list that sentence introduces) only when `opening_only`."""
+    if not _SLOT.search(reply):
+        return set()  # most replies name no slot: nothing to read
     reply = reply.replace("\u2019", "'")
     asked = _listed(reply, opening_only=opening_only)
     sentences = [s for s in _SENTENCE.split(reply) if s.strip()]
@@ -120,10 +126,12 @@ class SlotState:
     given: set[str] = field(default_factory=set)
     asked: Counter[str] = field(default_factory=Counter)  # times the agent asked for each slot
 
-    def read_user(self, text: str) -> None:
-        """Update from the user's turn: clauses that say a slot is lacking or give its value."""
+    def read_user(self, text: str, asked: set[str] | frozenset[str] = frozenset()) -> None:
+        """Update from the user's turn: clauses that say a slot is lacking or give its value. A clause
+        that names no slot refers to the `asked` slots (what the reply before it asked for) when it
+        points back at them ("I don't have it") or gives a value after a one-slot question."""
         for clause in _CLAUSE.split((text or "").replace("\u2019", "'")):
-            named = slots_in(clause)
+            named = slots_in(clause) or _referred(clause, asked)
             if not named:
                 continue
             if _LACKS.search(clause):
@@ -136,27 +144,41 @@ class SlotState:
     def reasked(self, reply: str) -> set[str]:
         """Slots the reply opens by asking for although the user lacks or gave them. A re-ask later in
         a reply that answers something else is a reminder, not a wasted turn."""
-        return asked_slots(reply, opening_only=True) & (self.lacking | self.given)
+        known = self.lacking | self.given
+        return asked_slots(reply, opening_only=True) & known if known else set()
 
-    def fair_ask(self, reply: str) -> bool:
-        """The reply asks for a slot the user has said nothing about yet, asked at most once before
-        (the user may have answered only part of a first question; a third ask is not fair)."""
-        return any(self.asked[s] < 2 for s in asked_slots(reply) - self.lacking - self.given)
-
-    def read_reply(self, reply: str) -> None:
-        """Count the slots the reply asks for."""
-        self.asked.update(asked_slots(reply))
+    def fair_ask(self, asked: set[str]) -> bool:
+        """The reply asking for `asked` asks for a slot the user has said nothing about yet, asked at most
+        once before (the user may have answered only part of a first question; a third ask is not fair)."""
+        return any(self.asked[s] < 2 for s in asked - self.lacking - self.given)
 
 
-def reasks(turns: Iterable[tuple[str, str]]) -> list[tuple[int, frozenset[str], bool]]:
+def says_lacking(text: str) -> bool:
+    """Does a user's turn say they lack something (whatever it is)? A cheap test before reading it."""
+    return bool(_LACKS.search((text or "").replace("\u2019", "'")))
+
+
+def _referred(clause: str, asked: set[str] | frozenset[str]) -> set[str]:
+    """The asked slots a clause naming none refers to: all of them for "I don't have them", the one
+    asked for "I don't have it" or "it's mia_li_3668"; none when it is unclear which."""
+    if not asked:
+        return set()
+    if _LACKS.search(clause) and _PRONOUN.search(clause):
+        return set(asked) if len(asked) == 1 or _PLURAL.search(clause) else set()
+    return set(asked) if len(asked) == 1 and _VALUE.search(clause) else set()
+
+
+def reasks(turns: Iterable[tuple[str, str]], state: SlotState | None = None) -> list[tuple[int, frozenset[str], bool]]:
     """For (reply, user's answer) turns in order: (index, slots asked again, fair ask) per reply.
 
-    A reply is judged on what the user said before it, then the user's answer to it is read.
+    A reply is judged on what the user said before it, then the user's answer to it is read. `state`
+    carries what is known from before the turns (it is updated in place).
     """
-    state = SlotState()
+    state = state if state is not None else SlotState()
     out: list[tuple[int, frozenset[str], bool]] = []
     for i, (reply, answer) in enumerate(turns):
-        out.append((i, frozenset(state.reasked(reply)), state.fair_ask(reply)))
-        state.read_reply(reply)
-        state.read_user(answer)
+        asked = asked_slots(reply)
+        out.append((i, frozenset(state.reasked(reply)), state.fair_ask(asked)))
+        state.asked.update(asked)
+        state.read_user(answer, asked)
     return out

@@ -31,8 +31,10 @@ SOFT_FAILURE_PATTERNS: tuple[str, ...] = (
 )
 SOFT_FAILURE_PREFIX = 120  # characters of the answer read for a failure phrase
 
+# "Could you check again?", "double-check", and "search for other options": the user asks for the look.
 _AGAIN = re.compile(
-    r"\b(check|look|search|try|verify)\w*\b[^.?!]{0,30}\b(again|once more)\b|double[- ]check|re-?check",
+    r"\b(check|look|search|try|verify)\w*\b[^.?!]{0,30}\b(again|once more)\b|double[- ]check|re-?check"
+    r"|\b(?:search|look|check)\w*\s+(?:for\s+)?(?:any\s+)?(?:other|another|alternative|more)\b",
     re.IGNORECASE,
 )
 

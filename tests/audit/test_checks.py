@@ -232,6 +232,16 @@ NEW_REPEAT_CASES = [
         FLIGHTS, ("respond", {"content": "No flights fit."}, "Could you please check again for later flights?"),
         FLIGHTS), []),
     ("the same search miss again", seq(SEARCH_MISS, ("Search", "Kam Heskin", "Kam Heskin is..."), SEARCH_MISS), [3]),
+    # tau-bench task022-trial1 (dev, fourth round): the user asks for other options and the agent searches
+    # again; the same answer comes back, but the look was asked for.
+    ("must not fire: the user asked to search for other options", seq(
+        FLIGHTS, ("respond", {"content": "HAT041 costs $136, above your budget."},
+                  "Can you please search for other nonstop flight options on the same day within my budget?"),
+        FLIGHTS), []),
+    ("the user asking something else does not excuse it", seq(
+        FLIGHTS, ("respond", {"content": "HAT041 costs $136, above your budget."},
+                  "Can you please book it with my gift card?"),
+        FLIGHTS), [3]),
 ]  # fmt: skip
 
 

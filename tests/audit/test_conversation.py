@@ -14,6 +14,7 @@ from monitors.audit.conversation import (
     find_claimed_not_done,
     find_conversation_loops,
     find_monologue,
+    is_closing,
     lexical_similarity,
 )
 from monitors.audit.sequence import Generation, make_call
@@ -238,3 +239,125 @@ def test_claimed_not_done(calls, flagged):
 
 def test_exact_similarity_is_equality_after_normalising():
     assert exact_similarity(["a  b", "a b", "c"]) == [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+# Fourth round: shapes of the dev loop replies the third-round audit missed (tau-bench task023-trial0,
+# task039-trial0, task009-trial3), and of dev sessions labelled clean that the new rules must leave alone
+# (task028-trial2, task038-trial2, task020-trial0), trimmed.
+POLICY = [
+    "Since your reservation is for a basic economy flight, it can only be cancelled if travel insurance was "
+    "purchased and the condition is met. Fortunately, you have travel insurance, which allows for a full refund.",
+    "Unfortunately, the policy is quite strict regarding cancellations for basic economy flights, and a full "
+    "refund is only possible under specific conditions such as health or weather-related issues.",
+    "I understand your situation, but unfortunately, I am unable to process a full refund for a basic economy "
+    "flight cancellation due to personal commitments, as it does not meet the conditions.",
+    "Given the constraints of the policy, I am unable to process a full refund for your basic economy flight "
+    "cancellation due to personal commitments. The travel insurance only covers health or weather-related reasons.",
+    "I understand your concern, but the policy for basic economy flights is quite strict, and exceptions for "
+    "refunds are not typically made for personal commitments. The travel insurance you purchased only covers "
+    "specific conditions.",
+]
+ASKS = [
+    "I understand, but I'm really hoping for a full refund. Is there anything that can be done?",
+    "I really need to get this sorted out with a full refund. Can you help me with that, please?",
+    "I would prefer not to be transferred to another agent. Can you check if there's any other way to help me?",
+    "I understand, but is there any exception or alternative way you could find to process this?",
+    "I appreciate you explaining, but I really need this refund. Could you please double-check?",
+]
+NEED_USER = "To assist you with modifying your reservation, I need your user ID. Could you please provide it?"
+SEARCH = ("call", "search_direct_flight", {"origin": "JFK", "destination": "SFO", "date": "2024-05-06"}, "[]")
+BY_EMAIL = ("call", "find_user_id_by_email", {"email": "yara@example.com"}, '{"user_id": "yara_garcia_1905"}')
+AFTER_SEARCH = [
+    (
+        "say",
+        "There are no nonstop flights from JFK to SFO on May 6th. Would you like one-stop options?",
+        "Let's change the return flight instead.",
+    ),
+    (
+        "say",
+        "To assist with changing your return flight, I'll need your user ID and the reservation ID.",
+        "I still don't have my user ID, but the reservation ID is HXDUBJ.",
+    ),
+    (
+        "say",
+        "I need both your user ID and the reservation ID to proceed. Please provide your user ID when you have it.",
+        "I'll make sure to find it.",
+    ),
+]
+
+FOURTH_ROUND_CASES = [
+    ("what the user lacks is remembered across a search that does not name it", talk(
+        ("say", NEED_USER, "I apologize, but I don't have my user ID with me at the moment."),
+        ("say", "I can search for nonstop flights. Which airport are you flying from?", "JFK, on the 6th."),
+        SEARCH, *AFTER_SEARCH), [5, 6]),
+    ("must not fire: a lookup whose answer names the slot may have filled it (one re-ask left)", talk(
+        ("say", NEED_USER, "I apologize, but I don't have my user ID with me at the moment."),
+        ("say", "No problem! If you can provide your email address, I can look up your user ID.",
+         "It's yara@example.com."), BY_EMAIL, *AFTER_SEARCH), []),
+    ("'I don't have those' lacks every slot asked for", talk(
+        ("say", "Could you please provide your user ID and reservation ID?",
+         "I'm sorry, I don't have those with me right now."),
+        ("say", "Unfortunately, I need the user ID and reservation ID to access your booking.",
+         "I'll see if I can find them. Are there nonstop flights on May 21 from EWR?"),
+        ("say", "Sure. Could you please provide the destination airport code?", "ORD."),
+        ("say", "To assist you with rebooking, I'll need your user ID and reservation ID.",
+         "I'll try to find those.")), [2, 4]),
+    ("a reply that only thanks and says goodbye is another goodbye", talk(
+        ("say", ASK_IDS, "I don't have the reservation ID."), ("say", NEED_ID, "I'll look for it."),
+        ("say", BYE, "Thanks, you too!"),
+        ("say", "Thank you! Looking forward to assisting you soon. Have a great day!", "Talk soon.")), [2, 4]),
+    ("must not fire: a thank-you that carries news is not a goodbye", talk(
+        ("say", "You're welcome! Have a great day!", "One more thing: can you book the 7pm flight?"),
+        ("say", "Thank you! Your reservation HATHAT is booked: HAT136 from JFK to ATL and HAT039 to SEA on May "
+         "20, 3 checked bags, $305 paid with the certificate and the card ending in 7447. Have a great day!",
+         "Perfect."),
+        ("say", "Is there anything else I can help you with today?", "No, thanks.")), []),
+    # (step 5 is no closer than 0.3 to any one earlier reply; nearly all its words were said before: without
+    # that rule step 4 would be the session's only repeat and it would not be flagged)
+    ("a refusal pieced together from earlier replies, past the user's second question", talk(
+        *[("say", text, ask) for text, ask in zip(POLICY, ASKS, strict=True)]), [4, 5]),
+    ("must not fire: a refusal restated for the user's first two questions, then a transfer", talk(
+        ("say", "I'm sorry, but I cannot process a refund for travel insurance.",
+         "I really need to cancel the insurance. Can you assist me with that?"),
+        ("say", "I'm sorry, but once travel insurance is purchased, it cannot be canceled or refunded.",
+         "Could you check if an exception can be made?"),
+        ("say", "I'm unable to process a refund for travel insurance or make exceptions to this policy.",
+         "Could I speak to a supervisor?"),
+        ("call", "transfer_to_human_agents", {"summary": "insurance refund"}, "Transfer successful")), []),
+    ("must not fire: a third question answered with something new", talk(
+        ("say", "Unfortunately, checked bags cannot be removed once added to a reservation.",
+         "Could you check again whether the bag can be removed?"),
+        ("say", "I have checked again: the system does not allow removing checked bags from a reservation.",
+         "Alright. Can I change the flight instead?"),
+        ("say", "Yes, the flight can be changed. Please pick one of the nonstop flights listed below.",
+         "HAT266, please. Can I pay with the same method as before?"),
+        ("say", "Yes, you can use the same payment method as your original booking, the gift card.",
+         "Great, go ahead.")), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("calls", "wasted"), [c[1:] for c in FOURTH_ROUND_CASES], ids=[c[0] for c in FOURTH_ROUND_CASES]
+)
+def test_conversation_loops_fourth_round(calls, wasted):
+    issues = find_conversation_loops(calls, lexical_similarity)
+    assert sorted(s for i in issues for s in i.steps) == wasted
+
+
+@pytest.mark.parametrize(
+    ("reply", "closing"),
+    [
+        ("Thank you! Looking forward to assisting you soon. Have a great day!", True),
+        ("Thanks! I'll be here whenever you're ready. Have a wonderful day!", True),
+        ("Thank you! Could you also send your email? Have a great day!", False),  # asks something
+        ("The reservation is cancelled. Have a great day!", False),  # news, not thanks
+        ("You're welcome! Take your time to find your user ID.", True),
+    ],
+)
+def test_a_short_thanks_and_goodbye_closes(reply, closing):
+    assert is_closing(reply) is closing
+
+
+def test_the_pieced_together_refusal_is_close_to_no_single_reply():
+    canon = [" ".join(t.split()).lower()[:200] for t in POLICY]
+    assert max(lexical_similarity(canon)[4][:4]) < 0.4  # found by what it adds (almost nothing), not by a twin

@@ -34,7 +34,8 @@ def test_test_half_json_report():
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["labelled"] == 39 and report["missing"] == []
-    assert report["any_finding"]["precision"] >= 0.85  # measured: 1.000 (recall 0.600, see docs)
+    assert report["any_finding"]["precision"] >= 0.85  # measured: 1.000 (fourth round, see docs)
+    assert report["any_finding"]["recall"] >= 0.85  # measured: 0.900 (9 of 10)
     assert report["legit_flagged"] == [] and report["legit_total"] == 5
     kinds = {row["kind"]: row for row in report["per_kind"]}
     assert kinds["soft_failure"]["both"] == kinds["soft_failure"]["labelled"] == 2
@@ -78,3 +79,25 @@ def test_dry_run_counts_only():
     result = evaluate(TRAJECTORIES, "--labels", str(dev), "--dry-run")
     n = len(dev.read_text().splitlines())  # dev grows as sessions are labelled; every one is in the data
     assert result.exit_code == 0 and result.output.strip() == f"labels={n} sessions=326 labelled_found={n}"
+
+
+def test_wasted_steps_found_per_kind(tmp_path):
+    # q099 re-runs the same failing search at steps 3, 4 and 5; step 1 is not a repeat, so a label that
+    # (wrongly) lists it shows up as a labelled wasted step the audit does not count.
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        json.dumps(
+            {
+                "session_id": "reflexion-react-hotpotqa/trial1/q099",
+                "verdict": "problem",
+                "problems": [{"kind": "repeated_call", "steps": [1, 3, 4, 5]}],
+            }
+        )
+        + "\n"
+    )
+    result = evaluate(TRAJECTORIES, "--labels", str(labels), "--format", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = [r for r in json.loads(result.output)["per_kind"] if r["kind"] == "repeated_call"]
+    assert (row["steps_found"], row["steps_labelled"]) == (3, 4)
+    text = evaluate(TRAJECTORIES, "--labels", str(labels)).output
+    assert "repeated_call" in text and "3 of 4" in text

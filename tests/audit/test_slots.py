@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitors.audit.slots import SlotState, asked_slots, reasks, slots_in
+from monitors.audit.slots import SlotState, asked_slots, reasks, says_lacking, slots_in
 
 
 @pytest.mark.parametrize(
@@ -120,3 +120,35 @@ def test_a_courtesy_does_not_hide_the_opening_ask(reply, asked):
 def test_a_third_ask_for_a_missing_slot_is_not_fair():
     ask = "To proceed, I need the reservation ID."
     assert [fair for *_, fair in reasks([(ask, "Hello?"), (ask, "What?"), (ask, "Hm.")])] == [True, True, False]
+
+
+# The user's turn names no slot but answers the question just asked (fourth round): what it refers to is
+# the slots that question asked for, when that is clear.
+REFERRED_CASES = [
+    ("I'm sorry, I don't have those with me right now.", {"user", "reservation"}, {"user", "reservation"}, set()),
+    ("Je m'excuse, I can't seem to find it right now.", {"reservation"}, {"reservation"}, set()),
+    ("Sure, it's sofia_kim_7287.", {"user"}, set(), {"user"}),
+    ("It's the first one, UM3OG5.", {"reservation"}, set(), {"reservation"}),
+    # must not read: which of two slots "it" is, a value when two were asked, a lack of something else
+    ("Sorry, I don't have it.", {"user", "reservation"}, set(), set()),
+    ("It's 3RK2T9.", {"user", "reservation"}, set(), set()),
+    ("I don't have specific reasons to share.", {"user"}, set(), set()),
+    ("I don't have it.", set(), set(), set()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "asked", "lacking", "given"), REFERRED_CASES, ids=[c[0][:40] for c in REFERRED_CASES]
+)
+def test_an_answer_naming_no_slot_refers_to_what_was_asked(answer, asked, lacking, given):
+    state = SlotState()
+    state.read_user(answer, asked)
+    assert (state.lacking, state.given) == (lacking, given)
+
+
+@pytest.mark.parametrize(
+    ("answer", "lacks"),
+    [("I don't remember it.", True), ("Unfortunately, I'm not sure about that.", True), ("It's ORD.", False)],
+)
+def test_says_lacking_is_the_cheap_test_before_reading(answer, lacks):
+    assert says_lacking(answer) is lacks
