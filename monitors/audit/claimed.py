@@ -28,7 +28,7 @@ from typing import Any
 from monitors.audit.checks import Issue
 from monitors.audit.operations import DEFAULT_OPERATIONS, operation_of
 from monitors.audit.sequence import ACTION, MESSAGE, ToolCall, excerpt, message_text, normalize_args
-from monitors.audit.text import Claim, claims
+from monitors.audit.text import FILE_WORK, Claim, claims
 
 _LETTERS = re.compile(r"[a-z]+")
 MIN_STEM = 3  # shorter stems ("id", "to") prefix too many words to say anything
@@ -48,10 +48,14 @@ GENERIC = frozenset({
 
 
 def _stem(word: str) -> str:
-    """A crude English stem: enough that a plural or an -ing form prefixes the singular's tokens."""
-    for suffix in ("ies", "es", "s", "ing", "ed", "e"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
-            return word[: -len(suffix)]
+    """A plural made singular, crudely: "bags" -> "bag" prefixes `baggages`. Other endings are kept: a
+    booking is not a call to `book_*`, and "-ing" nouns rarely name their verb's tool."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us")) and len(word) > MIN_STEM:
+        return word[:-1]
     return word
 
 
@@ -103,7 +107,12 @@ def _shell_edit(call: ToolCall, verbs: Sequence[str], operations: dict[str, str]
 
 
 def _undone(claim: Claim, family: Sequence[ToolCall], vocabulary: _Vocabulary) -> list[str]:
-    """The claim's words that the session uses but no call of the family names (empty when done)."""
+    """The claim's words that the session uses but no call of the family names (empty when done).
+
+    Claims of file work ("I fixed the failing test") name the problem, not the file an edit names, so
+    any call of the edit family does them, as before."""
+    if claim.verbs == FILE_WORK:
+        return []
     stems = {_stem(w) for w in claim.object_words if w not in GENERIC and len(w) >= MIN_STEM}
     stems = {s for s in stems if vocabulary.has_prefix(s)}
     if not stems:
