@@ -2,20 +2,22 @@
 
 A claim (`monitors/audit/text.py`) names a family of tool verbs that could have done it and the words
 of what it was done to ("three checked bags have been added": bags). It is done when an earlier
-successful call of the family also names that thing. Which words count is read from the session
-itself, not from a word list of any domain: a word of the claim counts only when the session's calls
-use it (tool names, argument keys and values, answers), so "your booking has been updated" imposes
-nothing in a session whose tools say "reservation", while "bags have been added" does in one whose
-answers carry `total_baggages`. Words match by prefix of a crude stem (bags -> bag matches baggages).
+successful call of the family also names that thing. Which words count is read from the agent's own
+tools, not from a word list of any domain: a word of the claim counts only when the session's calls
+(tool names, argument keys and values, answers) or the tool names the agent called in other sessions
+use it, so "your booking has been updated" imposes nothing for an agent whose tools say
+"reservation", while "bags have been added" does for one with `update_reservation_baggages`. Words
+match by a plural-only stem as a prefix (bags -> bag matches baggages).
 
-A counted word is matched by the name or the argument keys and values of a call of the family; also by
-the call's answer when that answer itself says the claim's verb (`"status": "cancelled"` after
-`cancel_reservation` covers "the flight has been cancelled": the answer lists the flights it
-cancelled). An answer that does not say the verb does not count: `update_reservation_flights` answers
-with the whole reservation, `total_baggages` included, without adding a bag.
+A counted word is matched by the name or the argument keys and values of a call of the family, and by
+the values of its answer (the passengers of the reservation it upgraded), not its keys: an
+`update_reservation_flights` answer carries `total_baggages` without adding a bag. A call that ends
+something (cancel, delete, remove) ends all its answer lists, keys included ("the flight has been
+cancelled" after `cancel_reservation`).
 
-A shell command can create or fix anything, so a claim of the edit family is done after one, whatever
-it names (code agents).
+Claims of file work ("I fixed the failing test") name the problem rather than the file an edit names:
+any call of the family does them. A shell command can create or fix anything, so a claim of a family
+that edits is done after one, whatever it names (code agents).
 """
 
 from __future__ import annotations
