@@ -1,5 +1,5 @@
-"""Checks over what the agent says rather than what it calls: conversation loops, monologue, and
-claims of work that no tool call did.
+"""Checks over what the agent says rather than what it calls: conversation loops and monologue (claims
+of work that no tool call did are in `monitors/audit/claimed.py`).
 
 - Conversation loop: a stretch of replies to the user with no action in between (notes such as `think`
   do not count as actions) in which replies say again what an earlier reply of the same stretch said:
@@ -8,9 +8,6 @@ claims of work that no tool call did.
   by default the cosine of their word and word-pair counts (no model), optionally by sentence
   embeddings (docs/audit-evaluation.md compares the two).
 - Monologue: model turns (GENERATIONs) with no tool call between them that repeat each other.
-- Claimed but not done: a reply that states an action as done ("has been cancelled", "I've added the
-  bag", "I fixed the test") when no successful call of a tool that could do it came before. Claims
-  are found by pattern (`monitors/audit/text.py`); the tool family a claim needs is a verb list.
 
 Similarity is a callable from texts to their pairwise cosine matrix; the embedding one loads its model
 only when a session has a stretch long enough to be a loop, so most sessions never pay for it.
@@ -27,9 +24,7 @@ from typing import Any
 
 from monitors.audit import slots
 from monitors.audit.checks import Issue
-from monitors.audit.operations import DEFAULT_OPERATIONS, operation_of
 from monitors.audit.sequence import ACTION, MESSAGE, Generation, ToolCall, excerpt, message_text, normalize_args
-from monitors.audit.text import claims
 
 Similarity = Callable[[Sequence[str]], Any]  # texts -> (n, n) cosine matrix (numpy array or nested lists)
 MAX_TEXT = 200  # characters of a reply compared: the opening says what it is about, and cost grows with length
@@ -224,35 +219,6 @@ def find_monologue(
     if len(wasted) < min_repeats:
         return None
     return wasted, f'{len(wasted)} model turns repeat earlier ones with no tool call in between ("{quote}")'
-
-
-def _could_do(call: ToolCall, verbs: Sequence[str], operations: dict[str, str]) -> bool:
-    name = call.name.lower()
-    words = set(name.replace("-", "_").split("_"))
-    if any(name.startswith(v) or v in words for v in verbs):
-        return True
-    # A shell command can create or fix anything; a file claim is plausible after one.
-    return operation_of(call.name, call.args, operations) == "exec" and "edit" in verbs
-
-
-def find_claimed_not_done(calls: Sequence[ToolCall], *, operations: dict[str, str] = DEFAULT_OPERATIONS) -> list[Issue]:
-    """Replies claiming an action as done when no earlier successful call could have done it."""
-    issues: list[Issue] = []
-    done: list[ToolCall] = []
-    for call in calls:
-        if call.role == ACTION:
-            if not call.is_error:
-                done.append(call)
-            continue
-        if call.role != MESSAGE:
-            continue
-        for claim in claims(message_text(call)):
-            if not any(_could_do(c, claim.verbs, operations) for c in done):
-                tools = "/".join(claim.verbs[:3])
-                detail = f'#{call.step} says "{excerpt(claim.text, 50)}" but no successful {tools} call came before'
-                issues.append(Issue("claimed_not_done", (call.step,), detail))
-                break
-    return issues
 
 
 def exact_similarity(texts: Sequence[str]) -> list[list[float]]:

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from monitors.audit import backtrack, checks, conversation, operations
+from monitors.audit import backtrack, checks, claimed, conversation, operations
 from monitors.audit.config import (
     CHECKS,
     LOOPING,
@@ -39,11 +39,12 @@ from monitors.audit.config import (
 )
 from monitors.audit.plan import is_structured, plan_divergence
 from monitors.audit.report import build_finding
-from monitors.audit.sequence import Session, ToolCall, Waste, build_session, excerpt, numbered_steps
+from monitors.audit.sequence import Session, Waste, build_session, excerpt, numbered_steps
 from monitors.audit.spool import SessionSpool
 from monitors.audit.text import compile_patterns
 from monitors.contracts.findings import Finding, RunWindow, Severity
 from monitors.contracts.monitor import RunContext
+from monitors.contracts.records import Observation
 from monitors.contracts.source import ObservationQuery, Score
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
 ]
 HISTORY_KEY = "agent_tool_calls"  # ctx.state: {agent: [recent tool-call counts]}
 MAX_AGENTS = 500  # agent names come from traces; bound the state
+MAX_TOOL_NAMES = 200  # tool names kept per agent for the claims check
 _FIELDS = frozenset({"core", "basic", "io", "usage", "metadata", "trace_context"})
 
 
@@ -72,6 +74,21 @@ class ToolSequenceMonitor:
         soft = self.config.soft_failure
         self._soft_patterns = compile_patterns(soft.patterns) if soft.enabled else ()
         self._similarity: conversation.EmbeddingSimilarity | None = None
+        # Tool names each agent called in this run's window: what its tools can name, for the claims
+        # check (a session's own calls may never name the bags its agent could have added).
+        self._toolsets: dict[str, set[str]] = {}
+
+    def _note_tool(self, obs: Observation, agent_key: str) -> None:
+        if obs.type != "TOOL" or not obs.name:
+            return
+        agent = str((obs.metadata or {}).get(agent_key) or obs.trace_name or "unknown")[:100]
+        names = self._toolsets.get(agent)
+        if names is None:
+            if len(self._toolsets) >= MAX_AGENTS:
+                return
+            names = self._toolsets[agent] = set()
+        if len(names) < MAX_TOOL_NAMES:
+            names.add(obs.name)
 
     def run(self, ctx: RunContext) -> Iterator[Finding]:
         plan_key, agent_key = ctx.meta_key("plan"), ctx.meta_key("feature")
@@ -88,9 +105,11 @@ class ToolSequenceMonitor:
             if talk.similarity == "embedding"
             else None
         )
+        self._toolsets = {}
         with SessionSpool() as spool:
             for obs in ctx.source.observations(query):
                 spool.add(obs)
+                self._note_tool(obs, agent_key)
             ctx.count("audit.observations", spool.rows)
             for key in spool.session_keys(active_since=ctx.window.start):
                 session = build_session(key, spool.observations(key), plan_key=plan_key, agent_key=agent_key)
@@ -153,7 +172,7 @@ class ToolSequenceMonitor:
             ):
                 if getattr(cfg, issue.check).enabled:
                     found.setdefault(issue.check, []).append(issue)
-        found.update(self._conversation(calls))
+        found.update(self._conversation(session))
         if cfg.runaway.enabled:
             usual = statistics.median(past) if len(past) >= cfg.runaway.min_history else None
             run = checks.find_runaway(
@@ -172,8 +191,8 @@ class ToolSequenceMonitor:
         if cfg.plan.enabled:
             yield from self._plan(ctx, session)
 
-    def _conversation(self, calls: list[ToolCall]) -> dict[str, list[checks.Issue]]:
-        cfg, found = self.config, {}
+    def _conversation(self, session: Session) -> dict[str, list[checks.Issue]]:
+        cfg, found, calls = self.config, {}, session.calls
         if cfg.conversation.enabled:
             similarity, threshold = self._compare()
             found["conversation_loop"] = conversation.find_conversation_loops(
@@ -184,12 +203,14 @@ class ToolSequenceMonitor:
                 min_repeats=cfg.conversation.min_repeats,
             )
         if cfg.claims.enabled:
-            found["claimed_not_done"] = conversation.find_claimed_not_done(calls, operations=self._operations)
+            found["claimed_not_done"] = claimed.find_claimed_not_done(
+                calls, operations=self._operations, toolset=self._toolsets.get(session.agent, ())
+            )
         return found
 
     def _talk_only(self, ctx: RunContext, session: Session) -> Iterator[Finding]:
         """The checks that read what the agent says, for a session too short for the others."""
-        for check, issues in self._conversation(session.calls).items():
+        for check, issues in self._conversation(session).items():
             if issues:
                 yield self._finding(ctx, session, check, issues)
         if self.config.conversation.enabled:

@@ -69,12 +69,18 @@ def asks_again(user_reply: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A statement that an action was done: the words that say so and the tool verbs that could."""
+    """A statement that an action was done: the words that say so, the tool verbs that could, and the
+    words that name what it was done to (the clause's subject for "X has been added", the object for
+    "I've added X"), lowercased."""
 
     text: str
     verbs: tuple[str, ...]
+    participle: str = ""  # "added", "cancelled": the claim's own verb word
+    object_words: tuple[str, ...] = ()
+    quote: str = ""  # the claim with what it names: "three checked bags have been added"
 
 
+FILE_WORK = ("edit", "write", "create", "str_replace", "insert", "apply")  # tools that fix or write files
 # (regex over a past-tense claim, tool-name verbs that would have done it)
 _CLAIM_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"cancel+ed", ("cancel", "delete", "remove")),
@@ -85,29 +91,99 @@ _CLAIM_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"removed|deleted", ("remove", "delete", "update", "cancel")),
     (r"refunded|issued|sent|credited", ("refund", "send", "issue", "credit", "update", "cancel")),
     (r"transferred|escalated", ("transfer", "escalate")),
-    (r"fixed|patched|edited|rewritten|created|written", ("edit", "write", "create", "str_replace", "insert", "apply")),
+    (r"fixed|patched|edited|rewritten|created|written", FILE_WORK),
 )  # fmt: skip
-_SUBJECT = (
-    r"(?:\b(?:has|have)\s+(?:now\s+)?(?:been\s+)?(?:successfully\s+)?"
-    r"|\bI(?:'ve| have)?\s+(?:now\s+)?(?:successfully\s+)?"
-    r"|\b(?:is|are)\s+now\s+)"
+_PASSIVE = r"\b(?:has|have)\s+(?:now\s+)?been\s+(?:successfully\s+)?|\b(?:is|are)\s+now\s+"
+_ACTIVE = r"\b(?:has|have)\s+(?:now\s+)?(?:successfully\s+)?|\bI(?:'ve| have)?\s+(?:now\s+)?(?:successfully\s+)?"
+# Claims are found verb first (one scan of a reply for any claim verb), then the auxiliary is read
+# from the few characters before it: eight full scans, one per family, cost three times as much.
+_VERB = re.compile(
+    r"\b(?:" + "|".join(f"(?P<f{i}>{words})" for i, (words, _) in enumerate(_CLAIM_VERBS)) + r")\b", re.IGNORECASE
 )
-_CLAIMS = tuple((re.compile(_SUBJECT + r"(?:" + words + r")\b", re.IGNORECASE), verbs) for words, verbs in _CLAIM_VERBS)
+_AUXILIARY = re.compile(r"(?:(?P<passive>" + _PASSIVE + r")|" + _ACTIVE + r")$", re.IGNORECASE)
+AUXILIARY_REACH = 40  # characters before the verb read for "has now been successfully"
 # "I will update", "once I have added", "if you'd like me to cancel" are promises or conditions, not claims.
 _NOT_A_CLAIM = re.compile(
     r"\b(if|once|when|after|before|unless|whether|would|will|can|could|should|unable|cannot|can't|not)\b[^.]{0,40}$",
     re.IGNORECASE,
 )
+# "You have already booked", "they've cancelled": what the user or someone else did, not the agent.
+_OTHERS_DID = re.compile(r"\b(?:you|they|he|she)\s*$", re.IGNORECASE)
+# A clause ends at sentence punctuation, a comma, a semicolon, a colon, a line break or " and " (not at
+# the point or comma of a figure: "$1,286.50").
+_CLAUSE_END = re.compile(r"[!?;:\n]|[.,](?!\d)|\s(?:and|but|while|so)\s", re.IGNORECASE)
+# What follows an active verb up to its first preposition is what was acted on: "I've added three bags
+# to your reservation" adds bags.
+_PREPOSITION = re.compile(
+    r"\b(?:to|for|on|in|into|onto|from|with|at|by|as|via|under|of|so|that|which)\b", re.IGNORECASE
+)
+_LETTERS = re.compile(r"[a-z]+")
+# "Your reservation has been updated and 2 bags added": a second subject, its auxiliary left out.
+_ELIDED = re.compile(
+    r"\s+and\s+(?P<subject>(?:[\w$*#'-]+\s+){1,5}?)(?P<verb>" + "|".join(w for w, _ in _CLAIM_VERBS) + r")\b",
+    re.IGNORECASE,
+)
+_NOT_A_SUBJECT = re.compile(r"\b(?:has|have|had|been|is|are|was|were|will|would|i|you|we|they|it|not)\b", re.I)
+
+
+def _clause_before(text: str, start: int) -> str:
+    """The subject of a passive claim, up to its first preposition: "the flight from ATL to LAS has been
+    changed" changed the flight; the places only say which one."""
+    head = text[max(0, start - 200) : start]
+    ends = list(_CLAUSE_END.finditer(head))
+    head = head[ends[-1].end() :] if ends else head
+    prep = _PREPOSITION.search(head)
+    return head[: prep.start()] if prep else head
+
+
+def _clause_after(text: str, end: int) -> str:
+    tail = text[end : end + 200]
+    stop = _CLAUSE_END.search(tail)
+    tail = tail[: stop.start()] if stop else tail
+    prep = _PREPOSITION.search(tail)
+    return tail[: prep.start()] if prep else tail
 
 
 def claims(text: str) -> list[Claim]:
-    """Past-tense claims of done work in a reply; conditional or negated statements are not claims."""
+    """Past-tense claims of done work in a reply; conditional or negated statements, and what the user
+    or a third person did ("you have already booked"), are not claims."""
     found: list[Claim] = []
-    for pattern, verbs in _CLAIMS:
-        for match in pattern.finditer(text):
-            before = text[max(0, match.start() - 60) : match.start()]
-            if _NOT_A_CLAIM.search(before.split(".")[-1] + " "):
-                continue
-            found.append(Claim(match.group(0).strip(), verbs))
-            break
+    for verb in _VERB.finditer(text):
+        window = max(0, verb.start() - AUXILIARY_REACH)
+        aux = _AUXILIARY.search(text, window, verb.start())
+        if aux is None:
+            continue
+        start = aux.start()
+        before = text[max(0, start - 60) : start]
+        if _NOT_A_CLAIM.search(before.split(".")[-1] + " "):
+            continue
+        passive = aux.group("passive") is not None
+        if not passive and _OTHERS_DID.search(before):
+            continue
+        verbs = _CLAIM_VERBS[int((verb.lastgroup or "f0")[1:])][1]
+        said = text[start : verb.end()]
+        named = _clause_before(text, start) if passive else _clause_after(text, verb.end())
+        words = tuple(_LETTERS.findall(named.lower()))
+        quote = f"{named.strip()} {said}" if passive else f"{said} {named.strip()}"
+        found.append(Claim(said.strip(), verbs, verb.group(0).lower(), words, quote.strip()))
+        if passive:
+            found.extend(_elided(text, verb.end()))
     return found
+
+
+def _elided(text: str, end: int) -> list[Claim]:
+    """The claim that shares a passive claim's auxiliary after " and " ("... and 2 bags added")."""
+    tail = text[end : end + 200]
+    stop = _CLAUSE_END.search(tail)
+    if stop is None or "and" not in stop.group(0).lower():
+        return []
+    match = _ELIDED.match(tail, stop.start())
+    if match is None or _NOT_A_SUBJECT.search(match.group("subject")):
+        return []
+    verb = match.group("verb").lower()
+    verbs = next(v for words, v in _CLAIM_VERBS if re.fullmatch(words, verb))
+    subject = match.group("subject")
+    cut = _PREPOSITION.search(subject)
+    named = subject[: cut.start()] if cut else subject
+    quote = f"{subject.strip()} {match.group('verb')}"
+    return [Claim(quote, verbs, verb, tuple(_LETTERS.findall(named.lower())), quote)]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from monitors.audit.claimed import find_claimed_not_done
 from monitors.audit.conversation import (
     EmbeddingSimilarity,
     exact_similarity,
-    find_claimed_not_done,
     find_conversation_loops,
     find_monologue,
     is_closing,
