@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 
@@ -142,6 +143,17 @@ def test_empty_input_loads_nothing() -> None:
     embedder = SentenceTransformerEmbedder("/nonexistent/model/dir")
     assert embedder.embed([]).shape[0] == 0
     assert embedder.embedded == 0
+
+
+def test_loading_a_model_asks_openmp_to_sleep_between_parallel_regions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    with pytest.raises(ConfigError):
+        embeddings.load_sentence_transformer("/nonexistent/model/dir")
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an operator's own choice is kept
+    with pytest.raises(ConfigError):
+        embeddings.load_sentence_transformer("/nonexistent/model/dir")
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_batch_size_must_be_positive() -> None:

