@@ -15,6 +15,11 @@ Langfuse and the fake GitLab on 127.0.0.1 with `--latency` seconds per Langfuse 
 3. **evidence, second run** over the same window on the store of run 2: nothing should be read again.
 
 The model's embedding cache lives in each run's store, so runs 1 and 2 both start cold.
+
+Both first runs write one Langfuse score per trace, one POST each (3,902 at 10k): at `--latency` per
+request that is the same fixed cost in both, after all the drift work. Each run reports it as
+`score_writes_s` (first to last score POST, as the fake saw them arrive, plus one latency), and the
+verdict gives the wall ratio with and without it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import WEEK_END, WEEK_START, generate
-from benchmarks.measure import Measured, run_measured
+from benchmarks.measure import SCORES_PATH, Measured, run_measured
 from benchmarks.server import IndexedFakeLangfuse
 from tests.fakes import gitlab_server
 from tests.fakes.gitlab_server import FakeGitLab, running
@@ -69,6 +74,7 @@ def config(work: Path, name: str, fake: IndexedFakeLangfuse, gitlab: FakeGitLab,
 
 
 def run(label: str, cfg: Path, fake: IndexedFakeLangfuse, gitlab: FakeGitLab) -> dict[str, Any]:
+    seen = len(fake.requests), len(fake.arrivals)
     cmd = [sys.executable, "-m", "monitors.app.cli.main", "drift", "-c", str(cfg), "--format", "json"]
     cmd += ["--since", WEEK_START.isoformat(), "--until", WEEK_END.isoformat()]
     result: Measured = run_measured(label, cmd, fake, gitlab, env={"PYTHONPATH": str(ROOT)})
@@ -87,8 +93,16 @@ def run(label: str, cfg: Path, fake: IndexedFakeLangfuse, gitlab: FakeGitLab) ->
         "counters": counters,
     }
     out["traces_checked"] = checked
+    out["score_writes_s"] = score_writes_s(fake, *seen)
     print(f"  {label}: {out['wall_s']} s wall, {out['cpu_s']} s CPU, gitlab {result.gitlab}", file=sys.stderr)
     return out
+
+
+def score_writes_s(fake: IndexedFakeLangfuse, requests_before: int, arrivals_before: int) -> float:
+    """Seconds from the first score POST's arrival to the last one's answer (0 when none were sent)."""
+    requests, arrivals = fake.requests[requests_before:], fake.arrivals[arrivals_before:]
+    times = [t for r, t in zip(requests, arrivals, strict=True) if r.path == SCORES_PATH]
+    return round(times[-1] - times[0] + fake.latency, 1) if times else 0.0
 
 
 def main() -> None:
@@ -128,6 +142,9 @@ def main() -> None:
     results["verdict"] = {
         "gitlab_requests_per_mr": round(first["gitlab_requests"] / merge_requests, 2),
         "wall_ratio_vs_before": round(first["wall_s"] / before["wall_s"], 2),
+        "wall_ratio_without_score_writes": round(
+            (first["wall_s"] - first["score_writes_s"]) / (before["wall_s"] - before["score_writes_s"]), 2
+        ),
         "second_run_gitlab_requests": second["gitlab_requests"],
     }
     print(json.dumps(results["verdict"]), file=sys.stderr)

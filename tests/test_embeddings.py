@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 
 from monitors.contracts.errors import ConfigError
 from monitors.contracts.monitor import MemoryEmbeddingCache
+from monitors.support import embeddings
 from monitors.support.embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 
@@ -81,6 +83,54 @@ def test_a_new_embedder_reuses_vectors_written_by_an_earlier_run() -> None:
     assert (later.embedded, later.cache_hits) == (1, 1)
 
 
+class CountingCache(MemoryEmbeddingCache):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[list[str]] = []
+
+    def get_many(self, model: str, hashes: list[str]) -> dict[str, list[float]]:
+        self.reads.append(list(hashes))
+        return super().get_many(model, hashes)
+
+
+def test_texts_embedded_before_are_served_from_memory_without_a_store_read() -> None:
+    model, cache = RecordingModel(), CountingCache()
+    embedder = SentenceTransformerEmbedder(cache=cache, model=model)
+    first = embedder.embed(["objective", "commit"])
+    reads = len(cache.reads)
+    again = embedder.embed(["commit", "summary", "objective"])
+    assert model.batches == [["objective", "commit"], ["summary"]]
+    assert cache.reads[reads:] == [[sha("summary")]]  # only the new text is looked up in the store
+    np.testing.assert_array_equal(again[[2, 0]], first)
+
+
+def test_memory_keeps_the_newest_texts_up_to_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "MEMO_SIZE", 2)
+    model = RecordingModel()
+    embedder = SentenceTransformerEmbedder(model=model)
+    embedder.embed(["a", "bb", "ccc"])
+    embedder.embed(["bb", "ccc", "a"])
+    assert model.batches == [["ccc", "bb", "a"], ["a"]]  # "a" was the oldest: dropped, embedded again
+
+
+class TokenModel(RecordingModel):
+    """A model with a tokenizer whose token counts disagree with character counts."""
+
+    max_seq_length = 8
+
+    def tokenizer(self, texts: list[str], **kwargs: object) -> dict[str, list[list[int]]]:
+        assert kwargs == {"truncation": True, "max_length": 8}
+        return {"input_ids": [[0] * min(8, len(t.split("_")) + 2) for t in texts]}
+
+
+def test_batches_group_texts_by_their_token_count_when_the_model_has_a_tokenizer() -> None:
+    model = TokenModel()
+    embedder = SentenceTransformerEmbedder(model=model, batch_size=2)
+    embedder.embed(["a_b_c_d", "longer plain text", "x_y", "short"])
+    # Tokens 6, 3, 4, 3: "a_b_c_d" and "x_y" share a batch although "longer plain text" has more characters.
+    assert model.batches == [["a_b_c_d", "x_y"], ["longer plain text", "short"]]
+
+
 def test_cache_is_keyed_by_model_name() -> None:
     cache = MemoryEmbeddingCache()
     SentenceTransformerEmbedder("model-a", cache=cache, model=RecordingModel()).embed(["same text"])
@@ -93,6 +143,17 @@ def test_empty_input_loads_nothing() -> None:
     embedder = SentenceTransformerEmbedder("/nonexistent/model/dir")
     assert embedder.embed([]).shape[0] == 0
     assert embedder.embedded == 0
+
+
+def test_loading_a_model_asks_openmp_to_sleep_between_parallel_regions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    with pytest.raises(ConfigError):
+        embeddings.load_sentence_transformer("/nonexistent/model/dir")
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an operator's own choice is kept
+    with pytest.raises(ConfigError):
+        embeddings.load_sentence_transformer("/nonexistent/model/dir")
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_batch_size_must_be_positive() -> None:

@@ -42,6 +42,7 @@ class GoalDriftConfig(BaseModel):
         description="For the single-text methods: the final commit, plus the MR title/description, or all commits.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    forge_workers: int = Field(4, ge=1, le=16, description="Change requests read at once from each forge.")
     write_scores: bool = Field(True, description="Write the score back to Langfuse as a trace score.")
     score_name: str = Field("goal_drift_similarity", min_length=1, max_length=100, description="Score name.")
     default_repo: str | None = Field(None, description="Repository for traces that name only a change request number.")

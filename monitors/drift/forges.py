@@ -5,12 +5,21 @@ with the evidence cached for its last judged head so an unchanged one costs a si
 stay per change request (an `MrProblem`), except two that mean the run itself should fail so its
 watermark stays: a forge unavailable for every change request it was asked for, and a forge that
 rejects the token for every one (a revoked token would otherwise turn drift detection off silently).
+
+A forge answers one request at a time per connection, so with a remote forge most of a run would be
+spent waiting: up to `workers` change requests are read at once, each worker thread with a client of
+its own (its own connection and retry state; the clients' retry and rate-limit rules apply per call as
+before). Results arrive in the calling thread as they complete (`on_result`, e.g. to embed their texts
+while the rest are still being read) and are returned in the order they were asked for.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
 
 from monitors.contracts.errors import ConfigError, SourceError
 from monitors.contracts.forge import MergeRequestInfo, MrProblem
@@ -21,13 +30,24 @@ from monitors.drift.candidates import MrRef
 FORGE_NAMES = {"gitlab": "GitLab", "github": "GitHub"}
 _NOUNS = {"gitlab": "merge request(s)", "github": "pull request(s)"}
 Fetched = dict[MrRef, MergeRequestInfo | MrProblem]
+OnResult = Callable[[MrRef, MergeRequestInfo | MrProblem], None]
+WORKERS = 4  # change requests read at once per forge (the monitor's `forge_workers`)
 
 
 def fetch_changes(
-    ctx: RunContext, wanted: Sequence[MrRef], cached: Mapping[MrRef, CachedChange], *, changes: bool = True
+    ctx: RunContext,
+    wanted: Sequence[MrRef],
+    cached: Mapping[MrRef, CachedChange],
+    *,
+    changes: bool = True,
+    workers: int = WORKERS,
+    on_result: OnResult | None = None,
 ) -> Fetched:
     """Every wanted change request, read from its forge (the cached evidence passed along); with
-    `changes=False` its commits only (a method that scores the final commit alone, checks off)."""
+    `changes=False` its commits only (a method that scores the final commit alone, checks off).
+
+    `on_result` is called in this thread with each result as it arrives; the returned dict follows the
+    forges' names, then `wanted`'s order, whatever order the reads finished in."""
     by_forge: dict[str, list[MrRef]] = defaultdict(list)
     for mr in wanted:
         by_forge[mr.forge].append(mr)
@@ -42,15 +62,50 @@ def fetch_changes(
             problem = MrProblem("no_access", f"{FORGE_NAMES[forge]} is not configured ({forge}.url and {forge}.token)")
             results.update(dict.fromkeys(refs, problem))
             continue
-        source = factory()
-        before = source.stats.requests
-        for mr in refs:
-            entry = cached.get(mr)
-            evidence = entry.evidence if entry and entry.evidence.files_read == changes else None
-            results[mr] = source.merge_request(mr.repo, mr.iid, cached=evidence, changes=changes)
-        ctx.count(f"{forge}_requests", source.stats.requests - before)
+        read, requests = _reader(factory, cached, changes)
+        with ThreadPoolExecutor(max(1, min(workers, len(refs))), thread_name_prefix=f"drift-{forge}") as pool:
+            futures = {pool.submit(read, mr): mr for mr in refs}
+            arrived: Fetched = {}
+            try:
+                for future in as_completed(futures):
+                    mr = futures[future]
+                    arrived[mr] = future.result()
+                    if on_result is not None:
+                        on_result(mr, arrived[mr])
+            except BaseException:
+                for future in futures:  # an error (or an interrupt) stops the reads not yet started
+                    future.cancel()
+                raise
+        results.update((mr, arrived[mr]) for mr in refs)
+        ctx.count(f"{forge}_requests", requests())
         _fail_when_the_forge_is_down(forge, [results[mr] for mr in refs])
     return results
+
+
+def _reader(
+    factory: Callable[[], Any], cached: Mapping[MrRef, CachedChange], changes: bool
+) -> tuple[Callable[[MrRef], MergeRequestInfo | MrProblem], Callable[[], int]]:
+    """(read one change request, requests made so far): each thread reads through a client of its own."""
+    local = threading.local()
+    lock = threading.Lock()
+    made: dict[int, tuple[Any, int]] = {}  # id(client): (client, its request count when first seen)
+
+    def client() -> Any:
+        if getattr(local, "client", None) is None:
+            local.client = factory()
+            with lock:  # a factory may hand every thread the same client: count its requests once
+                made.setdefault(id(local.client), (local.client, local.client.stats.requests))
+        return local.client
+
+    def read(mr: MrRef) -> MergeRequestInfo | MrProblem:
+        entry = cached.get(mr)
+        evidence = entry.evidence if entry and entry.evidence.files_read == changes else None
+        return client().merge_request(mr.repo, mr.iid, cached=evidence, changes=changes)
+
+    def requests() -> int:
+        return sum(c.stats.requests - before for c, before in made.values())
+
+    return read, requests
 
 
 def _fail_when_the_forge_is_down(forge: str, results: Sequence[MergeRequestInfo | MrProblem]) -> None:

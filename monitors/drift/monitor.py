@@ -32,6 +32,7 @@ from monitors.contracts.findings import Finding
 from monitors.contracts.forge import ChangeEvidence, MergeRequestInfo
 from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import ObservationQuery, Score
+from monitors.drift.ahead import EmbedAhead
 from monitors.drift.cache import CachedChange, objective_key
 from monitors.drift.candidates import (
     PENDING_KEY,
@@ -95,7 +96,18 @@ class GoalDriftMonitor:
         settled = {mr: refs for mr, refs in candidates.items() if mr in cached and _all_scored(cached[mr], refs)}
         # The changed files are read when something uses them: the evidence score or the checks.
         changes = method == EVIDENCE or self.config.checks
-        fetched = fetch_changes(ctx, [mr for mr in candidates if mr not in settled], cached, changes=changes)
+        wanted = [mr for mr in candidates if mr not in settled]
+        ahead = self._embed_ahead(ctx, candidates, method) if wanted else None
+        fetched = fetch_changes(
+            ctx,
+            wanted,
+            cached,
+            changes=changes,
+            workers=self.config.forge_workers,
+            on_result=ahead.add if ahead else None,
+        )
+        if ahead is not None:
+            ahead.flush()
         judged: list[_Judged] = [
             _Judged(mr, cached[mr].as_info(mr.repo, mr.iid, mr.forge), refs, cached[mr].evidence, cached[mr], False)
             for mr, refs in settled.items()
@@ -189,6 +201,24 @@ class GoalDriftMonitor:
         if same_head and old is not None:
             entry = entry.same_head(old)
         return _Judged(mr, info, refs, evidence, entry, new_head=not same_head)
+
+    def _embed_ahead(self, ctx: RunContext, candidates: dict[MrRef, list[TraceRef]], method: str) -> EmbedAhead | None:
+        """Texts embedded while the forge reads run (monitors.drift.ahead), when the embedder keeps them."""
+        embedder = self._get_embedder(ctx)
+        if not getattr(embedder, "keeps_vectors", False):
+            return None
+        from monitors.drift.scoring import DriftPair, embedded_texts
+
+        def texts_of(mr: MrRef, info: MergeRequestInfo) -> list[str]:
+            if method == EVIDENCE:
+                evidence = evidence_of(info)
+                dids = [evidence.final_commit, summary_text(evidence)]
+            else:
+                dids = [did_text(info, self.config.did_text)]
+            objectives = dict.fromkeys(as_text(r.objective) for r in candidates[mr])
+            return [t for o in objectives for d in dids for t in embedded_texts(DriftPair(o, d))]
+
+        return EmbedAhead(embedder, texts_of)
 
     def _keep_pending(
         self, ctx: RunContext, pending: list[TraceRef], problems: dict[tuple[str, str], list[TraceRef]]

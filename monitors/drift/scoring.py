@@ -115,6 +115,12 @@ def score_pairs(
     return [s if e.objective and e.did else math.nan for e, s in zip(scored, scores, strict=True)]
 
 
+def embedded_texts(pair: DriftPair) -> tuple[str, str]:
+    """The two texts `score_pairs` embeds for `pair`: what a caller embeds ahead to find them cached."""
+    prepared = _prepared(pair)
+    return prepared.objective, prepared.did
+
+
 def _prepared(pair: DriftPair) -> DriftPair:
     return DriftPair(pair.objective.strip(), clean_message(pair.did), pair.repo)
 

