@@ -42,7 +42,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-
 _MENTION = re.compile(r"@(?:channel|here|all|everyone)\b", re.IGNORECASE)
 _SLACK_SPECIAL = re.compile(r"<[!@#]")
 _SLACK_LINK = re.compile(r"<([^<>|]+)\|")
-_MD_LINK = re.compile(r"(?<!\\)\]\(([^)\s]+)\)")
+# A ']' escaped by a backslash ends no label, but one after an escaped backslash (`\\]`) does.
+_MD_LINK = re.compile(r"(?<!\\)(?:\\\\)*\]\(([^)\s]+)\)")
 
 
 def no_wait(attempts: int = 2) -> RetryPolicy:
