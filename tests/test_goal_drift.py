@@ -233,7 +233,8 @@ def test_state_keeps_recent_pairs_as_the_scoring_background(gitlab: FakeGitLab) 
     run(make_ctx(all_traces(), gitlab, state))
     history = state.get("history:group/app")
     # [objective, final commit, summary of the changes]: the evidence score's background.
-    summary = "Rewrite the billing export\napp billing export py"  # newest subjects, then changed paths
+    # The summary leaves out the final commit's subject (scored on its own): here, the changed path alone.
+    summary = "app billing export py"
     assert ["Fix the login page", "Rewrite the billing export", summary] in history
     assert json.loads(json.dumps(history)) == history  # JSON-able, as the store needs
 

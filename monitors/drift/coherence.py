@@ -16,7 +16,7 @@ look incoherent on dev.
 
 It needs no objective and no pool (the scale is the model's plain cosine, the same in a window of one
 change request as in one of a thousand), and it embeds at most three short texts per change request
-(the subjects the changes summary already shows). A change request with fewer than two distinct
+(the newest three distinct subjects). A change request with fewer than two distinct
 subjects besides housekeeping cannot fall apart this way: its coherence is NaN and never alerts, so scope
 creep inside a single commit is left to the score and the explicit checks.
 
@@ -36,7 +36,7 @@ from monitors.drift.housekeeping import housekeeping
 from monitors.drift.text import subject
 from monitors.support.embeddings import Embedder
 
-COHERENCE_SUBJECTS = 3  # the newest distinct subjects, as in the changes summary
+COHERENCE_SUBJECTS = 3  # the newest distinct subjects, the final commit's among them
 COHERENCE_THRESHOLD = 0.05  # scripts/drift_fit.py, dev split
 
 

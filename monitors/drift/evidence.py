@@ -27,9 +27,13 @@ MAX_FILES = 50  # files kept in the record (largest churn first); totals always 
 MAX_NAMES = 40  # per kind of name
 MAX_COMMITS = 30  # commit messages kept (the newest)
 MAX_MESSAGE_CHARS = 2000
-SUMMARY_SUBJECTS = 3  # commit subjects in the scored summary (the newest)
-SUMMARY_FILES = 8
-SUMMARY_NAMES = 12
+# The scored summary is most of the tokens goal-drift embeds, so it is kept short: 3 subjects (besides the
+# final commit's), 2 paths and 4 names scored no worse on dev than 3 subjects with the final's, 8 paths and
+# 12 names, for half the summary tokens; fewer paths and names lost scope-creep recall (sixth round of
+# docs/drift-calibration.md).
+SUMMARY_SUBJECTS = 3  # commit subjects in the scored summary (the newest, the final commit's left out)
+SUMMARY_FILES = 2
+SUMMARY_NAMES = 4
 
 _DIFF_FILE = re.compile(r"^diff --git a/(?P<old>\S+) b/(?P<new>\S+)")
 _NEW_PATH = re.compile(r"^\+\+\+ (?:b/)?(?P<path>\S+)")
@@ -280,15 +284,19 @@ def build_evidence(
 def summary_text(evidence: ChangeEvidence) -> str:
     """A crude description of what was changed, for the embedding: subjects, paths, names.
 
-    The newest commit subjects, the most-changed paths with separators turned into spaces (the model
-    reads `src/auth/token_refresh.py` as "src auth token refresh py"), and the definitions the diff
-    adds or touches.
+    The newest commit subjects other than the final commit's (the final commit is scored on its own
+    already), the most-changed paths with separators turned into spaces (the model reads
+    `src/auth/token_refresh.py` as "src auth token refresh py"), and the definitions the diff adds or
+    touches. A change request that shows nothing else (one commit, no files read) is summarised by its
+    final subject, so there is always a text to score.
     """
-    subjects = [subject(c) for c in evidence.commits[-SUMMARY_SUBJECTS:]]
+    final = subject(evidence.final_commit)
+    others = [s for s in (subject(c) for c in evidence.commits) if s and s != final]
+    subjects = others[-SUMMARY_SUBJECTS:]
     paths = [_words(f.path) for f in evidence.files[:SUMMARY_FILES]]
     names = [_words(n) for n in (*evidence.added_names, *evidence.touched_names)][:SUMMARY_NAMES]
-    parts = ["; ".join(s for s in subjects if s), "; ".join(paths), "; ".join(names)]
-    return "\n".join(p for p in parts if p)
+    parts = ["; ".join(subjects), "; ".join(paths), "; ".join(names)]
+    return "\n".join(p for p in parts if p) or final
 
 
 _SPLIT_WORDS = re.compile(r"[/_.\-:]+|(?<=[a-z])(?=[A-Z])")

@@ -3,8 +3,8 @@
 Two `csls` scores (see monitors.drift.scoring) are combined by a two-weight logistic model:
 
 - the objective against the final commit message (the monitor's original signal), and
-- the objective against a crude summary of the changes (newest commit subjects, most-changed paths,
-  names the diff adds or touches: `monitors.drift.evidence.summary_text`).
+- the objective against a crude summary of the changes (newest commit subjects besides the final one,
+  most-changed paths, names the diff adds or touches: `monitors.drift.evidence.summary_text`).
 
 score = W_FINAL * csls(final) + W_SUMMARY * csls(summary) + BIAS: the log-odds, by the model, that the
 change request does what was asked. It is below the threshold (drift) when both texts are far from the
@@ -28,10 +28,10 @@ from monitors.support.embeddings import Embedder
 
 METHOD = "evidence"
 # Fitted by scripts/drift_fit.py (logistic regression, C=1, dev split, match vs drift).
-W_FINAL = 3.718
-W_SUMMARY = 4.730
-BIAS = -0.837
-THRESHOLD = -0.71
+W_FINAL = 5.348
+W_SUMMARY = 3.894
+BIAS = -0.594
+THRESHOLD = -0.55
 
 
 @dataclass(frozen=True)

@@ -156,8 +156,20 @@ def test_bump_that_refactored_the_module_summarises_the_refactor() -> None:
     assert ev.added_names == ("PooledSession", "__init__", "send_request", "ConnectionCache", "evict_idle")
     assert ev.removed_names == ("Session", "send")
     text = summary_text(ev)
-    assert "Bump urllib3 to 2.2.1" in text and "src http session py" in text and "Pooled Session" in text
+    # The one commit is the final one, scored on its own: the summary is the paths and the names.
+    assert text == "src http session py; requirements txt\nPooled Session; init; send request; Connection Cache"
     assert not ev.format_only
+
+
+def test_summary_leaves_out_the_final_subject_and_keeps_a_text_without_anything_else() -> None:
+    commits = ("Add retry policy", "test: cover retries\n\nbody", "Fix typo", "Add retries to the client")
+    ev = build_evidence(commits, [modified("src/http/retry.py", 40, 2)])
+    assert summary_text(ev) == "Add retry policy; test: cover retries; Fix typo\nsrc http retry py"
+    # The final subject repeated earlier is left out there too; the three newest others stay, "Old work" not.
+    again = build_evidence(("Old work", *commits, "Add retries to the client"), [])
+    assert summary_text(again) == "Add retry policy; test: cover retries; Fix typo"
+    # Nothing but the final commit (an offline source, no files read): its subject, not an empty text.
+    assert summary_text(build_evidence(["Add retries\n\nWith backoff."], [])) == "Add retries"
 
 
 def test_evidence_is_bounded_and_survives_json() -> None:
