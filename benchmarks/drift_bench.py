@@ -1,12 +1,16 @@
 """Goal-drift on evidence next to the final-commit method, side by side in one run, as whole processes.
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.drift_bench --scale 10k --work /tmp/bench-drift \
-        --out benchmarks/results/drift-evidence.json
+        --changes data/drift_pairs/changes.jsonl --out benchmarks/results/drift-evidence-real.json
 
-The dataset is the benchmark's (benchmarks/generate.py: at 10k traces a week, 1,951 merge requests),
-each merge request given a real-shaped diff (one source file and its test). Served by the indexed fake
-Langfuse and the fake GitLab on 127.0.0.1 with `--latency` seconds per Langfuse request. Three runs of
-`run-monitor drift` over the whole week, each a child process measured by benchmarks/measure.py:
+The dataset is the benchmark's (benchmarks/generate.py: at 10k traces a week, 1,951 merge requests).
+With `--changes`, each merge request gets the commits and whole diff of a real pull request
+(benchmarks/real_changes.py: 600 rows, each serving about three merge requests, made distinct).
+Without it, each gets a synthetic diff (`with_diffs`: one source file and its test) and the same
+second commit, so the changes summaries collapse to 37 texts (benchmarks/results/drift-evidence.json).
+Served by the indexed fake Langfuse and the fake GitLab on 127.0.0.1 with `--latency` seconds per
+Langfuse request. Three runs of `run-monitor drift` over the whole week, each a child process measured
+by benchmarks/measure.py:
 
 1. **final commit** (the method before the evidence one): `method: csls`, `checks: false`: the MR and
    its commits, the final commit scored; fresh store.
@@ -33,6 +37,7 @@ from typing import Any
 
 from benchmarks.generate import WEEK_END, WEEK_START, generate
 from benchmarks.measure import SCORES_PATH, Measured, run_measured
+from benchmarks.real_changes import load_rows, with_real_changes
 from benchmarks.server import IndexedFakeLangfuse
 from tests.fakes import gitlab_server
 from tests.fakes.gitlab_server import FakeGitLab, running
@@ -111,16 +116,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-drift"))
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per Langfuse request")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--changes", type=Path, help="real PRs (JSON lines) to give the merge requests")
     args = parser.parse_args()
     work = args.work / args.scale
     work.mkdir(parents=True, exist_ok=True)
     data, fixture = work / "observations.jsonl", work / "gitlab.json"
     if not data.exists():
         generate(SCALES[args.scale], data, fixture)
-    projects = with_diffs(json.loads(fixture.read_text())["projects"])
+    projects = json.loads(fixture.read_text())["projects"]
+    projects = with_real_changes(projects, load_rows(args.changes)) if args.changes else with_diffs(projects)
     merge_requests = sum(len(p["merge_requests"]) for p in projects.values())
     fake = IndexedFakeLangfuse.from_jsonl(data, latency=args.latency).start()
     results: dict[str, Any] = {"scale": args.scale, "merge_requests": merge_requests, "latency": args.latency}
+    results["changes"] = str(args.changes) if args.changes else "synthetic (with_diffs)"
     try:
         gitlab_server._Handler.disable_nagle_algorithm = True  # as benchmarks/run.py: no Nagle stalls
         with running(FakeGitLab(projects)) as gitlab:
