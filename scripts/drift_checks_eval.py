@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitors.drift.checks import run_checks
-from monitors.drift.labelled import load_changes, load_labelled_pairs
+from monitors.drift.labelled import load_calibration_set
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "drift_pairs"
 
@@ -27,9 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    changes = load_changes(args.data / "changes.jsonl")
-    pairs = load_labelled_pairs(args.data / "pairs.jsonl", changes)
-    pairs += load_labelled_pairs(args.data / "scope_pairs.jsonl", changes)
+    pairs = load_calibration_set(args.data)
     totals = Counter(p.kind_name for p in pairs)
     fired: Counter[tuple[str, str]] = Counter()
     any_fired: Counter[str] = Counter()

@@ -26,7 +26,7 @@ from monitors.drift import evidence_score
 from monitors.drift.checks import run_checks
 from monitors.drift.evidence_score import EvidencePair, score_evidence
 from monitors.drift.housekeeping import housekeeping
-from monitors.drift.labelled import LabelledPair, fallback_evidence, load_changes, load_labelled_pairs
+from monitors.drift.labelled import LabelledPair, fallback_evidence, load_calibration_set
 from monitors.drift.text import subject
 from monitors.support.embeddings import SentenceTransformerEmbedder
 
@@ -83,9 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    changes = load_changes(args.data / "changes.jsonl")
-    pairs = load_labelled_pairs(args.data / "pairs.jsonl", changes)
-    pairs = [p for p in pairs + load_labelled_pairs(args.data / "scope_pairs.jsonl", changes) if p.split == "dev"]
+    pairs = [p for p in load_calibration_set(args.data) if p.split == "dev"]
     embedder = SentenceTransformerEmbedder()
     scores = score_evidence(
         embedder, [EvidencePair(p.pair.objective, fallback_evidence(p), p.pair.repo) for p in pairs]

@@ -37,7 +37,7 @@ from monitors.drift import evidence_score
 from monitors.drift.calibrate import summarize
 from monitors.drift.coherence import COHERENCE_THRESHOLD, commit_coherence
 from monitors.drift.evidence_score import EvidencePair, score_evidence
-from monitors.drift.labelled import LabelledPair, fallback_evidence, load_changes, load_labelled_pairs
+from monitors.drift.labelled import LabelledPair, fallback_evidence, load_calibration_set
 from monitors.drift.scoring import METHOD_THRESHOLDS, score_pairs
 from monitors.drift.text import subject
 from monitors.support.embeddings import SentenceTransformerEmbedder
@@ -75,9 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    changes = load_changes(args.data / "changes.jsonl")
-    pairs = load_labelled_pairs(args.data / "pairs.jsonl", changes)
-    pairs += load_labelled_pairs(args.data / "scope_pairs.jsonl", changes)
+    pairs = load_calibration_set(args.data)
     embedder = SentenceTransformerEmbedder()
 
     final, summary, cosine = (np.zeros(len(pairs)) for _ in range(3))

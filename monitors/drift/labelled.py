@@ -105,6 +105,17 @@ def load_labelled_pairs(
     return pairs
 
 
+def load_calibration_set(data: str | Path) -> list[LabelledPair]:
+    """The shipped calibration data in a directory: `pairs.jsonl` and `scope_pairs.jsonl`, with the
+    evidence of `changes.jsonl` attached (what the fit and evaluation scripts all read)."""
+    data = Path(data)
+    changes = load_changes(data / "changes.jsonl")
+    return [
+        *load_labelled_pairs(data / "pairs.jsonl", changes),
+        *load_labelled_pairs(data / "scope_pairs.jsonl", changes),
+    ]
+
+
 def _parse(record: dict[str, Any], changes: Mapping[ChangesKey, ChangeEvidence]) -> LabelledPair:
     objective, label = record.get("objective"), record.get("label")
     repo, split, kind = record.get("repo"), record.get("split"), record.get("kind", "")
