@@ -87,11 +87,19 @@ class RunContext:
     # the pipeline sends a resolved notice where a route asks for one, if the finding was notified.
     resolved: list[Finding] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    # Requests to the forges by endpoint ("gitlab:mr_commits"), beside the trace source's own counts.
+    forge_requests: dict[str, int] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("monitors"))
 
     def count(self, name: str, n: int = 1) -> None:
         """Count something worth reporting in the run summary (e.g. skipped sessions)."""
         self.counters[name] = self.counters.get(name, 0) + n
+
+    def count_forge_requests(self, by_endpoint: Mapping[str, int]) -> None:
+        """Add requests a forge client made in this run, by endpoint (reported in the run summary)."""
+        for endpoint, n in by_endpoint.items():
+            if n > 0:
+                self.forge_requests[endpoint] = self.forge_requests.get(endpoint, 0) + n
 
     def resolve(self, finding: Finding, reason: str) -> None:
         """Say that `finding` (as it fired) no longer holds, and why (shown in the resolved notice)."""

@@ -11,12 +11,16 @@ spent waiting: up to `workers` change requests are read at once, each worker thr
 its own (its own connection and retry state; the clients' retry and rate-limit rules apply per call as
 before). Results arrive in the calling thread as they complete (`on_result`, e.g. to embed their texts
 while the rest are still being read) and are returned in the order they were asked for.
+
+The run counts each forge's requests in total (`gitlab_requests`) and by endpoint (`gitlab:mr_diffs`,
+as the clients name them), summed over the run's clients, each counted from where it stood when the
+run first used it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
@@ -77,24 +81,30 @@ def fetch_changes(
                     future.cancel()
                 raise
         results.update((mr, arrived[mr]) for mr in refs)
-        ctx.count(f"{forge}_requests", requests())
+        total, by_endpoint = requests()
+        ctx.count(f"{forge}_requests", total)
+        ctx.count_forge_requests(by_endpoint)
         _fail_when_the_forge_is_down(forge, [results[mr] for mr in refs])
     return results
 
 
 def _reader(
     factory: Callable[[], Any], cached: Mapping[MrRef, CachedChange], changes: bool
-) -> tuple[Callable[[MrRef], MergeRequestInfo | MrProblem], Callable[[], int]]:
-    """(read one change request, requests made so far): each thread reads through a client of its own."""
+) -> tuple[Callable[[MrRef], MergeRequestInfo | MrProblem], Callable[[], tuple[int, Counter[str]]]]:
+    """(read one change request, requests made so far in total and by endpoint): each thread reads
+    through a client of its own."""
     local = threading.local()
     lock = threading.Lock()
-    made: dict[int, tuple[Any, int]] = {}  # id(client): (client, its request count when first seen)
+    # id(client): (client, its request count and counts by endpoint when first seen)
+    made: dict[int, tuple[Any, int, Counter[str]]] = {}
 
     def client() -> Any:
         if getattr(local, "client", None) is None:
             local.client = factory()
             with lock:  # a factory may hand every thread the same client: count its requests once
-                made.setdefault(id(local.client), (local.client, local.client.stats.requests))
+                if id(local.client) not in made:
+                    stats = local.client.stats
+                    made[id(local.client)] = (local.client, stats.requests, _by_endpoint(stats))
         return local.client
 
     def read(mr: MrRef) -> MergeRequestInfo | MrProblem:
@@ -102,10 +112,18 @@ def _reader(
         evidence = entry.evidence if entry and entry.evidence.files_read == changes else None
         return client().merge_request(mr.repo, mr.iid, cached=evidence, changes=changes)
 
-    def requests() -> int:
-        return sum(c.stats.requests - before for c, before in made.values())
+    def requests() -> tuple[int, Counter[str]]:
+        total, by_endpoint = 0, Counter[str]()
+        for c, before, before_by_endpoint in made.values():
+            total += c.stats.requests - before
+            by_endpoint += _by_endpoint(c.stats) - before_by_endpoint  # Counter subtraction keeps n > 0
+        return total, by_endpoint
 
     return read, requests
+
+
+def _by_endpoint(stats: Any) -> Counter[str]:
+    return Counter(getattr(stats, "by_endpoint", {}))
 
 
 def _fail_when_the_forge_is_down(forge: str, results: Sequence[MergeRequestInfo | MrProblem]) -> None:

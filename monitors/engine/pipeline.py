@@ -56,6 +56,7 @@ class RunSummary:
     error: str | None = None
     counters: dict[str, int] = field(default_factory=dict)
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)  # source requests per API path
+    forge_requests_by_endpoint: dict[str, int] = field(default_factory=dict)  # e.g. "github:pr_files"
     decisions: list[Decision] = field(default_factory=list, repr=False)
 
     @property
@@ -273,6 +274,7 @@ def _fill_source_stats(summary: RunSummary, source: CountingSource, ctx: RunCont
     }
     summary.malformed = source.stats.malformed - source.malformed_before
     summary.counters = dict(ctx.counters)
+    summary.forge_requests_by_endpoint = dict(sorted(ctx.forge_requests.items()))
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:

@@ -28,7 +28,9 @@ log = logging.getLogger("monitors.metrics")
 
 PREFIX = "langfuse_monitors_"
 RUN_STATUSES = ("ok", "failed", "delivery_failed", "skipped", "nothing_to_do")
-GITLAB_ENDPOINT = "gitlab"  # drift counts GitLab requests as one total, not per endpoint
+# Run summaries stored before forge requests were counted by endpoint hold one total per forge:
+# those export under the forge's name.
+FORGE_TOTALS = {"gitlab_requests": "gitlab", "github_requests": "github"}
 MAX_ENDPOINTS = 20  # label values per monitor in last_run_requests; the rest are summed into "other"
 _VERSION = re.compile(r"v\d+")
 
@@ -57,7 +59,8 @@ SERIES: dict[str, Series] = {
     ),
     "last_run_requests": Series(
         "gauge",
-        "Requests the monitor's last run made, by Langfuse API path; GitLab requests are one total (endpoint=gitlab).",
+        "Requests the monitor's last run made, by Langfuse API path (/api/public/...) and by forge endpoint "
+        "(gitlab:mr, gitlab:mr_commits, gitlab:mr_diffs, github:pr, github:pr_commits, github:pr_files).",
         ("monitor", "endpoint"),
     ),
     "outbox_messages": Series(
@@ -192,19 +195,26 @@ def run_families(readings: Iterable[MonitorReading]) -> Iterator[Metric]:
 
 
 def _requests(summary: dict[str, Any]) -> dict[str, float]:
-    by_endpoint = summary.get("requests_by_endpoint")
     out: dict[str, float] = {}
-    for path, count in by_endpoint.items() if isinstance(by_endpoint, dict) else ():
-        route = endpoint_route(str(path))
+    for endpoint, count in [*_items(summary.get("requests_by_endpoint")), *_forge_requests(summary)]:
+        route = endpoint_route(str(endpoint))
         out[route] = out.get(route, 0.0) + _number(count)
     if len(out) > MAX_ENDPOINTS:
         ranked = sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
         out = dict(ranked[: MAX_ENDPOINTS - 1]) | {"other": sum(v for _, v in ranked[MAX_ENDPOINTS - 1 :])}
-    counters = summary.get("counters")
-    gitlab = counters.get("gitlab_requests") if isinstance(counters, dict) else None
-    if gitlab:
-        out[GITLAB_ENDPOINT] = _number(gitlab)
     return out
+
+
+def _forge_requests(summary: dict[str, Any]) -> list[tuple[Any, Any]]:
+    if "forge_requests_by_endpoint" in summary:
+        return _items(summary["forge_requests_by_endpoint"])
+    counters = summary.get("counters")
+    totals = counters if isinstance(counters, dict) else {}
+    return [(forge, totals[key]) for key, forge in FORGE_TOTALS.items() if _number(totals.get(key))]
+
+
+def _items(value: Any) -> list[tuple[Any, Any]]:
+    return list(value.items()) if isinstance(value, dict) else []
 
 
 def endpoint_route(path: str) -> str:

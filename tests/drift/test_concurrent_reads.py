@@ -8,6 +8,7 @@ into the embedder's memory, and scoring then finds them: no text is embedded twi
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -43,7 +44,7 @@ class StubForge:
 
     def merge_request(self, repo: str, iid: int, **_: object) -> MergeRequestInfo | MrProblem:
         with self.lock:
-            self.stats.count_request("mr")
+            self.stats.count_request("gitlab:mr")
             self.threads.add(threading.current_thread().name)
         # A guard against a hang, not a measurement: the reads below either overlap or the test fails.
         self.barrier.wait(timeout=30)
@@ -82,7 +83,13 @@ def test_reads_overlap_and_results_come_back_in_the_order_asked() -> None:
     assert [r.iid for r in results.values() if isinstance(r, MergeRequestInfo)] == [mr.iid for mr in REFS]
     # Every result reached the caller once, in the caller's thread; the shared client counted once.
     assert sorted(arrived, key=lambda a: a[0].iid) == [(mr, threading.main_thread().name) for mr in REFS]
-    assert ctx.counters["gitlab_requests"] == len(REFS)
+    assert ctx.counters["gitlab_requests"] == len(REFS) and ctx.forge_requests == {"gitlab:mr": len(REFS)}
+    # The same client in a later run: only that run's requests are its, by endpoint as in total.
+    later = ctx_with(factory)
+    shared.barrier = threading.Barrier(1)
+    fetch_changes(later, REFS[:3], {}, workers=2)
+    assert shared.stats.by_endpoint == {"gitlab:mr": len(REFS) + 3}
+    assert later.counters["gitlab_requests"] == 3 and later.forge_requests == {"gitlab:mr": 3}
 
 
 def test_each_worker_thread_reads_through_a_client_of_its_own() -> None:
@@ -97,6 +104,8 @@ def test_each_worker_thread_reads_through_a_client_of_its_own() -> None:
     assert 1 <= len(clients) <= 3
     assert all(len(c.threads) == 1 for c in clients)  # a client never crosses threads
     assert ctx.counters["gitlab_requests"] == len(REFS)
+    # Summed by endpoint over every client the run used, whichever thread read what.
+    assert ctx.forge_requests == {"gitlab:mr": len(REFS)} == sum((c.stats.by_endpoint for c in clients), Counter())
 
 
 def test_one_failing_read_leaves_the_others_and_stays_retryable() -> None:

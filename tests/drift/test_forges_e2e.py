@@ -7,7 +7,8 @@ article's two examples are caught by the explicit checks, which do not depend on
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -28,6 +29,7 @@ from tests.fakes.github_server import commit as gh_commit
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.fakes.scripted_monitor import RecordingNotifier
+from tests.metrics.test_series import scrape
 from tests.test_goal_drift import TOKEN as GITLAB_TOKEN
 from tests.test_goal_drift import WINDOW, commit, obs_for_trace
 
@@ -149,6 +151,7 @@ def run_twice(
     sleeps: list[float],
     observations: list | None = None,
     drift_settings: dict | None = None,
+    after_each: Callable[[], object] | None = None,
 ) -> tuple[list[RunSummary], RecordingNotifier, FakeLangfuse]:
     settings = settings_from_dict(
         {
@@ -170,10 +173,12 @@ def run_twice(
             gitlab_factory=lambda: GitLabSource(gl.url, GITLAB_TOKEN, retry=retry),
             github_factory=lambda: GitHubSource(GITHUB_TOKEN, gh.url, retry=retry),
         )
-        runs = [
-            run_once("drift", settings, deps, now=WINDOW.end + timedelta(hours=h), since=WINDOW.start, until=WINDOW.end)
-            for h in (1, 2)
-        ]
+        runs = []
+        for h in (1, 2):
+            now = WINDOW.end + timedelta(hours=h)
+            runs.append(run_once("drift", settings, deps, now=now, since=WINDOW.start, until=WINDOW.end))
+            if after_each is not None:
+                after_each()
     return runs, notifier, lf
 
 
@@ -220,6 +225,45 @@ def test_both_forges_alert_with_evidence_once_and_score_once(sqlite_store: Store
     assert runs[1].counters["already_judged"] == 9 and runs[1].counters.get("scored", 0) == 0
     # At most three forge requests per change request in the first run.
     assert runs[0].counters["github_requests"] == 3 * 3 and runs[0].counters["gitlab_requests"] == 3 * 6
+
+
+def _forge_endpoint(forge: str, path: str) -> str:
+    """The label a request to the fake forge should be counted under: one per route."""
+    noun = "mr" if forge == "gitlab" else "pr"
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    sub = {"commits": "commits", "diffs": "diffs", "files": "files"}.get(last)
+    return f"{forge}:{noun}_{sub}" if sub else f"{forge}:{noun}"
+
+
+def test_the_metrics_show_each_forge_endpoint_as_often_as_the_fakes_served_it(sqlite_store: Store, forges) -> None:
+    gh, gl = forges
+    scrapes: list[dict[str, float]] = []
+    served: list[Counter[str]] = []
+
+    def after_run() -> None:
+        samples = scrape(sqlite_store, settings_from_dict({}, env={}))
+        requests = samples["langfuse_monitors_last_run_requests"]
+        scrapes.append({lab["endpoint"]: v for lab, v in requests if lab["monitor"] == "drift"})
+        served.append(
+            Counter(_forge_endpoint("github", r.path) for r in gh.requests)
+            + Counter(_forge_endpoint("gitlab", r.path) for r in gl.requests)
+        )
+
+    runs, _, _ = run_twice(sqlite_store, gh, gl, [], after_each=after_run)
+    assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
+    first = {e: v for e, v in scrapes[0].items() if e.startswith(("gitlab", "github"))}
+    # Every route of both forges, each as often as the fake served it: 3 PRs and 6 MRs, 3 requests each.
+    assert first == dict(served[0]) == {
+        "github:pr": 3, "github:pr_commits": 3, "github:pr_files": 3,
+        "gitlab:mr": 6, "gitlab:mr_commits": 6, "gitlab:mr_diffs": 6,
+    }  # fmt: skip
+    assert runs[0].forge_requests_by_endpoint == first
+    assert sum(first.values()) == runs[0].counters["github_requests"] + runs[0].counters["gitlab_requests"]
+    # The Langfuse paths are still there beside them.
+    assert any(e.startswith("/api/public/") for e in scrapes[0])
+    # The second run read nothing from either forge, and the metrics say so.
+    assert served[1] == served[0]
+    assert [e for e in scrapes[1] if e.startswith(("gitlab", "github"))] == []
 
 
 def test_a_new_head_is_read_and_judged_again(sqlite_store: Store, forges) -> None:

@@ -203,3 +203,34 @@ def test_request_paths_become_routes_so_trace_ids_never_become_label_values() ->
     routes = {f"/api/public/{letter}": 1 for letter in "abcdefghijklmnopqrstuvwxyz"}  # 26 static routes
     capped = _requests({"requests_by_endpoint": routes})
     assert len(capped) == 20 and capped["other"] == 7 and sum(capped.values()) == 26
+    # Forge endpoints count toward the same cap; the largest are the ones kept (3 forge + 16 Langfuse).
+    forge = {"gitlab:mr": 30, "gitlab:mr_commits": 30, "github:pr_files": 2}
+    capped = _requests({"requests_by_endpoint": routes, "forge_requests_by_endpoint": forge})
+    assert len(capped) == 20 and capped["gitlab:mr"] == capped["gitlab:mr_commits"] == 30
+    assert capped["github:pr_files"] == 2 and capped["other"] == 26 - 16 and sum(capped.values()) == 26 + 62
+
+
+def test_forge_requests_by_endpoint_replace_the_totals_and_old_summaries_keep_their_gitlab_total(
+    sqlite_store: Store,
+) -> None:
+    settings = cost_settings()
+    langfuse = {"/api/public/v2/observations": 2}
+    counters = {"gitlab_requests": 6, "github_requests": 2}
+    by_endpoint = {"gitlab:mr": 3, "gitlab:mr_commits": 3, "github:pr": 2}
+    new = {"requests_by_endpoint": langfuse, "counters": counters, "forge_requests_by_endpoint": by_endpoint}
+    sqlite_store.record_run("drift", started=NOW, finished=NOW, status="ok", summary=new)
+    # A run stored by the version before: the GitLab total in counters, no forge endpoints.
+    old = {"requests_by_endpoint": langfuse, "counters": {"gitlab_requests": 4, "scored": 2}}
+    sqlite_store.record_run("drift-old", started=NOW, finished=NOW, status="ok", summary=old)
+    # A run that read nothing from the forges: no forge label at all, not a zero.
+    idle = {"requests_by_endpoint": langfuse, "counters": {}, "forge_requests_by_endpoint": {}}
+    sqlite_store.record_run("drift-idle", started=NOW, finished=NOW, status="ok", summary=idle)
+    s = scrape(sqlite_store, settings)
+    requests: dict[str, dict[str, float]] = {}
+    for lab, v in s[full_name("last_run_requests")]:
+        requests.setdefault(lab["monitor"], {})[lab["endpoint"]] = v
+    assert requests == {
+        "drift": {"/api/public/v2/observations": 2, "gitlab:mr": 3, "gitlab:mr_commits": 3, "github:pr": 2},
+        "drift-old": {"/api/public/v2/observations": 2, "gitlab": 4},
+        "drift-idle": {"/api/public/v2/observations": 2},
+    }
