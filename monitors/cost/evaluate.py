@@ -224,22 +224,34 @@ def build_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, days: list[
     return [_finding(ctx, ledger, s, c, traces.get(c.series_key, [])) for c in found]
 
 
+def _who(budget: BudgetConfig, value: str) -> str:
+    return "all spend" if budget.scope == "none" else f"{budget.scope} {display_value(value)}"
+
+
+def _title(c: Candidate) -> str:
+    """The alert's title; its resolved notice carries the same one, so the two read as a pair."""
+    who = _who(c.budget, c.value)
+    if c.kind == "budget":
+        return f"Cost budget {c.budget.name} at {c.rank}% for {who} on {c.day}"
+    if c.kind == "projection":
+        return f"Cost budget {c.budget.name} heading past its cap for {who} on {c.day}"
+    return f"Cost spike for {who} on {c.day} (budget {c.budget.name})"
+
+
 def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, traces: list[Any]) -> Finding:
     cap = c.budget.cap
     pct = c.spend / cap * 100
-    who = "all spend" if c.budget.scope == "none" else f"{c.budget.scope} {display_value(c.value)}"
+    who = _who(c.budget, c.value)
     subject = "Total spend" if c.budget.scope == "none" else f"Spend of {who}"
     money = f"${c.spend:,.2f} of ${cap:,.2f} ({pct:.0f}%)"
+    title = _title(c)
     if c.kind == "budget":
-        title = f"Cost budget {c.budget.name} at {c.rank}% for {who} on {c.day}"
         summary = f"{subject} on {c.day} ({ledger.tz.key}) is {money} of the daily cap."
     elif c.kind == "projection":
         projected = c.extra["projected"]
-        title = f"Cost budget {c.budget.name} heading past its cap for {who} on {c.day}"
         summary = f"{subject} is {money} so far; at today's pace the day ends near ${projected:,.2f}."
     else:
         median, observed = c.extra["baseline_median"], c.extra["observed"]
-        title = f"Cost spike for {who} on {c.day} (budget {c.budget.name})"
         pace = "is on course for" if observed > c.spend else "reached"
         summary = f"{subject} {pace} ${observed:,.2f} against a usual ${median:,.2f} a day ({money} so far)."
     usual, history = _usual(ctx, ledger, s, c)
@@ -316,12 +328,10 @@ def resolved_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, closed: 
                 # Only the day's own contributors matter here (they pick the agent label for grouping),
                 # not what they usually spend: no history is read.
                 top = contributors(ledger, budget, value, day, s.contributor_dims, NO_HISTORY)
-                who = "all spend" if budget.scope == "none" else f"{budget.scope} {display_value(value)}"
                 final = f"{day} closed at ${spend:,.2f} of the ${budget.cap:,.2f} cap ({spend / budget.cap:.0%})."
-                for kind, what in (("projection", "heading past its cap"), ("spike", "spike")):
+                for kind in ("projection", "spike"):
                     c = Candidate(budget, value, day, kind, spend, 1, Severity.WARNING, {})
-                    title = f"Cost budget {budget.name} {what} for {who} on {day}"
-                    out.append(_closed(ctx, c, title, f"The day is over: {final}", _labels(c, top)))
+                    out.append(_closed(ctx, c, _title(c), f"The day is over: {final}", _labels(c, top)))
     return out
 
 

@@ -101,8 +101,10 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
     """
     if len(messages) == 1:
         return messages[0]
-    ordered = sorted(messages, key=lambda m: (-m.severity, m.observed_at))
+    # Firing parts lead: a resolved part, however loud it was, is news of something that is over.
+    ordered = sorted(messages, key=lambda m: (m.status is Status.RESOLVED, -m.severity, m.observed_at))
     loudest = ordered[0]
+    over = "Resolved: " if loudest.status is Status.RESOLVED else ""  # every part is resolved
     firing = [m for m in messages if m.status is not Status.RESOLVED]
     counts = {s: sum(m.severity == s for m in firing) for s in sorted(Severity, reverse=True)}
     tally = ", ".join([f"{n} {s.label}" for s, n in counts.items() if n] + _resolved_count(messages))
@@ -111,7 +113,7 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
         for link in message.links:
             links.setdefault(link.url, link)
     return Message(
-        title=f"{len(messages)} alerts, one incident ({group}): {loudest.title}",
+        title=f"{over}{len(messages)} alerts, one incident ({group}): {loudest.title.removeprefix(over)}",
         severity=loudest.severity,
         summary=f"These alerts share {group} ({tally}). {loudest.summary}".strip(),
         fields=tuple((label, value) for label, value in loudest.fields if label == "Next step"),
@@ -137,6 +139,8 @@ def _part_section(message: Message) -> Section:
     lines = [message.summary] if message.summary.strip() else []
     lines += [f"{label}: {value}" for label, value in message.fields]
     lines.append(message.footer)
+    if message.status is Status.RESOLVED:
+        return Section(f"[RESOLVED] {message.title.removeprefix('Resolved: ')}", tuple(lines))
     return Section(f"[{message.severity.label.upper()}] {message.title}", tuple(lines))
 
 

@@ -85,7 +85,7 @@ def test_silence_add_list_remove(tmp_path: Path) -> None:
 # notices reach the channel as one message, after the per-user warning and page.
 DEMO_COST_ALERTS = [
     "[WARNING] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
-    "[WARNING] Resolved: Cost budget per-agent spike for agent mr-review on 2026-11-17",
+    "[RESOLVED] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
     "[WARNING] Cost budget global at 80% for all spend on 2026-11-19",
     "[WARNING] Cost budget per-user at 80% for user svc-llm-fix on 2026-11-21",
     "[CRITICAL] Cost budget per-user at 100% for user svc-llm-fix on 2026-11-21",

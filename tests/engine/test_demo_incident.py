@@ -34,7 +34,7 @@ def test_saturday_runaway_is_at_most_three_messages_naming_every_part(
                    "budget global heading past its cap", "budget per-agent heading past its cap"):  # fmt: skip
         assert f"Cost {budget}" in text, budget
     assert "llm-fix: runaway tool-call chain in session llm-fix-1121-4883" in text
-    assert text.count("Resolved: Cost budget") == 2  # both projections, once the day closed
+    assert text.count("[RESOLVED] Cost budget") == 2  # both projections, once the day closed, titled as they fired
     first, page, incident = (m.splitlines()[0] for m in saturday)
     assert first.startswith("[WARNING] Cost budget per-user at 80%")
     assert page.startswith("[CRITICAL] Cost budget per-user at 100%")

@@ -145,3 +145,19 @@ def test_group_interval_needs_group_by() -> None:
     with pytest.raises(ConfigError) as info:
         settings_from_dict(raw, env={})
     assert "routes.0.group_interval: needs group_by" in str(info.value.problems)
+
+
+def test_a_group_of_resolved_notices_reads_as_resolved_and_a_firing_part_leads_a_mixed_group(
+    hook: WebhookServer, store: Store
+) -> None:
+    route = {**GROUP, "send_resolved": True}
+    run(hook, store, 0, [{"key": "p1"}, {"key": "p2"}, {"key": "p3"}], **route)
+    over = run(hook, store, 1, [], resolved=["p1", "p2"], **route)
+    assert over.counters["resolved"] == 2
+    notice = envelopes(hook, "/grouped")[-1]
+    assert notice["status"] == "resolved"
+    assert notice["title"] == "Resolved: 2 alerts, one incident (agent=llm-fix day=2026-03-12): p1"
+    run(hook, store, 2, [{"key": "w4"}], resolved=["p3"], **route)
+    mixed = envelopes(hook, "/grouped")[-1]
+    assert mixed["status"] == "firing" and mixed["parts"] == ["scripted:w4", "scripted:p3"]
+    assert mixed["title"] == "2 alerts, one incident (agent=llm-fix day=2026-03-12): w4"
