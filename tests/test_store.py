@@ -105,7 +105,9 @@ def test_lock_of_a_dead_holder_is_taken_over(store: Store) -> None:
     if lock.connection is not None:
         backend = lock.connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
         with store.engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            # With a timeout it waits until the session is gone (and its advisory lock with it), so the
+            # takeover below does not race the backend's exit on a loaded machine.
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": backend})
     else:
         lock.stop.set()  # its heartbeat dies with it
     assert store.acquire_lock("cost", now=NOW, lease=timedelta(hours=1))
@@ -209,9 +211,15 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         conn.exec_driver_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, status VARCHAR(20))")
         conn.exec_driver_sql("INSERT INTO outbox (id, status) VALUES (1, 'pending')")
         conn.exec_driver_sql("INSERT INTO schema_migrations VALUES ('m001_initial', '2026-01-01')")
-    assert migrate(engine) == ["m002_written_scores", "m003_outbox_unconfirmed", "m004_drift_changes"]
+    assert migrate(engine) == [
+        "m002_written_scores",
+        "m003_outbox_unconfirmed",
+        "m004_drift_changes",
+        "m005_pending_scores",
+    ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM pending_scores").scalar() == 0
 
 
 def test_runs_heartbeat(store: Store) -> None:

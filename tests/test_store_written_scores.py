@@ -1,4 +1,5 @@
-"""The store remembers the scores written back to Langfuse (migration m002), on SQLite and PostgreSQL."""
+"""The store remembers the scores written back to Langfuse (migration m002) and keeps those still to write
+(m005), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,10 +24,27 @@ def test_m002_adds_the_table_to_a_database_made_before_it(tmp_path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     schema.metadata.create_all(engine, tables=[schema.migrations])
     with engine.begin() as conn:  # a database from before m002: m001's tables only
-        tables = [t for t in schema.metadata.sorted_tables if t not in (schema.migrations, schema.written_scores)]
+        before = (schema.migrations, schema.written_scores, schema.pending_scores)
+        tables = [t for t in schema.metadata.sorted_tables if t not in before]
         schema.metadata.create_all(conn, tables=tables)
         conn.execute(schema.migrations.insert().values(name="m001_initial", applied_at=NOW))
     # The later migrations run too; each finds its change already made by create_all and does nothing.
-    assert migrations.migrate(engine) == ["m002_written_scores", "m003_outbox_unconfirmed", "m004_drift_changes"]
-    assert "written_scores" in sa.inspect(engine).get_table_names()
+    assert migrations.migrate(engine) == [
+        "m002_written_scores",
+        "m003_outbox_unconfirmed",
+        "m004_drift_changes",
+        "m005_pending_scores",
+    ]
+    assert {"written_scores", "pending_scores"} <= set(sa.inspect(engine).get_table_names())
     assert migrations.migrate(engine) == []
+
+
+def test_pending_scores_wait_per_monitor_until_remembered_as_written(store: Store) -> None:
+    store.queue_scores("drift", {"a": {"id": "a", "v": 1}, "b": {"id": "b", "v": 2}}, now=NOW)
+    store.queue_scores("audit", {"c": {"id": "c", "v": 3}}, now=NOW)
+    store.queue_scores("drift", {"a": {"id": "a", "v": 4}}, now=NOW + timedelta(hours=1))  # a newer body
+    assert store.pending_scores("drift") == [{"id": "b", "v": 2}, {"id": "a", "v": 4}]  # oldest first
+    store.remember_scores({"b": "db"}, now=NOW)
+    store.drop_pending_scores(["a"])
+    assert store.pending_scores("drift") == [] and store.pending_scores("audit") == [{"id": "c", "v": 3}]
+    assert store.written_scores(["a", "b"]) == {"b": ("db", NOW)}  # dropped is not written

@@ -7,7 +7,6 @@ delivered, so a run killed at any point loses no alert and the next run sends wh
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -16,16 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from monitors.contracts.errors import MonitorsError, SourceError
-from monitors.contracts.findings import Finding, RunWindow, utc
+from monitors.contracts.errors import SourceError
+from monitors.contracts.findings import Finding, RunWindow
 from monitors.contracts.monitor import MemoryState, RunContext
 from monitors.contracts.records import Observation
-from monitors.contracts.source import ObservationQuery, Score, TraceSource
+from monitors.contracts.source import ObservationQuery, TraceSource
 from monitors.engine.config import Settings
 from monitors.engine.dedupe import Decision, decide_all
 from monitors.engine.delivery import deliver_pending
 from monitors.engine.registry import monitor_class
 from monitors.engine.routing import plan_resolved, rows_for
+from monitors.engine.score_writes import write_back
 from monitors.engine.wiring import github_factory
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
@@ -253,7 +253,7 @@ def _run(
         return
     deps.store.commit_run(commit)
     _deliver(settings, deps, summary, now)
-    _write_scores(deps, ctx, summary, now)
+    summary.counters.update(write_back(deps.source, deps.store, name, ctx.scores, now).counters())
 
 
 def _build_monitor(name: str, settings: Settings) -> Any:
@@ -362,36 +362,6 @@ def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: dateti
         summary.error = summary.error or "run deadline reached before every alert was delivered"
     if summary.failed and summary.status == "ok":
         summary.status = "delivery_failed"
-
-
-def _write_scores(deps: RunDeps, ctx: RunContext, summary: RunSummary, now: datetime) -> None:
-    """Send each score once per logical result. Langfuse stamps a score with the time of the POST and
-    overwrites only a score with the same id, name and UTC day, so a rerun or a look-back on a later
-    day would add a duplicate: unchanged scores are not sent again, and a changed score written on an
-    earlier day is deleted before it is sent. The store remembers what was written."""
-    if not ctx.scores:
-        return
-    digests = {s.id: score_digest(s) for s in ctx.scores}
-    try:
-        known = deps.store.written_scores(digests)
-        fresh = [s for s in ctx.scores if known.get(s.id, ("", now))[0] != digests[s.id]]
-        stale = [s.id for s in fresh if s.id in known and known[s.id][1].date() != utc(now).date()]
-        if stale:
-            deps.source.delete_scores(stale)
-        deps.source.write_scores(fresh)
-        deps.store.remember_scores({s.id: digests[s.id] for s in fresh}, now=now)
-        summary.counters["scores_written"] = len(fresh)
-        if len(fresh) < len(ctx.scores):
-            summary.counters["scores_unchanged"] = len(ctx.scores) - len(fresh)
-    except MonitorsError as exc:
-        log.warning("could not write %d scores back to Langfuse: %s", len(ctx.scores), exc)
-        summary.counters["scores_failed"] = len(ctx.scores)
-
-
-def score_digest(score: Score) -> str:
-    """What makes two writes of a score the same (its timestamp is the server's, not ours)."""
-    text = json.dumps([score.name, score.trace_id, float(score.value), score.comment])
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 __all__ = ["RunDeps", "RunSummary", "choose_window", "run_once"]

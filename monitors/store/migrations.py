@@ -42,11 +42,17 @@ def m004_drift_changes(conn: sa.Connection) -> None:
     schema.drift_changes.create(conn, checkfirst=True)
 
 
+def m005_pending_scores(conn: sa.Connection) -> None:
+    # Scores left unwritten by a cut-short run wait here for the next one; a fresh store has the table.
+    schema.pending_scores.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
     ("m003_outbox_unconfirmed", m003_outbox_unconfirmed),
     ("m004_drift_changes", m004_drift_changes),
+    ("m005_pending_scores", m005_pending_scores),
 ]
 
 

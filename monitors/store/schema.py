@@ -144,3 +144,14 @@ written_scores = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),  # sha256 of name, trace, value and comment
     sa.Column("written_at", TS, nullable=False),
 )
+
+# Scores a run could not write back (rate limit, deadline, server down), sent first by the monitor's
+# next run: the run's watermark has moved on, so nothing else would send them again.
+pending_scores = sa.Table(
+    "pending_scores",
+    metadata,
+    sa.Column("id", sa.String(400), primary_key=True),
+    sa.Column("monitor", sa.String(50), nullable=False, index=True),
+    sa.Column("body", sa.Text, nullable=False),  # the score as JSON (monitors.engine.score_writes)
+    sa.Column("queued_at", TS, nullable=False),
+)

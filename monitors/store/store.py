@@ -22,13 +22,14 @@ from monitors.store.history import RunHistory
 from monitors.store.locks import RunLocks, holder_id
 from monitors.store.migrations import migrate
 from monitors.store.rows import FindingRecord, GroupOutbox, OutboxRow, RunCommit, Silence
+from monitors.store.scores import ScoreLedger
 from monitors.store.urls import engine_url, redact_url
 
 # A change request nobody mentioned for this long is forgotten (and read afresh if it comes back).
 CHANGES_RETENTION = timedelta(days=90)
 
 
-class Store(RunHistory):
+class Store(RunHistory, ScoreLedger):
     """State store over one SQLAlchemy engine. Create with `Store.open(url)`."""
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -164,24 +165,6 @@ class Store(RunHistory):
         where = [table.c[k] == v for k, v in key.items()]
         if conn.execute(table.update().where(*where).values(**values)).rowcount == 0:
             conn.execute(table.insert().values(**key, **values))
-
-    # --- scores written back to Langfuse -----------------------------------------------------------
-
-    def written_scores(self, ids: Iterable[str]) -> dict[str, tuple[str, datetime]]:
-        """{score id: (digest, written_at)} for the ids written before."""
-        keys, found = sorted(set(ids)), {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                table = t.written_scores
-                rows = conn.execute(sa.select(table).where(table.c.id.in_(keys[start : start + 500])))
-                found.update({row.id: (row.digest, utc(row.written_at)) for row in rows})
-        return found
-
-    def remember_scores(self, written: Mapping[str, str], *, now: datetime) -> None:
-        """Record {score id: digest} as written at `now`."""
-        with self.engine.begin() as conn:
-            for score_id, digest in written.items():
-                self._upsert(conn, t.written_scores, {"id": score_id}, {"digest": digest, "written_at": now})
 
     # --- outbox ------------------------------------------------------------------------------------
 
@@ -358,7 +341,7 @@ def _store_errors(method: Callable[..., Any]) -> Callable[..., Any]:
 
 # A locked, read-only or restarted database surfaces as StoreError from every operation (the CLI then
 # exits 1 with one line), not as a driver exception and traceback.
-for _klass in (RunHistory, Store):
+for _klass in (RunHistory, ScoreLedger, Store):
     for _name, _method in list(vars(_klass).items()):
         if not _name.startswith("_") and _name not in ("open", "close") and callable(_method):
             setattr(Store, _name, _store_errors(_method))

@@ -69,6 +69,7 @@ class Fault:
     delay: float = 0.0
     malformed: bool = False
     body: Any = None  # a 200 reply with this JSON body instead of the real one
+    after: int = 0  # matching requests answered normally before the fault starts
 
 
 @dataclass
@@ -135,10 +136,10 @@ class FakeLangfuse:
 
     # -- scripting --------------------------------------------------------------------------------
     def fail_next(
-        self, prefix: str, status: int = 500, *, retry_after: float | str | None = None, times: int = 1
+        self, prefix: str, status: int = 500, *, retry_after: float | str | None = None, times: int = 1, after: int = 0
     ) -> None:
         with self._lock:
-            self.faults.append(Fault(prefix, times, status=status, retry_after=retry_after))
+            self.faults.append(Fault(prefix, times, status=status, retry_after=retry_after, after=after))
 
     def delay_next(self, prefix: str, seconds: float, *, times: int = 1) -> None:
         with self._lock:
@@ -167,6 +168,9 @@ class FakeLangfuse:
             self.requests.append(request)
             for fault in self.faults:
                 if request.path.startswith(fault.prefix) and fault.times > 0:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        break
                     fault.times -= 1
                     return fault
         return None

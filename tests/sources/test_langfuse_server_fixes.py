@@ -169,6 +169,28 @@ def test_a_rerun_on_a_later_day_does_not_write_a_second_score(sqlite_store: Stor
     assert all(isinstance(p.body, dict) for p in posts if p.method == "POST")  # no list body, no 400
 
 
+@pytest.mark.usefixtures("scoring")
+def test_scores_a_failing_server_cut_short_are_sent_once_by_the_next_run(sqlite_store: Store) -> None:
+    day1 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    values = {f"t{i}": i / 10 for i in range(6)}
+    with FakeLangfuse([]) as fake:
+        fake.fail_next("/api/public/scores", 503, times=1000, after=2)  # two scores in, the server goes away
+        first = _score_run(fake, sqlite_store, day1, values)
+        assert (first["scores_written"], first["scores_pending"]) == (2, 4)
+        fake.faults.clear()
+        # The next run, on the next UTC day, has one new result for a score still pending (t5).
+        second = _score_run(fake, sqlite_store, day1 + timedelta(days=1), {"t5": 0.99})
+        third = _score_run(fake, sqlite_store, day1 + timedelta(days=1, hours=1), {})
+        rows = {score_id: (day, body["value"]) for (day, _name, score_id), body in fake.score_rows.items()}
+        posted = [(p.body["id"], p.body["value"]) for p in fake.requests_to("/api/public/scores") if p.method == "POST"]
+    assert (second["scores_written"], second.get("scores_pending", 0)) == (4, 0)
+    assert "scores_written" not in third  # nothing left, nothing new
+    assert len(rows) == 6  # each score once, on one day
+    assert rows["drift:t0"] == ("2026-11-20", 0.0) and rows["drift:t5"] == ("2026-11-21", 0.99)
+    assert posted.count(("drift:t2", 0.2)) == 4 + 1  # the first run's 503 and its 3 retries, then once more
+    assert [p for p in posted if p[0] == "drift:t5"] == [("drift:t5", 0.99)]  # the pending 0.5 was superseded
+
+
 # 5. A spent Metrics v2 budget ---------------------------------------------------------------------
 
 

@@ -1,0 +1,71 @@
+"""The store's record of scores written back to Langfuse, and of those still waiting to be written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from monitors.contracts.findings import utc
+from monitors.store import schema as t
+
+_CHUNK = 500  # ids per IN (...) query
+
+
+class ScoreLedger:
+    """Mixed into Store: needs `self.engine`."""
+
+    engine: sa.Engine
+
+    def written_scores(self, ids: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+        """{score id: (digest, written_at)} for the ids written before."""
+        keys, found = sorted(set(ids)), {}
+        table = t.written_scores
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                rows = conn.execute(sa.select(table).where(table.c.id.in_(keys[start : start + _CHUNK])))
+                found.update({row.id: (row.digest, utc(row.written_at)) for row in rows})
+        return found
+
+    def remember_scores(self, written: Mapping[str, str], *, now: datetime) -> None:
+        """Record {score id: digest} as written at `now`, and drop them from the pending scores."""
+        with self.engine.begin() as conn:
+            for score_id, digest in written.items():
+                _upsert(conn, t.written_scores, {"id": score_id}, {"digest": digest, "written_at": now})
+            _delete_pending(conn, list(written))
+
+    def drop_pending_scores(self, ids: Iterable[str]) -> None:
+        """Forget pending scores without marking them written (found written by an earlier run)."""
+        with self.engine.begin() as conn:
+            _delete_pending(conn, list(ids))
+
+    def queue_scores(self, monitor: str, bodies: Mapping[str, dict[str, Any]], *, now: datetime) -> None:
+        """Keep {score id: score as JSON} of `monitor` as pending until remember_scores says it was written
+        (a newer body for the same id replaces the older one)."""
+        with self.engine.begin() as conn:
+            for score_id, body in bodies.items():
+                values = {"monitor": monitor, "body": json.dumps(body, sort_keys=True), "queued_at": now}
+                _upsert(conn, t.pending_scores, {"id": score_id}, values)
+
+    def pending_scores(self, monitor: str) -> list[dict[str, Any]]:
+        """The scores of `monitor` still waiting to be written, oldest first."""
+        table = t.pending_scores
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(table.c.body).where(table.c.monitor == monitor).order_by(table.c.queued_at, table.c.id)
+            )
+            return [json.loads(row.body) for row in rows]
+
+
+def _delete_pending(conn: sa.Connection, ids: list[str]) -> None:
+    for start in range(0, len(ids), _CHUNK):
+        conn.execute(t.pending_scores.delete().where(t.pending_scores.c.id.in_(ids[start : start + _CHUNK])))
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    where = [table.c[k] == v for k, v in key.items()]
+    if conn.execute(table.update().where(*where).values(**values)).rowcount == 0:
+        conn.execute(table.insert().values(**key, **values))
