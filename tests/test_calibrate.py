@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,6 +189,42 @@ def test_report_per_kind_and_counts_the_pairs_without_changes() -> None:
     assert "scope_creep: 1 pairs, ROC AUC 0.500" in format_report(report)
 
 
+def test_several_kinds_lead_with_the_per_kind_figures_and_name_the_pooled_ones() -> None:
+    pairs = [
+        LabelledPair(DriftPair("o", "d"), "match"),
+        LabelledPair(DriftPair("o", "d"), "match"),
+        LabelledPair(DriftPair("o", "d"), "drift"),
+        LabelledPair(DriftPair("o", "d"), "drift", kind="scope_creep"),
+    ]
+    lines = format_report(summarize(pairs, [0.9, 0.4, 0.1, 0.6], threshold=0.5, method="cosine")).splitlines()
+    assert lines[1].startswith("per kind of drift, each against all 2 genuine pairs (threshold 0.500;")
+    assert lines[2].startswith("  drift: 1 pairs, ROC AUC 1.000, recall 100.0% at the threshold")
+    assert lines[3].startswith("  scope_creep: 1 pairs, ROC AUC 0.500, recall 0.0% at the threshold")
+    assert lines[4] == "ROC AUC 0.750 (all drift kinds together)"
+    assert lines[5].endswith("drift recall 50.0% (all drift kinds together)")
+    assert lines[6].endswith(", all drift kinds together)")
+
+
+def test_one_kind_keeps_the_plain_headline() -> None:
+    text = format_report(summarize(PAIRS, SCORES, threshold=0.5, method="cosine"))
+    assert "ROC AUC 0.750\n" in text and "together" not in text and "per kind" not in text
+
+
+def test_the_evidence_method_on_did_text_alone_warns_that_its_figures_are_not_comparable() -> None:
+    pairs = [LabelledPair(DriftPair("o", "d"), label) for label in ("match", "match", "drift")]
+    report = summarize(pairs, [0.9, 0.4, 0.1], threshold=0.5, method="evidence")
+    assert report.warnings == (
+        "3 of 3 pairs were judged on their did-text alone (no changes matched them); the evidence score's "
+        "weights and threshold were fitted on pairs judged with their changes, so these figures are not "
+        "comparable with the shipped ones: pass --changes with what each change request changed",
+    )
+    assert format_report(report).splitlines()[0] == f"warning: {report.warnings[0]}"
+    assert report.as_json()["warnings"] == list(report.warnings)
+    # The single-text methods read the did-text by design: nothing to warn about.
+    plain = summarize(pairs, [0.9, 0.4, 0.1], threshold=0.5, method="cosine")
+    assert plain.warnings == () and plain.as_json()["warnings"] == [] and "warning" not in format_report(plain)
+
+
 def _run_cli(*args: str):
     from click.testing import CliRunner
 
@@ -219,3 +256,26 @@ def test_cli_dry_run_counts_pairs_with_changes_as_json(tmp_path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"pairs": 2, "with_changes": 1}
+
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "drift_pairs"
+
+
+@pytest.mark.slow
+def test_cli_says_when_the_evidence_method_judged_did_text_alone(tmp_path) -> None:
+    """Through the command and the real model: a few dev pairs of the bundled data, without and with
+    the changes the evidence score was fitted with."""
+    rows = [line for line in (DATA / "pairs.jsonl").read_text().splitlines() if '"split": "dev"' in line][:8]
+    (tmp_path / "pairs.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    pairs = str(tmp_path / "pairs.jsonl")
+
+    alone = _run_cli(pairs)
+    assert alone.exit_code == 0, alone.output
+    assert alone.output.startswith("warning: 8 of 8 pairs were judged on their did-text alone")
+    assert "not comparable with the shipped ones: pass --changes" in alone.output
+    assert json.loads(_run_cli(pairs, "--format", "json").output)["warnings"][0].startswith("8 of 8 pairs")
+
+    changed = _run_cli(pairs, "--changes", str(DATA / "changes.jsonl"), "--format", "json")
+    assert changed.exit_code == 0, changed.output
+    report = json.loads(changed.output)
+    assert (report["evidence_pairs"], report["without_changes"], report["warnings"]) == (8, 0, [])

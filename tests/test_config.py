@@ -106,7 +106,8 @@ def test_schedules_validate_cron_and_monitor(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_schedules(path)
     text = "\n".join(info.value.problems)
-    assert f"{path}: jobs.1:" in text
+    bad_cron = "'every day' is not a cron expression (wrong number of fields; got 2, expected 5)"
+    assert f"{path}: jobs.1.cron: {bad_cron}" in text
     assert f"{path}: jobs.2.name: duplicate job name 'cost'" in text
     assert f"{path}: jobs.2.monitor: unknown monitor 'costs'" in text
 

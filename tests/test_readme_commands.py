@@ -60,7 +60,10 @@ CHECKS: dict[str, tuple[int, Check]] = {
         0,
         lambda out: "monitor=audit status=ok" in out and "findings=2" in out and "records=0" not in out,
     ),
-    "run-monitor drift calibrate my-pairs.jsonl": (0, lambda out: "ROC AUC 0." in out and "drift recall" in out),
+    "run-monitor drift calibrate my-pairs.jsonl --changes my-changes.jsonl": (
+        0,
+        lambda out: "ROC AUC 0." in out and "drift recall" in out and "warning" not in out,
+    ),
     "run-monitor silence cost --key global --for 2h": (0, lambda out: "silenced cost key=global until" in out),
     "run-monitor test-alert --channel ops": (0, lambda out: "channel=ops kind=mattermost ok=True status=200" in out),
     # Exit 1 is right here: the weekly report is scheduled but has not run yet on this fresh install.
@@ -88,9 +91,20 @@ CHECKS: dict[str, tuple[int, Check]] = {
     "run-monitor audit evaluate week.jsonl.gz --labels mine.jsonl": (0, lambda out: "precision" in out.lower()),
     "run-monitor drift calibrate pairs.jsonl scope_pairs.jsonl --changes changes.jsonl --split test "
     "--false-alarm 0.05 --format json": (0, lambda out: "auc" in json.loads(out) and "recall" in json.loads(out)),
-    "run-monitor audit evaluate data/agent_trajectories/trajectories.jsonl --labels data/audit_labels/test.jsonl": (
+    "run-monitor drift calibrate data/drift_pairs/pairs.jsonl data/drift_pairs/scope_pairs.jsonl "
+    "--changes data/drift_pairs/changes.jsonl --split dev": (
         0,
-        lambda out: "precision" in out.lower() and "recall" in out.lower(),
+        lambda out: (  # the figures the README quotes for this command
+            "  drift: 154 pairs, ROC AUC 0.978, recall 93.5% at the threshold" in out
+            and "  scope_creep: 154 pairs, ROC AUC 0.753, recall 26.0% at the threshold" in out
+            and "at threshold -0.550: false alarms 4.5% of genuine pairs" in out
+            and "warning" not in out
+        ),
+    ),
+    # The dev half only: the test half is for the final report (docs/audit-evaluation.md).
+    "run-monitor audit evaluate data/agent_trajectories/trajectories.jsonl --labels data/audit_labels/dev.jsonl": (
+        0,
+        lambda out: "labelled sessions found: 131" in out and "precision" in out and "recall" in out,
     ),
     "run-monitor help silence": (0, lambda out: "Usage: run-monitor silence" in out and "--remove INTEGER" in out),
 }
@@ -148,6 +162,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         scope = (ROOT / "data" / "drift_pairs" / "scope_pairs.jsonl").read_text().splitlines()
         (tmp_path / "scope_pairs.jsonl").write_text("\n".join(s for s in scope if '"test"' in s) + "\n")
         shutil.copy(ROOT / "data" / "drift_pairs" / "changes.jsonl", tmp_path / "changes.jsonl")
+        shutil.copy(ROOT / "data" / "drift_pairs" / "changes.jsonl", tmp_path / "my-changes.jsonl")
         (tmp_path / "data").symlink_to(ROOT / "data")  # the labelled sets the README measures on
         # The user's own judgement of the exported week's two sessions (both are tool-call loops).
         labels = [

@@ -137,7 +137,7 @@ def test_invalid_schedule_file_is_rejected_and_the_old_jobs_stay(
     text = caplog.text
     assert "changed but is invalid; keeping the current 3 jobs" in text
     assert "jobs.0.monitor: unknown monitor 'nope'" in text
-    assert "jobs.1:" in text and "61" in text
+    assert "jobs.1.cron: '61 * * * *' is not a cron expression ('61': the last value (61) is higher than" in text
     assert watcher.current is schedules
     assert watcher.poll() is None  # logged once, not on every tick
 
@@ -313,7 +313,8 @@ def test_cli_bad_schedule_exits_2_naming_each_problem(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(cli, ["scheduler", "--schedules", str(path)])
     assert result.exit_code == 2
-    assert "jobs.0:" in result.output and "jobs.1.name: duplicate job name 'a'" in result.output
+    assert "jobs.0.cron: '* *' is not a cron expression (wrong number of fields; got 2, expected 5)" in result.output
+    assert "jobs.1.name: duplicate job name 'a'" in result.output
     assert "jobs.1.monitor: unknown monitor 'x'" in result.output
 
 

@@ -7,7 +7,6 @@ reached; a failed metrics push or textfile write is only a warning (the alerts w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,15 +23,21 @@ def after_runs(
     *,
     now: datetime,
     echo: Callable[[str], None],
-    fmt: str = "text",
+    on_sync: Callable[[Any], None] | None = None,
 ) -> int:
-    """Sync open findings to Alertmanager and publish the series; return 1 when Alertmanager failed."""
+    """Sync open findings to Alertmanager and publish the series; return 1 when Alertmanager failed.
+
+    Each sync result goes to `on_sync` when given (the CLI puts it in its output), else to `echo` as a line.
+    """
     code = 0
     if any(getattr(c, "kind", "") == "alertmanager" for c in settings.channel_configs.values()):
         from monitors.metrics.alert_sync import sync_alertmanager
 
         for result in sync_alertmanager(store, notifiers, now=now):
-            echo(json.dumps(result.to_dict()) if fmt == "json" else result.line())
+            if on_sync is not None:
+                on_sync(result)
+            else:
+                echo(result.line())
             code = max(code, 0 if result.ok else 1)
     if settings.metrics.pushgateway_url or settings.metrics.textfile_path:
         from monitors.metrics.publish import publish

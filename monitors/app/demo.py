@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitors.app.cli.common import terminal_alerts_to_stderr
+from monitors.app.cli.output import RunOutput
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.source import ObservationQuery
 from monitors.engine.config import load_config
@@ -53,14 +54,17 @@ def run_demo(
     note: Callable[[str], None] | None = None,
     dry_run: bool = False,
     store_dir: Path | None = None,
+    output: RunOutput | None = None,
 ) -> int:
     """Run `names` over the sample week; `echo` gets the summaries, `note` (default: echo) the rest.
 
     The demo is always dry: its store is a temporary file and its only channel the terminal. With
     `dry_run` the summaries say so, as a dry run of a configured monitor does.
-    With fmt="json", alerts are written to stderr so that stdout holds only the JSON summaries.
+    With fmt="json", alerts are written to stderr so that stdout holds only the JSON document `output`
+    prints (default: one summary, or {"runs": [...]} for several monitors).
     """
     note = note or echo
+    output = output or RunOutput(fmt, echo, several=len(names) > 1)
     settings = load_config(demo_path("monitors.yaml"), env={})
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{Path(store_dir or tmp) / 'demo.db'}")
@@ -74,7 +78,8 @@ def run_demo(
         summaries = _week(names, settings, deps, delay)
         for summary in summaries:
             summary.dry_run = dry_run
-            _echo_summary(summary, fmt, echo)
+            output.run(summary)
+        output.close()
         if {"cost", "drift", "audit"} <= set(names):
             _weekly_digest(settings, deps, delay, note)
         store.close()
@@ -119,9 +124,3 @@ def _weekly_digest(settings, deps: RunDeps, delay: timedelta, echo: Callable[[st
     digest = build_digest(deps.store, deps.source, settings, DEMO_START, DEMO_END + delay)
     for notifier in deps.notifiers.values():
         notifier.deliver(digest)
-
-
-def _echo_summary(summary: RunSummary, fmt: str, echo: Callable[[str], None]) -> None:
-    import json
-
-    echo(json.dumps(summary.to_dict(), default=str) if fmt == "json" else summary.line())

@@ -2,8 +2,10 @@
 
 Input (pairs and, optionally, the changes that give them evidence) is read by monitors.drift.labelled.
 The report gives the ROC AUC, the false-alarm rate (genuine pairs flagged) and the drift recall at the
-configured threshold, overall and per kind of drift (plain drift, scope creep), and the threshold that
-keeps false alarms at the target rate.
+configured threshold, per kind of drift (plain drift, scope creep) and all kinds together, and the
+threshold that keeps false alarms at the target rate. The evidence method was fitted on pairs judged
+with their changes: a pair no change matched is judged on its did-text alone, and the report warns that
+such figures are not comparable with the shipped ones.
 
 Pairs are scored together, so for the normalising methods each pair's background is the other pairs of
 its repository in the file, as it would be the other objectives of the window in production.
@@ -56,9 +58,23 @@ class CalibrationReport:
     without_changes: int = 0  # pairs judged on their did-text alone (no match in the changes file)
     evidence_pairs: int = 0  # pairs judged on their changes
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Why these figures may not compare with the shipped ones, in plain words (empty: they do)."""
+        if self.method != EVIDENCE or not self.without_changes:
+            return ()
+        judged = self.without_changes + self.evidence_pairs
+        return (
+            f"{self.without_changes} of {judged} pairs were judged on their did-text alone (no changes matched "
+            "them); the evidence score's weights and threshold were fitted on pairs judged with their changes, "
+            "so these figures are not comparable with the shipped ones: pass --changes with what each change "
+            "request changed",
+        )
+
     def as_json(self) -> dict[str, object]:
         out = {k: v for k, v in self.__dict__.items() if k != "kinds"}
         out["kinds"] = {k.kind: {x: y for x, y in k.__dict__.items() if x != "kind"} for k in self.kinds}
+        out["warnings"] = list(self.warnings)
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
 
@@ -161,7 +177,8 @@ def _auc(genuine: Sequence[float], drift: Sequence[float]) -> float:
 
 
 def format_report(report: CalibrationReport) -> str:
-    """Plain-text lines for the terminal."""
+    """Plain-text lines for the terminal: warnings first, then per kind of drift when there are several
+    (the figures docs/drift-calibration.md and the README quote), then the pooled figures, named so."""
     r = report
     judged = (
         f"{r.evidence_pairs} judged on their changes, {r.without_changes} on their did-text alone (no changes found)"
@@ -173,18 +190,28 @@ def format_report(report: CalibrationReport) -> str:
         f"{_pct(k.recall_at_target)} at the target"
         for k in r.kinds
     ]
+    pooled = " (all drift kinds together)" if kind_lines else ""
     return "\n".join(
         [
+            *(f"warning: {w}" for w in r.warnings),
             f"method {r.method}: {r.matches} genuine pairs, {r.drifts} drift pairs"
             + (f", {r.unscorable} unscorable (blank text)" if r.unscorable else "")
             + f"; {judged}",
-            f"ROC AUC {_num(r.auc, '.3f')}",
+            *([_kinds_header(r), *kind_lines] if kind_lines else []),
+            f"ROC AUC {_num(r.auc, '.3f')}{pooled}",
             f"at threshold {_num(r.threshold, '.3f')}: false alarms {_pct(r.false_alarm_rate)} of genuine pairs, "
-            f"drift recall {_pct(r.recall)}",
+            f"drift recall {_pct(r.recall)}{pooled}",
             f"for false alarms <= {_pct(r.target_false_alarm)}: threshold {_num(r.threshold_at_target, '.3f')} "
-            f"(false alarms {_pct(r.false_alarm_at_target)}, drift recall {_pct(r.recall_at_target)})",
-            *(["per kind of drift, against all genuine pairs:", *kind_lines] if kind_lines else []),
+            f"(false alarms {_pct(r.false_alarm_at_target)}, drift recall {_pct(r.recall_at_target)}"
+            + (", all drift kinds together)" if kind_lines else ")"),
         ]
+    )
+
+
+def _kinds_header(r: CalibrationReport) -> str:
+    return (
+        f"per kind of drift, each against all {r.matches} genuine pairs (threshold {_num(r.threshold, '.3f')}; "
+        f"target: {_num(r.threshold_at_target, '.3f')} for false alarms <= {_pct(r.target_false_alarm)}):"
     )
 
 

@@ -39,7 +39,8 @@ class GoalDriftConfig(BaseModel):
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path.")
     did_text: Literal["final_commit", "final_commit+mr", "all_commits"] = Field(
         "final_commit",
-        description="For the single-text methods: the final commit, plus the MR title/description, or all commits.",
+        description="Only for the single-text methods (evidence, the default, ignores it): the final commit, "
+        "plus the MR title/description, or all commits.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
     forge_workers: int = Field(4, ge=1, le=16, description="Change requests read at once from each forge.")

@@ -372,7 +372,7 @@ def load_schedules(path: str | Path) -> Schedules:
     except ValidationError as exc:
         problems = [f"{path}: {p}" for p in pydantic_problems(exc, model=Schedules)]
         raise ConfigError("invalid schedules", problems) from None
-    problems = list(_schedule_problems(schedules))
+    problems = list(dict.fromkeys(_schedule_problems(schedules)))  # a bad file-wide timezone: once
     if problems:
         raise ConfigError("invalid schedules", [f"{path}: {p}" for p in problems])
     return schedules
@@ -389,8 +389,12 @@ def _schedule_problems(schedules: Schedules) -> Iterator[str]:
         seen.add(job.name)
         if job.monitor not in (*MONITORS, "report"):
             yield f"jobs.{i}.monitor: unknown monitor {job.monitor!r} (valid: {', '.join([*MONITORS, 'report'])})"
-        tz = job.timezone or schedules.timezone
         try:
-            crontab_trigger(job.cron, ZoneInfo(tz))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            yield f"jobs.{i}: {exc}"
+            zone = ZoneInfo(tz := job.timezone or schedules.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield f"{f'jobs.{i}.' if job.timezone else ''}timezone: unknown time zone {tz!r}"
+            continue
+        try:
+            crontab_trigger(job.cron, zone)
+        except ValueError as exc:
+            yield f"jobs.{i}.cron: {exc}"

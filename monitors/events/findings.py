@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from monitors.contracts.findings import Finding, Link, RunWindow, Severity
 from monitors.contracts.monitor import RunContext
@@ -52,15 +52,31 @@ def _seen(group: Group) -> str:
     return f"first {_time(group.first)}, last {_time(group.last)}"
 
 
+def as_of(ctx: RunContext, day: date) -> str:
+    """When a day's counts were taken: "" once the run has read the whole day, else "as of HH:MM UTC".
+
+    An alert is sent once a day, from the run that first sees the rule break: its counts are that
+    run's, and the day's final figures (the weekly report's) are often larger.
+    """
+    end = ctx.window.end.astimezone(UTC)
+    return "" if end >= _day_window(day).end else f"as of {end:%H:%M} UTC"
+
+
+def _so_far(stamp: str) -> str:
+    return f" so far ({stamp})" if stamp else ""
+
+
 def _pct(share: float) -> str:
     return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else f"{share * 100:.2f}%"
 
 
-def usual_text(usual: Usual | None, errors: int, observations: int | None) -> str:
-    """The agent's usual error share and the day's, in words. No observation count: the share rule is off."""
+def usual_text(usual: Usual | None, errors: int, observations: int | None, stamp: str = "") -> str:
+    """The agent's usual error share and the day's (up to `stamp`, see as_of), in words. No observation
+    count: the share rule is off."""
     if observations is None:
         return "not tracked (errors.share.enabled is off)"
-    day = f"that day {errors} errors in {observations:,} observations ({_pct(errors / observations)})"
+    when = f"that day, {stamp}," if stamp else "that day"
+    day = f"{when} {errors} errors in {observations:,} observations ({_pct(errors / observations)})"
     if usual is None:
         usual_part = "not known yet (too few days of history)"
     elif usual.median == 0:
@@ -89,13 +105,14 @@ def burst_finding(
 ) -> Finding:
     group, agent = burst.group, agent_label(burst.agent)
     what = "/".join(levels).lower() if len(levels) > 1 else levels[0].lower()
+    stamp = as_of(ctx, day)
     return Finding(
         monitor=MONITOR,
         dedupe_key=f"signature:{burst.agent}:{short_hash(burst.signature)}:{day.isoformat()}",
         severity=Severity.WARNING,
         kind="error_burst",
         rank=1,
-        title=f"{group.count} {what}s of one kind from {agent} on {day.isoformat()}",
+        title=f"{group.count} {what}s of one kind from {agent} on {day.isoformat()}{_so_far(stamp)}",
         summary=f"The same {what} repeated {group.count} times for one agent in a day.",
         observed_at=ctx.now,
         window=_day_window(day),
@@ -103,8 +120,8 @@ def burst_finding(
             ("Agent", agent),
             ("Signature", burst.signature),
             ("Example message", shorten(group.example, 300) or "(none)"),
-            ("Count", f"{group.count} ({_seen(group)}){_usual_count(burst.usual_count)}"),
-            ("Usual rate", usual_text(usual, agent_errors, observations)),
+            ("Count", f"{group.count}{f' {stamp}' if stamp else ''} ({_seen(group)}){_usual_count(burst.usual_count)}"),
+            ("Usual rate", usual_text(usual, agent_errors, observations, stamp)),
         ),
         evidence={
             "rule": "signature",
@@ -131,6 +148,7 @@ def share_finding(
     first = min((g.first for _, g in top if g.first), default="")
     last = max((g.last for _, g in top), default="")
     signatures = "; ".join(f"{g.count}× {shorten(s, 120)}" for s, g in top[:3])
+    stamp = as_of(ctx, day)
     return Finding(
         monitor=MONITOR,
         dedupe_key=f"share:{excess.agent}:{day.isoformat()}",
@@ -139,7 +157,7 @@ def share_finding(
         rank=1,
         title=(
             f"{agent}: {_pct(excess.share)} of observations are errors on {day.isoformat()}"
-            f" (usually {_pct(excess.usual.median)})"
+            f"{' so far' if stamp else ''} ({f'{stamp}; ' if stamp else ''}usually {_pct(excess.usual.median)})"
         ),
         summary="This agent's share of failing observations is well above its usual share.",
         observed_at=ctx.now,
@@ -148,9 +166,10 @@ def share_finding(
             ("Agent", agent),
             (
                 "Errors",
-                f"{excess.errors} of {excess.observations:,} observations (first {_time(first)}, last {_time(last)})",
+                f"{excess.errors} of {excess.observations:,} observations{f' {stamp}' if stamp else ''} "
+                f"(first {_time(first)}, last {_time(last)})",
             ),
-            ("Usual rate", usual_text(excess.usual, excess.errors, excess.observations)),
+            ("Usual rate", usual_text(excess.usual, excess.errors, excess.observations, stamp)),
             ("Alert above", f"{_pct(excess.threshold)} of observations ({_threshold_why(excess)})"),
             ("Top signatures", signatures or "(none)"),
         ),
@@ -181,12 +200,12 @@ def _threshold_why(excess: ShareExcess) -> str:
 
 def failing_finding(ctx: RunContext, day: date, verdict: Failing, links: int) -> Finding:
     ev, group, agent = verdict.evaluator, verdict.group, agent_label(verdict.agent)
-    critical = ev.critical
+    critical, stamp = ev.critical, as_of(ctx, day)
     title = (
         f"Critical evaluator {shorten(ev.name, 80)} failed {group.count}× for {agent} on {day.isoformat()}"
         if critical
         else f"{shorten(ev.name, 80)}: {_pct(verdict.share)} of {agent}'s scores fail on {day.isoformat()}"
-    )
+    ) + _so_far(stamp)
     rule = "any failure (critical evaluator)" if critical else f"more than {_pct(ev.max_failing_share)} failing"
     return Finding(
         monitor=MONITOR,
@@ -201,7 +220,11 @@ def failing_finding(ctx: RunContext, day: date, verdict: Failing, links: int) ->
         fields=(
             ("Evaluator", shorten(ev.name, 200)),
             ("Agent", agent),
-            ("Failing", f"{group.count} of {verdict.scores} scores ({_pct(verdict.share)}; {_seen(group)})"),
+            (
+                "Failing",
+                f"{group.count} of {verdict.scores} scores{f' {stamp}' if stamp else ''} "
+                f"({_pct(verdict.share)}; {_seen(group)})",
+            ),
             ("Alerts on", f"{ev.condition()}; {rule}"),
             ("Example comment", shorten(group.example, 300) or "(none)"),
         ),
@@ -221,7 +244,5 @@ def failing_finding(ctx: RunContext, day: date, verdict: Failing, links: int) ->
 
 
 def _day_window(day: date) -> RunWindow:
-    from datetime import UTC, timedelta
-
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return RunWindow(start, start + timedelta(days=1))

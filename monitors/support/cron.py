@@ -11,18 +11,31 @@ from apscheduler.triggers.cron import CronTrigger
 def crontab_trigger(expr: str, timezone: ZoneInfo) -> CronTrigger:
     """A CronTrigger that reads `expr` as standard cron (and Kubernetes) do.
 
-    APScheduler 3 numbers weekdays from Monday=0 while cron numbers them from Sunday=0 (its issue 286,
-    fixed only in 4.x): `from_crontab("0 8 * * 4")` fires on Fridays, Kubernetes on Thursdays. The
+    APScheduler 3 numbers weekdays from Monday=0 while cron numbers them from Sunday=0 (fixed only in
+    4.x): `from_crontab("0 8 * * 4")` fires on Fridays, Kubernetes on Thursdays. The
     day-of-week field is rewritten with names, which both read the same way.
+
+    A ValueError names the expression and why, e.g. "'5 * * *' is not a cron expression (wrong number
+    of fields; got 4, expected 5)", for the caller to put after the key it came from.
     """
     fields = expr.split()
-    if len(fields) == 5:
-        fields[4] = cron_weekdays(fields[4])
-    trigger = CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+    try:
+        if len(fields) == 5:
+            fields[4] = cron_weekdays(fields[4])
+        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+    except ValueError as exc:
+        raise ValueError(f"{expr!r} is not a cron expression ({_reason(exc)})") from None
     if not _some_day_exists(trigger):
         # cron and Kubernetes accept "0 0 31 2 *" and never run it: a job that silently never happens.
-        raise ValueError(f"cron {expr!r} never fires: none of its months has the day of month it names")
+        raise ValueError(f"{expr!r} never fires: none of its months has the day of month it names")
     return trigger
+
+
+def _reason(exc: ValueError) -> str:
+    """APScheduler's message, worded to follow "is not a cron expression (": "Error validating
+    expression '61': the last value..." becomes "'61': the last value..."."""
+    reason = str(exc).removeprefix("Error validating expression ")
+    return reason[:1].lower() + reason[1:]
 
 
 def _some_day_exists(trigger: CronTrigger) -> bool:

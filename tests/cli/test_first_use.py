@@ -90,7 +90,9 @@ def test_requests_are_counted_per_monitor_in_run_all(tmp_path: Path, langfuse: F
 
     everything = _invoke("all", "-c", config, *window, "--dry-run", "--format", "json")
     assert everything.exit_code == 0, everything.output
-    summaries = {s["monitor"]: s for s in map(json.loads, everything.stdout.splitlines())}
+    document = json.loads(everything.stdout)  # one JSON document for the whole command, not a line per run
+    summaries = {s["monitor"]: s for s in document["runs"]}
+    assert list(summaries) == ["cost", "drift", "audit", "events"]
     assert summaries["audit"]["requests"] == audit_alone
     assert sum(s["requests"] for s in summaries.values()) == len(langfuse.requests) - before - audit_alone
 
@@ -115,6 +117,28 @@ def test_demo_json_mode_prints_only_json_on_stdout_and_honours_dry_run() -> None
     [summary] = [json.loads(line) for line in result.stdout.splitlines()]  # every stdout line is JSON
     assert summary["monitor"] == "audit" and summary["dry_run"] is True and summary["findings"] == 9
     assert "tool-call loop" in result.stderr  # the alerts are still shown, on stderr
+
+
+@pytest.mark.slow
+def test_all_in_json_mode_prints_one_document_listing_every_run() -> None:
+    result = _invoke("all", "--demo", "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)  # `run-monitor all --demo --format json | python -m json.tool` works
+    assert [(run["monitor"], run["status"]) for run in document["runs"]] == [
+        ("cost", "ok"),
+        ("drift", "ok"),
+        ("audit", "ok"),
+        ("events", "ok"),
+    ]
+    assert "Weekly report 2026-W47" in result.stderr  # the digest, like the alerts, stays off stdout
+
+
+def test_a_setting_that_stops_all_midway_still_leaves_the_runs_before_it_as_json(tmp_path: Path) -> None:
+    config = _config(tmp_path, TERMINAL)  # no forge: drift cannot read change requests (exit 2)
+    result = _invoke("all", "-c", config, "--source", DEMO_FILE, "--dry-run", "--format", "json")
+    assert result.exit_code == 2
+    assert "goal-drift needs a forge source" in result.stderr
+    assert [run["monitor"] for run in json.loads(result.stdout)["runs"]] == ["cost"]
 
 
 def test_dry_run_json_mode_keeps_alerts_off_stdout(tmp_path: Path) -> None:

@@ -67,6 +67,23 @@ def test_the_demo_week_alerts_on_the_burst_and_the_streak_once_each(tmp_path: Pa
     ]
 
 
+def test_the_demo_alerts_say_their_counts_are_so_far_while_the_digest_has_the_days() -> None:
+    """`run-monitor events --demo`: the hourly run that first sees each plant sends it with that run's
+    counts, and says so; the figures monitors/demo/README.md quotes for the alerts."""
+    from click.testing import CliRunner
+
+    from monitors.app.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["events", "--demo"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "[WARNING] 8 errors of one kind from issue-executor on 2026-11-18 so far (as of 15:00 UTC)" in out
+    assert "Count:           8 as of 15:00 UTC (first 2026-11-18 14:48:05 UTC," in out
+    assert "that day, as of 15:00 UTC, 10 errors in 469 observations (2.1%)" in out
+    assert "review_helpfulness: 35.7% of mr-review's scores fail on 2026-11-20 so far (as of 12:00 UTC)" in out
+    assert "Failing:         5 of 14 scores as of 12:00 UTC (35.7%;" in out
+
+
 @pytest.fixture
 def generator():
     sys.path.insert(0, str(ROOT / "scripts"))

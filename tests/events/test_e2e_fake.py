@@ -62,9 +62,10 @@ def test_the_burst_and_the_streak_alert_once_each_and_the_noise_never(world, sql
     assert [(s.window.end.hour, s.queued) for s in summaries if s.queued] == [(15, 1), (18, 1)]
     # The streak (fixer's relevance scores 40..79, from 09:25) passes 25% failing in the run ending at
     # 15:00 (25 of 64); the burst (15:00..15:22) reaches five errors in the run ending at 18:00.
+    # Each alert is sent mid-day, so it says when its counts were taken.
     assert [m.title for m in notifier.messages] == [
-        "relevance: 39.1% of fixer's scores fail on 2026-11-22",
-        "12 errors of one kind from fixer on 2026-11-22",
+        "relevance: 39.1% of fixer's scores fail on 2026-11-22 so far (as of 15:00 UTC)",
+        "12 errors of one kind from fixer on 2026-11-22 so far (as of 18:00 UTC)",
     ]
     burst_alert = next(m for m in notifier.messages if "errors of one kind" in m.title)
     links = [link.url for link in burst_alert.links]

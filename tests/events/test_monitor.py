@@ -80,6 +80,27 @@ def test_an_error_share_far_above_usual_alerts_when_no_single_signature_explains
     assert share.evidence["share"] > share.evidence["threshold"] >= 0.05
 
 
+def test_an_alert_sent_before_the_day_is_over_says_its_counts_are_so_far() -> None:
+    messages = ("disk full", "permission denied", "connection reset", "bad gateway from proxy")
+    varied = [
+        o
+        for i in range(24)
+        for o in trace(
+            "triage-bot", LAST_DAY, 100 + i, error=f"{messages[i % 4]} (case {i})", start=at(LAST_DAY, 16, i)
+        )
+    ]
+    config = {"errors": {"min_count": 7}}
+    [midday] = run(week() + varied, config=config, window=RunWindow(at(LAST_DAY, 0), at(LAST_DAY, 17)))
+    assert midday.title.startswith("triage-bot: ") and " so far (as of 17:00 UTC; usually 0.3%)" in midday.title
+    errors = dict(midday.fields)["Errors"]
+    # The agent's one usual error of the day comes after 17:00: 24 so far, 25 for the whole day.
+    assert errors.startswith(f"24 of {midday.evidence['observations']:,} observations as of 17:00 UTC (first ")
+    assert ", as of 17:00 UTC, 24 errors in " in dict(midday.fields)["Usual rate"]
+    [whole] = run(week() + varied, config=config)  # the whole day read: the day's counts, no "so far"
+    assert whole.evidence["errors"] == 25
+    assert "so far" not in whole.title and "as of" not in " ".join(v for _, v in whole.fields)
+
+
 def test_a_burst_is_one_alert_not_a_burst_and_a_share_alert() -> None:
     findings = run(week() + burst("fixer", LAST_DAY, 40))
     assert [f.kind for f in findings] == ["error_burst"]

@@ -26,7 +26,7 @@ def _validate(tmp_path: Path, cron: str):
 def test_a_date_that_never_occurs_is_rejected(cron: str, tmp_path: Path) -> None:
     result, schedules = _validate(tmp_path, cron)
     assert result.exit_code == 2, result.output
-    assert f"{schedules}: jobs.0: cron '{cron}' never fires" in result.output
+    assert f"{schedules}: jobs.0.cron: '{cron}' never fires" in result.output
 
 
 @pytest.mark.parametrize("cron", ["0 0 29 2 *", "0 0 31 * *", "0 0 30 1-2 *", "*/15 * * * *", "0 8 13 * fri"])

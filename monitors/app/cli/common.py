@@ -16,6 +16,8 @@ from monitors.contracts.errors import ConfigError
 
 CONFIG_ENV = "MONITORS_CONFIG"
 CONFIG_HELP = f"monitors.yaml to read (default: ${CONFIG_ENV}, else ./monitors.yaml)."
+SCHEDULES_ENV = "MONITORS_SCHEDULES"
+SCHEDULES_DEFAULT = f"default: ${SCHEDULES_ENV}, else schedules.yaml next to the config file"
 
 # Top-level config sections whose secrets each kind of command uses; see load_settings(needs=...).
 STORE_ONLY = ("store",)
@@ -50,6 +52,21 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def config_path(config: str | Path | None) -> Path:
+    """The monitors.yaml a command reads: --config, else $MONITORS_CONFIG, else ./monitors.yaml."""
+    return Path(config or os.environ.get(CONFIG_ENV) or "monitors.yaml")
+
+
+def schedules_path(schedules: str | Path | None, config: str | Path | None) -> tuple[Path, bool]:
+    """The schedules.yaml a command reads, and whether it was named (by -s or $MONITORS_SCHEDULES).
+
+    Unnamed, it is the one next to the config file (./schedules.yaml beside ./monitors.yaml), the
+    same for the scheduler, `status` and `k8s render`, as the container image and pods lay them out.
+    """
+    named = schedules or os.environ.get(SCHEDULES_ENV)
+    return (Path(named), True) if named else (config_path(config).parent / "schedules.yaml", False)
+
+
 def load_settings(config: str | None, demo: bool, *, needs: Collection[str] | None = None) -> Any:
     """The settings a command runs with. `needs`: the sections whose secrets it uses (None: all)."""
     from monitors.engine.config import load_config
@@ -57,8 +74,8 @@ def load_settings(config: str | None, demo: bool, *, needs: Collection[str] | No
 
     if demo:
         return load_config(demo_path("monitors.yaml"), env={})
-    path = config or os.environ.get(CONFIG_ENV) or "monitors.yaml"
-    if not Path(path).exists():
+    path = config_path(config)
+    if not path.exists():
         raise ConfigError(f"{path}: no such file (pass --config, set {CONFIG_ENV}, or try --demo)")
     return load_config(path, needs=needs)
 

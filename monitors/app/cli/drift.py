@@ -49,7 +49,9 @@ def register(drift: click.Group) -> None:
         PAIRS are JSON lines with `objective`, `label` (match or drift) and `did` (or `commit_message`);
         optional `repo`, `split`, `commit_pr`. With --changes, a pair is judged on what its change
         request changed, found by (repo, commit_pr); a `kind: scope_creep` row takes the changes of
-        `pr` and `extra_pr` together. Several PAIRS files are scored together (e.g. pairs and scope
+        `pr` and `extra_pr` together. A pair no change matched is judged on its did-text alone, and the
+        report warns that the evidence method's figures are then not comparable with the shipped ones
+        (it was fitted with changes). Several PAIRS files are scored together (e.g. pairs and scope
         pairs, so scope creep is measured against the same genuine pairs). A malformed line exits 2.
         """
         from monitors.drift import calibrate as cal

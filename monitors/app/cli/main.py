@@ -6,7 +6,6 @@ Exit codes: 0 ok (findings are not errors), 1 a source or delivery failure, 2 ba
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from monitors.app.cli.common import (
     terminal_alerts_to_stderr,
 )
 from monitors.app.cli.errors import exit_codes
+from monitors.app.cli.output import RunOutput
 from monitors.contracts.errors import ConfigError
 from monitors.contracts.findings import RunWindow
 from monitors.engine.registry import MONITORS
@@ -74,7 +74,8 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "fmt",
             type=click.Choice(["text", "json"]),
             default="text",
-            help="Summary format. json: stdout holds only one JSON object per monitor; alerts go to stderr.",
+            help="Summary format. json: stdout holds one JSON document (a monitor's summary; for all, "
+            '{"runs": [...]}); alerts go to stderr.',
         ),
         click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: every dedupe decision."),
     ]
@@ -88,8 +89,10 @@ DEMO_CONFLICTS = (("-c/--config", "config"), ("--since", "since"), ("--until", "
 
 
 @exit_codes
-def _run_monitors(names: tuple[str, ...], **opts: Any) -> None:
+def _run_monitors(names: tuple[str, ...], *, several: bool = False, **opts: Any) -> None:
+    """Run `names`; `several`: the command runs every monitor, so JSON output lists the runs."""
     setup_logging(opts["verbose"])
+    output = RunOutput(opts["fmt"], click.echo, several=several)
     if opts["demo"]:
         from monitors.app.demo import run_demo
 
@@ -100,11 +103,11 @@ def _run_monitors(names: tuple[str, ...], **opts: Any) -> None:
                 "(or drop --demo to use them)"
             )
         note = functools.partial(click.echo, err=opts["fmt"] == "json")
-        sys.exit(run_demo(names, fmt=opts["fmt"], echo=click.echo, note=note, dry_run=opts["dry_run"]))
-    sys.exit(_run_configured(names, opts))
+        sys.exit(run_demo(names, fmt=opts["fmt"], echo=click.echo, note=note, dry_run=opts["dry_run"], output=output))
+    sys.exit(_run_configured(names, opts, output))
 
 
-def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
+def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOutput) -> int:
     from monitors.engine.pipeline import RunDeps, run_once
     from monitors.engine.wiring import build_notifiers, build_source, gitlab_factory, open_store
 
@@ -119,25 +122,25 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any]) -> int:
     notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=opts["dry_run"]), opts["fmt"])
     deps = RunDeps(source, store, notifiers, gitlab_factory(settings))
     code = 0
-    ran = []
-    for name in names:
-        if name not in settings.enabled_monitors():
-            click.echo(
-                json.dumps({"monitor": name, "status": "disabled"})
-                if opts["fmt"] == "json"
-                else f"monitor={name} status=disabled"
+    ran: list[str] = []
+    try:
+        for name in names:
+            if name not in settings.enabled_monitors():
+                output.disabled(name)
+                continue
+            summary = run_once(
+                name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"], deadline=deadline
             )
-            continue
-        summary = run_once(
-            name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"], deadline=deadline
-        )
-        echo_summary(summary, opts["fmt"])
-        code = max(code, summary.exit_code)
-        ran.append(name)
-    if not opts["dry_run"]:
-        from monitors.app.after_runs import after_runs
+            output.run(summary)
+            code = max(code, summary.exit_code)
+            ran.append(name)
+        if not opts["dry_run"]:
+            from monitors.app.after_runs import after_runs
 
-        code = max(code, after_runs(settings, store, deps.notifiers, ran, now=now, echo=click.echo, fmt=opts["fmt"]))
+            synced = after_runs(settings, store, deps.notifiers, ran, now=now, echo=click.echo, on_sync=output.synced)
+            code = max(code, synced)
+    finally:
+        output.close()  # a bad setting found mid-way (exit 2) still leaves the runs before it on stdout
     return code
 
 
@@ -172,14 +175,12 @@ def _replay_window(
     return start, end
 
 
-def echo_summary(summary: Any, fmt: str) -> None:
-    click.echo(json.dumps(summary.to_dict(), default=str) if fmt == "json" else summary.line())
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="langfuse-monitors")
 def cli() -> None:
-    """Watch unattended LLM agents through their Langfuse traces; alert in Mattermost or Slack.
+    """Watch unattended LLM agents through their Langfuse traces; alert a human when something is wrong.
+
+    Channels: Slack, Mattermost, Teams, Discord, email, PagerDuty, Alertmanager, any webhook or the terminal.
 
     \b
     Try it with no credentials:   run-monitor all --demo
@@ -230,7 +231,7 @@ def events(**opts: Any) -> None:
 @run_options
 def run_all(**opts: Any) -> None:
     """Run every enabled monitor, one after another; one failing never stops the others."""
-    _run_monitors(RUN_MONITORS, **opts)
+    _run_monitors(RUN_MONITORS, several=True, **opts)
 
 
 @cli.command()

@@ -12,7 +12,14 @@ from typing import Any
 
 import click
 
-from monitors.app.cli.common import CHANNELS_ONLY, LANGFUSE_ONLY, STORE_ONLY, config_option
+from monitors.app.cli.common import (
+    CHANNELS_ONLY,
+    LANGFUSE_ONLY,
+    SCHEDULES_DEFAULT,
+    STORE_ONLY,
+    config_option,
+    schedules_path,
+)
 from monitors.app.cli.errors import exit_codes
 from monitors.contracts.errors import ConfigError
 
@@ -186,7 +193,7 @@ def register(cli: click.Group) -> None:
         "--schedules",
         "-s",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="schedules.yaml, to flag stale monitors (default: next to the config, if there).",
+        help=f"schedules.yaml, to flag stale monitors ({SCHEDULES_DEFAULT}, if there).",
     )
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
     @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
@@ -208,9 +215,8 @@ def register(cli: click.Group) -> None:
         url = settings.store.url.get_secret_value()
         store, now = (Store.open(url, migrate_schema=False) if dry_run else open_store(settings)), datetime.now(UTC)
         runs, outbox = store.last_runs(), store.outbox_counts()
-        if schedules is None and settings.source_file is not None:
-            beside = settings.source_file.parent / "schedules.yaml"
-            schedules = beside if beside.exists() else None
+        path, named = schedules_path(schedules, settings.source_file)
+        schedules = path if named or path.exists() else None
         stale = stale_monitors(load_schedules(schedules), runs, now) if schedules else []
         if fmt == "json":
             click.echo(json.dumps({"runs": runs, "outbox": outbox, "stale": [s.monitor for s in stale]}, default=str))

@@ -13,15 +13,9 @@ from typing import Any
 
 import click
 
-from monitors.app.cli.common import config_option
+from monitors.app.cli.common import SCHEDULES_DEFAULT, config_option, schedules_path
 from monitors.app.cli.errors import exit_codes, fail_config
 from monitors.contracts.errors import ConfigError
-
-SCHEDULES_ENV = "MONITORS_SCHEDULES"
-
-
-def _schedules_path(value: str | None) -> Path:
-    return Path(value or os.environ.get(SCHEDULES_ENV) or "schedules.yaml")
 
 
 def setup_logging(verbose: int) -> None:
@@ -51,7 +45,7 @@ def _scheduler(opts: dict[str, Any]) -> int:
     from monitors.engine.config import load_schedules
     from monitors.engine.schedules import describe_jobs
 
-    path = _schedules_path(opts["schedules"])
+    path, _named = schedules_path(opts["schedules"], opts["config"])
     schedules = load_schedules(path)
     if opts["dry_run"]:
         for line in describe_jobs(schedules, datetime.now(UTC)):
@@ -120,7 +114,7 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @config_option
     @click.option(
-        "--schedules", "-s", type=click.Path(dir_okay=False), help=f"schedules.yaml (default: ${SCHEDULES_ENV})."
+        "--schedules", "-s", type=click.Path(dir_okay=False), help=f"schedules.yaml to run ({SCHEDULES_DEFAULT})."
     )
     @click.option(
         "--source",
@@ -172,7 +166,9 @@ def register(cli: click.Group) -> None:
         """Kubernetes manifests generated from schedules.yaml (see docs/deployment.md)."""
 
     @k8s.command()
-    @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml to deploy.")
+    @click.option(
+        "--schedules", "-s", type=click.Path(dir_okay=False), help=f"schedules.yaml to deploy ({SCHEDULES_DEFAULT})."
+    )
     @click.option(
         "--config",
         "-c",
@@ -197,8 +193,9 @@ def register(cli: click.Group) -> None:
         from monitors.app.k8s import manifests
 
         try:
+            config_file = Path(config or "monitors.yaml")
             files = manifests.render_all(
-                _schedules_path(schedules), Path(config or "monitors.yaml"), image=image or manifests.DEFAULT_IMAGE
+                schedules_path(schedules, config_file)[0], config_file, image=image or manifests.DEFAULT_IMAGE
             )
         except ConfigError as exc:
             fail_config(exc)
