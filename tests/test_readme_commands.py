@@ -77,10 +77,6 @@ CHECKS: dict[str, tuple[int, Check]] = {
     ),
     "run-monitor scheduler": (0, lambda out: "scheduler" in out.lower()),
     "run-monitor drift": (0, lambda out: "monitor=drift status=ok" in out),
-    "run-monitor drift calibrate pairs.jsonl --split test --false-alarm 0.05": (
-        0,
-        lambda out: "ROC AUC 0." in out and "for false alarms <= 5.0%" in out,
-    ),
     "run-monitor report --week 2026-W47": (0, lambda out: "monitor=report status=ok week=2026-W47" in out),
     "run-monitor k8s render -s schedules.yaml -c monitors.yaml --image registry.example/langfuse-monitors:0.1": (
         0,

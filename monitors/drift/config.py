@@ -53,7 +53,7 @@ class GoalDriftConfig(BaseModel):
     scope_coherence: bool = Field(
         False,
         description="Alert when a change request's newest commits, housekeeping left out, read like unrelated work "
-        "(scope creep; off by default: with it, alerts flagged 6.8% of genuine test pairs and caught 35.6% of "
+        "(scope creep; off by default: with it, alerts flagged 6.8% of genuine test pairs and caught 34.9% of "
         "test scope creep, docs/drift-calibration.md).",
     )
     root_only: bool = Field(False, description="Read only root observations (only if agents tag the root span).")
