@@ -63,6 +63,12 @@ SERIES: dict[str, Series] = {
         "(gitlab:mr, gitlab:mr_commits, gitlab:mr_diffs, github:pr, github:pr_commits, github:pr_files).",
         ("monitor", "endpoint"),
     ),
+    "scores_pending": Series(
+        "gauge",
+        "Scores a run could not write back to Langfuse (rate limit, deadline, server down), waiting for the "
+        "monitor's next run, which sends them first.",
+        ("monitor",),
+    ),
     "outbox_messages": Series(
         "gauge",
         "Alert messages in the outbox by channel and status: pending (waiting for delivery), sent, "
@@ -145,7 +151,12 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = _family("store_up")
         try:
-            families = list(run_families(monitor_readings(self.store, self.monitors).values()))
+            readings = monitor_readings(self.store, self.monitors)
+            families = list(run_families(readings.values()))
+            pending = self.store.pending_score_counts()
+            if self.monitors is not None:
+                pending = {m: n for m, n in pending.items() if m in self.monitors}
+            families += score_families(pending, self.monitors if self.monitors is not None else readings)
             if self.outbox:
                 families += outbox_families(outbox_by_channel(self.store))
             reading = self._spend() if self.spend else None
@@ -230,6 +241,14 @@ def endpoint_route(path: str) -> str:
 
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def score_families(pending: dict[str, int], monitors: Iterable[str]) -> Iterator[Metric]:
+    family = _family("scores_pending")
+    # Every monitor gets a value, 0 included, so a rule on it sees 0 rather than no series.
+    for monitor in sorted(set(monitors) | set(pending)):
+        family.add_metric([monitor], pending.get(monitor, 0))
+    yield family
 
 
 def outbox_families(counts: dict[tuple[str, str], int]) -> Iterator[Metric]:

@@ -50,6 +50,11 @@ class ScoreLedger:
                 values = {"monitor": monitor, "body": json.dumps(body, sort_keys=True), "queued_at": now}
                 _upsert(conn, t.pending_scores, {"id": score_id}, values)
 
+    def pending_score_counts(self) -> dict[str, int]:
+        """{monitor: scores waiting to be written back} for monitors that have any."""
+        with self.engine.connect() as conn:
+            return _pending_counts(conn)
+
     def pending_scores(self, monitor: str) -> list[dict[str, Any]]:
         """The scores of `monitor` still waiting to be written, oldest first."""
         table = t.pending_scores
@@ -58,6 +63,12 @@ class ScoreLedger:
                 sa.select(table.c.body).where(table.c.monitor == monitor).order_by(table.c.queued_at, table.c.id)
             )
             return [json.loads(row.body) for row in rows]
+
+
+def _pending_counts(conn: sa.Connection) -> dict[str, int]:
+    table = t.pending_scores
+    rows = conn.execute(sa.select(table.c.monitor, sa.func.count()).group_by(table.c.monitor))
+    return {monitor: int(n) for monitor, n in rows}
 
 
 def _delete_pending(conn: sa.Connection, ids: list[str]) -> None:

@@ -164,3 +164,18 @@ def test_status_flags_stale_monitors(tmp_path: Path) -> None:
     assert "audit: stale" not in result.output  # daily: 3 hours is fine
     store.record_run("cost", started=now, finished=now, status="ok", summary={})
     assert CliRunner().invoke(cli, ["status", "-c", str(config)]).exit_code == 0
+
+
+def test_status_shows_scores_waiting_to_be_written_back(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from monitors.store.store import Store
+
+    config = _write(tmp_path, {"store": {"url": f"sqlite:///{tmp_path / 's.db'}"}})
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    store.queue_scores("drift", {"drift:t1": {"id": "drift:t1"}, "drift:t2": {"id": "drift:t2"}}, now=datetime.now(UTC))
+    text = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    assert "drift: 2 score(s) waiting to be written back to Langfuse (its next run sends them)" in text.output
+    document = json.loads(CliRunner().invoke(cli, ["status", "-c", str(config), "--format", "json"]).output)
+    assert document["scores_pending"] == {"drift": 2}

@@ -234,3 +234,15 @@ def test_forge_requests_by_endpoint_replace_the_totals_and_old_summaries_keep_th
         "drift-old": {"/api/public/v2/observations": 2, "gitlab": 4},
         "drift-idle": {"/api/public/v2/observations": 2},
     }
+
+
+def test_scores_waiting_to_be_written_back_are_a_series_per_monitor(sqlite_store: Store) -> None:
+    for monitor in ("cost", "drift"):
+        sqlite_store.record_run(monitor, started=NOW, finished=NOW, status="ok", summary={})
+    body = {"trace_id": "t", "name": "goal_drift", "value": 0.1, "timestamp": NOW.isoformat(), "comment": None}
+    sqlite_store.queue_scores("drift", {f"drift:t{i}": body | {"id": f"drift:t{i}"} for i in range(3)}, now=NOW)
+    samples = scrape(sqlite_store, cost_settings())
+    assert value(samples, "scores_pending", monitor="drift") == 3
+    assert value(samples, "scores_pending", monitor="cost") == 0  # present, so a rule sees 0
+    sqlite_store.remember_scores({"drift:t0": "d", "drift:t1": "d", "drift:t2": "d"}, now=NOW)
+    assert value(scrape(sqlite_store, cost_settings()), "scores_pending", monitor="drift") == 0

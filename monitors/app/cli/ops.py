@@ -199,7 +199,8 @@ def register(cli: click.Group) -> None:
     @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
     @exit_codes
     def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:
-        """Each monitor's last run and last success, monitors gone stale, and alerts waiting to be sent.
+        """Each monitor's last run and last success, monitors gone stale, alerts waiting to be sent, and scores
+        waiting to be written back to Langfuse.
 
         A monitor whose latest runs were all skipped because another run holds its lock is shown as
         HELD BACK. Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes).
@@ -214,12 +215,13 @@ def register(cli: click.Group) -> None:
         settings = _settings(config, STORE_ONLY)
         url = settings.store.url.get_secret_value()
         store, now = (Store.open(url, migrate_schema=False) if dry_run else open_store(settings)), datetime.now(UTC)
-        runs, outbox = store.last_runs(), store.outbox_counts()
+        runs, outbox, scores_pending = store.last_runs(), store.outbox_counts(), store.pending_score_counts()
         path, named = schedules_path(schedules, settings.source_file)
         schedules = path if named or path.exists() else None
         stale = stale_monitors(load_schedules(schedules), runs, now) if schedules else []
         if fmt == "json":
-            click.echo(json.dumps({"runs": runs, "outbox": outbox, "stale": [s.monitor for s in stale]}, default=str))
+            document = {"runs": runs, "outbox": outbox, "scores_pending": scores_pending}
+            click.echo(json.dumps(document | {"stale": [s.monitor for s in stale]}, default=str))
         else:
             for monitor, entry in sorted(runs.items()):
                 last = entry.get("last") or {}
@@ -232,6 +234,8 @@ def register(cli: click.Group) -> None:
                         f"{monitor}: HELD BACK since {held['since']}: {held['skipped']} run(s) skipped, "
                         f"{held['reason'] or 'another run holds its lock'}"
                     )
+            for monitor, n in sorted(scores_pending.items()):
+                click.echo(f"{monitor}: {n} score(s) waiting to be written back to Langfuse (its next run sends them)")
             for item in stale:
                 click.echo(item.line(now))
             click.echo(
