@@ -60,15 +60,20 @@ def test_an_agent_below_the_minimum_volume_is_not_judged() -> None:
     assert [f.kind for f in run(week() + small, config={"errors": {"min_observations": 10}})] == ["error_burst"]
 
 
-def test_an_error_share_far_above_usual_alerts_when_no_single_signature_explains_it() -> None:
+def varied_errors() -> list:
+    """24 errors of triage-bot on the last day, four kinds, each message different (no one signature)."""
     messages = ("disk full", "permission denied", "connection reset", "bad gateway from proxy")
-    varied = [
+    return [
         o
         for i in range(24)
         for o in trace(
             "triage-bot", LAST_DAY, 100 + i, error=f"{messages[i % 4]} (case {i})", start=at(LAST_DAY, 16, i)
         )
     ]
+
+
+def test_an_error_share_far_above_usual_alerts_when_no_single_signature_explains_it() -> None:
+    varied = varied_errors()
     # min_count 7: six of each kind is not a burst, 24 errors together are a bad day.
     findings = run(week() + varied, config={"errors": {"min_count": 7}})
     assert [f.kind for f in findings] == ["error_share"]
@@ -81,14 +86,7 @@ def test_an_error_share_far_above_usual_alerts_when_no_single_signature_explains
 
 
 def test_an_alert_sent_before_the_day_is_over_says_its_counts_are_so_far() -> None:
-    messages = ("disk full", "permission denied", "connection reset", "bad gateway from proxy")
-    varied = [
-        o
-        for i in range(24)
-        for o in trace(
-            "triage-bot", LAST_DAY, 100 + i, error=f"{messages[i % 4]} (case {i})", start=at(LAST_DAY, 16, i)
-        )
-    ]
+    varied = varied_errors()
     config = {"errors": {"min_count": 7}}
     [midday] = run(week() + varied, config=config, window=RunWindow(at(LAST_DAY, 0), at(LAST_DAY, 17)))
     assert midday.title.startswith("triage-bot: ") and " so far (as of 17:00 UTC; usually 0.3%)" in midday.title
