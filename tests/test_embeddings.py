@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +14,6 @@ from monitors.contracts.errors import ConfigError
 from monitors.contracts.monitor import MemoryEmbeddingCache
 from monitors.support import embeddings
 from monitors.support.embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class RecordingModel:
@@ -197,24 +193,3 @@ def test_real_model_loads_offline_and_ranks_an_on_goal_commit_higher(monkeypatch
     assert rows.shape == (3, 384)
     on_goal, drifted = float(rows[0] @ rows[1]), float(rows[0] @ rows[2])
     assert on_goal > drifted + 0.1
-
-
-@pytest.mark.slow
-def test_long_batches_run_in_slices_and_give_the_same_bits_as_one_pass(monkeypatch) -> None:
-    # Real pull requests' patches fill the model's 256 tokens; the short commit subjects pad to a few.
-    rows = [json.loads(line) for line in (ROOT / "data/drift_pairs/changes.jsonl").open()][:120]
-    texts = [row["patch"][:4000] for row in rows] + [row["commits"][-1]["message"] for row in rows]
-    model = embeddings.load_sentence_transformer(DEFAULT_MODEL)
-    forwards: list[tuple[int, int]] = []  # (rows, padded tokens) of each forward pass
-    model.register_forward_hook(lambda _module, args, _out: forwards.append(tuple(args[0]["input_ids"].shape)))
-
-    sliced = SentenceTransformerEmbedder(model=model).embed(texts)
-    sliced_forwards = list(forwards)
-    forwards.clear()
-    monkeypatch.setattr(embeddings, "FORWARD_TOKENS", 10**9)
-    whole = SentenceTransformerEmbedder(model=model).embed(texts)
-
-    # 64 rows padded to 256 tokens are 16,384 tokens: four slices of 16 rows under the 4,096 budget.
-    assert (64, 256) in forwards and (64, 256) not in sliced_forwards
-    assert max(rows * tokens for rows, tokens in sliced_forwards) <= 4_096
-    assert np.array_equal(sliced, whole)

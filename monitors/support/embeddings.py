@@ -19,7 +19,6 @@ Docs: https://sbert.net/docs/package_reference/sentence_transformer/SentenceTran
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -36,13 +35,6 @@ _BUNDLED_NAMES = frozenset({DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-
 # Vectors kept in memory per embedder (1.5 KB each at 384 dimensions): a 10k-traces/week drift run
 # embeds about 5,000 distinct texts; a long-lived scheduler drops the oldest beyond this.
 MEMO_SIZE = 20_000
-# Tokens (rows x padded length) run through the model at once. The forward pass holds its activations
-# for every token it runs: embedding 256 texts of 256 tokens in batches of
-# 64 took one process from 497 MB (model loaded) to a peak of 1,058 to 1,151 MB, in slices of 16 rows to
-# 685 MB. A batch is still tokenised and padded as one, so every text reads exactly what it did before.
-FORWARD_TOKENS = 4_096
-# Fewest rows in a slice: one row at a time takes other arithmetic paths and moves the last bits.
-SLICE_ROWS = 16
 
 
 class Embedder(Protocol):
@@ -147,18 +139,15 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)
         ordered = [texts[i] for i in order]
         rows = [
-            self._encode_batch(model, ordered[start : start + self.batch_size], lengths[order[start]])
+            self._encode_batch(model, ordered[start : start + self.batch_size])
             for start in range(0, len(ordered), self.batch_size)
         ]
         vectors = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
         vectors[order] = np.concatenate(rows, axis=0)
         return normalize_rows(vectors)
 
-    def _encode_batch(self, model: Any, batch: list[str], longest: int) -> Any:
+    def _encode_batch(self, model: Any, batch: list[str]) -> Any:
         # One call per batch (not encode(..., batch_size=)) so batch boundaries are ours and observable.
-        slices = min(-(-len(batch) * longest // FORWARD_TOKENS), len(batch) // SLICE_ROWS)
-        if slices > 1 and _runs_in_slices(model):
-            return _encode_in_slices(model, batch, slices)
         return model.encode(
             batch, batch_size=len(batch), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
         )
@@ -168,46 +157,6 @@ class SentenceTransformerEmbedder:
         if self._model is None:
             self._model = load_sentence_transformer(self.model_name, self.device)
         return self._model
-
-
-def _runs_in_slices(model: Any) -> bool:
-    """Whether `model` exposes the steps of SentenceTransformer.encode (preprocess, forward) to run apart.
-
-    Not when encode would add a step of its own here: a default prompt or a cut to fewer dimensions.
-    """
-    if getattr(model, "default_prompt_name", None) is not None or getattr(model, "truncate_dim", None) is not None:
-        return False
-    return callable(getattr(model, "preprocess", None)) and callable(model)
-
-
-def _encode_in_slices(model: Any, batch: list[str], slices: int) -> Any:
-    """What `model.encode(batch)` returns, with the forward pass run over `slices` runs of rows.
-
-    The batch is tokenised once, padded to its longest text as encode pads it; each row's arithmetic
-    then depends only on that row and the padded length, not on the rows beside it, so the vectors are
-    the same to the bit as one pass over the batch while a slice keeps SLICE_ROWS rows (tests pin it).
-    """
-    import torch
-
-    features = model.preprocess(batch)
-    bounds = [len(batch) * i // slices for i in range(slices + 1)]  # even: no short last slice
-    parts = []
-    model.eval()
-    with torch.inference_mode():
-        for start, end in itertools.pairwise(bounds):
-            part = {
-                key: value[start:end].to(model.device) if _per_row(value, len(batch)) else value
-                for key, value in features.items()
-            }
-            parts.append(model(part)["sentence_embedding"])
-        vectors = torch.nn.functional.normalize(torch.cat(parts), p=2, dim=1)
-    return vectors.cpu().numpy()
-
-
-def _per_row(value: Any, rows: int) -> bool:
-    import torch
-
-    return isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape[0] == rows
 
 
 def _token_counts(model: Any, texts: list[str]) -> list[int] | None:
