@@ -88,39 +88,37 @@ class Signals:
             return None
         return np.stack([self.vectors[texts[1] if whole else texts[0]] for _, texts in group])
 
-    def foreign(self, whole: bool, with_objective: bool) -> np.ndarray:
-        """The most foreign commit: its best cosine with any other commit (or the objective), lowest over commits."""
+    def _each(self, whole: bool, measure: Callable[[np.ndarray, np.ndarray], float]) -> np.ndarray:
+        """measure(commit rows, objective) per pair; inf where fewer than two commits remain."""
         out = []
         for i, pair in enumerate(self.pairs):
             rows = self._rows(i, whole)
-            if rows is None:
-                out.append(math.inf)
-                continue
+            out.append(math.inf if rows is None else measure(rows, self.vectors[pair.pair.objective]))
+        return np.array(out)
+
+    def foreign(self, whole: bool, with_objective: bool) -> np.ndarray:
+        """The most foreign commit: its best cosine with any other commit (or the objective), lowest over commits."""
+
+        def measure(rows: np.ndarray, objective: np.ndarray) -> float:
             sims = rows @ rows.T
             np.fill_diagonal(sims, -math.inf)
             nearest = sims.max(axis=1)
-            if with_objective:
-                nearest = np.maximum(nearest, rows @ self.vectors[pair.pair.objective])
-            out.append(float(nearest.min()))
-        return np.array(out)
+            return float((np.maximum(nearest, rows @ objective) if with_objective else nearest).min())
+
+        return self._each(whole, measure)
 
     def split(self, whole: bool) -> np.ndarray:
         """The weakest contiguous split: an earlier and a later block that neither resemble each other
         (mean cosine across) nor both touch the objective (the block least like it, by its best commit)."""
-        out = []
-        for i, pair in enumerate(self.pairs):
-            rows = self._rows(i, whole)
-            if rows is None:
-                out.append(math.inf)
-                continue
-            related = rows @ self.vectors[pair.pair.objective]
-            out.append(
-                min(
-                    max(float((rows[:k] @ rows[k:].T).mean()), min(related[:k].max(), related[k:].max()))
-                    for k in range(1, len(rows))
-                )
+
+        def measure(rows: np.ndarray, objective: np.ndarray) -> float:
+            related = rows @ objective
+            return min(
+                max(float((rows[:k] @ rows[k:].T).mean()), min(related[:k].max(), related[k:].max()))
+                for k in range(1, len(rows))
             )
-        return np.array(out)
+
+        return self._each(whole, measure)
 
 
 def per_file_lines(patch: str) -> dict[str, list[str]]:

@@ -44,6 +44,13 @@ class Message:
     group: str = ""  # e.g. "agent=llm-fix day=2026-11-21" when a route grouped findings into this message
     parts: tuple[str, ...] = ()  # the fingerprints a grouped message stands for
 
+    def marked_title(self) -> tuple[str, str]:
+        """("[CRITICAL]", title) to head a terminal line or a group's part; a resolved notice is marked
+        "[RESOLVED]" instead of the severity it fired at, its title without the "Resolved: " prefix."""
+        if self.status is Status.RESOLVED:
+            return "[RESOLVED]", self.title.removeprefix("Resolved: ")
+        return f"[{self.severity.label.upper()}]", self.title
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["severity"] = self.severity.label

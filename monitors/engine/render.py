@@ -139,9 +139,8 @@ def _part_section(message: Message) -> Section:
     lines = [message.summary] if message.summary.strip() else []
     lines += [f"{label}: {value}" for label, value in message.fields]
     lines.append(message.footer)
-    if message.status is Status.RESOLVED:
-        return Section(f"[RESOLVED] {message.title.removeprefix('Resolved: ')}", tuple(lines))
-    return Section(f"[{message.severity.label.upper()}] {message.title}", tuple(lines))
+    mark, title = message.marked_title()
+    return Section(f"{mark} {title}", tuple(lines))
 
 
 def _default_title(finding: Finding) -> str:

@@ -20,14 +20,12 @@ from typing import Any, ClassVar, Literal, TextIO
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from monitors.contracts.findings import Severity, Status
 from monitors.contracts.message import Message
 from monitors.notifiers.base import DeliveryResult
 from monitors.support.retry import RetryPolicy
 from monitors.support.safe_text import plain
 
 LINE_MAX = 2000
-SEVERITY_MARK = {Severity.CRITICAL: "[CRITICAL]", Severity.WARNING: "[WARNING]", Severity.INFO: "[INFO]"}
 
 
 class StdoutNotifier:
@@ -77,7 +75,7 @@ class StdoutNotifier:
 
 def render_text(message: Message) -> str:
     """A readable terminal rendering: severity marker and title, summary, fields, sections, links."""
-    mark, title = _mark_and_title(message)
+    mark, title = message.marked_title()
     lines = [f"{mark} {plain(title, 300)}"]
     if message.summary.strip():
         lines += _indent(plain(message.summary, StdoutNotifier.max_body_chars))
@@ -92,13 +90,6 @@ def render_text(message: Message) -> str:
     if message.footer.strip():
         lines.append(f"  -- {plain(message.footer, 500)}")
     return "\n".join(lines) + "\n\n"
-
-
-def _mark_and_title(message: Message) -> tuple[str, str]:
-    """A resolved notice is marked [RESOLVED] rather than with the severity it fired at."""
-    if message.status is Status.RESOLVED:
-        return "[RESOLVED]", message.title.removeprefix("Resolved: ")
-    return SEVERITY_MARK.get(message.severity, f"[{message.severity.label.upper()}]"), message.title
 
 
 def _indent(text: str) -> list[str]:
