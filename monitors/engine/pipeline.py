@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from monitors.contracts.errors import SourceError
+from monitors.contracts.errors import MonitorsError, SourceError
 from monitors.contracts.findings import Finding, RunWindow
 from monitors.contracts.monitor import MemoryState, RunContext
 from monitors.contracts.records import Observation
@@ -253,7 +253,11 @@ def _run(
         return
     deps.store.commit_run(commit)
     _deliver(settings, deps, summary, now)
-    summary.counters.update(write_back(deps.source, deps.store, name, ctx.scores, now).counters())
+    try:
+        summary.counters.update(write_back(deps.source, deps.store, name, ctx.scores, now).counters())
+    except MonitorsError as exc:  # the store failed around the write-back: the alerts are out, as before
+        log.warning("could not write %d scores back to Langfuse: %s", len(ctx.scores), exc)
+        summary.counters["scores_failed"] = len(ctx.scores)
 
 
 def _build_monitor(name: str, settings: Settings) -> Any:
