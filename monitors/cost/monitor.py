@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,6 +33,7 @@ from monitors.cost.evaluate import EvalSettings, build_findings, resolved_findin
 from monitors.cost.explain import prune_cache
 from monitors.cost.ledger import Ledger, days_between, local_date
 from monitors.cost.sync import Rationing, Tracking, sync
+from monitors.support.zones import known_zone
 
 
 class CostConfig(BaseModel):
@@ -69,10 +70,8 @@ class CostConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {name!r}; use an IANA name such as Europe/Paris") from None
+        if known_zone(name) is None:
+            raise ValueError(f"unknown timezone {name!r}; use an IANA name such as Europe/Paris")
         return name
 
     @field_validator("budgets")

@@ -13,7 +13,6 @@ import re
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -25,6 +24,7 @@ from monitors.engine.metrics_settings import MetricsSettings
 from monitors.engine.problems import pydantic_problems
 from monitors.engine.registry import MONITORS, monitor_class, notifier_class
 from monitors.engine.yaml_input import read_yaml
+from monitors.support.zones import known_zone
 
 CLOUD_REQUESTS_PER_MINUTE = 15  # half of Langfuse Cloud Hobby's 30 general requests a minute
 
@@ -344,9 +344,7 @@ def _route_problems(settings: Settings) -> Iterator[str]:
                 yield f"{where}.monitors: unknown monitor {monitor!r} (valid: {', '.join(MONITORS)})"
         if route.group_interval is not None and not route.group_by:
             yield f"{where}.group_interval: needs group_by (which findings make one group)"
-    try:
-        ZoneInfo(settings.report.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if known_zone(settings.report.timezone) is None:
         yield f"report.timezone: unknown time zone {settings.report.timezone!r}"
 
 
@@ -389,9 +387,8 @@ def _schedule_problems(schedules: Schedules) -> Iterator[str]:
         seen.add(job.name)
         if job.monitor not in (*MONITORS, "report"):
             yield f"jobs.{i}.monitor: unknown monitor {job.monitor!r} (valid: {', '.join([*MONITORS, 'report'])})"
-        try:
-            zone = ZoneInfo(tz := job.timezone or schedules.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        zone = known_zone(tz := job.timezone or schedules.timezone)
+        if zone is None:
             yield f"{f'jobs.{i}.' if job.timezone else ''}timezone: unknown time zone {tz!r}"
             continue
         try:
