@@ -138,3 +138,27 @@ def test_requests_our_source_sends_follow_the_spec(spec: OpenAPI) -> None:
             assert len(checked) >= 3
             for recorded in checked:
                 spec.validate_request(recorded_to_mock(recorded))
+
+
+def test_the_fakes_list_of_scores_follows_the_sdk_5_client() -> None:
+    # The 2026-08 spec has no list body; the newer server's contract is the one the SDK 5 client is
+    # generated from: our list items must be its CreateScoreRequest, and the SDK must read the fake's
+    # 202 and 207 as its CreateScoreBatchResponse and CreateScoreBatchResults.
+    from langfuse.api.client import LangfuseAPI
+    from langfuse.api.scores.types import CreateScoreBatchResponse, CreateScoreBatchResults, CreateScoreRequest
+
+    scores = [Score(id=f"s{i}", trace_id="trace-000", name="drift", value=i / 4, timestamp=T0) for i in range(3)]
+    with FakeLangfuse([], scores_accept_list=True, refused_scores={"s9"}) as server:
+        source = LangfuseSource(server.url, server.public_key, server.secret_key, retry=RetryPolicy(attempts=1))
+        source.write_scores(scores)
+        items = [item for r in server.requests if r.method == "POST" for item in r.body]
+        sdk = LangfuseAPI(base_url=server.url, username=server.public_key, password=server.secret_key)
+        accepted = sdk.scores.create(request=[CreateScoreRequest(id="s8", name="drift", value=1.0, timestamp=T0)])
+        partly = sdk.scores.create(request=[CreateScoreRequest(id=i, name="drift", value=0.5) for i in ("s9", "s10")])
+    assert len(items) == 3
+    for item in items:
+        parsed = CreateScoreRequest.model_validate(item)
+        assert parsed.timestamp == T0 and parsed.id in {"s0", "s1", "s2"}
+    assert isinstance(accepted, CreateScoreBatchResponse)
+    assert isinstance(partly, CreateScoreBatchResults) and (partly.accepted, partly.rejected) == (1, 1)
+    assert "s8" in server.scores and "s10" in server.scores and "s9" not in server.scores

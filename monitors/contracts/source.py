@@ -94,6 +94,16 @@ class Score:
     comment: str | None = None
 
 
+@dataclass
+class ScoresWritten:
+    """What a source did with one batch of scores: how many the server refused as invalid (they are not
+    worth sending again), which of them it named, and its messages."""
+
+    rejected: int = 0
+    rejected_ids: set[str] = field(default_factory=set)  # empty when the server only counts them
+    errors: list[str] = field(default_factory=list)
+
+
 ScoreDataType = Literal["NUMERIC", "BOOLEAN", "CATEGORICAL"]
 
 
@@ -138,8 +148,13 @@ class TraceSource(Protocol):
         """Deep link to a trace in the Langfuse UI, when the host and project are known."""
         ...
 
-    def write_scores(self, scores: Sequence[Score]) -> None:
-        """Write scores back (no-op for sources that cannot)."""
+    # Whether the server takes a list of scores in one request and keeps the timestamp each is sent with,
+    # so a changed score replaces the one of the same id and timestamp; None until the first write says.
+    score_lists: bool | None
+
+    def write_scores(self, scores: Sequence[Score]) -> ScoresWritten:
+        """Write scores back, with their `timestamp` where the server keeps it (no-op for sources that
+        cannot). A server that refuses a score as invalid is reported, not raised."""
         ...
 
     def delete_scores(self, ids: Sequence[str]) -> None:

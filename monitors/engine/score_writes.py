@@ -1,16 +1,21 @@
 """Scores written back to Langfuse: each once per logical result, and none lost to a run cut short.
 
-Langfuse stamps a score with the time of the POST and overwrites only a score with the same id, name and
-UTC day, so a rerun or a look-back on a later day would add a duplicate: an unchanged score is not sent
-again, and a changed score written on an earlier day is deleted before it is sent. The store remembers
-what was written.
+A score replaces an earlier one only when the server sees it as the same score. A server that takes a
+list of scores keeps the timestamp each is sent with, and a score sent again with the same id and
+timestamp replaces it: a changed score is sent with the timestamp it was first written with. An older
+server (one object per request) stamps a score with the time of the POST and replaces only a score of
+the same id, name and UTC day, so a changed score first written on an earlier day is deleted before it
+is sent. Either way an unchanged score is not sent again: the store remembers what was written, and when.
 
 A write-back can stop part way: a rate-limited project (Langfuse Cloud's smaller plans allow 30 to 100
-API requests a minute, one POST per score), the run's deadline, a server that goes away. So what was
-written is remembered every `REMEMBER_EVERY` scores as it goes, and what was not stays in the store as
-pending and is sent first by the monitor's next run. The run's watermark has moved on by then, so
-nothing else would send it again. Only a run killed outright between a POST and the next remember can
-send a score twice, and then only the last few.
+API requests a minute), the run's deadline, a server that goes away. So what was written is remembered
+every `REMEMBER_EVERY` scores as it goes, and what was not stays in the store as pending and is sent
+first by the monitor's next run. The run's watermark has moved on by then, so nothing else would send
+it again. Only a run killed outright between a request and the next remember can send a score twice,
+and then only the last few (on a list-taking server, as a replacement of itself).
+
+A score the server refuses as invalid is counted (`scores_rejected`) and dropped: sent again it would
+be refused again, and hold back every score behind it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +37,7 @@ from monitors.support.deadline import run_time_left
 log = logging.getLogger("monitors.pipeline")
 
 REMEMBER_EVERY = 50
+SCORES_PER_LIST = 50  # about 15 KB of JSON with our comments, far below the server's 1 MB body limit
 
 
 @dataclass
@@ -40,14 +46,15 @@ class WriteBack:
 
     written: int = 0
     unchanged: int = 0
+    rejected: int = 0  # refused by the server as invalid; not sent again
     pending: int = 0  # left for the next run
     error: str | None = None
 
     def counters(self) -> dict[str, int]:
         """scores_written whenever there was a score to consider; the others when not zero."""
-        if not (self.written or self.unchanged or self.pending):
+        if not (self.written or self.unchanged or self.rejected or self.pending):
             return {}
-        extra = {"scores_unchanged": self.unchanged, "scores_pending": self.pending}
+        extra = {"scores_unchanged": self.unchanged, "scores_rejected": self.rejected, "scores_pending": self.pending}
         return {"scores_written": self.written} | {name: n for name, n in extra.items() if n}
 
 
@@ -55,36 +62,63 @@ def write_back(source: TraceSource, store: Store, monitor: str, scores: Sequence
     """Send this run's new or changed scores, after those an earlier run left pending."""
     result = WriteBack()
     current = {s.id for s in scores}
-    earlier = [s for s in (score_from_json(b) for b in store.pending_scores(monitor)) if s.id not in current]
-    queue = [*earlier, *scores]
-    if not queue:
+    pending = [score_from_json(b) for b in store.pending_scores(monitor)]
+    earlier = [s for s in pending if s.id not in current]
+    if not (earlier or scores):
         return result
-    digests = {s.id: score_digest(s) for s in queue}
+    digests = {s.id: score_digest(s) for s in [*earlier, *scores]}
     known = store.written_scores(digests)
+    # A score never written keeps the timestamp it was first queued with, so sending it again after a
+    # run cut short between the request and the remember replaces it instead of adding a second one.
+    queued_at = {s.id: s.timestamp for s in pending}
+    scores = [s if s.id in known else replace(s, timestamp=queued_at.get(s.id, _ms(now))) for s in scores]
+    queue = [*earlier, *scores]
     fresh = [s for s in queue if known.get(s.id, ("", now))[0] != digests[s.id]]
+    # Scores never written go first: the list of one that finds out what the server takes is then a new
+    # score, which needs no delete on either kind of server.
+    fresh.sort(key=lambda s: s.id in known)
     fresh_ids = {s.id for s in fresh}
     result.unchanged = len(queue) - len(fresh)
-    # Kept as pending before the first POST, so a run killed part way leaves the rest to the next one.
+    # Kept as pending before the first request, so a run killed part way leaves the rest to the next one.
     store.queue_scores(monitor, {s.id: score_to_json(s) for s in scores if s.id in fresh_ids}, now=now)
     store.drop_pending_scores([s.id for s in earlier if s.id not in fresh_ids])  # written after all
     unsaved: dict[str, str] = {}
+    stamps: dict[str, datetime] = {}
+    refusals: list[str] = []
+    sent = 0
     try:
-        for score in fresh:
+        while sent < len(fresh):
             if run_time_left() <= 0:
                 raise MonitorsError("the run's deadline was reached")
-            if score.id in known and known[score.id][1].date() != utc(now).date():
-                source.delete_scores([score.id])  # else the new day's write would be a second score
-            source.write_scores([score])
-            result.written += 1
-            unsaved[score.id] = digests[score.id]
+            lists = source.score_lists  # None until the first write: a list of one finds out
+            batch = fresh[sent : sent + (SCORES_PER_LIST if lists else 1)]
+            stamped = [replace(s, timestamp=_stamp(source, s, known, now, lists=bool(lists))) for s in batch]
+            outcome = source.write_scores(stamped)
+            kept = bool(source.score_lists)  # the server kept the timestamps sent; else it stamped the POST
+            sent += len(batch)
+            result.written += len(batch) - outcome.rejected
+            result.rejected += outcome.rejected
+            refusals += outcome.errors
+            if outcome.rejected_ids:
+                store.drop_pending_scores(outcome.rejected_ids)
+            for score in stamped:
+                if score.id not in outcome.rejected_ids:
+                    unsaved[score.id], stamps[score.id] = digests[score.id], score.timestamp if kept else _ms(now)
             if len(unsaved) >= REMEMBER_EVERY:
-                store.remember_scores(unsaved, now=now)
+                store.remember_scores(unsaved, now=now, at=stamps)
                 unsaved = {}
     except MonitorsError as exc:
         result.error = str(exc)
     finally:
-        store.remember_scores(unsaved, now=now)
-    result.pending = len(fresh) - result.written
+        store.remember_scores(unsaved, now=now, at=stamps)
+    result.pending = len(fresh) - sent
+    if result.rejected:
+        log.warning(
+            "%s: Langfuse refused %d score(s) as invalid; they are not sent again (%s)",
+            monitor,
+            result.rejected,
+            "; ".join(list(dict.fromkeys(refusals))[:3]) or "no reason given",
+        )
     if result.pending:
         log.warning(
             "%s: wrote %d of %d scores back to Langfuse; %d kept for the next run (%s)",
@@ -97,8 +131,30 @@ def write_back(source: TraceSource, store: Store, monitor: str, scores: Sequence
     return result
 
 
+def _stamp(
+    source: TraceSource, score: Score, known: dict[str, tuple[str, datetime]], now: datetime, *, lists: bool
+) -> datetime:
+    """The timestamp to send a score with, deleting the old one first where only that stops a duplicate.
+    Before the first write says what the server takes, a change first written on an earlier day is
+    deleted first too: one DELETE that is right on either server (scores never written go first, so
+    this happens only when a run has nothing new)."""
+    first = known.get(score.id, ("", None))[1]
+    if first is None:
+        return score.timestamp  # when it was queued
+    if lists:
+        return first  # the same id and timestamp: the server replaces it
+    if first.date() != utc(now).date():
+        source.delete_scores([score.id])  # else the new day's write would be a second score
+    return _ms(now)
+
+
+def _ms(when: datetime) -> datetime:
+    """`when` in UTC, cut to the milliseconds the server keeps."""
+    return utc(when).replace(microsecond=utc(when).microsecond // 1000 * 1000)
+
+
 def score_digest(score: Score) -> str:
-    """What makes two writes of a score the same (its timestamp is the server's, not ours)."""
+    """What makes two writes of a score the same (its timestamp says when it was written, not what)."""
     text = json.dumps([score.name, score.trace_id, float(score.value), score.comment])
     return hashlib.sha256(text.encode()).hexdigest()
 

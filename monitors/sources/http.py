@@ -41,6 +41,10 @@ class EndpointMissing(SourceError):
     """The server answered 404 for a whole route: an older (or events-only) Langfuse."""
 
 
+class Refused(SourceError):
+    """400: the server found the request itself invalid; sending it again would fail again."""
+
+
 class QueryTimedOut(SourceError):
     """422: Langfuse gave up on a query too big for it (a ClickHouse timeout); ask for less."""
 
@@ -158,6 +162,8 @@ class HttpSession:
             raise EndpointMissing(self.redact(msg))
         if status == 422:
             raise QueryTimedOut(self.redact(msg))
+        if status == 400:
+            raise Refused(self.redact(msg))
         raise SourceError(self.redact(msg))
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
@@ -32,10 +32,19 @@ from monitors.contracts.errors import BudgetSpent, SourceError
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.records import CostBucket, Observation
 from monitors.contracts.scores import ScoreCount, ScoreRecord
-from monitors.contracts.source import CostQuery, ObservationQuery, Score, ScoreCountQuery, ScoreQuery, SourceStats
+from monitors.contracts.source import (
+    CostQuery,
+    ObservationQuery,
+    Score,
+    ScoreCountQuery,
+    ScoreQuery,
+    ScoresWritten,
+    SourceStats,
+)
 from monitors.sources.http import EndpointMissing, HttpSession
 from monitors.sources.langfuse_events import ScoreReads
 from monitors.sources.langfuse_legacy import LegacyReader
+from monitors.sources.langfuse_score_writes import SCORES_PATH, ScoreWriter
 from monitors.sources.langfuse_v2 import MAX_PAGES, V2Reader
 from monitors.sources.replay import CostAccumulator
 from monitors.support.links import langfuse_trace_url
@@ -45,7 +54,6 @@ from monitors.support.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 ApiMode = Literal["auto", "v2", "legacy"]
-SCORES_PATH = "/api/public/scores"
 ROW_FIELDS = frozenset({"core", "basic", "usage", "model", "trace_context"})
 
 
@@ -87,6 +95,7 @@ class LangfuseSource:
         self._metrics_spent: BudgetSpent | None = None
         self._metrics_back_at = 0.0  # time.monotonic() when the Metrics budget is expected back
         self._score_reads = ScoreReads(self.session, self.observations)
+        self._score_writer = ScoreWriter(self.session)
 
     def __repr__(self) -> str:
         return f"LangfuseSource(host={self.host!r}, api={self.api_mode!r})"
@@ -178,12 +187,14 @@ class LangfuseSource:
             return None
         return langfuse_trace_url(self.host, project, trace_id)
 
-    def write_scores(self, scores: Sequence[Score]) -> None:
-        """POST each score as one object, the body every server version takes (the 2026-08 server
-        answers a list with 400). The server stamps a score with the time of the POST and overwrites
-        only a score of the same id, name and UTC day: the caller decides what is worth sending."""
-        for score in scores:
-            self.session.post_json(SCORES_PATH, single_score_body(score))
+    @property
+    def score_lists(self) -> bool | None:
+        return self._score_writer.lists
+
+    def write_scores(self, scores: Sequence[Score]) -> ScoresWritten:
+        """POST the scores as one list where the server takes it, else one object each (the 2026-08
+        server). The caller decides what is worth sending (langfuse_score_writes.py says why)."""
+        return self._score_writer.write(scores)
 
     def delete_scores(self, ids: Sequence[str]) -> None:
         """DELETE every score with these ids, whatever day they were written (404: already gone)."""
@@ -200,19 +211,4 @@ class LangfuseSource:
                 continue
 
 
-def single_score_body(score: Score) -> dict[str, Any]:
-    """The CreateScoreRequest object of the 2026-08 spec (it has no timestamp field: the server
-    ignores one and uses the time of the POST)."""
-    body: dict[str, Any] = {
-        "id": score.id,
-        "traceId": score.trace_id,
-        "name": score.name,
-        "value": float(score.value),
-        "dataType": "NUMERIC",
-    }
-    if score.comment is not None:
-        body["comment"] = score.comment
-    return body
-
-
-__all__ = ["LangfuseSource", "single_score_body"]
+__all__ = ["LangfuseSource"]

@@ -36,6 +36,7 @@ from monitors.contracts.source import (
     Score,
     ScoreCountQuery,
     ScoreQuery,
+    ScoresWritten,
     SourceStats,
 )
 from monitors.support.links import langfuse_trace_url
@@ -341,11 +342,15 @@ class ReplaySource:
             return None
         return langfuse_trace_url(self.host, self.project_id, trace_id)
 
-    def write_scores(self, scores: Sequence[Score]) -> None:
-        # A replay has no server to write to: keep them so tests and dry runs can inspect them.
+    # A replay has no server: it keeps what it is given, timestamps and all, as a newer server would.
+    score_lists = True
+
+    def write_scores(self, scores: Sequence[Score]) -> ScoresWritten:
+        # Kept so tests and dry runs can inspect them.
         self.scores.extend(scores)
         if scores:
             log.info("replay source: skipped writing %d score(s) back to Langfuse", len(scores))
+        return ScoresWritten()
 
     def delete_scores(self, ids: Sequence[str]) -> None:
         doomed = set(ids)

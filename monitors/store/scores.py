@@ -30,11 +30,16 @@ class ScoreLedger:
                 found.update({row.id: (row.digest, utc(row.written_at)) for row in rows})
         return found
 
-    def remember_scores(self, written: Mapping[str, str], *, now: datetime) -> None:
-        """Record {score id: digest} as written at `now`, and drop them from the pending scores."""
+    def remember_scores(
+        self, written: Mapping[str, str], *, now: datetime, at: Mapping[str, datetime] | None = None
+    ) -> None:
+        """Record {score id: digest} as written at `now` (or at `at[id]`, the timestamp the server keeps
+        for it), and drop them from the pending scores."""
+        stamps = at or {}
         with self.engine.begin() as conn:
             for score_id, digest in written.items():
-                _upsert(conn, t.written_scores, {"id": score_id}, {"digest": digest, "written_at": now})
+                values = {"digest": digest, "written_at": stamps.get(score_id, now)}
+                _upsert(conn, t.written_scores, {"id": score_id}, values)
             _delete_pending(conn, list(written))
 
     def drop_pending_scores(self, ids: Iterable[str]) -> None:

@@ -219,8 +219,10 @@ def test_both_forges_alert_with_evidence_once_and_score_once(sqlite_store: Store
     # Two runs over the same window: alerts once, every score written once, no change request read twice.
     assert (runs[0].queued, runs[1].queued) == (3, 0)
     posted = [r for r in lf.requests_to("/api/public/scores") if r.method == "POST"]
-    # One POST per score (the server takes one object, not a list), each written once over both runs.
-    assert len(posted) == 9 and len(lf.scores) == 9  # 3 GitHub traces, 6 GitLab traces
+    # The server takes one object, not a list: the first run's list of one is refused, then one POST per
+    # score, each written once over both runs.
+    assert [isinstance(r.body, list) for r in posted] == [True] + [False] * 9
+    assert len(lf.scores) == 9 and len(lf.score_rows) == 9  # 3 GitHub traces, 6 GitLab traces
     assert runs[1].counters.get("github_requests", 0) == 0 and runs[1].counters.get("gitlab_requests", 0) == 0
     assert runs[1].counters["already_judged"] == 9 and runs[1].counters.get("scored", 0) == 0
     # At most three forge requests per change request in the first run.

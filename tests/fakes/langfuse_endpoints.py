@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
+import math
 import random
 import zlib
 from collections.abc import Callable, Sequence
@@ -301,24 +302,67 @@ def post_scores(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
     score's timestamp is the time of the POST), and the scores table keyed by
     (project, toDate(timestamp), name, id) (packages/shared/clickhouse/migrations/unclustered/
     0003_scores.up.sql; worker/src/services/IngestionService/index.ts): the same id on a later day is
-    a second score, not an overwrite."""
+    a second score, not an overwrite. With `scores_accept_list` it plays the newer server instead."""
     body = request.body
-    if isinstance(body, list) and not fake.scores_accept_list:
-        raise BadRequest("Expected object, received array")
-    items = body if isinstance(body, list) else [body]
-    for item in items:
-        if not isinstance(item, dict) or "name" not in item or "value" not in item:
-            raise BadRequest("name and value are required")
+    if fake.scores_accept_list and isinstance(body, list):
+        return post_score_list(fake, body)
+    if not isinstance(body, dict):
+        raise BadRequest("Expected object, received array" if isinstance(body, list) else "Expected object")
+    if score_item_problem(body, fake.refused_scores):
+        raise BadRequest(score_item_problem(body, fake.refused_scores))
     now = fake.clock()
-    score_id = ""
-    for item in items:
-        score_id = str(item.get("id") or f"score-{len(fake.score_rows) + 1}")
-        stored = {k: v for k, v in item.items() if k != "timestamp"} | {"timestamp": ms_iso(now)}
-        fake.score_rows[(now.date().isoformat(), str(item["name"]), score_id)] = stored
-        fake.scores[score_id] = stored  # the latest body per id, for tests that read one back
-    if isinstance(body, list):
-        return Reply(202, {"message": "Accepted"})
+    score_id = str(body.get("id") or f"score-{len(fake.score_rows) + 1}")
+    stored = {k: v for k, v in body.items() if k != "timestamp"} | {"timestamp": ms_iso(now)}
+    fake.score_rows[(now.date().isoformat(), str(body["name"]), score_id)] = stored
+    fake.scores[score_id] = stored  # the latest body per id, for tests that read one back
     return Reply(200, {"id": score_id})
+
+
+def post_score_list(fake: FakeLangfuse, items: list[Any]) -> Reply:
+    """The newer server (the spec the SDK 5 client is generated from, langfuse/api/scores/client.py):
+    a list of CreateScoreRequest, each kept with its own `timestamp` (default: the time of the POST),
+    so the same id and timestamp replace a score; 202 when all are accepted, else 207 with counts and
+    one message per rejected score, and nothing of it is stored."""
+    problems = [score_item_problem(item, fake.refused_scores) for item in items]
+    errors = [problem for problem in problems if problem]
+    now = fake.clock()
+    for item, problem in zip(items, problems, strict=True):
+        if problem:
+            continue
+        score_id = str(item.get("id") or f"score-{len(fake.score_rows) + 1}")
+        stamp = datetime.fromisoformat(item["timestamp"]) if "timestamp" in item else now
+        stored = item | {"timestamp": ms_iso(stamp)}
+        fake.score_rows[(ms_iso(stamp), str(item["name"]), score_id)] = stored
+        fake.scores[score_id] = stored
+    if not errors:
+        return Reply(202, {"message": "Accepted"})
+    accepted = len(items) - len(errors)
+    return Reply(207, {"accepted": accepted, "rejected": len(errors), "errors": [{"message": m} for m in errors]})
+
+
+def score_item_problem(item: Any, refused: set[str]) -> str:
+    """Why the server would refuse one score ('' when it would not); `refused` ids stand for scores
+    invalid in ways the fake does not check (a value against its score config, say)."""
+    if not isinstance(item, dict):
+        return "Expected object"
+    if str(item.get("id")) in refused:
+        return f"Score {item.get('id')} is invalid for its score config"
+    if not isinstance(item.get("name"), str) or not item["name"]:
+        return "name: Required"
+    value = item.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return "value: Expected number or string"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "value: Expected a finite number"
+    stamp = item.get("timestamp")
+    if stamp is not None:
+        try:
+            parsed = datetime.fromisoformat(str(stamp))
+        except ValueError:
+            return "timestamp: Invalid datetime"
+        if parsed.tzinfo is None:
+            return "timestamp: Invalid datetime (no timezone offset)"
+    return ""
 
 
 def delete_score(fake: FakeLangfuse, request: RecordedRequest) -> Reply:

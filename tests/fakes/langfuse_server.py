@@ -86,6 +86,7 @@ class FakeLangfuse:
     endless_cursor: bool = False
     ignore_page: bool = False  # legacy pages: always serve page 1, as a broken proxy might
     scores_accept_list: bool = False  # True plays a newer server that takes the SDK 5 list body
+    refused_scores: set[str] = field(default_factory=set)  # score ids the server finds invalid (400 / 207)
     # Metrics v2 per organisation, RateLimitService.ts: Cloud Core 100/hour (Hobby 100/day, Pro
     # 500/hour); Budget(None, 0) is a self-hosted server, which has no limits.
     metrics_budget: Budget = field(default_factory=lambda: Budget(100, 3600))
@@ -96,7 +97,8 @@ class FakeLangfuse:
     missing_routes: set[str] = field(default_factory=set)  # exact paths answered with 404
     requests: list[RecordedRequest] = field(default_factory=list)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body per id
-    score_rows: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (day, name, id)
+    # (day, name, id); on a list-taking server (timestamp, name, id): what the server replaces a score by
+    score_rows: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     served_scores: list[dict[str, Any]] = field(default_factory=list)  # Scores v3 rows served to reads
     faults: list[Fault] = field(default_factory=list)
 

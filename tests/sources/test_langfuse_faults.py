@@ -4,8 +4,10 @@ malformed rows, and secrets that must never leak."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -161,7 +163,7 @@ SCORES = [
 
 
 def test_scores_are_posted_one_object_each_and_a_same_day_rerun_overwrites() -> None:
-    # The 2026-08 server answers a list body with 400, so every score goes as one object.
+    # The 2026-08 server answers the first list with 400; from then on every score goes as one object.
     with FakeLangfuse(DATA) as fake:
         source = make_source(fake, Sleeps())
         source.write_scores(SCORES)
@@ -177,31 +179,34 @@ def test_scores_are_posted_one_object_each_and_a_same_day_rerun_overwrites() -> 
         )
         assert stored["comment"] == "low"
         posts = fake.requests_to("/api/public/scores")
-        assert len(posts) == 4 and all(isinstance(p.body, dict) for p in posts)
+        assert [isinstance(p.body, list) for p in posts] == [True, False, False, False, False]
+        assert source.score_lists is False
 
 
-def test_window_bounds_are_sent_and_respected(server: FakeLangfuse) -> None:
-    window = RunWindow(datetime(2026, 11, 20, 9, 30, tzinfo=UTC), datetime(2026, 11, 20, 13, 37, tzinfo=UTC))
-    source = make_source(server, Sleeps())
-    got = list(source.observations(ObservationQuery(window=window)))
-    expected = [o.id for o in DATA if window.start <= o.start_time < window.end]
-    assert sorted(o.id for o in got) == sorted(expected) and expected
-    request = server.requests_to(V2_OBS)[0]
-    assert request.param("fromStartTime") is not None and request.param("toStartTime") is not None
-
-
-def test_legacy_reads_page_by_time_so_a_server_ignoring_page_numbers_loses_nothing() -> None:
-    many = build_dataset(traces=45)  # 225 observations over ~8 days: three legacy pages of 100
-    window = RunWindow(T0, T0 + timedelta(days=10))
-    with FakeLangfuse(many, legacy_only=True, ignore_page=True) as fake:
+def test_a_newer_server_gets_one_list_per_call_and_the_same_id_and_timestamp_replace_a_score() -> None:
+    with FakeLangfuse(DATA, scores_accept_list=True) as fake:
         source = make_source(fake, Sleeps())
-        got = [o.id for o in source.observations(ObservationQuery(window=window))]
-        assert sorted(got) == sorted(o.id for o in many)
-        requests = fake.requests_to("/api/public/observations")
-        assert len(requests) == 3 and {r.param("page") for r in requests} == {"1"}
+        source.write_scores(SCORES)
+        source.write_scores([replace(s, value=0.5) for s in SCORES])
+        posts = fake.requests_to("/api/public/scores")
+    assert source.score_lists is True
+    assert [len(p.body) for p in posts] == [2, 2]
+    assert {p.body[0]["timestamp"] for p in posts} == {T0.isoformat(timespec="milliseconds")}
+    assert len(fake.score_rows) == 2 and {row["value"] for row in fake.score_rows.values()} == {0.5}
 
 
-def test_metrics_response_of_the_wrong_shape_is_a_source_error(server: FakeLangfuse) -> None:
-    server.reply_next("/api/public/v2/metrics", {"data": 7})
-    with pytest.raises(SourceError, match="schema"):
-        make_source(server, Sleeps()).costs(CostQuery(WINDOW.start, WINDOW.end, "day"))
+def test_a_score_a_server_refuses_is_reported_and_the_others_are_written() -> None:
+    nan = Score(id="drift:trace-003", trace_id="trace-003", name="goal_drift", value=math.nan, timestamp=T0)
+    refused = Score(id="drift:trace-002", trace_id="trace-002", name="goal_drift", value=0.1, timestamp=T0)
+    for accepts_lists in (False, True):
+        with FakeLangfuse(DATA, scores_accept_list=accepts_lists, refused_scores={refused.id}) as fake:
+            source = make_source(fake, Sleeps())
+            outcome = source.write_scores([*SCORES, refused, nan])
+            assert sorted(fake.scores) == ["drift:trace-000", "drift:trace-001"], accepts_lists
+            bodies = [p.body for p in fake.requests_to("/api/public/scores")]
+        assert outcome.rejected == 2 and len(outcome.errors) == 2
+        said = "invalid for its score config" if accepts_lists else "HTTP 400: Invalid request data"
+        assert said in outcome.errors[0] and "finite" in outcome.errors[1]
+        # A NaN is never sent (it is not JSON); one object each names the refused score, a 207 only counts it.
+        assert "NaN" not in repr(bodies)
+        assert outcome.rejected_ids == ({nan.id} if accepts_lists else {refused.id, nan.id})

@@ -166,7 +166,25 @@ def test_a_rerun_on_a_later_day_does_not_write_a_second_score(sqlite_store: Stor
         posts = fake.requests_to("/api/public/scores")
     assert third["scores_written"] == 1
     assert rows == {("2026-11-20", "drift:t2"): 0.9, ("2026-11-21", "drift:t1"): 0.7}
-    assert all(isinstance(p.body, dict) for p in posts if p.method == "POST")  # no list body, no 400
+    # A run that sends asks once with a list of one, which this server refuses; then one object each.
+    assert [isinstance(p.body, list) for p in posts if p.method == "POST"] == [True, False, False, True, False]
+
+
+@pytest.mark.usefixtures("scoring")
+def test_on_a_list_taking_server_a_later_days_change_replaces_the_score_with_no_delete(sqlite_store: Store) -> None:
+    day1 = datetime(2026, 11, 20, 23, 50, tzinfo=UTC)
+    values = {f"t{i}": 0.5 for i in range(120)}
+    with FakeLangfuse([], scores_accept_list=True) as fake:
+        first = _score_run(fake, sqlite_store, day1, values)
+        second = _score_run(fake, sqlite_store, day1 + timedelta(days=1), values | {"t1": 0.7, "t200": 0.1})
+        requests = fake.requests_to("/api/public/scores")
+        rows = {score_id: (stamp, body["value"]) for (stamp, _name, score_id), body in fake.score_rows.items()}
+    assert (first["scores_written"], second["scores_written"], second["scores_unchanged"]) == (120, 2, 119)
+    # A list of one finds out, then lists of 50. The next run asks again, with its new score.
+    assert [[item["id"] for item in r.body] for r in requests][-2:] == [["drift:t200"], ["drift:t1"]]
+    assert [len(r.body) for r in requests] == [1, 50, 50, 19, 1, 1]
+    assert {r.method for r in requests} == {"POST"}  # no DELETE
+    assert len(rows) == 121 and rows["drift:t1"] == ("2026-11-20T23:50:00.000Z", 0.7)
 
 
 @pytest.mark.usefixtures("scoring")
@@ -174,7 +192,8 @@ def test_scores_a_failing_server_cut_short_are_sent_once_by_the_next_run(sqlite_
     day1 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
     values = {f"t{i}": i / 10 for i in range(6)}
     with FakeLangfuse([]) as fake:
-        fake.fail_next("/api/public/scores", 503, times=1000, after=2)  # two scores in, the server goes away
+        # The refused list of one, two scores in, then the server goes away.
+        fake.fail_next("/api/public/scores", 503, times=1000, after=3)
         first = _score_run(fake, sqlite_store, day1, values)
         assert (first["scores_written"], first["scores_pending"]) == (2, 4)
         fake.faults.clear()
@@ -182,7 +201,8 @@ def test_scores_a_failing_server_cut_short_are_sent_once_by_the_next_run(sqlite_
         second = _score_run(fake, sqlite_store, day1 + timedelta(days=1), {"t5": 0.99})
         third = _score_run(fake, sqlite_store, day1 + timedelta(days=1, hours=1), {})
         rows = {score_id: (day, body["value"]) for (day, _name, score_id), body in fake.score_rows.items()}
-        posted = [(p.body["id"], p.body["value"]) for p in fake.requests_to("/api/public/scores") if p.method == "POST"]
+        posts = [p.body for p in fake.requests_to("/api/public/scores") if p.method == "POST"]
+        posted = [(body["id"], body["value"]) for body in posts if isinstance(body, dict)]
     assert (second["scores_written"], second.get("scores_pending", 0)) == (4, 0)
     assert "scores_written" not in third  # nothing left, nothing new
     assert len(rows) == 6  # each score once, on one day
