@@ -18,6 +18,7 @@ import pytest
 from benchmarks.generate import WEEK_END, WEEK_START, generate
 from benchmarks.measure import busiest_minute, run_measured
 from benchmarks.naive import Client, naive_audit, naive_cost
+from benchmarks.score_writes import measure
 from benchmarks.server import IndexedFakeLangfuse, read_rows
 from tests.fakes.langfuse_server import FakeLangfuse
 
@@ -189,3 +190,12 @@ def test_a_childs_peak_memory_is_not_the_runners() -> None:
     result = run_measured("small child", [sys.executable, "-c", "pass"])
     assert len(ballast) and result.exit_code == 0
     assert result.peak_mb < 100, "a bare interpreter was charged with the runner's memory"
+
+
+def test_score_writes_benchmark_counts_requests_on_both_servers(tmp_path: Path) -> None:
+    single = measure(60, 0.0, lists=False, work=tmp_path)
+    lists = measure(60, 0.0, lists=True, work=tmp_path)
+    assert [r["requests"] for r in single["runs"]] == [{"POST": 61}, {"DELETE": 6, "POST": 7}]
+    assert [r["requests"] for r in lists["runs"]] == [{"POST": 3}, {"DELETE": 1, "POST": 2}]
+    assert single["rows"] == lists["rows"] == 60  # no duplicate on either
+    assert all(r["pending"] == 0 for r in single["runs"] + lists["runs"])
