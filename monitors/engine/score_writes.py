@@ -24,13 +24,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from monitors.contracts.errors import MonitorsError
 from monitors.contracts.findings import utc
-from monitors.contracts.source import Score, TraceSource
+from monitors.contracts.source import Score, ScoresWritten, TraceSource
 from monitors.store.store import Store
 from monitors.support.deadline import run_time_left
 
@@ -60,12 +60,11 @@ class WriteBack:
 
 def write_back(source: TraceSource, store: Store, monitor: str, scores: Sequence[Score], now: datetime) -> WriteBack:
     """Send this run's new or changed scores, after those an earlier run left pending."""
-    result = WriteBack()
     current = {s.id for s in scores}
     pending = [score_from_json(b) for b in store.pending_scores(monitor)]
     earlier = [s for s in pending if s.id not in current]
     if not (earlier or scores):
-        return result
+        return WriteBack()
     digests = {s.id: score_digest(s) for s in [*earlier, *scores]}
     known = store.written_scores(digests)
     # A score never written keeps the timestamp it was first queued with, so sending it again after a
@@ -78,46 +77,18 @@ def write_back(source: TraceSource, store: Store, monitor: str, scores: Sequence
     # score, which needs no delete on either kind of server.
     fresh.sort(key=lambda s: s.id in known)
     fresh_ids = {s.id for s in fresh}
-    result.unchanged = len(queue) - len(fresh)
     # Kept as pending before the first request, so a run killed part way leaves the rest to the next one.
     store.queue_scores(monitor, {s.id: score_to_json(s) for s in scores if s.id in fresh_ids}, now=now)
     store.drop_pending_scores([s.id for s in earlier if s.id not in fresh_ids])  # written after all
-    unsaved: dict[str, str] = {}
-    stamps: dict[str, datetime] = {}
-    refusals: list[str] = []
-    sent = 0
-    try:
-        while sent < len(fresh):
-            if run_time_left() <= 0:
-                raise MonitorsError("the run's deadline was reached")
-            lists = source.score_lists  # None until the first write: a list of one finds out
-            batch = fresh[sent : sent + (SCORES_PER_LIST if lists else 1)]
-            stamped = [replace(s, timestamp=_stamp(source, s, known, now, lists=bool(lists))) for s in batch]
-            outcome = source.write_scores(stamped)
-            kept = bool(source.score_lists)  # the server kept the timestamps sent; else it stamped the POST
-            sent += len(batch)
-            result.written += len(batch) - outcome.rejected
-            result.rejected += outcome.rejected
-            refusals += outcome.errors
-            if outcome.rejected_ids:
-                store.drop_pending_scores(outcome.rejected_ids)
-            for score in stamped:
-                if score.id not in outcome.rejected_ids:
-                    unsaved[score.id], stamps[score.id] = digests[score.id], score.timestamp if kept else _ms(now)
-            if len(unsaved) >= REMEMBER_EVERY:
-                store.remember_scores(unsaved, now=now, at=stamps)
-                unsaved = {}
-    except MonitorsError as exc:
-        result.error = str(exc)
-    finally:
-        store.remember_scores(unsaved, now=now, at=stamps)
-    result.pending = len(fresh) - sent
+    sender = _Sender(source, store, known, digests, now)
+    result = sender.send(fresh)
+    result.unchanged = len(queue) - len(fresh)
     if result.rejected:
         log.warning(
             "%s: Langfuse refused %d score(s) as invalid; they are not sent again (%s)",
             monitor,
             result.rejected,
-            "; ".join(list(dict.fromkeys(refusals))[:3]) or "no reason given",
+            "; ".join(list(dict.fromkeys(sender.refusals))[:3]) or "no reason given",
         )
     if result.pending:
         log.warning(
@@ -131,21 +102,69 @@ def write_back(source: TraceSource, store: Store, monitor: str, scores: Sequence
     return result
 
 
-def _stamp(
-    source: TraceSource, score: Score, known: dict[str, tuple[str, datetime]], now: datetime, *, lists: bool
-) -> datetime:
-    """The timestamp to send a score with, deleting the old one first where only that stops a duplicate.
-    Before the first write says what the server takes, a change first written on an earlier day is
-    deleted first too: one DELETE that is right on either server (scores never written go first, so
-    this happens only when a run has nothing new)."""
-    first = known.get(score.id, ("", None))[1]
-    if first is None:
-        return score.timestamp  # when it was queued
-    if lists:
-        return first  # the same id and timestamp: the server replaces it
-    if first.date() != utc(now).date():
-        source.delete_scores([score.id])  # else the new day's write would be a second score
-    return _ms(now)
+@dataclass
+class _Sender:
+    """One run's sending: batches as the server takes them, what was written remembered as it goes."""
+
+    source: TraceSource
+    store: Store
+    known: dict[str, tuple[str, datetime]]
+    digests: dict[str, str]
+    now: datetime
+    refusals: list[str] = field(default_factory=list)
+    _unsaved: dict[str, str] = field(default_factory=dict)
+    _stamps: dict[str, datetime] = field(default_factory=dict)
+
+    def send(self, fresh: list[Score]) -> WriteBack:
+        result, sent = WriteBack(), 0
+        try:
+            while sent < len(fresh):
+                if run_time_left() <= 0:
+                    raise MonitorsError("the run's deadline was reached")
+                lists = self.source.score_lists  # None until the first write: a list of one finds out
+                batch = fresh[sent : sent + (SCORES_PER_LIST if lists else 1)]
+                stamped = [replace(s, timestamp=self._stamp(s, lists=bool(lists))) for s in batch]
+                outcome = self.source.write_scores(stamped)
+                sent += len(batch)
+                result.written += len(batch) - outcome.rejected
+                result.rejected += outcome.rejected
+                self.refusals += outcome.errors
+                self._written(stamped, outcome)
+        except MonitorsError as exc:
+            result.error = str(exc)
+        finally:
+            self._remember()
+        result.pending = len(fresh) - sent
+        return result
+
+    def _stamp(self, score: Score, *, lists: bool) -> datetime:
+        """The timestamp to send a score with, deleting the old one first where only that stops a
+        duplicate. Before the first write says what the server takes, a change first written on an
+        earlier day is deleted first too: one DELETE that is right on either server (scores never
+        written go first, so this happens only when a run has nothing new)."""
+        first = self.known.get(score.id, ("", None))[1]
+        if first is None:
+            return score.timestamp  # when it was queued
+        if lists:
+            return first  # the same id and timestamp: the server replaces it
+        if first.date() != utc(self.now).date():
+            self.source.delete_scores([score.id])  # else the new day's write would be a second score
+        return _ms(self.now)
+
+    def _written(self, stamped: list[Score], outcome: ScoresWritten) -> None:
+        if outcome.rejected_ids:
+            self.store.drop_pending_scores(outcome.rejected_ids)
+        kept = bool(self.source.score_lists)  # the server kept the timestamps sent; else it stamped the POST
+        for score in stamped:
+            if score.id not in outcome.rejected_ids:
+                self._unsaved[score.id] = self.digests[score.id]
+                self._stamps[score.id] = score.timestamp if kept else _ms(self.now)
+        if len(self._unsaved) >= REMEMBER_EVERY:
+            self._remember()
+
+    def _remember(self) -> None:
+        self.store.remember_scores(self._unsaved, now=self.now, at=self._stamps)
+        self._unsaved, self._stamps = {}, {}
 
 
 def _ms(when: datetime) -> datetime:
