@@ -54,7 +54,8 @@ class ScoreWriter:
                 if self.lists is None:
                     self.lists = False
                     log.info("Langfuse at %s takes one score per request (a list was refused: %s)", self.where, exc)
-                # else one of them is invalid: sent one by one below, the others still get through
+                # else the server takes lists but found this one invalid as a whole: each score goes as
+                # a list of one (with its timestamp) below, so the others still get through
         return self._post_each(scores)
 
     @property
@@ -74,8 +75,9 @@ class ScoreWriter:
     def _post_each(self, scores: Sequence[Score]) -> ScoresWritten:
         outcome = ScoresWritten()
         for score in scores:
+            body = [list_score_body(score)] if self.lists else single_score_body(score)
             try:
-                self.session.post_json(SCORES_PATH, single_score_body(score))
+                self.session.post_json(SCORES_PATH, body)
             except Refused as exc:
                 outcome.rejected += 1
                 outcome.rejected_ids.add(score.id)

@@ -210,3 +210,19 @@ def test_a_score_a_server_refuses_is_reported_and_the_others_are_written() -> No
         # A NaN is never sent (it is not JSON); one object each names the refused score, a 207 only counts it.
         assert "NaN" not in repr(bodies)
         assert outcome.rejected_ids == ({nan.id} if accepts_lists else {refused.id, nan.id})
+
+
+def test_a_list_refused_as_a_whole_by_a_list_taking_server_is_sent_one_list_of_one_each() -> None:
+    # Say a proxy or a stricter server refuses one list outright (400): the scores still keep their
+    # timestamps, so each goes alone as a list of one and only the bad one is lost.
+    refused = Score(id="drift:trace-002", trace_id="trace-002", name="goal_drift", value=0.1, timestamp=T0)
+    with FakeLangfuse(DATA, scores_accept_list=True) as fake:
+        source = make_source(fake, Sleeps())
+        source.write_scores(SCORES[:1])  # the server takes lists
+        fake.fail_next("/api/public/scores", 400, times=1)
+        outcome = source.write_scores([SCORES[1], refused])
+        bodies = [p.body for p in fake.requests_to("/api/public/scores")]
+    assert (outcome.rejected, outcome.rejected_ids) == (0, set())
+    assert [len(b) for b in bodies] == [1, 2, 1, 1] and all(isinstance(b, list) for b in bodies)
+    assert {item["timestamp"] for b in bodies for item in b} == {T0.isoformat(timespec="milliseconds")}
+    assert sorted(fake.scores) == ["drift:trace-000", "drift:trace-001", "drift:trace-002"]
