@@ -81,7 +81,9 @@ def render_text(message: Message) -> str:
         lines += _indent(plain(message.summary, StdoutNotifier.max_body_chars))
     width = max((len(plain(label, 60)) for label, _ in message.fields), default=0)
     for label, value in message.fields:
-        lines += _indent(f"{plain(label, 60) + ':':<{width + 1}} {plain(value, LINE_MAX)}")
+        head = f"{plain(label, 60) + ':':<{width + 1}} "
+        # A value of several lines (a drift alert's reasons) keeps to its column under the label's value.
+        lines += _indent(head + plain(value, LINE_MAX).replace("\n", "\n" + " " * len(head)))
     for section in message.sections:
         lines.append(f"  == {plain(section.heading, 200)} ==")
         lines += [f"    {plain(line, LINE_MAX)}" for line in section.lines]

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from monitors.contracts.findings import Severity
+from monitors.contracts.message import Message
 from monitors.engine.render import message_for
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
-from monitors.notifiers.stdout import StdoutNotifier
+from monitors.notifiers.stdout import StdoutNotifier, render_text
 from tests.notifiers.conftest import critical_finding, warning_finding
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -93,3 +95,13 @@ def test_hostile_text_is_harmless_in_golden(name):
             continue
         assert "](http://evil)" not in text and "<http://evil" not in text, key
         assert "**bold**" not in text and "http://evil" not in text, key
+
+
+def test_a_field_of_several_lines_keeps_to_its_value_column_on_a_terminal() -> None:
+    message = Message(
+        title="Goal drift: fixer on platform/billing!345",
+        severity=Severity.WARNING,
+        fields=(("Objective", "Fix flaky test"), ("Why", "score -0.85 below -0.55\noutside scope: 2 of 3 files")),
+    )
+    text = render_text(message)
+    assert "  Why:       score -0.85 below -0.55\n             outside scope: 2 of 3 files\n" in text
