@@ -36,7 +36,13 @@ def register(cli: click.Group) -> None:
     @click.option("--demo", is_flag=True, help="Run the monitors over the bundled sample week, then report it.")
     @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
     @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Overrides report.output_dir.")
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Summary format.")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        help="Summary format. json: stdout holds one JSON document, the summary; a dry run's digest goes to stderr.",
+    )
     @click.option("--source", "source_file", type=click.Path(dir_okay=False, path_type=Path), help="Replay file.")
     @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml, for stale monitors.")
     @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
@@ -111,7 +117,9 @@ def _run(
     from monitors.notifiers.stdout import StdoutNotifier
     from monitors.report.run import run_report
 
-    printer = StdoutNotifier("terminal", StdoutNotifier.Config(format="json" if opts["fmt"] == "json" else "text"))
+    # With --format json stdout holds only the summary document: a dry run's digest goes to stderr, as
+    # a monitor run's alerts do.
+    printer = StdoutNotifier("terminal", StdoutNotifier.Config(stream="stderr" if opts["fmt"] == "json" else "stdout"))
     result, _, _ = run_report(
         settings,
         store,
