@@ -20,7 +20,17 @@ from typing import Any
 import yaml
 
 from monitors.app.k8s.metrics import LISTEN_ARGS, add_metrics_endpoint, scrape_annotations
-from monitors.app.k8s.pod import APP, CONFIG_MAP, NAMESPACE, SECRET, SECRET_KEYS, STATE_CLAIM, labels, pod_spec
+from monitors.app.k8s.pod import (
+    APP,
+    CONFIG_MAP,
+    NAMESPACE,
+    OPTIONAL_SECRET_KEYS,
+    SECRET,
+    SECRET_KEYS,
+    STATE_CLAIM,
+    labels,
+    pod_spec,
+)
 from monitors.contracts.errors import ConfigError
 from monitors.engine.config import ScheduleJob, Schedules, load_schedules
 
@@ -181,8 +191,9 @@ def base_resources(config_text: str, schedules_text: str) -> dict[str, dict[str,
             "kind": "Secret",
             "metadata": _meta(SECRET),
             "type": "Opaque",
-            # Placeholders only. An empty MONITORS_STORE_URL keeps SQLite on the volume.
-            "stringData": {key: "" if key == "MONITORS_STORE_URL" else PLACEHOLDER for key in SECRET_KEYS},
+            # Placeholders only. An empty MONITORS_STORE_URL keeps SQLite on the volume; an empty
+            # PUSHGATEWAY_URL pushes no metrics.
+            "stringData": {key: "" if key in OPTIONAL_SECRET_KEYS else PLACEHOLDER for key in SECRET_KEYS},
         },
         "pvc.yaml": {
             "apiVersion": "v1",
