@@ -138,6 +138,15 @@ def test_heavy_libraries_are_not_imported(args: list[str]) -> None:
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_python_dash_m_runs_the_command_under_its_installed_name() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "monitors.app.cli", "status", "--help"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Usage: run-monitor status [OPTIONS]")
+    assert '--format [text|json]  json: one document {"runs", "outbox",' in out.stdout
+
+
 def test_status_flags_stale_monitors(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
