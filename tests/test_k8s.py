@@ -185,6 +185,18 @@ def test_cli_check_and_render(tmp_path: Path) -> None:
     assert runner.invoke(cli, [*args, "-o", str(tmp_path), "--check"]).exit_code == 0
 
 
+def test_a_re_render_without_image_keeps_the_image_already_deployed(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["k8s", "render", "-s", str(ROOT / "schedules.yaml"), "-c", str(ROOT / "monitors.yaml"), "-o", str(tmp_path)]
+    mine = "registry.example.com/team/langfuse-monitors@sha256:" + "ab" * 32
+    assert runner.invoke(cli, [*args, "--image", mine]).exit_code == 0
+    # After a schedule edit, CI checks and the user re-renders without repeating --image.
+    assert runner.invoke(cli, [*args, "--check"]).exit_code == 0
+    assert runner.invoke(cli, args).output.startswith("wrote 13 files to")
+    images = {line.strip() for p in tmp_path.rglob("*.yaml") for line in p.read_text().splitlines() if "image:" in line}
+    assert images == {f"image: {mine}"}
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 @pytest.mark.parametrize(("folder", "workload"), [("cronjobs", "CronJob"), ("scheduler", "Deployment")])
 def test_kustomize_builds_each_variant_into_valid_objects(folder: str, workload: str) -> None:

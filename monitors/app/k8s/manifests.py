@@ -250,6 +250,17 @@ def render_all(schedules_path: Path, config_path: Path, *, image: str = DEFAULT_
     return render(schedules, schedules_path.read_text(), config_text, image)
 
 
+def image_on_disk(root: Path) -> str | None:
+    """The image the manifests already in `root` run (their scheduler Deployment's), if any: a re-render
+    without --image keeps it, instead of swapping the user's image for the default one."""
+    try:
+        deployment = yaml.safe_load((root / "scheduler" / "deployment.yaml").read_text())
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None
+    return image if isinstance(image, str) else None
+
+
 def leftover_cronjobs(files: dict[str, str], root: Path) -> list[str]:
     """CronJob files on disk for schedule entries that no longer exist."""
     on_disk = (f"cronjobs/{p.name}" for p in (root / "cronjobs").glob("cronjob-*.yaml"))
