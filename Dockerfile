@@ -2,8 +2,10 @@
 #
 #   docker build -t langfuse-monitors:0.1.0 .
 #   docker run --rm langfuse-monitors:0.1.0 all --demo          # the sample week, no credentials
-#   docker run --rm -v $PWD:/etc/langfuse-monitors:ro -e LANGFUSE_PUBLIC_KEY=... \
-#       langfuse-monitors:0.1.0 cost -c /etc/langfuse-monitors/monitors.yaml
+#   docker run --rm --env-file monitors.env -v $PWD:/etc/langfuse-monitors:ro \
+#       -v langfuse-monitors-state:/var/lib/langfuse-monitors langfuse-monitors:0.1.0 cost
+# monitors.env holds the variables monitors.yaml reads (LANGFUSE_PUBLIC_KEY=..., one a line). Without
+# the state volume every run starts afresh: no watermark, no memory of what was sent, alerts again.
 #
 # Reproducible: the base image is pinned by digest, and every Python package comes from a lock file
 # with exact versions and sha256 hashes (pip --require-hashes refuses anything else, and --no-deps

@@ -69,6 +69,15 @@ def test_missing_secret_names_key_and_variable_without_value() -> None:
     assert problems == ["monitors.yaml: langfuse.secret_key: environment variable LF_SK is not set"]
 
 
+def test_missing_secret_file_is_named_with_the_variable_pointing_at_it(tmp_path: Path) -> None:
+    absent = tmp_path / "LF_SK"
+    problems = _problems(BASE, env={"LF_PK": "pk-lf-test", "LF_SK_FILE": str(absent)})
+    assert problems == [
+        f"monitors.yaml: langfuse.secret_key: environment variable LF_SK is not set and LF_SK_FILE names {absent}, "
+        "which is missing or empty (is LF_SK in the Secret?)"
+    ]
+
+
 def test_all_problems_reported_at_once() -> None:
     raw = BASE | {"langfuse": BASE["langfuse"] | {"page_size": 0, "max_retries": -1}, "extra": 1}
     problems = _problems(raw)

@@ -143,6 +143,27 @@ def test_the_example_secret_holds_placeholders_only() -> None:
     assert set(secret["stringData"].values()) <= {k8s.PLACEHOLDER, ""}
 
 
+def test_the_example_secret_with_only_the_required_keys_filled_in_validates(tmp_path: Path) -> None:
+    """A user fills in what the example config needs and leaves the rest as the example has it; the pod
+    reads each key from its mounted file (VAR_FILE), as the manifests set it up."""
+    from monitors.engine.config import load_config
+
+    secret = _load(DEPLOY / "base" / "secret.example.yaml")["stringData"]
+    config_text = (ROOT / "monitors.yaml").read_text()
+    filled = {"LANGFUSE_PUBLIC_KEY": "pk-lf-1", "LANGFUSE_SECRET_KEY": "sk-lf-1", "GITLAB_TOKEN": "glpat-1"}
+    filled |= {
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
+        "MATTERMOST_WEBHOOK_URL": "https://mm/hooks/x",
+    }
+    assert all(f"${{{key}}}" in config_text for key in filled)  # the keys it reads without a fallback
+    env = {}
+    for key, value in (secret | filled).items():
+        (tmp_path / key).write_text(value)
+        env[f"{key}_FILE"] = str(tmp_path / key)
+    settings = load_config(ROOT / "monitors.yaml", env=env)
+    assert settings.metrics.pushgateway_url is None or not str(settings.metrics.pushgateway_url)
+
+
 def test_image_option_and_bad_names(tmp_path: Path) -> None:
     files = _committed_render(image="registry.example.com/team/langfuse-monitors:1.2.3")
     assert "image: registry.example.com/team/langfuse-monitors:1.2.3" in files["cronjobs/cronjob-cost.yaml"]
@@ -162,6 +183,18 @@ def test_cli_check_and_render(tmp_path: Path) -> None:
     written = runner.invoke(cli, [*args, "-o", str(tmp_path)])
     assert written.exit_code == 0 and written.output.startswith("wrote 13 files")
     assert runner.invoke(cli, [*args, "-o", str(tmp_path), "--check"]).exit_code == 0
+
+
+def test_a_re_render_without_image_keeps_the_image_already_deployed(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["k8s", "render", "-s", str(ROOT / "schedules.yaml"), "-c", str(ROOT / "monitors.yaml"), "-o", str(tmp_path)]
+    mine = "registry.example.com/team/langfuse-monitors@sha256:" + "ab" * 32
+    assert runner.invoke(cli, [*args, "--image", mine]).exit_code == 0
+    # After a schedule edit, CI checks and the user re-renders without repeating --image.
+    assert runner.invoke(cli, [*args, "--check"]).exit_code == 0
+    assert runner.invoke(cli, args).output.startswith("wrote 13 files to")
+    images = {line.strip() for p in tmp_path.rglob("*.yaml") for line in p.read_text().splitlines() if "image:" in line}
+    assert images == {f"image: {mine}"}
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")

@@ -213,6 +213,7 @@ def test_a_job_runs_the_monitor_through_the_pipeline_and_logs_its_summary(
         runner(ScheduleJob(name="every-minute", monitor="scripted", cron="* * * * *"))
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("job=every-minute"))
     assert "monitor=scripted status=ok" in line and "findings=1" in line and "delivered=1" in line
+    assert {r.levelno for r in caplog.records if r.getMessage().startswith("job=every-minute")} == {logging.INFO}
     assert sqlite_store.last_runs()["scripted"]["last"]["status"] == "ok"  # the heartbeat, via run_once
     assert runner.running.snapshot() == {}
 
@@ -224,6 +225,8 @@ def test_a_failing_job_is_logged_and_does_not_raise(sqlite_store: Store, caplog:
         runner(ScheduleJob(name="cost", monitor="cost", cron="* * * * *"))
     assert "job=cost duration=" in caplog.text
     assert "monitor=cost status=failed error=" in caplog.text and "langfuse" in caplog.text
+    [record] = [r for r in caplog.records if r.getMessage().startswith("job=cost duration=")]
+    assert record.levelno == logging.WARNING  # a log pipeline alerting on level sees the failure
 
 
 def test_the_report_job_says_it_is_not_available_until_it_lands(

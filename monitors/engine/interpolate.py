@@ -21,6 +21,13 @@ def _secret_file(path: str | None) -> str | None:
         return None
 
 
+def _named_file(env: dict[str, str], name: str) -> str:
+    """Where a pod was told to look: in Kubernetes the variable is never set, its key's file is what is
+    missing (a key left out of the Secret), so saying only 'not set' sends the reader the wrong way."""
+    file = env.get(f"{name}_FILE")
+    return f" and {name}_FILE names {file}, which is missing or empty (is {name} in the Secret?)" if file else ""
+
+
 def interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) -> Any:
     if isinstance(node, dict):
         return {k: interpolate(v, f"{path}.{k}" if path else str(k), problems, env) for k, v in node.items()}
@@ -45,7 +52,7 @@ def interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) 
             return mounted
         if sep:
             return default
-        problems.append(f"{path}: environment variable {name} is not set")
+        problems.append(f"{path}: environment variable {name} is not set{_named_file(env, name)}")
         return ""
 
     return _VAR.sub(replace, node)

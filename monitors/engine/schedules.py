@@ -88,12 +88,18 @@ def _span(value: timedelta) -> str:
 
 
 def stale_monitors(
-    schedules: Schedules, last_runs: Mapping[str, Mapping[str, Any]], now: datetime
+    schedules: Schedules,
+    last_runs: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    *,
+    watching_since: datetime | None = None,
 ) -> list[StaleMonitor]:
     """Monitors with no success within twice their interval; `last_runs` is Store.last_runs().
 
     A monitor scheduled by several jobs is judged by its most frequent one. A monitor that never
-    succeeded is stale too (the caller may choose to show it as "never ran" on a fresh install).
+    succeeded is stale once `watching_since` (Store.created_at(): when the deployment began) is more
+    than twice its interval ago, or at once without it: a fresh install is not stale before its first
+    scheduled runs were due (a weekly report would otherwise fail `status` for up to a week).
     """
     intervals: dict[str, timedelta] = {}
     jobs: dict[str, list[str]] = {}
@@ -104,6 +110,7 @@ def stale_monitors(
     stale = []
     for monitor in sorted(intervals):
         last_ok = (last_runs.get(monitor) or {}).get("last_ok")
-        if last_ok is None or now - last_ok > 2 * intervals[monitor]:
+        reference = last_ok or watching_since
+        if reference is None or now - reference > 2 * intervals[monitor]:
             stale.append(StaleMonitor(monitor, tuple(jobs[monitor]), intervals[monitor], last_ok))
     return stale

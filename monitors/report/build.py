@@ -42,7 +42,8 @@ def stale_lines(schedules: Schedules | None, store: Any, now: datetime) -> dict[
         return {}
     from monitors.engine.schedules import stale_monitors
 
-    return {s.monitor: s.line(now) for s in stale_monitors(schedules, store.last_runs(), now)}
+    stale = stale_monitors(schedules, store.last_runs(), now, watching_since=store.created_at())
+    return {s.monitor: s.line(now) for s in stale}
 
 
 def build_week_report(

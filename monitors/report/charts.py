@@ -120,8 +120,9 @@ def _tidy(ax: Any) -> None:
 
 def all_charts(report: WeekReport) -> Sequence[tuple[str, str]]:
     """(title, data URI) for each chart of the full report."""
+    daily = (("Daily spend against the cap", daily_spend_chart(report)),) if report.spend.known else ()
     return (
-        ("Daily spend against the cap", daily_spend_chart(report)),
+        *daily,  # an unread week would draw as seven $0 bars
         ("Spend by agent", by_agent_chart(report)),
         ("Findings by kind", findings_chart(report)),
     )

@@ -58,7 +58,7 @@ def build_digest_message(report: WeekReport, *, full_report: str | None = None) 
 
 def _headline(report: WeekReport) -> str:
     spend = report.spend
-    parts = [f"Spend {money(spend.total)} ({delta(spend.total, spend.previous_total)} vs the week before)"]
+    parts = [f"Spend {spend.headline()}"]
     if report.quiet:
         return f"Quiet week: nothing to look at. {parts[0]}; no budget breaches, drift, audit or error findings."
     days = len({o.day for o in report.over_budget})

@@ -86,7 +86,9 @@ def _html_table(table: Table) -> str:
 def _cards(report: WeekReport) -> list[tuple[str, str]]:
     spend = report.spend
     return [
-        (money(spend.total), f"spend ({delta(spend.total, spend.previous_total)} vs {money(spend.previous_total)})"),
+        (money(spend.total), f"spend ({delta(spend.total, spend.previous_total)} vs {money(spend.previous_total)})")
+        if spend.known
+        else ("unknown", "spend (could not be read)"),
         (str(len({o.day for o in report.over_budget})), "day(s) over budget"),
         (str(len(report.drift)), "goal-drift alert(s)"),
         (str(len(report.audit)), "audit finding(s)"),
@@ -100,7 +102,7 @@ def render_html(report: WeekReport, *, charts: bool = True) -> str:
 
     digest = build_digest_message(report)
     cards = "".join(f'<div class="card"><b>{_h(v)}</b><span>{_h(k)}</span></div>' for v, k in _cards(report))
-    spark = sparkline([c for _, c in report.spend.daily])
+    spark = _daily_spark(report)
     figures = ""
     if charts:
         items = [
@@ -142,12 +144,17 @@ def _md_table(table: Table) -> list[str]:
     return [*lines, ""]
 
 
+def _daily_spark(report: WeekReport) -> str:
+    # An unread week drawn as seven lowest bars would read as seven $0 days.
+    return sparkline([c for _, c in report.spend.daily]) if report.spend.known else "unknown"
+
+
 def render_markdown(report: WeekReport) -> str:
     """The Markdown report: the digest's headline, then every table."""
     digest = build_digest_message(report)
     lines = [f"# {_md(digest.title)}", "", _md(digest.summary), ""]
     lines += [f"- {_md(k)}: **{_md(v)}**" for v, k in _cards(report)]
-    lines += ["", f"Daily spend Mon-Sun: {sparkline([c for _, c in report.spend.daily])}", ""]
+    lines += ["", f"Daily spend Mon-Sun: {_daily_spark(report)}", ""]
     for table in report_tables(report):
         lines += _md_table(table)
     lines.append(_md(digest.footer))

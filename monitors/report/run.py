@@ -33,7 +33,7 @@ class ReportRun:
 
     week: str
     status: str = "ok"
-    spend: float = 0.0
+    spend: float | None = 0.0  # None: the week's spend could not be read
     findings: int = 0
     channels: list[str] = field(default_factory=list)
     delivered: int = 0
@@ -52,7 +52,7 @@ class ReportRun:
         return dict(vars(self))
 
     def line(self) -> str:
-        parts = [f"monitor=report status={self.status} week={self.week} spend=${self.spend:.2f}"]
+        parts = [f"monitor=report status={self.status} week={self.week} spend={_dollars(self.spend)}"]
         parts.append(f"findings={self.findings} channels={len(self.channels)}")
         parts.append(f"delivered={self.delivered} failed={self.failed} requests={self.requests}")
         if self.html:
@@ -61,6 +61,10 @@ class ReportRun:
             parts.append("dry_run=true")
         parts += [f"error[{channel}]={reason!r}" for channel, reason in self.errors.items()]
         return " ".join(parts)
+
+
+def _dollars(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.2f}"
 
 
 def digest_channels(settings: Settings, available: Mapping[str, Any]) -> list[str]:
@@ -98,7 +102,8 @@ def run_report(
 ) -> tuple[ReportRun, WeekReport, Message]:
     """Build and deliver the report of `week`. `printer` is the notifier a dry run prints with."""
     report = build_week_report(store, source, settings, week, now=now, schedules=schedules)
-    result = ReportRun(week.label, spend=round(report.spend.total, 2), findings=len(report.findings), dry_run=dry_run)
+    spend = round(report.spend.total, 2) if report.spend.known else None
+    result = ReportRun(week.label, spend=spend, findings=len(report.findings), dry_run=dry_run)
     result.requests = report.spend.requests
     html_path = None
     if not dry_run:

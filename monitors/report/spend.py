@@ -17,6 +17,7 @@ from typing import Literal
 from monitors.contracts.errors import MonitorsError
 from monitors.contracts.records import CostBucket
 from monitors.contracts.source import CostQuery, TraceSource
+from monitors.report.fmt import delta, money
 from monitors.report.period import ReportWeek
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,14 @@ class Spend:
     cap: float | None = None
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    known: bool = False  # the total was read; when it was not, the zeros above are not the week's spend
+
+    def headline(self) -> str:
+        """'$195.71 (+34% vs the week before)', or 'unknown' when the total could not be read: a failed
+        read must not read as a $0.00 week."""
+        if not self.known:
+            return "unknown (could not be read, see below)"
+        return f"{money(self.total)} ({delta(self.total, self.previous_total)} vs the week before)"
 
     def days_over_cap(self) -> list[date]:
         if not self.cap:
@@ -71,6 +80,7 @@ def gather_spend(source: TraceSource, week: ReportWeek, *, cap: float | None = N
         this, prev = _split(buckets, week)
         spend.daily = [(day, this.get(day, 0.0)) for day in week.days]
         spend.total, spend.previous_total = sum(this.values()), sum(prev.values())
+        spend.known = True
     for label, dimension in DIMENSIONS.items():
         query = CostQuery(previous.start, week.end, granularity=grain, group_by=dimension)
         grouped = _query(source, query, spend, f"spend by {label}")

@@ -45,6 +45,8 @@ def _daily(report: WeekReport) -> Table:
         (day_label(day), money(cost), money(cap) if cap else "-", "over the cap" if cap and cost > cap else "")
         for day, cost in report.spend.daily
     )
+    if not report.spend.known:
+        return Table("Daily spend", ("Day", "Spend", "Cap", ""), (("Week", "unknown", "", "could not be read"),))
     total = (
         "Week",
         money(report.spend.total),

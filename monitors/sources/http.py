@@ -158,6 +158,9 @@ class HttpSession:
             raise Retryable(f"HTTP {status}", parse_retry_after(_header(headers, "retry-after")))
         detail = self.redact(_message(body))[:200]  # redact first: a cut could split an encoded key
         msg = f"Langfuse {what}: HTTP {status}" + (f": {detail}" if detail else "")
+        if status in (401, 403):
+            # Keys of another project or cloud region are refused the same way as wrong keys.
+            msg += f" (check langfuse.public_key and secret_key, and that langfuse.host, {self.where}, issued them)"
         if status == 404:
             raise EndpointMissing(self.redact(msg))
         if status == 422:
@@ -190,9 +193,19 @@ class HttpSession:
         body = _safe_json(response)
         self.check_status(what, response.status_code, response.headers, body)
         if body is _INVALID:
-            # A cut-off body from a proxy is usually transient; retry before giving up.
-            raise Retryable("response body is not valid JSON")
+            raise self.undecodable(what, response.headers)
         return body
+
+    def undecodable(self, what: str, headers: Mapping[str, str] | None) -> Exception:
+        """What to raise for a 2xx answer that is not JSON."""
+        if (_header(headers, "content-type") or "").lower().startswith("text/html"):
+            # A web page answered, not the API: the host is wrong, and asking again will not fix it.
+            return SourceError(
+                f"Langfuse {what}: {self.where} answered with an HTML page, not JSON: "
+                "is langfuse.host the base URL of your Langfuse (e.g. https://cloud.langfuse.com)?"
+            )
+        # A cut-off body from a proxy is usually transient; retry before giving up.
+        return Retryable("response body is not valid JSON")
 
 
 _INVALID = object()

@@ -24,7 +24,7 @@ from monitors.contracts.errors import BudgetSpent, SourceError
 from monitors.contracts.findings import RunWindow, to_ms
 from monitors.contracts.records import CostBucket, MalformedRecord, Observation, parse_observation
 from monitors.contracts.source import CostQuery, ObservationQuery, SourceStats
-from monitors.sources.http import HttpSession, QueryTimedOut, Retryable
+from monitors.sources.http import HttpSession, QueryTimedOut
 from monitors.sources.langfuse_metrics import V2_DIMENSIONS, aggregate_costs, can_aggregate
 from monitors.sources.langfuse_sdk import ApiError, LangfuseAPI
 from monitors.support.retry import parse_retry_after
@@ -132,7 +132,7 @@ class V2Reader:
             except ApiError as exc:
                 status = exc.status_code or 0
                 if 200 <= status < 300:  # the SDK wraps an undecodable 2xx body in ApiError
-                    raise Retryable("response body is not valid JSON") from None
+                    raise self.session.undecodable(what, exc.headers) from None
                 self.session.check_status(what, status, exc.headers or {}, exc.body)
                 raise SourceError(f"Langfuse {what}: HTTP {status}") from None
 
@@ -218,7 +218,7 @@ class V2Reader:
         try:
             body = response.json()
         except ValueError:
-            raise Retryable("response body is not valid JSON") from None
+            raise self.session.undecodable(what, response.headers) from None
         if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
             raise SourceError(f"Langfuse {what}: response is not an observations page")
         meta = body.get("meta")

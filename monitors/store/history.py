@@ -17,6 +17,14 @@ class RunHistory:
 
     engine: sa.Engine
 
+    def created_at(self) -> datetime | None:
+        """When this store was set up (its first schema migration), or None before it was."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(t.migrations.name):
+                return None
+            first = conn.execute(sa.select(sa.func.min(t.migrations.c.applied_at))).scalar()
+        return utc(first) if first is not None else None
+
     def record_run(self, monitor: str, *, started: datetime, finished: datetime, status: str, summary: dict) -> None:
         window = summary.get("window") or {}
         with self.engine.begin() as conn:

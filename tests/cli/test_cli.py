@@ -138,6 +138,15 @@ def test_heavy_libraries_are_not_imported(args: list[str]) -> None:
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_python_dash_m_runs_the_command_under_its_installed_name() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "monitors.app.cli", "status", "--help"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Usage: run-monitor status [OPTIONS]")
+    assert '--format [text|json]  json: one document {"runs", "outbox",' in out.stdout
+
+
 def test_status_flags_stale_monitors(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -164,6 +173,33 @@ def test_status_flags_stale_monitors(tmp_path: Path) -> None:
     assert "audit: stale" not in result.output  # daily: 3 hours is fine
     store.record_run("cost", started=now, finished=now, status="ok", summary={})
     assert CliRunner().invoke(cli, ["status", "-c", str(config)]).exit_code == 0
+
+
+def test_status_on_a_fresh_install_waits_for_the_first_runs_to_be_due(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from monitors.store import schema
+    from monitors.store.store import Store
+
+    config = _write(tmp_path, {"store": {"url": f"sqlite:///{tmp_path / 's.db'}"}})
+    jobs = [
+        {"name": "cost", "monitor": "cost", "cron": "*/15 * * * *"},
+        {"name": "weekly-report", "monitor": "report", "cron": "0 8 * * 4"},
+    ]
+    (tmp_path / "schedules.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
+    fresh = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    assert fresh.exit_code == 0, fresh.output  # just deployed: nothing was due yet
+    assert "report: no run yet; next scheduled " in fresh.output and "(job weekly-report)" in fresh.output
+    assert "stale monitors: 0" in fresh.output
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    with store.engine.begin() as conn:  # the same store, set up 20 days ago, and still no run
+        conn.execute(sa.update(schema.migrations).values(applied_at=datetime.now(UTC) - timedelta(days=20)))
+    old = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    assert old.exit_code == 1, old.output
+    assert "report: stale (never succeeded; scheduled every 7d by weekly-report)" in old.output
+    assert "cost: stale (never succeeded" in old.output
 
 
 def test_status_shows_scores_waiting_to_be_written_back(tmp_path: Path) -> None:

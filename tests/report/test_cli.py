@@ -129,3 +129,19 @@ def test_json_mode_keeps_a_terminal_channel_off_stdout(setup: dict[str, Path]) -
 def test_demo_report_rejects_flags_it_would_ignore(flag: list[str]) -> None:
     result = CliRunner().invoke(cli, ["report", "--demo", *flag])
     assert result.exit_code == 2 and "--demo reports on the bundled sample week with its own config" in result.output
+
+
+def test_json_dry_run_prints_only_the_summary_on_stdout(setup: dict[str, Path]) -> None:
+    result = _invoke(setup, "--dry-run", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # one document: the digest does not share stdout with it
+    assert summary["week"] == "2026-W47" and summary["dry_run"] is True
+    assert "[WARNING] Weekly report 2026-W47" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_report_covers_every_monitor() -> None:
+    result = CliRunner().invoke(cli, ["report", "--demo", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "== Errors and evaluations: 2 alert(s) ==" in result.stdout
+    assert "did not run" not in result.stdout and "events: ok, 168 run(s) this week" in result.stdout

@@ -140,6 +140,15 @@ def test_spend_query_failure_is_noted_not_raised(sqlite_store: Store) -> None:
             raise SourceError("Langfuse Metrics v2: HTTP 429 after 5 attempts")
 
     report = _week_report(sqlite_store, BrokenCosts())
-    assert report.spend.total == 0
+    assert report.spend.total == 0 and not report.spend.known
     assert len(report.spend.errors) == 4
     assert "report: total spend: Langfuse Metrics v2: HTTP 429 after 5 attempts" in report.source_errors
+    # What a reader sees says the spend is unknown, not that the week cost $0.00.
+    from monitors.report.digest import build_digest_message
+    from monitors.report.full import render_markdown
+
+    headline = build_digest_message(report).summary
+    assert headline.startswith("Spend unknown (could not be read, see below);") and "$0.00" not in headline
+    markdown = render_markdown(report)
+    assert "spend \\(could not be read\\): **unknown**" in markdown and "| Week | unknown |" in markdown
+    assert "Daily spend Mon-Sun: unknown" in markdown

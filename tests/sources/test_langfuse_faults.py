@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from monitors.contracts.errors import SourceError
@@ -141,8 +142,27 @@ def test_secret_never_in_errors_logs_or_repr(server: FakeLangfuse, caplog: pytes
     with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as unauthorized:
         read_all(wrong_key)
     assert "HTTP 401" in str(unauthorized.value)
+    # Keys of another cloud region are refused alike: the error says what to check.
+    assert "check langfuse.public_key and secret_key, and that langfuse.host, 127.0.0.1:" in str(unauthorized.value)
     for text in (str(raised.value), str(unauthorized.value), caplog.text, repr(source), repr(wrong_key)):
         assert server.secret_key not in text and "sk-lf-wrong-secret" not in text
+
+
+def test_a_host_that_answers_with_a_web_page_fails_at_once_naming_the_setting() -> None:
+    asked: list[str] = []
+
+    def web_page(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, text="<html><body>Welcome</body></html>", headers={"content-type": "text/html"})
+
+    policy = RetryPolicy(attempts=5, base_delay=0.01, sleep=Sleeps())
+    source = LangfuseSource(
+        "https://www.example.com", "pk-lf-1", "sk-lf-1", retry=policy, transport=httpx.MockTransport(web_page)
+    )
+    with pytest.raises(SourceError) as raised:
+        read_all(source)
+    assert len(asked) == 1  # not retried: asking the wrong host again does not help
+    assert "www.example.com answered with an HTML page, not JSON: is langfuse.host the base URL" in str(raised.value)
 
 
 def test_trace_url_uses_project_from_rows_or_one_projects_call(server: FakeLangfuse) -> None:

@@ -296,7 +296,8 @@ cli_schedule.register(cli)
 
 
 def main() -> None:
-    cli()
+    # Help and usage name the installed command, also when started as `python -m monitors.app.cli`.
+    cli(prog_name="run-monitor")
 
 
 if __name__ == "__main__":

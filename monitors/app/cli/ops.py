@@ -43,6 +43,19 @@ def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
 
 
+def _not_run_yet(plan: Any, runs: dict[str, Any], stale: set[str], now: datetime) -> list[str]:
+    """Scheduled monitors with no run at all that are not yet stale (a fresh install): when they run next."""
+    from monitors.engine.schedules import next_fire
+
+    lines = []
+    for job in plan.jobs:
+        if job.monitor not in runs and job.monitor not in stale:
+            lines.append(
+                f"{job.monitor}: no run yet; next scheduled {_when(next_fire(job, plan, now))} (job {job.name})"
+            )
+    return lines
+
+
 def register(cli: click.Group) -> None:
 
     @cli.command()
@@ -195,7 +208,13 @@ def register(cli: click.Group) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"schedules.yaml, to flag stale monitors ({SCHEDULES_DEFAULT}, if there).",
     )
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        help='json: one document {"runs", "outbox", "scores_pending", "stale"} on stdout.',
+    )
     @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
     @exit_codes
     def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:
@@ -203,7 +222,8 @@ def register(cli: click.Group) -> None:
         waiting to be written back to Langfuse.
 
         A monitor whose latest runs were all skipped because another run holds its lock is shown as
-        HELD BACK. Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes).
+        HELD BACK. Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes);
+        on a fresh install, a monitor that has not run yet counts from when the store was created.
         """
         import json
 
@@ -218,7 +238,8 @@ def register(cli: click.Group) -> None:
         runs, outbox, scores_pending = store.last_runs(), store.outbox_counts(), store.pending_score_counts()
         path, named = schedules_path(schedules, settings.source_file)
         schedules = path if named or path.exists() else None
-        stale = stale_monitors(load_schedules(schedules), runs, now) if schedules else []
+        plan = load_schedules(schedules) if schedules else None
+        stale = stale_monitors(plan, runs, now, watching_since=store.created_at()) if plan else []
         if fmt == "json":
             document = {"runs": runs, "outbox": outbox, "scores_pending": scores_pending}
             click.echo(json.dumps(document | {"stale": [s.monitor for s in stale]}, default=str))
@@ -238,6 +259,8 @@ def register(cli: click.Group) -> None:
                 click.echo(f"{monitor}: {n} score(s) waiting to be written back to Langfuse (its next run sends them)")
             for item in stale:
                 click.echo(item.line(now))
+            for line in _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []:
+                click.echo(line)
             click.echo(
                 f"outbox: {outbox or 'empty'}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
             )

@@ -36,7 +36,13 @@ def register(cli: click.Group) -> None:
     @click.option("--demo", is_flag=True, help="Run the monitors over the bundled sample week, then report it.")
     @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
     @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Overrides report.output_dir.")
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Summary format.")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        help="Summary format. json: stdout holds one JSON document, the summary; a dry run's digest goes to stderr.",
+    )
     @click.option("--source", "source_file", type=click.Path(dir_okay=False, path_type=Path), help="Replay file.")
     @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml, for stale monitors.")
     @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
@@ -86,6 +92,7 @@ def _configured(opts: dict[str, Any]) -> int:
 def _demo(opts: dict[str, Any]) -> int:
     from monitors.app.demo import DEMO_END, DEMO_START, load_demo_source, run_demo
     from monitors.engine.config import load_config
+    from monitors.engine.registry import MONITORS
     from monitors.engine.wiring import build_notifiers, demo_path
     from monitors.store.store import Store
 
@@ -95,7 +102,9 @@ def _demo(opts: dict[str, Any]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         click.echo("Running the monitors over the sample week (their alerts are not shown)...", err=True)
         with contextlib.redirect_stdout(io.StringIO()):
-            run_demo(("cost", "drift", "audit"), fmt="text", echo=lambda line: None, store_dir=Path(tmp))
+            # Every monitor, as `all --demo` runs them: the digest then has its events section and no
+            # monitor shows as "did not run".
+            run_demo(tuple(MONITORS), fmt="text", echo=lambda line: None, store_dir=Path(tmp))
         store = Store.open(f"sqlite:///{Path(tmp) / 'demo.db'}")
         try:
             return _run(
@@ -111,7 +120,9 @@ def _run(
     from monitors.notifiers.stdout import StdoutNotifier
     from monitors.report.run import run_report
 
-    printer = StdoutNotifier("terminal", StdoutNotifier.Config(format="json" if opts["fmt"] == "json" else "text"))
+    # With --format json stdout holds only the summary document: a dry run's digest goes to stderr, as
+    # a monitor run's alerts do.
+    printer = StdoutNotifier("terminal", StdoutNotifier.Config(stream="stderr" if opts["fmt"] == "json" else "stdout"))
     result, _, _ = run_report(
         settings,
         store,

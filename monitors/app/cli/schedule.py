@@ -175,7 +175,11 @@ def register(cli: click.Group) -> None:
         type=click.Path(dir_okay=False),
         help="monitors.yaml for the ConfigMap (default: ./monitors.yaml).",
     )
-    @click.option("--image", help="Container image, e.g. registry.example.com/langfuse-monitors:0.1.0.")
+    @click.option(
+        "--image",
+        help="Container image, e.g. registry.example.com/langfuse-monitors@sha256:... (default: the image of the "
+        "manifests already in --output, else langfuse-monitors:0.1.0).",
+    )
     @click.option(
         "-o",
         "--output",
@@ -194,9 +198,8 @@ def register(cli: click.Group) -> None:
 
         try:
             config_file = Path(config or "monitors.yaml")
-            files = manifests.render_all(
-                schedules_path(schedules, config_file)[0], config_file, image=image or manifests.DEFAULT_IMAGE
-            )
+            image = image or manifests.image_on_disk(output) or manifests.DEFAULT_IMAGE
+            files = manifests.render_all(schedules_path(schedules, config_file)[0], config_file, image=image)
         except ConfigError as exc:
             fail_config(exc)
         if dry_run:

@@ -20,7 +20,17 @@ from typing import Any
 import yaml
 
 from monitors.app.k8s.metrics import LISTEN_ARGS, add_metrics_endpoint, scrape_annotations
-from monitors.app.k8s.pod import APP, CONFIG_MAP, NAMESPACE, SECRET, SECRET_KEYS, STATE_CLAIM, labels, pod_spec
+from monitors.app.k8s.pod import (
+    APP,
+    CONFIG_MAP,
+    NAMESPACE,
+    OPTIONAL_SECRET_KEYS,
+    SECRET,
+    SECRET_KEYS,
+    STATE_CLAIM,
+    labels,
+    pod_spec,
+)
 from monitors.contracts.errors import ConfigError
 from monitors.engine.config import ScheduleJob, Schedules, load_schedules
 
@@ -181,8 +191,9 @@ def base_resources(config_text: str, schedules_text: str) -> dict[str, dict[str,
             "kind": "Secret",
             "metadata": _meta(SECRET),
             "type": "Opaque",
-            # Placeholders only. An empty MONITORS_STORE_URL keeps SQLite on the volume.
-            "stringData": {key: "" if key == "MONITORS_STORE_URL" else PLACEHOLDER for key in SECRET_KEYS},
+            # Placeholders only. An empty MONITORS_STORE_URL keeps SQLite on the volume; an empty
+            # PUSHGATEWAY_URL pushes no metrics.
+            "stringData": {key: "" if key in OPTIONAL_SECRET_KEYS else PLACEHOLDER for key in SECRET_KEYS},
         },
         "pvc.yaml": {
             "apiVersion": "v1",
@@ -237,6 +248,17 @@ def render_all(schedules_path: Path, config_path: Path, *, image: str = DEFAULT_
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read ({exc.strerror})") from None
     return render(schedules, schedules_path.read_text(), config_text, image)
+
+
+def image_on_disk(root: Path) -> str | None:
+    """The image the manifests already in `root` run (their scheduler Deployment's), if any: a re-render
+    without --image keeps it, instead of swapping the user's image for the default one."""
+    try:
+        deployment = yaml.safe_load((root / "scheduler" / "deployment.yaml").read_text())
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None
+    return image if isinstance(image, str) else None
 
 
 def leftover_cronjobs(files: dict[str, str], root: Path) -> list[str]:

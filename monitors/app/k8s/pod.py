@@ -36,6 +36,10 @@ SECRET_KEYS = (
     "MONITORS_STORE_URL",
     "PUSHGATEWAY_URL",
 )
+# Keys the example config reads with a fallback (${VAR:-...}): the example Secret leaves them empty, so
+# a user who fills in only what they use gets a config that validates (a REPLACE_ME Pushgateway URL
+# failed every run with exit 2).
+OPTIONAL_SECRET_KEYS = ("MONITORS_STORE_URL", "PUSHGATEWAY_URL")
 
 # Goal-drift loads torch and a sentence-transformer; the scheduler may run it too. The rest stay small.
 RESOURCES: dict[str, dict[str, dict[str, str]]] = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -47,6 +48,10 @@ def report_available() -> bool:
 
 def _log_line(line: str) -> None:
     log.info("%s", line)
+
+
+def _failed(summary_line: str) -> bool:
+    return re.search(r"(?:^| )status=(?:failed|delivery_failed)(?: |$)", summary_line) is not None
 
 
 def _utcnow() -> datetime:
@@ -83,7 +88,9 @@ class JobRunner:
                 log.debug("job=%s traceback", job.name, exc_info=True)
                 line = f"monitor={job.monitor} status=failed error={type(exc).__name__}"
             elapsed = time.monotonic() - began
-            log.info("job=%s duration=%.1fs %s", job.name, elapsed, line)
+            # A failed run is a warning, so log pipelines that alert on level see it; ok runs stay info.
+            level = logging.WARNING if _failed(line) else logging.INFO
+            log.log(level, "job=%s duration=%.1fs %s", job.name, elapsed, line)
             if elapsed > job.deadline.total_seconds():
                 log.warning("job=%s ran %.0fs, past its deadline of %s", job.name, elapsed, job.deadline)
 
