@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from monitors.engine import config
 from monitors.engine.registry import MONITORS, NOTIFIERS, monitor_class, notifier_class
+from monitors.engine.schedule_config import ScheduleJob
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
@@ -82,7 +83,7 @@ def render() -> str:
         out += _table(f"`channels.<name>` with `kind: {kind}`", notifier_class(kind).Config, "channels.<name>")
     for name in MONITORS:
         out += _table(f"`monitors.{name}`", monitor_class(name).Config, f"monitors.{name}")
-    out += _table("`schedules.yaml` jobs", config.ScheduleJob, "jobs[]")
+    out += _table("`schedules.yaml` jobs", ScheduleJob, "jobs[]")
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from monitors.contracts.errors import ConfigError
-from monitors.engine.config import load_config, load_schedules, settings_from_dict
+from monitors.engine.config import load_config, settings_from_dict
+from monitors.engine.schedule_config import load_schedules
 
 BASE = {
     "langfuse": {"host": "http://127.0.0.1:3000", "public_key": "${LF_PK}", "secret_key": "${LF_SK}"},

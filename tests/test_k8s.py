@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from monitors.app.cli.main import cli
 from monitors.app.k8s import manifests as k8s
 from monitors.contracts.errors import ConfigError
-from monitors.engine.config import load_schedules
+from monitors.engine.schedule_config import load_schedules
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "k8s"

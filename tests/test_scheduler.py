@@ -17,7 +17,8 @@ from monitors.app.scheduler.jobs import RunningJobs, ScheduleWatcher, build_sche
 from monitors.app.scheduler.runner import JobRunner
 from monitors.app.scheduler.service import ServeOptions, serve
 from monitors.engine import registry
-from monitors.engine.config import ScheduleJob, Schedules, load_schedules, settings_from_dict
+from monitors.engine.config import settings_from_dict
+from monitors.engine.schedule_config import ScheduleJob, Schedules, load_schedules
 from monitors.engine.schedules import job_interval, next_fire, stale_monitors
 from monitors.sources.replay import ReplaySource
 from monitors.store.store import Store
@@ -151,7 +152,7 @@ def test_the_running_scheduler_rejects_a_bad_file_then_takes_a_good_one(
     tmp_path: Path, sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = _write(tmp_path / "schedules.yaml", SCHEDULES)
-    runner = JobRunner(_settings(), sqlite_store, report_check=lambda: True)
+    runner = JobRunner(_settings(), sqlite_store)
     stop = threading.Event()
     opts = ServeOptions(reload_interval=0.05, shutdown_timeout=1)
     thread = threading.Thread(target=serve, args=(load_schedules(path), path, runner, stop, opts))
@@ -229,16 +230,6 @@ def test_a_failing_job_is_logged_and_does_not_raise(sqlite_store: Store, caplog:
     assert record.levelno == logging.WARNING  # a log pipeline alerting on level sees the failure
 
 
-def test_the_report_job_says_it_is_not_available_until_it_lands(
-    sqlite_store: Store, caplog: pytest.LogCaptureFixture
-) -> None:
-    runner = JobRunner(_settings(), sqlite_store, report_check=lambda: False)
-    with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
-        runner(ScheduleJob(name="weekly-report", monitor="report", cron="0 8 * * 4"))
-    assert "the weekly report is not available in this version" in caplog.text
-    assert "monitor=report status=unavailable" in caplog.text
-
-
 def test_no_new_run_starts_once_shutdown_began(scripted: None, sqlite_store: Store) -> None:
     runner = JobRunner(_settings(scripted={}), sqlite_store, make_source=lambda: ReplaySource.from_observations([]))
     runner.stopping.set()
@@ -266,14 +257,13 @@ def test_shutdown_waits_for_a_running_job_up_to_a_bound() -> None:
 
 def test_serve_stops_cleanly_when_asked(tmp_path: Path, sqlite_store: Store, caplog: pytest.LogCaptureFixture) -> None:
     path = _write(tmp_path / "schedules.yaml", SCHEDULES)
-    runner = JobRunner(_settings(), sqlite_store, report_check=lambda: False)
+    runner = JobRunner(_settings(), sqlite_store)
     stop = threading.Event()
     stop.set()
     with caplog.at_level(logging.INFO, logger="monitors.app.scheduler.jobs"):
         left = serve(load_schedules(path), path, runner, stop, ServeOptions(reload_interval=0.01))
     assert left == {}
     assert "scheduler started: 3 jobs loaded from" in caplog.text
-    assert "the weekly report is not available" in caplog.text
     assert "scheduler stopped cleanly" in caplog.text
 
 
@@ -290,8 +280,8 @@ def test_stale_when_not_succeeded_within_twice_the_interval(schedules: Schedules
         ("drift", timedelta(days=1), NOW - timedelta(days=2, minutes=1)),
         ("report", timedelta(days=7), None),
     ]
-    assert stale[1].line(NOW) == "report: stale (never succeeded; scheduled every 7d by weekly-report)"
-    assert stale[0].line(NOW) == "drift: stale (last success 2d0h ago; scheduled every 1d by drift)"
+    assert stale[1].line(NOW) == "report: stale (never succeeded; scheduled every 7d by job weekly-report)"
+    assert stale[0].line(NOW) == "drift: stale (last success 2d0h ago; scheduled every 1d by job drift)"
     later = stale_monitors(schedules, last_runs, NOW + timedelta(minutes=2))
     assert "cost" in [s.monitor for s in later]
 
@@ -346,7 +336,7 @@ def test_a_run_still_going_after_the_bound_is_abandoned_and_its_lock_released(
     tmp_path: Path, sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = _write(tmp_path / "schedules.yaml", SCHEDULES)
-    runner = _StuckRunner(_settings(), sqlite_store, report_check=lambda: True)
+    runner = _StuckRunner(_settings(), sqlite_store)
     runner.started, runner.release = threading.Event(), threading.Event()
     job = ScheduleJob(name="cost", monitor="cost", cron="* * * * *")
     worker = threading.Thread(target=runner, args=(job,))

@@ -237,20 +237,6 @@ class Settings(Strict):
         return [name for name in MONITORS if name not in self.disabled_monitors]
 
 
-class ScheduleJob(Strict):
-    name: str
-    monitor: str = Field(description="cost, drift, audit, events or report.")
-    cron: str = Field(description="Five-field cron expression, e.g. '*/15 * * * *'.")
-    timezone: str | None = None
-    misfire_grace: Duration = "5m"
-    deadline: Duration = Field("20m", description="A run is abandoned after this long (k8s too).")
-
-
-class Schedules(Strict):
-    timezone: str = "UTC"
-    jobs: list[ScheduleJob] = Field(default_factory=list)
-
-
 # --- loading -----------------------------------------------------------------------------------
 
 
@@ -359,39 +345,3 @@ def load_config(
     settings = settings_from_dict(read_yaml(path), env=env, name=str(path), needs=needs)
     settings.source_file = path
     return settings
-
-
-def load_schedules(path: str | Path) -> Schedules:
-    """Read and validate schedules.yaml, including each cron expression and time zone."""
-    path = Path(path)
-    raw = read_yaml(path)
-    try:
-        schedules = Schedules.model_validate(raw)
-    except ValidationError as exc:
-        problems = [f"{path}: {p}" for p in pydantic_problems(exc, model=Schedules)]
-        raise ConfigError("invalid schedules", problems) from None
-    problems = list(dict.fromkeys(_schedule_problems(schedules)))  # a bad file-wide timezone: once
-    if problems:
-        raise ConfigError("invalid schedules", [f"{path}: {p}" for p in problems])
-    return schedules
-
-
-def _schedule_problems(schedules: Schedules) -> Iterator[str]:
-    # The scheduler's reading of cron (Sunday=0, as Kubernetes reads it), so validate agrees with both.
-    from monitors.support.cron import crontab_trigger
-
-    seen: set[str] = set()
-    for i, job in enumerate(schedules.jobs):
-        if job.name in seen:
-            yield f"jobs.{i}.name: duplicate job name {job.name!r}"
-        seen.add(job.name)
-        if job.monitor not in (*MONITORS, "report"):
-            yield f"jobs.{i}.monitor: unknown monitor {job.monitor!r} (valid: {', '.join([*MONITORS, 'report'])})"
-        zone = known_zone(tz := job.timezone or schedules.timezone)
-        if zone is None:
-            yield f"{f'jobs.{i}.' if job.timezone else ''}timezone: unknown time zone {tz!r}"
-            continue
-        try:
-            crontab_trigger(job.cron, zone)
-        except ValueError as exc:
-            yield f"jobs.{i}.cron: {exc}"

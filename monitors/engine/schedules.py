@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from monitors.engine.config import ScheduleJob, Schedules
+from monitors.engine.schedule_config import ScheduleJob, Schedules
 from monitors.support.cron import crontab_trigger
 
 INTERVAL_SAMPLES = 12  # fires looked at to find a cron's longest gap (covers weekday-only crons)
@@ -61,6 +61,20 @@ def describe_jobs(schedules: Schedules, now: datetime) -> list[str]:
     return lines
 
 
+def jobs_json(schedules: Schedules, now: datetime) -> list[dict[str, str | None]]:
+    """The jobs as `describe_jobs` lists them, for `--format json`."""
+    return [
+        {
+            "name": job.name,
+            "monitor": job.monitor,
+            "cron": job.cron,
+            "timezone": job.timezone or schedules.timezone,
+            "next": fire.isoformat() if (fire := next_fire(job, schedules, now)) else None,
+        }
+        for job in schedules.jobs
+    ]
+
+
 @dataclass(frozen=True)
 class StaleMonitor:
     """A monitor that has not succeeded within twice its schedule's interval."""
@@ -72,7 +86,8 @@ class StaleMonitor:
 
     def line(self, now: datetime) -> str:
         since = "never succeeded" if self.last_ok is None else f"last success {_span(now - self.last_ok)} ago"
-        return f"{self.monitor}: stale ({since}; scheduled every {_span(self.interval)} by {', '.join(self.jobs)})"
+        jobs = f"job{'s' if len(self.jobs) > 1 else ''} {', '.join(self.jobs)}"
+        return f"{self.monitor}: stale ({since}; scheduled every {_span(self.interval)} by {jobs})"
 
 
 def _span(value: timedelta) -> str:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from monitors.contracts.message import Message
 from monitors.contracts.source import TraceSource
-from monitors.engine.config import Schedules, Settings
+from monitors.engine.config import Settings
+from monitors.engine.schedule_config import Schedules
 from monitors.report.data import DEFAULT_DELAY, WeekReport, gather_week
 from monitors.report.digest import build_digest_message
 from monitors.report.period import ReportWeek, week_of

@@ -18,7 +18,8 @@ from typing import Any
 from monitors.contracts.errors import ConfigError
 from monitors.contracts.message import Message
 from monitors.contracts.source import TraceSource
-from monitors.engine.config import Schedules, Settings
+from monitors.engine.config import Settings
+from monitors.engine.schedule_config import Schedules
 from monitors.report.build import build_week_report, write_full_report
 from monitors.report.data import WeekReport
 from monitors.report.digest import build_digest_message

@@ -169,7 +169,7 @@ def test_status_flags_stale_monitors(tmp_path: Path) -> None:
     store.record_run("audit", started=now, finished=now - timedelta(hours=3), status="ok", summary={})
     result = CliRunner().invoke(cli, ["status", "-c", str(config)])
     assert result.exit_code == 1, result.output
-    assert "cost: stale (last success 2h ago; scheduled every 15m by cost)" in result.output
+    assert "cost: stale (last success 2h ago; scheduled every 15m by job cost)" in result.output
     assert "audit: stale" not in result.output  # daily: 3 hours is fine
     store.record_run("cost", started=now, finished=now, status="ok", summary={})
     assert CliRunner().invoke(cli, ["status", "-c", str(config)]).exit_code == 0
@@ -198,7 +198,7 @@ def test_status_on_a_fresh_install_waits_for_the_first_runs_to_be_due(tmp_path: 
         conn.execute(sa.update(schema.migrations).values(applied_at=datetime.now(UTC) - timedelta(days=20)))
     old = CliRunner().invoke(cli, ["status", "-c", str(config)])
     assert old.exit_code == 1, old.output
-    assert "report: stale (never succeeded; scheduled every 7d by weekly-report)" in old.output
+    assert "report: stale (never succeeded; scheduled every 7d by job weekly-report)" in old.output
     assert "cost: stale (never succeeded" in old.output
 
 

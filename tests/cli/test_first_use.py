@@ -326,3 +326,16 @@ def test_a_connection_error_names_the_langfuse_host(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "connection to 127.0.0.1:9 failed" in result.output, result.output
     assert "sk-lf-x" not in result.output
+
+
+def test_export_dry_run_as_json_counts_without_writing(tmp_path: Path, langfuse: FakeLangfuse) -> None:
+    config = _secret_config(tmp_path, langfuse)
+    keys = {"LF_PK": langfuse.public_key, "LF_SK": langfuse.secret_key}
+    since = (T0 - timedelta(hours=1)).isoformat()
+    target = tmp_path / "w.jsonl"
+    args = ("export", "-c", config, "--since", since, "-o", target, "--dry-run", "--format", "json")
+    result = _invoke(*args, env=keys)
+    document = json.loads(result.stdout)
+    assert result.exit_code == 0 and not target.exists()
+    assert document["dry_run"] is True and document["output"] is None and document["observations"] > 0
+    assert document["requests"] >= 1 and document["window"]["start"] == (T0 - timedelta(hours=1)).isoformat()

@@ -24,7 +24,8 @@ from monitors.app.scheduler.health import OVERDUE_GRACE, STALL_TURNS, Health, se
 from monitors.app.scheduler.jobs import RunningJobs
 from monitors.app.scheduler.runner import JobRunner
 from monitors.app.scheduler.service import ServeOptions, serve
-from monitors.engine.config import ScheduleJob, load_schedules, settings_from_dict
+from monitors.engine.config import settings_from_dict
+from monitors.engine.schedule_config import ScheduleJob, load_schedules
 from monitors.store.store import Store
 from tests.reliability.trickle_server import TrickleServer
 
@@ -122,7 +123,7 @@ def test_the_service_logs_a_job_past_its_deadline_while_it_still_runs(
 ) -> None:
     path = tmp_path / "schedules.yaml"
     path.write_text('jobs:\n  - {name: stuck, monitor: audit, cron: "* * * * *", deadline: 1s}\n')
-    runner = _StuckRunner(settings_from_dict({}, env={}), sqlite_store, report_check=lambda: True)
+    runner = _StuckRunner(settings_from_dict({}, env={}), sqlite_store)
     runner.release = threading.Event()
     job = load_schedules(path).jobs[0]
     worker = threading.Thread(target=runner, args=(job,), daemon=True)

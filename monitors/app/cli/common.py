@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,34 @@ CHANNELS_ONLY = ("channels",)
 def config_option(fn: Any) -> Any:
     """The -c/--config option, worded the same on every command."""
     return click.option("--config", "-c", type=click.Path(dir_okay=False), help=CONFIG_HELP)(fn)
+
+
+def format_option(holds: str) -> Callable[[Any], Any]:
+    """--format text|json, worded the same on every command; `holds` says what the JSON document holds."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=f"json: stdout holds one JSON document, {holds}.",
+    )
+
+
+class Out:
+    """What a command prints: text lines as they come, or with --format json one document at the end,
+    so stdout parses whole. Problems go to stderr either way."""
+
+    def __init__(self, fmt: str) -> None:
+        self.json = fmt == "json"
+
+    def line(self, text: str) -> None:
+        if not self.json:
+            click.echo(text)
+
+    def document(self, document: Mapping[str, Any]) -> None:
+        if self.json:
+            click.echo(json.dumps(document, default=str))
 
 
 def parse_when(value: str | None, now: datetime) -> datetime | None:

@@ -21,7 +21,9 @@ from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
 from monitors.app.cli.common import (
     CONFIG_HELP,
+    Out,
     config_option,
+    format_option,
     load_settings,
     parse_when,
     setup_logging,
@@ -240,13 +242,14 @@ def run_all(**opts: Any) -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Accepted for uniformity: validate only reads, it never changes anything."
 )
-def validate(config: str | None, schedules: str | None, dry_run: bool) -> None:
+@format_option('{"ok", "checked": [files], "problems": ["file: key: reason", ...]}')
+def validate(config: str | None, schedules: str | None, dry_run: bool, fmt: str) -> None:
     """Check monitors.yaml (and schedules.yaml) and print every problem as file: key: reason.
 
     Runs the checks a monitor run makes before it reads anything (every secret resolves, a trace source
     is configured, every channel can be built), so a config that passes here does not fail a run on them.
     """
-    from monitors.engine.config import load_schedules
+    from monitors.engine.schedule_config import load_schedules
     from monitors.engine.wiring import build_notifiers, build_source
 
     problems: list[str] = []
@@ -264,11 +267,13 @@ def validate(config: str | None, schedules: str | None, dry_run: bool) -> None:
             checked.append(schedules)
         except ConfigError as exc:
             problems += exc.problems
+    out = Out(fmt)
+    out.document({"ok": not problems, "checked": checked, "problems": problems})
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         sys.exit(2)
-    click.echo(f"ok: {', '.join(checked)} valid")
+    out.line(f"ok: {', '.join(checked)} valid")
 
 
 @cli.command(name="help")

@@ -17,13 +17,14 @@ from monitors.app.cli.common import (
     LANGFUSE_ONLY,
     SCHEDULES_DEFAULT,
     STORE_ONLY,
+    Out,
     config_option,
+    format_option,
     schedules_path,
+    terminal_alerts_to_stderr,
 )
 from monitors.app.cli.errors import exit_codes
 from monitors.contracts.errors import ConfigError
-
-NOT_BUILT = "is not built yet in this version (tracked in the project's issues)"
 
 
 def _settings(config: str | None, needs: tuple[str, ...]) -> Any:
@@ -70,8 +71,9 @@ def register(cli: click.Group) -> None:
         help="File to write (JSON lines; gzip when it ends in .gz).",
     )
     @click.option("--dry-run", is_flag=True, help="Count what would be exported; write nothing.")
+    @format_option("the count, the window and the requests made")
     @exit_codes
-    def export(config: str | None, since: str, until: str | None, output: Path, dry_run: bool) -> None:
+    def export(config: str | None, since: str, until: str | None, output: Path, dry_run: bool, fmt: str) -> None:
         """Save observations from Langfuse to a file that any monitor can replay with --source."""
         from monitors.app.cli.common import parse_when
         from monitors.contracts.findings import RunWindow
@@ -85,9 +87,20 @@ def register(cli: click.Group) -> None:
         target = Path("/dev/null") if dry_run else output
         count = export_observations(source, window, target)
         verb = "would export" if dry_run else f"exported to {output}:"
-        click.echo(
+        out = Out(fmt)
+        out.line(
             f"{verb} {count} observations, window={window} requests={source.stats.requests} "
             f"malformed={source.stats.malformed}"
+        )
+        out.document(
+            {
+                "dry_run": dry_run,
+                "output": None if dry_run else str(output),
+                "observations": count,
+                "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+                "requests": source.stats.requests,
+                "malformed": source.stats.malformed,
+            }
         )
 
     @cli.command()
@@ -99,6 +112,7 @@ def register(cli: click.Group) -> None:
     @click.option("--list", "list_", is_flag=True, help="List active silences.")
     @click.option("--remove", type=int, help="Remove the silence with this id.")
     @click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+    @format_option('{"silences": [...]} for --list, else what was (or would be) added or removed')
     @exit_codes
     def silence(
         monitor: str | None,
@@ -109,19 +123,22 @@ def register(cli: click.Group) -> None:
         list_: bool,
         remove: int | None,
         dry_run: bool,
+        fmt: str,
     ) -> None:
         """Mute a monitor (or one of its keys) for a while; list or remove silences."""
         from monitors.engine.wiring import open_store
 
-        now = datetime.now(UTC)
+        now, out = datetime.now(UTC), Out(fmt)
         if not (list_ or remove is not None):
             monitor, until = _silence_target(monitor, duration, now)
         store = open_store(_settings(config, STORE_ONLY))
         if list_:
             active = store.silences(now=now)
             for s in active:
-                click.echo(f"#{s.id} {s.monitor} key={s.key or '*'} until={s.until:%Y-%m-%d %H:%M}Z {s.reason or ''}")
-            click.echo(f"{len(active)} active silence(s)")
+                because = f" {s.reason}" if s.reason else ""
+                out.line(f"#{s.id} {s.monitor} key={s.key or '*'} until={s.until:%Y-%m-%d %H:%M}Z{because}")
+            out.line(f"{len(active)} active silence(s)")
+            out.document({"silences": [_silence_json(s.id, s.monitor, s.key, s.until, s.reason) for s in active]})
             return
         if remove is not None:
             exists = any(s.id == remove for s in store.silences(now=now))
@@ -130,13 +147,16 @@ def register(cli: click.Group) -> None:
                 sys.exit(1)
             if not dry_run:
                 store.remove_silence(remove)
-            click.echo(f"{'would remove' if dry_run else 'removed'} silence #{remove}")
+            out.line(f"{'would remove' if dry_run else 'removed'} silence #{remove}")
+            out.document({"dry_run": dry_run, "removed": remove})
             return
-        if dry_run:
-            click.echo(f"would silence {monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z")
-            return
-        sid = store.add_silence(monitor, key, until, now=now, reason=reason)
-        click.echo(f"silenced {monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z (#{sid})")
+        sid = None if dry_run else store.add_silence(monitor, key, until, now=now, reason=reason)
+        what = f"{monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z"
+        out.line(f"would silence {what}" if dry_run else f"silenced {what} (#{sid})")
+        out.document({"dry_run": dry_run, "silenced": _silence_json(sid, monitor, key, until, reason)})
+
+    def _silence_json(sid: int | None, monitor: str, key: str | None, until: datetime, reason: str | None) -> dict:
+        return {"id": sid, "monitor": monitor, "key": key, "until": until.isoformat(), "reason": reason or None}
 
     def _silence_target(monitor: str | None, duration: str | None, now: datetime) -> tuple[str, datetime]:
         from monitors.contracts.values import parse_duration
@@ -161,8 +181,9 @@ def register(cli: click.Group) -> None:
     @config_option
     @click.option("--channel", required=True, help="Channel name from monitors.yaml.")
     @click.option("--dry-run", is_flag=True, help="Print the message instead of sending it.")
+    @format_option("the outcome: ok, the HTTP status, where it went and why it failed")
     @exit_codes
-    def test_alert(config: str | None, channel: str, dry_run: bool) -> None:
+    def test_alert(config: str | None, channel: str, dry_run: bool, fmt: str) -> None:
         """Send a harmless test message to one channel (any kind) to check its setup.
 
         It is sent once, now: a failed test is reported and not queued for a later run. On PagerDuty
@@ -175,7 +196,7 @@ def register(cli: click.Group) -> None:
         from monitors.engine.wiring import build_notifiers
 
         settings = _settings(config, CHANNELS_ONLY)
-        notifiers = build_notifiers(settings, dry_run=dry_run)
+        notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=dry_run), fmt)
         if channel not in notifiers:
             raise ConfigError(f"--channel: unknown channel {channel!r} (defined: {', '.join(notifiers) or 'none'})")
         notifier = notifiers[channel]
@@ -190,14 +211,33 @@ def register(cli: click.Group) -> None:
             notifier_log.setLevel(level)
         kind = settings.channel_configs[channel].kind
         where = getattr(notifier, "where", None) or "terminal"
-        line = f"channel={channel} kind={kind} ok={result.ok} status={result.status} to={where} reason={result.reason}"
+        status = result.status if result.status is not None else "none (no HTTP answer)"
+        line = f"channel={channel} kind={kind} ok={result.ok} status={status} to={where} reason={result.reason}"
         if not result.ok:
             line += f" (after {result.attempts} attempt(s); not queued and not retried: a test alert is sent once;"
             line += " fix the channel, then run test-alert again)"
-        click.echo(line, err=not result.ok)
+        out = Out(fmt)
+        if out.json and not result.ok:
+            click.echo(line, err=True)  # stderr keeps the one-line explanation in JSON mode too
+        elif not out.json:
+            click.echo(line, err=not result.ok)
+        closed = None
         if result.ok and getattr(notifier, "resolves_natively", False):
             closed = notifier.deliver(replace(test_message(), status=Status.RESOLVED))
-            click.echo(f"channel={channel} test incident resolved={closed.ok} reason={closed.reason}")
+            out.line(f"channel={channel} test incident resolved={closed.ok} reason={closed.reason}")
+        out.document(
+            {
+                "channel": channel,
+                "kind": kind,
+                "dry_run": dry_run,
+                "ok": result.ok,
+                "status": result.status,
+                "to": where,
+                "reason": result.reason,
+                "attempts": result.attempts,
+                "resolved": None if closed is None else closed.ok,
+            }
+        )
         sys.exit(0 if result.ok else 1)
 
     @cli.command()
@@ -227,7 +267,7 @@ def register(cli: click.Group) -> None:
         """
         import json
 
-        from monitors.engine.config import load_schedules
+        from monitors.engine.schedule_config import load_schedules
         from monitors.engine.schedules import stale_monitors
         from monitors.engine.wiring import open_store
         from monitors.store.store import Store

@@ -64,7 +64,7 @@ def _week(opts: dict[str, Any], settings: Any, now: datetime) -> Any:
 
 
 def _schedules(opts: dict[str, Any], settings: Any) -> Any:
-    from monitors.engine.config import load_schedules
+    from monitors.engine.schedule_config import load_schedules
 
     path = opts["schedules"]
     if path is None and settings.source_file is not None:

@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from monitors.app.cli.common import SCHEDULES_DEFAULT, config_option, schedules_path
+from monitors.app.cli.common import (
+    SCHEDULES_DEFAULT,
+    Out,
+    config_option,
+    config_path,
+    format_option,
+    schedules_path,
+)
 from monitors.app.cli.errors import exit_codes, fail_config
 from monitors.contracts.errors import ConfigError
 
@@ -42,15 +49,17 @@ def _install_signal_handlers(stop: threading.Event) -> None:
 def _scheduler(opts: dict[str, Any]) -> int:
     from monitors.app.scheduler.runner import JobRunner
     from monitors.app.scheduler.service import ServeOptions, serve
-    from monitors.engine.config import load_schedules
-    from monitors.engine.schedules import describe_jobs
+    from monitors.engine.schedule_config import load_schedules
+    from monitors.engine.schedules import describe_jobs, jobs_json
 
     path, _named = schedules_path(opts["schedules"], opts["config"])
     schedules = load_schedules(path)
     if opts["dry_run"]:
-        for line in describe_jobs(schedules, datetime.now(UTC)):
-            click.echo(line)
-        click.echo(f"{len(schedules.jobs)} jobs in {path}")
+        out, now = Out(opts["fmt"]), datetime.now(UTC)
+        for line in describe_jobs(schedules, now):
+            out.line(line)
+        out.line(f"{len(schedules.jobs)} jobs in {path}")
+        out.document({"schedules": str(path), "jobs": jobs_json(schedules, now)})
         return 0
     from monitors.app.cli.common import CONFIG_ENV, load_settings
     from monitors.engine.wiring import build_source, open_store
@@ -63,8 +72,8 @@ def _scheduler(opts: dict[str, Any]) -> int:
     setup_logging(opts["verbose"])  # only now: a CLI test that fails early leaves logging untouched
     stop = threading.Event()
     _install_signal_handlers(stop)
-    config_path = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
-    runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_path, schedules_path=path)
+    config_file = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
+    runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_file, schedules_path=path)
     serve_opts = ServeOptions(opts["reload_interval"], opts["shutdown_timeout"], opts["workers"], opts["health_port"])
     listener = _start_listener(opts["listen"] or settings.metrics.listen, settings, store, runner.stopping)
     try:
@@ -153,6 +162,9 @@ def register(cli: click.Group) -> None:
         "far past its deadline (a restart ends it). Default: no server.",
     )
     @click.option("-v", "--verbose", count=True, help="-v: APScheduler's own logs, -vv: every dedupe decision.")
+    @format_option(
+        'with --dry-run: {"schedules", "jobs": [...]} with each job\'s next run (the running scheduler logs)'
+    )
     def scheduler(**opts: Any) -> None:
         """Run the monitors on the cron schedules in schedules.yaml (one long-running process).
 
@@ -173,7 +185,7 @@ def register(cli: click.Group) -> None:
         "--config",
         "-c",
         type=click.Path(dir_okay=False),
-        help="monitors.yaml for the ConfigMap (default: ./monitors.yaml).",
+        help="monitors.yaml for the ConfigMap (default: $MONITORS_CONFIG, else ./monitors.yaml).",
     )
     @click.option(
         "--image",
@@ -190,28 +202,36 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files on disk differ.")
     @click.option("--dry-run", is_flag=True, help="Write nothing; list the files that would change.")
+    @format_option('{"output", "files", "changed": [paths]} (with --check, the out-of-date ones)')
     def render(
-        schedules: str | None, config: str | None, image: str | None, output: Path, check: bool, dry_run: bool
+        schedules: str | None,
+        config: str | None,
+        image: str | None,
+        output: Path,
+        check: bool,
+        dry_run: bool,
+        fmt: str,
     ) -> None:
         """Write the kustomize base, one CronJob per schedule entry, and the scheduler Deployment."""
         from monitors.app.k8s import manifests
 
         try:
-            config_file = Path(config or "monitors.yaml")
+            config_file = config_path(config)
             image = image or manifests.image_on_disk(output) or manifests.DEFAULT_IMAGE
             files = manifests.render_all(schedules_path(schedules, config_file)[0], config_file, image=image)
         except ConfigError as exc:
             fail_config(exc)
+        out = Out(fmt)
+        changed = manifests.differences(files, output)
+        out.document({"output": str(output), "files": len(files), "changed": [str(output / n) for n in changed]})
         if dry_run:
-            stale = manifests.differences(files, output)
-            for name in stale:
-                click.echo(f"would write {output / name}")
-            click.echo(f"{len(stale)} of {len(files)} files would change in {output}")
+            for name in changed:
+                out.line(f"would write {output / name}")
+            out.line(f"{len(changed)} of {len(files)} files would change in {output}")
             return
         if check:
-            stale = manifests.differences(files, output)
-            for name in stale:
+            for name in changed:
                 click.echo(f"out of date: {output / name}", err=True)
-            sys.exit(1 if stale else 0)
+            sys.exit(1 if changed else 0)
         written = manifests.write_all(files, output)
-        click.echo(f"wrote {len(files)} files to {output} ({written} changed)")
+        out.line(f"wrote {len(files)} files to {output} ({written} changed)")

@@ -32,7 +32,7 @@ from monitors.app.k8s.pod import (
     pod_spec,
 )
 from monitors.contracts.errors import ConfigError
-from monitors.engine.config import ScheduleJob, Schedules, load_schedules
+from monitors.engine.schedule_config import ScheduleJob, Schedules, load_schedules
 
 DEFAULT_IMAGE = "langfuse-monitors:0.1.0"
 HEADER = (

@@ -26,7 +26,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitors.contracts.errors import ConfigError
-from monitors.engine.config import ScheduleJob, Schedules, load_schedules
+from monitors.engine.schedule_config import ScheduleJob, Schedules, load_schedules
 from monitors.engine.schedules import job_trigger
 
 log = logging.getLogger("monitors.app.scheduler.jobs")

@@ -8,13 +8,11 @@ with its name and never stops the other jobs. The service reports a job still ru
 deadline while it runs (service.py, health.py).
 
 The weekly report ("report" monitor) runs as `run-monitor report` in a child process: its command line
-is its contract, and a child can be stopped at the job's deadline. Until `monitors.report`
-exists, the job logs that the report is not available in this version and does nothing.
+is its contract, and a child can be stopped at the job's deadline.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -31,19 +29,14 @@ from typing import Any
 from monitors.app.after_runs import after_runs
 from monitors.app.scheduler.jobs import RunningJobs
 from monitors.contracts.errors import MonitorsError
-from monitors.engine.config import ScheduleJob, Settings
+from monitors.engine.config import Settings
+from monitors.engine.schedule_config import ScheduleJob
 from monitors.store.store import Store
 
 log = logging.getLogger("monitors.app.scheduler.jobs")
 
-REPORT_MODULE = "monitors.report"
 CONFIG_ENV = "MONITORS_CONFIG"  # the same variable monitors.app.cli.main reads
-NOT_BUILT_MARK = "not built yet"  # what a command that has not landed prints (monitors/cli_report.py)
 MAX_CHILD_LINE = 500  # child output is logged; keep one runaway line from flooding the log
-
-
-def report_available() -> bool:
-    return importlib.util.find_spec(REPORT_MODULE) is not None
 
 
 def _log_line(line: str) -> None:
@@ -71,7 +64,6 @@ class JobRunner:
     schedules_path: Path | None = None  # handed to the report so its digest lists stale monitors
     clock: Callable[[], datetime] = _utcnow
     make_source: Callable[[], Any] | None = None  # default: Langfuse or --source, from settings
-    report_check: Callable[[], bool] = report_available
 
     def __call__(self, job: ScheduleJob) -> None:
         if self.stopping.is_set():
@@ -117,13 +109,6 @@ class JobRunner:
                 close()
 
     def run_report(self, job: ScheduleJob) -> str:
-        if not self.report_check():
-            log.warning(
-                "job=%s: the weekly report is not available in this version (%s is not installed); skipping",
-                job.name,
-                REPORT_MODULE,
-            )
-            return "monitor=report status=unavailable"
         command = [sys.executable, "-m", "monitors.app.cli.main", "report"]
         if self.schedules_path is not None:
             command += ["--schedules", str(self.schedules_path)]
@@ -140,7 +125,4 @@ class JobRunner:
             return f"monitor=report status=failed error='stopped at its deadline of {job.deadline}'"
         for text in (done.stdout + done.stderr).splitlines():
             log.info("job=%s | %s", job.name, text[:MAX_CHILD_LINE])
-        if done.returncode == 2 and NOT_BUILT_MARK in done.stderr:
-            log.warning("job=%s: the weekly report is not available in this version; skipping", job.name)
-            return "monitor=report status=unavailable"
         return f"monitor=report status={'ok' if done.returncode == 0 else 'failed'} exit={done.returncode}"

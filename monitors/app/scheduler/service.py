@@ -18,7 +18,7 @@ from pathlib import Path
 from monitors.app.scheduler.health import Health, serve_health
 from monitors.app.scheduler.jobs import ScheduleWatcher, build_scheduler, replace_jobs
 from monitors.app.scheduler.runner import JobRunner
-from monitors.engine.config import Schedules
+from monitors.engine.schedule_config import Schedules
 from monitors.engine.schedules import describe_jobs, next_fire
 
 log = logging.getLogger("monitors.app.scheduler.jobs")
@@ -55,8 +55,6 @@ def serve(
     probe = serve_health(health, opts.health_port) if opts.health_port is not None else None
     scheduler.start()
     log.info("%s", start_line(schedules, path, datetime.now(UTC), opts))
-    if not runner.report_check() and any(j.monitor == "report" for j in schedules.jobs):
-        log.warning("the weekly report is not available in this version; its job will log and skip")
     reported: set[str] = set()
     try:
         while not stop.wait(opts.reload_interval):
