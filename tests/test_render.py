@@ -89,3 +89,24 @@ def test_drift_next_step_names_the_forges_own_word_for_the_change():
     gitlab = finding(monitor="drift", kind="drift", evidence={"forge": "gitlab", "repo": "g/a", "mr_iid": 5})
     assert next_step(github).startswith("review the pull request against its objective")
     assert next_step(gitlab).startswith("review the merge request against its objective")
+
+
+def test_every_check_has_a_next_step_of_its_own():
+    from monitors.engine.render import next_step
+
+    session = {"session": "s-42", "agent": "support-bot"}
+    kinds = {
+        **dict.fromkeys(
+            ["loop", "repeat", "runaway", "backtrack", "error_storm", "soft_failure", "conversation_loop",
+             "monologue", "claimed_not_done", "plan"],
+            session,
+        ),
+        "error_burst": {"agent": "fixer", "signature": "Timeout after <n> ms"},
+        "error_share": {"agent": "fixer"},
+        "failing_scores": {"agent": "fixer", "evaluator": "helpfulness"},
+        "critical_score": {"agent": "fixer", "evaluator": "pii-leak"},
+    }  # fmt: skip
+    for kind, evidence in kinds.items():
+        action = next_step(finding(kind=kind, evidence=evidence)).partition("; mute:")[0]
+        assert "finding's details" not in action and "?" not in action, (kind, action)
+        assert evidence["agent"] in action, (kind, action)

@@ -30,6 +30,14 @@ _STEPS: Mapping[str, str] = {
     "backtrack": "check session {session} of {agent}: it undoes its own work",
     "error_storm": "check the failing tool in session {session} of {agent}",
     "plan": "compare the plan of session {session} with what {agent} did",
+    "soft_failure": "check the failing tool in session {session} of {agent}: its answers say it failed",
+    "conversation_loop": "read session {session} of {agent}: it keeps asking or answering the same thing",
+    "monologue": "read session {session} of {agent}: its model repeats itself between two tool calls",
+    "claimed_not_done": "check session {session} of {agent}: it says it did work that no tool call did",
+    "error_burst": "open the example traces and fix the cause of {agent}'s error",
+    "error_share": "open the example traces: {agent} fails far more often than usual",
+    "failing_scores": "open the example traces: evaluator {evaluator} fails {agent} more often than allowed",
+    "critical_score": "open the trace the critical evaluator {evaluator} failed for {agent}",
     "drift": "review the {change} against its objective before merging",
     "unverifiable": "give the agent's traces an objective and a merge request the monitor can read",
 }
@@ -80,6 +88,7 @@ def next_step(finding: Finding) -> str:
         budget=evidence.get("budget", "?"),
         session=evidence.get("session", "?"),
         agent=evidence.get("agent", "the agent"),
+        evaluator=evidence.get("evaluator", "?"),
         change="pull request" if evidence.get("forge") == "github" else "merge request",
     )
     command = f"run-monitor silence {finding.monitor} --key {shlex.quote(silence_key(finding))} --for {MUTE_FOR}"
