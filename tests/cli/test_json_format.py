@@ -46,7 +46,8 @@ def _json(*args: Any) -> tuple[Result, Any]:
 def test_validate(tmp_path: Path) -> None:
     config, schedules = _files(tmp_path)
     ok, document = _json("validate", "-c", config, "-s", schedules, "--format", "json")
-    assert ok.exit_code == 0 and document == {"ok": True, "checked": [str(config), str(schedules)], "problems": []}
+    assert ok.exit_code == 0
+    assert document == {"ok": True, "checked": [str(config), str(schedules)], "problems": [], "notes": []}
     schedules.write_text(yaml.safe_dump({"jobs": [{"name": "c", "monitor": "cots", "cron": "*/15 * * * *"}]}))
     bad, document = _json("validate", "-c", config, "-s", schedules, "--format", "json")
     assert bad.exit_code == 2 and document["ok"] is False
@@ -111,3 +112,15 @@ def test_k8s_render_dry_run_then_check(tmp_path: Path) -> None:
     assert wrote.exit_code == 0 and sorted(written["changed"]) == sorted(planned["changed"])
     check, checked = _json(*args, "--check")
     assert check.exit_code == 0 and checked["changed"] == []
+
+
+def test_validate_notes_a_job_name_only_kubernetes_refuses(tmp_path: Path) -> None:
+    config, schedules = _files(tmp_path)
+    schedules.write_text(yaml.safe_dump({"jobs": [{"name": "Drift_Daily", "monitor": "drift", "cron": "0 6 * * *"}]}))
+    result, document = _json("validate", "-c", config, "-s", schedules, "--format", "json")
+    assert result.exit_code == 0 and document["ok"] is True and document["problems"] == []
+    assert document["notes"] == [
+        f"{schedules}: jobs.0.name: 'Drift_Daily' must be lowercase letters, digits and '-' for Kubernetes "
+        "(only k8s render needs this; the scheduler takes it)"
+    ]
+    assert f"note: {document['notes'][0]}" in result.stderr

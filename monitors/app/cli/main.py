@@ -242,18 +242,20 @@ def run_all(**opts: Any) -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Accepted for uniformity: validate only reads, it never changes anything."
 )
-@format_option('{"ok", "checked": [files], "problems": ["file: key: reason", ...]}')
+@format_option('{"ok", "checked": [files], "problems": ["file: key: reason", ...], "notes": [...]}')
 def validate(config: str | None, schedules: str | None, dry_run: bool, fmt: str) -> None:
     """Check monitors.yaml (and schedules.yaml) and print every problem as file: key: reason.
 
     Runs the checks a monitor run makes before it reads anything (every secret resolves, a trace source
     is configured, every channel can be built), so a config that passes here does not fail a run on them.
     """
+    from monitors.app.k8s.manifests import check_names
     from monitors.engine.schedule_config import load_schedules
     from monitors.engine.wiring import build_notifiers, build_source
 
     problems: list[str] = []
     checked: list[str] = []
+    notes: list[str] = []
     try:
         settings = load_settings(config, False)
         build_source(settings)
@@ -263,12 +265,20 @@ def validate(config: str | None, schedules: str | None, dry_run: bool, fmt: str)
         problems += exc.problems
     if schedules:
         try:
-            load_schedules(schedules)
+            plan = load_schedules(schedules)
             checked.append(schedules)
+            check_names(plan)
         except ConfigError as exc:
-            problems += exc.problems
+            if checked and checked[-1] == schedules:  # valid for the scheduler, not for Kubernetes
+                notes += [
+                    f"{schedules}: {p} (only k8s render needs this; the scheduler takes it)" for p in exc.problems
+                ]
+            else:
+                problems += exc.problems
     out = Out(fmt)
-    out.document({"ok": not problems, "checked": checked, "problems": problems})
+    out.document({"ok": not problems, "checked": checked, "problems": problems, "notes": notes})
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
