@@ -144,7 +144,7 @@ def test_python_dash_m_runs_the_command_under_its_installed_name() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Usage: run-monitor status [OPTIONS]")
-    assert '--format [text|json]  json: one document {"runs", "outbox",' in out.stdout
+    assert '--format [text|json]  json: stdout holds one JSON document, {"runs",' in out.stdout
 
 
 def test_status_flags_stale_monitors(tmp_path: Path) -> None:

@@ -248,13 +248,7 @@ def register(cli: click.Group) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"schedules.yaml, to flag stale monitors ({SCHEDULES_DEFAULT}, if there).",
     )
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        help='json: one document {"runs", "outbox", "scores_pending", "stale"} on stdout.',
-    )
+    @format_option('{"runs", "outbox", "scores_pending", "stale"}')
     @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
     @exit_codes
     def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from monitors.app.cli.common import config_option, terminal_alerts_to_stderr
+from monitors.app.cli.common import config_option, format_option, terminal_alerts_to_stderr
 from monitors.app.cli.errors import exit_codes
 
 # Options that pick another config or data, which the demo's fixed sample week cannot honour.
@@ -36,13 +36,7 @@ def register(cli: click.Group) -> None:
     @click.option("--demo", is_flag=True, help="Run the monitors over the bundled sample week, then report it.")
     @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
     @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Overrides report.output_dir.")
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        help="Summary format. json: stdout holds one JSON document, the summary; a dry run's digest goes to stderr.",
-    )
+    @format_option("the run's summary (a dry run's digest goes to stderr)")
     @click.option("--source", "source_file", type=click.Path(dir_okay=False, path_type=Path), help="Replay file.")
     @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml, for stale monitors.")
     @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
