@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -193,6 +194,9 @@ def test_status_on_a_fresh_install_waits_for_the_first_runs_to_be_due(tmp_path: 
     assert fresh.exit_code == 0, fresh.output  # just deployed: nothing was due yet
     assert "report: no run yet; next scheduled " in fresh.output and "(job weekly-report)" in fresh.output
     assert "stale monitors: 0" in fresh.output
+    as_json = json.loads(CliRunner().invoke(cli, ["status", "-c", str(config), "--format", "json"]).stdout)
+    assert [(w["monitor"], w["job"]) for w in as_json["not_run_yet"]] == [("cost", "cost"), ("report", "weekly-report")]
+    assert as_json["stale"] == []
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
     with store.engine.begin() as conn:  # the same store, set up 20 days ago, and still no run
         conn.execute(sa.update(schema.migrations).values(applied_at=datetime.now(UTC) - timedelta(days=20)))

@@ -44,17 +44,15 @@ def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
 
 
-def _not_run_yet(plan: Any, runs: dict[str, Any], stale: set[str], now: datetime) -> list[str]:
+def _not_run_yet(plan: Any, runs: dict[str, Any], stale: set[str], now: datetime) -> list[dict[str, Any]]:
     """Scheduled monitors with no run at all that are not yet stale (a fresh install): when they run next."""
     from monitors.engine.schedules import next_fire
 
-    lines = []
-    for job in plan.jobs:
-        if job.monitor not in runs and job.monitor not in stale:
-            lines.append(
-                f"{job.monitor}: no run yet; next scheduled {_when(next_fire(job, plan, now))} (job {job.name})"
-            )
-    return lines
+    return [
+        {"monitor": job.monitor, "job": job.name, "next": next_fire(job, plan, now)}
+        for job in plan.jobs
+        if job.monitor not in runs and job.monitor not in stale
+    ]
 
 
 def register(cli: click.Group) -> None:
@@ -248,7 +246,7 @@ def register(cli: click.Group) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"schedules.yaml, to flag stale monitors ({SCHEDULES_DEFAULT}, if there).",
     )
-    @format_option('{"runs", "outbox", "scores_pending", "stale"}')
+    @format_option('{"runs", "outbox", "scores_pending", "stale", "not_run_yet"}')
     @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
     @exit_codes
     def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:
@@ -275,7 +273,8 @@ def register(cli: click.Group) -> None:
         plan = load_schedules(schedules) if schedules else None
         stale = stale_monitors(plan, runs, now, watching_since=store.created_at()) if plan else []
         if fmt == "json":
-            document = {"runs": runs, "outbox": outbox, "scores_pending": scores_pending}
+            waiting = _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []
+            document = {"runs": runs, "outbox": outbox, "scores_pending": scores_pending, "not_run_yet": waiting}
             click.echo(json.dumps(document | {"stale": [s.monitor for s in stale]}, default=str))
         else:
             for monitor, entry in sorted(runs.items()):
@@ -293,8 +292,8 @@ def register(cli: click.Group) -> None:
                 click.echo(f"{monitor}: {n} score(s) waiting to be written back to Langfuse (its next run sends them)")
             for item in stale:
                 click.echo(item.line(now))
-            for line in _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []:
-                click.echo(line)
+            for job in _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []:
+                click.echo(f"{job['monitor']}: no run yet; next scheduled {_when(job['next'])} (job {job['job']})")
             click.echo(
                 f"outbox: {outbox or 'empty'}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
             )
