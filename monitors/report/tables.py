@@ -40,13 +40,13 @@ def report_tables(report: WeekReport) -> list[Table]:
 
 
 def _daily(report: WeekReport) -> Table:
+    if not report.spend.known:
+        return Table("Daily spend", ("Day", "Spend", "Cap", ""), (("Week", "unknown", "", "could not be read"),))
     cap = report.spend.cap
     rows = tuple(
         (day_label(day), money(cost), money(cap) if cap else "-", "over the cap" if cap and cost > cap else "")
         for day, cost in report.spend.daily
     )
-    if not report.spend.known:
-        return Table("Daily spend", ("Day", "Spend", "Cap", ""), (("Week", "unknown", "", "could not be read"),))
     total = (
         "Week",
         money(report.spend.total),

@@ -53,14 +53,12 @@ class ScoreWriter:
             except Refused as exc:
                 if self.lists is None:
                     self.lists = False
-                    log.info("Langfuse at %s takes one score per request (a list was refused: %s)", self.where, exc)
+                    log.info(
+                        "Langfuse at %s takes one score per request (a list was refused: %s)", self.session.where, exc
+                    )
                 # else the server takes lists but found this one invalid as a whole: each score goes as
                 # a list of one (with its timestamp) below, so the others still get through
         return self._post_each(scores)
-
-    @property
-    def where(self) -> str:
-        return self.session.where
 
     def _post_list(self, scores: Sequence[Score]) -> ScoresWritten:
         response = self.session.post_json(SCORES_PATH, [list_score_body(s) for s in scores])

@@ -266,15 +266,16 @@ def validate(config: str | None, schedules: str | None, dry_run: bool, fmt: str)
     if schedules:
         try:
             plan = load_schedules(schedules)
-            checked.append(schedules)
-            check_names(plan)
         except ConfigError as exc:
-            if checked and checked[-1] == schedules:  # valid for the scheduler, not for Kubernetes
+            problems += exc.problems
+        else:
+            checked.append(schedules)
+            try:
+                check_names(plan)
+            except ConfigError as exc:  # valid for the scheduler, not for Kubernetes
                 notes += [
                     f"{schedules}: {p} (only k8s render needs this; the scheduler takes it)" for p in exc.problems
                 ]
-            else:
-                problems += exc.problems
     out = Out(fmt)
     out.document({"ok": not problems, "checked": checked, "problems": problems, "notes": notes})
     for note in notes:

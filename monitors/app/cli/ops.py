@@ -215,10 +215,10 @@ def register(cli: click.Group) -> None:
             line += f" (after {result.attempts} attempt(s); not queued and not retried: a test alert is sent once;"
             line += " fix the channel, then run test-alert again)"
         out = Out(fmt)
-        if out.json and not result.ok:
-            click.echo(line, err=True)  # stderr keeps the one-line explanation in JSON mode too
-        elif not out.json:
-            click.echo(line, err=not result.ok)
+        if result.ok:
+            out.line(line)
+        else:
+            click.echo(line, err=True)  # the one-line explanation, in JSON mode too
         closed = None
         if result.ok and getattr(notifier, "resolves_natively", False):
             closed = notifier.deliver(replace(test_message(), status=Status.RESOLVED))

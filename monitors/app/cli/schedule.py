@@ -222,16 +222,15 @@ def register(cli: click.Group) -> None:
         except ConfigError as exc:
             fail_config(exc)
         out = Out(fmt)
-        changed = manifests.differences(files, output)
+        changed = manifests.differences(files, output) if dry_run or check else manifests.write_all(files, output)
         out.document({"output": str(output), "files": len(files), "changed": [str(output / n) for n in changed]})
         if dry_run:
             for name in changed:
                 out.line(f"would write {output / name}")
             out.line(f"{len(changed)} of {len(files)} files would change in {output}")
-            return
-        if check:
+        elif check:
             for name in changed:
                 click.echo(f"out of date: {output / name}", err=True)
             sys.exit(1 if changed else 0)
-        written = manifests.write_all(files, output)
-        out.line(f"wrote {len(files)} files to {output} ({written} changed)")
+        else:
+            out.line(f"wrote {len(files)} files to {output} ({len(changed)} changed)")

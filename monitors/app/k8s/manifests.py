@@ -273,8 +273,8 @@ def differences(files: dict[str, str], root: Path) -> list[str]:
     return sorted([*changed, *leftover_cronjobs(files, root)])
 
 
-def write_all(files: dict[str, str], root: Path) -> int:
-    """Write the files that changed and remove left-over CronJobs; return how many files changed."""
+def write_all(files: dict[str, str], root: Path) -> list[str]:
+    """Write the files that changed and remove left-over CronJobs; return the ones that changed."""
     changed = differences(files, root)
     for rel in changed:
         target = root / rel
@@ -283,4 +283,4 @@ def write_all(files: dict[str, str], root: Path) -> int:
             target.write_text(files[rel])
         else:
             target.unlink()
-    return len(changed)
+    return changed
