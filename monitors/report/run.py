@@ -1,13 +1,15 @@
 """One report run: gather the week, write the full report, post the digest to chat, record the run.
 
 The digest is not a finding: it bypasses dedupe and the outbox and goes straight through each
-channel's notifier; a channel that fails is reported (exit 1) and the others still get it. A dry run
-prints the digest to the terminal and writes nothing (no files, no run record).
+channel's notifier; a channel that fails is reported (exit 1) and the others still get it. A week whose
+spend Langfuse did not answer is still posted, saying so, and the run fails (exit 1) so the CronJob and
+the alert rules see it. A rerun for the same week posts only where the digest is missing or was
+incomplete (`monitors.report.sent`), unless asked to resend. A dry run prints the digest to the
+terminal and writes nothing (no files, no run record).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from monitors.report.build import build_week_report, write_full_report
 from monitors.report.data import WeekReport
 from monitors.report.digest import build_digest_message
 from monitors.report.period import ReportWeek
+from monitors.report.sent import COMPLETE, INCOMPLETE, needs_digest, read_sent
 
 log = logging.getLogger("monitors.report")
 
@@ -39,7 +42,9 @@ class ReportRun:
     channels: list[str] = field(default_factory=list)
     delivered: int = 0
     failed: int = 0
-    errors: dict[str, str] = field(default_factory=dict)
+    already_sent: list[str] = field(default_factory=list)  # channels an earlier run of the week covered
+    errors: dict[str, str] = field(default_factory=dict)  # channel -> why it failed
+    langfuse_errors: list[str] = field(default_factory=list)  # spend queries Langfuse did not answer
     requests: int = 0
     markdown: str | None = None
     html: str | None = None
@@ -47,7 +52,7 @@ class ReportRun:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 1 if self.status in ("failed", "delivery_failed") else 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -56,11 +61,15 @@ class ReportRun:
         parts = [f"monitor=report status={self.status} week={self.week} spend={_dollars(self.spend)}"]
         parts.append(f"findings={self.findings} channels={len(self.channels)}")
         parts.append(f"delivered={self.delivered} failed={self.failed} requests={self.requests}")
+        if self.already_sent:
+            parts.append(f"already_sent={','.join(self.already_sent)}")
         if self.html:
             parts.append(f"html={self.html} markdown={self.markdown}")
         if self.dry_run:
             parts.append("dry_run=true")
         parts += [f"error[{channel}]={reason!r}" for channel, reason in self.errors.items()]
+        if self.langfuse_errors:
+            parts.append(f"langfuse_error={'; '.join(self.langfuse_errors)!r}")
         return " ".join(parts)
 
 
@@ -100,12 +109,17 @@ def run_report(
     schedules: Schedules | None = None,
     base_url: str | None = None,
     printer: Any = None,
+    resend: bool = False,
 ) -> tuple[ReportRun, WeekReport, Message]:
-    """Build and deliver the report of `week`. `printer` is the notifier a dry run prints with."""
+    """Build and deliver the report of `week`. `printer` is the notifier a dry run prints with;
+    `resend` posts to every channel even if an earlier run of the week already did."""
     report = build_week_report(store, source, settings, week, now=now, schedules=schedules)
     spend = round(report.spend.total, 2) if report.spend.known else None
     result = ReportRun(week.label, spend=spend, findings=len(report.findings), dry_run=dry_run)
     result.requests = report.spend.requests
+    result.langfuse_errors = list(report.spend.errors)
+    if result.langfuse_errors:
+        result.status = "failed"
     html_path = None
     if not dry_run:
         md_path, html_path = write_full_report(report, output_dir)
@@ -116,19 +130,27 @@ def run_report(
             printer.deliver(message)
         return result, report, message
     result.channels = digest_channels(settings, notifiers)
+    complete = not result.langfuse_errors
+    earlier = {} if resend else read_sent(store, week, now)
+    sent: dict[str, str] = {}
     for channel in result.channels:
+        if not needs_digest(channel, earlier, complete=complete):
+            result.already_sent.append(channel)
+            continue
         outcome = notifiers[channel].deliver(message)
         if outcome.ok:
             result.delivered += 1
+            sent[channel] = COMPLETE if complete else INCOMPLETE
         else:
             result.failed += 1
             result.errors[channel] = outcome.reason
-    result.status = "delivery_failed" if result.failed else "ok"
-    _record(store, week, now, result)
+    if complete:
+        result.status = "delivery_failed" if result.failed else "ok"
+    _record(store, week, now, result, sent)
     return result, report, message
 
 
-def _record(store: Any, week: ReportWeek, now: datetime, result: ReportRun) -> None:
+def _record(store: Any, week: ReportWeek, now: datetime, result: ReportRun, sent: dict[str, str]) -> None:
     """The report's own heartbeat, so `status` and the next report can tell when it last worked."""
     summary = {
         "monitor": "report",
@@ -137,6 +159,14 @@ def _record(store: Any, week: ReportWeek, now: datetime, result: ReportRun) -> N
         "delivered": result.delivered,
         "failed": result.failed,
         "requests": result.requests,
-        "error": json.dumps(result.errors) if result.errors else None,
+        "error": _error_text(result),
+        "sent": sent,
     }
     store.record_run("report", started=now, finished=datetime.now(UTC), status=result.status, summary=summary)
+
+
+def _error_text(result: ReportRun) -> str | None:
+    """The run's error as the digest's "could not run" lines show it: Langfuse first, then channels."""
+    parts = [f"could not read Langfuse: {e}" for e in result.langfuse_errors]
+    parts += [f"{channel}: {reason}" for channel, reason in result.errors.items()]
+    return "; ".join(parts) or None

@@ -145,3 +145,14 @@ def test_demo_report_covers_every_monitor() -> None:
     assert result.exit_code == 0, result.output
     assert "== Errors and evaluations: 2 alert(s) ==" in result.stdout
     assert "did not run" not in result.stdout and "events: ok, 168 run(s) this week" in result.stdout
+
+
+def test_a_second_run_for_the_week_posts_nothing_unless_asked_to_resend(setup, hooks) -> None:
+    assert _invoke(setup).exit_code == 0
+    again = _invoke(setup)
+    assert again.exit_code == 0 and "delivered=0 failed=0" in again.output
+    assert "already_sent=ops-mm,ops-slack" in again.output
+    assert [len(h.requests) for h in hooks] == [1, 1]
+    resent = _invoke(setup, "--resend")
+    assert resent.exit_code == 0 and "delivered=2" in resent.output
+    assert [len(h.requests) for h in hooks] == [2, 2]

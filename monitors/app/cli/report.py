@@ -40,8 +40,19 @@ def register(cli: click.Group) -> None:
     @click.option("--source", "source_file", type=click.Path(dir_okay=False, path_type=Path), help="Replay file.")
     @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml, for stale monitors.")
     @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
+    @click.option(
+        "--resend",
+        is_flag=True,
+        help="Post to every channel, even those an earlier run already gave this week's complete digest.",
+    )
     def report(**opts: Any) -> None:
-        """Post the weekly digest (spend, drift, audit, monitor health) and write the full report."""
+        """Post the weekly digest (spend, drift, audit, monitor health) and write the full report.
+
+        A rerun for the same week (a CronJob retry, say) posts only to the channels that do not have
+        it yet, or whose copy was incomplete because Langfuse did not answer; --resend posts to all.
+        Exit 1 when a channel failed or the week's spend could not be read (the digest is still
+        posted, saying so); exit 2 on a bad config or --week.
+        """
         conflicting = [flag for flag, key in DEMO_CONFLICTS if opts["demo"] and opts[key]]
         if conflicting:
             raise click.UsageError(
@@ -129,6 +140,7 @@ def _run(
         schedules=schedules,
         base_url=opts["base_url"],
         printer=printer,
+        resend=opts["resend"],
     )
     click.echo(json.dumps(result.to_dict()) if opts["fmt"] == "json" else result.line())
     return result.exit_code
