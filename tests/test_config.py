@@ -141,3 +141,25 @@ def test_request_budget_follows_the_host(host: str, setting, expected) -> None:
 def test_request_budget_must_be_positive() -> None:
     problems = _problems(BASE | {"langfuse": BASE["langfuse"] | {"requests_per_minute": 0}})
     assert problems == ["monitors.yaml: langfuse.requests_per_minute: must be at least 1 (or auto, or null for no cap)"]
+
+
+def test_schedules_report_type_errors_and_cron_zone_problems_together(tmp_path: Path) -> None:
+    path = tmp_path / "schedules.yaml"
+    jobs = [
+        {"name": "cost", "monitor": "cost", "cron": "*/15 * * * *", "misfire_grace": "5x"},
+        {"name": "drift", "monitor": "drift", "cron": "0 6 * * * *"},
+        {"name": "audit", "monitor": "audit", "cron": "0 7 * * 1", "timezone": "Europe/Atlantis"},
+        {"name": 7, "monitor": "cost", "cron": 15},
+    ]
+    path.write_text(yaml.safe_dump({"timezone": "UTC", "jobs": jobs}))
+    with pytest.raises(ConfigError) as info:
+        load_schedules(path)
+    problems = [p.removeprefix(f"{path}: ") for p in info.value.problems]
+    assert [p.split(":")[0] for p in problems] == [
+        "jobs.0.misfire_grace",
+        "jobs.3.name",
+        "jobs.3.cron",
+        "jobs.1.cron",
+        "jobs.2.timezone",
+    ]
+    assert "unknown time zone 'Europe/Atlantis'" in problems[-1]

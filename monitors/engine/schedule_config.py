@@ -36,40 +36,59 @@ class Schedules(Strict):
 
 
 def load_schedules(path: str | Path) -> Schedules:
-    """Read and validate schedules.yaml, including each cron expression and time zone."""
+    """Read and validate schedules.yaml, including each cron expression and time zone.
+
+    Field types and the meaning of each value (cron, zone, monitor, unique names) are checked on the
+    same read, so one `validate` shows every problem in the file, not the second kind after the first
+    is fixed.
+    """
     path = Path(path)
     raw = read_yaml(path)
+    problems: list[str] = []
     try:
         schedules = Schedules.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{path}: {p}" for p in pydantic_problems(exc, model=Schedules)]
-        raise ConfigError("invalid schedules", problems) from None
-    problems = list(dict.fromkeys(_schedule_problems(schedules)))  # a bad file-wide timezone: once
+        problems += pydantic_problems(exc, model=Schedules)
+    problems += _schedule_problems(raw)
     if problems:
-        raise ConfigError("invalid schedules", [f"{path}: {p}" for p in problems])
+        # dict.fromkeys: a bad file-wide timezone is reported once, not once per job
+        raise ConfigError("invalid schedules", [f"{path}: {p}" for p in dict.fromkeys(problems)])
     return schedules
 
 
-def _schedule_problems(schedules: Schedules) -> Iterator[str]:
+def _schedule_problems(raw: object) -> Iterator[str]:
+    """What a valid type can still get wrong, read off the raw YAML so a type error elsewhere hides
+    nothing. A value of the wrong type is skipped here: the type check has reported it."""
     # The scheduler's reading of cron (Sunday=0, as Kubernetes reads it), so validate agrees with both.
     from monitors.support.cron import crontab_trigger
 
+    if not isinstance(raw, dict) or not isinstance(jobs := raw.get("jobs", []), list):
+        return
+    file_zone = raw.get("timezone", "UTC")
     seen: set[str] = set()
-    for i, job in enumerate(schedules.jobs):
-        if job.name in seen:
-            yield f"jobs.{i}.name: duplicate job name {job.name!r}"
-        seen.add(job.name)
-        if job.monitor not in (valid := [*MONITORS, "report"]):
-            hint = did_you_mean(job.monitor, valid)
-            yield f"jobs.{i}.monitor: unknown monitor {job.monitor!r}{hint} (valid: {', '.join(valid)})"
-        zone = known_zone(tz := job.timezone or schedules.timezone)
-        if zone is None:
-            yield f"{f'jobs.{i}.' if job.timezone else ''}timezone: unknown time zone {tz!r}"
+    for i, job in enumerate(jobs):
+        if not isinstance(job, dict):
             continue
-        try:
-            crontab_trigger(job.cron, zone)
-        except ValueError as exc:
-            yield f"jobs.{i}.cron: {exc}"
+        name, monitor, cron, own_zone = (job.get(k) for k in ("name", "monitor", "cron", "timezone"))
+        if isinstance(name, str):
+            if name in seen:
+                yield f"jobs.{i}.name: duplicate job name {name!r}"
+            seen.add(name)
+        if isinstance(monitor, str) and monitor not in (valid := [*MONITORS, "report"]):
+            hint = did_you_mean(monitor, valid)
+            yield f"jobs.{i}.monitor: unknown monitor {monitor!r}{hint} (valid: {', '.join(valid)})"
+        tz = own_zone if own_zone is not None else file_zone
+        if not isinstance(tz, str):
+            continue
+        zone = known_zone(tz)
+        if zone is None:
+            yield f"{f'jobs.{i}.' if own_zone is not None else ''}timezone: unknown time zone {tz!r}"
+            continue
+        if isinstance(cron, str):
+            try:
+                crontab_trigger(cron, zone)
+            except ValueError as exc:
+                yield f"jobs.{i}.cron: {exc}"
 
 
 __all__ = ["ScheduleJob", "Schedules", "load_schedules"]
