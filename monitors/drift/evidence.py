@@ -94,7 +94,7 @@ def build_evidence(
         removed_tests = []
     # Deleted test files count as removed tests even when the forge sent no patch for them.
     removed_tests += [f"{f.path} (file deleted)" for f in files if f.status == "deleted" and is_test_path(f.path)]
-    by_churn = sorted(files, key=lambda f: (-(f.additions or 0) - (f.deletions or 0), f.path))
+    by_churn = sorted(files, key=_largest_first)
     kept_commits = [clean_message(c)[:MAX_MESSAGE_CHARS] for c in commits][-MAX_COMMITS:]
     final = clean_message(final_commit if final_commit is not None else (commits[-1] if commits else ""))
     return ChangeEvidence(
@@ -190,9 +190,7 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         final_commit=second.final_commit,
         commits=(*first.commits, *second.commits)[-MAX_COMMITS:],
         commit_count=first.commit_count + second.commit_count,
-        files=tuple(sorted(files.values(), key=lambda f: (-(f.additions or 0) - (f.deletions or 0), f.path)))[
-            :MAX_FILES
-        ],
+        files=tuple(sorted(files.values(), key=_largest_first))[:MAX_FILES],
         file_count=first.file_count + second.file_count,
         additions=first.additions + second.additions,
         deletions=first.deletions + second.deletions,
@@ -205,6 +203,10 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         format_only=first.format_only and second.format_only,
         files_read=first.files_read and second.files_read,
     )
+
+
+def _largest_first(f: FileStat) -> tuple[int, str]:
+    return (-f.churn, f.path)
 
 
 def _merged(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
