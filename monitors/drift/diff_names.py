@@ -179,7 +179,7 @@ class _SkipWalker:
         self.current_added = added
 
     def line(self, code: str, *, added: bool) -> None:
-        marker = added and self._holds_tests() and _SKIP_MARKERS.search(code) is not None
+        marker = added and _SKIP_MARKERS.search(code) is not None and self._holds_tests()
         name = definition(code, self.path)
         if name is not None:
             if marker and f"{self.path}::{name}" in self.out.removed_tests:
