@@ -144,9 +144,15 @@ def _clause_after(text: str, end: int) -> str:
     return tail[: prep.start()] if prep else tail
 
 
+# Markdown emphasis and code spans around words: "has been **cancelled**", "I've `added` the bag".
+_MARKUP = re.compile(r"\*{1,3}|`+|(?<!\w)_{1,3}(?=\w)|(?<=\w)_{1,3}(?!\w)")
+
+
 def claims(text: str) -> list[Claim]:
     """Past-tense claims of done work in a reply; conditional or negated statements, and what the user
-    or a third person did ("you have already booked"), are not claims."""
+    or a third person did ("you have already booked"), are not claims. Markdown emphasis is read as
+    the plain words it marks."""
+    text = _MARKUP.sub("", text)
     found: list[Claim] = []
     for verb in _VERB.finditer(text):
         window = max(0, verb.start() - AUXILIARY_REACH)

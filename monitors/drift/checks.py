@@ -17,6 +17,7 @@ The objective is agent input too; the checks only match words in it, never act o
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import statistics
@@ -34,6 +35,7 @@ MIN_LARGE_LINES = 200  # and at least this many lines: 10 -> 40 lines is not wor
 MIN_HISTORY = 5  # change requests of the agent before its size is judged
 HISTORY_SIZE = 30
 SHOWN = 3  # names or files listed in a reason line
+MAX_GLOBSTARS = 4  # `**/` per scope glob that may match no folder (2**4 variants at most)
 
 # "remove the flaky tests", "delete obsolete test", "skip test_x on windows", "drop tests for py2"
 _ASKS_TEST_REMOVAL = re.compile(
@@ -122,11 +124,24 @@ def parse_scope(value: object) -> tuple[str, ...]:
 
 
 def in_scope(path: str, scope: Sequence[str]) -> bool:
-    # "src/auth/" or "src/auth" covers everything below it; other entries are fnmatch globs.
+    # "src/auth/" or "src/auth" covers everything below it; other entries are fnmatch globs, where `**/`
+    # also matches no folder at all, as in git and shells ("**/*.md" covers README.md).
     return any(
-        fnmatchcase(path, glob) or path.startswith(glob.rstrip("/") + "/") or fnmatchcase(path, glob.rstrip("/") + "/*")
+        fnmatchcase(path, variant)
+        or path.startswith(variant.rstrip("/") + "/")
+        or fnmatchcase(path, variant.rstrip("/") + "/*")
         for glob in scope
+        for variant in _zero_folder_variants(glob)
     )
+
+
+def _zero_folder_variants(glob: str) -> list[str]:
+    """The glob with each of its `**/` kept or left out (fnmatch's `*` already spans folders)."""
+    pieces = glob.split("**/")
+    if len(pieces) == 1 or len(pieces) > MAX_GLOBSTARS + 1:
+        return [glob]
+    joins = itertools.product(("**/", ""), repeat=len(pieces) - 1)
+    return ["".join(p + j for p, j in zip(pieces, (*chosen, ""), strict=True)) for chosen in joins]
 
 
 def _outside_scope(evidence: ChangeEvidence, scope: Sequence[str]) -> CheckResult | None:

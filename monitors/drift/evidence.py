@@ -2,25 +2,20 @@
 
 `build_evidence` turns a forge's answer (commit messages, per-file stats and patches) into a
 `ChangeEvidence`; `summary_text` renders it as the short text that is embedded and scored against the
-objective. The diff is untrusted agent output: it is only sliced with regular expressions, never run.
-
-Names come from the unified diff two ways, as `git diff` itself shows them:
-- hunk headers (`@@ -10,4 +10,6 @@ def prepare_body(self):`): the enclosing function or class of a
-  change, i.e. a name the change touches;
-- added and removed definition lines (`+def test_x(`, `-class Foo:`): names the change adds or drops.
-A removed test is a test definition removed from a test file and not added back in the same change
-request (a rename or move is not a removal).
+objective. The names in the diff (definitions touched, added, removed; tests removed; skip markers
+added) are read by monitors.drift.diff_names. A removed test is a test definition removed and not added
+back in the same change request (a rename or move is not a removal).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from monitors.contracts.forge import ChangeEvidence, FileStat, MergeRequestInfo
+from monitors.drift.diff_names import diff_names, is_test_path
 from monitors.drift.text import clean_message, subject
 
 MAX_FILES = 50  # files kept in the record (largest churn first); totals always count every file
@@ -35,43 +30,6 @@ SUMMARY_SUBJECTS = 3  # commit subjects in the scored summary (the newest, the f
 SUMMARY_FILES = 2
 SUMMARY_NAMES = 4
 
-_DIFF_FILE = re.compile(r"^diff --git a/(?P<old>\S+) b/(?P<new>\S+)")
-_NEW_PATH = re.compile(r"^\+\+\+ (?:b/)?(?P<path>\S+)")
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
-# Definitions in the languages agents mostly write: Python, JS/TS, Go, Rust, Ruby, Java-ish classes.
-_DEFINITION = re.compile(
-    r"^\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\(\w+\))?\s+)?(?:async\s+)?"
-    r"(?:def|class|function|func|fn|interface|struct|trait|enum|module)\s+"
-    r"(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-)
-# JS/TS test blocks: it("does x", ...), test('y', ...), describe("z", ...).
-_JS_TEST = re.compile(r"""^\s*(?P<kind>it|test|describe)\s*\(\s*(?P<q>["'`])(?P<name>[^"'`]{1,120})(?P=q)""")
-_NO_SPACE = re.compile(r"\s+")
-_SKIP_MARKERS = re.compile(
-    r"@pytest\.mark\.(?:skip|skipif|xfail)\b|@unittest\.skip|\bpytest\.skip\(|\bself\.skipTest\("
-    r"|\b(?:it|test|describe)\.skip\(|\bx(?:it|describe|test)\(|@Disabled\b|@Ignore\b|\bt\.Skip(?:Now)?\("
-    r"|#\[ignore\]"
-)
-_TEST_PATH = (
-    "test_*.py",
-    "*_test.py",
-    "tests/*",
-    "*/tests/*",
-    "test/*",
-    "*/test/*",
-    "testing/*",
-    "*/testsuite/*",
-    "*__tests__/*",
-    "*.test.[jt]s",
-    "*.test.[jt]sx",
-    "*.spec.[jt]s",
-    "*.spec.[jt]sx",
-    "*_test.go",
-    "*Test.java",
-    "*_spec.rb",
-    "conftest.py",
-    "*/conftest.py",
-)
 # Files that change without anyone deciding anything about the code: lockfiles and generated manifests.
 LOCKFILES = (
     "*.lock",
@@ -85,131 +43,9 @@ LOCKFILES = (
 )
 
 
-def is_test_path(path: str) -> bool:
-    """A path that holds tests by the usual conventions of Python, JS/TS, Go, Java and Ruby."""
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in _TEST_PATH)
-
-
-def is_test_name(name: str) -> bool:
-    return name.startswith(("test_", "Test", "test")) or name.endswith(("_test", "Test", "Tests"))
-
-
 def is_lockfile(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in LOCKFILES)
-
-
-@dataclass
-class _DiffNames:
-    touched: dict[str, None] = field(default_factory=dict)  # ordered sets
-    added: dict[str, None] = field(default_factory=dict)
-    removed: dict[str, None] = field(default_factory=dict)
-    removed_tests: dict[str, None] = field(default_factory=dict)
-    removed_code: set[str] = field(default_factory=set)  # definitions removed from non-test files
-    added_tests: set[str] = field(default_factory=set)
-    skips_added: dict[str, None] = field(default_factory=dict)
-    # Per file, the removed and the added text with all whitespace dropped: equal means reformatting.
-    removed_text: dict[str, list[str]] = field(default_factory=dict)
-    added_text: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def format_only(self) -> bool:
-        """Some lines changed, and in every file only whitespace or line breaks did."""
-        paths = self.removed_text.keys() | self.added_text.keys()
-        return bool(paths) and all(
-            "".join(self.removed_text.get(p, [])) == "".join(self.added_text.get(p, [])) for p in paths
-        )
-
-
-def diff_names(patches: Iterable[tuple[str, str]]) -> _DiffNames:
-    """Names from (path, unified diff) pairs; a whole `git diff` may come as one ("", text) pair."""
-    out = _DiffNames()
-    for start_path, patch in patches:
-        walker = _SkipWalker(out, start_path)
-        for line in patch.splitlines():
-            if m := _DIFF_FILE.match(line):
-                walker = _SkipWalker(out, m["new"])
-            elif line.startswith("+++ "):
-                if (m := _NEW_PATH.match(line)) and m["path"] != "/dev/null":
-                    walker.path = m["path"]
-            elif line.startswith("--- "):
-                continue
-            elif m := _HUNK.match(line):
-                walker.enter(_definition(m["context"]), added=False)
-                if name := _definition(m["context"]):
-                    out.touched.setdefault(name)
-            elif line.startswith(("+", "-")):
-                _added_or_removed(out, walker.path, line[0] == "+", line[1:])
-                if line[0] == "+":
-                    walker.line(line[1:], added=True)
-            elif line.startswith(" "):
-                walker.line(line[1:], added=False)
-    return out
-
-
-class _SkipWalker:
-    """Finds skip markers added to tests that already existed (a skip on a brand-new test is a choice).
-
-    A marker decorator is held until the next definition: kept when that definition is existing code
-    (a context line or the hunk's enclosing function), dropped when it is added with the marker. A skip
-    call in a function body counts when the function itself is not new.
-    """
-
-    def __init__(self, out: _DiffNames, path: str) -> None:
-        self.out, self.path = out, path
-        self.current_added: bool | None = None  # the enclosing definition, None when unknown
-        self.pending: list[str] = []
-
-    def enter(self, name: str | None, *, added: bool) -> None:
-        if name is None:
-            return
-        if not added:
-            for marker in self.pending:
-                self.out.skips_added.setdefault(f"{self.path}: {marker}")
-        self.pending = []
-        self.current_added = added
-
-    def line(self, code: str, *, added: bool) -> None:
-        name = _definition(code)
-        if name is not None:
-            self.enter(name, added=added)
-            return
-        if not (added and is_test_path(self.path) and _SKIP_MARKERS.search(code)):
-            return
-        stripped = code.strip()[:80]
-        if stripped.startswith(("# ", "// ")):
-            return  # a commented-out marker disables nothing
-        if stripped.startswith(("@", "#[")):
-            self.pending.append(stripped)
-        elif self.current_added is False:
-            self.out.skips_added.setdefault(f"{self.path}: {stripped}")
-
-
-def _definition(code: str) -> str | None:
-    if m := _DEFINITION.match(code):
-        return m["name"]
-    if m := _JS_TEST.match(code):
-        return f"{m['kind']}: {m['name'].strip()}"
-    return None
-
-
-def _added_or_removed(out: _DiffNames, path: str, added: bool, code: str) -> None:
-    (out.added_text if added else out.removed_text).setdefault(path, []).append(_NO_SPACE.sub("", code))
-    name = _definition(code)
-    if name is None:
-        return
-    is_test = is_test_path(path) and (is_test_name(name) or name.startswith(("it: ", "test: ", "describe: ")))
-    if added:
-        out.added.setdefault(name)
-        if is_test:
-            out.added_tests.add(name)
-    else:
-        out.removed.setdefault(name)
-        if is_test:
-            out.removed_tests.setdefault(f"{path}::{name}")
-        elif not is_test_path(path):
-            out.removed_code.add(name)
 
 
 # Name pieces too common to tie a test to the code it tests.
@@ -258,7 +94,7 @@ def build_evidence(
         removed_tests = []
     # Deleted test files count as removed tests even when the forge sent no patch for them.
     removed_tests += [f"{f.path} (file deleted)" for f in files if f.status == "deleted" and is_test_path(f.path)]
-    by_churn = sorted(files, key=lambda f: (-(f.additions or 0) - (f.deletions or 0), f.path))
+    by_churn = sorted(files, key=_largest_first)
     kept_commits = [clean_message(c)[:MAX_MESSAGE_CHARS] for c in commits][-MAX_COMMITS:]
     final = clean_message(final_commit if final_commit is not None else (commits[-1] if commits else ""))
     return ChangeEvidence(
@@ -276,7 +112,7 @@ def build_evidence(
         removed_tests=tuple(dict.fromkeys(removed_tests))[:MAX_NAMES],
         skips_added=tuple(names.skips_added)[:MAX_NAMES],
         patch_complete=patch_complete,
-        format_only=patch_complete and names.format_only,
+        format_only=patch_complete and names.format_only(f.path for f in files),
         files_read=files_read,
     )
 
@@ -354,9 +190,7 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         final_commit=second.final_commit,
         commits=(*first.commits, *second.commits)[-MAX_COMMITS:],
         commit_count=first.commit_count + second.commit_count,
-        files=tuple(sorted(files.values(), key=lambda f: (-(f.additions or 0) - (f.deletions or 0), f.path)))[
-            :MAX_FILES
-        ],
+        files=tuple(sorted(files.values(), key=_largest_first))[:MAX_FILES],
         file_count=first.file_count + second.file_count,
         additions=first.additions + second.additions,
         deletions=first.deletions + second.deletions,
@@ -369,6 +203,10 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         format_only=first.format_only and second.format_only,
         files_read=first.files_read and second.files_read,
     )
+
+
+def _largest_first(f: FileStat) -> tuple[int, str]:
+    return (-f.churn, f.path)
 
 
 def _merged(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:

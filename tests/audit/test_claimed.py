@@ -68,11 +68,17 @@ CASES = [
         FULL_LOOKUP, FLIGHTS, ("say", "Travel insurance has been added to your reservation.")), (), [3]),
     ("the cancelled reservation is another one", talk(
         OTHER_LOOKUP, CANCEL, ("say", "Reservation S61CZX has been successfully cancelled.")), TOOLS, [3]),
+    ("a claim in markdown emphasis: no cancel call", talk(
+        LOOKUP, ("say", "Your reservation **FQ8APE** has been **cancelled**. You will get a refund.")), TOOLS, [2]),
+    ("a claim in a markdown code span: no baggage call", talk(
+        LOOKUP, FLIGHTS, ("say", "I've `added` *two* checked bags to your reservation.")), TOOLS, [3]),
     ("no call of the family at all (unchanged)", talk(
         LOOKUP, ("say", "Your reservation has been successfully cancelled.")), TOOLS, [2]),
     ("must not fire: both the flights and the baggages calls came first", talk(
         LOOKUP, BUSINESS, BAGS,
         ("say", "Your reservation has been updated to business class and 2 bags added.")), TOOLS, []),
+    ("must not fire: the emphasised claim that the cancel call did", talk(
+        LOOKUP, CANCEL, ("say", "Your reservation has been **cancelled**.")), TOOLS, []),
     ("must not fire: the bags through update_reservation_baggages", talk(
         LOOKUP, BAGS, ("say", "Two checked bags have been added to your reservation.")), TOOLS, []),
     ("must not fire: the flight cancelled with its reservation", talk(

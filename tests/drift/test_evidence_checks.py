@@ -6,7 +6,8 @@ import pytest
 
 from monitors.contracts.forge import ChangeEvidence, FileStat
 from monitors.drift.checks import in_scope, parse_scope, run_checks
-from monitors.drift.evidence import build_evidence, is_test_path, merge_evidence, removes_a_feature, summary_text
+from monitors.drift.diff_names import is_test_path
+from monitors.drift.evidence import build_evidence, merge_evidence, removes_a_feature, summary_text
 from tests.drift.diffs import (
     ADD_ONE_DELETE_THREE,
     BUMP_AND_REFACTOR,

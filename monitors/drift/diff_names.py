@@ -1,0 +1,234 @@
+"""Names in a unified diff: what a change request's patch touches, adds, drops, and which tests it disables.
+
+Names come from the diff two ways, as `git diff` itself shows them:
+- hunk headers (`@@ -10,4 +10,6 @@ def prepare_body(self):`): the enclosing function or class of a
+  change, i.e. a name the change touches;
+- added and removed definition lines (`+def test_x(`, `-class Foo:`): names the change adds or drops.
+A test is a definition in a test file named like one (`test_x`, `TestX`, `it("...")`), or any
+definition under a test attribute (`@Test`, `#[test]`, `[Fact]`), where test names follow no rule.
+
+The diff is untrusted agent output: it is only sliced with regular expressions, never run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+_DIFF_FILE = re.compile(r"^diff --git a/(?P<old>\S+) b/(?P<new>\S+)")
+_NEW_PATH = re.compile(r"^\+\+\+ (?:b/)?(?P<path>\S+)")
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
+# Definitions in the languages agents mostly write: Python, JS/TS, Go, Rust, Ruby, and the classes of
+# Java, Kotlin and C# (whose modifiers come first: `public final class Foo`).
+_DEFINITION = re.compile(
+    r"^\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\(\w+\))?\s+)?"
+    r"(?:(?:public|protected|private|internal|static|final|abstract|sealed|open|data|partial)\s+)*(?:async\s+)?"
+    r"(?:def|class|function|func|fn|interface|struct|trait|enum|module)\s+"
+    r"(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+)
+# Methods of Java, Kotlin, C# and Scala, read only in their files: a return type (or `fun`) then the
+# name and its parameters. Statements that look alike (`return foo(`, `new Foo(`) are left out.
+_MEMBER_FILES = (".java", ".kt", ".kts", ".cs", ".scala", ".groovy")
+_MEMBER = re.compile(
+    r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*"
+    r"(?:(?:public|protected|private|internal|static|final|abstract|synchronized|native|default|override|open"
+    r"|suspend|async|virtual|sealed|inline)\s+)*"
+    r"(?:fun\s+(?:<[^>]*>\s*)?|(?!(?:return|new|throw|else|case|await|yield|assert|if|while|for|switch|catch|do)\b)"
+    r"[\w$.<>\[\]?,]+\s+)(?P<name>[A-Za-z_$][\w$]*)\s*\("
+)
+# JS/TS test blocks: it("does x", ...), test('y', ...), describe("z", ...), also skipped or focused
+# (`it.skip(`, `xit(`): the same test, so turning `it(` into `it.skip(` removes no test.
+_JS_TEST = re.compile(
+    r"""^\s*[xf]?(?P<kind>it|test|describe)(?:\.(?:skip|only|todo|concurrent|failing))?\s*\(\s*"""
+    r"""(?P<q>["'`])(?P<name>[^"'`]{1,120})(?P=q)"""
+)
+# Attributes that make the next definition a test whatever its name (JUnit, Rust, xUnit/NUnit/MSTest).
+_TEST_ATTRIBUTE = re.compile(
+    r"^\s*(?:@(?:Test|ParameterizedTest|RepeatedTest|TestFactory|TestTemplate)\b|#\[(?:\w+::)*test\]"
+    r"|\[(?:Fact|Theory|Test|TestCase|TestMethod)\b)"
+)
+_NO_SPACE = re.compile(r"\s+")
+_SKIP_MARKERS = re.compile(
+    r"@pytest\.mark\.(?:skip|skipif|xfail)\b|@unittest\.skip|\bpytest\.skip\(|\bself\.skipTest\("
+    r"|\b(?:it|test|describe)\.skip\(|\bx(?:it|describe|test)\(|@Disabled\b|@Ignore\b|\b\w+\.Skip(?:f|Now)?\("
+    r"|#\[ignore\b|\[(?:Fact|Theory)\([^)]*\bSkip\s*=|\[Ignore\b"
+)
+# Rust tests live beside the code they test (`mod tests` in src/lib.rs): a skip there counts too.
+_TESTS_BESIDE_CODE = (".rs",)
+_TEST_PATH = (
+    "test_*.py",
+    "*_test.py",
+    "tests/*",
+    "*/tests/*",
+    "test/*",
+    "*/test/*",
+    "spec/*",
+    "*/spec/*",
+    "testing/*",
+    "*/testsuite/*",
+    "*__tests__/*",
+    "*.Tests/*",
+    "*.test.[jt]s",
+    "*.test.[jt]sx",
+    "*.test.[cm]js",
+    "*.spec.[jt]s",
+    "*.spec.[jt]sx",
+    "*.spec.[cm]js",
+    "*.e2e-spec.ts",
+    "*_test.go",
+    "*Test.java",
+    "*Tests.java",
+    "*Test.kt",
+    "*Tests.kt",
+    "*Test.cs",
+    "*Tests.cs",
+    "*Test.php",
+    "*Tests.swift",
+    "*_spec.rb",
+    "conftest.py",
+    "*/conftest.py",
+)
+
+
+def is_test_path(path: str) -> bool:
+    """A path that holds tests by the usual conventions of Python, JS/TS, Go, JVM, .NET, PHP and Ruby."""
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in _TEST_PATH)
+
+
+def is_test_name(name: str) -> bool:
+    return name.startswith(("test_", "Test", "test")) or name.endswith(("_test", "Test", "Tests"))
+
+
+@dataclass
+class DiffNames:
+    touched: dict[str, None] = field(default_factory=dict)  # ordered sets
+    added: dict[str, None] = field(default_factory=dict)
+    removed: dict[str, None] = field(default_factory=dict)
+    removed_tests: dict[str, None] = field(default_factory=dict)
+    removed_code: set[str] = field(default_factory=set)  # definitions removed from non-test files
+    added_tests: set[str] = field(default_factory=set)
+    skips_added: dict[str, None] = field(default_factory=dict)
+    # Per file, the removed and the added text with all whitespace dropped: equal means reformatting.
+    removed_text: dict[str, list[str]] = field(default_factory=dict)
+    added_text: dict[str, list[str]] = field(default_factory=dict)
+    # (path, added): a test attribute seen on that side, waiting for the definition it marks.
+    test_attribute: set[tuple[str, bool]] = field(default_factory=set)
+
+    def format_only(self, paths: Iterable[str]) -> bool:
+        """Some lines changed, and in every file only whitespace or line breaks did, `paths` among them: a
+        changed file with no changed lines (binary, renamed, mode changed) changed more than formatting."""
+        changed = self.removed_text.keys() | self.added_text.keys()
+        return (
+            bool(changed)
+            and all(p in changed for p in paths)
+            and all("".join(self.removed_text.get(p, [])) == "".join(self.added_text.get(p, [])) for p in changed)
+        )
+
+
+def diff_names(patches: Iterable[tuple[str, str]]) -> DiffNames:
+    """Names from (path, unified diff) pairs; a whole `git diff` may come as one ("", text) pair."""
+    out = DiffNames()
+    for start_path, patch in patches:
+        walker = _SkipWalker(out, start_path)
+        for line in patch.splitlines():
+            if m := _DIFF_FILE.match(line):
+                walker = _SkipWalker(out, m["new"])
+            elif line.startswith("+++ "):
+                if (m := _NEW_PATH.match(line)) and m["path"] != "/dev/null":
+                    walker.path = m["path"]
+            elif line.startswith("--- "):
+                continue
+            elif m := _HUNK.match(line):
+                name = definition(m["context"], walker.path)
+                walker.enter(name, added=False)
+                if name:
+                    out.touched.setdefault(name)
+            elif line.startswith(("+", "-")):
+                _added_or_removed(out, walker.path, line[0] == "+", line[1:])
+                if line[0] == "+":
+                    walker.line(line[1:], added=True)
+            elif line.startswith(" "):
+                walker.line(line[1:], added=False)
+    return out
+
+
+class _SkipWalker:
+    """Finds skip markers added to tests that already existed (a skip on a brand-new test is a choice).
+
+    A marker decorator is held until the next definition: kept when that definition is existing code
+    (a context line or the hunk's enclosing function), dropped when it is added with the marker. A skip
+    call in a function body counts when the function itself is not new, and so does a test turned into
+    a skipped one in place (`it(` removed, `it.skip(` added).
+    """
+
+    def __init__(self, out: DiffNames, path: str) -> None:
+        self.out, self.path = out, path
+        self.current_added: bool | None = None  # the enclosing definition, None when unknown
+        self.pending: list[str] = []
+
+    def enter(self, name: str | None, *, added: bool) -> None:
+        if name is None:
+            return
+        if not added:
+            for marker in self.pending:
+                self.out.skips_added.setdefault(f"{self.path}: {marker}")
+        self.pending = []
+        self.current_added = added
+
+    def line(self, code: str, *, added: bool) -> None:
+        marker = added and _SKIP_MARKERS.search(code) is not None and self._holds_tests()
+        name = definition(code, self.path)
+        if name is not None:
+            if marker and f"{self.path}::{name}" in self.out.removed_tests:
+                self.out.skips_added.setdefault(f"{self.path}: {code.strip()[:80]}")
+            self.enter(name, added=added)
+            return
+        if not marker:
+            return
+        stripped = code.strip()[:80]
+        if stripped.startswith(("# ", "// ")):
+            return  # a commented-out marker disables nothing
+        if stripped.startswith(("@", "#[", "[")):
+            self.pending.append(stripped)
+        elif self.current_added is False:
+            self.out.skips_added.setdefault(f"{self.path}: {stripped}")
+
+    def _holds_tests(self) -> bool:
+        return is_test_path(self.path) or self.path.endswith(_TESTS_BESIDE_CODE)
+
+
+def definition(code: str, path: str = "") -> str | None:
+    """The name a line of code defines (a JS/TS test block as "it: name"), or None."""
+    if m := _DEFINITION.match(code):
+        return m["name"]
+    if m := _JS_TEST.match(code):
+        return f"{m['kind']}: {m['name'].strip()}"
+    if path.endswith(_MEMBER_FILES) and (m := _MEMBER.match(code)):
+        return m["name"]
+    return None
+
+
+def _added_or_removed(out: DiffNames, path: str, added: bool, code: str) -> None:
+    (out.added_text if added else out.removed_text).setdefault(path, []).append(_NO_SPACE.sub("", code))
+    if _TEST_ATTRIBUTE.match(code):
+        out.test_attribute.add((path, added))
+    name = definition(code, path)
+    if name is None:
+        return
+    marked = (path, added) in out.test_attribute
+    out.test_attribute.discard((path, added))
+    named_like_a_test = is_test_name(name) or name.startswith(("it: ", "test: ", "describe: "))
+    is_test = marked or (is_test_path(path) and named_like_a_test)
+    if added:
+        out.added.setdefault(name)
+        if is_test:
+            out.added_tests.add(name)
+    else:
+        out.removed.setdefault(name)
+        if is_test:
+            out.removed_tests.setdefault(f"{path}::{name}")
+        elif not is_test_path(path):
+            out.removed_code.add(name)
