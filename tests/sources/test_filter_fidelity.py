@@ -17,6 +17,7 @@ from monitors.contracts.source import CostFilter, ObservationQuery, ScoreCountQu
 from monitors.sources.langfuse_events import _count_query
 from monitors.sources.langfuse_metrics import FILTER_COLUMNS, V1_DIMENSIONS, V2_DIMENSIONS, metrics_filter
 from monitors.sources.langfuse_v2 import observation_filter
+from tests.events.test_source_scores import DAY, serve, source_for
 from tests.fakes.langfuse_events_endpoints import SCORE_ROW_KEYS
 from tests.fakes.langfuse_filter_rules import (
     OBSERVATION_COLUMNS,
@@ -86,6 +87,13 @@ def test_the_score_count_query_fits_both_score_views(view_name: str, version: st
     assert {d["field"] for d in query["dimensions"]} <= set(view.dimensions) - view.high_cardinality
     for cond in query["filters"]:
         assert metrics_column(check_single_filter(cond), view) == cond["column"]
+
+
+def test_no_evaluators_means_no_score_count_request() -> None:
+    # The server refuses `any of []` (stringOptionsFilter refines the list to be non-empty).
+    with serve() as fake:
+        assert source_for(fake).score_counts(ScoreCountQuery(DAY, ())) == []
+        assert not [r for r in fake.requests if "metrics" in r.path]
 
 
 # -- the fake's lists are the server's ------------------------------------------------------------
