@@ -9,7 +9,8 @@ Setup: the same project key pair as every other read (Project settings > API key
   observations (`traceId any of`), 100 traces per request.
 - `score_counts` is one Metrics v2 query per score view (`scores-numeric` holds numeric and boolean
   scores, `scores-categorical` the rest), grouped by score name and trace name: the denominators of
-  the failure shares, at a cost that does not grow with trace volume.
+  the failure shares, at a cost that does not grow with trace volume. Its range reaches a day back,
+  for the trace-name join, and a filter on the score's own time keeps the window (`_count_query`).
 - On a server without these routes (404) the legacy reads are used: `GET /api/public/v2/scores`
   (paged, `operator`/`value` for numeric), Metrics v1 for the counts, `GET /api/public/traces/{id}` for
   trace names.
@@ -176,6 +177,8 @@ class ScoreReads:
 
     # -- denominators ------------------------------------------------------------------------------
     def score_counts(self, query: ScoreCountQuery) -> list[ScoreCount]:
+        if not query.names:
+            return []  # nothing to count, and the server refuses an empty `any of` list (400)
         views = ["scores-numeric", *(["scores-categorical"] if query.categorical else [])]
         counts: dict[tuple[str, str], int] = {}
         for view in views:
@@ -207,12 +210,26 @@ class ScoreReads:
 
 
 def _count_query(view: str, query: ScoreCountQuery) -> dict[str, Any]:
+    """Scores per (name, trace name) whose own timestamp is in [start, end).
+
+    The server reads `traceName` through a join with the trace, and that join keeps only traces that
+    also started within [fromTimestamp, toTimestamp] (queryBuilder.ts, buildJoins). With the window as
+    the range, a score of a trace started before the window (the hour before, on an hourly run) would
+    not be counted, and the failure share would look higher than it is. So the range reaches back
+    TRACE_LOOKBACK for the trace, and the score's own time (the view's `timestamp`) keeps the window,
+    end excluded: `toTimestamp` is inclusive, and a score at the edge would count in two windows.
+    """
+    window = query.window
     return {
         "view": view,
         "dimensions": [{"field": "name"}, {"field": "traceName"}],
         "metrics": [{"measure": "count", "aggregation": "count"}],
-        "filters": [{"column": "name", "operator": "any of", "value": sorted(query.names), "type": "stringOptions"}],
-        "fromTimestamp": _iso(query.window.start),
-        "toTimestamp": _iso(query.window.end),
+        "filters": [
+            {"column": "name", "operator": "any of", "value": sorted(query.names), "type": "stringOptions"},
+            {"column": "timestamp", "operator": ">=", "value": _iso(window.start), "type": "datetime"},
+            {"column": "timestamp", "operator": "<", "value": _iso(window.end), "type": "datetime"},
+        ],
+        "fromTimestamp": _iso(window.start - TRACE_LOOKBACK),
+        "toTimestamp": _iso(window.end),
         "config": {"row_limit": 1000},
     }

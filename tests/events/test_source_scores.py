@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,12 +10,12 @@ import pytest
 from monitors.contracts.errors import SourceError
 from monitors.contracts.findings import RunWindow
 from monitors.contracts.records import MalformedRecord
-from monitors.contracts.scores import parse_score, score_to_row
+from monitors.contracts.scores import ScoreCount, parse_score, score_to_row
 from monitors.contracts.source import ScoreCountQuery, ScoreQuery
 from monitors.events.tally import cover, untallied
 from monitors.sources.langfuse import LangfuseSource
 from monitors.support.retry import RetryPolicy
-from tests.events.data import LAST_DAY, PROJECT, at, daily_scores, trace
+from tests.events.data import LAST_DAY, PROJECT, at, daily_scores, score, trace
 from tests.fakes.langfuse_server import FakeLangfuse
 
 DAY = RunWindow(at(LAST_DAY, 0), at(LAST_DAY, 0) + timedelta(days=1))
@@ -70,6 +71,23 @@ def test_an_older_server_is_read_through_the_legacy_routes_with_the_same_result(
             assert {"/api/public/v2/scores", "/api/public/metrics"} <= paths
     assert results[0] == results[1]
     assert len(results[0][0]) == 4 and {agent for _, agent, _ in results[0][0]} == {"fixer", "triage-bot"}
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_each_score_counts_once_in_the_hour_of_its_own_timestamp(legacy: bool) -> None:
+    # The score views read the trace name through a join that keeps only traces started within the
+    # query's range (queryBuilder.ts buildJoins), and that range's end is inclusive. A score whose
+    # trace began in the hour before (trace 004 starts 00:57, its score is at 01:01) and one exactly at
+    # 01:00 must each count once, in the hour of the score.
+    edge = replace(score("relevance", "fixer", LAST_DAY, 3, 0.8), id="edge", timestamp=at(LAST_DAY, 1))
+    scores = [s for s in daily_scores() if s.name == "relevance" and s.trace_name == "fixer"] + [edge]
+    rows = [o for n in range(100) for o in trace("fixer", LAST_DAY, n)]
+    hours = [RunWindow(at(LAST_DAY, h), at(LAST_DAY, h + 1)) for h in (0, 1)]
+    with FakeLangfuse(rows, served_scores=[score_to_row(s) for s in scores], legacy_only=legacy) as fake:
+        source = source_for(fake)
+        counted = [source.score_counts(ScoreCountQuery(hour, ("relevance",))) for hour in hours]
+    expected = [[ScoreCount("relevance", "fixer", sum(h.start <= s.timestamp < h.end for s in scores))] for h in hours]
+    assert counted == expected
 
 
 @pytest.mark.parametrize(

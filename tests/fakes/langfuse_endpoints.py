@@ -88,6 +88,8 @@ def v2_observations(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
     limit = _int(request, "limit", 50, 1, 1000)
     groups = [g for g in (request.param("fields") or "core,basic").split(",") if g in V2_GROUP_NAMES]
     expand = set((request.param("expandMetadata") or "").split(",")) - {""}
+    for bound in ("fromStartTime", "toStartTime"):
+        _opt_ts(request, bound)  # the query schema checks both, with or without a JSON filter
     text = request.param("filter")
     if text is not None:  # the JSON filter takes precedence over every fixed filter param
         conditions = parse_filter(text)

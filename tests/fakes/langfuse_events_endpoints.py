@@ -15,7 +15,15 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.langfuse_endpoints import Handler, Reply, _legacy, _v2, v1_metrics, v1_observations, v2_metrics
-from tests.fakes.langfuse_filters import BadRequest, parse_ts
+from tests.fakes.langfuse_filter_rules import check_dimensions, metrics_view
+from tests.fakes.langfuse_filters import (
+    BadRequest,
+    InvalidRequest,
+    NotServedByFake,
+    metrics_predicate,
+    parse_bound,
+    parse_ts,
+)
 
 if TYPE_CHECKING:
     from tests.fakes.langfuse_server import FakeLangfuse, RecordedRequest
@@ -183,45 +191,48 @@ def legacy_scores(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
     return Reply(200, {"data": rows[(page - 1) * limit : page * limit], "meta": meta})
 
 
-def _score_view_rows(fake: FakeLangfuse, query: dict[str, Any]) -> list[dict[str, Any]]:
-    dims = [d.get("field") for d in query.get("dimensions") or []]
-    if any(d not in ("name", "traceName", "dataType", "environment") for d in dims):
-        raise BadRequest(f"dimensions {dims} not served by the fake's score views")
-    start, end = parse_ts(query.get("fromTimestamp")), parse_ts(query.get("toTimestamp"))
+# Score-view dimension (or time dimension) -> key of the joined score row the fake evaluates.
+SCORE_ROW_KEYS = {d: d for d in ("name", "traceName", "dataType", "environment", "timestamp")}
+
+
+def _score_view_rows(fake: FakeLangfuse, query: dict[str, Any], version: str = "v2") -> list[dict[str, Any]]:
+    """Counts per dimension of a score view; dimensions and filters checked against the server's
+    declaration of that view for the API version asked (langfuse_filter_rules.json). Both time bounds
+    are inclusive. A query that reads the trace (traceName) joins it, and the join keeps only scores
+    whose trace also started within [from, to] (queryBuilder.ts buildJoins)."""
+    view = metrics_view(query["view"], version)
+    dims = [d.get("field") for d in query.get("dimensions") or [] if isinstance(d, dict)]
+    check_dimensions(dims, view, query, version)
+    if any(d not in SCORE_ROW_KEYS for d in dims):
+        raise NotServedByFake(f"the fake's score views group by {sorted(SCORE_ROW_KEYS)} only, not {dims}")
+    keep = metrics_predicate(query.get("filters"), view, SCORE_ROW_KEYS)
+    columns = {f.get("column") for f in query.get("filters") or [] if isinstance(f, dict)}
+    joins_trace = bool(view.trace_joined & {*dims, *columns})
+    start, end = parse_bound(query.get("fromTimestamp")), parse_bound(query.get("toTimestamp"))
     counts: dict[tuple[Any, ...], int] = {}
     for row in fake.served_scores:
-        if row["dataType"] not in SCORE_VIEWS[query["view"]] or not start <= parse_ts(row["timestamp"]) < end:
+        if row["dataType"] not in SCORE_VIEWS[query["view"]] or not start <= parse_ts(row["timestamp"]) <= end:
             continue
-        trace = fake.traces.get(str(_trace_of(row)), {})
-        full = {**row, "traceName": trace.get("name")}
-        if not all(_score_filter_holds(full, f) for f in query.get("filters") or []):
+        trace = fake.traces.get(str(_trace_of(row)))
+        if joins_trace and (trace is None or not start <= parse_ts(trace["timestamp"]) <= end):
+            continue
+        full = {**row, "traceName": (trace or {}).get("name")}
+        if not keep(full):
             continue
         key = tuple(full.get(d) for d in dims)
         counts[key] = counts.get(key, 0) + 1
-    return [{**dict(zip(dims, key, strict=True)), "count_count": n} for key, n in sorted(counts.items(), key=str)]
+    # ClickHouse's UInt64 count reaches JSON as a string, as in the observations view.
+    return [{**dict(zip(dims, key, strict=True)), "count_count": str(n)} for key, n in sorted(counts.items(), key=str)]
 
 
-def _score_filter_holds(row: dict[str, Any], flt: Any) -> bool:
-    if not isinstance(flt, dict) or flt.get("column") not in ("name", "traceName", "environment", "dataType"):
-        raise BadRequest(f"invalid filter: {flt!r}")
-    actual, op, value = row.get(flt["column"]), flt.get("operator"), flt.get("value")
-    if op == "any of":
-        return actual in value
-    if op == "none of":
-        return actual not in value
-    if op == "=":
-        return actual == value
-    raise BadRequest(f"operator {op!r} not served by the fake's score views")
-
-
-def _metrics_with_scores(fallback: Handler) -> Handler:
+def _metrics_with_scores(fallback: Handler, version: str) -> Handler:
     def handler(fake: FakeLangfuse, request: RecordedRequest) -> Reply:
         try:
             query = json.loads(request.param("query") or "")
         except ValueError:
-            raise BadRequest("query must be JSON") from None
+            raise InvalidRequest("Invalid JSON in query parameter") from None
         if isinstance(query, dict) and query.get("view") in SCORE_VIEWS:
-            return Reply(200, {"data": _score_view_rows(fake, query)})
+            return Reply(200, {"data": _score_view_rows(fake, query, version)})
         return fallback(fake, request)
 
     return handler
@@ -244,6 +255,6 @@ EVENT_ROUTES: list[tuple[str, str, bool, Handler]] = [
     ("GET", "/api/public/v3/scores", True, _v2(v3_scores)),
     ("GET", "/api/public/v2/scores", True, _legacy(legacy_scores)),
     ("GET", "/api/public/observations", True, _legacy(v1_observations_by_level)),
-    ("GET", "/api/public/v2/metrics", True, _v2(_metrics_with_scores(v2_metrics))),
-    ("GET", "/api/public/metrics", True, _legacy(_metrics_with_scores(v1_metrics))),
+    ("GET", "/api/public/v2/metrics", True, _v2(_metrics_with_scores(v2_metrics, "v2"))),
+    ("GET", "/api/public/metrics", True, _legacy(_metrics_with_scores(v1_metrics, "v1"))),
 ]

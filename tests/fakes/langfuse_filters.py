@@ -1,5 +1,5 @@
-"""Filter and aggregation rules of the fake Langfuse, written from the API notes and the server source
-(not from our client).
+"""How the fake Langfuse evaluates filters and Metrics queries, written from the API notes and the server
+source (not from our client). Which filters it accepts at all is langfuse_filter_rules.py's job.
 
 Rows here are *full* Observations v2 rows as the fake stores them (every field group present). Time
 works as on the server: a bound in a request is parsed by `z.coerce.date()` (a JS Date: milliseconds)
@@ -12,13 +12,21 @@ clickhouse-filter.ts). Metrics v2 treats `toTimestamp` as inclusive
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-
-class BadRequest(Exception):
-    """The request would get a 400 from Langfuse."""
+from tests.fakes.langfuse_filter_rules import (
+    BadRequest,
+    InvalidRequest,
+    MetricsView,
+    NotServedByFake,
+    check_dimensions,
+    check_filter_list,
+    metrics_column,
+    metrics_view,
+    observation_column,
+)
 
 
 def to_ms(dt: datetime) -> datetime:
@@ -45,100 +53,101 @@ def parse_bound(value: Any) -> datetime:
     return parse_ts(value)
 
 
-# Filter column -> key in the stored row.
-COLUMNS = {
-    "id": "id",
-    "type": "type",
-    "name": "name",
-    "traceId": "traceId",
-    "startTime": "startTime",
-    "endTime": "endTime",
-    "environment": "environment",
-    "level": "level",
-    "userId": "userId",
-    "sessionId": "sessionId",
-    "isRootObservation": "isRootObservation",
-    "traceName": "traceName",
-    "tags": "tags",
+# Observations v2 filter column -> key in the stored row: the columns the fake can evaluate. Each is a
+# column the server filters on (tests/sources/test_filter_fidelity.py checks that).
+ROW_KEYS = {
+    **{c: c for c in ("id", "type", "name", "traceId", "startTime", "endTime", "environment", "level")},
+    **{c: c for c in ("statusMessage", "version", "userId", "sessionId", "parentObservationId", "traceName")},
+    **{c: c for c in ("isRootObservation", "tags", "totalCost", "model", "metadata")},
     "traceTags": "tags",
-    "totalCost": "totalCost",
-    "model": "model",
     "providedModelName": "model",
+}
+# Metrics observations-view dimension (or time dimension) -> key in the stored row.
+METRIC_ROW_KEYS = {
+    **{d: d for d in ("id", "traceId", "environment", "parentObservationId", "isRootObservation", "type")},
+    **{d: d for d in ("name", "level", "version", "userId", "sessionId", "tags", "release", "traceName")},
+    "providedModelName": "model",
+    "start_time": "startTime",
     "metadata": "metadata",
 }
 
+Row = Mapping[str, Any]
+Predicate = Callable[[Row], bool]
 
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if left is None:
-        return False
-    ops = {
-        "=": lambda: left == right,
-        ">": lambda: left > right,
-        "<": lambda: left < right,
-        ">=": lambda: left >= right,
-        "<=": lambda: left <= right,
-        "<>": lambda: left != right,
-    }
-    if op not in ops:
-        raise BadRequest(f"operator {op!r} not valid here")
-    return bool(ops[op]())
+_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
+    "=": lambda a, v: a == v,
+    "contains": lambda a, v: v in a,
+    "does not contain": lambda a, v: v not in a,
+    "starts with": lambda a, v: a.startswith(v),
+    "ends with": lambda a, v: a.endswith(v),
+}
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, v: a == v,
+    "<>": lambda a, v: a != v,
+    ">": lambda a, v: a > v,
+    "<": lambda a, v: a < v,
+    ">=": lambda a, v: a >= v,
+    "<=": lambda a, v: a <= v,
+}
 
 
-def condition_holds(row: Mapping[str, Any], cond: Any) -> bool:
-    """One element of the JSON `filter` (or a Metrics `filters` entry) evaluated on a stored row."""
-    if not isinstance(cond, Mapping) or cond.get("column") not in COLUMNS:
-        raise BadRequest(f"invalid filter: {cond!r}")
-    kind, op, value = cond.get("type"), cond.get("operator"), cond.get("value")
-    actual = row.get(COLUMNS[cond["column"]])
+def _holds(cond: Mapping[str, Any], actual: Any) -> bool:
+    """A checked filter (check_single_filter) evaluated on the stored value it reads."""
+    kind, op, value = cond["type"], cond["operator"], cond["value"]
+    if kind == "null":
+        return (actual in (None, "")) == (op == "is null")
+    if kind == "stringObject":
+        inner = actual.get(cond["key"]) if isinstance(actual, Mapping) else None
+        return inner is not None and _STRING_OPS[op](str(inner), value)
+    if actual is None:
+        return kind == "stringOptions" and op == "none of"
+    if kind == "string":
+        return _STRING_OPS[op](str(actual), value)
+    if kind in ("number", "boolean"):
+        return bool(_ORDER_OPS[op](actual, value))
     if kind == "datetime":
-        return _compare(op, parse_ts(actual) if actual else None, parse_bound(value))
-    if kind in ("string", "number", "boolean"):
-        return _compare(op, actual, value)
-    if kind in ("stringOptions", "categoryOptions"):
-        if op not in ("any of", "none of") or not isinstance(value, list):
-            raise BadRequest(f"invalid options filter: {cond!r}")
+        return bool(_ORDER_OPS[op](parse_ts(actual), parse_ts(value)))
+    if kind == "stringOptions":
         return (actual in value) == (op == "any of")
     if kind == "arrayOptions":
-        have = set(actual or [])
-        if op == "any of":
-            return bool(have & set(value))
-        if op == "all of":
-            return set(value) <= have
-        if op == "none of":
-            return not have & set(value)
-        raise BadRequest(f"invalid array filter: {cond!r}")
-    if kind == "stringObject":
-        if not cond.get("key"):
-            raise BadRequest("stringObject filters need a key")
-        inner = (actual or {}).get(cond["key"])
-        return _compare(op, None if inner is None else str(inner), value)
-    if kind == "null":
-        if op not in ("is null", "is not null"):
-            raise BadRequest(f"invalid null filter: {cond!r}")
-        return (actual is None) == (op == "is null")
-    raise BadRequest(f"unknown filter type {kind!r}")
+        have, wanted = set(actual or []), set(value)
+        return {"any of": bool(have & wanted), "all of": wanted <= have, "none of": not have & wanted}[op]
+    raise NotServedByFake(f"the fake does not evaluate {kind} filters")
 
 
-def parse_filter(text: str) -> list[Any]:
+def _reading(cond: Mapping[str, Any], key: str | None, column: str) -> Predicate:
+    if key is None:
+        raise NotServedByFake(f"the fake does not evaluate filters on {column!r}")
+    if cond["type"] in ("numberObject", "categoryOptions", "positionInTrace"):
+        raise NotServedByFake(f"the fake does not evaluate {cond['type']} filters")
+    return lambda row: _holds(cond, row.get(key))
+
+
+def parse_filter(text: str) -> list[Mapping[str, Any]]:
+    """The Observations v2 JSON `filter`, every condition checked as the server checks it (schema,
+    then column): one refused condition fails the whole request, before any row is read."""
     try:
         conditions = json.loads(text)
     except ValueError:
-        raise BadRequest("filter is not JSON") from None
-    if not isinstance(conditions, list):
-        raise BadRequest("filter must be a JSON array")
-    return conditions
+        raise InvalidRequest("Invalid JSON in filter parameter") from None
+    checked = check_filter_list(conditions)
+    for cond in checked:
+        column = observation_column(cond)
+        _reading(cond, ROW_KEYS.get(column), column)
+    return checked
 
 
-# Metrics (observations view): dimension field -> stored key. userId etc. are rejected by v2.
-METRIC_DIMENSIONS = {
-    "traceName": "traceName",
-    "providedModelName": "model",
-    "environment": "environment",
-    "tags": "tags",
-    "type": "type",
-    "name": "name",
-}
-HIGH_CARDINALITY = {"id", "traceId", "userId", "sessionId", "parentObservationId"}
+def condition_holds(row: Row, cond: Mapping[str, Any]) -> bool:
+    """One condition of a list parse_filter accepted, evaluated on a stored row."""
+    return _holds(cond, row.get(ROW_KEYS[observation_column(cond)]))
+
+
+def metrics_predicate(filters: Any, view: MetricsView, row_keys: Mapping[str, str]) -> Predicate:
+    """A Metrics query's `filters` as one test on a stored row (`row_keys`: what each dimension reads)."""
+    checked = check_filter_list([] if filters is None else filters)
+    targets = [metrics_column(c, view) for c in checked]
+    tests = [_reading(c, row_keys.get(t), t) for c, t in zip(checked, targets, strict=True)]
+    return lambda row: all(test(row) for test in tests)
 
 
 def _floor(ts: datetime, granularity: str) -> datetime:
@@ -153,16 +162,18 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _checked(query: Any, *, legacy: bool) -> tuple[list[str], dict[str, str], datetime, datetime, str | None, int]:
-    """Validate a Metrics query object the way the server's zod schema would (the parts we use)."""
+def _checked(query: Any, *, legacy: bool) -> tuple[list[str], Predicate, datetime, datetime, str | None, int]:
+    """Validate a Metrics query object the way the server would (the parts we use): its dimensions
+    and filters against the observations view of the API version asked."""
     if not isinstance(query, Mapping) or query.get("view") != "observations":
         raise BadRequest("the fake serves view=observations only")
+    view = metrics_view("observations", view_version(legacy))
     dims = [d.get("field") for d in query.get("dimensions") or [] if isinstance(d, Mapping)]
-    allowed = {**METRIC_DIMENSIONS, **({"userId": "userId"} if legacy else {})}
+    check_dimensions(dims, view, query, view_version(legacy))
     for dim in dims:
-        if dim not in allowed:
-            hint = " (high cardinality)" if dim in HIGH_CARDINALITY else ""
-            raise BadRequest(f"dimension {dim!r} is not allowed{hint}")
+        if dim not in METRIC_ROW_KEYS:
+            raise NotServedByFake(f"the fake does not group by {dim!r}")
+    keep = metrics_predicate(query.get("filters"), view, METRIC_ROW_KEYS)
     start, end = parse_bound(query.get("fromTimestamp")), parse_bound(query.get("toTimestamp"))
     if end <= start:
         raise BadRequest("toTimestamp must be after fromTimestamp")
@@ -170,7 +181,11 @@ def _checked(query: Any, *, legacy: bool) -> tuple[list[str], dict[str, str], da
     row_limit = int((query.get("config") or {}).get("row_limit", 100))
     if not 1 <= row_limit <= 1000:
         raise BadRequest("row_limit must be within 1..1000")
-    return dims, allowed, start, end, granularity, row_limit
+    return dims, keep, start, end, granularity, row_limit
+
+
+def view_version(legacy: bool) -> str:
+    return "v1" if legacy else "v2"
 
 
 def metrics_range(query: Any) -> tuple[datetime, datetime]:
@@ -183,15 +198,15 @@ def run_metrics(rows: list[Mapping[str, Any]], query: Any, *, legacy: bool) -> l
 
     `count_count` comes back as a string (ClickHouse UInt64 is serialised as a JSON string), the cost
     as a number."""
-    dims, allowed, start, end, granularity, row_limit = _checked(query, legacy=legacy)
+    dims, keep, start, end, granularity, row_limit = _checked(query, legacy=legacy)
     groups: dict[tuple[Any, ...], list[float]] = {}
     for row in rows:
         ts = parse_ts(row["startTime"])
-        if not (start <= ts <= end) or not all(condition_holds(row, f) for f in query.get("filters") or []):
+        if not (start <= ts <= end) or not keep(row):
             continue
         key = (
             _floor(ts, granularity) if granularity else None,
-            *(json.dumps(row.get(allowed[d])) for d in dims),
+            *(json.dumps(row.get(METRIC_ROW_KEYS[d])) for d in dims),
         )
         acc = groups.setdefault(key, [0.0, 0])
         acc[0] += float(row.get("totalCost") or 0)

@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from monitors.contracts.records import Observation
 from tests.fakes.langfuse_endpoints import ROUTES
 from tests.fakes.langfuse_events_endpoints import EVENT_ROUTES
-from tests.fakes.langfuse_filters import BadRequest
+from tests.fakes.langfuse_filters import BadRequest, InvalidRequest, NotServedByFake
 from tests.fakes.langfuse_limits import Budget, rate_limited
 from tests.fakes.langfuse_reply import Reply
 from tests.fakes.langfuse_rows import stored_row, traces_of
@@ -242,6 +242,10 @@ class _Handler(BaseHTTPRequestHandler):
                     return handler(self.fake, request)
                 except BadRequest as exc:
                     return bad_request(exc)
+                except NotServedByFake as exc:
+                    return Reply(
+                        501, {"message": f"not served by the fake Langfuse: {exc}", "error": "NotServedByFake"}
+                    )
         return Reply(404, {"message": "Not found", "error": "LangfuseNotFoundError"})
 
     def _send(self, reply: Reply) -> None:
@@ -258,7 +262,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def bad_request(exc: BadRequest) -> Reply:
-    """The server's 400 for a failed zod validation: `error` is the list of zod issues
-    (web/src/features/public-api/server/withMiddlewares.ts)."""
+    """The server's 400s (web/src/features/public-api/server/withMiddlewares.ts): a failed zod
+    validation lists its issues in `error`; an InvalidRequestError names itself there."""
+    if isinstance(exc, InvalidRequest):
+        return Reply(400, {"message": str(exc), "error": "InvalidRequestError"})
     issue = {"code": "custom", "message": str(exc), "path": []}
     return Reply(400, {"message": "Invalid request data", "error": [issue]})

@@ -67,11 +67,16 @@ def test_time_bounds_are_cut_to_the_millisecond(fake: FakeLangfuse) -> None:
 
 
 def test_naive_timestamps_are_a_400_whose_error_is_a_list_of_issues(fake: FakeLangfuse) -> None:
-    # web/src/features/public-api/server/withMiddlewares.ts: a ZodError becomes
-    # {"message": "Invalid request data", "error": [issues]}.
-    response = get(fake, V2_OBS, filter=window_filter("2026-11-20T09:00:00", "2026-11-20T11:00:00Z"))
+    # web/src/features/public-api/types/observations.ts: fromStartTime is stringDateTime (an offset is
+    # required), checked whether or not a JSON filter is sent; withMiddlewares.ts turns the ZodError
+    # into {"message": "Invalid request data", "error": [issues]}.
+    window = window_filter("2026-11-20T09:00:00Z", "2026-11-20T11:00:00Z")
+    response = get(fake, V2_OBS, fromStartTime="2026-11-20T09:00:00", filter=window)
     assert response.status_code == 400
     assert response.json()["message"] == "Invalid request data" and isinstance(response.json()["error"], list)
+    # A time inside the JSON filter is z.coerce.date() (packages/shared/src/interfaces/filters.ts): a
+    # JS Date takes a naive time (as the server's local time; the fake reads UTC), so no 400 there.
+    assert get(fake, V2_OBS, filter=window_filter("2026-11-20T09:00:00", "2026-11-20T11:00:00Z")).status_code == 200
 
 
 def test_metrics_to_timestamp_is_inclusive_and_counts_are_strings(fake: FakeLangfuse) -> None:
