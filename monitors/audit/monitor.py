@@ -8,12 +8,13 @@ with fewer than `min_tool_calls` calls are skipped and counted, except that the 
 agent says (conversation loops, claims, monologue) still run when there is enough of it. Each check
 yields at most one finding per session (dedupe key `session:check`) with the wasted steps and what
 they cost. Checks listed in `alert_checks` (default loop and runaway) are sent right away; the rest
-are INFO for the weekly report. Per-agent tool-call counts are kept in ctx.state to judge what is
-"usual" for runaway chains. The plan-divergence score is written back to Langfuse as a trace score
-when `plan.write_score` is on.
+are INFO for the weekly report. Per-agent tool-call counts, one per session, are kept in ctx.state
+to judge what is "usual" for runaway chains (monitors/audit/usual.py). The plan-divergence score is
+written back to Langfuse as a trace score when `plan.write_score` is on.
 
-A session that straddles the window edge is audited on the part inside the window; the dedupe key
-keeps the next run from alerting twice about the same session and check.
+A session that straddles the window edge is audited by both runs (the second reads it whole, back to
+`session_lookback`); the dedupe key keeps the second from alerting twice about the same session and
+check, and the usual counts take the session once, at its latest count.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from monitors.audit.report import build_finding
 from monitors.audit.sequence import Session, Waste, build_session, excerpt, numbered_steps
 from monitors.audit.spool import SessionSpool
 from monitors.audit.text import compile_patterns
+from monitors.audit.usual import HISTORY_KEY, MAX_AGENTS, UsualCounts
 from monitors.contracts.findings import Finding, RunWindow, Severity
 from monitors.contracts.monitor import RunContext
 from monitors.contracts.records import Observation
@@ -49,6 +51,7 @@ from monitors.contracts.source import ObservationQuery, Score
 
 __all__ = [
     "CHECKS",
+    "HISTORY_KEY",
     "BacktrackConfig",
     "ErrorStormConfig",
     "LoopConfig",
@@ -58,8 +61,6 @@ __all__ = [
     "ToolSequenceConfig",
     "ToolSequenceMonitor",
 ]
-HISTORY_KEY = "agent_tool_calls"  # ctx.state: {agent: [recent tool-call counts]}
-MAX_AGENTS = 500  # agent names come from traces; bound the state
 MAX_TOOL_NAMES = 200  # tool names kept per agent for the claims check
 _FIELDS = frozenset({"core", "basic", "io", "usage", "metadata", "trace_context"})
 
@@ -98,7 +99,7 @@ class ToolSequenceMonitor:
         query = ObservationQuery(
             window=window, types=("TOOL", "GENERATION"), fields=_FIELDS, expand_metadata=(plan_key,)
         )
-        history = _load_history(ctx)
+        history = UsualCounts(ctx.state.get(HISTORY_KEY))
         talk = self.config.conversation
         self._similarity = (
             conversation.EmbeddingSimilarity(talk.embedding_model, cache=ctx.embedding_cache)
@@ -114,11 +115,11 @@ class ToolSequenceMonitor:
             for key in spool.session_keys(active_since=ctx.window.start):
                 session = build_session(key, spool.observations(key), plan_key=plan_key, agent_key=agent_key)
                 yield from self._session(ctx, session, history)
-        ctx.state.put(HISTORY_KEY, history)
+        ctx.state.put(HISTORY_KEY, history.to_json())
         if self._similarity is not None and self._similarity.loaded:
             ctx.count("audit.replies_embedded", self._similarity.embedded)
 
-    def _session(self, ctx: RunContext, session: Session, history: dict[str, list[int]]) -> Iterable[Finding]:
+    def _session(self, ctx: RunContext, session: Session, history: UsualCounts) -> Iterable[Finding]:
         if len(session.calls) < self.config.min_tool_calls:
             # Too few calls to judge the calls, but a short session can still talk in circles or claim
             # work it did not do: what the agent says is read whenever there is enough of it.
@@ -132,8 +133,8 @@ class ToolSequenceMonitor:
         if count > self.config.max_calls_per_session:
             ctx.count("audit.calls_not_audited", count - self.config.max_calls_per_session)
             session.calls = session.calls[: self.config.max_calls_per_session]
-        findings = list(self._audit(ctx, session, count, history.get(session.agent, [])))
-        _remember(history, session.agent, count, self.config.runaway.history_size)
+        findings = list(self._audit(ctx, session, count, history.past(session.agent, session.key)))
+        history.remember(session.agent, session.key, count, self.config.runaway.history_size)
         return findings
 
     def _audit(self, ctx: RunContext, session: Session, count: int, past: list[int]) -> Iterator[Finding]:
@@ -346,16 +347,3 @@ def _plan_score(trace_id: str, name: str, value: float, ctx: RunContext) -> Scor
     # Deterministic id: a rerun overwrites the score instead of adding another.
     sid = hashlib.sha256(f"{trace_id}:{name}".encode()).hexdigest()[:32]
     return Score(id=sid, trace_id=trace_id, name=name, value=value, timestamp=ctx.now)
-
-
-def _load_history(ctx: RunContext) -> dict[str, list[int]]:
-    raw = ctx.state.get(HISTORY_KEY)
-    if not isinstance(raw, dict):
-        return {}
-    return {str(k): [int(c) for c in v if isinstance(c, int)] for k, v in raw.items() if isinstance(v, list)}
-
-
-def _remember(history: dict[str, list[int]], agent: str, count: int, size: int) -> None:
-    if agent not in history and len(history) >= MAX_AGENTS:
-        return
-    history[agent] = [*history.get(agent, []), count][-size:]

@@ -4,8 +4,10 @@ Each tool call carries the tokens and cost of the model turns that led to it (th
 the previous tool call), so a check can say what its wasted steps cost. Arguments get a normalized
 text and an exact-repeat key: `args_sha1` from metadata when the producer recorded one (the converter
 does, because its stored arguments are cut at 500 characters), otherwise a hash of the canonical
-JSON of the arguments. Times flagged `time_synthetic` in metadata are dropped, so checks fall back to
-step distances instead of reasoning about invented seconds.
+JSON of the arguments, where JSON text inside a string (OpenAI-style `"arguments": "{...}"` logged raw)
+is read as JSON, so spacing and key order do not make two calls differ. Times flagged
+`time_synthetic` in metadata are dropped, so checks fall back to step distances instead of reasoning
+about invented seconds.
 
 Each call has a role: an `action` (a real tool call), a `message` (a reply to the user: tau-bench's
 `respond`, OpenHands' `message`/`finish`, or any TOOL whose metadata says `kind: message`) or a `note`
@@ -31,28 +33,59 @@ _SPACE = re.compile(r"\s+")
 MESSAGE_TOOLS = frozenset({"respond", "message", "reply", "send_message", "say", "finish"})
 NOTE_TOOLS = frozenset({"think"})
 ACTION, MESSAGE, NOTE = "action", "message", "note"
+# JSON text inside a string is compared by what it says: at most this long, this deep, this many times
+# nested (a JSON string holding JSON text again).
+MAX_JSON_TEXT = 20_000
+MAX_JSON_DEPTH = 20
+MAX_DECODES = 2
 _NUMBERED = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s+(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
-def _canonical(value: Any) -> Any:
+def _canonical(value: Any, decodes: int = MAX_DECODES) -> Any:
     # @observe records {"args": [...], "kwargs": {...}}: the call is the same either way.
     if isinstance(value, Mapping) and set(value) <= {"args", "kwargs"} and value:
         args, kwargs = value.get("args") or [], value.get("kwargs") or {}
         if not args and isinstance(kwargs, Mapping):
-            return _canonical(kwargs)
+            return _canonical(kwargs, decodes)
         if not kwargs and isinstance(args, list) and len(args) == 1:
-            return _canonical(args[0])
+            return _canonical(args[0], decodes)
     if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): _canonical(v, decodes) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
+        return [_canonical(v, decodes) for v in value]
     if isinstance(value, str):
-        return _SPACE.sub(" ", value).strip()
+        decoded = _json_inside(value) if decodes > 0 else None
+        return _SPACE.sub(" ", value).strip() if decoded is None else _canonical(decoded, decodes - 1)
     return value
 
 
+def _json_inside(text: str) -> dict | list | None:
+    """The object or array a string holds as JSON text (OpenAI-style `"arguments": "{\"q\": 1}"`), so
+    spacing and key order do not make two calls differ; None for any other string. Untrusted input:
+    only short texts are parsed, and only shallow results kept."""
+    stripped = text.strip()
+    if len(stripped) > MAX_JSON_TEXT or stripped[:1] + stripped[-1:] not in ("{}", "[]"):
+        return None
+    try:
+        value = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict | list) and _shallow(value) else None
+
+
+def _shallow(value: Any) -> bool:
+    """No deeper than MAX_JSON_DEPTH, checked without recursion (the text may nest a thousand levels)."""
+    level: list[Any] = [value]
+    for _ in range(MAX_JSON_DEPTH):
+        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v) if isinstance(c, dict | list)]
+        if not level:
+            return True
+    return False
+
+
 def normalize_args(value: Any) -> str:
-    """Canonical text of tool arguments: sorted keys, collapsed whitespace, unwrapped @observe input."""
+    """Canonical text of tool arguments: sorted keys, collapsed whitespace, unwrapped @observe input,
+    JSON text inside a string read as JSON."""
     canon = _canonical(value)
     if isinstance(canon, str):
         return canon

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-_DIFF_FILE = re.compile(r"^diff --git a/(?P<old>\S+) b/(?P<new>\S+)")
-_NEW_PATH = re.compile(r"^\+\+\+ (?:b/)?(?P<path>\S+)")
+from monitors.drift.diff_paths import git_paths, new_path
+
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
 # Definitions in the languages agents mostly write: Python, JS/TS, Go, Rust, Ruby, and the classes of
 # Java, Kotlin and C# (whose modifiers come first: `public final class Foo`).
@@ -134,11 +134,12 @@ def diff_names(patches: Iterable[tuple[str, str]]) -> DiffNames:
     for start_path, patch in patches:
         walker = _SkipWalker(out, start_path)
         for line in patch.splitlines():
-            if m := _DIFF_FILE.match(line):
-                walker = _SkipWalker(out, m["new"])
+            if line.startswith("diff --git "):
+                if paths := git_paths(line):
+                    walker = _SkipWalker(out, paths[1])
             elif line.startswith("+++ "):
-                if (m := _NEW_PATH.match(line)) and m["path"] != "/dev/null":
-                    walker.path = m["path"]
+                if path := new_path(line):
+                    walker.path = path
             elif line.startswith("--- "):
                 continue
             elif m := _HUNK.match(line):

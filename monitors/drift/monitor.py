@@ -12,9 +12,10 @@ Traces that cannot be checked become INFO findings with the reason.
 Between runs, per change request (the store's drift_changes table, monitors.drift.cache): the head
 last judged with its evidence, scores and scored traces. An unchanged change request costs one forge
 request and no scoring; a run that meets only traces already judged reads nothing. In the run state:
-per repository the recent pairs (the scoring background), per agent its recent change sizes (the
-`too_large` baseline), and traces whose change request a forge failed to serve, retried by the next
-runs. When a forge fails for every change request the run fails (SourceError) so the watermark stays.
+per repository the recent pairs (the scoring background), per agent the latest size of each of its
+recent change requests (the `too_large` baseline: a change request pushed five times counts once), and
+traces whose change request a forge failed to serve, retried by the next runs. When a forge fails for
+every change request the run fails (SourceError) so the watermark stays.
 
 numpy, torch and sentence-transformers are imported only when there is something to score.
 """
@@ -47,7 +48,7 @@ from monitors.drift.candidates import (
     parse_mr_ref,
     to_pending,
 )
-from monitors.drift.checks import CheckResult, parse_scope, run_checks, updated_history
+from monitors.drift.checks import CheckResult, parse_scope, run_checks, updated_history, usual_sizes
 from monitors.drift.coherence import COHERENCE_THRESHOLD, commit_coherence
 from monitors.drift.config import EVIDENCE, GoalDriftConfig, did_text, score_id
 from monitors.drift.evidence import evidence_of, summary_text
@@ -56,7 +57,7 @@ from monitors.drift.forges import FORGE_NAMES, fetch_changes
 from monitors.drift.pool import PairKey, Scored, score_with_history
 from monitors.drift.verdict import Verdict
 
-CHURN_PREFIX = "churn:"  # ctx.state key per agent: lines changed by its recent change requests
+CHURN_PREFIX = "churn:"  # ctx.state key per agent: lines changed by each of its recent change requests
 _FIELDS = frozenset({"core", "basic", "metadata", "trace_context"})
 
 
@@ -69,7 +70,7 @@ class _Judged:
     refs: list[TraceRef]
     evidence: ChangeEvidence
     entry: CachedChange
-    new_head: bool  # not judged at this head before: counts towards the agent's usual size
+    new_head: bool  # not judged at this head before: its cached scores do not hold
 
 
 class GoalDriftMonitor:
@@ -305,14 +306,16 @@ class GoalDriftMonitor:
         checks: tuple[CheckResult, ...] = ()
         if self.config.checks:
             agent_key = f"{CHURN_PREFIX}{ref.agent or 'unknown'}"
-            usual = [int(x) for x in ctx.state.get(agent_key) or [] if isinstance(x, int | float)]
+            stored = ctx.state.get(agent_key)
+            usual = usual_sizes(stored, j.mr.cache_key)
             # A string may arrive JSON-encoded (SDK v5): as_text decodes it; a list is taken as it is.
             raw_scope = as_text(ref.scope) if isinstance(ref.scope, str) else ref.scope
             scope = parse_scope(raw_scope) or self.config.scope_of(j.mr.repo)
             objective = as_text(ref.objective)
             checks = tuple(run_checks(objective, j.evidence, files_known=files_known, scope=scope, usual_churn=usual))
-            if files_known and j.new_head:
-                ctx.state.put(agent_key, updated_history(usual, j.evidence.additions + j.evidence.deletions))
+            history = updated_history(stored, j.mr.cache_key, j.evidence.additions + j.evidence.deletions)
+            if files_known and history is not None:
+                ctx.state.put(agent_key, history)
         cosine = None
         if method not in (EVIDENCE, "cosine") and scored.score < threshold:
             cosine = self._cosine(ctx, as_text(ref.objective), j.evidence.final_commit)

@@ -98,7 +98,7 @@ def test_runaway_against_the_agents_usual_count():
     (runaway,) = findings
     assert runaway.kind == "runaway" and runaway.severity is Severity.CRITICAL  # 24 wasted >= 10
     assert runaway.evidence["steps"][0] == 7
-    assert state.dirty[HISTORY_KEY]["bot"][-1] == 30
+    assert state.dirty[HISTORY_KEY]["bot"][-1][1] == 30
     findings, _ = run(session_observations("big", names), state=MemoryState())  # no history: no verdict
     assert findings == []
 
