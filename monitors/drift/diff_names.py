@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 
 from monitors.drift.diff_paths import git_paths, new_path
 
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
+_HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+\d+(?:,(?P<new>\d+))? @@ ?(?P<context>.*)$")
 # Definitions in the languages agents mostly write: Python, JS/TS, Go, Rust, Ruby, and the classes of
 # Java, Kotlin and C# (whose modifiers come first: `public final class Foo`).
 _DEFINITION = re.compile(
@@ -133,25 +133,36 @@ def diff_names(patches: Iterable[tuple[str, str]]) -> DiffNames:
     out = DiffNames()
     for start_path, patch in patches:
         walker = _SkipWalker(out, start_path)
+        # Lines of the current hunk still to come, as its header counts them: until they are read, a
+        # line `+++ x` or `--- x` is an added `++ x` or a removed `-- x` (an SQL comment), not a header.
+        old_left = new_left = 0
         for line in patch.splitlines():
-            if line.startswith("diff --git "):
+            in_hunk = old_left > 0 or new_left > 0
+            if line.startswith("diff --git "):  # never a hunk line: those start with +, - or a space
+                old_left = new_left = 0
                 if paths := git_paths(line):
                     walker = _SkipWalker(out, paths[1])
-            elif line.startswith("+++ "):
+            elif not in_hunk and line.startswith("+++ "):
                 if path := new_path(line):
                     walker.path = path
-            elif line.startswith("--- "):
+            elif not in_hunk and line.startswith("--- "):
                 continue
             elif m := _HUNK.match(line):
+                old_left, new_left = int(m["old"] or 1), int(m["new"] or 1)
                 name = definition(m["context"], walker.path)
                 walker.enter(name, added=False)
                 if name:
                     out.touched.setdefault(name)
             elif line.startswith(("+", "-")):
+                if line[0] == "+":
+                    new_left -= 1
+                else:
+                    old_left -= 1
                 _added_or_removed(out, walker.path, line[0] == "+", line[1:])
                 if line[0] == "+":
                     walker.line(line[1:], added=True)
-            elif line.startswith(" "):
+            elif line.startswith(" ") or (in_hunk and not line):  # some tools strip a blank context line
+                old_left, new_left = old_left - 1, new_left - 1
                 walker.line(line[1:], added=False)
     return out
 

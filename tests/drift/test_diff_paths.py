@@ -65,3 +65,37 @@ def test_header_forms() -> None:
     assert new_path('+++ "b/caf\\303\\251.txt"') == "café.txt"
     assert new_path("+++ /dev/null") is None
     assert new_path('+++ "b/bad\\q"') is None
+
+
+# A migration whose removed SQL comment reads `-- drop old index` and a Markdown file whose added line
+# is `++ counter` (diff lines `--- drop old index` and `+++ counter`), then a test removed further on.
+HEADER_LOOKALIKES = (
+    "diff --git a/db/migrate.sql b/db/migrate.sql\n"
+    "--- a/db/migrate.sql\n"
+    "+++ b/db/migrate.sql\n"
+    "@@ -1,3 +1,2 @@\n"
+    "--- drop old index\n"
+    "-DROP INDEX users_email;\n"
+    "+CREATE INDEX users_email_lower ON users (lower(email));\n"
+    "diff --git a/notes.md b/notes.md\n"
+    "--- a/notes.md\n"
+    "+++ b/notes.md\n"
+    "@@ -1,2 +1,3 @@\n"
+    " C++ idioms:\n"
+    "+++ counter\n"
+    "\n"
+    "diff --git a/tests/test_users.py b/tests/test_users.py\n"
+    "--- a/tests/test_users.py\n"
+    "+++ b/tests/test_users.py\n"
+    "@@ -1,2 +0,0 @@\n"
+    "-def test_email_lookup():\n"
+    "-    assert True\n"
+)
+
+
+def test_lines_that_look_like_file_headers_inside_a_hunk_are_content() -> None:
+    names = diff_names([("", HEADER_LOOKALIKES)])
+    assert names.removed_text["db/migrate.sql"][0] == "--dropoldindex"
+    assert names.added_text["notes.md"] == ["++counter"]
+    assert "counter" not in names.added_text  # not taken for a file called `counter`
+    assert list(names.removed_tests) == ["tests/test_users.py::test_email_lookup"]
