@@ -216,6 +216,7 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         "m003_outbox_unconfirmed",
         "m004_drift_changes",
         "m005_pending_scores",
+        "m006_pending_score_sent_at",
     ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0

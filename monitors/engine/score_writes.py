@@ -4,15 +4,27 @@ A score replaces an earlier one only when the server sees it as the same score. 
 list of scores keeps the timestamp each is sent with, and a score sent again with the same id and
 timestamp replaces it: a changed score is sent with the timestamp it was first written with. An older
 server (one object per request) stamps a score with the time of the POST and replaces only a score of
-the same id, name and UTC day, so a changed score first written on an earlier day is deleted before it
-is sent. Either way an unchanged score is not sent again: the store remembers what was written, and when.
+the same id, name and UTC day, so a score it may hold as of an earlier day is deleted before it is sent.
+Either way an unchanged score is not sent again: the store remembers what was written, and when.
+
+Which server it is, a run learns from its first write, a list of one. That score is sent as it is, with
+the timestamp a list-taking server replaces it by, and one that needs no DELETE on either server goes
+first. Only when every score to send may be on the server as of an earlier day is the first of those
+the probe; should the server turn out to take one object, that object lands beside the earlier day's
+copy, and both are deleted and it is sent again (one POST more than deleting first, but no DELETE spent
+on a server that does not need one: Langfuse Cloud's Hobby plan allows about 50 deletions a day).
 
 A write-back can stop part way: a rate-limited project (Langfuse Cloud's smaller plans allow 30 to 100
-API requests a minute), the run's deadline, a server that goes away. So what was written is remembered
-every `REMEMBER_EVERY` scores as it goes, and what was not stays in the store as pending and is sent
-first by the monitor's next run. The run's watermark has moved on by then, so nothing else would send
-it again. Only a run killed outright between a request and the next remember can send a score twice,
-and then only the last few (on a list-taking server, as a replacement of itself).
+API requests a minute), the run's deadline, a server that goes away, a `kill -9`. So what was written is
+remembered every `REMEMBER_EVERY` scores as it goes, and what was not stays in the store as pending and
+is sent first by the monitor's next run. The run's watermark has moved on by then, so nothing else would
+send it again. A score may be on the server without the store knowing it: its answer was lost, or the
+process was killed between the request and the next remember. On a list-taking server it is sent again
+with the timestamp it was queued with, so it replaces itself. For a server that stamps the POST, the
+store notes when each request began, before it is made, one score per request (`sent_at`, only while
+the server is not known to take lists): a score sent on an earlier day and still pending is deleted
+before it is sent again. A run that ends without a kill or failure leaves no such note, so it costs no
+DELETE; a failed request leaves one (it may have arrived), which costs at most one on a later day.
 
 A score the server refuses as invalid is counted (`scores_rejected`) and dropped: sent again it would
 be refused again, and hold back every score behind it.
@@ -73,14 +85,14 @@ def write_back(source: TraceSource, store: Store, monitor: str, scores: Sequence
     scores = [s if s.id in known else replace(s, timestamp=queued_at.get(s.id, _ms(now))) for s in scores]
     queue = [*earlier, *scores]
     fresh = [s for s in queue if known.get(s.id, ("", now))[0] != digests[s.id]]
-    # Scores never written go first: the list of one that finds out what the server takes is then a new
-    # score, which needs no delete on either kind of server.
-    fresh.sort(key=lambda s: s.id in known)
+    sender = _Sender(source, store, known, digests, now, store.scores_maybe_sent(monitor))
+    # Scores the server cannot hold as of another day go first: the list of one that finds out what the
+    # server takes is then harmless on either kind (a new score, or one that replaces itself).
+    fresh.sort(key=sender.held_on_another_day)
     fresh_ids = {s.id for s in fresh}
     # Kept as pending before the first request, so a run killed part way leaves the rest to the next one.
     store.queue_scores(monitor, {s.id: score_to_json(s) for s in scores if s.id in fresh_ids}, now=now)
     store.drop_pending_scores([s.id for s in earlier if s.id not in fresh_ids])  # written after all
-    sender = _Sender(source, store, known, digests, now)
     result = sender.send(fresh)
     result.unchanged = len(queue) - len(fresh)
     if result.rejected:
@@ -111,6 +123,7 @@ class _Sender:
     known: dict[str, tuple[str, datetime]]
     digests: dict[str, str]
     now: datetime
+    maybe_sent: dict[str, datetime]  # pending scores an earlier request may have written: when it began
     refusals: list[str] = field(default_factory=list)
     _unsaved: dict[str, str] = field(default_factory=dict)
     _stamps: dict[str, datetime] = field(default_factory=dict)
@@ -123,8 +136,8 @@ class _Sender:
                     raise MonitorsError("the run's deadline was reached")
                 lists = self.source.score_lists  # None until the first write: a list of one finds out
                 batch = fresh[sent : sent + (SCORES_PER_LIST if lists else 1)]
-                stamped = [replace(s, timestamp=self._stamp(s, lists=bool(lists))) for s in batch]
-                outcome = self.source.write_scores(stamped)
+                stamped = [replace(s, timestamp=self._timestamp(s)) for s in batch]
+                outcome = self.source.write_scores(stamped) if lists else self._send_one(stamped[0], lists)
                 sent += len(batch)
                 result.written += len(batch) - outcome.rejected
                 result.rejected += outcome.rejected
@@ -137,19 +150,35 @@ class _Sender:
         result.pending = len(fresh) - sent
         return result
 
-    def _stamp(self, score: Score, *, lists: bool) -> datetime:
-        """The timestamp to send a score with, deleting the old one first where only that stops a
-        duplicate. Before the first write says what the server takes, a change first written on an
-        earlier day is deleted first too: one DELETE that is right on either server (scores never
-        written go first, so this happens only when a run has nothing new)."""
+    def held_on_another_day(self, score: Score) -> bool:
+        """Whether the server may hold this score as of a UTC day other than today: written then, or sent
+        then by a request whose outcome the store never learnt. A server that stamps the POST would keep
+        today's write as a second score."""
+        days = [self.known[score.id][1]] if score.id in self.known else []
+        days += [self.maybe_sent[score.id]] if score.id in self.maybe_sent else []
+        return any(utc(day).date() != utc(self.now).date() for day in days)
+
+    def _timestamp(self, score: Score) -> datetime:
+        """The timestamp a list-taking server replaces the score by: when it was first written, or queued
+        if it never was (a server that stamps the POST ignores it)."""
         first = self.known.get(score.id, ("", None))[1]
-        if first is None:
-            return score.timestamp  # when it was queued
-        if lists:
-            return first  # the same id and timestamp: the server replaces it
-        if first.date() != utc(self.now).date():
-            self.source.delete_scores([score.id])  # else the new day's write would be a second score
-        return _ms(self.now)
+        return score.timestamp if first is None else first
+
+    def _send_one(self, score: Score, lists: bool | None) -> ScoresWritten:
+        """One score to a server that takes one object (`lists` False), or the list of one that finds out
+        which server this is (None), deleting a copy of another day where only that stops a duplicate."""
+        elsewhere = self.held_on_another_day(score)
+        if elsewhere and lists is False:
+            self.source.delete_scores([score.id])
+        # Noted before the request: a process killed after it leaves the next run this to go by.
+        self.store.mark_scores_sending([score.id], now=self.now)
+        outcome = self.source.write_scores([score])
+        probed_old_server = lists is None and self.source.score_lists is False
+        if elsewhere and probed_old_server and score.id not in outcome.rejected_ids:
+            # It went as one object, stamped today beside the other day's copy: delete both, send it again.
+            self.source.delete_scores([score.id])
+            outcome = self.source.write_scores([score])
+        return outcome
 
     def _written(self, stamped: list[Score], outcome: ScoresWritten) -> None:
         if outcome.rejected_ids:

@@ -6,7 +6,9 @@ list, keep each score's `timestamp` ("to update an existing score, send it again
 timestamp"), and answer 202 when all were accepted or 207 with accepted and rejected counts and the
 errors' messages ("do not automatically retry a 207 batch"). A source's first write sends a list of one
 score; the answer says which server this is for the rest of the run, so an older server costs one
-extra request per run.
+extra request per run. On an older server that score then goes as one object in the same call, stamped
+with the time of the POST: the caller (monitors.engine.score_writes) picks a first score that this
+cannot turn into a second copy, or deletes and sends it again once it knows.
 
 A score the server refuses as invalid (a 400 for one object, a rejection counted in a 207) is reported
 to the caller, not raised: sent again it would fail again, and hold back every score queued behind it.

@@ -47,12 +47,21 @@ def m005_pending_scores(conn: sa.Connection) -> None:
     schema.pending_scores.create(conn, checkfirst=True)
 
 
+def m006_pending_score_sent_at(conn: sa.Connection) -> None:
+    """When a pending score's POST began, so a run killed before remembering it is not a duplicate."""
+    names = {c["name"] for c in sa.inspect(conn).get_columns("pending_scores")}
+    if "sent_at" not in names:  # a store created by m001 or m005 of this version already has it
+        kind = schema.pending_scores.c.sent_at.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE pending_scores ADD COLUMN sent_at {kind}"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
     ("m003_outbox_unconfirmed", m003_outbox_unconfirmed),
     ("m004_drift_changes", m004_drift_changes),
     ("m005_pending_scores", m005_pending_scores),
+    ("m006_pending_score_sent_at", m006_pending_score_sent_at),
 ]
 
 

@@ -154,4 +154,7 @@ pending_scores = sa.Table(
     sa.Column("monitor", sa.String(50), nullable=False, index=True),
     sa.Column("body", sa.Text, nullable=False),  # the score as JSON (monitors.engine.score_writes)
     sa.Column("queued_at", TS, nullable=False),
+    # When a POST of it last began (m006): from then on it may be on the server, as of that UTC day, even
+    # if the run was killed before it could remember it. NULL: never sent.
+    sa.Column("sent_at", TS),
 )

@@ -49,11 +49,30 @@ class ScoreLedger:
 
     def queue_scores(self, monitor: str, bodies: Mapping[str, dict[str, Any]], *, now: datetime) -> None:
         """Keep {score id: score as JSON} of `monitor` as pending until remember_scores says it was written
-        (a newer body for the same id replaces the older one)."""
+        (a newer body for the same id replaces the older one, and keeps its `sent_at`: it may still be on
+        the server)."""
         with self.engine.begin() as conn:
             for score_id, body in bodies.items():
                 values = {"monitor": monitor, "body": json.dumps(body, sort_keys=True), "queued_at": now}
                 _upsert(conn, t.pending_scores, {"id": score_id}, values)
+
+    def mark_scores_sending(self, ids: Iterable[str], *, now: datetime) -> None:
+        """Say that a POST of these pending scores begins at `now`: from then on they may be on the server,
+        even if the process dies before remember_scores."""
+        table, keys = t.pending_scores, list(ids)
+        with self.engine.begin() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                conn.execute(table.update().where(table.c.id.in_(keys[start : start + _CHUNK])).values(sent_at=now))
+
+    def scores_maybe_sent(self, monitor: str) -> dict[str, datetime]:
+        """{score id: when its last POST began} for the pending scores of `monitor` that a run sent but did
+        not see written (it failed, or was killed before remembering them)."""
+        table = t.pending_scores
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(table.c.id, table.c.sent_at).where(table.c.monitor == monitor, table.c.sent_at.is_not(None))
+            )
+            return {row.id: utc(row.sent_at) for row in rows}
 
     def pending_score_counts(self) -> dict[str, int]:
         """{monitor: scores waiting to be written back} for monitors that have any."""

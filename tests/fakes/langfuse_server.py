@@ -31,6 +31,7 @@ import contextlib
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -159,6 +160,11 @@ class FakeLangfuse:
     def requests_to(self, prefix: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def score_copies(self) -> Counter[tuple[str, str]]:
+        """Rows held per score (name, id): more than one is a score that the server's analytics count twice."""
+        with self._lock:
+            return Counter((name, score_id) for _, name, score_id in self.score_rows)
 
     def set_rows(self, observations: Iterable[Observation | Mapping[str, Any]]) -> None:
         self.rows = [stored_row(o, self.project_id) for o in observations]

@@ -166,8 +166,13 @@ def test_a_rerun_on_a_later_day_does_not_write_a_second_score(sqlite_store: Stor
         posts = fake.requests_to("/api/public/scores")
     assert third["scores_written"] == 1
     assert rows == {("2026-11-20", "drift:t2"): 0.9, ("2026-11-21", "drift:t1"): 0.7}
-    # A run that sends asks once with a list of one, which this server refuses; then one object each.
-    assert [isinstance(p.body, list) for p in posts if p.method == "POST"] == [True, False, False, True, False]
+    # A run that sends asks once with a list of one, which this server refuses; then one object each. The
+    # third run's only score is a change from the day before: it goes as it is (no DELETE before the
+    # server is known), lands as one object beside the old copy, and both go before it is sent again.
+    assert [(p.method, isinstance(p.body, list)) for p in posts] == [
+        *[("POST", True), ("POST", False), ("POST", False)],
+        *[("POST", True), ("POST", False), ("DELETE", False), ("POST", False)],
+    ]
 
 
 @pytest.mark.usefixtures("scoring")
