@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from monitors.contracts.errors import ConfigError, UnknownMonitorError
 from monitors.contracts.findings import Severity
 from monitors.contracts.values import Duration
+from monitors.engine.github_settings import GitHubSettings
 from monitors.engine.interpolate import interpolate
 from monitors.engine.metrics_settings import MetricsSettings
 from monitors.engine.problems import pydantic_problems
@@ -75,26 +76,6 @@ class GitLabSettings(Strict):
     token: SecretStr | None = Field(None, description="Read-only API token (use ${GITLAB_TOKEN}).")
     timeout: Duration = "30s"
     offline_file: Path | None = Field(None, description="Read merge requests from a JSON file (demo).")
-
-
-class GitHubSettings(Strict):
-    url: str = Field(
-        "https://api.github.com",
-        description="GitHub API root; GitHub Enterprise Server: https://HOST/api/v3.",
-    )
-    token: SecretStr | None = Field(None, description="Read-only token: pull requests + contents (${GITHUB_TOKEN}).")
-    timeout: Duration = "30s"
-    max_rate_limit_wait: Duration = Field(
-        "60s", description="Wait out a rate limit this long at most; beyond, the PR waits for the next run."
-    )
-    offline_file: Path | None = Field(None, description="Read pull requests from a JSON file (demo).")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http(s) URL such as https://api.github.com")
-        return value.rstrip("/")
 
 
 class StoreSettings(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -78,17 +79,45 @@ def github_factory(settings: Settings) -> Callable[[], Any] | None:
     if gh is None:
         return None
 
+    # A GitHub App's tokens are shared by the run's reader threads: one token for the run, not one each.
+    app_tokens: list[Any] = []
+    app_lock = threading.Lock()
+
+    def auth(retry: RetryPolicy) -> Any:
+        if gh.token is not None:
+            return gh.token.get_secret_value()
+        if gh.app_id is None or gh.installation_id is None or gh.private_key is None:
+            raise ConfigError(
+                "github.token: required to read pull requests (use ${GITHUB_TOKEN}), or a GitHub App: "
+                "github.app_id, github.installation_id and github.private_key"
+            )
+        if not gh.private_key.get_secret_value():
+            raise ConfigError("github.private_key: empty (use ${GITHUB_APP_PRIVATE_KEY})")
+        from monitors.sources.github_app import InstallationTokens
+
+        with app_lock:
+            if not app_tokens:
+                app_tokens.append(
+                    InstallationTokens(
+                        gh.url,
+                        str(gh.app_id),
+                        gh.installation_id,
+                        gh.private_key.get_secret_value(),
+                        timeout=gh.timeout.total_seconds(),
+                        retry=retry,
+                    )
+                )
+            return app_tokens[0]
+
     def build() -> Any:
         from monitors.sources.github import GitHubSource, OfflineGitHub
 
         if gh.offline_file is not None:
             return OfflineGitHub(_beside_config(gh.offline_file, settings))
-        if gh.token is None:
-            raise ConfigError("github.token: required to read pull requests (use ${GITHUB_TOKEN})")
         retry = RetryPolicy(
             max_delay=gh.max_rate_limit_wait.total_seconds(), max_total_wait=gh.max_rate_limit_wait.total_seconds() * 2
         )
-        return GitHubSource(gh.token.get_secret_value(), gh.url, timeout=gh.timeout.total_seconds(), retry=retry)
+        return GitHubSource(auth(retry), gh.url, timeout=gh.timeout.total_seconds(), retry=retry)
 
     return build
 

@@ -1,9 +1,17 @@
 """GitHub pull requests, their commits and changed files, for the goal-drift monitor.
 
-Setup: a fine-grained personal access token (or a GitHub App installation token) with read access to
-"Pull requests" and "Contents" on the repositories the agents push to; set `github.token` through the
-environment. GitHub Enterprise Server: set `github.url` to its API root, e.g.
-https://github.example.com/api/v3 (github.com: https://api.github.com, the default).
+Setup, one of:
+- A GitHub App (where personal tokens are not allowed, or the agents run as an app): create an app
+  with the repository permissions "Pull requests: Read" and "Contents: Read", install it on the
+  organisation (or the repositories) the agents push to, generate a private key, and set
+  `github.app_id`, `github.installation_id` (the number at the end of the installation's settings URL)
+  and `github.private_key` (the .pem, through `${GITHUB_APP_PRIVATE_KEY}`). Every run mints its own
+  short-lived installation tokens (monitors.sources.github_app).
+- A fine-grained personal access token with read access to "Pull requests" and "Contents" on those
+  repositories, as `github.token` through the environment. It must outlive the schedule: an
+  installation token someone minted by hand expires after an hour.
+GitHub Enterprise Server: set `github.url` to its API root, e.g. https://github.example.com/api/v3
+(github.com: https://api.github.com, the default); the app's token endpoint is under the same root.
 
 API reference (spec copy: reference/github-pulls-openapi.json):
 - GET /repos/{owner}/{repo}/pulls/{pull_number}
@@ -31,8 +39,10 @@ Faults:
 - Secondary rate limit (403/429 with `Retry-After`, or a 403 whose message says "secondary rate
   limit"): wait `Retry-After` (60 s when absent, as GitHub advises) within the bound, same give-up.
 - 5xx, timeouts, connection errors: retried with backoff under the policy.
-- 401: `bad_token` (the monitor fails the run when every PR answers it). 404 / other 403: the PR is
-  unverifiable with the cause. The token is sent in the Authorization header only and never logged.
+- 401: `bad_token` (the monitor fails the run when every PR answers it). With a GitHub App the
+  token is replaced and the request tried once more; a fresh token refused fails the run, as does an
+  app whose token cannot be minted (GitHubAppAuthError). 404 / other 403: the PR is unverifiable with
+  the cause. The token is sent in the Authorization header only and never logged.
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from monitors.contracts.forge import (
     ChangeEvidence,
@@ -57,6 +67,7 @@ from monitors.contracts.forge import (
 from monitors.contracts.records import parse_time_or_none
 from monitors.contracts.source import SourceStats
 from monitors.sources.fixtures import read_fixture
+from monitors.sources.github_app import StaticToken
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -73,6 +84,16 @@ _STATUS: dict[str, FileStatus] = {
     "changed": "modified",
     "unchanged": "modified",
 }
+
+
+class TokenSource(Protocol):
+    """Where the Authorization token comes from: StaticToken or github_app.InstallationTokens."""
+
+    def token(self, stats: SourceStats) -> str: ...
+
+    def renew(self, refused: str) -> bool: ...
+
+    def rejected(self) -> MrProblem: ...
 
 
 class _Failure(Exception):
@@ -128,7 +149,7 @@ class GitHubSource:
 
     def __init__(
         self,
-        token: str,
+        token: str | TokenSource,
         url: str = DEFAULT_URL,
         *,
         timeout: float = 10.0,
@@ -138,7 +159,7 @@ class GitHubSource:
         import requests
 
         self.url = url.rstrip("/")
-        self._token = token
+        self._auth: TokenSource = StaticToken(token) if isinstance(token, str) else token
         self.retry = retry or RetryPolicy()
         self.stats = SourceStats()
         self._timeout = timeout
@@ -149,7 +170,6 @@ class GitHubSource:
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": "2022-11-28",
                 "User-Agent": "langfuse-monitors",
-                "Authorization": f"Bearer {token}",
             }
         )
 
@@ -202,10 +222,17 @@ class GitHubSource:
         import requests
 
         budget = RetryBudget(self.retry)
+        renewed = False
         while True:
             wait_hint: float | None = None
+            token = self._auth.token(self.stats)
             try:
-                response = self._session.get(f"{self.url}{path}", params=params, timeout=self._timeout)
+                response = self._session.get(
+                    f"{self.url}{path}",
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=self._timeout,
+                )
             except requests.RequestException as exc:
                 problem = MrProblem("unavailable", f"GitHub unreachable ({type(exc).__name__}) after retries")
             else:
@@ -221,7 +248,10 @@ class GitHubSource:
                     wait_hint = limited
                     problem = MrProblem("unavailable", "GitHub rate limit still exhausted after waiting")
                 elif status == 401:
-                    raise _Failure(MrProblem("bad_token", "GitHub rejected the token (401)"))
+                    if not renewed and self._auth.renew(token):
+                        renewed = True  # an installation token revoked or expired early: one new one
+                        continue
+                    raise _Failure(self._auth.rejected())
                 elif status == 403:
                     raise _Failure(MrProblem("no_access", "the token has no access to this repository (403)"))
                 elif status == 404:

@@ -4,6 +4,7 @@ Endpoints (reference/github-pulls-openapi.json), optionally under an Enterprise 
     GET /repos/{owner}/{repo}/pulls/{n}
     GET /repos/{owner}/{repo}/pulls/{n}/commits?per_page=&page=   (oldest first)
     GET /repos/{owner}/{repo}/pulls/{n}/files?per_page=&page=
+    POST /app/installations/{installation_id}/access_tokens          (GitHub App authentication)
 Lists are paged like GitHub: a `Link` header with rel="next"/"last"/"prev"/"first" when there is more
 than one page; default page size 30, at most 100.
 
@@ -11,29 +12,46 @@ Responses start from the spec's own examples (so every required field is present
 laid over them; a test validates them against the spec. Every request needs `Authorization: Bearer
 <token>` (401 otherwise); `forbidden` repos answer 403; `faults` script errors, rate limits and delays;
 every request is recorded. Rate-limit headers are sent on every answer, as GitHub does.
+
+GitHub App: with `app` set, the token endpoint checks the JWT as GitHub does (RS256 signature by the
+app's key, `iss` the app, `iat` not in the future, `exp` in the future and at most 10 minutes ahead;
+401 otherwise; 404 for an installation the app does not have) and issues installation tokens that
+expire `app.token_lifetime` seconds later by `clock`. The pull endpoints take those tokens until they
+expire (401 after), besides the fixed `token`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import copy
+import functools
 import json
 import re
+import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.fakes.faults import Fault, take_fault
 from tests.fakes.serve import serve
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "reference" / "github-pulls-openapi.json"
 _ROUTE = re.compile(r"^(?P<prefix>/api/v3)?/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<n>\d+)(?P<sub>/commits|/files)?$")
+_TOKEN_ROUTE = re.compile(r"^(?:/api/v3)?/app/installations/(?P<installation>\d+)/access_tokens$")
+JWT_MAX_AHEAD = 600  # GitHub refuses a JWT that expires more than 10 minutes ahead
 
 
 def _examples() -> dict[str, Any]:
@@ -55,6 +73,25 @@ class Recorded:
     query: dict[str, list[str]]
     headers: dict[str, str]
     status: int
+    method: str = "GET"
+
+
+@functools.cache
+def app_key(name: str = "app") -> tuple[str, rsa.RSAPublicKey]:
+    """A test GitHub App's RSA key, one per name per test session: (private PEM, public key)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem.decode("ascii"), key.public_key()
+
+
+@dataclass
+class FakeApp:
+    """A GitHub App the fake knows: its id, the public half of its key, its installations."""
+
+    app_id: str
+    public_key: rsa.RSAPublicKey
+    installations: set[int] = field(default_factory=set)
+    token_lifetime: float = 3600.0
 
 
 def commit(sha: str, message: str, date: str = "2026-03-10T07:00:00Z") -> dict[str, Any]:
@@ -74,9 +111,22 @@ def changed(
 class FakeGitHub:
     """State of the fake server; tests mutate `pulls`, `forbidden`, `faults` between calls."""
 
-    def __init__(self, *, token: str = "ghp_test_token", host: str = "https://github.example.com") -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = "ghp_test_token",
+        host: str = "https://github.example.com",
+        app: FakeApp | None = None,
+        clock: Callable[[], float] = time.time,
+        token_prefix: str = "ghs_",
+    ) -> None:
         self.pulls: dict[tuple[str, int], dict[str, Any]] = {}
         self.token = token
+        self.app = app
+        self.clock = clock
+        self.token_prefix = token_prefix  # what issued tokens start with (a marker to look for in leaks)
+        self.issued: dict[str, float] = {}  # installation token: when it expires
+        self.jwt_refusals: list[str] = []
         self.web = host
         self.forbidden: set[str] = set()
         self.faults: list[Fault] = []
@@ -104,7 +154,7 @@ class FakeGitHub:
             time.sleep(fault.delay)
             body = fault.body if fault.body is not None else json.dumps({"message": f"fault {fault.status}"})
             return fault.status, fault.headers, body
-        if headers.get("authorization") != f"Bearer {self.token}":
+        if not self._authorized(headers.get("authorization", "")):
             return 401, {}, json.dumps({"message": "Bad credentials", "documentation_url": "https://docs.github.com"})
         match = _ROUTE.match(path)
         if not match:
@@ -120,6 +170,63 @@ class FakeGitHub:
         if match["sub"] == "/files":
             return self._page(path, query, [self._file_json(repo, f) for f in pull["files"]], host)
         return 200, {}, json.dumps(self._pull_json(repo, number, pull))
+
+    def _authorized(self, header: str) -> bool:
+        if self.token is not None and header == f"Bearer {self.token}":
+            return True
+        expires = self.issued.get(header.removeprefix("Bearer "))
+        return expires is not None and self.clock() < expires
+
+    def handle_post(self, path: str, headers: dict[str, str]) -> tuple:
+        """The GitHub App token endpoint: an installation token for a valid JWT of the app."""
+        fault = self._take_fault(path)
+        if fault is not None:
+            time.sleep(fault.delay)
+            body = fault.body if fault.body is not None else json.dumps({"message": f"fault {fault.status}"})
+            return fault.status, fault.headers, body
+        match = _TOKEN_ROUTE.match(path)
+        if not match or self.app is None:
+            return 404, {}, json.dumps({"message": "Not Found"})
+        refusal = self._jwt_refusal(headers.get("authorization", ""))
+        if refusal is not None:
+            self.jwt_refusals.append(refusal)
+            return 401, {}, json.dumps({"message": refusal, "documentation_url": "https://docs.github.com"})
+        if int(match["installation"]) not in self.app.installations:
+            return 404, {}, json.dumps({"message": "Not Found"})
+        token = f"{self.token_prefix}{secrets.token_urlsafe(27)}"
+        expires = self.clock() + self.app.token_lifetime
+        with self._lock:
+            self.issued[token] = expires
+        stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"token": token, "expires_at": stamp, "permissions": {"pull_requests": "read", "contents": "read"}}
+        return 201, {}, json.dumps({**body, "repository_selection": "all"})
+
+    def _jwt_refusal(self, header: str) -> str | None:
+        """Why GitHub would refuse this app JWT, or None when it is good."""
+        assert self.app is not None
+        undecodable = "A JSON web token could not be decoded"
+        parts = header.removeprefix("Bearer ").split(".")
+        if not header.startswith("Bearer ") or len(parts) != 3:
+            return undecodable
+        try:
+            head, claims = (json.loads(_unb64(p)) for p in parts[:2])
+            self.app.public_key.verify(
+                _unb64(parts[2]), f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except (ValueError, binascii.Error, InvalidSignature):
+            return undecodable
+        if not isinstance(head, dict) or head.get("alg") != "RS256" or not isinstance(claims, dict):
+            return undecodable
+        iat, exp, now = claims.get("iat"), claims.get("exp"), self.clock()
+        if str(claims.get("iss")) != self.app.app_id:
+            return "'Issuer' claim ('iss') must be the app's id"
+        if not isinstance(iat, int) or iat > now:
+            return "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+        if not isinstance(exp, int) or exp <= now:
+            return "'Expiration time' claim ('exp') must be a numeric value representing the future time"
+        if exp > now + JWT_MAX_AHEAD:
+            return "'Expiration time' claim ('exp') is too far in the future"
+        return None
 
     def _pull_json(self, repo: str, number: int, pull: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(EXAMPLES["pull"])
@@ -173,6 +280,10 @@ class FakeGitHub:
         return 200, headers, json.dumps(items[(page - 1) * per_page : page * per_page])
 
 
+def _unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -183,6 +294,17 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             query = parse_qs(parts.query)
             status, extra, body = state.handle(parts.path, query, headers, self.headers["Host"])
             state.requests.append(Recorded(parts.path, query, headers, status))
+            self._answer(status, extra, body)
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, extra, body = state.handle_post(parts.path, headers)
+            state.requests.append(Recorded(parts.path, {}, headers, status, "POST"))
+            self._answer(status, extra, body)
+
+        def _answer(self, status: int, extra: dict[str, str], body: str) -> None:
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -18,6 +18,9 @@ from click.testing import CliRunner
 from monitors.app.cli.main import cli
 from monitors.contracts.records import Observation
 from monitors.engine import registry
+from tests.fakes import github_server
+from tests.fakes.github_server import FakeApp, FakeGitHub, app_key, changed
+from tests.fakes.github_server import commit as gh_commit
 from tests.fakes.gitlab_server import FakeGitLab, running
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.fakes.webhook_server import Reply, WebhookServer
@@ -31,7 +34,10 @@ SECRETS = {
     "GITLAB_TOKEN": "glpat-SECRET-TOKEN-9012",
     "HOOK_ID": "SECRET-HOOK-ID-3456",
     "PG_PASSWORD": "PG-SECRET-PASSWORD-7890",
+    "GITHUB_APP_PRIVATE_KEY": app_key()[0],
 }
+MINTED = "ghs_SECRET-MINTED-"  # every installation token the fake GitHub issues starts with this
+OTHER_APP_KEY = app_key("another app")[0]
 
 
 @pytest.fixture
@@ -39,6 +45,8 @@ def world(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(registry.MONITORS, "drift", "tests.test_goal_drift_e2e:TopicDriftMonitor")
     gitlab = FakeGitLab(token=SECRETS["GITLAB_TOKEN"])
     gitlab.add_mr("group/app", 20, [commit("bill9", "2026-03-10T06:00:00Z", "Rewrite the billing export")])
+    github = FakeGitHub(token=None, app=FakeApp("4242", app_key()[1], {77}), token_prefix=MINTED)
+    github.add_pull("acme/web", 42, [gh_commit("g42", "Rewrite the billing export")], [changed("billing/export.py")])
     with (
         FakeLangfuse(
             loops(NOW) + _drifting(),
@@ -47,6 +55,7 @@ def world(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) ->
         ) as lf,
         WebhookServer() as hook,
         running(gitlab),
+        github_server.running(github),
     ):
         store_url = postgres_url.replace("postgres@", "postgres:${PG_PASSWORD}@", 1)
         env = {
@@ -58,6 +67,9 @@ def world(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) ->
             "langfuse": {"host": lf.url, "public_key": "${LANGFUSE_PUBLIC_KEY}", "secret_key": "${LANGFUSE_SECRET_KEY}",
                          "max_retries": 0, "query_delay": "0m"},
             "gitlab": {"url": gitlab.url, "token": "${GITLAB_TOKEN}"},
+            "github": {"url": github.url, "app_id": 4242, "installation_id": 77,
+                       "private_key": "${GITHUB_APP_PRIVATE_KEY}"},
+            "monitors": {"drift": {"repositories": {"acme/web": {"forge": "github"}}}},
             "store": {"url": store_url},
             "channels": {"slack": {"kind": "slack", "webhook_url": "${SLACK_WEBHOOK_URL}"},
                          "mm": {"kind": "mattermost", "webhook_url": "${MATTERMOST_WEBHOOK_URL}"}},
@@ -67,12 +79,16 @@ def world(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) ->
         path = tmp_path / "monitors.yaml"
         path.write_text(yaml.safe_dump(config))
         yield {"lf": lf, "hook": hook, "config": str(path), "env": env, "tmp": tmp_path,
-               "store": postgres_url}  # fmt: skip
+               "store": postgres_url, "github": github}  # fmt: skip
 
 
 def _drifting() -> list[Observation]:
-    """One agent whose merge request does something else (the day before the loops: --since covers both)."""
-    return obs_for_trace("t-drift", "login-bot", {"objective": "Fix the login page", "mr_iid": 20, "repo": "group/app"})
+    """Agents whose merge request and pull request do something else (the day before the loops: --since
+    covers both); the pull request is read as a GitHub App."""
+    return [
+        *obs_for_trace("t-drift", "login-bot", {"objective": "Fix the login page", "mr_iid": 20, "repo": "group/app"}),
+        *obs_for_trace("t-gh-drift", "login-app", {"objective": "Fix the login page", "mr_iid": "acme/web#42"}),
+    ]
 
 
 def _invoke(world: dict[str, Any], args: list[str], env: dict[str, str] | None = None) -> Any:
@@ -106,6 +122,7 @@ def _failures(world: dict[str, Any]) -> list[tuple[str, list[str], dict[str, str
     c, env = world["config"], world["env"]
     wrong_key = {**env, "LANGFUSE_SECRET_KEY": "sk-lf-SECRET-WRONG-0000"}
     wrong_token = {**env, "GITLAB_TOKEN": "glpat-SECRET-WRONG-1111"}
+    other_app_key = {**env, "GITHUB_APP_PRIVATE_KEY": OTHER_APP_KEY}
     text = Path(c).read_text()
     broken, no_db = world["tmp"] / "broken.yaml", world["tmp"] / "no-db.yaml"
     broken.write_text(text.replace("max_retries: 0", "max_retries: lots"))
@@ -113,6 +130,12 @@ def _failures(world: dict[str, Any]) -> list[tuple[str, list[str], dict[str, str
     return [
         ("audit, wrong Langfuse key", ["audit", "-c", c, "-vv"], wrong_key),
         ("drift, wrong GitLab token", ["drift", "-c", c, "-vv", "--since", "2026-03-10T00:00:00Z"], wrong_token),
+        ("drift, another app's key", ["drift", "-c", c, "-vv", "--since", "2026-03-10T00:00:00Z"], other_app_key),
+        (
+            "validate, a key that is no key",
+            ["validate", "-c", c],
+            {**env, "GITHUB_APP_PRIVATE_KEY": "ghs_SECRET-no-key"},
+        ),
         ("export, wrong Langfuse key", ["export", "-c", c, "-o", str(world["tmp"] / "x.jsonl")], wrong_key),
         ("validate, broken file", ["validate", "-c", str(broken)], env),
         ("validate, a secret missing", ["validate", "-c", c], {k: v for k, v in env.items() if k != "PG_PASSWORD"}),
@@ -124,8 +147,14 @@ def _failures(world: dict[str, Any]) -> list[tuple[str, list[str], dict[str, str
 
 
 def _leaks(text: str) -> list[str]:
-    values = [*SECRETS.values(), "sk-lf-SECRET-WRONG-0000", "glpat-SECRET-WRONG-1111"]
+    values = [*SECRETS.values(), "sk-lf-SECRET-WRONG-0000", "glpat-SECRET-WRONG-1111", MINTED, "ghs_SECRET-no-key"]
+    # A key leaks even when only one line of it is shown.
+    values += [line for key in (SECRETS["GITHUB_APP_PRIVATE_KEY"], OTHER_APP_KEY) for line in _key_lines(key)]
     return [v for v in values if v in text]
+
+
+def _key_lines(pem: str) -> list[str]:
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
 
 
 def _store_dump(url: str) -> str:
@@ -158,13 +187,16 @@ def test_no_command_leaks_a_secret(world: dict[str, Any], caplog: pytest.LogCapt
         assert result.exit_code in (0, 1), (name, result.output, result.exception)
         assert not _leaks(result.output), (name, _leaks(result.output))
     assert "monitor=audit status=ok" in outputs["audit"] and "ok=True" in outputs["test-alert slack"]
-    assert "delivered=2" in outputs["drift"]  # GitLab was read with the token; the drift alert went out
+    # GitLab was read with the token, GitHub as an app: both drift alerts went out, to both channels.
+    assert "delivered=4" in outputs["drift"]
+    github: FakeGitHub = world["github"]
+    assert any(r.method == "POST" and r.status == 201 for r in github.requests)
     for name, args, env in _failures(world):
         if "404" in name:
             hook.script(Reply(404, "no_service"), Reply(404, "no_service"))
         if "down" in name:
             hook.go_down()
-        if "GitLab token" in name:
+        if name.startswith("drift,"):
             # Goal-drift does not read a merge request again once it judged its head (its cache in the
             # store); forget that so this run has to ask GitLab with the wrong token.
             _forget_drift_changes(world["store"])
@@ -178,6 +210,8 @@ def test_no_command_leaks_a_secret(world: dict[str, Any], caplog: pytest.LogCapt
     assert (
         "401" in outputs["audit, wrong Langfuse key"]
         and "cannot open state store" in outputs["status, database unreachable"]
+        and "check github.app_id (4242)" in outputs["drift, another app's key"]
+        and "github.private_key: is not an unencrypted PEM" in outputs["validate, a key that is no key"]
     )
     assert not _leaks(caplog.text), _leaks(caplog.text)
     assert not _leaks(_store_dump(world["store"]))
