@@ -114,6 +114,8 @@ def publish(
             result.problems.append(f"metrics textfile {path}: {exc}")
         except OSError as exc:
             result.problems.append(f"metrics textfile {path}: cannot write ({exc.strerror or type(exc).__name__})")
+        except ValueError as exc:  # a series the text format cannot encode: still a warning, not a failed run
+            result.problems.append(f"metrics textfile {path}: cannot write ({type(exc).__name__})")
     for problem in result.problems:
         log.warning("%s", problem)
     return result
