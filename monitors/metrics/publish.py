@@ -1,11 +1,15 @@
 """After runs: push the series to a Pushgateway and/or write them for node-exporter's textfile collector.
 
-Pushgateway: one group per monitor (`/metrics/job/langfuse-monitors/monitor/<name>`) with push-add
-(HTTP POST), which replaces only the metric names pushed, in that group only. A monitor's push carries
-its own run health (and, for cost, the spend series); a failed run pushes its failure next to the last
-success time it reads from the store, so a failure never erases when the monitor last worked, and a
-run of another monitor never touches it. The outbox series, which belong to no monitor, go to their
-own group (`.../monitor/_outbox`). Scrape the Pushgateway with `honor_labels: true`.
+Pushgateway: one group per monitor (`/metrics/job/langfuse-monitors/monitor/<name>`), replaced whole
+(HTTP PUT) by each push. A monitor's push carries its own run health (and, for cost, the spend series),
+all read from the store: a failed run pushes its failure next to the last success time the store holds,
+so a failure never erases when the monitor last worked, and a run of another monitor never touches it.
+Replacing the group is what lets a series go away: the Pushgateway drops a pushed family that has no
+sample, so a push-add would leave the last run's findings, yesterday's budget values or an old
+projection in place after a run that has none. When the store cannot be read, the push only adds
+`store_up 0` (HTTP POST) and the group keeps what the store last said. The outbox series, which belong
+to no monitor, go to their own group (`.../monitor/_outbox`). Scrape the Pushgateway with
+`honor_labels: true`.
 
 Textfile: every series, written atomically (a temporary file in the same directory, then a rename)
 so node-exporter never reads half a file.
@@ -24,12 +28,14 @@ from typing import Any
 from urllib.error import URLError
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from prometheus_client import CollectorRegistry, pushadd_to_gateway, write_to_textfile
+from prometheus_client import CollectorRegistry, push_to_gateway, pushadd_to_gateway, write_to_textfile
 from prometheus_client.exposition import basic_auth_handler, default_handler
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from monitors.contracts.errors import MonitorsError
 from monitors.engine.config import Settings
-from monitors.metrics.series import StoreCollector
+from monitors.metrics.series import StoreCollector, full_name
 from monitors.notifiers.base import redact_host
 from monitors.store.store import Store
 
@@ -52,6 +58,28 @@ def registry_for(store: Store, settings: Settings, **options: Any) -> CollectorR
     return registry
 
 
+class _Snapshot(Collector):
+    """Series collected once, so a push can first look at them (was the store read?) and then send them."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+    @property
+    def store_read(self) -> bool:
+        up = [s.value for f in self.families if f.name == full_name("store_up") for s in f.samples]
+        return up == [1.0]
+
+
+def _snapshot(store: Store, settings: Settings, **options: Any) -> tuple[CollectorRegistry, bool]:
+    snapshot = _Snapshot(list(StoreCollector(store, settings, **options).collect()))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(snapshot)
+    return registry, snapshot.store_read
+
+
 def publish(
     settings: Settings,
     store: Store,
@@ -65,13 +93,14 @@ def publish(
     if cfg.pushgateway_url:
         ran = list(dict.fromkeys(monitors))
         groups = [
-            (name, registry_for(store, settings, monitors=[name], spend=name == "cost", outbox=False, clock=clock))
+            (name, _snapshot(store, settings, monitors=[name], spend=name == "cost", outbox=False, clock=clock))
             for name in ran
         ]
         if ran:
-            groups.append((OUTBOX_GROUP, registry_for(store, settings, monitors=[], spend=False, clock=clock)))
-        for group, registry in groups:
-            problem = _push(cfg.pushgateway_url.get_secret_value(), group, registry, cfg.timeout.total_seconds())
+            groups.append((OUTBOX_GROUP, _snapshot(store, settings, monitors=[], spend=False, clock=clock)))
+        for group, (registry, replace) in groups:
+            url, timeout = cfg.pushgateway_url.get_secret_value(), cfg.timeout.total_seconds()
+            problem = _push(url, group, registry, timeout, replace=replace)
             if problem:
                 result.problems.append(problem)
             else:
@@ -85,18 +114,21 @@ def publish(
             result.problems.append(f"metrics textfile {path}: {exc}")
         except OSError as exc:
             result.problems.append(f"metrics textfile {path}: cannot write ({exc.strerror or type(exc).__name__})")
+        except ValueError as exc:  # a series the text format cannot encode: still a warning, not a failed run
+            result.problems.append(f"metrics textfile {path}: cannot write ({type(exc).__name__})")
     for problem in result.problems:
         log.warning("%s", problem)
     return result
 
 
-def _push(url: str, group: str, registry: CollectorRegistry, timeout: float) -> str | None:
-    """Push-add one group; a problem as one line that never holds the URL's path or credentials."""
+def _push(url: str, group: str, registry: CollectorRegistry, timeout: float, *, replace: bool) -> str | None:
+    """Push one group (replacing it, or adding to it); a problem as one line that never holds the URL's
+    path or credentials."""
     where = redact_host(url)
     gateway, handler = _with_credentials(url)
+    send = push_to_gateway if replace else pushadd_to_gateway
     try:
-        pushadd_to_gateway(gateway, job=JOB, registry=registry, grouping_key={"monitor": group}, timeout=timeout,
-                           handler=handler)  # fmt: skip
+        send(gateway, job=JOB, registry=registry, grouping_key={"monitor": group}, timeout=timeout, handler=handler)
     except MonitorsError as exc:
         return f"metrics push of monitor={group}: {exc}"
     except URLError as exc:

@@ -87,7 +87,7 @@ def _budget_series(
     cap = budget.cap
     out = BudgetSeries(budget.name, budget.scope, cap)
     ledger_other = spend.pop(OTHER, None)  # values the ledger itself already folded (its own cap)
-    ranked = sorted(spend.items(), key=lambda kv: (-kv[1], kv[0]))
+    ranked = sorted(_encodable(spend).items(), key=lambda kv: (-kv[1], kv[0]))
     kept, rest = ranked[:max_values], ranked[max_values:]
     for value, usd in kept:
         label = GLOBAL_LABEL if budget.scope == "none" else value
@@ -101,4 +101,14 @@ def _budget_series(
         # cannot raise `other`'s ratio above what the named folded values show.
         top = max((usd for _, usd in rest), default=0.0)
         out.values.append(BudgetValue(OTHER_LABEL, folded_spend, top / cap, None))
+    return out
+
+
+def _encodable(spend: dict[str, float]) -> dict[str, float]:
+    """Values as label values the exposition can encode: a lone surrogate (half an emoji, which JSON
+    carries and the store keeps) becomes U+FFFD, and values that then read the same are one."""
+    out: dict[str, float] = {}
+    for value, usd in spend.items():
+        label = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+        out[label] = out.get(label, 0.0) + usd
     return out

@@ -86,6 +86,11 @@ class WeekReport:
         return lines + [f"report: {err}" for err in self.spend.errors]
 
     @property
+    def in_progress(self) -> bool:
+        """Built before the week ended: its numbers are the week so far."""
+        return not self.week.over_at(self.generated_at)
+
+    @property
     def quiet(self) -> bool:
         """Nothing to look at: no breach, no finding worth a human, no failure."""
         loud = [f for f in self.findings if f.kind != "unverifiable"]

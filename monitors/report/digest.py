@@ -46,8 +46,9 @@ def build_digest_message(report: WeekReport, *, full_report: str | None = None) 
         links.insert(0, Link("Full report", full_report))
     elif full_report:
         footer += f" · full report: {full_report}"
+    span = report.week.span() + (", in progress" if report.in_progress else "")
     return Message(
-        title=f"Weekly report {report.week.label} ({report.week.span()})",
+        title=f"Weekly report {report.week.label} ({span})",
         severity=Severity.INFO if report.quiet else Severity.WARNING,
         summary=_headline(report),
         sections=tuple(kept),

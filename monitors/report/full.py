@@ -131,7 +131,8 @@ def _md(text: object) -> str:
 def _md_cell(cell: Cell) -> str:
     if isinstance(cell, tuple):
         return " · ".join(link for link in (markdown_link(x.url, x.label, 200) for x in cell) if link)
-    return _md(str(cell).replace("\n", " ")) or " "
+    # Every line break, "\r" included (Markdown ends a table row at either), folds to a space.
+    return _md(" ".join(str(cell).splitlines())) or " "
 
 
 def _md_table(table: Table) -> list[str]:

@@ -4,7 +4,8 @@ Runs are attributed to the week by the data window they read (like findings), so
 just after midnight on Monday counts for the week its window covered. Everything shown is about the
 report's week: `checked_through` is the end of the latest successful run's window within the week (not
 a run that happened after it). Failed runs carry the source error in their summary; those become the
-"could not run" lines of the digest.
+"could not run" lines of the digest. The report's own earlier runs for the week (a retry after Langfuse
+did not answer) are left out: the run being built replaces them, and is not a monitor of the week.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from monitors.contracts.findings import utc
 from monitors.report.period import ReportWeek
 
 FAILED = ("failed", "delivery_failed")
+REPORT = "report"  # the name report runs are recorded under (monitors/report/run.py)
 
 
 @dataclass
@@ -57,7 +59,7 @@ def gather_health(
     for run in runs:
         summary = run.get("summary") if isinstance(run.get("summary"), Mapping) else {}
         window = _window(summary)
-        if window is None or not (window[0] < week.end and window[1] > week.start):
+        if run.get("monitor") == REPORT or window is None or not (window[0] < week.end and window[1] > week.start):
             continue
         entry = health.setdefault(str(run.get("monitor")), MonitorHealth(str(run.get("monitor"))))
         entry.runs += 1

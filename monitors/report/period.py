@@ -49,6 +49,10 @@ class ReportWeek:
         year, week, _ = (self.monday - timedelta(days=7)).isocalendar()
         return ReportWeek(year, week, self.tz)
 
+    def over_at(self, now: datetime) -> bool:
+        """Whether the week had ended by `now`: before that its report covers the week so far."""
+        return utc(now) >= self.end
+
     def local_day(self, when: datetime) -> date:
         return utc(when).astimezone(self.tz).date()
 
@@ -73,6 +77,12 @@ def parse_week(text: str, tz: ZoneInfo) -> ReportWeek:
     except ValueError:
         raise ConfigError(f"--week: {year} has no ISO week {week}") from None
     return ReportWeek(year, week, tz)
+
+
+def require_begun(week: ReportWeek, now: datetime) -> None:
+    """ConfigError for a week that has not started at `now`: it has nothing to report."""
+    if utc(now) < week.start:
+        raise ConfigError(f"--week: {week.label} has not begun (it starts {week.monday:%a %-d %b %Y})")
 
 
 def last_complete_week(now: datetime, tz: ZoneInfo) -> ReportWeek:

@@ -4,7 +4,9 @@ The digest is not a finding: it bypasses dedupe and the outbox and goes straight
 channel's notifier; a channel that fails is reported (exit 1) and the others still get it. A week whose
 spend Langfuse did not answer is still posted, saying so, and the run fails (exit 1) so the CronJob and
 the alert rules see it. A rerun for the same week posts only where the digest is missing or was
-incomplete (`monitors.report.sent`), unless asked to resend. A dry run prints the digest to the
+incomplete (`monitors.report.sent`), unless asked to resend. The digest of a week still in progress
+counts as incomplete, so the scheduled report after the week still posts; a week that has not begun
+is refused (exit 2). A dry run prints the digest to the
 terminal and writes nothing (no files, no run record).
 """
 
@@ -25,7 +27,8 @@ from monitors.engine.schedule_config import Schedules
 from monitors.report.build import build_week_report, write_full_report
 from monitors.report.data import WeekReport
 from monitors.report.digest import build_digest_message
-from monitors.report.period import ReportWeek
+from monitors.report.health import REPORT
+from monitors.report.period import ReportWeek, require_begun
 from monitors.report.sent import COMPLETE, INCOMPLETE, needs_digest, read_sent
 
 log = logging.getLogger("monitors.report")
@@ -113,6 +116,7 @@ def run_report(
 ) -> tuple[ReportRun, WeekReport, Message]:
     """Build and deliver the report of `week`. `printer` is the notifier a dry run prints with;
     `resend` posts to every channel even if an earlier run of the week already did."""
+    require_begun(week, now)
     report = build_week_report(store, source, settings, week, now=now, schedules=schedules)
     spend = round(report.spend.total, 2) if report.spend.known else None
     result = ReportRun(week.label, spend=spend, findings=len(report.findings), dry_run=dry_run)
@@ -130,7 +134,7 @@ def run_report(
             printer.deliver(message)
         return result, report, message
     result.channels = digest_channels(settings, notifiers)
-    complete = not result.langfuse_errors
+    complete = not result.langfuse_errors and not report.in_progress
     earlier = {} if resend else read_sent(store, week, now)
     sent: dict[str, str] = {}
     for channel in result.channels:
@@ -153,7 +157,7 @@ def run_report(
 def _record(store: Any, week: ReportWeek, now: datetime, result: ReportRun, sent: dict[str, str]) -> None:
     """The report's own heartbeat, so `status` and the next report can tell when it last worked."""
     summary = {
-        "monitor": "report",
+        "monitor": REPORT,
         "status": result.status,
         "window": {"start": week.start.isoformat(), "end": week.end.isoformat()},
         "delivered": result.delivered,
@@ -162,7 +166,7 @@ def _record(store: Any, week: ReportWeek, now: datetime, result: ReportRun, sent
         "error": _error_text(result),
         "sent": sent,
     }
-    store.record_run("report", started=now, finished=datetime.now(UTC), status=result.status, summary=summary)
+    store.record_run(REPORT, started=now, finished=datetime.now(UTC), status=result.status, summary=summary)
 
 
 def _error_text(result: ReportRun) -> str | None:

@@ -3,8 +3,9 @@
 A report run exits 1 when a channel failed or Langfuse could not be read, and a CronJob's retry or a
 person's rerun then runs it again for the same week. Without this, every channel that took the digest
 the first time would get it again. Each run records, per channel, whether the digest it posted was
-complete (every spend query answered); a later run for the same week skips a channel that has a complete
-digest, and posts again only where the earlier one failed or was incomplete and this one is complete.
+complete (every spend query answered, and the week over); a later run for the same week skips a channel
+that has a complete digest, and posts again only where the earlier one failed or was incomplete and this
+one is complete. A digest of the week so far is incomplete: the scheduled report after the week posts.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pushgateway push-add per monitor, the node-exporter textfile, and the scheduler's /metrics listener."""
+"""Pushgateway push per monitor group, the node-exporter textfile, and the scheduler's /metrics listener."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitors.engine.config import settings_from_dict
+from monitors.engine.pipeline import RunDeps, run_once
 from monitors.metrics.listener import MetricsListener
 from monitors.metrics.publish import JOB, OUTBOX_GROUP, publish, registry_for
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
+from tests.cost.helpers import CountingSource, at, obs
 from tests.fakes.pushgateway import FakePushgateway
+from tests.metrics.test_series import cost_settings
 
 NOW = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
 
@@ -36,14 +39,14 @@ def _queue(store: Store, channel: str, rows: int) -> None:
     store.commit_run(RunCommit("cost", NOW, None, [], outbox, [], {}))
 
 
-def test_each_monitor_pushes_its_own_group_with_push_add(sqlite_store: Store) -> None:
+def test_each_monitor_replaces_its_own_group(sqlite_store: Store) -> None:
     _run(sqlite_store, "cost", "ok", NOW)
     _run(sqlite_store, "audit", "ok", NOW)
     _queue(sqlite_store, "ops", 2)
     with FakePushgateway() as gateway:
         result = publish(_settings(pushgateway_url=gateway.url), sqlite_store, ["cost", "audit"], clock=lambda: NOW)
         assert result.problems == [] and result.pushed == ["cost", "audit", OUTBOX_GROUP]
-        assert {p.method for p in gateway.pushes} == {"POST"}  # push-add, never PUT
+        assert {p.method for p in gateway.pushes} == {"PUT"}  # the group holds what the store says, no more
         assert [p.path for p in gateway.pushes] == [
             f"/metrics/job/{JOB}/monitor/cost",
             f"/metrics/job/{JOB}/monitor/audit",
@@ -156,3 +159,63 @@ def test_credentials_in_the_pushgateway_url_are_sent_as_basic_auth_and_never_sho
         refused = publish(_settings(pushgateway_url=url), sqlite_store, ["cost"])
     assert len(refused.problems) == 2 and all("HTTP 401" in p for p in refused.problems)
     assert not any("cret" in p or "pusher" in p for p in refused.problems)
+
+
+class ParsingPushgateway(FakePushgateway):
+    """The Pushgateway as it parses a push: Prometheus' text parser drops a family whose `# HELP` and
+    `# TYPE` lines have no sample under them, so a push-add of an empty family replaces nothing."""
+
+    def _handle(self, method: str, path: str, content_type: str, body: str) -> tuple[int, str]:
+        return super()._handle(method, path, content_type, _without_empty_families(body))
+
+
+def _without_empty_families(body: str) -> str:
+    sampled = {line.split("{", 1)[0].split(" ", 1)[0] for line in body.splitlines() if line and line[0] != "#"}
+    sampled |= {name.removesuffix("_total") for name in sampled}
+
+    def keep(line: str) -> bool:
+        words = line.split(" ")
+        return not (line.startswith(("# HELP ", "# TYPE ")) and words[2] not in sampled)
+
+    return "".join(line + "\n" for line in body.splitlines() if keep(line))
+
+
+def test_a_run_with_nothing_to_report_clears_the_last_runs_findings_and_yesterdays_values(
+    sqlite_store: Store,
+) -> None:
+    rows = [obs(f"2026-11-20 0{h}:00", 1.0, user="alice") for h in range(1, 7)]
+    with ParsingPushgateway() as gateway:
+        settings = cost_settings(pushgateway_url=gateway.url)
+        evening = run_once("cost", settings, RunDeps(CountingSource(rows), sqlite_store, {}), now=NOW,
+                           since=at("2026-11-20 00:00"))  # fmt: skip
+        assert evening.findings == 2  # alice at 80% and 100% of her $5
+        publish(settings, sqlite_store, ["cost"])
+        assert gateway.samples("langfuse_monitors_last_run_findings")
+        # After midnight: a new budget day, no spend yet, nothing found, no projection so early.
+        for hours in (5, 6):  # the first run after midnight still closes yesterday
+            night = run_once("cost", settings, RunDeps(CountingSource(rows), sqlite_store, {}),
+                             now=NOW + timedelta(hours=hours))  # fmt: skip
+        assert night.status == "ok" and night.findings == 0
+        publish(settings, sqlite_store, ["cost"])
+
+        assert gateway.samples("langfuse_monitors_last_run_findings") == []
+        assert gateway.samples("langfuse_monitors_budget_projected_usd") == []
+        users = [lab["value"] for lab, _ in gateway.samples("langfuse_monitors_budget_spend_usd")]
+        assert "alice" not in users
+        assert {p.method for p in gateway.pushes} == {"PUT"}
+
+
+def test_an_unreadable_store_adds_store_up_0_and_keeps_the_last_known_series(sqlite_store: Store) -> None:
+    _run(sqlite_store, "cost", "ok", NOW)
+    with ParsingPushgateway() as gateway:
+        settings = _settings(pushgateway_url=gateway.url)
+        publish(settings, sqlite_store, ["cost"])
+        with sqlite_store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE runs")  # the store cannot be read any more
+        publish(settings, sqlite_store, ["cost"])
+        assert [p.method for p in gateway.pushes] == ["PUT", "PUT", "POST", "POST"]
+        up = {lab["monitor"]: v for lab, v in gateway.samples("langfuse_monitors_store_up")}
+        assert up == {"cost": 0, OUTBOX_GROUP: 0}
+        # What the store last said stays: the stale-monitor rule still sees when cost last worked.
+        success = gateway.samples("langfuse_monitors_last_success_timestamp_seconds")
+        assert success == [({"job": JOB, "monitor": "cost"}, (NOW + timedelta(seconds=5)).timestamp())]

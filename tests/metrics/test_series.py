@@ -246,3 +246,30 @@ def test_scores_waiting_to_be_written_back_are_a_series_per_monitor(sqlite_store
     assert value(samples, "scores_pending", monitor="cost") == 0  # present, so a rule sees 0
     sqlite_store.remember_scores({"drift:t0": "d", "drift:t1": "d", "drift:t2": "d"}, now=NOW)
     assert value(scrape(sqlite_store, cost_settings()), "scores_pending", monitor="drift") == 0
+
+
+def _ledger_with_names(names: dict[str, float]) -> dict[str, Any]:
+    state = MemoryState()
+    ledger = Ledger.load(state, ZoneInfo("UTC"))
+    for name, cost in names.items():
+        ledger.add_observation(obs(NOW - timedelta(hours=2), cost, user=name), {"user": (name,)}, {}, 1000)
+    ledger.save(state)
+    return dict(state.dirty)
+
+
+def test_user_names_with_quotes_newlines_and_broken_unicode_are_exported_readably(
+    sqlite_store: Store, tmp_path
+) -> None:
+    # User ids come from traces: anything a client sent. JSON's "\ud83d" (half an emoji, cut by a
+    # client that truncated at a byte limit) is a lone surrogate, which UTF-8 cannot hold.
+    names = {'ops "bot"\nline 2': 7.0, "zoë 🤖": 6.0, "cut-emoji-\ud83d": 5.5, "back\\slash": 1.0}
+    _store_ledger(sqlite_store, _ledger_with_names(names))
+    s = scrape(sqlite_store, cost_settings())
+    users = {lab["value"]: v for lab, v in s[full_name("budget_spend_usd")] if lab["budget"] == "per-user"}
+    assert users == {'ops "bot"\nline 2': 7.0, "zoë 🤖": 6.0, "cut-emoji-\ufffd": 5.5, "back\\slash": 1.0}
+
+    from monitors.metrics.publish import publish
+
+    path = tmp_path / "langfuse_monitors.prom"
+    result = publish(cost_settings(textfile_path=str(path)), sqlite_store, ["cost"])
+    assert result.problems == [] and "cut-emoji-\ufffd" in path.read_text(encoding="utf-8")
