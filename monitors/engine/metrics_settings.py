@@ -17,7 +17,8 @@ class MetricsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     pushgateway_url: SecretStr | None = Field(
-        None, description="Pushgateway base URL (may hold basic-auth credentials: a secret); each run push-adds."
+        None,
+        description="Pushgateway base URL (may hold basic-auth credentials: a secret); each run replaces its group.",
     )
     textfile_path: Path | None = Field(None, description="Write every series to this .prom file (node-exporter).")
     listen: str | None = Field(None, description="host:port for /metrics and /healthz of `run-monitor scheduler`.")

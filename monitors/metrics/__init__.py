@@ -2,7 +2,7 @@
 
 - `series`: the table of exported series and the collector that reads them from the store;
 - `readings`, `spend`: the store queries and the cost ledger's spend with capped label values;
-- `publish`: Pushgateway push-add per monitor and node-exporter textfile, after runs;
+- `publish`: Pushgateway push per monitor (its group replaced) and node-exporter textfile, after runs;
 - `listener`: `/metrics` and `/healthz` for `run-monitor scheduler`;
 - `alert_sync`: every open finding re-posted to alertmanager channels after each run.
 

@@ -98,13 +98,18 @@ def publish(
         ]
         if ran:
             groups.append((OUTBOX_GROUP, _snapshot(store, settings, monitors=[], spend=False, clock=clock)))
-        for group, (registry, replace) in groups:
-            url, timeout = cfg.pushgateway_url.get_secret_value(), cfg.timeout.total_seconds()
-            problem = _push(url, group, registry, timeout, replace=replace)
+        url, timeout = cfg.pushgateway_url.get_secret_value(), cfg.timeout.total_seconds()
+        for i, (group, (registry, replace)) in enumerate(groups):
+            problem, unreachable = _push(url, group, registry, timeout, replace=replace)
             if problem:
                 result.problems.append(problem)
             else:
                 result.pushed.append(group)
+            if unreachable and groups[i + 1 :]:
+                # A gateway that cannot be reached would cost every later group its own timeout too.
+                skipped = ", ".join(name for name, _ in groups[i + 1 :])
+                result.problems.append(f"metrics push of {skipped} skipped: {redact_host(url)} was not reachable")
+                break
     if cfg.textfile_path is not None:
         path = cfg.textfile_path
         try:
@@ -121,23 +126,25 @@ def publish(
     return result
 
 
-def _push(url: str, group: str, registry: CollectorRegistry, timeout: float, *, replace: bool) -> str | None:
-    """Push one group (replacing it, or adding to it); a problem as one line that never holds the URL's
-    path or credentials."""
+def _push(
+    url: str, group: str, registry: CollectorRegistry, timeout: float, *, replace: bool
+) -> tuple[str | None, bool]:
+    """Push one group (replacing it, or adding to it). Returns the problem as one line that never holds
+    the URL's path or credentials, and whether the gateway could not be reached at all (no HTTP answer)."""
     where = redact_host(url)
     gateway, handler = _with_credentials(url)
     send = push_to_gateway if replace else pushadd_to_gateway
     try:
         send(gateway, job=JOB, registry=registry, grouping_key={"monitor": group}, timeout=timeout, handler=handler)
     except MonitorsError as exc:
-        return f"metrics push of monitor={group}: {exc}"
+        return f"metrics push of monitor={group}: {exc}", False
     except URLError as exc:
         status = getattr(exc, "code", None)
         reason = f"HTTP {status}" if status else f"connection failed ({type(getattr(exc, 'reason', exc)).__name__})"
-        return f"metrics push to {where} (monitor={group}) failed: {reason}"
+        return f"metrics push to {where} (monitor={group}) failed: {reason}", status is None
     except (OSError, ValueError) as exc:
-        return f"metrics push to {where} (monitor={group}) failed: {type(exc).__name__}"
-    return None
+        return f"metrics push to {where} (monitor={group}) failed: {type(exc).__name__}", isinstance(exc, OSError)
+    return None, False
 
 
 def _with_credentials(url: str) -> tuple[str, Callable[..., Any]]:

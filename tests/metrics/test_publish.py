@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import socket
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -89,6 +91,26 @@ def test_an_unreachable_or_refusing_pushgateway_is_one_warning_line(sqlite_store
     assert len(gone.problems) == 2 and "connection failed" in gone.problems[0]
     assert not any("secret-path" in p for p in result.problems + gone.problems)
     assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 4
+
+
+def test_a_gateway_that_never_answers_costs_one_timeout_not_one_per_group(sqlite_store: Store) -> None:
+    for monitor in ("cost", "drift", "audit"):
+        _run(sqlite_store, monitor, "ok", NOW)
+    # Takes connections and never answers: a host behind a firewall that drops what it receives.
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = publish(_settings(pushgateway_url=url, timeout="1s"), sqlite_store, ["cost", "drift", "audit"])
+        silent.settimeout(0.5)
+        accepted = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                accepted.append(silent.accept()[0])
+    for conn in accepted:
+        conn.close()
+    assert len(accepted) == 1  # the later groups were not tried
+    assert result.pushed == [] and len(result.problems) == 2
+    assert "(monitor=cost) failed" in result.problems[0]
+    assert result.problems[1].startswith(f"metrics push of drift, audit, {OUTBOX_GROUP} skipped: 127.0.0.1:")
 
 
 def test_the_textfile_holds_every_series_and_is_replaced_whole(sqlite_store: Store, tmp_path: Path) -> None:
