@@ -156,3 +156,14 @@ def test_a_second_run_for_the_week_posts_nothing_unless_asked_to_resend(setup, h
     resent = _invoke(setup, "--resend")
     assert resent.exit_code == 0 and "delivered=2" in resent.output
     assert [len(h.requests) for h in hooks] == [2, 2]
+
+
+def test_a_report_run_publishes_its_own_health_for_the_stale_alert(setup, tmp_path: Path) -> None:
+    config = yaml.safe_load(setup["config"].read_text())
+    config["metrics"] = {"textfile_path": str(tmp_path / "monitors.prom")}
+    setup["config"].write_text(yaml.safe_dump(config))
+    assert _invoke(setup, "--dry-run").exit_code == 0
+    assert not (tmp_path / "monitors.prom").exists()  # a dry run records nothing, publishes nothing
+    assert _invoke(setup).exit_code == 0
+    text = (tmp_path / "monitors.prom").read_text()
+    assert 'langfuse_monitors_last_success_timestamp_seconds{monitor="report"}' in text

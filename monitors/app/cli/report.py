@@ -89,7 +89,14 @@ def _configured(opts: dict[str, Any]) -> int:
     store = Store.open(settings.store.url.get_secret_value())
     try:
         source = build_source(settings, opts["source_file"])
-        return _run(opts, settings, store, source, build_notifiers(settings), now, _schedules(opts, settings))
+        code = _run(opts, settings, store, source, build_notifiers(settings), now, _schedules(opts, settings))
+        if not opts["dry_run"] and (settings.metrics.pushgateway_url or settings.metrics.textfile_path):
+            # The report's own run health, as a monitor run publishes its own: a CronJob's report that stops
+            # succeeding then trips LangfuseMonitorStale like any monitor.
+            from monitors.metrics.publish import publish
+
+            publish(settings, store, ["report"])  # problems are warnings, one line each
+        return code
     finally:
         store.close()
 
