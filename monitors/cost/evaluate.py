@@ -118,7 +118,8 @@ def _series(
     ledger: Ledger, s: EvalSettings, budget: BudgetConfig, value: str, day: date, spend: float, fraction: float | None
 ) -> Iterator[Candidate]:
     cap = budget.cap
-    crossed = [t for t in budget.thresholds if spend >= t * cap]
+    # Compared in micro-dollars: 80 calls at $0.10 sum to 7.9999999999 in floats, and that day is at 80%.
+    crossed = [t for t in budget.thresholds if round(spend, 6) >= round(t * cap, 6)]
     for t in crossed:
         severity = Severity.CRITICAL if t >= 1.0 else Severity.WARNING
         yield Candidate(budget, value, day, "budget", spend, round(t * 100), severity, {"threshold": t}, fraction)
