@@ -30,3 +30,33 @@ def test_spend_summing_to_exactly_80_percent_warns_despite_float_noise():
     mon = monitor(budgets=[{"name": "daily", "daily_cap": 10}], metrics_requests_per_day=0)
     findings = run(mon, CountingSource(rows), MemoryState(), "2026-11-20 00:00", "2026-11-20 02:00")
     assert keys(f for f in findings if f.kind == "budget") == {("cost:daily:*:2026-11-20", 80)}
+
+
+def test_sub_cent_traces_and_contributors_show_their_cost_not_zero():
+    # 2,000 small calls of $0.004 make $8 of a $10 day: the costliest traces after the first cost
+    # $0.004 each, not "$0.00".
+    rows = [obs(at("2026-11-20 01:00") + timedelta(seconds=i), 0.004, model="gpt-4o") for i in range(2000)]
+    rows += [obs("2026-11-20 01:50", 0.0012, model="gpt-4o-mini", trace="cheap") for _ in range(8)]
+    rows += [obs("2026-11-20 01:51", 0.0001, model="embed-small", trace="tiny"), obs("2026-11-20 01:52", 0.0)]
+    mon = monitor(budgets=[{"name": "daily", "daily_cap": 10}], metrics_requests_per_day=0, contributors=["model"])
+    findings = run(mon, CountingSource(rows), MemoryState(), "2026-11-20 00:00", "2026-11-20 02:00")
+    fields = dict(next(f for f in findings if f.kind == "budget").fields)
+    assert fields["Spend"] == "$8.01 of $10.00 (80%)"
+    traces = fields["Costliest traces"].split("; ")
+    assert traces[0] == "cheap $0.01" and traces[1].endswith(" $0.004")
+    assert "model gpt-4o-mini: $0.01 (no history yet)" in fields["Top contributors"]
+    assert "model embed-small: $0.0001 (no history yet)" in fields["Top contributors"]
+
+
+def test_usd_formats_tiny_and_huge_amounts():
+    from monitors.cost.budgets import usd
+
+    assert [usd(x) for x in (0, -0.0, 0.004, 0.00012, 0.00001, 0.005, 1234567.891)] == [
+        "$0.00",
+        "$0.00",
+        "$0.004",
+        "$0.00012",
+        "under $0.0001",
+        "$0.01",
+        "$1,234,567.89",
+    ]
