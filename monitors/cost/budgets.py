@@ -149,6 +149,16 @@ def display_value(value: str) -> str:
     return "(none)" if value == "" else value
 
 
+def usd(amount: float) -> str:
+    """An amount for an alert: cents, except below half a cent, where cents would say "$0.00" of a
+    trace or model that did cost something (small calls cost fractions of a cent)."""
+    if amount == 0 or abs(amount) >= 0.005:
+        return f"${amount + 0.0:,.2f}"  # + 0.0 turns -0.0 into 0.0: never "$-0.00"
+    if abs(amount) < 0.0001:
+        return "under $0.0001"
+    return f"${amount:.2g}"
+
+
 class SpikeConfig(BaseModel):
     """Spend well above a robust baseline, even while under the cap."""
 

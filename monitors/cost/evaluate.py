@@ -31,6 +31,7 @@ from monitors.cost.budgets import (
     SpikeConfig,
     display_value,
     series_spend,
+    usd,
 )
 from monitors.cost.explain import Usual, cached_top_traces, contributors, fetch_top_traces, trace_links
 from monitors.cost.ledger import OTHER, Ledger, day_bounds
@@ -118,7 +119,8 @@ def _series(
     ledger: Ledger, s: EvalSettings, budget: BudgetConfig, value: str, day: date, spend: float, fraction: float | None
 ) -> Iterator[Candidate]:
     cap = budget.cap
-    crossed = [t for t in budget.thresholds if spend >= t * cap]
+    # Compared in micro-dollars: 80 calls at $0.10 sum to 7.9999999999 in floats, and that day is at 80%.
+    crossed = [t for t in budget.thresholds if round(spend, 6) >= round(t * cap, 6)]
     for t in crossed:
         severity = Severity.CRITICAL if t >= 1.0 else Severity.WARNING
         yield Candidate(budget, value, day, "budget", spend, round(t * 100), severity, {"threshold": t}, fraction)
@@ -243,33 +245,33 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
     pct = c.spend / cap * 100
     who = _who(c.budget, c.value)
     subject = "Total spend" if c.budget.scope == "none" else f"Spend of {who}"
-    money = f"${c.spend:,.2f} of ${cap:,.2f} ({pct:.0f}%)"
+    money = f"{usd(c.spend)} of {usd(cap)} ({pct:.0f}%)"
     title = _title(c)
     if c.kind == "budget":
         summary = f"{subject} on {c.day} ({ledger.tz.key}) is {money} of the daily cap."
     elif c.kind == "projection":
         projected = c.extra["projected"]
-        summary = f"{subject} is {money} so far; at today's pace the day ends near ${projected:,.2f}."
+        summary = f"{subject} is {money} so far; at today's pace the day ends near {usd(projected)}."
     else:
         median, observed = c.extra["baseline_median"], c.extra["observed"]
         pace = "is on course for" if observed > c.spend else "reached"
-        summary = f"{subject} {pace} ${observed:,.2f} against a usual ${median:,.2f} a day ({money} so far)."
+        summary = f"{subject} {pace} {usd(observed)} against a usual {usd(median)} a day ({money} so far)."
     usual, history = _usual(ctx, ledger, s, c)
     top = contributors(ledger, c.budget, c.value, c.day, s.contributor_dims, usual)
     fields = [("Spend", money), ("Budget", c.budget.name), ("Scope", who), ("Day", f"{c.day} ({ledger.tz.key})")]
     if "projected" in c.extra and c.extra["projected"] is not None:
-        fields.append(("Projected end of day", f"${c.extra['projected']:,.2f}"))
+        fields.append(("Projected end of day", usd(c.extra["projected"])))
     usual_day = replace(usual, share=None).of(history)
     if usual_day is not None:
-        text = f"${usual_day:,.2f} ({replace(usual, share=None).label()})"
+        text = f"{usd(usual_day)} ({replace(usual, share=None).label()})"
         by_now = usual.of(history)
         if usual.share is not None and by_now is not None:
-            text += f"; usually ${by_now:,.2f}{usual.by()}"
+            text += f"; usually {usd(by_now)}{usual.by()}"
         fields.append(("Usual day", text))
     if top:
         fields.append(("Top contributors", "; ".join(x.describe() for x in top)))
     if traces:
-        fields.append(("Costliest traces", "; ".join(f"{t.trace_id} ${t.cost:,.2f}" for t in traces)))
+        fields.append(("Costliest traces", "; ".join(f"{t.trace_id} {usd(t.cost)}" for t in traces)))
     start, end = day_bounds(c.day, ledger.tz)
     evidence = {
         "kind": c.kind,
@@ -328,7 +330,7 @@ def resolved_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, closed: 
                 # Only the day's own contributors matter here (they pick the agent label for grouping),
                 # not what they usually spend: no history is read.
                 top = contributors(ledger, budget, value, day, s.contributor_dims, NO_HISTORY)
-                final = f"{day} closed at ${spend:,.2f} of the ${budget.cap:,.2f} cap ({spend / budget.cap:.0%})."
+                final = f"{day} closed at {usd(spend)} of the {usd(budget.cap)} cap ({spend / budget.cap:.0%})."
                 for kind in ("projection", "spike"):
                     c = Candidate(budget, value, day, kind, spend, 1, Severity.WARNING, {})
                     out.append(_closed(ctx, c, _title(c), f"The day is over: {final}", _labels(c, top)))

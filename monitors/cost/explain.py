@@ -17,7 +17,7 @@ from typing import Any
 from monitors.contracts.findings import Link, RunWindow
 from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import ObservationQuery
-from monitors.cost.budgets import METADATA_PREFIX, BudgetConfig, dimension_values, display_value
+from monitors.cost.budgets import METADATA_PREFIX, BudgetConfig, dimension_values, display_value, usd
 from monitors.cost.ledger import OTHER, Ledger
 from monitors.cost.sync import MIN_COST, ROW_FIELDS
 
@@ -70,13 +70,13 @@ class Contributor:
     def describe(self) -> str:
         label = LABELS.get(self.dim, self.dim)
         name = "(other values)" if self.value == OTHER else display_value(self.value)
-        text = f"{label} {name}: ${self.spend:,.2f}"
+        text = f"{label} {name}: {usd(self.spend)}"
         if self.baseline is None:
             return text + f" ({self.no_usual})"
-        if self.baseline < 0.005:  # rounds to $0.00: a percentage of it would be noise
-            return text + f" (usually $0.00{self.by})"
+        if self.baseline < 0.005:  # under a cent: a percentage of it would be noise
+            return text + f" (usually {usd(self.baseline)}{self.by})"
         change = round((self.spend / self.baseline - 1) * 100)  # an int: float noise never shows as "-0%"
-        return text + f" ({change:+d}% vs usual ${self.baseline:,.2f}{self.by})"
+        return text + f" ({change:+d}% vs usual {usd(self.baseline)}{self.by})"
 
     def to_json(self) -> dict[str, Any]:
         return {"dim": self.dim, "value": self.value, "spend": round(self.spend, 6), "baseline": self.baseline}
@@ -183,6 +183,6 @@ def trace_links(ctx: RunContext, traces: list[TopTrace]) -> tuple[Link, ...]:
     for trace in traces:
         url = ctx.source.trace_url(trace.trace_id)
         if url:
-            label = f"${trace.cost:,.2f} {trace.name or trace.trace_id[:12]}"
+            label = f"{usd(trace.cost)} {trace.name or trace.trace_id[:12]}"
             links.append(Link(label[:80], url))
     return tuple(links)

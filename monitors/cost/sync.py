@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from monitors.contracts.errors import BudgetSpent, SourceError
 from monitors.contracts.findings import RunWindow
@@ -104,13 +105,24 @@ def _granularity_exact(ledger: Ledger) -> Literal["hour", "day"]:
     return "day" if ledger.tz.key in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu") else "hour"
 
 
-def _spread(ledger: Ledger, buckets: Iterable[CostBucket], granularity: str) -> dict[date, list[float]]:
-    """Map UTC buckets onto local days and hours."""
+def _bucket_time(bucket: CostBucket, granularity: str, query_start: datetime, tz: ZoneInfo) -> datetime:
+    """The local time a UTC bucket's spend is booked at.
+
+    A coarse UTC-day bucket goes to the local day holding its middle. An hour bucket goes to its start,
+    but never before the query's: in a timezone half an hour off UTC (Asia/Kolkata) a local day starts
+    mid-hour, and the first bucket, which the server labels with the whole hour, holds only spend from
+    the query's start on, which belongs to the day being read, not the one before.
+    """
+    if granularity == "day":
+        return (bucket.start + timedelta(hours=12)).astimezone(tz)
+    return max(bucket.start, query_start).astimezone(tz)
+
+
+def _spread(ledger: Ledger, buckets: Iterable[CostBucket], query_start: datetime) -> dict[date, list[float]]:
+    """Map UTC hour buckets onto local days and hours."""
     out: dict[date, list[float]] = {}
     for bucket in buckets:
-        # A coarse UTC-day bucket goes to the local day holding its middle; hour buckets to their start.
-        when = bucket.start + (timedelta(hours=12) if granularity == "day" else timedelta(0))
-        local = when.astimezone(ledger.tz)
+        local = _bucket_time(bucket, "hour", query_start, ledger.tz)
         out.setdefault(local.date(), [0.0] * 24)[local.hour] += max(bucket.cost, 0.0)
     return out
 
@@ -131,15 +143,14 @@ def fetch_set(
             raise BudgetSpent("the Metrics API budget is still spent", 0)
         calls += 1
         totals = ctx.source.costs(CostQuery(start, end, granularity="hour"))
-        spread = _spread(ledger, totals, "hour")
+        spread = _spread(ledger, totals, start)
         result[""] = {d: {str(h): c for h, c in enumerate(hours)} for d, hours in spread.items()}
         for dim in track.agg_dims:
             calls += 1
             query = CostQuery(start, end, granularity=group_gran, group_by=AGGREGATE_DIMENSIONS[dim])
             per_day: dict[date, dict[str, float]] = {}
             for bucket in ctx.source.costs(query):
-                when = bucket.start + (timedelta(hours=12) if group_gran == "day" else timedelta(0))
-                table = per_day.setdefault(local_date(when, ledger.tz), {})
+                table = per_day.setdefault(_bucket_time(bucket, group_gran, start, ledger.tz).date(), {})
                 key = (bucket.group or "")[:200]
                 table[key] = table.get(key, 0.0) + max(bucket.cost, 0.0)
             result[dim] = per_day

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitors.contracts.source import ScoreDataType
 
@@ -50,7 +50,7 @@ class Evaluator(Strict):
     """
 
     name: str = Field(min_length=1, max_length=200, description="The score's name in Langfuse.")
-    below: float | None = Field(None, description="Numeric: a score below this fails.")
+    below: float | None = Field(None, allow_inf_nan=False, description="Numeric: a score below this fails.")
     fail_on_false: bool = Field(False, description="Boolean: a false score fails.")
     failing_values: list[str] = Field(default_factory=list, description="Categorical: these values fail.")
     max_failing_share: float = Field(
@@ -58,6 +58,14 @@ class Evaluator(Strict):
     )
     min_scores: int = Field(10, ge=1, description="Scores an agent needs in a day before its share is judged.")
     critical: bool = Field(False, description="Any single failure alerts (critical severity).")
+
+    @field_validator("below", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # YAML's `below: true` would otherwise read as 1.0 and judge numeric scores, not boolean ones.
+        if isinstance(value, bool):
+            raise ValueError("expected a number; for boolean scores use fail_on_false: true")
+        return value
 
     @model_validator(mode="after")
     def _one_condition(self) -> Evaluator:
