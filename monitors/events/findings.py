@@ -76,7 +76,9 @@ def usual_text(usual: Usual | None, errors: int, observations: int | None, stamp
     if observations is None:
         return "not tracked (errors.share.enabled is off)"
     when = f"that day, {stamp}," if stamp else "that day"
-    day = f"{when} {errors} errors in {observations:,} observations ({_pct(errors / observations)})"
+    # Errors with no counted observations: the count lags the rows (Metrics is eventually consistent).
+    share = f" ({_pct(errors / observations)})" if observations else " (observations not counted yet)"
+    day = f"{when} {errors} errors in {observations:,} observations{share}"
     if usual is None:
         usual_part = "not known yet (too few days of history)"
     elif usual.median == 0:

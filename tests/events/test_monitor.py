@@ -194,3 +194,14 @@ def test_an_error_an_agent_always_logs_is_not_a_burst_until_it_triples() -> None
     findings = run(week() + history + habitual(LAST_DAY, 24))
     assert [f.kind for f in findings] == ["error_burst"]
     assert dict(findings[0].fields)["Count"].endswith("; usually 8 a day")
+
+
+def test_errors_counted_before_their_observations_say_so_instead_of_failing() -> None:
+    from monitors.events.findings import usual_text
+
+    text = usual_text(None, 3, 0, "as of 10:00 UTC")
+    assert (
+        text == "not known yet (too few days of history); that day, as of 10:00 UTC, 3 errors in 0 observations "
+        "(observations not counted yet)"
+    )
+    assert usual_text(None, 3, 300).endswith("3 errors in 300 observations (1.0%)")
