@@ -65,8 +65,17 @@ def neutral(text: object, limit: int) -> str:
 
 
 def one_line(text: object, limit: int) -> str:
-    """`neutral`, on one line: email subjects and headers (no CR/LF can start a new header)."""
-    return neutral(" ".join(str(text).split()), limit)
+    """`neutral`, on one line: email subjects and headers (no CR/LF can start a new header).
+
+    "=?" gets a word joiner too: Python's email package decodes RFC 2047 encoded words
+    (`=?utf-8?q?...?=`) in a header value it is given, which would bring back a CR/LF (a new header)
+    or an '@here' that was hidden in the encoding. Broken, the text is shown as the agent typed it.
+    """
+    return _escape(" ".join(str(text).split()), limit, _header_char)
+
+
+def _header_char(ch: str, nxt: str, start: bool) -> str:
+    return "=" + WORD_JOINER if ch == "=" and nxt.startswith("?") else _neutral_char(ch, nxt, start)
 
 
 def _discord_char(ch: str, nxt: str, start: bool) -> str:
