@@ -225,6 +225,10 @@ def _exception_result(exc: requests.RequestException, timeout: float) -> Deliver
         )
     if isinstance(exc, requests.Timeout):
         return DeliveryResult(False, True, None, f"timed out connecting after {timeout:g}s")
+    if isinstance(exc, requests.exceptions.SSLError):
+        # Retried like any connection failure: an expired certificate is usually renewed soon.
+        reason = "TLS handshake failed (certificate not trusted or expired, or no TLS at this URL)"
+        return DeliveryResult(False, True, None, reason)
     if isinstance(exc, requests.ConnectionError):
         return DeliveryResult(False, True, None, "connection failed (refused, reset or name lookup)")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
