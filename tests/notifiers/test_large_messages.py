@@ -5,11 +5,14 @@ refuses, and never drop a part without saying so."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from datetime import timedelta
 
-from monitors.contracts.findings import Finding, Link, Severity
+import pytest
+
+from monitors.contracts.findings import Finding, Link, Severity, Status
 from monitors.engine.render import group_message, message_for
 from monitors.notifiers import teams
 from monitors.support.safe_text import TRUNCATED
@@ -79,3 +82,22 @@ def test_teams_card_of_a_finding_in_chinese_fits_the_size_limit(hook, session, r
     assert [fact["title"] for fact in facts[:8]] == [f"参数 {i}" for i in range(8)]  # every field still named
     assert all(fact["value"].endswith(TRUNCATED) for fact in facts[:8])
     assert card["actions"][0]["url"].endswith("traces/t-1")
+
+
+@pytest.mark.parametrize(
+    "sessions",
+    [
+        [f"github.com/acme/payments/pull/4711/agents/llm-fix/{'step/' * 60}{n}" for n in (1, 2)],
+        [hashlib.sha512(f"session {n}".encode()).hexdigest() for n in (1, 2)],  # shown as "[hex data, …]"
+    ],
+    ids=["long keys with one beginning", "keys shown as a placeholder"],
+)
+def test_pagerduty_findings_whose_keys_read_alike_are_two_incidents(sessions, session, retry):
+    # Session ids are chosen by the agent: a long one, or one that looks like a blob, is still its own.
+    first, second = (replace(loop_finding(0), dedupe_key=f"{s}:loop") for s in sessions)
+    with PagerDutyServer() as pd:
+        notifier = http_notifier("pagerduty", pd, retry, session)
+        assert notifier.deliver(message_for(first)).ok and notifier.deliver(message_for(second)).ok
+        assert notifier.deliver(message_for(replace(first, status=Status.RESOLVED))).ok
+    assert sorted(pd.incidents.values()) == ["resolved", "triggered"]
+    assert all(len(key) <= 255 for key in pd.incidents)
