@@ -14,12 +14,13 @@ Links we built ourselves are never passed through these: each notifier renders t
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
 from collections.abc import Callable
 
-from monitors.support.safe_text import WORD_JOINER, clean, fit
+from monitors.support.safe_text import TRUNCATED, WORD_JOINER, clean, fit
 
 _WWW = re.compile(r"(?i)\b(www)\.")
 _ANGLES = {"<": "‹", ">": "›"}
@@ -62,6 +63,19 @@ def _neutral_char(ch: str, nxt: str, start: bool) -> str:
 def neutral(text: object, limit: int) -> str:
     """Plain text that stays plain wherever it is shown: JSON fields, PagerDuty, email text parts."""
     return _escape(text, limit, _neutral_char)
+
+
+def identifier(key: str, limit: int) -> str:
+    """`neutral` for a key a receiver matches on (a fingerprint, PagerDuty's dedup_key).
+
+    A key that cannot be shown whole (too long, or holding a blob-like id that cleaning replaces with a
+    placeholder) ends with a digest of all of it, so two keys that read alike stay two keys.
+    """
+    shown = neutral(key, limit)
+    if clean(key) == key and not shown.endswith(TRUNCATED):
+        return shown
+    digest = f" #{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    return neutral(key, limit - len(digest)) + digest
 
 
 def one_line(text: object, limit: int) -> str:

@@ -26,7 +26,6 @@ it is removed from any error text PagerDuty sends back.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -36,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from monitors.contracts.findings import Severity, Status
 from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.notifiers.markup import is_http, neutral, safe_url
-from monitors.support.safe_text import TRUNCATED, clean
+from monitors.notifiers.markup import identifier, is_http, neutral, safe_url
+from monitors.support.safe_text import TRUNCATED
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_MAX = 1024
@@ -106,17 +105,9 @@ class PagerDutyNotifier(WebhookNotifier):
 
 def dedup_key(message: Message) -> str:
     """The incident key: the fingerprint (defanged: it holds agent text and PagerDuty shows it), or the
-    title when a message has none. Deterministic, so a resolve finds its trigger.
-
-    A key that cannot be shown whole (too long, or holding a blob-like id that cleaning replaces with a
-    placeholder) ends with a digest of all of it, so two keys that read alike stay two incidents.
-    """
-    key = message.fingerprint or f"message:{message.title}"
-    shown = neutral(key, DEDUP_KEY_MAX)
-    if clean(key) == key and not shown.endswith(TRUNCATED):
-        return shown
-    digest = f" #{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    return neutral(key, DEDUP_KEY_MAX - len(digest)) + digest
+    title when a message has none. Deterministic, so a resolve finds its trigger; keys that read alike
+    stay apart (see `identifier`)."""
+    return identifier(message.fingerprint or f"message:{message.title}", DEDUP_KEY_MAX)
 
 
 def event(message: Message, routing_key: str, *, source: str = "langfuse-monitors") -> dict[str, Any]:

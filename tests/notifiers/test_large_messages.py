@@ -101,3 +101,15 @@ def test_pagerduty_findings_whose_keys_read_alike_are_two_incidents(sessions, se
         assert notifier.deliver(message_for(replace(first, status=Status.RESOLVED))).ok
     assert sorted(pd.incidents.values()) == ["resolved", "triggered"]
     assert all(len(key) <= 255 for key in pd.incidents)
+
+
+def test_webhook_envelopes_of_findings_whose_keys_read_alike_carry_two_fingerprints(hook, session, retry):
+    sessions = [hashlib.sha512(f"session {n}".encode()).hexdigest() for n in (1, 2)]
+    findings = [replace(loop_finding(0), dedupe_key=f"{s}:loop") for s in sessions]
+    notifier = http_notifier("webhook", hook, retry, session)
+    assert all(notifier.deliver(message_for(finding)).ok for finding in findings)
+    grouped = group_message([message_for(finding) for finding in findings], "agent=llm-fix")
+    assert notifier.deliver(grouped).ok
+    single, other, group = hook.bodies()
+    assert single["fingerprint"] != other["fingerprint"]
+    assert group["parts"] == [single["fingerprint"], other["fingerprint"]]
