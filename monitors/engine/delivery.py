@@ -10,10 +10,12 @@ interval. Counts are of messages: a group is one.
 Duplicates are bounded. A POST that got no answer in time (`unconfirmed`) may already be in the chat,
 and webhooks take no idempotency key, so such a row is POSTed once more on a later run, with twice the
 patience, and if that one is unconfirmed too it is not sent again: the row ends `unconfirmed`, with the
-reason, and the run says so. The channel's answers are remembered (`Store.channel_answers`): while it
-answers late, every message gets the longer patience from its first POST, and after a message ended
-unconfirmed, the next ones get one POST each. A chat that stays slow over any number of runs shows one
-duplicate in total; one that answers within the longer patience, one as well.
+reason, and the run says so. The channel's answers are remembered (`Store.channel_answers`; an answer
+that came only after the channel's own timeout is stored as an unanswered POST, so a later run knows the
+chat is slow even when nothing went unanswered): while it answers late, every message gets the longer
+patience from its first POST, and after a message ended unconfirmed, the next ones get one POST each.
+A chat that stays slow over any number of runs shows one duplicate in total; one that answers within
+the longer patience, one as well.
 
 Work stops at the run's deadline: rows not tried yet stay pending, untouched, for the next run.
 """
@@ -64,12 +66,13 @@ class ChannelAnswers:
     def posts_allowed(self, channel: str) -> int:
         return 1 if channel in self.doubtful else MAX_UNCONFIRMED
 
-    def sent(self, row: OutboxRow, patient: bool) -> None:
+    def sent(self, row: OutboxRow, late: bool) -> None:
+        """`row` was answered; `late`: only after the channel's own timeout (a patient POST waited)."""
         self.doubtful.discard(row.channel)
-        if row.unconfirmed:
-            self.late.add(row.channel)  # confirmed only after an unanswered POST: it answers late
-        elif not patient:
-            self.late.discard(row.channel)  # answered in time at the normal timeout
+        if late:
+            self.late.add(row.channel)
+        else:
+            self.late.discard(row.channel)
 
     def unanswered(self, channel: str, given_up: bool) -> None:
         self.late.add(channel)
@@ -103,9 +106,11 @@ def deliver_pending(
         done.update(r.id for r in rows)
         timeout = answers.timeout_for(notifier, row)
         result = notifier.deliver(message, timeout=timeout) if timeout else notifier.deliver(message)
+        late = False
         if result.ok:
             status, error = "sent", None
-            answers.sent(row, patient=timeout is not None)
+            late = _answered_late(notifier, row, result)
+            answers.sent(row, late)
             stats.delivered += 1
         elif result.unconfirmed:
             blocked.add(row.channel)  # a slow chat: do not pile more unanswered POSTs on it this run
@@ -122,10 +127,19 @@ def deliver_pending(
             log.error("channel %s: delivery failed permanently (%s)", row.channel, result.reason)
         retry_at = now if status == "pending" else None  # a waiting part that failed with its group is due now
         for part in rows:
-            store.mark_outbox(part.id, now=now, status=status, error=error, retry_at=retry_at)
+            # A late answer counts as unanswered at the channel's own timeout: the next run reads it from
+            # the store (channel_answers) and gives the channel its patience from the first POST.
+            store.mark_outbox(part.id, now=now, status=status, error=error, retry_at=retry_at, unconfirmed=late)
     if stats.out_of_time:
         log.warning("run deadline reached: %d message(s) left pending for the next run", stats.out_of_time)
     return stats
+
+
+def _answered_late(notifier: Any, row: OutboxRow, result: DeliveryResult) -> bool:
+    """Did the answer come only after the channel's own timeout (so a POST without patience got none)?"""
+    if result.answered_after is None or not isinstance(notifier, WebhookNotifier):
+        return bool(row.unconfirmed)  # no timing: an earlier POST went unanswered, so it answers late
+    return result.answered_after > notifier.timeout
 
 
 def _message_for(store: Store, row: OutboxRow) -> tuple[list[OutboxRow], Message]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -50,6 +51,7 @@ class DeliveryResult:
     retry_after: float | None = None
     attempts: int = 1
     unconfirmed: bool = False  # sent, but no answer came: the chat may have received it
+    answered_after: float | None = None  # seconds the last POST waited for its answer; None: no answer
 
 
 def default_retry() -> RetryPolicy:
@@ -170,6 +172,7 @@ class WebhookNotifier:
         data = json.dumps(body, allow_nan=False).encode("utf-8")
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **self.extra_headers(data)}
         with Watchdog(budget) as watchdog:
+            started = time.monotonic()
             try:
                 response = self.session.post(
                     self._url,
@@ -181,6 +184,7 @@ class WebhookNotifier:
                 status, text = response.status_code, response.text[:_MAX_ERROR_BODY]
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
+                answered_after = time.monotonic() - started
             except requests.RequestException as exc:
                 if watchdog.fired:
                     reason = f"no complete answer within {budget:g}s (it may have arrived)"
@@ -188,11 +192,12 @@ class WebhookNotifier:
                 # str(exc) embeds the URL: only the exception's class decides the reason.
                 return _exception_result(exc, budget)
         if 200 <= status < 300:
-            return DeliveryResult(True, False, status, "delivered")
+            return DeliveryResult(True, False, status, "delivered", answered_after=answered_after)
         reason = self.failure_reason(status, self._scrub(text))
-        if is_retryable_status(status) and status not in self.permanent_statuses:
-            return DeliveryResult(False, True, status, reason, retry_after)
-        return DeliveryResult(False, False, status, reason)
+        retryable = is_retryable_status(status) and status not in self.permanent_statuses
+        return DeliveryResult(
+            False, retryable, status, reason, retry_after if retryable else None, answered_after=answered_after
+        )
 
     def failure_reason(self, status: int, body: str) -> str:
         """A readable reason for a failed status; `body` is already scrubbed of the URL."""
@@ -225,6 +230,10 @@ def _exception_result(exc: requests.RequestException, timeout: float) -> Deliver
         )
     if isinstance(exc, requests.Timeout):
         return DeliveryResult(False, True, None, f"timed out connecting after {timeout:g}s")
+    if isinstance(exc, requests.exceptions.SSLError):
+        # Retried like any connection failure: an expired certificate is usually renewed soon.
+        reason = "TLS handshake failed (certificate not trusted or expired, or no TLS at this URL)"
+        return DeliveryResult(False, True, None, reason)
     if isinstance(exc, requests.ConnectionError):
         return DeliveryResult(False, True, None, "connection failed (refused, reset or name lookup)")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):

@@ -14,12 +14,13 @@ Links we built ourselves are never passed through these: each notifier renders t
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
 from collections.abc import Callable
 
-from monitors.support.safe_text import WORD_JOINER, clean, fit
+from monitors.support.safe_text import TRUNCATED, WORD_JOINER, clean, fit
 
 _WWW = re.compile(r"(?i)\b(www)\.")
 _ANGLES = {"<": "‹", ">": "›"}
@@ -64,9 +65,31 @@ def neutral(text: object, limit: int) -> str:
     return _escape(text, limit, _neutral_char)
 
 
+def identifier(key: str, limit: int) -> str:
+    """`neutral` for a key a receiver matches on (a fingerprint, PagerDuty's dedup_key).
+
+    A key that cannot be shown whole (too long, or holding a blob-like id that cleaning replaces with a
+    placeholder) ends with a digest of all of it, so two keys that read alike stay two keys.
+    """
+    shown = neutral(key, limit)
+    if clean(key) == key and not shown.endswith(TRUNCATED):
+        return shown
+    digest = f" #{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    return neutral(key, limit - len(digest)) + digest
+
+
 def one_line(text: object, limit: int) -> str:
-    """`neutral`, on one line: email subjects and headers (no CR/LF can start a new header)."""
-    return neutral(" ".join(str(text).split()), limit)
+    """`neutral`, on one line: email subjects and headers (no CR/LF can start a new header).
+
+    "=?" gets a word joiner too: Python's email package decodes RFC 2047 encoded words
+    (`=?utf-8?q?...?=`) in a header value it is given, which would bring back a CR/LF (a new header)
+    or an '@here' that was hidden in the encoding. Broken, the text is shown as the agent typed it.
+    """
+    return _escape(" ".join(str(text).split()), limit, _header_char)
+
+
+def _header_char(ch: str, nxt: str, start: bool) -> str:
+    return "=" + WORD_JOINER if ch == "=" and nxt.startswith("?") else _neutral_char(ch, nxt, start)
 
 
 def _discord_char(ch: str, nxt: str, start: bool) -> str:

@@ -35,13 +35,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from monitors.contracts.findings import Severity, Status
 from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.notifiers.markup import is_http, neutral, safe_url
+from monitors.notifiers.markup import identifier, is_http, neutral, safe_url
+from monitors.support.safe_text import TRUNCATED
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_MAX = 1024
 DEDUP_KEY_MAX = 255
 FIELD_MAX = 255  # source, component, group, class
-DETAIL_MAX = 2000  # per custom_details value; PagerDuty caps the whole event at 512 KB
+DETAIL_MAX = 2000  # per custom_details value
+# PagerDuty refuses an event over 512 KB; custom_details get this much, the rest of the event stays small.
+DETAILS_MAX_BYTES = 400_000
 MAX_LINKS = 10
 SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
 
@@ -102,8 +105,9 @@ class PagerDutyNotifier(WebhookNotifier):
 
 def dedup_key(message: Message) -> str:
     """The incident key: the fingerprint (defanged: it holds agent text and PagerDuty shows it), or the
-    title when a message has none. Deterministic, so a resolve finds its trigger."""
-    return neutral(message.fingerprint or f"message:{message.title}", DEDUP_KEY_MAX)
+    title when a message has none. Deterministic, so a resolve finds its trigger; keys that read alike
+    stay apart (see `identifier`)."""
+    return identifier(message.fingerprint or f"message:{message.title}", DEDUP_KEY_MAX)
 
 
 def event(message: Message, routing_key: str, *, source: str = "langfuse-monitors") -> dict[str, Any]:
@@ -137,14 +141,41 @@ def event(message: Message, routing_key: str, *, source: str = "langfuse-monitor
 
 
 def _details(message: Message) -> dict[str, Any]:
+    """The fields, then the sections (a group's parts), as many as fit DETAILS_MAX_BYTES, then the footer.
+
+    What does not fit is counted under TRUNCATED. A name that repeats (two parts titled alike, two
+    fields with one label) gets " (2)", " (3)": no detail overwrites another.
+    """
+    footer = neutral(message.footer, 500) if message.footer else ""
+    room = DETAILS_MAX_BYTES - _wire_size("footer", footer)
+    entries: list[tuple[str, Any]] = [
+        (neutral(label, 100) or "-", neutral(value, DETAIL_MAX)) for label, value in message.fields
+    ]
+    entries += [
+        (neutral(s.heading, 200) or "-", [neutral(line, DETAIL_MAX) for line in s.lines[:50]]) for s in message.sections
+    ]
     details: dict[str, Any] = {}
-    for label, value in message.fields:
-        name = neutral(label, 100) or "-"
-        while name in details:  # two fields with one label: keep both
-            name += " "
-        details[name] = neutral(value, DETAIL_MAX)
-    for section in message.sections:
-        details[neutral(section.heading, 200) or "-"] = [neutral(line, DETAIL_MAX) for line in section.lines[:50]]
-    if message.footer:
-        details["footer"] = neutral(message.footer, 500)
+    for i, (name, value) in enumerate(entries):
+        room -= _wire_size(name, value) + 10  # 10: a " (n)" suffix and the separator
+        if room < 100:  # what the note takes
+            what = "part" if message.group else "detail"
+            details[TRUNCATED] = f"{len(entries) - i} more {what}(s) not shown"
+            break
+        details[_unique(name, details)] = value
+    if footer:
+        details[_unique("footer", details)] = footer
     return details
+
+
+def _wire_size(name: str, value: Any) -> int:
+    """Bytes of `"name": value` in the body as sent (non-ASCII characters are escaped there)."""
+    return len(json.dumps(name)) + len(json.dumps(value)) + 2
+
+
+def _unique(name: str, taken: Mapping[str, Any]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"

@@ -78,15 +78,31 @@ class TeamsNotifier(WebhookNotifier):
 
 
 def card(message: Message) -> dict[str, Any]:
-    """An Adaptive Card 1.4 for `message` that fits Teams' size limit (sections are dropped first)."""
-    head = _head(message)
-    facts = _facts(message)
+    """An Adaptive Card 1.4 for `message` that fits Teams' size limit: sections are dropped first; when
+    the rest alone is too large (long fields of characters that take three bytes each), every text is
+    cut shorter until the card fits."""
+    for divisor in _SHRINK:
+        content = _card(message, divisor)
+        if _size(content) <= MAX_PAYLOAD_BYTES:
+            break
+    return content
+
+
+# Each step divides the text limits: 3000 characters of summary and 1000 per field become 1500 and 500, ...
+_SHRINK = (1, 2, 4, 8, 16, 32)
+
+
+def _card(message: Message, divisor: int) -> dict[str, Any]:
+    """The card with text limits divided by `divisor`, with as many sections as fit (maybe none)."""
+    text_max = TEXT_MAX // divisor
+    head = _head(message, text_max)
+    facts = _facts(message, FACT_VALUE_MAX // divisor)
     actions = [
         {"type": "Action.OpenUrl", "title": teams_markdown(x.label, 100) or "Open", "url": safe_url(x.url)}
         for x in message.links
         if is_http(x.url)
     ][:MAX_ACTIONS]
-    sections = [_section(s.heading, s.lines) for s in message.sections]
+    sections = [_section(s.heading, s.lines, text_max) for s in message.sections]
     footer = [_text(message.footer, size="Small", subtle=True)] if message.footer.strip() else []
     while True:
         shown = [block for section in sections for block in section]
@@ -102,12 +118,16 @@ def card(message: Message) -> dict[str, Any]:
         }
         if actions:
             content["actions"] = actions
-        if len(json.dumps(content, ensure_ascii=False).encode("utf-8")) <= MAX_PAYLOAD_BYTES or not sections:
+        if _size(content) <= MAX_PAYLOAD_BYTES or not sections:
             return content
         sections = sections[:-1]
 
 
-def _head(message: Message) -> list[dict[str, Any]]:
+def _size(content: dict[str, Any]) -> int:
+    return len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
+
+
+def _head(message: Message, text_max: int) -> list[dict[str, Any]]:
     mark = "RESOLVED" if message.status is Status.RESOLVED else message.severity.label.upper()
     style = "good" if message.status is Status.RESOLVED else SEVERITY_STYLE.get(message.severity, "default")
     title = {
@@ -116,12 +136,12 @@ def _head(message: Message) -> list[dict[str, Any]]:
         "bleed": True,
         "items": [_text(f"{mark}: {message.title}", size="Large", weight="Bolder", limit=TITLE_MAX)],
     }
-    return [title, _text(message.summary)] if message.summary.strip() else [title]
+    return [title, _text(message.summary, limit=text_max)] if message.summary.strip() else [title]
 
 
-def _facts(message: Message) -> list[dict[str, Any]]:
+def _facts(message: Message, value_max: int) -> list[dict[str, Any]]:
     facts = [
-        {"title": teams_markdown(label, FACT_TITLE_MAX) or "-", "value": teams_markdown(value, FACT_VALUE_MAX) or "-"}
+        {"title": teams_markdown(label, FACT_TITLE_MAX) or "-", "value": teams_markdown(value, value_max) or "-"}
         for label, value in message.fields[:MAX_FACTS]
     ]
     if len(message.fields) > MAX_FACTS:
@@ -129,8 +149,8 @@ def _facts(message: Message) -> list[dict[str, Any]]:
     return [{"type": "FactSet", "facts": facts}] if facts else []
 
 
-def _section(heading: str, lines: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [_text(heading, weight="Bolder", limit=TITLE_MAX, separator=True), _text("\n".join(lines))]
+def _section(heading: str, lines: tuple[str, ...], text_max: int) -> list[dict[str, Any]]:
+    return [_text(heading, weight="Bolder", limit=TITLE_MAX, separator=True), _text("\n".join(lines), limit=text_max)]
 
 
 def _text(text: str, *, limit: int = TEXT_MAX, **style: Any) -> dict[str, Any]:

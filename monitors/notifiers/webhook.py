@@ -26,6 +26,8 @@ The envelope (version 1; a field is only ever added within a version):
 Text is plain (no markup) and may come from an agent: it is cleaned of control characters and
 defanged ('@' and "://" carry an invisible U+2060), so a receiver that forwards it into a chat pings no
 one; the receiver still escapes it for its own format. `links` are built by us, never from agent text.
+`fingerprint` and `parts` identify findings: one that cannot be shown whole (too long, or holding a
+blob-like id) ends with " #<digest of all of it>", so two findings never share one.
 The URL, the secret and the header values are credentials: never logged.
 """
 
@@ -41,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from monitors.contracts.message import Message
 from monitors.notifiers.base import WebhookNotifier, check_webhook_url
-from monitors.notifiers.markup import is_http, neutral, safe_url
+from monitors.notifiers.markup import identifier, is_http, neutral, safe_url
 
 ENVELOPE_TYPE = "langfuse-monitors.alert"
 ENVELOPE_VERSION = 1
@@ -124,7 +126,7 @@ def envelope(message: Message, limits: Any = WebhookChannelNotifier) -> dict[str
     return {
         "type": ENVELOPE_TYPE,
         "version": ENVELOPE_VERSION,
-        "fingerprint": neutral(message.fingerprint, 400),
+        "fingerprint": identifier(message.fingerprint, 400),
         "monitor": message.monitor,
         "kind": neutral(message.kind, 100),
         "severity": message.severity.label,
@@ -135,7 +137,7 @@ def envelope(message: Message, limits: Any = WebhookChannelNotifier) -> dict[str
         "sections": sections,
         "links": [{"label": neutral(x.label, 200), "url": safe_url(x.url)} for x in message.links if is_http(x.url)],
         "group": neutral(message.group, 400),
-        "parts": [neutral(p, 400) for p in message.parts],
+        "parts": [identifier(p, 400) for p in message.parts],
         "observed_at": message.observed_at,
         "footer": neutral(message.footer, 500),
     }

@@ -157,3 +157,15 @@ def test_config_rejects_unknown_keys(cls):
 
     with pytest.raises(ValidationError):
         cls.Config(webhook_url="https://hooks.example.com/x", colour="red")
+
+
+@pytest.mark.parametrize("cls", NOTIFIERS)
+def test_a_tls_failure_says_tls_not_connection_refused(cls, hook, session, retry):
+    # https:// to a receiver that speaks plain HTTP (or whose certificate is not trusted): the handshake
+    # fails after the connection was made, and the reason has to point at TLS, not at a refused port.
+    url = hook.url("/hooks/abc").replace("http://", "https://")
+    notifier = cls("ops", cls.Config(webhook_url=url, timeout=5.0), retry=retry, session=session)
+    result = notifier.deliver(test_message())
+    assert (result.ok, result.retryable, result.status) == (False, True, None)
+    assert result.reason == "TLS handshake failed (certificate not trusted or expired, or no TLS at this URL)"
+    assert hook.requests == []

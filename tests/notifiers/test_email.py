@@ -42,6 +42,23 @@ def test_a_title_with_line_breaks_cannot_inject_headers(retry):
     assert "<b>" not in email.get_body(("html",)).get_content()
 
 
+def test_an_encoded_word_in_a_title_is_shown_as_typed_not_decoded_into_headers_or_mentions(retry):
+    # RFC 2047 encoded words in agent text: the email package decodes them when the subject is set,
+    # which would turn escaped text back into CR/LF (a Bcc header) or a live "@here <!channel>".
+    bcc = "=?utf-8?q?Loop=0D=0ABcc:_thief=40evil.example?="
+    mention = "=?utf-8?b?QGhlcmUgPCFjaGFubmVsPg==?="  # "@here <!channel>"
+    with SmtpServer() as smtp:
+        notifier = email_notifier(smtp, retry)
+        assert notifier.deliver(replace(test_message(), title=bcc)).ok
+        assert notifier.deliver(replace(test_message(), title=mention)).ok
+    assert [recipients for _, recipients in smtp.envelopes] == [["oncall@example.com", "lead@example.com"]] * 2
+    first, second = smtp.messages
+    assert first["Bcc"] is None
+    assert "Loop" in first["Subject"] and "Bcc:" in first["Subject"] and "thief" in first["Subject"]
+    assert "@here" not in second["Subject"] and "<!channel>" not in second["Subject"]
+    assert "QGhlcmUgPCFjaGFubmVsPg" in second["Subject"]  # the text as the agent wrote it
+
+
 def test_wrong_password_is_permanent_and_not_echoed(retry, sleeps):
     with SmtpServer(user="alerts", password="right", tls=True) as smtp:
         config = email_config(smtp, password="wrong-password-123")
