@@ -237,7 +237,8 @@ class Store(RunHistory, ScoreLedger):
         retry_at: datetime | None = None,
         unconfirmed: bool = False,
     ) -> None:
-        """Record one delivery attempt; `unconfirmed`: it was sent but no answer came."""
+        """Record one delivery attempt; `unconfirmed`: no answer came within the channel's own timeout
+        (none at all, or one that only a longer wait got), so later runs treat the chat as slow."""
         values: dict[str, Any] = {"attempts": t.outbox.c.attempts + 1, "status": status, "last_error": error}
         if unconfirmed:
             values["unconfirmed"] = t.outbox.c.unconfirmed + 1
