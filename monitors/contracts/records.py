@@ -77,7 +77,7 @@ def decode_metadata_value(value: Any) -> Any:
     if (len(text) >= 2 and text[0] == text[-1] == '"') or text[:1] in "[{":
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: agent text nested past Python's limit
             return value.strip('"') if text[:1] == '"' else value
     return value
 
@@ -87,7 +87,7 @@ def decode_metadata(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
     if not isinstance(raw, Mapping):
         return {}
@@ -126,9 +126,20 @@ def _io(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in '[{"':
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: agent text nested past Python's limit
             return value
     return value
+
+
+def _io_text(value: Any) -> Any:
+    """`value` as a row's input/output: what `_io` reads back as `value` itself."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _io(value) == value:
+        return value
+    # Structures, and text that `_io` would decode (a tool's JSON output read back as a string),
+    # are JSON-encoded, as the SDK stores them: a replay then sees what the live read saw.
+    return json.dumps(value)
 
 
 def _cost(row: Mapping[str, Any]) -> float:
@@ -222,7 +233,7 @@ def observation_to_row(obs: Observation) -> dict[str, Any]:
         "usageDetails": dict(obs.usage),
         "totalCost": obs.total_cost,
         "metadata": dict(obs.metadata),
-        "input": obs.input if obs.input is None or isinstance(obs.input, str) else json.dumps(obs.input),
-        "output": obs.output if obs.output is None or isinstance(obs.output, str) else json.dumps(obs.output),
+        "input": _io_text(obs.input),
+        "output": _io_text(obs.output),
         "isRootObservation": obs.is_root,
     }
