@@ -131,17 +131,6 @@ def _io(value: Any) -> Any:
     return value
 
 
-def _io_text(value: Any) -> Any:
-    """`value` as a row's input/output: what `_io` reads back as `value` itself."""
-    if value is None:
-        return None
-    if isinstance(value, str) and _io(value) == value:
-        return value
-    # Structures, and text that `_io` would decode (a tool's JSON output read back as a string),
-    # are JSON-encoded, as the SDK stores them: a replay then sees what the live read saw.
-    return json.dumps(value)
-
-
 def _cost(row: Mapping[str, Any]) -> float:
     value = row.get("totalCost")
     if value is None:
@@ -233,7 +222,7 @@ def observation_to_row(obs: Observation) -> dict[str, Any]:
         "usageDetails": dict(obs.usage),
         "totalCost": obs.total_cost,
         "metadata": dict(obs.metadata),
-        "input": _io_text(obs.input),
-        "output": _io_text(obs.output),
+        "input": obs.input if obs.input is None or isinstance(obs.input, str) else json.dumps(obs.input),
+        "output": obs.output if obs.output is None or isinstance(obs.output, str) else json.dumps(obs.output),
         "isRootObservation": obs.is_root,
     }
