@@ -77,7 +77,7 @@ def decode_metadata_value(value: Any) -> Any:
     if (len(text) >= 2 and text[0] == text[-1] == '"') or text[:1] in "[{":
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: agent text nested past Python's limit
             return value.strip('"') if text[:1] == '"' else value
     return value
 
@@ -87,7 +87,7 @@ def decode_metadata(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
     if not isinstance(raw, Mapping):
         return {}
@@ -126,7 +126,7 @@ def _io(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in '[{"':
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: agent text nested past Python's limit
             return value
     return value
 

@@ -88,8 +88,15 @@ def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any
     )
 
 
+def left_out(diff: Mapping[str, Any]) -> bool:
+    """True when GitLab sent the entry without its diff: `collapsed` (a large or generated file, fetched
+    on request only) or `too_large` (not retrievable); its `diff` is then empty."""
+    return bool(diff.get("collapsed") or diff.get("too_large")) and not diff.get("diff")
+
+
 def diff_stat(diff: Mapping[str, Any]) -> FileStat:
-    """A FileStat from one GitLab diff entry; GitLab sends no counts, so they come from the diff lines."""
+    """A FileStat from one GitLab diff entry; GitLab sends no counts, so they come from the diff lines
+    (unknown, None, for an entry whose diff GitLab left out)."""
     lines = str(diff.get("diff") or "").splitlines()
     status: FileStatus = (
         "added"
@@ -100,9 +107,12 @@ def diff_stat(diff: Mapping[str, Any]) -> FileStat:
         if diff.get("renamed_file")
         else "modified"
     )
+    path = str(diff.get("new_path") or diff.get("old_path") or "")
+    if left_out(diff):
+        return FileStat(path, status, None, None)
     additions = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
     deletions = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
-    return FileStat(str(diff.get("new_path") or diff.get("old_path") or ""), status, additions, deletions)
+    return FileStat(path, status, additions, deletions)
 
 
 def with_changes(info: MergeRequestInfo, diffs: Sequence[Any]) -> MergeRequestInfo:
@@ -112,7 +122,7 @@ def with_changes(info: MergeRequestInfo, diffs: Sequence[Any]) -> MergeRequestIn
         info,
         files=tuple(diff_stat(d) for d in entries),
         patches=tuple((str(d.get("new_path") or ""), str(d.get("diff") or "")) for d in entries),
-        patch_complete=len(entries) < DIFF_FILES and not any(d.get("too_large") for d in entries),
+        patch_complete=len(entries) < DIFF_FILES and not any(d.get("too_large") or left_out(d) for d in entries),
         head_sha=info.head_sha or info.final_commit.id,
     )
 

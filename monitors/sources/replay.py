@@ -16,14 +16,14 @@ API reference for the row format: https://api.reference.langfuse.com/#tag/observ
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 import logging
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from monitors.contracts.errors import SourceError
 from monitors.contracts.findings import RunWindow, utc
@@ -39,6 +39,7 @@ from monitors.contracts.source import (
     ScoresWritten,
     SourceStats,
 )
+from monitors.sources.replay_files import damaged, open_text, require_utf8
 from monitors.support.links import langfuse_trace_url
 
 log = logging.getLogger(__name__)
@@ -185,22 +186,6 @@ class CostAccumulator:
         ]
 
 
-def _require_utf8(line: str) -> None:
-    """Raise ValueError for a line read with surrogateescape that held bytes which are not UTF-8."""
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("not UTF-8 text") from None
-
-
-def _open_text(path: Path) -> IO[str]:
-    # surrogateescape: a line that is not UTF-8 is read, then counted as malformed, instead of ending
-    # the whole read with a UnicodeDecodeError.
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
-    return path.open("r", encoding="utf-8", errors="surrogateescape")
-
-
 class ReplaySource:
     """A TraceSource over an export file or an in-memory list of observations."""
 
@@ -231,6 +216,8 @@ class ReplaySource:
         self.scores_path = Path(scores_path) if scores_path is not None else None
         # Monitors read the file in several passes; a bad line is one bad line however often it is read.
         self._malformed_lines: set[int] = set()
+        self._last_line = 0  # the line number read last, to say where a cut-short file ends
+        self._cut_counted = False
 
     @classmethod
     def from_observations(
@@ -260,19 +247,30 @@ class ReplaySource:
             return
         assert self.path is not None
         try:
-            with _open_text(self.path) as fh:
+            with open_text(self.path) as fh:
                 yield from self._parse_lines(fh, count=count)
-        except (OSError, EOFError) as exc:
+        except EOFError:
+            # A gzip stream with no end (copied while written, a download that stopped): the rows
+            # before the cut are good; the cut is one malformed entry, as a broken last line would be.
+            if count and not self._cut_counted:
+                self._cut_counted = True
+                self.stats.count_malformed(f"file cut short after line {self._last_line}")
+                log.warning("replay file %s is cut short after line %d; read what it holds", self.path, self._last_line)
+        except zlib.error as exc:
+            raise damaged("replay file", self.path, exc) from None
+        except OSError as exc:
             raise SourceError(f"cannot read replay file {self.path}: {exc.__class__.__name__}: {exc}") from exc
 
     def _parse_lines(self, lines: Iterable[str], *, count: bool = True) -> Iterator[Observation]:
         for number, line in enumerate(lines, start=1):
+            self._last_line = number
             if not line.strip():
                 continue
             try:
-                _require_utf8(line)
+                require_utf8(line)
                 obs = parse_observation(json.loads(line))
-            except (ValueError, MalformedRecord) as exc:  # JSONDecodeError is a ValueError
+            # JSONDecodeError is a ValueError; RecursionError: a line nested past Python's limit
+            except (ValueError, RecursionError, MalformedRecord) as exc:
                 if count and number not in self._malformed_lines:
                     self._malformed_lines.add(number)
                     self.stats.count_malformed(f"line {number}: {exc}")
@@ -322,15 +320,17 @@ class ReplaySource:
     def _read_score_file(self, path: Path) -> list[ScoreRecord]:
         found: list[ScoreRecord] = []
         try:
-            with _open_text(path) as fh:
+            with open_text(path) as fh:
                 for number, line in enumerate(fh, start=1):
                     if not line.strip():
                         continue
                     try:
-                        _require_utf8(line)
+                        require_utf8(line)
                         found.append(parse_score(json.loads(line)))
-                    except (ValueError, MalformedRecord) as exc:
+                    except (ValueError, RecursionError, MalformedRecord) as exc:
                         self.stats.count_malformed(f"{path.name} line {number}: {exc}")
+        except zlib.error as exc:
+            raise damaged("scores file", path, exc) from None
         except (OSError, EOFError) as exc:
             raise SourceError(f"cannot read scores file {path}: {exc.__class__.__name__}: {exc}") from exc
         return found

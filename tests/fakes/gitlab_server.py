@@ -51,6 +51,9 @@ class FakeGitLab:
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
         self.url = ""
+        # A self-hosted GitLab under a path (`https://host/gitlab`, its external_url): every route
+        # and every pagination link carries the prefix.
+        self.prefix = ""
         self._lock = threading.Lock()
 
     def add_mr(self, repo: str, iid: int, commits: list[dict[str, Any]], **attrs: Any) -> None:
@@ -72,7 +75,9 @@ class FakeGitLab:
             # else: a slow but otherwise normal answer
         if headers.get("private-token") != self.token:
             return 401, {}, json.dumps({"message": "401 Unauthorized"})
-        match = _ROUTE.match(path)
+        if not path.startswith(self.prefix + "/"):
+            return 404, {}, json.dumps({"error": "404 Not Found"})
+        match = _ROUTE.match(path.removeprefix(self.prefix))
         if not match:
             return 404, {}, json.dumps({"error": "404 Not Found"})
         repo, iid = unquote(match["project"]), match["iid"]
@@ -160,7 +165,7 @@ def running(state: FakeGitLab) -> Iterator[FakeGitLab]:
     server.state = state
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    state.url = f"http://127.0.0.1:{server.server_address[1]}{state.prefix}"
     try:
         yield state
     finally:

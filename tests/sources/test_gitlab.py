@@ -232,3 +232,38 @@ def test_diffs_become_files_and_patches_for_the_evidence(gitlab: FakeGitLab) -> 
         "tests/test_parser.py::test_parse_errors",
     )
     assert evidence.touched_names == ("test_parse_simple",)
+
+
+def test_diffs_gitlab_left_out_make_the_patch_incomplete(gitlab: FakeGitLab) -> None:
+    # GitLab leaves a file's diff out as `collapsed` (can be fetched on request: large or generated
+    # files) or `too_large` (cannot be fetched); either way `diff` is "" and its lines are unknown.
+    diffs = [
+        {"old_path": "app/a.py", "new_path": "app/a.py", "diff": "@@ -1 +1 @@\n-a\n+b\n"},
+        {"old_path": "tests/test_big.py", "new_path": "tests/test_big.py", "diff": "", "collapsed": True},
+    ]
+    gitlab.add_mr("group/app", 31, [commit("t1", "2026-03-01T10:00:00Z", "Tidy")], diffs=diffs)
+    info = source(gitlab).merge_request("group/app", 31)
+    assert isinstance(info, MergeRequestInfo) and info.files is not None
+    assert info.patch_complete is False
+    assert [(f.path, f.additions, f.deletions) for f in info.files] == [
+        ("app/a.py", 1, 1),
+        ("tests/test_big.py", None, None),
+    ]
+    large = [{"old_path": "x.sql", "new_path": "x.sql", "diff": "", "too_large": True}]
+    gitlab.add_mr("group/app", 32, [commit("t2", "2026-03-01T10:00:00Z", "Dump")], diffs=large)
+    info = source(gitlab).merge_request("group/app", 32)
+    assert isinstance(info, MergeRequestInfo) and info.patch_complete is False
+    assert [(f.additions, f.deletions) for f in info.files or ()] == [(None, None)]
+
+
+def test_a_gitlab_under_a_path_prefix_is_read_with_every_page() -> None:
+    state = FakeGitLab(token=TOKEN)
+    state.prefix = "/gitlab"
+    many = [commit(f"c{i:03d}", f"2026-03-01T{i // 60:02d}:{i % 60:02d}:00Z") for i in range(130)]
+    state.add_mr("group/app", 40, many)
+    with running(state) as server:
+        assert server.url.endswith("/gitlab")
+        info = source(server).merge_request("group/app", 40, changes=False)
+    assert isinstance(info, MergeRequestInfo) and len(info.commits) == 130
+    assert info.final_commit.id == "c129"
+    assert all(r.path.startswith("/gitlab/api/v4/") for r in state.requests)
