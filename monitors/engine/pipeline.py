@@ -29,12 +29,10 @@ from monitors.engine.score_writes import write_back
 from monitors.engine.wiring import github_factory
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
+from monitors.store.watermarks import choose_window, next_watermark, trusted_watermark
 from monitors.support.deadline import run_deadline
 
 log = logging.getLogger("monitors.engine.pipeline")
-
-DEFAULT_LOOKBACK = timedelta(days=1)
-MAX_CATCHUP = timedelta(days=14)  # like ElastAlert's old_query_limit: never replay months by accident
 
 
 @dataclass
@@ -133,17 +131,6 @@ class RunDeps:
     github_factory: Callable[[], Any] | None = None  # None: built from settings.github, if configured
 
 
-def choose_window(
-    watermark: datetime | None, now: datetime, delay: timedelta, since: datetime | None, until: datetime | None
-) -> RunWindow:
-    end = until or now - delay
-    start = since or watermark or end - DEFAULT_LOOKBACK
-    if since is None and end - start > MAX_CATCHUP:
-        log.warning("watermark is %s old; catching up only the last %s", end - start, MAX_CATCHUP)
-        start = end - MAX_CATCHUP
-    return RunWindow(min(start, end), end)
-
-
 def run_once(
     monitor_name: str,
     settings: Settings,
@@ -177,10 +164,18 @@ def run_once(
             _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
     finally:
         if not dry_run:
-            store.record_run(
-                monitor_name, started=now, finished=datetime.now(UTC), status=summary.status, summary=summary.to_dict()
-            )
-            store.release_lock(monitor_name)
+            try:
+                store.record_run(
+                    monitor_name,
+                    started=now,
+                    finished=datetime.now(UTC),
+                    status=summary.status,
+                    summary=summary.to_dict(),
+                )
+            finally:
+                # Even when the store refused the record (locked, gone): a lock kept here would hold the
+                # monitor back for the life of a scheduler process, its heartbeat renewing it forever.
+                store.release_lock(monitor_name)
     log.info("%s", summary.line())
     return summary
 
@@ -198,7 +193,8 @@ def _run(
 ) -> None:
     monitor = _build_monitor(name, settings)
     delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
-    window = choose_window(deps.store.watermark(name), now, delay, since, until)
+    watermark = trusted_watermark(deps.store.watermark(name), now)
+    window = choose_window(watermark, now, delay, since, until)
     summary.window = window
     # Long reads show progress on a terminal and stay quiet in a CronJob's log.
     source = CountingSource(deps.source, progress=sys.stderr if sys.stderr.isatty() else None, label=name)
@@ -229,7 +225,8 @@ def _run(
     silences = deps.store.silences(now=now)
     decisions = decide_all(findings, records, silences, now=now, realert=settings.alerting.realert)
     summary.decisions = decisions
-    commit = _plan_commit(name, settings, decisions, now, window, state, deps.store)
+    commit = _plan_commit(name, settings, decisions, now, state, deps.store)
+    commit.watermark = next_watermark(watermark, window, since, until)
     sent = {d.finding.fingerprint for d in decisions if d.send}
     resolved = plan_resolved(ctx.resolved, sent, records, silences, settings, deps.store, now)
     commit.outbox.extend(resolved.rows)
@@ -247,11 +244,14 @@ def _run(
     if dry_run:
         _print_dry_run(commit, deps, summary, now)
         return
-    if not deps.store.lock_still_held(name):
+    if not deps.store.commit_run(commit, fenced=True):
         # Another run took the lock over (this one stalled past its lease): it owns the window now.
         summary.status, summary.error = "failed", "lost the run lock to another run; nothing committed or sent"
         return
-    deps.store.commit_run(commit)
+    if not deps.store.lock_still_held(name):
+        # Taken over since the commit: the new holder delivers what is queued; two senders would duplicate.
+        summary.status, summary.error = "failed", "lost the run lock to another run after queuing; it delivers"
+        return
     _deliver(settings, deps, summary, now)
     try:
         summary.counters.update(write_back(deps.source, deps.store, name, ctx.scores, now).counters())
@@ -302,11 +302,10 @@ def _plan_commit(
     settings: Settings,
     decisions: list[Decision],
     now: datetime,
-    window: RunWindow,
     state: MemoryState,
     store: Store,
 ) -> RunCommit:
-    commit = RunCommit(monitor=name, now=now, watermark=window.end, seen=[], outbox=[], events=[], state=state.dirty)
+    commit = RunCommit(monitor=name, now=now, watermark=None, seen=[], outbox=[], events=[], state=state.dirty)
     for decision in decisions:
         finding = decision.finding
         channels = settings.channel_routes(name, finding.kind, finding.severity) if decision.send else {}

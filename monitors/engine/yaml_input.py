@@ -3,8 +3,9 @@
 PyYAML's safe loader builds aliased nodes once, but everything that walks the result afterwards
 (interpolation, validation) visits each alias again: a "billion laughs" document of a few hundred
 bytes expands to 10^9 values and eats memory until the process is killed, and 50,000 nested brackets
-overflow Python's stack. Each of these, a file that is not UTF-8, and a file too large to be a config
-become one `file: reason` line (a ConfigError: exit 2), before any of that work starts.
+overflow Python's stack. Each of these, a key given twice in one mapping (PyYAML would keep the last
+without a word), a file that is not UTF-8, and a file too large to be a config become one
+`file: reason` line (a ConfigError: exit 2), before any of that work starts.
 """
 
 from __future__ import annotations
@@ -36,6 +37,25 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # PyYAML keeps the last of two equal keys without a word: a second `store:` section would
+        # silently drop the first one's URL and send the runs to the default store.
+        first_line: dict[tuple[str, Any], int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges are meant to be overridden by the keys beside them
+            key = (key_node.tag, key_node.value)
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key_node.value!r} (first on line {first_line[key]}); "
+                    "the later one would silently replace it",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 class _TooBig(Exception):

@@ -78,16 +78,20 @@ class RunLocks:
 
     def release(self, monitor: str) -> None:
         lock = self.held.pop(monitor, None)
-        if lock is not None:
-            lock.stop.set()
-            if lock.heartbeat is not None:
-                lock.heartbeat.join(timeout=5)
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.run_locks.delete().where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == self.holder)
-            )
-        if lock is not None and lock.connection is not None:
-            _close_session(lock.connection, monitor)
+        try:
+            if lock is not None:
+                lock.stop.set()
+                if lock.heartbeat is not None:
+                    lock.heartbeat.join(timeout=5)
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.run_locks.delete().where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == self.holder)
+                )
+        finally:
+            # Even when the row could not be deleted: an advisory lock left on a pooled session would
+            # outlive this run and hold the monitor back in every other pod.
+            if lock is not None and lock.connection is not None:
+                _close_session(lock.connection, monitor)
 
     def abandon_all(self) -> None:
         """Stop renewing and drop every lock without touching its row (the store is closing): SQLite
@@ -104,7 +108,30 @@ class RunLocks:
         self.held.clear()
 
     def still_held(self, monitor: str) -> bool:
-        """False when this process no longer holds `monitor` (lease taken over, or session gone)."""
+        """False when this process no longer holds `monitor` (lease taken over, or session gone).
+
+        Asks the store, not only the heartbeat: a process that was frozen past its lease (a GC pause, a
+        stopped container, a suspended VM) runs on when it thaws, before its heartbeat beats again."""
+        if not self._session_alive(monitor):
+            return False
+        with self.engine.connect() as conn:
+            return self._row_is_ours(conn, monitor)
+
+    def fence(self, conn: sa.Connection, monitor: str) -> bool:
+        """Inside the transaction that commits a run: True when this process still holds `monitor`.
+
+        The check is a write to the lock's row, so on SQLite the transaction takes the write lock before
+        anything else and no takeover can slip in between this check and the commit."""
+        if not self._session_alive(monitor):
+            return False
+        claimed = conn.execute(
+            t.run_locks.update()
+            .where(t.run_locks.c.monitor == monitor, t.run_locks.c.holder == self.holder)
+            .values(holder=self.holder)
+        )
+        return claimed.rowcount == 1
+
+    def _session_alive(self, monitor: str) -> bool:
         lock = self.held.get(monitor)
         if lock is None or lock.lost:
             return False
@@ -114,6 +141,12 @@ class RunLocks:
             except sa.exc.SQLAlchemyError:
                 return False  # the session ended, and the advisory lock with it
         return True
+
+    def _row_is_ours(self, conn: sa.Connection, monitor: str) -> bool:
+        # SQLite: the row is the lease. PostgreSQL: whoever took the advisory lock after this session
+        # ended wrote its name here.
+        holder = conn.execute(sa.select(t.run_locks.c.holder).where(t.run_locks.c.monitor == monitor)).scalar()
+        return holder == self.holder
 
     def holders(self) -> dict[str, dict[str, object]]:
         """monitor -> {holder, acquired_at, expires_at}: who holds (or last held) each lock, for `status`."""

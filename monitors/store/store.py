@@ -108,9 +108,14 @@ class Store(RunHistory, ScoreLedger):
                     )
         return found
 
-    def commit_run(self, commit: RunCommit) -> None:
-        """Queue messages, record dedupe state and events, save state and advance the watermark: atomically."""
+    def commit_run(self, commit: RunCommit, *, fenced: bool = False) -> bool:
+        """Queue messages, record dedupe state and events, save state and advance the watermark: atomically.
+
+        `fenced`: only while this process holds the monitor's run lock; False (nothing written) when
+        another run took it over, which then owns the window."""
         with self.engine.begin() as conn:
+            if fenced and not self.locks.fence(conn, commit.monitor):
+                return False
             for fingerprint, sent_rank in commit.seen:
                 self._upsert_finding(conn, commit.monitor, fingerprint, sent_rank, commit.now)
             if commit.outbox:
@@ -141,6 +146,7 @@ class Store(RunHistory, ScoreLedger):
                 self._upsert(conn, t.monitor_state, {"monitor": commit.monitor, "key": key}, {"value": value})
             if commit.watermark is not None:
                 self._upsert(conn, t.watermarks, {"monitor": commit.monitor}, {"until": commit.watermark})
+        return True
 
     def _upsert_finding(
         self, conn: sa.Connection, monitor: str, fingerprint: str, sent_rank: int | None, now: datetime

@@ -53,9 +53,9 @@ def arm(store: Store, deps: RunDeps, point: str) -> None:
     """Make this process die at `point`, by wrapping the store or source (the code under test runs as is)."""
     commit, mark = store.commit_run, store.mark_outbox
     if point == "after_monitor":
-        store.commit_run = lambda c: die()  # type: ignore[method-assign]
+        store.commit_run = lambda c, **k: die()  # type: ignore[method-assign]
     elif point == "after_commit":
-        store.commit_run = lambda c: (commit(c), die())  # type: ignore[method-assign]
+        store.commit_run = lambda c, **k: (commit(c, **k), die())  # type: ignore[method-assign]
     elif point == "between_alerts":
         store.mark_outbox = lambda *a, **k: (mark(*a, **k), die())  # type: ignore[method-assign]
     elif point == "after_post":
