@@ -163,3 +163,18 @@ def test_schedules_report_type_errors_and_cron_zone_problems_together(tmp_path: 
         "jobs.2.timezone",
     ]
     assert "unknown time zone 'Europe/Atlantis'" in problems[-1]
+
+
+def test_a_literal_dollar_brace_an_empty_variable_and_an_oversized_secret_file(tmp_path: Path) -> None:
+    raw = BASE | {"langfuse": BASE["langfuse"] | {"secret_key": "sk-lf-a$${b}c"}}
+    assert settings_from_dict(raw, env=ENV).langfuse.secret_key.get_secret_value() == "sk-lf-a${b}c"
+    empty = BASE | {"langfuse": BASE["langfuse"] | {"secret_key": "${LF_SK}"}}
+    assert _problems(empty, env=ENV | {"LF_SK": ""}) == [
+        "monitors.yaml: langfuse.secret_key: environment variable LF_SK is set but empty"
+    ]
+    big = tmp_path / "disk.img"
+    big.write_bytes(b"x" * (1024 * 1024 + 1))
+    oversized = BASE | {"langfuse": BASE["langfuse"] | {"secret_key": f"${{file:{big}}}"}}
+    assert _problems(oversized) == [
+        f"monitors.yaml: langfuse.secret_key: secret file {big} is over 1 MiB: not a secret (wrong path?)"
+    ]

@@ -1,5 +1,6 @@
 """`${VAR}` in monitors.yaml: an environment variable, `${VAR:-default}` a fallback, `${file:/path}` and
-`VAR_FILE` a mounted secret file. Secrets never live in the config file itself."""
+`VAR_FILE` a mounted secret file, `$${` a literal `${` (as in Docker Compose). Secrets never live in the
+config file itself."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-_VAR = re.compile(r"\$\{([^}]+)\}")
+_VAR = re.compile(r"\$\$\{|\$\{([^}]+)\}")
+MAX_SECRET_FILE = 1024 * 1024  # a secret is a key or a URL; a bigger file is the wrong path, not a secret
 
 
 def _secret_file(path: str | None) -> str | None:
@@ -37,13 +39,11 @@ def interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) 
         return node
 
     def replace(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "${"  # `$${`: the literal text, e.g. in a password
         expr = match.group(1).strip()
         if expr.startswith("file:"):
-            try:
-                return Path(expr[5:]).read_text().strip()
-            except OSError as exc:
-                problems.append(f"{path}: cannot read secret file {expr[5:]} ({exc.strerror})")
-                return ""
+            return _read_secret_file(expr[5:], path, problems)
         name, sep, default = expr.partition(":-")
         if name in env and env[name] != "":
             return env[name]
@@ -52,7 +52,25 @@ def interpolate(node: Any, path: str, problems: list[str], env: dict[str, str]) 
             return mounted
         if sep:
             return default
-        problems.append(f"{path}: environment variable {name} is not set{_named_file(env, name)}")
+        state = "is set but empty" if env.get(name) == "" else "is not set"
+        problems.append(f"{path}: environment variable {name} {state}{_named_file(env, name)}")
         return ""
 
     return _VAR.sub(replace, node)
+
+
+def _read_secret_file(file: str, path: str, problems: list[str]) -> str:
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        problems.append(f"{path}: cannot read secret file {file} ({exc.strerror})")
+        return ""
+    if len(data) > MAX_SECRET_FILE:
+        problems.append(f"{path}: secret file {file} is over 1 MiB: not a secret (wrong path?)")
+        return ""
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        problems.append(f"{path}: secret file {file} is not UTF-8 text")
+        return ""
