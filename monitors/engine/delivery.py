@@ -18,14 +18,21 @@ A chat that stays slow over any number of runs shows one duplicate in total; one
 the longer patience, one as well.
 
 Work stops at the run's deadline: rows not tried yet stay pending, untouched, for the next run.
+
+The outbox is shared by every monitor, and each run delivers all of it, so two runs of different
+monitors (the cost and events CronJobs both starting on the hour) would POST the same pending rows.
+`deliver_exclusively` lets one run deliver at a time (a run lock named `DELIVERY_LOCK`, which dies with
+its holder as the monitors' locks do); a run that waited `DELIVERY_WAIT` leaves its rows to the run
+that holds it, or to the next one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitors.contracts.message import Message
@@ -40,6 +47,8 @@ log = logging.getLogger("monitors.engine.delivery")
 MAX_UNCONFIRMED = 2  # POSTs of one row that may have reached the chat: the first and one more
 PATIENCE_FACTOR = 2.0  # a channel that answered late gets this much longer to answer
 MAX_PATIENCE = 120.0  # seconds
+DELIVERY_LOCK = "_delivery"  # not a monitor name: those are letters only
+DELIVERY_WAIT = 120.0  # seconds a run waits for another run's delivery to end
 
 
 @dataclass
@@ -78,6 +87,29 @@ class ChannelAnswers:
         self.late.add(channel)
         if given_up:
             self.doubtful.add(channel)
+
+
+def deliver_exclusively(
+    store: Store,
+    notifiers: Mapping[str, Any],
+    *,
+    now: datetime,
+    lease: timedelta,
+    max_attempts: int = 50,
+    wait: float = DELIVERY_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryStats | None:
+    """deliver_pending while no other run delivers; None when another run held the delivery lock for all
+    of `wait` (or of what is left of the run): the rows stay pending, for it or the next run."""
+    started, budget = time.monotonic(), min(wait, run_time_left())
+    while not store.acquire_lock(DELIVERY_LOCK, now=now + timedelta(seconds=time.monotonic() - started), lease=lease):
+        if time.monotonic() - started >= budget:
+            return None
+        sleep(0.1)
+    try:
+        return deliver_pending(store, notifiers, now=now, max_attempts=max_attempts)
+    finally:
+        store.release_lock(DELIVERY_LOCK)
 
 
 def deliver_pending(

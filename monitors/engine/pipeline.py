@@ -22,7 +22,7 @@ from monitors.contracts.records import Observation
 from monitors.contracts.source import ObservationQuery, TraceSource
 from monitors.engine.config import Settings
 from monitors.engine.dedupe import Decision, decide_all
-from monitors.engine.delivery import deliver_pending
+from monitors.engine.delivery import deliver_exclusively
 from monitors.engine.registry import monitor_class
 from monitors.engine.routing import plan_resolved, rows_for
 from monitors.engine.score_writes import write_back
@@ -355,7 +355,17 @@ def _print_dry_run(commit: RunCommit, deps: RunDeps, summary: RunSummary, now: d
 
 
 def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
-    result = deliver_pending(deps.store, deps.notifiers, now=now, max_attempts=settings.alerting.max_attempts)
+    result = deliver_exclusively(
+        deps.store,
+        deps.notifiers,
+        now=now,
+        lease=settings.store.lock_lease,
+        max_attempts=settings.alerting.max_attempts,
+    )
+    if result is None:
+        log.warning("another run kept delivering the outbox; this run's alerts are left to it or the next run")
+        summary.counters["delivery_left_to_another_run"] = 1
+        return
     summary.delivered = result.delivered
     summary.failed = result.failed + result.deferred + result.unconfirmed
     if result.unconfirmed:
