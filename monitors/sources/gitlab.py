@@ -8,7 +8,8 @@ and the token through the environment. Offline runs and the demo read a JSON fix
 API reference:
 - https://docs.gitlab.com/api/merge_requests/#get-single-mr
 - https://docs.gitlab.com/api/merge_requests/#get-single-merge-request-commits (lists newest first)
-- https://docs.gitlab.com/api/merge_requests/#list-merge-request-diffs (GitLab 15.7+; first page only)
+- https://docs.gitlab.com/api/merge_requests/#list-merge-request-diffs (GitLab 15.7+; first page only);
+  older servers answer it 404, and their `GET .../merge_requests/:iid/changes` serves instead
 - python-gitlab: https://python-gitlab.readthedocs.io/en/stable/gl_objects/merge_requests.html
 
 Both sources answer `merge_request(repo, iid)` with a `MergeRequestInfo` or an `MrProblem` that says
@@ -152,6 +153,7 @@ class GitLabSource:
         self.retry = retry or RetryPolicy()
         self.stats = SourceStats()
         self._last_headers: Mapping[str, str] = {}
+        self._diffs_route = True  # False once the server showed it predates `/diffs` (GitLab < 15.7)
         session = requests.Session()
         session.hooks["response"].append(self._on_response)
         self._gl = gitlab.Gitlab(
@@ -164,7 +166,9 @@ class GitLabSource:
     def _on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
         # Counted at the transport so pagination and retries are included.
         path = response.request.path_url.split("?")[0]
-        endpoint = "mr_commits" if path.endswith("/commits") else "mr_diffs" if path.endswith("/diffs") else "mr"
+        endpoint = (
+            "mr_commits" if path.endswith("/commits") else "mr_diffs" if path.endswith(("/diffs", "/changes")) else "mr"
+        )
         self.stats.count_request(f"gitlab:{endpoint}")
         self._last_headers = response.headers
 
@@ -189,10 +193,24 @@ class GitLabSource:
         if isinstance(info, MrProblem) or not changes:
             return info
         # One page of diffs (up to DIFF_FILES files): at most three requests per merge request.
-        path = f"/projects/{quote(repo, safe='')}/merge_requests/{iid}/diffs"
-        diffs = self._call(
-            lambda: self._gl.http_get(path, query_data={"per_page": DIFF_FILES, "page": 1}, **_NO_LIBRARY_RETRY)
+        base = f"/projects/{quote(repo, safe='')}/merge_requests/{iid}"
+        diffs: Any = (
+            MrProblem("not_found", "")
+            if not self._diffs_route
+            else self._call(
+                lambda: self._gl.http_get(
+                    f"{base}/diffs", query_data={"per_page": DIFF_FILES, "page": 1}, **_NO_LIBRARY_RETRY
+                )
+            )
         )
+        if isinstance(diffs, MrProblem) and diffs.code == "not_found":
+            # The MR itself was just read, so a 404 here is a GitLab before 15.7, which has no `/diffs`:
+            # its `/changes` (deprecated since, same entries) serves, and is asked directly from now on.
+            self._diffs_route = False
+            changes_of = self._call(lambda: self._gl.http_get(f"{base}/changes", **_NO_LIBRARY_RETRY))
+            if isinstance(changes_of, MrProblem):
+                return info  # judged on its commits: no file checks rather than a wrong "nothing done"
+            diffs = changes_of.get("changes") if isinstance(changes_of, Mapping) else []
         if isinstance(diffs, MrProblem):
             return diffs
         return with_changes(info, diffs if isinstance(diffs, list) else [])

@@ -29,7 +29,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.faults import Fault, take_fault
 
-_ROUTE = re.compile(r"^/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>[^/]+)(?P<sub>/commits|/diffs)?$")
+_ROUTE = re.compile(
+    r"^/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>[^/]+)(?P<sub>/commits|/diffs|/changes)?$"
+)
 
 
 @dataclass
@@ -54,6 +56,8 @@ class FakeGitLab:
         # A self-hosted GitLab under a path (`https://host/gitlab`, its external_url): every route
         # and every pagination link carries the prefix.
         self.prefix = ""
+        # False: a GitLab before 15.7, which has no `/diffs` route (404) and serves `/changes` instead.
+        self.diffs_route = True
         self._lock = threading.Lock()
 
     def add_mr(self, repo: str, iid: int, commits: list[dict[str, Any]], **attrs: Any) -> None:
@@ -92,7 +96,11 @@ class FakeGitLab:
         if match["sub"] == "/commits":
             return self._commits_page(path, query, mr["commits"], host)
         if match["sub"] == "/diffs":
+            if not self.diffs_route:
+                return 404, {}, json.dumps({"error": "404 Not Found"})
             return self._commits_page(path, query, mr.get("diffs", []), host)
+        if match["sub"] == "/changes":  # the MR with every change, unpaged (deprecated in 15.7)
+            return 200, {}, json.dumps(self._mr_json(repo, int(iid), mr) | {"changes": mr.get("diffs", [])})
         return 200, {}, json.dumps(self._mr_json(repo, int(iid), mr))
 
     @staticmethod

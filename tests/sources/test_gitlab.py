@@ -267,3 +267,28 @@ def test_a_gitlab_under_a_path_prefix_is_read_with_every_page() -> None:
     assert isinstance(info, MergeRequestInfo) and len(info.commits) == 130
     assert info.final_commit.id == "c129"
     assert all(r.path.startswith("/gitlab/api/v4/") for r in state.requests)
+
+
+def test_a_gitlab_before_15_7_is_read_through_changes(gitlab: FakeGitLab) -> None:
+    gitlab.diffs_route = False  # no `/diffs` route: 404, as on GitLab 15.6 and older
+    diffs = [{"old_path": "tests/test_parser.py", "new_path": "tests/test_parser.py", "diff": DELETES_THREE_TESTS}]
+    for iid in (33, 34):
+        gitlab.add_mr("group/app", iid, [commit(f"t{iid}", "2026-03-01T10:00:00Z", "Add a test")], diffs=diffs)
+    reader = source(gitlab)
+    first = reader.merge_request("group/app", 33)
+    assert isinstance(first, MergeRequestInfo) and first.files is not None
+    assert [(f.path, f.additions, f.deletions) for f in first.files] == [("tests/test_parser.py", 3, 10)]
+    second = reader.merge_request("group/app", 34)
+    assert isinstance(second, MergeRequestInfo) and second.files == first.files
+    routes = [r.path.rsplit("/", 1)[-1] for r in gitlab.requests]
+    # The first MR found out (4 requests); the next goes straight to `/changes` (3).
+    assert routes == ["33", "commits", "diffs", "changes", "34", "commits", "changes"]
+
+
+def test_a_merge_request_whose_changes_cannot_be_read_is_judged_on_its_commits(gitlab: FakeGitLab) -> None:
+    gitlab.diffs_route = False
+    gitlab.add_mr("group/app", 35, [commit("t35", "2026-03-01T10:00:00Z", "Add a test")])
+    gitlab.faults.append(Fault(match="/changes", status=404))
+    info = source(gitlab).merge_request("group/app", 35)
+    # Not "merge request not found", and no file list that would read as "nothing changed".
+    assert isinstance(info, MergeRequestInfo) and info.files is None
