@@ -162,6 +162,10 @@ def run_once(
     try:
         with run_deadline(deadline.total_seconds() if deadline is not None else None):
             _run(monitor_name, settings, deps, summary, now=now, since=since, until=until, dry_run=dry_run)
+    except BaseException as exc:  # Ctrl-C, SIGTERM turned into SystemExit, a bug: never recorded as `ok`
+        summary.status = "failed"
+        summary.error = summary.error or f"interrupted ({type(exc).__name__}); nothing after that point was done"
+        raise
     finally:
         if not dry_run:
             try:
