@@ -6,6 +6,7 @@ Exit codes: 0 ok (findings are not errors), 1 a source or delivery failure, 2 ba
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -311,7 +312,20 @@ cli_report.register(cli)
 cli_schedule.register(cli)
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (a CronJob at its activeDeadlineSeconds, `kubectl delete pod`, systemd) ends the command as
+    an exception, so a run in progress records itself as failed and gives its lock back instead of
+    holding the monitor for a lease. The scheduler installs its own handler (a graceful stop)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main() -> None:
+    _exit_on_sigterm()
     # Help and usage name the installed command, also when started as `python -m monitors.app.cli`.
     cli(prog_name="run-monitor")
 
