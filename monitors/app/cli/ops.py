@@ -153,6 +153,21 @@ def register(cli: click.Group) -> None:
         out.line(f"would silence {what}" if dry_run else f"silenced {what} (#{sid})")
         out.document({"dry_run": dry_run, "silenced": _silence_json(sid, monitor, key, until, reason)})
 
+    def _sqlite_file_missing(url: str) -> bool:
+        """Whether `url` names a SQLite file that does not exist (yet)."""
+        import sqlalchemy as sa
+
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            return False  # Store.open names the problem
+        database = parsed.database or ""
+        return (
+            parsed.get_backend_name() == "sqlite"
+            and database not in ("", ":memory:")
+            and not (Path(database).expanduser().exists())
+        )
+
     def _silence_json(sid: int | None, monitor: str, key: str | None, until: datetime, reason: str | None) -> dict:
         return {"id": sid, "monitor": monitor, "key": key, "until": until.isoformat(), "reason": reason or None}
 
@@ -266,7 +281,15 @@ def register(cli: click.Group) -> None:
 
         settings = _settings(config, STORE_ONLY)
         url = settings.store.url.get_secret_value()
-        store, now = (Store.open(url, migrate_schema=False) if dry_run else open_store(settings)), datetime.now(UTC)
+        if not dry_run:
+            store = open_store(settings)
+        elif _sqlite_file_missing(url):
+            # Nothing has run yet. Opening the path would leave an empty file behind that the next
+            # dry run cannot read ("no such table"); an empty store in memory says the same, truly.
+            store = Store.open("sqlite://")
+        else:
+            store = Store.open(url, migrate_schema=False)
+        now = datetime.now(UTC)
         runs, outbox, scores_pending = store.last_runs(), store.outbox_counts(), store.pending_score_counts()
         path, named = schedules_path(schedules, settings.source_file)
         schedules = path if named or path.exists() else None
