@@ -21,6 +21,7 @@ from monitors.app.cli.common import (
     config_option,
     format_option,
     schedules_path,
+    store_for,
     terminal_alerts_to_stderr,
 )
 from monitors.app.cli.errors import exit_codes
@@ -124,12 +125,10 @@ def register(cli: click.Group) -> None:
         fmt: str,
     ) -> None:
         """Mute a monitor (or one of its keys) for a while; list or remove silences."""
-        from monitors.engine.wiring import open_store
-
         now, out = datetime.now(UTC), Out(fmt)
         if not (list_ or remove is not None):
             monitor, until = _silence_target(monitor, duration, now)
-        store = open_store(_settings(config, STORE_ONLY))
+        store = store_for(_settings(config, STORE_ONLY), dry_run=dry_run)
         if list_:
             active = store.silences(now=now)
             for s in active:
@@ -152,21 +151,6 @@ def register(cli: click.Group) -> None:
         what = f"{monitor} key={key or '*'} until {until:%Y-%m-%d %H:%M}Z"
         out.line(f"would silence {what}" if dry_run else f"silenced {what} (#{sid})")
         out.document({"dry_run": dry_run, "silenced": _silence_json(sid, monitor, key, until, reason)})
-
-    def _sqlite_file_missing(url: str) -> bool:
-        """Whether `url` names a SQLite file that does not exist (yet)."""
-        import sqlalchemy as sa
-
-        try:
-            parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError:
-            return False  # Store.open names the problem
-        database = parsed.database or ""
-        return (
-            parsed.get_backend_name() == "sqlite"
-            and database not in ("", ":memory:")
-            and not (Path(database).expanduser().exists())
-        )
 
     def _silence_json(sid: int | None, monitor: str, key: str | None, until: datetime, reason: str | None) -> dict:
         return {"id": sid, "monitor": monitor, "key": key, "until": until.isoformat(), "reason": reason or None}
@@ -276,19 +260,9 @@ def register(cli: click.Group) -> None:
 
         from monitors.engine.schedule_config import load_schedules
         from monitors.engine.schedules import stale_monitors
-        from monitors.engine.wiring import open_store
-        from monitors.store.store import Store
 
         settings = _settings(config, STORE_ONLY)
-        url = settings.store.url.get_secret_value()
-        if not dry_run:
-            store = open_store(settings)
-        elif _sqlite_file_missing(url):
-            # Nothing has run yet. Opening the path would leave an empty file behind that the next
-            # dry run cannot read ("no such table"); an empty store in memory says the same, truly.
-            store = Store.open("sqlite://")
-        else:
-            store = Store.open(url, migrate_schema=False)
+        store = store_for(settings, dry_run=dry_run)
         now = datetime.now(UTC)
         runs, outbox, scores_pending = store.last_runs(), store.outbox_counts(), store.pending_score_counts()
         path, named = schedules_path(schedules, settings.source_file)
