@@ -374,3 +374,29 @@ def test_the_report_job_runs_run_monitor_report_in_a_child(tmp_path: Path, caplo
         assert store.last_runs()["report"]["last"]["status"] == "ok"  # the report records its own heartbeat
     finally:
         store.close()
+
+
+def _fires_on(job: ScheduleJob, schedules: Schedules, day_start: datetime, day_end: datetime) -> list[datetime]:
+    """The UTC fire times between two instants, asked the way APScheduler asks after each run."""
+    trigger = build_scheduler(schedules, _noop).get_job(job.name).trigger
+    fires: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, day_start)
+    while fire is not None and fire < day_end:
+        fires.append(fire.astimezone(UTC))
+        # In UTC: adding to a local time in the repeated hour would step back to its first pass.
+        fire = trigger.get_next_fire_time(fire, fire.astimezone(UTC) + timedelta(seconds=1))
+    return fires
+
+
+def test_a_job_in_the_hour_clocks_skip_runs_once_and_in_the_repeated_hour_twice(tmp_path: Path) -> None:
+    # docs/deployment.md says what a job at 02:30 local time does on the two days a year clocks change.
+    schedules = load_schedules(
+        _write(
+            tmp_path / "s.yaml", 'jobs: [{name: nightly, monitor: audit, cron: "30 2 * * *", timezone: Europe/Berlin}]'
+        )
+    )
+    (job,) = schedules.jobs
+    spring = _fires_on(job, schedules, datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 3, 29, 23, tzinfo=UTC))
+    assert spring == [datetime(2026, 3, 29, 1, 30, tzinfo=UTC)]  # 03:30 summer time, an hour late
+    autumn = _fires_on(job, schedules, datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC))
+    assert autumn == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)]

@@ -124,3 +124,15 @@ def test_validate_notes_a_job_name_only_kubernetes_refuses(tmp_path: Path) -> No
         "(only k8s render needs this; the scheduler takes it)"
     ]
     assert f"note: {document['notes'][0]}" in result.stderr
+
+
+def test_a_run_stopped_before_it_starts_leaves_stdout_empty_and_says_why_in_one_line(tmp_path: Path) -> None:
+    config, _ = _files(tmp_path)
+    (tmp_path / "not-a-folder").write_text("")
+    config.write_text(config.read_text().replace(str(tmp_path / "state.db"), str(tmp_path / "not-a-folder" / "s.db")))
+    for args, code in ((["-c", tmp_path / "missing.yaml"], 2), (["-c", config], 1)):
+        for command in ("cost", "all"):
+            result = CliRunner().invoke(cli, [command, "--format", "json", *map(str, args)], env={})
+            assert result.exit_code == code, result.output
+            assert result.stdout == ""  # README: check the exit code first
+            assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr

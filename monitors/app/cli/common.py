@@ -109,6 +109,34 @@ def load_settings(config: str | None, demo: bool, *, needs: Collection[str] | No
     return load_config(path, needs=needs)
 
 
+def store_for(settings: Any, *, dry_run: bool) -> Any:
+    """The store a command that reads it opens: the configured one, or with `dry_run` that same store
+    left as it is (its schema not upgraded), and before anything ever ran an empty one in memory, so a
+    dry run creates no file."""
+    from monitors.engine.wiring import open_store
+    from monitors.store.store import Store
+
+    if not dry_run:
+        return open_store(settings)
+    url = settings.store.url.get_secret_value()
+    if _sqlite_file_missing(url):
+        return Store.open("sqlite://")
+    return Store.open(url, migrate_schema=False)
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return False  # Store.open names the problem
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return False
+    return not Path(database).expanduser().exists()
+
+
 def terminal_alerts_to_stderr(notifiers: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     """With --format json stdout carries only JSON: alerts printed on the terminal go to stderr."""
     from monitors.notifiers.stdout import StdoutNotifier

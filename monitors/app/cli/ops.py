@@ -21,6 +21,7 @@ from monitors.app.cli.common import (
     config_option,
     format_option,
     schedules_path,
+    store_for,
     terminal_alerts_to_stderr,
 )
 from monitors.app.cli.errors import exit_codes
@@ -124,12 +125,10 @@ def register(cli: click.Group) -> None:
         fmt: str,
     ) -> None:
         """Mute a monitor (or one of its keys) for a while; list or remove silences."""
-        from monitors.engine.wiring import open_store
-
         now, out = datetime.now(UTC), Out(fmt)
         if not (list_ or remove is not None):
             monitor, until = _silence_target(monitor, duration, now)
-        store = open_store(_settings(config, STORE_ONLY))
+        store = store_for(_settings(config, STORE_ONLY), dry_run=dry_run)
         if list_:
             active = store.silences(now=now)
             for s in active:
@@ -261,12 +260,10 @@ def register(cli: click.Group) -> None:
 
         from monitors.engine.schedule_config import load_schedules
         from monitors.engine.schedules import stale_monitors
-        from monitors.engine.wiring import open_store
-        from monitors.store.store import Store
 
         settings = _settings(config, STORE_ONLY)
-        url = settings.store.url.get_secret_value()
-        store, now = (Store.open(url, migrate_schema=False) if dry_run else open_store(settings)), datetime.now(UTC)
+        store = store_for(settings, dry_run=dry_run)
+        now = datetime.now(UTC)
         runs, outbox, scores_pending = store.last_runs(), store.outbox_counts(), store.pending_score_counts()
         path, named = schedules_path(schedules, settings.source_file)
         schedules = path if named or path.exists() else None

@@ -79,14 +79,13 @@ def _schedules(opts: dict[str, Any], settings: Any) -> Any:
 
 
 def _configured(opts: dict[str, Any]) -> int:
-    from monitors.app.cli.common import load_settings
+    from monitors.app.cli.common import load_settings, store_for
     from monitors.engine.wiring import build_notifiers, build_source
-    from monitors.store.store import Store
 
     settings = load_settings(opts["config"], False)
     now = datetime.now(UTC)
-    # A dry run still reads the real store (read-only use); it just records nothing.
-    store = Store.open(settings.store.url.get_secret_value())
+    # A dry run still reads the real store, as it is (nothing upgraded, no file created); it records nothing.
+    store = store_for(settings, dry_run=opts["dry_run"])
     try:
         source = build_source(settings, opts["source_file"])
         code = _run(opts, settings, store, source, build_notifiers(settings), now, _schedules(opts, settings))

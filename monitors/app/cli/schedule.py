@@ -47,6 +47,7 @@ def _install_signal_handlers(stop: threading.Event) -> None:
 
 
 def _scheduler(opts: dict[str, Any]) -> int:
+    from monitors.app.scheduler.health import Health
     from monitors.app.scheduler.runner import JobRunner
     from monitors.app.scheduler.service import ServeOptions, serve
     from monitors.engine.schedule_config import load_schedules
@@ -75,9 +76,10 @@ def _scheduler(opts: dict[str, Any]) -> int:
     config_file = settings.source_file or Path(os.environ.get(CONFIG_ENV, "monitors.yaml"))
     runner = JobRunner(settings, store, source_file=opts["source_file"], config_path=config_file, schedules_path=path)
     serve_opts = ServeOptions(opts["reload_interval"], opts["shutdown_timeout"], opts["workers"], opts["health_port"])
-    listener = _start_listener(opts["listen"] or settings.metrics.listen, settings, store, runner.stopping)
+    health = Health(turn_interval=serve_opts.reload_interval)
+    listener = _start_listener(opts["listen"] or settings.metrics.listen, settings, store, runner.stopping, health)
     try:
-        abandoned = serve(schedules, path, runner, stop, serve_opts)
+        abandoned = serve(schedules, path, runner, stop, serve_opts, health)
     finally:
         if listener is not None:
             listener.stop()
@@ -91,8 +93,14 @@ def _scheduler(opts: dict[str, Any]) -> int:
     return 0
 
 
-def _start_listener(listen: str | None, settings: Any, store: Any, stopping: threading.Event) -> Any:
-    """Serve /metrics and /healthz when `--listen` or `metrics.listen` asks for it."""
+def _start_listener(
+    listen: str | None, settings: Any, store: Any, stopping: threading.Event, health: Any = None
+) -> Any:
+    """Serve /metrics and /healthz when `--listen` or `metrics.listen` asks for it.
+
+    Its /healthz answers what --health-port's does (a stalled loop, a job far past its deadline), so a
+    liveness probe pointed at either port restarts a wedged scheduler; and 503 once shutdown began.
+    """
     if not listen:
         return None
     from monitors.engine.metrics_settings import parse_listen
@@ -106,7 +114,9 @@ def _start_listener(listen: str | None, settings: Any, store: Any, stopping: thr
     try:
 
         def problem() -> str | None:
-            return "the scheduler is shutting down" if stopping.is_set() else None
+            if stopping.is_set():
+                return "the scheduler is shutting down"
+            return health.problem() if health is not None else None
 
         return MetricsListener(registry_for(store, settings), host, port, problem=problem).start()
     except OSError as exc:
@@ -152,8 +162,8 @@ def register(cli: click.Group) -> None:
     @click.option(
         "--listen",
         metavar="HOST:PORT",
-        help="Serve Prometheus /metrics and a /healthz liveness check here, e.g. 0.0.0.0:9464 "
-        "(default: metrics.listen in monitors.yaml; unset: no listener).",
+        help="Serve Prometheus /metrics here, e.g. 0.0.0.0:9464, and a /healthz that answers as "
+        "--health-port's does (default: metrics.listen in monitors.yaml; unset: no listener).",
     )
     @click.option(
         "--health-port",

@@ -46,12 +46,20 @@ def start_line(schedules: Schedules, path: Path, now: datetime, opts: ServeOptio
 
 
 def serve(
-    schedules: Schedules, path: Path, runner: JobRunner, stop: threading.Event, opts: ServeOptions
+    schedules: Schedules,
+    path: Path,
+    runner: JobRunner,
+    stop: threading.Event,
+    opts: ServeOptions,
+    health: Health | None = None,
 ) -> dict[str, str]:
-    """Run jobs until `stop` is set; return the jobs abandoned at shutdown (job name -> monitor)."""
+    """Run jobs until `stop` is set; return the jobs abandoned at shutdown (job name -> monitor).
+
+    `health` (default: a new one) is kept up to date on every turn, for whoever else answers from it.
+    """
     scheduler = build_scheduler(schedules, runner, workers=opts.workers)
     watcher = ScheduleWatcher(path, schedules)
-    health = Health(turn_interval=opts.reload_interval)
+    health = health or Health(turn_interval=opts.reload_interval)
     probe = serve_health(health, opts.health_port) if opts.health_port is not None else None
     scheduler.start()
     log.info("%s", start_line(schedules, path, datetime.now(UTC), opts))
