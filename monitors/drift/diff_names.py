@@ -94,8 +94,13 @@ _TEST_PATH = (
 
 def is_test_path(path: str) -> bool:
     """A path that holds tests by the usual conventions of Python, JS/TS, Go, JVM, .NET, PHP and Ruby."""
+    return path_matches(path, _TEST_PATH)
+
+
+def path_matches(path: str, patterns: Iterable[str]) -> bool:
+    """Whether the path, or its file name alone, matches one of the glob patterns."""
     name = path.rsplit("/", 1)[-1]
-    return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in _TEST_PATH)
+    return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in patterns)
 
 
 def is_test_name(name: str) -> bool:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from fnmatch import fnmatchcase
 from typing import Any
 
 from monitors.contracts.forge import ChangeEvidence, FileStat, MergeRequestInfo
-from monitors.drift.diff_names import diff_names, is_test_path
+from monitors.drift.diff_names import diff_names, is_test_path, path_matches
 from monitors.drift.text import clean_message, subject
 
 MAX_FILES = 50  # files kept in the record (largest churn first); totals always count every file
@@ -44,8 +43,7 @@ LOCKFILES = (
 
 
 def is_lockfile(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in LOCKFILES)
+    return path_matches(path, LOCKFILES)
 
 
 # Name pieces too common to tie a test to the code it tests.

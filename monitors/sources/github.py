@@ -67,7 +67,7 @@ from monitors.contracts.forge import (
 from monitors.contracts.records import parse_time_or_none
 from monitors.contracts.source import SourceStats
 from monitors.sources.fixtures import read_fixture
-from monitors.sources.github_app import StaticToken
+from monitors.sources.github_app import StaticToken, github_session
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -156,22 +156,13 @@ class GitHubSource:
         retry: RetryPolicy | None = None,
         clock: Any = time.time,
     ) -> None:
-        import requests
-
         self.url = url.rstrip("/")
         self._auth: TokenSource = StaticToken(token) if isinstance(token, str) else token
         self.retry = retry or RetryPolicy()
         self.stats = SourceStats()
         self._timeout = timeout
         self._clock = clock
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "langfuse-monitors",
-            }
-        )
+        self._session = github_session()
 
     def __repr__(self) -> str:
         return f"GitHubSource({self.url!r})"  # never the token

@@ -138,8 +138,6 @@ class InstallationTokens:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        import requests
-
         self.url = url.rstrip("/")
         self.app_id = app_id
         self.installation_id = installation_id
@@ -150,14 +148,7 @@ class InstallationTokens:
         self._lock = threading.Lock()
         self._current: _Token | None = None
         self._failure: GitHubAppAuthError | None = None
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "langfuse-monitors",
-            }
-        )
+        self._session = github_session()
 
     def __repr__(self) -> str:
         return f"InstallationTokens({self.url!r}, app {self.app_id}, installation {self.installation_id})"
@@ -250,3 +241,18 @@ class InstallationTokens:
                 "installation suspended? (github.installation_id)"
             )
         return f"GitHub's app token endpoint answered {status} for installation {installation} of GitHub App {app}"
+
+
+def github_session() -> Any:
+    """A requests session speaking GitHub's REST API version this code was written against."""
+    import requests  # only drift reads GitHub
+
+    session = requests.Session()
+    session.headers.update(
+        {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "langfuse-monitors",
+        }
+    )
+    return session
