@@ -51,6 +51,27 @@ def test_replay_without_dates_checks_the_files_whole_span(tmp_path: Path) -> Non
     assert "note:" not in result.stderr
 
 
+def test_a_replay_of_an_empty_file_leaves_the_live_watermark_alone(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from monitors.store.rows import RunCommit
+    from monitors.store.store import Store
+
+    config = _config(tmp_path, TERMINAL)
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    live = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    store.commit_run(RunCommit("audit", live, live, seen=[], outbox=[], events=[], state={}))  # a live run's
+    store.close()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = _invoke("audit", "-c", config, "--source", empty)
+    assert result.exit_code == 0, result.output
+    assert f"note: {empty} holds no readable observations" in result.stderr
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    assert store.watermark("audit") == live  # a live run would otherwise skip to now, past unread traces
+    store.close()
+
+
 def test_replay_says_which_window_it_checked_when_narrower_than_the_file(tmp_path: Path) -> None:
     config = _config(tmp_path, TERMINAL)
     args = ("audit", "-c", config, "--source", DEMO_FILE, "--dry-run", "--since", "2026-11-16T00:00:00Z")

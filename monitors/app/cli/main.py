@@ -170,7 +170,8 @@ def _replay_window(
     span = source.span()
     if span is None:
         click.echo(f"note: {path} holds no readable observations", err=True)
-        return since, until
+        # An end of its own marks the run as a replay, so it leaves the live watermark where it is.
+        return since, until or datetime.now(UTC)
     start, end = since or span.start, until or span.end
     if start > span.start or end < span.end:  # a wider window misses nothing: no need to say so
         checked = RunWindow(min(start, end), end)
