@@ -64,7 +64,10 @@ class CostConfig(BaseModel):
     )
     explain_max_queries: int = Field(default=10, ge=0, le=1000, description="Trace look-ups per run at most.")
     max_values_per_dimension: int = Field(
-        default=500, ge=10, le=100000, description="Distinct values kept per dimension and day."
+        default=500,
+        ge=10,
+        le=100000,
+        description="Distinct values kept per dimension and day; the rest are summed and get no per-value budget.",
     )
 
     @field_validator("timezone")
