@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,6 +87,24 @@ class ChannelAnswers:
         self.late.add(channel)
         if given_up:
             self.doubtful.add(channel)
+
+
+def show_what_would_be_sent(outbox: Sequence[tuple[Any, ...]], notifiers: Mapping[str, Any]) -> None:
+    """A dry run's outbox rows, shown through their channels' notifiers (the terminal), grouped as they
+    would be sent; parts already waiting in the store are not shown."""
+    groups: dict[tuple[str, str], list[Message]] = {}
+    singles: list[tuple[str, Message]] = []
+    for _fingerprint, channel, payload, *_ in outbox:
+        message = Message.from_dict(payload)
+        if message.group:
+            groups.setdefault((channel, message.group), []).append(message)
+        else:
+            singles.append((channel, message))
+    singles += [(channel, group_message(parts, group)) for (channel, group), parts in groups.items()]
+    for channel, message in singles:
+        notifier = notifiers.get(channel)
+        if notifier is not None:
+            notifier.deliver(message)
 
 
 def deliver_exclusively(

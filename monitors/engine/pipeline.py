@@ -22,7 +22,7 @@ from monitors.contracts.records import Observation
 from monitors.contracts.source import ObservationQuery, TraceSource
 from monitors.engine.config import Settings
 from monitors.engine.dedupe import Decision, decide_all
-from monitors.engine.delivery import deliver_exclusively
+from monitors.engine.delivery import deliver_exclusively, show_what_would_be_sent
 from monitors.engine.registry import monitor_class
 from monitors.engine.routing import plan_resolved, rows_for
 from monitors.engine.score_writes import write_back
@@ -246,7 +246,7 @@ def _run(
     for decision in decisions:
         log.debug("%s %s: %s", "send" if decision.send else "hold", decision.finding.fingerprint, decision.reason)
     if dry_run:
-        _print_dry_run(commit, deps, summary, now)
+        show_what_would_be_sent(commit.outbox, deps.notifiers)
         return
     if not deps.store.commit_run(commit, fenced=True):
         # Another run took the lock over (this one stalled past its lease): it owns the window now.
@@ -335,27 +335,6 @@ def _event(name: str, finding: Finding, decision: str) -> dict[str, Any]:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def _print_dry_run(commit: RunCommit, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
-    """A dry run shows what would be sent, on the terminal, and writes nothing."""
-    from monitors.contracts.message import Message
-    from monitors.engine.render import group_message
-
-    groups: dict[tuple[str, str], list[Message]] = {}
-    singles: list[tuple[str, Message]] = []
-    for _fingerprint, channel, payload, *_ in commit.outbox:
-        message = Message.from_dict(payload)
-        if message.group:
-            groups.setdefault((channel, message.group), []).append(message)
-        else:
-            singles.append((channel, message))
-    # What this run would add; parts already waiting in the store are not shown.
-    singles += [(channel, group_message(parts, group)) for (channel, group), parts in groups.items()]
-    for channel, message in singles:
-        notifier = deps.notifiers.get(channel)
-        if notifier is not None:
-            notifier.deliver(message)
 
 
 def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: datetime) -> None:
