@@ -99,7 +99,7 @@ class ToolSequenceMonitor:
         query = ObservationQuery(
             window=window, types=("TOOL", "GENERATION"), fields=_FIELDS, expand_metadata=(plan_key,)
         )
-        history = UsualCounts(ctx.state.get(HISTORY_KEY))
+        history = UsualCounts(ctx.state.get(HISTORY_KEY), self.config.runaway.history_size)
         talk = self.config.conversation
         self._similarity = (
             conversation.EmbeddingSimilarity(talk.embedding_model, cache=ctx.embedding_cache)
@@ -134,7 +134,7 @@ class ToolSequenceMonitor:
             ctx.count("audit.calls_not_audited", count - self.config.max_calls_per_session)
             session.calls = session.calls[: self.config.max_calls_per_session]
         findings = list(self._audit(ctx, session, count, history.past(session.agent, session.key)))
-        history.remember(session.agent, session.key, count, self.config.runaway.history_size)
+        history.remember(session.agent, session.key, count)
         return findings
 
     def _audit(self, ctx: RunContext, session: Session, count: int, past: list[int]) -> Iterator[Finding]:

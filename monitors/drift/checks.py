@@ -27,6 +27,7 @@ from fnmatch import fnmatchcase
 
 from monitors.contracts.forge import ChangeEvidence
 from monitors.drift.evidence import is_lockfile
+from monitors.support.recent import RecentByKey
 
 MAD_SCALE = 1.4826
 MAD_FACTOR = 4.0
@@ -176,25 +177,11 @@ def _listed(items: Sequence[str]) -> str:
 
 def usual_sizes(stored: object, change: str) -> list[int]:
     """The agent's recent change-request sizes, oldest first, leaving out `change` itself (the one judged)."""
-    return [size for key, size in _sizes(stored) if key != change]
+    return RecentByKey(stored, HISTORY_SIZE).values_except(change)
 
 
 def updated_history(stored: object, change: str, churn: int) -> list[list[str | int | None]] | None:
     """The stored history with `change` at its latest size (one entry per change request, however often
     it was pushed), or None when it already holds that: a pushed-again change request must not count twice."""
-    sizes = _sizes(stored)
-    if (change, churn) in sizes:
-        return None
-    kept = [(key, size) for key, size in sizes if key != change]
-    return [[key, size] for key, size in [*kept, (change, churn)][-HISTORY_SIZE:]]
-
-
-def _sizes(stored: object) -> list[tuple[str | None, int]]:
-    """[[change key, lines], ...] as stored; a bare number (the older format, one per head) has no key."""
-    out: list[tuple[str | None, int]] = []
-    for item in stored if isinstance(stored, list) else []:
-        if isinstance(item, int | float) and not isinstance(item, bool):
-            out.append((None, int(item)))
-        elif isinstance(item, list) and len(item) == 2 and isinstance(item[1], int | float):
-            out.append((str(item[0]) if item[0] is not None else None, int(item[1])))
-    return out[-HISTORY_SIZE:]
+    history = RecentByKey(stored, HISTORY_SIZE)
+    return history.to_json() if history.put(change, churn) else None

@@ -38,16 +38,16 @@ def test_sessions_across_midnight_count_once_so_a_usual_session_is_not_a_runaway
     state = MemoryState()
     for day in range(11):
         assert nightly_run(observations, day, state) == []
-    assert UsualCounts(state.get(HISTORY_KEY)).past("bot", "") == [30] * 10  # not [5, 30, 5, 30, ...]
+    assert UsualCounts(state.get(HISTORY_KEY), 50).past("bot", "") == [30] * 10  # not [5, 30, 5, 30, ...]
     assert [f.kind for f in nightly_run(observations, 11, state)] == []
 
 
 def test_a_session_is_left_out_of_its_own_baseline() -> None:
-    usual = UsualCounts({"bot": [6] * 10})  # the older format: bare counts
-    usual.remember("bot", "edge", 5, size=50)
+    usual = UsualCounts({"bot": [6] * 10}, 50)  # the older format: bare counts
+    usual.remember("bot", "edge", 5)
     assert usual.past("bot", "edge") == [6] * 10
-    usual.remember("bot", "edge", 40, size=50)  # the next run reads the whole session: its latest count
+    usual.remember("bot", "edge", 40)  # the next run reads the whole session: its latest count
     assert usual.past("bot", "other") == [6] * 10 + [40]
     assert len(usual.to_json()["bot"]) == 11
     assert "edge" not in str(usual.to_json())  # session keys are agent text: stored hashed
-    assert UsualCounts({"bot": ["x", True, [1, "y"], None], "odd": "nope"}).to_json() == {"bot": []}
+    assert UsualCounts({"bot": ["x", True, [1, "y"], None], "odd": "nope"}, 50).to_json() == {"bot": []}
