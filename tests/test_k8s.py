@@ -208,3 +208,24 @@ def test_kustomize_builds_each_variant_into_valid_objects(folder: str, workload:
     assert kinds == sorted(["Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", workload])
     for obj in objects:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def _audit_memory_limit(config_text: str) -> str:
+    files = k8s.render(load_schedules(ROOT / "schedules.yaml"), "", config_text, k8s.DEFAULT_IMAGE)
+    (audit_file,) = [path for path in files if path.startswith("cronjobs/cronjob-audit")]
+    cronjob = yaml.safe_load(files[audit_file])
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    return container["resources"]["limits"]["memory"]
+
+
+def test_an_audit_comparing_replies_by_embeddings_gets_the_memory_the_model_needs() -> None:
+    # Loading torch and the sentence model alone peaks near 510 MB: the default 512Mi limit would
+    # have the kubelet kill the audit pod the first time a session has enough replies to compare.
+    lexical = (ROOT / "monitors.yaml").read_text()
+    embedding = "monitors:\n  audit:\n    conversation:\n      similarity: embedding\n"
+    assert _audit_memory_limit(lexical) == "512Mi"
+    assert (
+        _audit_memory_limit(embedding)
+        == k8s.pod_spec([], "drift", "i", restart_policy="Never")["containers"][0]["resources"]["limits"]["memory"]
+    )
+    assert _audit_memory_limit(embedding) != "512Mi"

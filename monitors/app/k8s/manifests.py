@@ -94,7 +94,23 @@ def _seconds(value: Any) -> int:
     return int(value.total_seconds())
 
 
-def cronjob(job: ScheduleJob, schedules: Schedules, image: str) -> dict[str, Any]:
+def audit_loads_model(config_text: str) -> bool:
+    """Whether monitors.yaml has the audit compare replies by sentence embeddings, which loads torch
+    and the model (about 500 MB before any work): its pod then needs drift's memory, not the default."""
+    try:
+        config = yaml.safe_load(config_text)
+    except yaml.YAMLError:
+        return False  # render_all validated the file; a test's hand-written text may not parse
+    audit = ((config or {}).get("monitors") or {}).get("audit") or {}
+    conversation = audit.get("conversation") if isinstance(audit, dict) else None
+    return isinstance(conversation, dict) and conversation.get("similarity") == "embedding"
+
+
+def resource_profile(monitor: str, config_text: str) -> str:
+    return "drift" if monitor == "audit" and audit_loads_model(config_text) else monitor
+
+
+def cronjob(job: ScheduleJob, schedules: Schedules, image: str, config_text: str = "") -> dict[str, Any]:
     """One CronJob: never overlapping, abandoned at the job's deadline, cleaned up after a day."""
     component = {"component": job.monitor, "job": job.name}
     args = [job.monitor]  # monitors.yaml comes from $MONITORS_CONFIG, set in the pod
@@ -112,7 +128,7 @@ def cronjob(job: ScheduleJob, schedules: Schedules, image: str) -> dict[str, Any
         },
         "template": {
             "metadata": {"labels": labels(**component)},
-            "spec": pod_spec(args, job.monitor, image, restart_policy="Never"),
+            "spec": pod_spec(args, resource_profile(job.monitor, config_text), image, restart_policy="Never"),
         },
         "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
     }
@@ -233,7 +249,7 @@ def render(schedules: Schedules, schedules_text: str, config_text: str, image: s
     cron_files = []
     for job in schedules.jobs:
         cron_files.append(f"cronjob-{job.name}.yaml")
-        objects[f"cronjobs/{cron_files[-1]}"] = cronjob(job, schedules, image)
+        objects[f"cronjobs/{cron_files[-1]}"] = cronjob(job, schedules, image, config_text)
     objects["cronjobs/kustomization.yaml"] = _kustomization(["../base", *cron_files])
     objects["scheduler/deployment.yaml"] = deployment(image, config_text)
     objects["scheduler/kustomization.yaml"] = _kustomization(["../base", "deployment.yaml"])

@@ -42,7 +42,8 @@ SECRET_KEYS = (
 # failed every run with exit 2).
 OPTIONAL_SECRET_KEYS = ("MONITORS_STORE_URL", "PUSHGATEWAY_URL")
 
-# Goal-drift loads torch and a sentence-transformer; the scheduler may run it too. The rest stay small.
+# Goal-drift loads torch and a sentence-transformer (so does the audit with `similarity: embedding`,
+# manifests.resource_profile); the scheduler may run them too. The rest stay small.
 RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     "default": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
     "drift": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
