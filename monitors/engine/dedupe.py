@@ -2,8 +2,9 @@
 
 A fingerprint is sent once. It is sent again only when its rank rises (a budget going from 80% to 100%)
 or, when a realert interval is configured, after that interval. A lower rank than the one already sent
-is suppressed (a late 80% after the 100% page). Silences win over everything. A finding the monitor
-resolved has its notification closed (monitors.engine.routing), so if it holds again it is new.
+is suppressed (a late 80% after the 100% page). Silences win over everything here; they do not stop
+the resolved notice of an alert sent before them (monitors.engine.routing). A finding the monitor
+resolved has its notification closed, so if it holds again it is new.
 """
 
 from __future__ import annotations

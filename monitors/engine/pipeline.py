@@ -241,6 +241,12 @@ def _run(
         log.debug("resolve %s: %s", finding.fingerprint, reason)
     if resolved.resolved:
         summary.counters["resolved"] = len(resolved.resolved)
+    if resolved.gone:
+        summary.counters["resolve_channel_gone"] = total = sum(resolved.gone.values())
+        log.warning(
+            "%d resolved notice(s) not sent: channel(s) %s got the alert but are no longer configured; "
+            "close the incident(s) there by hand", total, ", ".join(sorted(resolved.gone)),
+        )  # fmt: skip
     summary.suppressed = sum(not d.send for d in decisions)
     summary.queued = len(commit.outbox)
     for decision in decisions:

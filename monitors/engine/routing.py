@@ -6,21 +6,27 @@
 - With `group_interval`, a group that was sent recently waits: a part no louder than what the group
   already sent is held until the interval has passed since the group's last message; a louder part goes
   at once and takes the waiting ones with it (Alertmanager's group_interval, with escalation first).
-- A finding the monitor says no longer holds gets a resolved notice on channels whose route has
-  `send_resolved`, if it was notified and is not silenced; either way its notification is closed.
+- A finding the monitor says no longer holds has its notification closed, and a resolved notice goes to
+  the channels its alert went to (the outbox says which: sent, maybe sent, or still pending), where the
+  alert's route or the channel's route today has `send_resolved`. Not today's routes: a PagerDuty
+  incident opened by a route that was changed since must still be closed where it was opened. Nor does a
+  silence stop it: a silence mutes new alerts, and an alert it muted from the start opened nothing, so
+  only what was sent before the silence is closed. A channel deleted from the config is left out and
+  counted (`Planned.gone`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitors.contracts.findings import Finding, Severity
+from monitors.contracts.findings import Finding, Severity, Status
 from monitors.engine.config import Route, Settings
 from monitors.engine.render import group_key, message_for
-from monitors.store.rows import FindingRecord, Silence
+from monitors.store.rows import Delivery, FindingRecord, Silence
 from monitors.store.store import Store
 
 
@@ -29,23 +35,34 @@ class Planned:
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # (fingerprint, channel, payload, not_before)
     resolved: list[str] = field(default_factory=list)  # fingerprints whose notification closes
     events: list[tuple[Finding, str]] = field(default_factory=list)  # (resolved finding, decision)
+    # Channels that got an alert being resolved but are no longer in the config -> notices not sent.
+    gone: Counter[str] = field(default_factory=Counter)
 
 
-def rows_for(finding: Finding, channels: Mapping[str, Route], store: Store, now: datetime) -> list[tuple[Any, ...]]:
-    """The outbox rows of one finding to send: one per channel, grouped and maybe held."""
+# The alert reached the channel, may have (no answer came), or will, ahead of its notice (order is kept).
+_OPENED = frozenset({"sent", "unconfirmed", "pending"})
+
+
+def rows_for(
+    finding: Finding, channels: Mapping[str, Route | None], store: Store, now: datetime
+) -> list[tuple[Any, ...]]:
+    """The outbox rows of one finding to send: one per channel, grouped and maybe held. A channel without
+    a route (a resolve to where an alert went that no route sends there any more) is not grouped."""
     rows: list[tuple[Any, ...]] = []
     base = message_for(finding).to_dict()
     for channel, route in channels.items():
-        group = group_key(finding.labels, route.group_by or ())
-        payload = {**base, "group": group} if group else base
+        group = group_key(finding.labels, route.group_by or ()) if route is not None else None
+        payload = {**base, "group": group} if group else dict(base)
+        if route is not None and route.send_resolved and finding.status is Status.FIRING:
+            payload["send_resolved"] = True  # kept with the alert: its resolve follows it whatever the routes become
         rows.append((finding.fingerprint, channel, payload, _hold(store, channel, group, finding, route, now)))
     return rows
 
 
 def _hold(
-    store: Store, channel: str, group: str | None, finding: Finding, route: Route, now: datetime
+    store: Store, channel: str, group: str | None, finding: Finding, route: Route | None, now: datetime
 ) -> datetime | None:
-    if not group or route.group_interval is None:
+    if not group or route is None or route.group_interval is None:
         return None
     recent = store.group_outbox(channel, group, sent_since=now - route.group_interval).sent
     if not recent:
@@ -68,18 +85,54 @@ def plan_resolved(
     """Resolved notices for findings that were notified and are not being sent again in this run (a
     closed day's final check may repeat a finding that is over with that day)."""
     planned = Planned()
-    for finding in {f.fingerprint: f for f in resolved}.values():
-        record = records.get(finding.fingerprint)
-        if finding.fingerprint in sent or record is None or record.last_sent is None:
-            continue  # never notified (or sent again now): nothing to close
+    closing = [
+        finding
+        for finding in {f.fingerprint: f for f in resolved}.values()
+        if finding.fingerprint not in sent and _notified(records.get(finding.fingerprint))
+    ]
+    deliveries = store.deliveries(f.fingerprint for f in closing)
+    for finding in closing:
         planned.resolved.append(finding.fingerprint)
-        if any(s.covers(finding.monitor, finding.dedupe_key) for s in silences):
-            planned.events.append((finding, "resolved (silenced: no notice)"))
-            continue
         routes = settings.channel_routes(finding.monitor, finding.kind, finding.severity)
-        channels = {channel: route for channel, route in routes.items() if route.send_resolved}
+        channels: dict[str, Route | None] = {}
+        for channel, asked in opened_on(deliveries.get(finding.fingerprint, [])).items():
+            route = routes.get(channel)
+            if not (asked or (route is not None and route.send_resolved)):
+                continue
+            if channel in settings.channels:
+                channels[channel] = route
+            else:
+                planned.gone[channel] += 1
         # A notice joins its group like the alert did: if the alert still waits there, both go together.
         planned.rows.extend(rows_for(finding, channels, store, now))
-        decision = "resolved; notice queued" if channels else "resolved (no route sends resolved)"
-        planned.events.append((finding, decision))
+        planned.events.append((finding, _decision(finding, channels, silences)))
     return planned
+
+
+def opened_on(deliveries: Sequence[Delivery]) -> dict[str, bool]:
+    """The channels where the finding's current alert went (oldest row first in `deliveries`), each with
+    whether a route that sent it asked for a resolved notice. A notice on a channel closes what came
+    before it there; an alert that failed for good opened nothing."""
+    opened: dict[str, bool] = {}
+    asked: dict[str, bool] = {}
+    for row in deliveries:
+        if row.resolved:
+            opened.pop(row.channel, None)
+            asked.pop(row.channel, None)
+            continue
+        asked[row.channel] = asked.get(row.channel, False) or row.send_resolved
+        if row.status in _OPENED:
+            opened[row.channel] = True
+    return {channel: asked[channel] for channel in opened}
+
+
+def _notified(record: FindingRecord | None) -> bool:
+    return record is not None and record.last_sent is not None  # else never notified, or closed already
+
+
+def _decision(finding: Finding, channels: Mapping[str, Route | None], silences: list[Silence]) -> str:
+    if not channels:
+        return "resolved (no channel its alert went to asks for resolved notices)"
+    if any(s.covers(finding.monitor, finding.dedupe_key) for s in silences):
+        return "resolved while silenced; notice queued where its alert went before the silence"
+    return "resolved; notice queued where its alert went"

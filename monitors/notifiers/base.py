@@ -8,7 +8,9 @@ request paths at DEBUG; a filter on its loggers redacts them (see `_RedactPaths`
 Failure classes (Alertmanager's notify/util.go Retrier is the model): 2xx is delivered; 408, 425, 429,
 5xx, refused connections and connect timeouts are retried within the call with backoff honouring
 Retry-After (monitors.support.retry), then returned as `retryable=True` so the outbox keeps the row for
-the next run; any other status is permanent, with a readable reason from a per-service map.
+the next run; any other status is permanent, with a readable reason from a per-service map. A wait that
+the run would not finish (a Retry-After above the policy's `max_delay`, 30 s, or beyond the run's
+deadline) is not begun: the call returns at once and the next run tries again.
 
 A POST that was sent but got no answer in time (read timeout, or the total budget spent on a trickling
 answer) is `unconfirmed`: the chat may already show it, and webhooks take no idempotency key, so it is
@@ -32,7 +34,7 @@ from pydantic import SecretStr
 
 from monitors.contracts.message import Message
 from monitors.notifiers.transport import BoundedAdapter, Watchdog
-from monitors.support.deadline import request_budget
+from monitors.support.deadline import request_budget, run_time_left
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 USER_AGENT = "langfuse-monitors/0.1"
@@ -143,9 +145,13 @@ class WebhookNotifier:
             result = replace(self._attempt(body, timeout or self.timeout), attempts=attempts)
             if result.ok or not result.retryable or result.unconfirmed:
                 break
-            wait = budget.next_wait(result.retry_after)
-            if wait is None:
+            if _waits_too_long(result.retry_after, self.retry):
+                reason = f"{result.reason}; asked to wait {result.retry_after:g}s, longer than this run waits"
+                result = replace(result, reason=reason)
                 break
+            wait = budget.next_wait(result.retry_after)
+            if wait is None or wait >= run_time_left():
+                break  # the outbox keeps it for the next run: sleeping past the run's deadline helps no one
             self.log.info(
                 "%s channel %s (%s): attempt %d failed (%s); retrying in %.1fs",
                 self.kind, self.name, self.where, attempts, result.reason, wait,
@@ -210,6 +216,13 @@ class WebhookNotifier:
             if secret:
                 text = text.replace(secret, "…")
         return text
+
+
+def _waits_too_long(retry_after: float | None, policy: RetryPolicy) -> bool:
+    """Does the service ask for a longer wait than the policy allows or the run has left? Then waiting
+    less than asked only earns another refusal: the row stays pending for the next run, which tries once
+    without sleeping."""
+    return retry_after is not None and retry_after > min(policy.max_delay, run_time_left())
 
 
 def _generic_reason(status: int) -> str:

@@ -40,6 +40,16 @@ class OutboxRow:
     unconfirmed: int = 0  # POSTs sent whose answer never came
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row of a finding, as far as its resolution needs it: where, how it went, what it was."""
+
+    channel: str
+    status: str  # pending | sent | failed | unconfirmed
+    resolved: bool  # a resolved notice (else the alert itself)
+    send_resolved: bool  # the route that queued the alert asked for a resolved notice
+
+
 @dataclass
 class GroupOutbox:
     """A group's rows on one channel: pending ones (due or waiting) and (sent_at, severity) of recent sends."""

@@ -21,7 +21,7 @@ from monitors.store import schema as t
 from monitors.store.history import RunHistory
 from monitors.store.locks import RunLocks, holder_id
 from monitors.store.migrations import migrate
-from monitors.store.rows import FindingRecord, GroupOutbox, OutboxRow, RunCommit, Silence
+from monitors.store.rows import Delivery, FindingRecord, GroupOutbox, OutboxRow, RunCommit, Silence
 from monitors.store.scores import ScoreLedger
 from monitors.store.urls import engine_url, redact_url
 
@@ -226,6 +226,22 @@ class Store(RunHistory, ScoreLedger):
                 found.pending.append(OutboxRow(r.id, r.fingerprint, r.channel, payload, r.attempts))
             else:
                 found.sent.append((utc(r.sent_at), str(payload.get("severity", ""))))
+        return found
+
+    def deliveries(self, fingerprints: Iterable[str]) -> dict[str, list[Delivery]]:
+        """Every outbox row of each fingerprint, oldest first: which channels got its alerts and notices."""
+        keys = list(set(fingerprints))
+        found: dict[str, list[Delivery]] = {}
+        columns = (t.outbox.c.fingerprint, t.outbox.c.channel, t.outbox.c.status, t.outbox.c.payload)
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = sa.select(*columns).where(t.outbox.c.fingerprint.in_(chunk)).order_by(t.outbox.c.id)
+                for r in conn.execute(query):
+                    payload = _json(r.payload)
+                    resolved = payload.get("status") == "resolved"
+                    asked = payload.get("send_resolved") is True
+                    found.setdefault(r.fingerprint, []).append(Delivery(r.channel, r.status, resolved, asked))
         return found
 
     def outbox_counts(self) -> dict[str, int]:

@@ -216,6 +216,25 @@ def test_silenced_findings_are_not_posted(am: FakeAlertmanager, sqlite_store: St
     assert [a["labels"]["key"] for a in am.posts[-1].body] == ["loud"]
 
 
+def test_an_alert_firing_before_a_silence_still_ends_and_one_silenced_from_the_start_never_opens(
+    am: FakeAlertmanager, sqlite_store: Store
+) -> None:
+    # The PagerDuty sequence (alert, silence, resolution): Alertmanager keeps no incident open either.
+    loop = {"key": "session-9:loop", "kind": "loop", "severity": "critical", "at": NOW.isoformat()}
+    _run_and_sync(_settings(am, [loop]), sqlite_store, NOW)
+    assert am.posts[-1].body[0]["endsAt"] == "2026-11-23T10:00:00Z"
+    sqlite_store.add_silence("scripted", "session-9", NOW + timedelta(days=1), now=NOW + timedelta(minutes=5))
+    sqlite_store.add_silence("scripted", "session-10", NOW + timedelta(days=1), now=NOW + timedelta(minutes=5))
+    later = NOW + timedelta(minutes=15)
+    muted = {"key": "session-10:loop", "kind": "loop", "severity": "critical", "at": later.isoformat()}
+    _run_and_sync(_settings(am, [loop | {"at": later.isoformat()}, muted]), sqlite_store, later)
+    assert len(am.posts) == 1  # neither is posted while silenced
+    _run_and_sync(_settings(am, []), sqlite_store, NOW + timedelta(minutes=30))  # the loop no longer holds
+    assert len(am.posts) == 1
+    assert [a["labels"]["key"] for a in am.active(NOW + timedelta(minutes=59))] == ["session-9:loop"]
+    assert am.active(NOW + timedelta(hours=1)) == []  # ended at the endsAt it was last posted with
+
+
 def test_long_keys_that_share_a_beginning_stay_separate_alerts(am: FakeAlertmanager) -> None:
     notifier = _notifier(am)
     base = "user:" + "x" * 300

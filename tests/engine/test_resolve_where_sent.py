@@ -1,0 +1,169 @@
+"""A resolve closes what its alert opened: it goes to the channels that got the alert, even when a
+silence came in between or the routes changed since; a silenced alert, never sent, needs no resolve.
+
+Real pipeline, real store (SQLite and PostgreSQL), a PagerDuty-like Events API v2 receiver that keeps
+incidents by dedup_key, and a generic webhook receiver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from monitors.engine import registry
+from monitors.engine.config import settings_from_dict
+from monitors.engine.pipeline import RunDeps, RunSummary, run_once
+from monitors.sources.replay import ReplaySource
+from monitors.store.store import Store
+from tests.fakes.pagerduty_server import PagerDutyServer, schema_errors
+from tests.fakes.webhook_server import WebhookServer
+from tests.notifiers.channels import http_config
+from tests.reliability.harness import NOW, notifiers_for
+
+STEP = timedelta(hours=1)
+RUNAWAY = [{"key": "runaway", "severity": "critical"}]
+INCIDENT = "scripted:runaway"
+
+
+@pytest.fixture(autouse=True)
+def _scripted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.MONITORS, "scripted", "tests.engine.lifecycle_monitor:LifecycleMonitor")
+
+
+@pytest.fixture
+def pd() -> Iterator[PagerDutyServer]:
+    with PagerDutyServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookServer]:
+    with WebhookServer() as server:
+        yield server
+
+
+def run(
+    store: Store,
+    i: int,
+    channels: dict[str, Any],
+    routes: list[dict[str, Any]],
+    findings: list[dict[str, Any]] = (),
+    resolved: list[str] = (),
+) -> RunSummary:
+    """Run i (one hour apart) of the scripted monitor with these channels and routes."""
+    raw = {
+        "channels": channels,
+        "routes": routes,
+        "monitors": {"scripted": {"findings": list(findings), "resolved": list(resolved)}},
+    }
+    settings = settings_from_dict(raw, env={})
+    deps = RunDeps(ReplaySource.from_observations([]), store, notifiers_for(settings))
+    return run_once("scripted", settings, deps, now=NOW + STEP * i)
+
+
+def both(pd: PagerDutyServer, hook: WebhookServer) -> dict[str, Any]:
+    return {"oncall": http_config("pagerduty", pd.url()), "hooks": http_config("webhook", hook.url("/hooks"))}
+
+
+def hook_statuses(hook: WebhookServer) -> list[str]:
+    return [r.json["status"] for r in hook.requests]
+
+
+# --- a silence between the alert and its resolution ---------------------------------------------------
+
+
+def test_a_silence_added_after_the_trigger_still_lets_the_resolve_close_the_incident(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels, routes = both(pd, hook), [{"channels": ["oncall", "hooks"], "send_resolved": True}]
+    run(store, 0, channels, routes, RUNAWAY)
+    assert pd.incidents == {INCIDENT: "triggered"}
+    # The operator mutes it (what `run-monitor silence scripted --key runaway --for 1d` stores).
+    store.add_silence("scripted", "runaway", NOW + timedelta(days=1), now=NOW + STEP / 2)
+    muted = run(store, 1, channels, routes, RUNAWAY)
+    assert (muted.queued, muted.delivered) == (0, 0)  # the silence mutes it while it holds
+    over = run(store, 2, channels, routes, resolved=["runaway"])
+    assert (over.queued, over.delivered, over.counters["resolved"]) == (2, 2, 1)
+    assert pd.incidents == {INCIDENT: "resolved"}
+    assert [r.json["event_action"] for r in pd.requests] == ["trigger", "resolve"]
+    assert [schema_errors(r.json) for r in pd.requests] == [[], []]
+    assert hook_statuses(hook) == ["firing", "resolved"]
+    again = run(store, 3, channels, routes, resolved=["runaway"])
+    assert again.queued == 0 and len(pd.requests) == 2  # closed once: no second resolve
+
+
+def test_an_alert_silenced_from_the_start_opened_nothing_so_no_resolve_is_sent(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels, routes = both(pd, hook), [{"channels": ["oncall", "hooks"], "send_resolved": True}]
+    store.add_silence("scripted", "runaway", NOW + timedelta(days=1), now=NOW - STEP)
+    muted = run(store, 0, channels, routes, RUNAWAY)
+    assert (muted.queued, muted.suppressed) == (0, 1)
+    over = run(store, 1, channels, routes, resolved=["runaway"])
+    assert over.queued == 0 and "resolved" not in over.counters  # nothing was opened: nothing to close
+    assert pd.requests == [] and hook.requests == []
+    assert store.outbox_counts() == {}
+
+
+# --- the routes changed between the alert and its resolution ----------------------------------------
+
+
+def test_the_resolve_goes_to_the_channel_that_got_the_alert_after_the_route_moved(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels = both(pd, hook)
+    run(store, 0, channels, [{"channels": ["oncall"], "send_resolved": True}], RUNAWAY)
+    assert pd.incidents == {INCIDENT: "triggered"}
+    # The route now pages the webhook instead; the oncall channel is still configured.
+    moved = [{"channels": ["hooks"], "send_resolved": True}]
+    over = run(store, 1, channels, moved, resolved=["runaway"])
+    assert (over.queued, over.delivered) == (1, 1)
+    assert pd.incidents == {INCIDENT: "resolved"}
+    assert hook.requests == []  # it never got the alert: a "resolved" there would pair with nothing
+
+
+def test_a_channel_taken_off_the_route_still_gets_the_resolve(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels = both(pd, hook)
+    run(store, 0, channels, [{"channels": ["oncall", "hooks"], "send_resolved": True}], RUNAWAY)
+    over = run(store, 1, channels, [{"channels": ["hooks"], "send_resolved": True}], resolved=["runaway"])
+    assert (over.queued, over.delivered) == (2, 2)
+    assert pd.incidents == {INCIDENT: "resolved"}
+    assert hook_statuses(hook) == ["firing", "resolved"]
+
+
+def test_a_channel_deleted_from_the_config_is_named_once_and_counted_and_the_others_resolve(
+    pd: PagerDutyServer, hook: WebhookServer, sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    routes = [{"channels": ["oncall", "hooks"], "send_resolved": True}]
+    run(sqlite_store, 0, both(pd, hook), routes, RUNAWAY)
+    run(sqlite_store, 1, both(pd, hook), routes, [*RUNAWAY, {"key": "spike", "severity": "critical"}])
+    left = {"hooks": http_config("webhook", hook.url("/hooks"))}  # oncall deleted from the config
+    route = [{"channels": ["hooks"], "send_resolved": True}]
+    with caplog.at_level(logging.WARNING, logger="monitors.engine.pipeline"):
+        over = run(sqlite_store, 2, left, route, resolved=["runaway", "spike"])
+    assert over.status == "ok" and (over.queued, over.delivered) == (2, 2)
+    assert hook_statuses(hook) == ["firing", "firing", "resolved", "resolved"]
+    assert over.counters["resolve_channel_gone"] == 2  # two resolves that had nowhere to go
+    [line] = [r.getMessage() for r in caplog.records if "no longer configured" in r.getMessage()]
+    assert "oncall" in line and "2 resolved notice(s)" in line and "by hand" in line
+    assert pd.incidents == {INCIDENT: "triggered", "scripted:spike": "triggered"}  # nothing could reach it
+    assert sqlite_store.outbox_counts() == {"sent": 6}  # no row queued for the deleted channel
+
+
+def test_a_resolve_goes_only_where_a_route_asked_for_resolved_notices(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    # The alert's own route asked for the resolve on oncall; the one to hooks did not.
+    routes = [{"channels": ["oncall"], "send_resolved": True}, {"channels": ["hooks"]}]
+    run(store, 0, both(pd, hook), routes, RUNAWAY)
+    # Later both channels sit on one route without send_resolved: oncall keeps what its alert asked.
+    over = run(store, 1, both(pd, hook), [{"channels": ["oncall", "hooks"]}], resolved=["runaway"])
+    assert (over.queued, over.delivered) == (1, 1)
+    assert pd.incidents == {INCIDENT: "resolved"}
+    assert hook_statuses(hook) == ["firing"]
