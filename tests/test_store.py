@@ -208,7 +208,9 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         conn.exec_driver_sql(
             "CREATE TABLE schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at DATETIME NOT NULL)"
         )
-        conn.exec_driver_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, status VARCHAR(20))")
+        conn.exec_driver_sql(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY, fingerprint VARCHAR(400), status VARCHAR(20))"
+        )
         conn.exec_driver_sql("INSERT INTO outbox (id, status) VALUES (1, 'pending')")
         conn.exec_driver_sql("INSERT INTO schema_migrations VALUES ('m001_initial', '2026-01-01')")
     assert migrate(engine) == [
@@ -217,6 +219,7 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         "m004_drift_changes",
         "m005_pending_scores",
         "m006_pending_score_sent_at",
+        "m007_outbox_fingerprint_index",
     ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
@@ -242,3 +245,19 @@ def test_channel_answers_are_the_latest_settled_message_of_each_channel(store: S
     assert store.channel_answers() == {"slow": ("unconfirmed", 1), "fine": ("sent", 0)}
     [left] = store.pending_outbox(NOW)
     assert left.unconfirmed == 1
+
+
+def test_an_older_store_gains_the_index_resolved_notices_look_up_by(tmp_path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm006.db'}")
+    with engine.begin() as conn:  # every table as m006 left it: the outbox without its fingerprint index
+        conn.exec_driver_sql(
+            "CREATE TABLE schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at DATETIME NOT NULL)"
+        )
+        conn.exec_driver_sql(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY, fingerprint VARCHAR(400), status VARCHAR(20))"
+        )
+        for name, _ in MIGRATIONS[:6]:
+            conn.exec_driver_sql("INSERT INTO schema_migrations VALUES (?, '2026-01-01')", (name,))
+    assert "ix_outbox_fingerprint" not in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
+    assert migrate(engine) == ["m007_outbox_fingerprint_index"]
+    assert "ix_outbox_fingerprint" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}

@@ -55,6 +55,12 @@ def m006_pending_score_sent_at(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE pending_scores ADD COLUMN sent_at {kind}"))
 
 
+def m007_outbox_fingerprint_index(conn: sa.Connection) -> None:
+    """Resolved notices read a finding's outbox rows by fingerprint; without an index each is a full scan
+    of an outbox that keeps every message ever sent. A store created by m001 of this version has it."""
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_fingerprint ON outbox (fingerprint)"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
@@ -62,6 +68,7 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m004_drift_changes", m004_drift_changes),
     ("m005_pending_scores", m005_pending_scores),
     ("m006_pending_score_sent_at", m006_pending_score_sent_at),
+    ("m007_outbox_fingerprint_index", m007_outbox_fingerprint_index),
 ]
 
 

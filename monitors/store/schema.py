@@ -64,6 +64,8 @@ outbox = sa.Table(
     # POSTs sent whose answer never came (timed out after sending): the chat may already show them.
     sa.Column("unconfirmed", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Index("ix_outbox_pending", "status", "id"),
+    # A resolved notice looks up where its alert went; the outbox keeps every row it ever sent.
+    sa.Index("ix_outbox_fingerprint", "fingerprint"),
 )
 
 embedding_cache = sa.Table(
