@@ -45,6 +45,29 @@ def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
 
 
+# Outbox row states in the order a reader wants them, as words: the store's own names mean little outside.
+_OUTBOX_STATES = {
+    "pending": "waiting to be sent",
+    "sent": "sent",
+    "failed": "given up",
+    "unconfirmed": "given up unanswered (may have arrived)",
+}
+
+
+def outbox_line(counts: dict[str, int]) -> str:
+    """'outbox: 1 waiting to be sent, 2 sent' with every message the store holds, not a dict's repr."""
+    waiting = counts.get("pending", 0)
+    parts = [f"{waiting} waiting to be sent"]
+    parts += [
+        f"{counts[state]} {words}"
+        for state, words in _OUTBOX_STATES.items()
+        if state != "pending" and counts.get(state)
+    ]
+    parts += [f"{n} {state}" for state, n in sorted(counts.items()) if state not in _OUTBOX_STATES and n]
+    history = " (all messages since the store was created)" if len(parts) > 1 else ""
+    return f"outbox: {', '.join(parts)}{history}"
+
+
 def _not_run_yet(plan: Any, runs: dict[str, Any], stale: set[str], now: datetime) -> list[dict[str, Any]]:
     """Scheduled monitors with no run at all that are not yet stale (a fresh install): when they run next."""
     from monitors.engine.schedules import next_fire
@@ -292,6 +315,6 @@ def register(cli: click.Group) -> None:
             for job in _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []:
                 click.echo(f"{job['monitor']}: no run yet; next scheduled {_when(job['next'])} (job {job['job']})")
             click.echo(
-                f"outbox: {outbox or 'empty'}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
+                f"{outbox_line(outbox)}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
             )
         sys.exit(1 if stale else 0)
