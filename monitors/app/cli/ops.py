@@ -230,9 +230,14 @@ def register(cli: click.Group) -> None:
         finally:
             notifier_log.setLevel(level)
         kind = settings.channel_configs[channel].kind
-        where = getattr(notifier, "where", None) or "terminal"
+        # A dry run printed the message here; say where a real one would go, not "terminal".
+        real = build_notifiers(settings)[channel] if dry_run else notifier
+        where = getattr(real, "where", None) or "terminal"
         status = result.status if result.status is not None else "none (no HTTP answer)"
         line = f"channel={channel} kind={kind} ok={result.ok} status={status} to={where} reason={result.reason}"
+        if dry_run:
+            result = replace(result, reason="dry run: printed above, not sent")
+            line = f"dry run: channel={channel} kind={kind} would go to={where}; printed above, nothing sent"
         if not result.ok:
             line += f" (after {result.attempts} attempt(s); not queued and not retried: a test alert is sent once;"
             line += " fix the channel, then run test-alert again)"
