@@ -39,6 +39,10 @@ def test_test_half_json_report():
     assert report["legit_flagged"] == [] and report["legit_total"] == 5
     kinds = {row["kind"]: row for row in report["per_kind"]}
     assert kinds["soft_failure"]["both"] == kinds["soft_failure"]["labelled"] == 2
+    # README: the recall counts findings of any severity; "none of those 10 problem sessions raised a chat alert".
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert "none of those 10 problem sessions raised a chat alert" in readme
+    assert report["alerting"]["tp"] == 0 and report["alerting"]["tp"] + report["alerting"]["fn"] == 10
 
 
 def test_export_file_and_absent_sessions(tmp_path):
