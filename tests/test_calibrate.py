@@ -279,3 +279,17 @@ def test_cli_says_when_the_evidence_method_judged_did_text_alone(tmp_path) -> No
     assert changed.exit_code == 0, changed.output
     report = json.loads(changed.output)
     assert (report["evidence_pairs"], report["without_changes"], report["warnings"]) == (8, 0, [])
+
+
+@pytest.mark.parametrize("rate", ["2", "1", "-0.1"])
+def test_a_false_alarm_target_outside_0_1_is_refused_naming_the_option_before_any_model(tmp_path, rate) -> None:
+    from click.testing import CliRunner
+
+    from monitors.app.cli.main import cli
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"objective": "fix the login bug", "label": "match", "did": "fix login"}) + "\n")
+    result = CliRunner().invoke(cli, ["drift", "calibrate", str(pairs), "--false-alarm", rate])
+    assert result.exit_code == 2
+    assert "Invalid value for '--false-alarm'" in result.output and "0<=x<1" in result.output
+    assert "Traceback" not in result.output

@@ -78,6 +78,14 @@ def test_silences_cover_keys_by_prefix_and_expire(store: Store) -> None:
     assert store.remove_silence(sid) and not store.remove_silence(sid)
 
 
+def test_a_silence_on_a_change_request_covers_every_head_of_it(store: Store) -> None:
+    store.add_silence("drift", "acme/sdk#58", NOW + timedelta(hours=2), now=NOW)
+    [active] = store.silences(now=NOW)
+    assert active.covers("drift", "acme/sdk#58@59690c414caabaccfe6f59d90019211b4dcb932c")
+    assert not active.covers("drift", "acme/sdk#581@59690c414caabaccfe6f59d90019211b4dcb932c")
+    assert not active.covers("drift", "acme/sdk#5")
+
+
 def test_embedding_cache_roundtrip(store: Store) -> None:
     store.put_many("minilm", {"h1": [0.1, 0.2], "h2": [0.3, 0.4]})
     store.put_many("minilm", {"h1": [9.9, 9.9]})  # known hashes are not rewritten

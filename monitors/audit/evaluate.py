@@ -118,6 +118,8 @@ def load_labels(path: str | Path) -> list[Label]:
                 labels.append(label)
     except OSError as exc:
         raise LabelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not labels:
+        raise LabelError(f"{path}: no labels (one JSON object per line: session_id, verdict, ...)")
     return labels
 
 
@@ -177,22 +179,33 @@ def run_audit(observations: list[Observation], config: ToolSequenceConfig) -> li
     return list(monitor.run(ctx))
 
 
-def _prf(truth: Iterable[bool], predicted: Iterable[bool]) -> dict[str, float | int]:
+def _prf(truth: Iterable[bool], predicted: Iterable[bool]) -> dict[str, float | int | None]:
+    """Counts and ratios; a ratio with nothing to divide by is None (shown as "-"), never a made-up 0."""
     pairs = list(zip(truth, predicted, strict=True))
     tp = sum(t and p for t, p in pairs)
     fp = sum(p and not t for t, p in pairs)
     fn = sum(t and not p for t, p in pairs)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    f1 = None
+    if precision is not None and recall is not None:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "tp": tp,
         "fp": fp,
         "fn": fn,
-        "precision": round(precision, 3),
-        "recall": round(recall, 3),
-        "f1": round(f1, 3),
+        "precision": _rounded(precision),
+        "recall": _rounded(recall),
+        "f1": _rounded(f1),
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _ratio(value: float | None, width: int) -> str:
+    return f"{'-' if value is None else f'{value:.3f}':>{width}s}"
 
 
 @dataclass
@@ -296,7 +309,7 @@ def format_report(ev: Evaluation) -> Iterator[str]:
     yield "                      precision  recall   F1     TP  FP  FN"
     for name, m in (("any finding", ev.any_finding), ("alerting (>= WARNING)", ev.alerting)):
         yield (
-            f"  {name:21s} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f}"
+            f"  {name:21s} {_ratio(m['precision'], 9)} {_ratio(m['recall'], 7)} {_ratio(m['f1'], 6)}"
             f" {m['tp']:4d} {m['fp']:3d} {m['fn']:3d}"
         )
     yield ""

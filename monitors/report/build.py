@@ -30,8 +30,12 @@ def report_tz(settings: Settings) -> ZoneInfo:
 
 
 def global_cap(settings: Settings) -> float | None:
-    """The daily cap of the cost monitor's budget over all spend (drawn on the daily chart)."""
+    """The daily cap of the cost monitor's budget over all spend (drawn on the daily chart, and days above it
+    are over budget). None when the cost monitor's days are not the report's: the chart's days would not
+    be the days the cap applies to."""
     config = settings.monitor_configs.get("cost")
+    if getattr(config, "timezone", settings.report.timezone) != settings.report.timezone:
+        return None
     for budget in getattr(config, "budgets", None) or ():
         if budget.scope == "none" and budget.value is None and not budget.per_value:
             return float(budget.daily_cap)

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from monitors.contracts.source import TraceSource
@@ -91,11 +91,24 @@ class WeekReport:
         return not self.week.over_at(self.generated_at)
 
     @property
+    def over_cap_unalerted(self) -> list[tuple[date, float]]:
+        """Days whose spend is above the global daily cap with no 100% alert of the week for them (the cost
+        monitor was down or silenced, or ran after the week, as a replay does): still over budget."""
+        alerted = {o.day for o in self.over_budget if o.value == "*"}
+        over = set(self.spend.days_over_cap())
+        return [(day, cost) for day, cost in self.spend.daily if day in over and day.isoformat() not in alerted]
+
+    @property
+    def days_over_budget(self) -> int:
+        return len({o.day for o in self.over_budget} | {d.isoformat() for d, _ in self.over_cap_unalerted})
+
+    @property
     def quiet(self) -> bool:
         """Nothing to look at: no breach, no finding worth a human, no failure."""
         loud = [f for f in self.findings if f.kind != "unverifiable"]
         unhealthy = [h for h in self.health if h.failures or h.stale]
-        return not (loud or self.over_budget or self.unverifiable or unhealthy or self.source_errors)
+        breached = self.over_budget or self.over_cap_unalerted
+        return not (loud or breached or self.unverifiable or unhealthy or self.source_errors)
 
 
 def gather_week(

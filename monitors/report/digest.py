@@ -62,9 +62,8 @@ def _headline(report: WeekReport) -> str:
     parts = [f"Spend {spend.headline()}"]
     if report.quiet:
         return f"Quiet week: nothing to look at. {parts[0]}; no budget breaches, drift, audit or error findings."
-    days = len({o.day for o in report.over_budget})
     for count, what in (
-        (days, "day(s) over budget"),
+        (report.days_over_budget, "day(s) over budget"),
         (len(report.drift), "goal-drift alert(s)"),
         (len(report.audit), "audit finding(s)"),
         (len(_event_alerts(report)), "error/evaluation alert(s)"),
@@ -107,6 +106,12 @@ def _over_budget(report: WeekReport) -> Section | None:
         pct = f" ({o.spend / o.cap:.0%})" if o.cap > 0 else ""
         lines.append(
             f"{day_label(o.day)}: budget {short(o.budget, 40)}, {who}: {money(o.spend)} of {money(o.cap)}{pct}"
+        )
+    cap = report.spend.cap or 0.0
+    for day, cost in report.over_cap_unalerted:
+        lines.append(
+            f"{day_label(day)}: all spend {money(cost)} of the {money(cap)} daily cap ({cost / cap:.0%});"
+            " no cost alert for it was recorded this week"
         )
     return Section("Days over budget", tuple(lines))
 

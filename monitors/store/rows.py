@@ -16,6 +16,9 @@ class FindingRecord:
     sent_rank: int | None
 
 
+KEY_SEPARATORS = (":", "@")
+
+
 @dataclass(frozen=True)
 class Silence:
     id: int
@@ -25,9 +28,13 @@ class Silence:
     reason: str | None
 
     def covers(self, monitor: str, dedupe_key: str) -> bool:
+        """The key itself and every key that extends it by whole parts: ':' separates a key's parts, and '@'
+        a change request from its head commit, so `group/app!12` mutes that merge request at every head."""
         if monitor != self.monitor:
             return False
-        return self.key is None or dedupe_key == self.key or dedupe_key.startswith(self.key + ":")
+        if self.key is None or dedupe_key == self.key:
+            return True
+        return any(dedupe_key.startswith(self.key + separator) for separator in KEY_SEPARATORS)
 
 
 @dataclass(frozen=True)

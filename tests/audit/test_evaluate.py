@@ -39,6 +39,10 @@ def test_test_half_json_report():
     assert report["legit_flagged"] == [] and report["legit_total"] == 5
     kinds = {row["kind"]: row for row in report["per_kind"]}
     assert kinds["soft_failure"]["both"] == kinds["soft_failure"]["labelled"] == 2
+    # README: the recall counts findings of any severity; "none of those 10 problem sessions raised a chat alert".
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert "none of those 10 problem sessions raised a chat alert" in readme
+    assert report["alerting"]["tp"] == 0 and report["alerting"]["tp"] + report["alerting"]["fn"] == 10
 
 
 def test_export_file_and_absent_sessions(tmp_path):
@@ -101,3 +105,33 @@ def test_wasted_steps_found_per_kind(tmp_path):
     assert (row["steps_found"], row["steps_labelled"]) == (3, 4)
     text = evaluate(TRAJECTORIES, "--labels", str(labels)).output
     assert "repeated_call" in text and "3 of 4" in text
+
+
+def test_a_ratio_with_nothing_to_divide_by_is_shown_as_unknown_not_zero(tmp_path):
+    sid = "reflexion-react-hotpotqa/trial1/q099"
+    write_export([o for o in convert_file(TRAJECTORIES) if o.session_id == sid], tmp_path / "one.jsonl")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"session_id": sid, "verdict": "clean"}) + "\n")  # no problem labelled
+    text = evaluate(str(tmp_path / "one.jsonl"), "--labels", str(labels))
+    assert text.exit_code == 0, text.output
+    # No problem session: recall is undefined, and so is precision when nothing reaches alerting severity.
+    rows = {line[:23].strip(): line[23:].split() for line in text.output.splitlines() if line.startswith("  a")}
+    assert rows["any finding"][1:3] == ["-", "-"] and rows["alerting (>= WARNING)"][:3] == ["-", "-", "-"]
+    document = json.loads(evaluate(str(tmp_path / "one.jsonl"), "--labels", str(labels), "--format", "json").output)
+    assert document["alerting"] == {"tp": 0, "fp": 0, "fn": 0, "precision": None, "recall": None, "f1": None}
+
+
+def test_labels_that_measure_nothing_exit_2_with_one_line(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    result = evaluate(TRAJECTORIES, "--labels", str(empty))
+    assert (
+        result.exit_code == 2
+        and result.output.strip() == f"{empty}: no labels (one JSON object per line: session_id, verdict, ...)"
+    )
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_text(json.dumps({"session_id": "nowhere/1", "verdict": "clean"}) + "\n")
+    result = evaluate(TRAJECTORIES, "--labels", str(elsewhere))
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(f"{elsewhere}: none of its 1 labelled session(s) is in {TRAJECTORIES}")
+    assert len(result.output.strip().splitlines()) == 1

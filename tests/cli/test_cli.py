@@ -219,3 +219,49 @@ def test_status_shows_scores_waiting_to_be_written_back(tmp_path: Path) -> None:
     assert "drift: 2 score(s) waiting to be written back to Langfuse (its next run sends them)" in text.output
     document = json.loads(CliRunner().invoke(cli, ["status", "-c", str(config), "--format", "json"]).output)
     assert document["scores_pending"] == {"drift": 2}
+
+
+def test_status_says_what_the_outbox_holds_in_words(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from monitors.store.rows import RunCommit
+    from monitors.store.store import Store
+
+    config = _write(tmp_path, {"store": {"url": f"sqlite:///{tmp_path / 's.db'}"}})
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    empty = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    assert "outbox: 0 waiting to be sent; " in empty.output, empty.output
+    now = datetime.now(UTC)
+    messages = [(f"cost:k{i}", "ops", {"title": f"m{i}"}) for i in range(4)]
+    store.commit_run(RunCommit("cost", now, None, [], messages, [], {}))
+    rows = sorted(row.id for row in store.pending_outbox(now))
+    store.mark_outbox(rows[0], now=now, status="sent")
+    store.mark_outbox(rows[1], now=now, status="failed", error="channel no longer configured")
+    text = CliRunner().invoke(cli, ["status", "-c", str(config)]).output
+    assert "outbox: 2 waiting to be sent, 1 sent, 1 given up (all messages since the store was created)" in text
+    assert "{" not in text  # no Python dict reaches the reader
+    document = json.loads(CliRunner().invoke(cli, ["status", "-c", str(config), "--format", "json"]).output)
+    assert document["outbox"] == {"pending": 2, "sent": 1, "failed": 1}
+
+
+@pytest.mark.slow
+def test_silencing_a_pull_request_by_its_name_mutes_its_drift_alert(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parents[2] / "monitors" / "demo"
+    config = _write(
+        tmp_path,
+        {
+            "langfuse": {"host": "https://lf.example", "public_key": "pk-lf-x", "secret_key": "sk-lf-x"},
+            "gitlab": {"url": "https://gitlab.example.com", "offline_file": str(demo / "gitlab.json")},
+            "github": {"offline_file": str(demo / "github.json")},
+            "store": {"url": f"sqlite:///{tmp_path / 's.db'}"},
+            "channels": {"terminal": {"kind": "stdout"}},
+            "default_route": {"channels": ["terminal"], "min_severity": "warning"},
+        },
+    )
+    mute = ["silence", "drift", "-c", str(config), "--key", "acme-labs/agent-sdk#58", "--for", "2h"]
+    muted = CliRunner().invoke(cli, mute)
+    assert muted.exit_code == 0, muted.output
+    run = CliRunner().invoke(cli, ["drift", "-c", str(config), "--source", str(demo / "observations.jsonl.gz")])
+    assert run.exit_code == 0, run.output
+    assert "Goal drift: pipeline-medic on acme-labs/agent-sdk#59" in run.output  # the other pull request is sent
+    assert "acme-labs/agent-sdk#58" not in run.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,20 @@ def test_a_failed_test_alert_says_it_is_not_queued(kind: str, tmp_path: Path) ->
     assert result.exit_code == 1
     assert f"kind={kind} ok=False" in result.output
     assert "not queued and not retried: a test alert is sent once" in result.output
+
+
+def test_a_dry_run_test_alert_names_where_it_would_go_and_sends_nothing(tmp_path: Path) -> None:
+    with WebhookServer() as hook:
+        path = tmp_path / "monitors.yaml"
+        path.write_text(yaml.safe_dump({"channels": {"x": http_config("webhook", hook.url("/hooks/x"))}}))
+        command = ["test-alert", "-c", str(path), "--channel", "x", "--dry-run"]
+        result = CliRunner().invoke(cli, command)
+        as_json = CliRunner().invoke(cli, [*command, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert hook.requests == []
+    assert "Test alert from langfuse-monitors" in result.output  # the message, printed
+    assert "dry run: channel=x kind=webhook would go to=127.0.0.1:" in result.output
+    assert "nothing sent" in result.output and "to=terminal" not in result.output
+    document = json.loads(as_json.stdout)
+    assert document["dry_run"] is True and document["to"].startswith("127.0.0.1:")
+    assert document["reason"] == "dry run: printed above, not sent"

@@ -130,3 +130,41 @@ def test_huge_hostile_week_fits_both_chats_without_their_truncation(sqlite_store
     assert len(mm["text"]) <= POST_MAX and len(attachment["text"]) <= ATTACHMENT_MAX
     assert "more section(s) not shown" not in attachment["text"]
     assert "@channel" not in attachment["text"].replace("@\u2060", "")  # mentions are broken by the notifier
+
+
+def test_a_day_over_the_cap_with_no_alert_of_the_week_is_not_a_quiet_week(sqlite_store: Store) -> None:
+    # The cost monitor raised nothing this week (it was down, silenced, or replayed the week later), yet
+    # Saturday's spend is above the $40 cap the chart draws: the digest must not say "no budget breaches".
+    b.record_run(sqlite_store, "cost")
+    runaway = b.obs(99, b.WEEK_START + timedelta(days=5, hours=12), 32.5, agent="llm-fix")
+    report, message = _digest(sqlite_store, _steady_spend([runaway]))
+    assert not report.quiet and message.severity is Severity.WARNING
+    assert "Quiet week" not in message.summary and "1 day(s) over budget" in message.summary
+    [section] = [s for s in message.sections if s.heading == "Days over budget"]
+    assert section.lines == (
+        "Sat 21 Nov: all spend $52.50 of the $40.00 daily cap (131%); no cost alert for it was recorded this week",
+    )
+
+
+def test_a_day_over_the_cap_with_its_alert_is_listed_once(sqlite_store: Store) -> None:
+    runaway = b.obs(99, b.WEEK_START + timedelta(days=5, hours=12), 32.5, agent="llm-fix")
+    b.store_events(sqlite_store, "cost", b.event(b.budget_finding("2026-11-21", 100, 52.5)))
+    _, message = _digest(sqlite_store, _steady_spend([runaway]))
+    [section] = [s for s in message.sections if s.heading == "Days over budget"]
+    assert section.lines == ("Sat 21 Nov: budget global, all spend: $52.50 of $40.00 (131%)",)
+    assert "1 day(s) over budget" in message.summary
+
+
+def test_no_cap_is_compared_with_days_of_another_timezone(sqlite_store: Store) -> None:
+    from monitors.engine.config import settings_from_dict
+
+    raw = {
+        "langfuse": {"host": b.HOST, "public_key": "pk-lf-test", "secret_key": "sk-lf-test"},
+        "channels": {"terminal": {"kind": "stdout"}},
+        "monitors": {"cost": {"timezone": "America/Los_Angeles", "budgets": [{"name": "global", "daily_cap": 40}]}},
+    }
+    runaway = b.obs(99, b.WEEK_START + timedelta(days=5, hours=12), 32.5, agent="llm-fix")
+    report = build_week_report(
+        sqlite_store, _steady_spend([runaway]), settings_from_dict(raw, env={}), WEEK, now=b.REPORT_NOW
+    )
+    assert report.spend.cap is None and report.over_cap_unalerted == []

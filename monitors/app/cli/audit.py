@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from monitors.app.cli.errors import exit_codes
+from monitors.contracts.errors import ConfigError
 
 
 def register(audit: click.Group) -> None:
@@ -24,7 +25,14 @@ def register(audit: click.Group) -> None:
     @click.option(
         "--config", "-c", type=click.Path(dir_okay=False), help="Take the audit settings from this monitors.yaml."
     )
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        help="json: stdout holds one JSON document, {sessions_read, labelled, missing, any_finding, alerting, "
+        "per_kind, legit_flagged, ...}; any_finding and alerting hold tp, fp, fn, precision, recall, f1.",
+    )
     @click.option("--dry-run", is_flag=True, help="Only read and count sessions and labels; run nothing.")
     @exit_codes
     def evaluate(sessions: Path, labels_path: Path, config: str | None, fmt: str, dry_run: bool) -> None:
@@ -33,7 +41,9 @@ def register(audit: click.Group) -> None:
         SESSIONS is a trajectories file (one session per line, with `steps`) or an export file from
         `run-monitor export`. Step numbers in the labels are the producer's step index. Prints
         session-level precision, recall and F1 (any finding, and findings at WARNING or above), a
-        per-kind table and the legitimate repeats the audit flagged. Exit 2 on a malformed label line.
+        per-kind table and the legitimate repeats the audit flagged; a ratio with nothing to divide by
+        (no problem labelled, nothing flagged) is "-" (null in JSON). Exit 2 on a malformed label line,
+        an empty labels file or labels that name no session of SESSIONS.
         """
         from monitors.audit import evaluate as ev
         from monitors.audit.config import ToolSequenceConfig
@@ -46,6 +56,13 @@ def register(audit: click.Group) -> None:
             summary = {"labels": len(labels), "sessions": len(present), "labelled_found": found}
             click.echo(json.dumps(summary) if fmt == "json" else " ".join(f"{k}={v}" for k, v in summary.items()))
             return
+        present = {o.group_key for o in observations}
+        if not any(lb.session_id in present for lb in labels):
+            # Nothing to measure: precision and recall of zero sessions would be numbers about nothing.
+            raise ConfigError(
+                f"{labels_path}: none of its {len(labels)} labelled session(s) is in {sessions} "
+                f"({len(present)} session(s) read; first label: {labels[0].session_id!r})"
+            )
         result = ev.evaluate(observations, labels, _audit_config(config) or ToolSequenceConfig())
         result.malformed_lines = malformed
         if fmt == "json":

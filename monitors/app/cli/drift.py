@@ -23,7 +23,7 @@ def register(drift: click.Group) -> None:
     @click.option("--threshold", type=float, help="Threshold to evaluate (default: the method's shipped one).")
     @click.option(
         "--false-alarm",
-        type=float,
+        type=click.FloatRange(0, 1, max_open=True),
         default=0.05,
         show_default=True,
         help="Target share of genuine pairs flagged, to suggest a threshold.",
@@ -31,7 +31,16 @@ def register(drift: click.Group) -> None:
     @click.option(
         "--method", help="Scoring method: evidence (default), csls, cosine, subject_max, csls_lexical, margin."
     )
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: stdout holds one JSON document, {method, threshold, matches, drifts, auc, false_alarm_rate, "
+        "recall, threshold_at_target, ..., kinds: {kind: figures}, warnings}; a figure that cannot be measured "
+        "(no drift pairs, say) is null. With --dry-run: {pairs, with_changes}.",
+    )
     @click.option("--dry-run", is_flag=True, help="Only read and count the pairs (no model is loaded).")
     @exit_codes
     def calibrate(

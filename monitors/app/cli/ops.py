@@ -45,6 +45,29 @@ def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
 
 
+# Outbox row states in the order a reader wants them, as words: the store's own names mean little outside.
+_OUTBOX_STATES = {
+    "pending": "waiting to be sent",
+    "sent": "sent",
+    "failed": "given up",
+    "unconfirmed": "given up unanswered (may have arrived)",
+}
+
+
+def outbox_line(counts: dict[str, int]) -> str:
+    """'outbox: 1 waiting to be sent, 2 sent' with every message the store holds, not a dict's repr."""
+    waiting = counts.get("pending", 0)
+    parts = [f"{waiting} waiting to be sent"]
+    parts += [
+        f"{counts[state]} {words}"
+        for state, words in _OUTBOX_STATES.items()
+        if state != "pending" and counts.get(state)
+    ]
+    parts += [f"{n} {state}" for state, n in sorted(counts.items()) if state not in _OUTBOX_STATES and n]
+    history = " (all messages since the store was created)" if len(parts) > 1 else ""
+    return f"outbox: {', '.join(parts)}{history}"
+
+
 def _not_run_yet(plan: Any, runs: dict[str, Any], stale: set[str], now: datetime) -> list[dict[str, Any]]:
     """Scheduled monitors with no run at all that are not yet stale (a fresh install): when they run next."""
     from monitors.engine.schedules import next_fire
@@ -105,7 +128,12 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("monitor", required=False)
     @config_option
-    @click.option("--key", help="Silence only findings whose key is this or starts with it (e.g. a budget name).")
+    @click.option(
+        "--key",
+        help="Silence only findings whose key is this or this plus more parts after ':' or '@': per-agent mutes "
+        "every value and day of that budget, per-agent:llm-fix one agent's, group/app!12 a merge request at every "
+        "head (per-agent:llm does not mute llm-fix). Each alert ends with the exact command.",
+    )
     @click.option("--for", "duration", help="How long, e.g. 2h or 3d.")
     @click.option("--reason", default="", help="Why (shown by --list).")
     @click.option("--list", "list_", is_flag=True, help="List active silences.")
@@ -207,9 +235,14 @@ def register(cli: click.Group) -> None:
         finally:
             notifier_log.setLevel(level)
         kind = settings.channel_configs[channel].kind
-        where = getattr(notifier, "where", None) or "terminal"
+        # A dry run printed the message here; say where a real one would go, not "terminal".
+        real = build_notifiers(settings)[channel] if dry_run else notifier
+        where = getattr(real, "where", None) or "terminal"
         status = result.status if result.status is not None else "none (no HTTP answer)"
         line = f"channel={channel} kind={kind} ok={result.ok} status={status} to={where} reason={result.reason}"
+        if dry_run:
+            result = replace(result, reason="dry run: printed above, not sent")
+            line = f"dry run: channel={channel} kind={kind} would go to={where}; printed above, nothing sent"
         if not result.ok:
             line += f" (after {result.attempts} attempt(s); not queued and not retried: a test alert is sent once;"
             line += " fix the channel, then run test-alert again)"
@@ -292,6 +325,6 @@ def register(cli: click.Group) -> None:
             for job in _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []:
                 click.echo(f"{job['monitor']}: no run yet; next scheduled {_when(job['next'])} (job {job['job']})")
             click.echo(
-                f"outbox: {outbox or 'empty'}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
+                f"{outbox_line(outbox)}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
             )
         sys.exit(1 if stale else 0)
