@@ -110,3 +110,16 @@ def test_every_check_has_a_next_step_of_its_own():
         action = next_step(finding(kind=kind, evidence=evidence)).partition("; mute:")[0]
         assert "finding's details" not in action and "?" not in action, (kind, action)
         assert evidence["agent"] in action, (kind, action)
+
+
+def test_a_drift_alerts_mute_command_mutes_the_change_request_at_every_head():
+    from monitors.engine.render import next_step
+    from monitors.store.rows import Silence
+
+    head = "acme/sdk#58@59690c414caabaccfe6f59d90019211b4dcb932c"
+    drifted = finding(monitor="drift", kind="drift", dedupe_key=head, evidence={"forge": "github"})
+    command = next_step(drifted).partition("; mute: ")[2]
+    assert command == "run-monitor silence drift --key 'acme/sdk#58' --for 4h"
+    # A push after the alert is a new head (a new key); the offered silence still covers it.
+    offered = Silence(1, "drift", "acme/sdk#58", WHEN + timedelta(hours=4), None)
+    assert offered.covers("drift", "acme/sdk#58@0123456789abcdef") and not offered.covers("drift", "acme/sdk#581@aa")

@@ -74,6 +74,8 @@ def silence_key(finding: Finding) -> str:
         return f"{evidence['budget']}:{evidence['value']}"  # every day and check of this budget and value
     if finding.monitor == "audit" and ":" in finding.dedupe_key:
         return finding.dedupe_key.rpartition(":")[0]  # "<session>:<check>" -> every check of this session
+    if finding.monitor == "drift" and "@" in finding.dedupe_key:
+        return finding.dedupe_key.partition("@")[0]  # "<repo>#58@<head>" -> the change request at every head
     return finding.dedupe_key
 
 
