@@ -23,7 +23,8 @@ TOP_FILES = 3  # files named in "What was done"
 
 
 def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
-    text = text.strip()
+    """One line: agent text's line breaks would start lines that read like the alert's own fields."""
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
