@@ -1,10 +1,15 @@
 """Turn the ledger into cost findings: budget thresholds, end-of-day projections and spikes.
 
-Each (budget, scope value, local day) is one fingerprint `cost:<budget>:<value>:<day>` whose rank is
-the highest threshold crossed in percent (80, 100): the 100% page escalates over the 80% warning, and
-the lead's dedupe drops a late 80% for the same day. Projections and spikes have their own keys
-(`...:projection`, `...:spike`) and only fire while the series is below its lowest threshold, since
-a threshold alert already says more.
+Each (budget, scope value, local day, cap) is one fingerprint `cost:<budget>:<value>:<day>:cap=<usd>`
+whose rank is the highest threshold crossed in percent (80, 100): the 100% page escalates over the 80%
+warning, and the engine's dedupe drops a late 80% for the same day and cap. The cap is part of the key
+because a threshold is a fraction of the cap in force: when an operator raises the cap from $100 to $200
+mid-day, 80% of $200 is a new fact that must warn even after 80% (or 100%) of $100 was sent, while spend
+that only crosses the old cap's thresholds crosses none of the new one's and stays quiet. A cap lowered
+mid-day gets its own key too, so it warns or pages at once. Projections and spikes keep their keys
+(`<budget>:<value>:<day>:projection`, `...:spike`) whatever the cap, because the day's close resolves
+them by those keys; they only fire while the series is below its lowest threshold, since a threshold
+alert already says more.
 """
 
 from __future__ import annotations
@@ -73,7 +78,14 @@ class Candidate:
 
     @property
     def dedupe_key(self) -> str:
-        return self.series_key if self.kind == "budget" else f"{self.series_key}:{self.kind}"
+        if self.kind == "budget":
+            return f"{self.series_key}:cap={cap_key(self.budget)}"
+        return f"{self.series_key}:{self.kind}"
+
+
+def cap_key(budget: BudgetConfig) -> str:
+    """The cap as it appears in a budget finding's key: '100', '12.5' (one spelling per amount)."""
+    return format(budget.daily_cap.normalize(), "f")
 
 
 def series_history(ledger: Ledger, budget: BudgetConfig, value: str, day: date, days: int) -> dict[date, float]:
