@@ -158,7 +158,9 @@ def fetch_top_traces(
     sums: dict[str, float] = {}
     names: dict[str, str] = {}
     for seen, obs in enumerate(ctx.source.observations(query), start=1):
-        if budget.scope == "none" or value in dimension_values(obs, budget.scope):
+        if obs.total_cost <= 0:
+            pass  # a source that ignored the filter: a refund is not a costly trace (see sync.NEGATIVE_COST)
+        elif budget.scope == "none" or value in dimension_values(obs, budget.scope):
             sums[obs.trace_id] = sums.get(obs.trace_id, 0.0) + obs.total_cost
             names.setdefault(obs.trace_id, obs.trace_name or "")
         if seen >= max_rows:

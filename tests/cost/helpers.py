@@ -123,7 +123,8 @@ def pipeline_run(
     settings: Any, source: Any, store: Any, notifier: Any, since: datetime | str, until: datetime | str
 ) -> list[Any]:
     """One cost run through the real pipeline (run_once: dedupe, store, outbox, delivery) over
-    [since, until), `now` 15 minutes after; the messages `notifier` received in it."""
+    [since, until), `now` 15 minutes after; the messages `notifier` received in it (the run's summary,
+    with its counters, is kept as `notifier.last_summary`)."""
     from monitors.engine.pipeline import RunDeps, run_once
 
     since = at(since) if isinstance(since, str) else since
@@ -132,4 +133,5 @@ def pipeline_run(
     deps = RunDeps(source, store, {"ops": notifier})
     summary = run_once("cost", settings, deps, now=until + timedelta(minutes=15), since=since, until=until)
     assert summary.status == "ok", summary.error
+    notifier.last_summary = summary
     return notifier.messages[before:]
