@@ -1,10 +1,15 @@
 """Turn the ledger into cost findings: budget thresholds, end-of-day projections and spikes.
 
-Each (budget, scope value, local day) is one fingerprint `cost:<budget>:<value>:<day>` whose rank is
-the highest threshold crossed in percent (80, 100): the 100% page escalates over the 80% warning, and
-the lead's dedupe drops a late 80% for the same day. Projections and spikes have their own keys
-(`...:projection`, `...:spike`) and only fire while the series is below its lowest threshold, since
-a threshold alert already says more.
+Each (budget, scope value, local day, cap) is one fingerprint `cost:<budget>:<value>:<day>:cap=<usd>`
+whose rank is the highest threshold crossed in percent (80, 100): the 100% page escalates over the 80%
+warning, and the engine's dedupe drops a late 80% for the same day and cap. The cap is part of the key
+because a threshold is a fraction of the cap in force: when an operator raises the cap from $100 to $200
+mid-day, 80% of $200 is a new fact that must warn even after 80% (or 100%) of $100 was sent, while spend
+that only crosses the old cap's thresholds crosses none of the new one's and stays quiet. A cap lowered
+mid-day gets its own key too, so it warns or pages at once. Projections and spikes keep their keys
+(`<budget>:<value>:<day>:projection`, `...:spike`) whatever the cap, because the day's close resolves
+them by those keys; they only fire while the series is below its lowest threshold, since a threshold
+alert already says more.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from monitors.contracts.findings import Finding, RunWindow, Severity, Status
 from monitors.contracts.monitor import RunContext
 from monitors.cost.baseline import (
     Spike,
+    UsualDays,
     expected_fraction,
     hourly_profile,
     project,
     robust_baseline,
     spike_check,
 )
+from monitors.cost.baseline import usual_days as choose_usual_days
 from monitors.cost.budgets import (
     AGGREGATE_DIMENSIONS,
     BudgetConfig,
@@ -73,7 +80,14 @@ class Candidate:
 
     @property
     def dedupe_key(self) -> str:
-        return self.series_key if self.kind == "budget" else f"{self.series_key}:{self.kind}"
+        if self.kind == "budget":
+            return f"{self.series_key}:cap={cap_key(self.budget)}"
+        return f"{self.series_key}:{self.kind}"
+
+
+def cap_key(budget: BudgetConfig) -> str:
+    """The cap as it appears in a budget finding's key: '100', '12.5' (one spelling per amount)."""
+    return format(budget.daily_cap.normalize(), "f")
 
 
 def series_history(ledger: Ledger, budget: BudgetConfig, value: str, day: date, days: int) -> dict[date, float]:
@@ -146,6 +160,7 @@ def _series(
             "baseline_median": spike.baseline.median,
             "baseline_spread": spike.baseline.spread,
             "baseline_samples": spike.baseline.samples,
+            "baseline_idle_days": spike.baseline.idle,
             "weekday_baseline": spike.baseline.weekday,
             "spike_threshold": spike.threshold,
         }
@@ -156,36 +171,35 @@ def _history_span(cfg: SpikeConfig) -> int:
     return max(cfg.baseline_days, cfg.weekday_weeks * 7 if cfg.weekday_aware else 0)
 
 
-def usual_days(history: dict[date, float], day: date, cfg: SpikeConfig) -> tuple[tuple[date, ...], bool]:
-    """The closed days "usual" means for `day`, and whether they are the same weekday only.
-
-    The selection robust_baseline makes (same weekday of recent weeks when there are enough, else the
-    last `baseline_days`), so the spike test, the "Usual day" line and every contributor's "usual"
-    are medians of the same days.
-    """
-    if cfg.weekday_aware:
-        weeks = range(1, cfg.weekday_weeks + 1)
-        same = tuple(d for w in weeks if (d := day - timedelta(weeks=w)) in history)
-        if len(same) >= MIN_WEEKDAY_SAMPLES:
-            return same, True
-    return tuple(d for i in range(1, cfg.baseline_days + 1) if (d := day - timedelta(days=i)) in history), False
+def usual_days(history: dict[date, float], day: date, cfg: SpikeConfig) -> UsualDays:
+    """The closed days "usual" means for `day` (baseline.usual_days with the spike config), so the spike
+    test, the "Usual day" line and every contributor's "usual" are medians of the same days."""
+    return choose_usual_days(
+        history,
+        day,
+        days=cfg.baseline_days,
+        weekday_aware=cfg.weekday_aware,
+        weekday_weeks=cfg.weekday_weeks,
+        min_weekday_samples=MIN_WEEKDAY_SAMPLES,
+    )
 
 
 def _usual(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate) -> tuple[Usual, dict[date, float]]:
     history = series_history(ledger, c.budget, c.value, c.day, _history_span(s.spike))
-    days, weekday = usual_days(history, c.day, s.spike)
+    chosen = usual_days(history, c.day, s.spike)
+    usual = Usual(chosen.days, chosen.weekday, idle=chosen.idle, span=chosen.span)
     # A day the window has read to its end is complete, even before the ledger marks it closed.
     if c.fraction is None or ctx.window.end >= day_bounds(c.day, ledger.tz)[1]:
-        return Usual(days, weekday), history
-    return Usual(days, weekday, c.fraction, ctx.window.end.astimezone(ledger.tz)), history
+        return usual, history
+    return replace(usual, share=c.fraction, as_of=ctx.window.end.astimezone(ledger.tz)), history
 
 
 def _spike(
     ledger: Ledger, cfg: SpikeConfig, budget: BudgetConfig, value: str, day: date, observed: float
 ) -> Spike | None:
     history = series_history(ledger, budget, value, day, _history_span(cfg))
-    if not any(v > 0 for v in history.values()):
-        return None  # a value never seen before: the budget caps cover it, a "spike" from $0 says nothing
+    # A value never seen before, or seen on too few days, has no baseline (robust_baseline returns None
+    # for a usual of $0 with fewer than MIN_ACTIVE_DAYS days with spend): the budget caps cover it.
     baseline = robust_baseline(
         history,
         day,
@@ -255,7 +269,9 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
     else:
         median, observed = c.extra["baseline_median"], c.extra["observed"]
         pace = "is on course for" if observed > c.spend else "reached"
-        summary = f"{subject} {pace} {usd(observed)} against a usual {usd(median)} a day ({money} so far)."
+        # A sparse series' usual is a day with spend (see monitors/cost/baseline.py); say so.
+        per = "on a day with spend" if c.extra.get("baseline_idle_days") else "a day"
+        summary = f"{subject} {pace} {usd(observed)} against a usual {usd(median)} {per} ({money} so far)."
     usual, history = _usual(ctx, ledger, s, c)
     top = contributors(ledger, c.budget, c.value, c.day, s.contributor_dims, usual)
     fields = [("Spend", money), ("Budget", c.budget.name), ("Scope", who), ("Day", f"{c.day} ({ledger.tz.key})")]

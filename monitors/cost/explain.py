@@ -30,25 +30,40 @@ class Usual:
     """What a series usually spends, computed one way for every figure an alert shows.
 
     The median over `days` (the closed days the spike baseline uses: the same weekday of recent weeks
-    when there are enough of them, else the last days). On a day still in progress it is scaled to
-    `share`, the part of a day's spend that has usually happened by `as_of` (the hourly profile), so
-    spend so far is never set against whole days.
+    when there are enough of them, else the last days; for a series whose median day had no spend, the
+    days with spend among the last days, `idle` counting the others: monitors/cost/baseline.py). On a
+    day still in progress it is scaled to `share`, the part of a day's spend that has usually happened by
+    `as_of` (the hourly profile), so spend so far is never set against whole days.
     """
 
     days: tuple[date, ...]
     weekday: bool
     share: float | None = None  # None: the day is complete, compare with whole days
     as_of: datetime | None = None  # local time the share is for
+    idle: int = 0  # recent days without spend, left out of `days`
+    span: int = 0  # calendar days "recent" covers (with `idle`)
 
     def of(self, daily: dict[date, float]) -> float | None:
         """The usual amount of a series given its spend per day (days missing from `daily` are skipped)."""
         values = [daily[d] for d in self.days if d in daily]
         if not values:
-            return None
+            # No recent day had spend at all: the usual is $0, not unknown.
+            return 0.0 if self.idle and not self.days else None
         return statistics.median(values) * (self.share if self.share is not None else 1.0)
 
     def label(self) -> str:
-        basis = f"median of {len(self.days)} " + ("same weekdays" if self.weekday else "days")
+        if self.idle:
+            known = len(self.days) + self.idle
+            # Days the ledger lacks (not closed, rows not all read) are neither with spend nor without.
+            where = f"the last {self.span} days"
+            if known != self.span:
+                where = f"{known} known days of the last {self.span}"
+            if self.days:
+                basis = f"median of {len(self.days)} days with spend; the other {self.idle} of {where} had none"
+            else:
+                basis = f"no spend on any of {where}"
+        else:
+            basis = f"median of {len(self.days)} " + ("same weekdays" if self.weekday else "days")
         if self.share is None or self.as_of is None:
             return basis
         return f"{basis}, by {self.as_of:%H:%M}"
@@ -143,7 +158,9 @@ def fetch_top_traces(
     sums: dict[str, float] = {}
     names: dict[str, str] = {}
     for seen, obs in enumerate(ctx.source.observations(query), start=1):
-        if budget.scope == "none" or value in dimension_values(obs, budget.scope):
+        if obs.total_cost <= 0:
+            pass  # a source that ignored the filter: a refund is not a costly trace (see sync.NEGATIVE_COST)
+        elif budget.scope == "none" or value in dimension_values(obs, budget.scope):
             sums[obs.trace_id] = sums.get(obs.trace_id, 0.0) + obs.total_cost
             names.setdefault(obs.trace_id, obs.trace_name or "")
         if seen >= max_rows:

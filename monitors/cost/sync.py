@@ -39,6 +39,11 @@ BUDGET_BACK = "metrics_budget_back"  # ledger key: when Langfuse said the Metric
 
 ROW_FIELDS = frozenset({"core", "basic", "usage", "model", "trace_context"})
 MIN_COST = 1e-12  # "cost > 0": zero-cost spans are most rows and add nothing
+# Refunds and credits (a negative cost) are not spend: rows are read with totalCost >= MIN_COST, so they
+# never reach the ledger. Metrics v2 sums them in with the spend of their bucket, so an hour (or an
+# agent's or model's day) holding more credit than spend sums below $0; such a bucket is booked as $0,
+# never as negative spend, and counted under this name in the run summary so the user can see it.
+NEGATIVE_COST = "cost.negative_cost_buckets"
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,10 @@ def read_new_rows(ctx: RunContext, ledger: Ledger, track: Tracking) -> int:
     )
     count = 0
     for obs in ctx.source.observations(query):
+        if obs.total_cost < 0 and start <= obs.start_time < end:
+            # A refund or credit from a source that ignored the filter: budgets cap spend, and Langfuse
+            # never sends these rows (see NEGATIVE_COST), but the run says it saw one.
+            ctx.count("cost.negative_rows_skipped")
         if not start <= obs.start_time < end or obs.total_cost <= 0:
             continue  # a source that ignored the filter must not double count
         dims = {dim: dimension_values(obs, dim) for dim in track.row_dims}
@@ -142,14 +151,17 @@ def fetch_set(
         if budget_back_at(ledger, ctx.now) is not None:
             raise BudgetSpent("the Metrics API budget is still spent", 0)
         calls += 1
-        totals = ctx.source.costs(CostQuery(start, end, granularity="hour"))
+        totals = list(ctx.source.costs(CostQuery(start, end, granularity="hour")))
+        _count_negative(ctx, totals)
         spread = _spread(ledger, totals, start)
         result[""] = {d: {str(h): c for h, c in enumerate(hours)} for d, hours in spread.items()}
         for dim in track.agg_dims:
             calls += 1
             query = CostQuery(start, end, granularity=group_gran, group_by=AGGREGATE_DIMENSIONS[dim])
             per_day: dict[date, dict[str, float]] = {}
-            for bucket in ctx.source.costs(query):
+            grouped = list(ctx.source.costs(query))
+            _count_negative(ctx, grouped)
+            for bucket in grouped:
                 table = per_day.setdefault(_bucket_time(bucket, group_gran, start, ledger.tz).date(), {})
                 key = (bucket.group or "")[:200]
                 table[key] = table.get(key, 0.0) + max(bucket.cost, 0.0)
@@ -169,6 +181,12 @@ def fetch_set(
     # The source counts requests (retries and pages included); never count fewer than the calls made.
     ledger.record_metrics(ctx.now, max(ctx.source.stats.requests - before, calls))
     return result if result_ok else None
+
+
+def _count_negative(ctx: RunContext, buckets: Iterable[CostBucket]) -> None:
+    negative = sum(bucket.cost < 0 for bucket in buckets)
+    if negative:
+        ctx.count(NEGATIVE_COST, negative)
 
 
 def apply_set(ledger: Ledger, track: Tracking, data: dict[str, dict[date, dict[str, float]]], days: list[date]) -> None:

@@ -105,3 +105,33 @@ def run(
 
 def keys(findings: Sequence[Finding]) -> set[tuple[str, int]]:
     return {(f.fingerprint, f.rank) for f in findings}
+
+
+def pipeline_settings(cost: dict[str, Any]) -> Any:
+    """Settings with `cost` as monitors.cost and every alert of warning and above to channel "ops"."""
+    from monitors.engine.config import settings_from_dict
+
+    raw = {
+        "channels": {"ops": {"kind": "stdout"}},
+        "default_route": {"channels": ["ops"], "min_severity": "warning"},
+        "monitors": {"cost": cost},
+    }
+    return settings_from_dict(raw, env={})
+
+
+def pipeline_run(
+    settings: Any, source: Any, store: Any, notifier: Any, since: datetime | str, until: datetime | str
+) -> list[Any]:
+    """One cost run through the real pipeline (run_once: dedupe, store, outbox, delivery) over
+    [since, until), `now` 15 minutes after; the messages `notifier` received in it (the run's summary,
+    with its counters, is kept as `notifier.last_summary`)."""
+    from monitors.engine.pipeline import RunDeps, run_once
+
+    since = at(since) if isinstance(since, str) else since
+    until = at(until) if isinstance(until, str) else until
+    before = len(notifier.messages)
+    deps = RunDeps(source, store, {"ops": notifier})
+    summary = run_once("cost", settings, deps, now=until + timedelta(minutes=15), since=since, until=until)
+    assert summary.status == "ok", summary.error
+    notifier.last_summary = summary
+    return notifier.messages[before:]

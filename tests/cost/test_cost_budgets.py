@@ -24,7 +24,7 @@ def test_85_percent_day_warns_once_with_stable_fingerprint_across_runs():
         ("2026-11-21 01:00", "2026-11-21 01:15"),
     ]:
         seen.append(keys(f for f in run(mon, source, state, start, end) if f.kind == "budget"))
-    assert seen == [set(), {("cost:daily:*:2026-11-20", 80)}, {("cost:daily:*:2026-11-20", 80)}, set()]
+    assert seen == [set(), {("cost:daily:*:2026-11-20:cap=100", 80)}, {("cost:daily:*:2026-11-20:cap=100", 80)}, set()]
 
 
 def test_over_budget_day_warns_and_pages_with_ranks_and_reasons():
@@ -32,8 +32,8 @@ def test_over_budget_day_warns_and_pages_with_ranks_and_reasons():
     findings = run(monitor(budgets=[GLOBAL]), source, MemoryState(), "2026-11-20 00:00", "2026-11-21 00:00")
     budget = sorted((f for f in findings if f.kind == "budget"), key=lambda f: f.rank)
     assert [(f.dedupe_key, f.rank, f.severity) for f in budget] == [
-        ("daily:*:2026-11-20", 80, Severity.WARNING),
-        ("daily:*:2026-11-20", 100, Severity.CRITICAL),
+        ("daily:*:2026-11-20:cap=100", 80, Severity.WARNING),
+        ("daily:*:2026-11-20:cap=100", 100, Severity.CRITICAL),
     ]
     page = budget[1]
     assert page.evidence["spend"] == 130.0 and page.evidence["percent"] == 130.0
@@ -62,8 +62,8 @@ def test_a_new_day_fires_again():
     mon, state = monitor(budgets=[GLOBAL]), MemoryState()
     day1 = run(mon, source, state, "2026-11-20 00:00", "2026-11-20 23:59")
     day2 = run(mon, source, state, "2026-11-20 23:59", "2026-11-21 23:59")
-    assert ("cost:daily:*:2026-11-20", 80) in keys(day1)
-    assert ("cost:daily:*:2026-11-21", 80) in keys(day2)
+    assert ("cost:daily:*:2026-11-20:cap=100", 80) in keys(day1)
+    assert ("cost:daily:*:2026-11-21:cap=100", 80) in keys(day2)
 
 
 def test_per_user_fan_out_alerts_only_the_user_over_budget():
@@ -75,8 +75,8 @@ def test_per_user_fan_out_alerts_only_the_user_over_budget():
         monitor(budgets=[per_user]), CountingSource(data), MemoryState(), "2026-11-20 00:00", "2026-11-21 00:00"
     )
     assert keys(f for f in findings if f.kind == "budget") == {
-        ("cost:per-user:alice:2026-11-20", 80),
-        ("cost:per-user:alice:2026-11-20", 100),
+        ("cost:per-user:alice:2026-11-20:cap=5", 80),
+        ("cost:per-user:alice:2026-11-20:cap=5", 100),
     }
 
 
@@ -93,9 +93,9 @@ def test_single_value_scopes_agent_tag_and_metadata():
         monitor(budgets=budgets), CountingSource(data), MemoryState(), "2026-11-20 00:00", "2026-11-21 00:00"
     )
     assert {f.dedupe_key for f in findings if f.kind == "budget"} == {
-        "triage:triage:2026-11-20",
-        "night:night:2026-11-20",
-        "search:search:2026-11-20",
+        "triage:triage:2026-11-20:cap=10",
+        "night:night:2026-11-20:cap=10",
+        "search:search:2026-11-20:cap=10",
     }
 
 
@@ -107,11 +107,11 @@ def test_timezone_moves_the_day_boundary():
     )
     ny = monitor(budgets=[GLOBAL], timezone="America/New_York")
     ny_findings = run(ny, CountingSource(data), MemoryState(), "2026-11-19 00:00", "2026-11-21 12:00")
-    assert ("cost:daily:*:2026-11-20", 100) in keys(utc_findings)
+    assert ("cost:daily:*:2026-11-20:cap=100", 100) in keys(utc_findings)
     assert not [f for f in ny_findings if f.kind == "budget"]
     late = [obs("2026-11-20 04:00", 30.0)]  # 23:00 on the 19th in New York: joins the first $50
     ny_findings = run(ny, CountingSource(data + late), MemoryState(), "2026-11-19 00:00", "2026-11-21 12:00")
-    assert keys(f for f in ny_findings if f.kind == "budget") == {("cost:daily:*:2026-11-19", 80)}
+    assert keys(f for f in ny_findings if f.kind == "budget") == {("cost:daily:*:2026-11-19:cap=100", 80)}
 
 
 def test_missed_runs_catch_up_on_the_day_that_crossed_while_down():
@@ -122,8 +122,8 @@ def test_missed_runs_catch_up_on_the_day_that_crossed_while_down():
     # Down from the 20th at noon until the 22nd at 10:00; the next run's window starts at the watermark.
     caught = run(mon, source, state, "2026-11-20 12:00", "2026-11-22 10:00")
     assert keys(f for f in caught if f.kind == "budget") == {
-        ("cost:daily:*:2026-11-21", 80),
-        ("cost:daily:*:2026-11-21", 100),
+        ("cost:daily:*:2026-11-21:cap=100", 80),
+        ("cost:daily:*:2026-11-21:cap=100", 100),
     }
 
 
@@ -143,5 +143,5 @@ def test_malformed_state_and_rows_are_survived():
     findings = list(mon.run(ctx))
     assert ctx.counters["cost.state_days_dropped"] == 2
     # The 19th is backfilled again; the 20th lost its early rows but today's refresh restores it.
-    assert ("cost:daily:*:2026-11-20", 80) in keys(findings)
+    assert ("cost:daily:*:2026-11-20:cap=100", 80) in keys(findings)
     assert state.values["cost.ledger"]["days"]["2026-11-19"]["total"] == 20.0

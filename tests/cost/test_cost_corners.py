@@ -17,7 +17,7 @@ def test_a_half_hour_timezone_keeps_the_first_half_hour_of_the_day():
     source, state = CountingSource(rows), MemoryState()
     refreshed = run(mon, source, state, "2026-11-19 18:30", "2026-11-19 21:00")
     assert state.get("cost.ledger")["refreshed"] is not None  # the aggregates did replace the row totals
-    assert ("cost:daily:*:2026-11-20", 100) in keys(refreshed)
+    assert ("cost:daily:*:2026-11-20:cap=6", 100) in keys(refreshed)
     closing = run(mon, source, state, "2026-11-20 18:30", "2026-11-20 19:30")
     assert state.get("cost.ledger")["days"]["2026-11-20"]["closed"]
     page = next(f for f in closing if f.kind == "budget" and f.rank == 100)
@@ -29,7 +29,7 @@ def test_spend_summing_to_exactly_80_percent_warns_despite_float_noise():
     rows = [obs(at("2026-11-20 01:00") + timedelta(seconds=i), 0.1) for i in range(80)]
     mon = monitor(budgets=[{"name": "daily", "daily_cap": 10}], metrics_requests_per_day=0)
     findings = run(mon, CountingSource(rows), MemoryState(), "2026-11-20 00:00", "2026-11-20 02:00")
-    assert keys(f for f in findings if f.kind == "budget") == {("cost:daily:*:2026-11-20", 80)}
+    assert keys(f for f in findings if f.kind == "budget") == {("cost:daily:*:2026-11-20:cap=10", 80)}
 
 
 def test_sub_cent_traces_and_contributors_show_their_cost_not_zero():

@@ -68,7 +68,7 @@ def test_a_cost_run_publishes_metrics_and_keeps_alertmanager_in_step(tmp_path: P
     assert {k: synced[k] for k in expected} == expected
     assert synced["alerts"] > 0 and all(p.status == 200 for p in am.posts)
     keys = {a["labels"]["key"] for a in am.posts[-1].body}
-    assert "global:*:2026-11-21" in keys  # the day over the global cap is an open alert
+    assert "global:*:2026-11-21:cap=40" in keys  # the day over the global cap is an open alert
 
     assert {p.grouping["monitor"] for p in gateway.pushes} == {"cost", "_outbox"}
     assert all(p.status == 200 for p in gateway.pushes)
