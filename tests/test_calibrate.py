@@ -196,7 +196,8 @@ def test_several_kinds_lead_with_the_per_kind_figures_and_name_the_pooled_ones()
         LabelledPair(DriftPair("o", "d"), "drift"),
         LabelledPair(DriftPair("o", "d"), "drift", kind="scope_creep"),
     ]
-    lines = format_report(summarize(pairs, [0.9, 0.4, 0.1, 0.6], threshold=0.5, method="cosine")).splitlines()
+    report = summarize(pairs, [0.9, 0.4, 0.1, 0.6], threshold=0.5, method="cosine", target_false_alarm=0.5)
+    lines = format_report(report).splitlines()
     assert lines[1].startswith("per kind of drift, each against all 2 genuine pairs (threshold 0.500;")
     assert lines[2].startswith("  drift: 1 pairs, ROC AUC 1.000, recall 100.0% at the threshold")
     assert lines[3].startswith("  scope_creep: 1 pairs, ROC AUC 0.500, recall 0.0% at the threshold")
@@ -212,7 +213,7 @@ def test_one_kind_keeps_the_plain_headline() -> None:
 
 def test_the_evidence_method_on_did_text_alone_warns_that_its_figures_are_not_comparable() -> None:
     pairs = [LabelledPair(DriftPair("o", "d"), label) for label in ("match", "match", "drift")]
-    report = summarize(pairs, [0.9, 0.4, 0.1], threshold=0.5, method="evidence")
+    report = summarize(pairs, [0.9, 0.4, 0.1], threshold=0.5, method="evidence", target_false_alarm=0.5)
     assert report.warnings == (
         "3 of 3 pairs were judged on their did-text alone (no changes matched them); the evidence score's "
         "weights and threshold were fitted on pairs judged with their changes, so these figures are not "
@@ -221,8 +222,21 @@ def test_the_evidence_method_on_did_text_alone_warns_that_its_figures_are_not_co
     assert format_report(report).splitlines()[0] == f"warning: {report.warnings[0]}"
     assert report.as_json()["warnings"] == list(report.warnings)
     # The single-text methods read the did-text by design: nothing to warn about.
-    plain = summarize(pairs, [0.9, 0.4, 0.1], threshold=0.5, method="cosine")
+    plain = summarize(pairs, [0.9, 0.4, 0.1], threshold=0.5, method="cosine", target_false_alarm=0.5)
     assert plain.warnings == () and plain.as_json()["warnings"] == [] and "warning" not in format_report(plain)
+
+
+def test_too_few_genuine_pairs_for_the_target_rate_say_the_threshold_is_no_estimate() -> None:
+    # At 5% a threshold is only an estimate with 20 genuine pairs or more; below that it is the lowest score.
+    few = summarize(labelled(["match"] * 19 + ["drift"]), [*range(19), -1], threshold=0.5, method="cosine")
+    assert few.threshold_at_target == 0
+    assert few.warnings == (
+        "only 19 genuine pairs: a threshold for a 5% false-alarm rate needs at least 20 (with fewer it is simply "
+        "the lowest genuine score), so threshold_at_target is no estimate: label more genuine pairs",
+    )
+    assert format_report(few).splitlines()[0] == f"warning: {few.warnings[0]}"
+    enough = summarize(labelled(["match"] * 20 + ["drift"]), [*range(20), -1], threshold=0.5, method="cosine")
+    assert enough.warnings == ()
 
 
 def _run_cli(*args: str):
@@ -269,13 +283,14 @@ def test_cli_says_when_the_evidence_method_judged_did_text_alone(tmp_path) -> No
     (tmp_path / "pairs.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
     pairs = str(tmp_path / "pairs.jsonl")
 
-    alone = _run_cli(pairs)
+    enough = ("--false-alarm", "0.25")  # 4 genuine pairs are enough for a 25% target: no sample-size warning
+    alone = _run_cli(pairs, *enough)
     assert alone.exit_code == 0, alone.output
     assert alone.output.startswith("warning: 8 of 8 pairs were judged on their did-text alone")
     assert "not comparable with the shipped ones: pass --changes" in alone.output
-    assert json.loads(_run_cli(pairs, "--format", "json").output)["warnings"][0].startswith("8 of 8 pairs")
+    assert json.loads(_run_cli(pairs, *enough, "--format", "json").output)["warnings"][0].startswith("8 of 8 pairs")
 
-    changed = _run_cli(pairs, "--changes", str(DATA / "changes.jsonl"), "--format", "json")
+    changed = _run_cli(pairs, *enough, "--changes", str(DATA / "changes.jsonl"), "--format", "json")
     assert changed.exit_code == 0, changed.output
     report = json.loads(changed.output)
     assert (report["evidence_pairs"], report["without_changes"], report["warnings"]) == (8, 0, [])

@@ -60,16 +60,24 @@ class CalibrationReport:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Why these figures may not compare with the shipped ones, in plain words (empty: they do)."""
-        if self.method != EVIDENCE or not self.without_changes:
-            return ()
-        judged = self.without_changes + self.evidence_pairs
-        return (
-            f"{self.without_changes} of {judged} pairs were judged on their did-text alone (no changes matched "
-            "them); the evidence score's weights and threshold were fitted on pairs judged with their changes, "
-            "so these figures are not comparable with the shipped ones: pass --changes with what each change "
-            "request changed",
-        )
+        """Why these figures may mislead, in plain words (empty: nothing known)."""
+        found: list[str] = []
+        needed = math.ceil(1 / self.target_false_alarm) if self.target_false_alarm > 0 else 1
+        if 0 < self.matches < needed:
+            found.append(
+                f"only {self.matches} genuine pairs: a threshold for a {self.target_false_alarm:.0%} false-alarm "
+                f"rate needs at least {needed} (with fewer it is simply the lowest genuine score), so "
+                "threshold_at_target is no estimate: label more genuine pairs"
+            )
+        if self.method == EVIDENCE and self.without_changes:
+            judged = self.without_changes + self.evidence_pairs
+            found.append(
+                f"{self.without_changes} of {judged} pairs were judged on their did-text alone (no changes matched "
+                "them); the evidence score's weights and threshold were fitted on pairs judged with their changes, "
+                "so these figures are not comparable with the shipped ones: pass --changes with what each change "
+                "request changed"
+            )
+        return tuple(found)
 
     def as_json(self) -> dict[str, object]:
         out = {k: v for k, v in self.__dict__.items() if k != "kinds"}
