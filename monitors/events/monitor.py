@@ -25,8 +25,9 @@ from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import CostQuery, ObservationQuery, ScoreCountQuery, ScoreQuery
 from monitors.events.config import Evaluator, EventsConfig
 from monitors.events.findings import burst_finding, failing_finding, share_finding
+from monitors.events.rekey import rekey
 from monitors.events.rules import bursts, errors_of, failing, share_excess, usual_share
-from monitors.events.signature import normalise
+from monitors.events.signature import SIGNATURE_VERSION, normalise
 from monitors.events.tally import (
     Counts,
     Groups,
@@ -47,6 +48,8 @@ from monitors.events.tally import (
 ERRORS_KEY, VOLUME_KEY, SCORES_KEY, SCORE_TOTALS_KEY = "errors", "volume", "failing_scores", "score_totals"
 # The [start, end) already added to the tallies, so an overlapping rerun never counts anything twice.
 ERRORS_READ_KEY, SCORES_READ_KEY = "errors_read", "scores_read"
+# The masking the stored error tallies are keyed with; absent: version 1, which stored none.
+SIGNATURE_VERSION_KEY = "signature_version"
 _FIELDS = frozenset({"core", "basic", "trace_context"})
 
 
@@ -67,7 +70,7 @@ class EventsMonitor:
         rules = self.config.errors
         covered = ctx.state.get(ERRORS_READ_KEY)
         read = self._read_window(ctx, first_run=covered is None)
-        errors = load_groups(ctx.state.get(ERRORS_KEY))
+        errors = self._errors(ctx)
         volume = load_counts(ctx.state.get(VOLUME_KEY)) if rules.share.enabled else None
         for piece in untallied(read, covered):
             self._tally_errors(ctx, piece, errors)
@@ -84,6 +87,16 @@ class EventsMonitor:
             yield from self._error_findings(ctx, day, errors, volume)
         if self.config.evaluators:
             yield from self._score_findings(ctx)
+
+    def _errors(self, ctx: RunContext) -> Groups:
+        """The stored error tallies, re-keyed once when they were stored under another masking."""
+        errors = load_groups(ctx.state.get(ERRORS_KEY))
+        if ctx.state.get(SIGNATURE_VERSION_KEY) != SIGNATURE_VERSION:
+            errors, changed = rekey(errors)
+            if changed:
+                ctx.count("signatures_rekeyed", changed)
+            ctx.state.put(SIGNATURE_VERSION_KEY, SIGNATURE_VERSION)
+        return errors
 
     def _read_window(self, ctx: RunContext, *, first_run: bool) -> RunWindow:
         """The run's window, reaching back over the baseline days on the first run."""
