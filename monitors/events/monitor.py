@@ -16,7 +16,7 @@ day the same way. The first run also reads the share's baseline days, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
@@ -41,6 +41,7 @@ from monitors.events.tally import (
     load_groups,
     prune,
     score_key,
+    span_end,
     split_score_key,
     untallied,
 )
@@ -55,6 +56,19 @@ _FIELDS = frozenset({"core", "basic", "trace_context"})
 
 def _midnight(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _score_spans(raw: object, evaluators: Iterable[str]) -> dict[str, object]:
+    """Evaluator -> the [start, end) of its scores already tallied. Stored before evaluators had a span
+    each, one span was every configured evaluator's."""
+    if isinstance(raw, Mapping):
+        return {str(name): span for name, span in raw.items()}
+    return {name: raw for name in evaluators} if raw is not None else {}
+
+
+def _ends_after(span: object, when: datetime) -> bool:
+    end = span_end(span)
+    return end is not None and end > when
 
 
 class EventsMonitor:
@@ -154,15 +168,28 @@ class EventsMonitor:
         failing_groups = load_groups(ctx.state.get(SCORES_KEY))
         totals = load_counts(ctx.state.get(SCORE_TOTALS_KEY))
         evaluators = {e.name: e for e in self.config.evaluators}
-        categorical = any(e.data_type == "CATEGORICAL" for e in evaluators.values())
-        covered = ctx.state.get(SCORES_READ_KEY)
-        for piece in untallied(ctx.window, covered):
-            for evaluator in self.config.evaluators:
-                self._tally_failing(ctx, piece, evaluator, failing_groups)
-            for day in day_windows(piece):
-                for count in ctx.source.score_counts(ScoreCountQuery(day, tuple(sorted(evaluators)), categorical)):
-                    add_count(totals, day.start.date(), score_key(count.name, count.trace_name), count.count)
-        ctx.state.put(SCORES_READ_KEY, cover(ctx.window, covered))
+        covered = _score_spans(ctx.state.get(SCORES_READ_KEY), evaluators)
+        # Each evaluator is read from the start of the window's first day on: one added mid-day (or a first
+        # run at noon) counts that day's earlier scores too, so "N of M scores" is the day's so far. Once
+        # read, only the window is new; evaluators with the same unread pieces share the count requests.
+        read = RunWindow(_midnight(ctx.window.start), ctx.window.end)
+        unread: dict[tuple[RunWindow, ...], list[Evaluator]] = {}
+        for evaluator in evaluators.values():
+            unread.setdefault(tuple(untallied(read, covered.get(evaluator.name))), []).append(evaluator)
+        for pieces, sharing in unread.items():
+            names = tuple(sorted(e.name for e in sharing))
+            categorical = any(e.data_type == "CATEGORICAL" for e in sharing)
+            for piece in pieces:
+                for evaluator in sharing:
+                    self._tally_failing(ctx, piece, evaluator, failing_groups)
+                for day in day_windows(piece):
+                    for count in ctx.source.score_counts(ScoreCountQuery(day, names, categorical)):
+                        add_count(totals, day.start.date(), score_key(count.name, count.trace_name), count.count)
+        # An evaluator taken out of the config keeps its span while its tallies are kept: put back the
+        # same day, it is not counted twice.
+        spans = {name: span for name, span in covered.items() if _ends_after(span, read.start)}
+        spans |= {name: cover(read, covered.get(name)) for name in evaluators}
+        ctx.state.put(SCORES_READ_KEY, spans)
         prune([failing_groups, totals], ctx.window.start.date())  # score rules need no history
         ctx.state.put(SCORES_KEY, dump_groups(failing_groups))
         ctx.state.put(SCORE_TOTALS_KEY, totals)

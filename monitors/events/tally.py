@@ -183,6 +183,12 @@ def cover(window: RunWindow, covered: Any) -> list[str]:
     return [start.isoformat(), end.isoformat()]
 
 
+def span_end(covered: Any) -> datetime | None:
+    """The end of a covered span, None when there is none."""
+    span = _span(covered)
+    return None if span is None else span[1]
+
+
 def _span(covered: Any) -> tuple[datetime, datetime] | None:
     if not isinstance(covered, list | tuple) or len(covered) != 2:
         return None
