@@ -110,7 +110,7 @@ def burst_finding(
     stamp = as_of(ctx, day)
     return Finding(
         monitor=MONITOR,
-        dedupe_key=f"signature:{burst.agent}:{short_hash(burst.signature)}:{day.isoformat()}",
+        dedupe_key=f"signature:{burst.agent}:{short_hash(group.alert_signature or burst.signature)}:{day.isoformat()}",
         severity=Severity.WARNING,
         kind="error_burst",
         rank=1,

@@ -16,7 +16,7 @@ day the same way. The first run also reads the share's baseline days, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
@@ -25,8 +25,9 @@ from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import CostQuery, ObservationQuery, ScoreCountQuery, ScoreQuery
 from monitors.events.config import Evaluator, EventsConfig
 from monitors.events.findings import burst_finding, failing_finding, share_finding
+from monitors.events.rekey import rekey
 from monitors.events.rules import bursts, errors_of, failing, share_excess, usual_share
-from monitors.events.signature import normalise
+from monitors.events.signature import SIGNATURE_VERSION, normalise
 from monitors.events.tally import (
     Counts,
     Groups,
@@ -40,6 +41,7 @@ from monitors.events.tally import (
     load_groups,
     prune,
     score_key,
+    span_end,
     split_score_key,
     untallied,
 )
@@ -47,11 +49,26 @@ from monitors.events.tally import (
 ERRORS_KEY, VOLUME_KEY, SCORES_KEY, SCORE_TOTALS_KEY = "errors", "volume", "failing_scores", "score_totals"
 # The [start, end) already added to the tallies, so an overlapping rerun never counts anything twice.
 ERRORS_READ_KEY, SCORES_READ_KEY = "errors_read", "scores_read"
+# The masking the stored error tallies are keyed with; absent: version 1, which stored none.
+SIGNATURE_VERSION_KEY = "signature_version"
 _FIELDS = frozenset({"core", "basic", "trace_context"})
 
 
 def _midnight(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _score_spans(raw: object, evaluators: Iterable[str]) -> dict[str, object]:
+    """Evaluator -> the [start, end) of its scores already tallied. Stored before evaluators had a span
+    each, one span was every configured evaluator's."""
+    if isinstance(raw, Mapping):
+        return {str(name): span for name, span in raw.items()}
+    return {name: raw for name in evaluators} if raw is not None else {}
+
+
+def _ends_after(span: object, when: datetime) -> bool:
+    end = span_end(span)
+    return end is not None and end > when
 
 
 class EventsMonitor:
@@ -67,7 +84,7 @@ class EventsMonitor:
         rules = self.config.errors
         covered = ctx.state.get(ERRORS_READ_KEY)
         read = self._read_window(ctx, first_run=covered is None)
-        errors = load_groups(ctx.state.get(ERRORS_KEY))
+        errors = self._errors(ctx)
         volume = load_counts(ctx.state.get(VOLUME_KEY)) if rules.share.enabled else None
         for piece in untallied(read, covered):
             self._tally_errors(ctx, piece, errors)
@@ -84,6 +101,16 @@ class EventsMonitor:
             yield from self._error_findings(ctx, day, errors, volume)
         if self.config.evaluators:
             yield from self._score_findings(ctx)
+
+    def _errors(self, ctx: RunContext) -> Groups:
+        """The stored error tallies, re-keyed once when they were stored under another masking."""
+        errors = load_groups(ctx.state.get(ERRORS_KEY))
+        if ctx.state.get(SIGNATURE_VERSION_KEY) != SIGNATURE_VERSION:
+            errors, changed = rekey(errors)
+            if changed:
+                ctx.count("signatures_rekeyed", changed)
+            ctx.state.put(SIGNATURE_VERSION_KEY, SIGNATURE_VERSION)
+        return errors
 
     def _read_window(self, ctx: RunContext, *, first_run: bool) -> RunWindow:
         """The run's window, reaching back over the baseline days on the first run."""
@@ -141,15 +168,28 @@ class EventsMonitor:
         failing_groups = load_groups(ctx.state.get(SCORES_KEY))
         totals = load_counts(ctx.state.get(SCORE_TOTALS_KEY))
         evaluators = {e.name: e for e in self.config.evaluators}
-        categorical = any(e.data_type == "CATEGORICAL" for e in evaluators.values())
-        covered = ctx.state.get(SCORES_READ_KEY)
-        for piece in untallied(ctx.window, covered):
-            for evaluator in self.config.evaluators:
-                self._tally_failing(ctx, piece, evaluator, failing_groups)
-            for day in day_windows(piece):
-                for count in ctx.source.score_counts(ScoreCountQuery(day, tuple(sorted(evaluators)), categorical)):
-                    add_count(totals, day.start.date(), score_key(count.name, count.trace_name), count.count)
-        ctx.state.put(SCORES_READ_KEY, cover(ctx.window, covered))
+        covered = _score_spans(ctx.state.get(SCORES_READ_KEY), evaluators)
+        # Each evaluator is read from the start of the window's first day on: one added mid-day (or a first
+        # run at noon) counts that day's earlier scores too, so "N of M scores" is the day's so far. Once
+        # read, only the window is new; evaluators with the same unread pieces share the count requests.
+        read = RunWindow(_midnight(ctx.window.start), ctx.window.end)
+        unread: dict[tuple[RunWindow, ...], list[Evaluator]] = {}
+        for evaluator in evaluators.values():
+            unread.setdefault(tuple(untallied(read, covered.get(evaluator.name))), []).append(evaluator)
+        for pieces, sharing in unread.items():
+            names = tuple(sorted(e.name for e in sharing))
+            categorical = any(e.data_type == "CATEGORICAL" for e in sharing)
+            for piece in pieces:
+                for evaluator in sharing:
+                    self._tally_failing(ctx, piece, evaluator, failing_groups)
+                for day in day_windows(piece):
+                    for count in ctx.source.score_counts(ScoreCountQuery(day, names, categorical)):
+                        add_count(totals, day.start.date(), score_key(count.name, count.trace_name), count.count)
+        # An evaluator taken out of the config keeps its span while its tallies are kept: put back the
+        # same day, it is not counted twice.
+        spans = {name: span for name, span in covered.items() if _ends_after(span, read.start)}
+        spans |= {name: cover(read, covered.get(name)) for name in evaluators}
+        ctx.state.put(SCORES_READ_KEY, spans)
         prune([failing_groups, totals], ctx.window.start.date())  # score rules need no history
         ctx.state.put(SCORES_KEY, dump_groups(failing_groups))
         ctx.state.put(SCORE_TOTALS_KEY, totals)

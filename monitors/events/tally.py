@@ -30,6 +30,9 @@ class Group:
     last: str = ""
     earliest: list[tuple[str, str]] = field(default_factory=list)  # (time, trace id): the first few
     example: str = ""  # the earliest occurrence's message or comment
+    # The signature this group's alerts are keyed on when a re-key (rekey.py) gave it a new one: an
+    # alert sent before the upgrade keeps its fingerprint, so dedupe and silences still hold.
+    alert_signature: str = ""
 
     @property
     def traces(self) -> list[str]:
@@ -46,9 +49,22 @@ class Group:
         if trace_id and trace_id not in self.traces:
             self.earliest = sorted([*self.earliest, (stamp, trace_id)])[:KEEP_TRACES]
 
+    def merge(self, other: Group) -> None:
+        """Add another group's occurrences: counts add up, the earliest example and traces win."""
+        if other.first and (not self.first or other.first < self.first):
+            self.example = other.example or self.example
+        elif not self.example:
+            self.example = other.example
+        self.count += other.count
+        self.first = min(filter(None, (self.first, other.first)), default="")
+        self.last = max(self.last, other.last)
+        pairs = {trace_id: stamp for stamp, trace_id in sorted(self.earliest + other.earliest, reverse=True)}
+        self.earliest = sorted((stamp, trace_id) for trace_id, stamp in pairs.items())[:KEEP_TRACES]
+
     def to_json(self) -> dict[str, Any]:
         traces = [list(pair) for pair in self.earliest]
-        return {"n": self.count, "first": self.first, "last": self.last, "traces": traces, "example": self.example}
+        raw = {"n": self.count, "first": self.first, "last": self.last, "traces": traces, "example": self.example}
+        return raw | ({"alert_signature": self.alert_signature} if self.alert_signature else {})
 
     @classmethod
     def from_json(cls, raw: Any) -> Group:
@@ -61,6 +77,7 @@ class Group:
             str(raw.get("last") or ""),
             sorted(pairs)[:KEEP_TRACES],
             str(raw.get("example") or ""),
+            str(raw.get("alert_signature") or ""),
         )
 
 
@@ -164,6 +181,12 @@ def cover(window: RunWindow, covered: Any) -> list[str]:
     span = _span(covered)
     start, end = (window.start, window.end) if span is None else (min(span[0], window.start), max(span[1], window.end))
     return [start.isoformat(), end.isoformat()]
+
+
+def span_end(covered: Any) -> datetime | None:
+    """The end of a covered span, None when there is none."""
+    span = _span(covered)
+    return None if span is None else span[1]
 
 
 def _span(covered: Any) -> tuple[datetime, datetime] | None:

@@ -3,6 +3,7 @@ errors (about one per hundred traces), plus the incidents a test plants on the l
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 from monitors.contracts.findings import RunWindow
@@ -140,3 +141,44 @@ def daily_scores(*, streak: int = 0, critical_failure: bool = False):
     if critical_failure:
         scores.append(score("leaks_secret", "triage-bot", LAST_DAY, 55, False, "printed an API key"))
     return scores
+
+
+# Kubernetes names a Deployment's pods <deployment>-<pod-template hash>-<5 characters>, both parts from
+# this alphabet (no vowels); every restart is a new pod, so one failure arrives under many pod names.
+K8S_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def k8s_name(seed: int, length: int) -> str:
+    return "".join(random.Random(seed).choices(K8S_ALPHABET, k=length))
+
+
+def oom_kills(agent: str, day: date, count: int, *, hour: int, first: int = 0) -> list[Observation]:
+    """`count` OOM kills of the agent's sandbox from `hour`, each in a different pod (one deploy a day)."""
+    template = k8s_name(day.toordinal(), 9)
+    return [
+        o
+        for n in range(first, first + count)
+        for o in trace(
+            agent,
+            day,
+            200 + n,
+            error=f"Container sandbox in pod worker-{template}-{k8s_name(day.toordinal() * 100 + n, 5)} "
+            "was OOMKilled (exit code 137)",
+            start=at(day, hour, 3 * (n - first)),
+        )
+    ]
+
+
+def rejected_pushes(agent: str, day: date, count: int, *, hour: int, first: int = 0) -> list[Observation]:
+    """`count` rejected pushes of one commit from one runner pod, two minutes apart from `hour`."""
+    return [
+        o
+        for n in range(first, first + count)
+        for o in trace(
+            agent,
+            day,
+            300 + n,
+            error="git push rejected for 4f9e2ab: pre-receive hook declined (runner worker-7d9f8b6c5-x2k9p)",
+            start=at(day, hour, 2 * (n - first)),
+        )
+    ]

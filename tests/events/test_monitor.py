@@ -11,7 +11,19 @@ from monitors.contracts.monitor import MemoryState, RunContext
 from monitors.events.config import EventsConfig
 from monitors.events.monitor import EventsMonitor
 from monitors.sources.replay import ReplaySource
-from tests.events.data import EVALUATORS, HOST, LAST_DAY, PROJECT, at, burst, daily_scores, last_day_window, trace, week
+from tests.events.data import (
+    EVALUATORS,
+    HOST,
+    LAST_DAY,
+    PROJECT,
+    at,
+    burst,
+    daily_scores,
+    last_day_window,
+    score,
+    trace,
+    week,
+)
 
 
 def run(rows, *, scores=(), config: dict | None = None, window: RunWindow | None = None, state=None) -> list[Finding]:
@@ -205,3 +217,57 @@ def test_errors_counted_before_their_observations_say_so_instead_of_failing() ->
         "(observations not counted yet)"
     )
     assert usual_text(None, 3, 300).endswith("3 errors in 300 observations (1.0%)")
+
+
+def morning_test_failures() -> list:
+    """fixer's tests_pass fails on every trace until 09:25, and as usual at 13:23: 42 of the first 64 scores."""
+    return [
+        score("tests_pass", "fixer", LAST_DAY, int(s.trace_id[-3:]), False)
+        if s.name == "tests_pass" and s.trace_name == "fixer" and int(s.trace_id[-3:]) <= 40
+        else s
+        for s in daily_scores()
+    ]
+
+
+def test_an_evaluator_added_mid_day_is_counted_from_the_start_of_the_day() -> None:
+    state, rows, scores = MemoryState(), week(), morning_test_failures()
+    relevance_only = {"evaluators": [{"name": "relevance", "below": 0.5}]}
+    both = {"evaluators": [*relevance_only["evaluators"], {"name": "tests_pass", "fail_on_false": True}]}
+    assert (
+        run(
+            rows, scores=scores, config=relevance_only, window=RunWindow(at(LAST_DAY, 0), at(LAST_DAY, 14)), state=state
+        )
+        == []
+    )
+    # tests_pass is configured at 14:00: its alert counts the day so far, as its title and fields say.
+    [added] = run(rows, scores=scores, config=both, window=RunWindow(at(LAST_DAY, 14), at(LAST_DAY, 15)), state=state)
+    assert added.title == "tests_pass: 65.6% of fixer's scores fail on 2026-11-22 so far (as of 15:00 UTC)"
+    assert dict(added.fields)["Failing"].startswith("42 of 64 scores as of 15:00 UTC (65.6%; first 2026-11-22 00:05:00")
+    # The next hour adds only that hour, for both evaluators.
+    [later] = run(rows, scores=scores, config=both, window=RunWindow(at(LAST_DAY, 15), at(LAST_DAY, 16)), state=state)
+    assert (later.evidence["failing"], later.evidence["scores"]) == (42, 69)
+
+
+def test_score_tallies_stored_with_one_span_for_all_evaluators_are_not_counted_twice() -> None:
+    """The format before each evaluator had its own span: a list [start, end) for every evaluator."""
+    config = {"evaluators": [{"name": "tests_pass", "fail_on_false": True}]}
+    rows, scores = week(), morning_test_failures()
+    state = MemoryState()
+    run(rows, scores=scores, config=config, window=RunWindow(at(LAST_DAY, 0), at(LAST_DAY, 14)), state=state)
+    assert set(state.values["scores_read"]) == {"tests_pass"}
+    state.values["scores_read"] = state.values["scores_read"]["tests_pass"]
+    [finding] = run(
+        rows, scores=scores, config=config, window=RunWindow(at(LAST_DAY, 14), at(LAST_DAY, 15)), state=state
+    )
+    assert (finding.evidence["failing"], finding.evidence["scores"]) == (42, 64)
+
+
+def test_an_evaluator_taken_out_and_put_back_the_same_day_is_not_counted_twice() -> None:
+    state, rows, scores = MemoryState(), week(), morning_test_failures()
+    tests_pass = {"name": "tests_pass", "fail_on_false": True}
+    relevance_only = {"evaluators": [{"name": "relevance", "below": 0.5}]}
+    both = {"evaluators": [*relevance_only["evaluators"], tests_pass]}
+    run(rows, scores=scores, config=both, window=RunWindow(at(LAST_DAY, 0), at(LAST_DAY, 14)), state=state)
+    run(rows, scores=scores, config=relevance_only, window=RunWindow(at(LAST_DAY, 14), at(LAST_DAY, 15)), state=state)
+    [back] = run(rows, scores=scores, config=both, window=RunWindow(at(LAST_DAY, 15), at(LAST_DAY, 16)), state=state)
+    assert (back.evidence["failing"], back.evidence["scores"]) == (42, 69)  # 14:00-15:00 read once, late
