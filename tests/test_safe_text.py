@@ -184,3 +184,43 @@ def test_slack_still_neutralises_underscore_emphasis():
     s = slack_mrkdwn("_it_ and x _y_z_ w", 3000)
     assert "_it_" not in s and " _y" not in s and "z_ " not in s
     assert "y_z" in s
+
+
+# (agent text, what must not reach any channel, what must still read)
+CREDENTIALS = [
+    ("connect postgresql://app:s3cretPw@db.internal:5432/prod failed", "s3cretPw", "postgresql://***@db.internal"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.c2ln", "eyJhbGci", "Bearer ***"),
+    ("Incorrect API key provided: sk-proj-abc123def456ghi789", "abc123def456", "sk-proj-***"),
+    (
+        "git push https://x-access-token:ghs_16C7e42F292c6912E7710c8@github.com/a/b",
+        "ghs_16C7",
+        "https://***@github.com",
+    ),
+    ("token ghp_16C7e42F292c6912E7710c838347Ae178B4a", "16C7e42F", "token ***"),
+    ("curl -H 'PRIVATE-TOKEN: glpat-AbCdEf123456GhIjKl'", "AbCdEf123456", "glpat-***"),
+    ("LANGFUSE_SECRET_KEY=sk-lf-0a1b2c3d-4e5f", "0a1b2c3d", "sk-lf-***"),
+    ("requests.get(url, params={'api_key': 'AbC123xyz789'})", "AbC123xyz789", "'api_key': '***'"),
+    ('{"password": "hunter22", "user": "bob"}', "hunter22", '"password": "***", "user": "bob"'),
+    ("aws: AKIAIOSFODNN7EXAMPLE denied", "IOSFODNN7", "AKIA***"),
+]
+# Prose and identifiers that look a little like credentials and must stay as they are.
+NOT_CREDENTIALS = [
+    "password: required",
+    "the api key is missing; set OPENAI_API_KEY",
+    "git@github.com:acme/repo.git",
+    "https://user@host/x",
+    "use sk-learn for task-12345678 and risk-assessment 2024",
+    "Bearer token expired",
+]
+
+
+@pytest.mark.parametrize(("text", "secret", "kept"), CREDENTIALS)
+def test_credentials_in_agent_text_are_masked_in_every_format(text: str, secret: str, kept: str) -> None:
+    assert kept in clean(text) and secret not in clean(text)
+    for escape in (plain, slack_plain, slack_mrkdwn, mattermost_plain, mattermost_markdown):
+        assert secret not in escape(text, 500)
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS)
+def test_prose_that_only_looks_like_a_credential_is_left_alone(text: str) -> None:
+    assert clean(text) == text

@@ -5,8 +5,8 @@ names), so each notifier passes every string through one of these functions befo
 payload. Each function:
 
 1. cleans the text (`clean`): drops control and invisible format characters (keeping newline and tab),
-   normalises line ends, and replaces long base64/hex blobs or binary-looking text with a short
-   placeholder;
+   normalises line ends, masks credentials an agent's text may carry (see `scrub_credentials`), and
+   replaces long base64/hex blobs or binary-looking text with a short placeholder;
 2. escapes it for the target format, so it can neither mention anyone nor inject links or markup;
 3. shortens it to `limit` characters *after* escaping, never cutting an escape sequence in half, and
    says so with a visible marker (`TRUNCATED`).
@@ -55,12 +55,49 @@ _MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;"}
 _ANGLE_LOOKALIKES = {"<": "‹", ">": "›"}
 
 
+# Credentials that agents' error messages, tool arguments and commits carry (a database URL in a stack
+# trace, an SDK echoing its key): the value is masked, what it was stays readable. Each pattern needs a
+# digit in the value, so prose ("password: required", "the api key is missing") is left alone.
+_HAS_DIGIT = r"(?=[^\s\"'&,;]*\d)"
+_CREDENTIALS = (
+    # scheme://user:password@host
+    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@:]+:[^\s/@]+@"), r"\1***@"),
+    # Authorization header values
+    (re.compile(r"\b(Bearer|Basic|token) " + _HAS_DIGIT + r"[A-Za-z0-9._~+/=-]{16,}"), r"\1 ***"),
+    # keys with a vendor prefix: OpenAI, Anthropic, Langfuse, GitHub, GitLab, Slack, AWS, Hugging Face
+    (
+        re.compile(
+            r"\b(sk-(?:proj-|ant-(?:api\d\d-)?|lf-)?|pk-lf-|gh[pousr]_|github_pat_|glpat-|xox[abpors]-|AKIA|hf_)"
+            + _HAS_DIGIT
+            + r"[A-Za-z0-9_-]{8,}"
+        ),
+        r"\1***",
+    ),
+    # api_key=..., "password": "...", secret: ...
+    (
+        re.compile(
+            r"(?i)\b((?:api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd)"
+            r"[\"']?\s*[:=]\s*[\"']?)" + _HAS_DIGIT + r"[^\s\"'&,;]{4,}"
+        ),
+        r"\1***",
+    ),
+)
+
+
+def scrub_credentials(text: str) -> str:
+    """`text` with the credentials it seems to carry masked as `***` (their names and prefixes kept)."""
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def clean(text: object) -> str:
-    """Untrusted value -> printable text: no control characters, no blobs, '\\n' line ends."""
+    """Untrusted value -> printable text: no control characters, no credentials, no blobs, '\\n' line ends."""
     value = str(text).replace("\r\n", "\n").replace("\r", "\n")
     if _looks_binary(value):
         return f"[binary-looking text, {len(value)} chars omitted]"
     value = "".join(ch for ch in value if ch in _KEEP or unicodedata.category(ch) not in _DROP_CATEGORIES)
+    value = scrub_credentials(value)
     value = _HEX_BLOB.sub(lambda m: f"[hex data, {len(m.group())} chars]", value)
     return _B64_BLOB.sub(_b64_placeholder, value)
 
