@@ -176,7 +176,7 @@ def test_message() -> Message:
         title="Test alert from langfuse-monitors",
         severity=Severity.INFO,
         summary=("If you can read this, the channel is set up correctly. Nothing is wrong and no action is needed."),
-        fields=(("Purpose", "webhook check"),),
+        fields=(("Purpose", "channel check"),),
         footer=f"{PRODUCT} · test-alert",
         fingerprint="test-alert",
         kind="test",
