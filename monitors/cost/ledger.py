@@ -78,7 +78,7 @@ class Ledger:
     def __init__(self, data: dict[str, Any], tz: ZoneInfo) -> None:
         self.data = data
         self.tz = tz
-        self.overflow = 0  # values folded into OTHER during this run
+        self.overflow = 0  # observations with spend folded into OTHER during this run (each once)
         self.dropped = 0  # malformed day records dropped on load
 
     @classmethod
@@ -180,11 +180,13 @@ class Ledger:
 
     # --- adding spend --------------------------------------------------------------------------
 
-    def _bump(self, table: dict[str, float], value: str, cost: float, max_values: int) -> None:
-        if value not in table and len(table) >= max_values:
-            self.overflow += 1
-            value = OTHER
-        table[value] = table.get(value, 0.0) + cost
+    @staticmethod
+    def _bump(table: dict[str, float], value: str, cost: float, max_values: int) -> bool:
+        """Add `cost` to `value`, or to OTHER when the table is full; True when it was folded."""
+        folded = value not in table and len(table) >= max_values
+        key = OTHER if folded else value
+        table[key] = table.get(key, 0.0) + cost
+        return folded
 
     def add_observation(
         self, obs: Observation, dims: dict[str, tuple[str, ...]], cross: dict[str, list[str]], max_values: int
@@ -196,10 +198,11 @@ class Ledger:
         cost = obs.total_cost
         record["total"] += cost
         record["hours"][local.hour] += cost
+        folded = False
         for dim, values in dims.items():
             table = record["dims"].setdefault(dim, {})
             for value in values:
-                self._bump(table, value, cost, max_values)
+                folded |= self._bump(table, value, cost, max_values)
         for scope_dim, contributor_dims in cross.items():
             scope_table = record["cross"].setdefault(scope_dim, {})
             for value in dims[scope_dim]:
@@ -208,7 +211,10 @@ class Ledger:
                 inner = scope_table.setdefault(value, {})
                 for cdim in contributor_dims:
                     for cvalue in dims[cdim]:
-                        self._bump(inner.setdefault(cdim, {}), cvalue, cost, max_values)
+                        folded |= self._bump(inner.setdefault(cdim, {}), cvalue, cost, max_values)
+        # One observation folded in several tables (its user and its agent) is one observation folded.
+        if folded:
+            self.overflow += 1
 
     def replace_totals(self, day: date, total: float, hours: list[float]) -> None:
         record = self.day(day)
