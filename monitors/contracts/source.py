@@ -33,6 +33,7 @@ class SourceStats:
     retries: int = 0
     malformed: int = 0
     malformed_examples: list[str] = field(default_factory=list)
+    last_malformed: str = ""  # why the latest malformed record was skipped (a source may serve many runs)
     by_endpoint: Counter[str] = field(default_factory=Counter)
 
     def count_request(self, endpoint: str) -> None:
@@ -41,6 +42,7 @@ class SourceStats:
 
     def count_malformed(self, reason: str) -> None:
         self.malformed += 1
+        self.last_malformed = reason[:200]
         if len(self.malformed_examples) < 5:
             self.malformed_examples.append(reason[:200])
 

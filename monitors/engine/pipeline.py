@@ -31,6 +31,7 @@ from monitors.store.rows import RunCommit
 from monitors.store.store import Store
 from monitors.store.watermarks import choose_window, next_watermark, trusted_watermark
 from monitors.support.deadline import run_deadline
+from monitors.support.safe_text import plain
 
 log = logging.getLogger("monitors.engine.pipeline")
 
@@ -287,6 +288,14 @@ def _fill_source_stats(summary: RunSummary, source: CountingSource, ctx: RunCont
         if count > source.by_endpoint_before.get(path, 0)
     }
     summary.malformed = source.stats.malformed - source.malformed_before
+    if summary.malformed:
+        # The summary line has only the count; say why once, so a bad export or a server change is findable.
+        log.warning(
+            "%s: skipped %d malformed record(s); the last: %s",
+            summary.monitor,
+            summary.malformed,
+            plain(getattr(source.stats, "last_malformed", "") or "(no reason given)", 200),
+        )
     summary.counters = dict(ctx.counters)
     summary.forge_requests_by_endpoint = dict(sorted(ctx.forge_requests.items()))
 

@@ -320,7 +320,7 @@ def test_example_config_points_only_at_files_in_the_repository() -> None:
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
-def test_a_replay_line_that_is_not_utf8_is_counted_not_a_traceback(tmp_path: Path, suffix: str) -> None:
+def test_a_replay_line_that_is_not_utf8_is_counted_not_a_traceback(tmp_path: Path, suffix: str, caplog) -> None:
     import gzip
 
     good = DEMO_FILE.read_bytes()
@@ -335,6 +335,9 @@ def test_a_replay_line_that_is_not_utf8_is_counted_not_a_traceback(tmp_path: Pat
     assert result.exception is None or isinstance(result.exception, SystemExit)
     summary = result.stdout.strip().splitlines()[-1]
     assert "malformed=1" in summary, summary
+    # The count alone does not say what was wrong: one warning line gives the reason.
+    warning = [r.getMessage() for r in caplog.records if "malformed record" in r.getMessage()]
+    assert warning == ["audit: skipped 1 malformed record(s); the last: line 101: not UTF-8 text"]
 
 
 def test_a_connection_error_names_the_langfuse_host(tmp_path: Path) -> None:
