@@ -228,6 +228,7 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         "m005_pending_scores",
         "m006_pending_score_sent_at",
         "m007_outbox_fingerprint_index",
+        "m008_finding_event_windows",
     ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
@@ -267,5 +268,36 @@ def test_an_older_store_gains_the_index_resolved_notices_look_up_by(tmp_path) ->
         for name, _ in MIGRATIONS[:6]:
             conn.exec_driver_sql("INSERT INTO schema_migrations VALUES (?, '2026-01-01')", (name,))
     assert "ix_outbox_fingerprint" not in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
-    assert migrate(engine) == ["m007_outbox_fingerprint_index"]
+    assert migrate(engine) == ["m007_outbox_fingerprint_index", "m008_finding_event_windows"]
     assert "ix_outbox_fingerprint" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
+
+
+def test_an_m007_store_keeps_its_finding_events_and_gains_their_windows(store: Store) -> None:
+    old_event = {
+        "monitor": "audit",
+        "fingerprint": "audit:s1:loop",
+        "kind": "loop",
+        "severity": "critical",
+        "observed_at": NOW,
+        "decision": "first notification",
+        "finding": {"dedupe_key": "s1:loop"},
+    }
+    with store.engine.begin() as conn:  # finding_events as m007 left it, with a row the previous version wrote
+        conn.execute(sa.text("DROP INDEX ix_finding_events_window"))
+        conn.execute(sa.text("ALTER TABLE finding_events DROP COLUMN window_start"))
+        conn.execute(sa.text("ALTER TABLE finding_events DROP COLUMN window_end"))
+        conn.execute(schema.migrations.delete().where(schema.migrations.c.name == "m008_finding_event_windows"))
+        columns = [sa.column(c.name, c.type) for c in schema.finding_events.c if not c.name.startswith("window_")]
+        conn.execute(sa.table("finding_events", *columns).insert(), [old_event])
+    assert migrate(store.engine) == ["m008_finding_event_windows"]
+    assert "ix_finding_events_window" in {i["name"] for i in sa.inspect(store.engine).get_indexes("finding_events")}
+    week = (NOW - timedelta(days=7), NOW)
+    # The old row has no window: it is found by when it was observed, and only then.
+    [event] = store.events_about(*week, unplaced_observed=(NOW, NOW + timedelta(minutes=1)))
+    assert (event["fingerprint"], event["window_start"], event["window_end"]) == ("audit:s1:loop", None, None)
+    assert store.events_about(*week, unplaced_observed=(NOW - timedelta(days=1), NOW)) == []
+    # A new row carries its window and is found by it, whenever it was observed.
+    new_event = old_event | {"observed_at": NOW + timedelta(days=30), "window_start": week[0], "window_end": NOW}
+    _commit(store, events=[new_event])
+    [found] = store.events_about(*week, unplaced_observed=(NOW - timedelta(days=1), NOW))
+    assert (found["observed_at"], found["window_start"], found["window_end"]) == (new_event["observed_at"], *week)

@@ -38,6 +38,7 @@ def test_m002_adds_the_table_to_a_database_made_before_it(tmp_path) -> None:
         "m005_pending_scores",
         "m006_pending_score_sent_at",
         "m007_outbox_fingerprint_index",
+        "m008_finding_event_windows",
     ]
     assert {"written_scores", "pending_scores"} <= set(sa.inspect(engine).get_table_names())
     assert migrations.migrate(engine) == []
@@ -82,7 +83,11 @@ def test_m006_adds_sent_at_to_the_pending_scores_of_an_m005_store(
         conn.execute(sa.text("INSERT INTO pending_scores VALUES ('a', 'drift', '{\"id\": \"a\"}', :at)"), {"at": NOW})
         for name, _ in migrations.MIGRATIONS[:5]:
             conn.execute(schema.migrations.insert().values(name=name, applied_at=NOW))
-    assert migrations.migrate(engine) == ["m006_pending_score_sent_at", "m007_outbox_fingerprint_index"]
+    assert migrations.migrate(engine) == [
+        "m006_pending_score_sent_at",
+        "m007_outbox_fingerprint_index",
+        "m008_finding_event_windows",
+    ]
     engine.dispose()
     store = Store.open(url)
     try:

@@ -230,7 +230,7 @@ def _run(
     silences = deps.store.silences(now=now)
     decisions = decide_all(findings, records, silences, now=now, realert=settings.alerting.realert)
     summary.decisions = decisions
-    commit = _plan_commit(name, settings, decisions, now, state, deps.store)
+    commit = _plan_commit(name, settings, decisions, now, state, deps.store, window)
     commit.watermark = next_watermark(watermark, window, since, until)
     sent = {d.finding.fingerprint for d in decisions if d.send}
     resolved = plan_resolved(ctx.resolved, sent, records, silences, settings, deps.store, now)
@@ -323,6 +323,7 @@ def _plan_commit(
     now: datetime,
     state: MemoryState,
     store: Store,
+    window: RunWindow,
 ) -> RunCommit:
     commit = RunCommit(monitor=name, now=now, watermark=None, seen=[], outbox=[], events=[], state=state.dirty)
     for decision in decisions:
@@ -332,11 +333,15 @@ def _plan_commit(
         if decision.send and channels:
             commit.outbox.extend(rows_for(finding, channels, store, now))
         commit.seen.append((finding.fingerprint, finding.rank if decision.send and channels else None))
-        commit.events.append(_event(name, finding, reason))
+        commit.events.append(finding_event(name, finding, reason, window))
     return commit
 
 
-def _event(name: str, finding: Finding, decision: str) -> dict[str, Any]:
+def finding_event(name: str, finding: Finding, decision: str, run_window: RunWindow) -> dict[str, Any]:
+    """The `finding_events` row of one finding of a run. Its window is the data the finding is about (the
+    weekly report's week is chosen by it): the finding's own (a cost budget's day), else what the run read;
+    `observed_at` is only when the run found it, which for a late or catch-up run is another week."""
+    about = finding.window or run_window
     return {
         "monitor": name,
         "fingerprint": finding.fingerprint,
@@ -345,6 +350,8 @@ def _event(name: str, finding: Finding, decision: str) -> dict[str, Any]:
         "observed_at": finding.observed_at,
         "decision": decision[:200],
         "finding": _jsonable(finding_to_dict(finding)),
+        "window_start": about.start,
+        "window_end": about.end,
     }
 
 
@@ -375,4 +382,4 @@ def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: dateti
         summary.status = "delivery_failed"
 
 
-__all__ = ["RunDeps", "RunSummary", "choose_window", "run_once"]
+__all__ = ["RunDeps", "RunSummary", "choose_window", "finding_event", "run_once"]

@@ -1,6 +1,6 @@
 """Gather one week for the report: stored findings and run history plus a handful of cost aggregates.
 
-Nothing here re-runs a monitor. The store supplies what the monitors found (`events_between`) and how
+Nothing here re-runs a monitor. The store supplies what the monitors found (`events_about`) and how
 they ran (`runs_between`, `last_runs`); the source supplies spend (see monitors/report/spend.py).
 """
 
@@ -19,6 +19,7 @@ from monitors.report.findings import (
     audit_most_worth_opening,
     drift_worst_first,
     event_bounds,
+    in_period,
     latest_findings,
 )
 from monitors.report.health import MonitorHealth, gather_health, runs_range
@@ -92,8 +93,11 @@ class WeekReport:
 
     @property
     def over_cap_unalerted(self) -> list[tuple[date, float]]:
-        """Days whose spend is above the global daily cap with no 100% alert of the week for them (the cost
-        monitor was down or silenced, or ran after the week, as a replay does): still over budget."""
+        """Days whose spend is above the global daily cap with no 100% alert for them: still over budget.
+
+        A cost alert about a day is in that day's week however late its run was (a replay, a catch-up), so
+        this is for a day no cost run judged at 100%: the monitor was not running or failed over it, or its
+        budget was added later. Without it such a week would read as quiet beside a chart over the cap."""
         alerted = {o.day for o in self.over_budget if o.value == "*"}
         over = set(self.spend.days_over_cap())
         return [(day, cost) for day, cost in self.spend.daily if day in over and day.isoformat() not in alerted]
@@ -123,7 +127,8 @@ def gather_week(
     stale: dict[str, str] | None = None,
 ) -> WeekReport:
     """Read the week from `store` (a monitors.store.Store) and its spend from `source`."""
-    findings, malformed = latest_findings(store.events_between(*event_bounds(week.start, week.end, delay)))
+    candidates = store.events_about(week.start, week.end, unplaced_observed=event_bounds(week.start, week.end, delay))
+    findings, malformed = latest_findings(e for e in candidates if in_period(e, week.start, week.end, delay))
     health = gather_health(monitors, store.runs_between(*runs_range(week)), week, stale=stale)
     return WeekReport(
         week=week,

@@ -111,7 +111,7 @@ def _over_budget(report: WeekReport) -> Section | None:
     for day, cost in report.over_cap_unalerted:
         lines.append(
             f"{day_label(day)}: all spend {money(cost)} of the {money(cap)} daily cap ({cost / cap:.0%});"
-            " no cost alert for it was recorded this week"
+            " no cost alert was recorded for that day"
         )
     return Section("Days over budget", tuple(lines))
 

@@ -1,9 +1,8 @@
 """Findings the monitors stored during the report week, read back from the store's event log.
 
 Every run records each finding it produced (`finding_events`), so one finding seen by many runs has
-many events. The report keeps one per fingerprint: the highest rank, then the latest. An event is
-attributed to the week whose data it describes: a run at `now` reads data up to `now - query_delay`,
-so events observed in (week start + delay, week end + delay] belong to the week. A stored event that
+many events. The report keeps one per fingerprint: the highest rank, then the latest. An event belongs
+to the week of the data it is about, not of the run that found it (`in_period`). A stored event that
 cannot be read back (hand-edited, old schema) is counted and skipped.
 """
 
@@ -60,12 +59,29 @@ class StoredFinding:
 
 
 def event_bounds(start: datetime, end: datetime, delay: timedelta) -> tuple[datetime, datetime]:
-    """The [from, to) range of `observed_at` whose events describe data in [start, end)."""
+    """The [from, to) range of `observed_at` whose events describe data in [start, end), for events stored
+    without their data window: a run at `now` reads data up to `now - delay`."""
     return start + delay + _TICK, end + delay + _TICK
 
 
+def in_period(event: Mapping[str, Any], start: datetime, end: datetime, delay: timedelta) -> bool:
+    """Whether a `Store.events_about` row belongs to the period [start, end): every event to exactly one.
+
+    By the data it is about: the middle of its window lies in the period. A window across two weeks (the
+    daily audit's Sunday 06:30 to Monday 06:30, a catch-up after an outage) goes to the week holding most
+    of it, once; a day in the cost monitor's zone to the report week holding most of that day. An event
+    stored without a window (before m008) goes by its run's clock, as `event_bounds` says.
+    """
+    window_start, window_end = event.get("window_start"), event.get("window_end")
+    if window_start is None or window_end is None:
+        low, high = event_bounds(start, end, delay)
+        return low <= utc(event["observed_at"]) < high
+    middle = utc(window_start) + (utc(window_end) - utc(window_start)) / 2
+    return start <= middle < end
+
+
 def parse_event(event: Mapping[str, Any]) -> StoredFinding:
-    """One `Store.events_between` row -> StoredFinding; KeyError/TypeError/ValueError when unreadable."""
+    """One `Store.events_about` row -> StoredFinding; KeyError/TypeError/ValueError when unreadable."""
     data = event["finding"]
     links = tuple(Link(str(x["label"]), str(x["url"])) for x in data.get("links") or () if _is_http(x["url"]))
     evidence = data.get("evidence") or {}

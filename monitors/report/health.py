@@ -1,7 +1,8 @@
 """Monitor health for the report: runs and failures in the week, how far its data was checked, stale monitors.
 
-Runs are attributed to the week by the data window they read (like findings), so a run that finished
-just after midnight on Monday counts for the week its window covered. Everything shown is about the
+Runs are attributed to every week their data window overlaps (findings to one week each, by the middle
+of their window: monitors/report/findings.py), so a run that finished just after midnight on Monday
+counts for the week its window covered. Everything shown is about the
 report's week: `checked_through` is the end of the latest successful run's window within the week (not
 a run that happened after it). Failed runs carry the source error in their summary; those become the
 "could not run" lines of the digest. The report's own earlier runs for the week (a retry after Langfuse

@@ -165,8 +165,9 @@ def _health(report: WeekReport) -> Table:
 def _all_findings(report: WeekReport) -> Table:
     rows = tuple(_finding_row(f, report) for f in report.findings)
     note = (
-        "One row per finding (fingerprint), at its highest level in the week (a budget's 100% over its 80%): "
-        "when the week's runs first saw it, and whether and when it was sent."
+        "One row per finding (fingerprint) about this week's data, at its highest level (a budget's 100% over "
+        "its 80%): when a run first found it (a run after the week, such as Monday's, may find what the week "
+        "held), and whether and when it was sent."
     )
     headers = ("First seen", "Monitor", "Check", "Severity", "Title", "Sent", "Links")
     return Table(f"Every finding ({len(rows)})", headers, rows, note, collapsed=len(rows) > 30)

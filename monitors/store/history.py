@@ -89,6 +89,44 @@ class RunHistory:
                 for r in rows
             ]
 
+    def events_about(
+        self, start: datetime, end: datetime, *, unplaced_observed: tuple[datetime, datetime]
+    ) -> list[dict[str, Any]]:
+        """Finding events that may be about [start, end): those whose data window meets it, and those
+        stored without a window (before m008) observed in `unplaced_observed` [from, to). Each row has
+        its window (None in older rows) and `observed_at`; the caller places it in exactly one period."""
+        events = t.finding_events
+        unplaced = sa.or_(events.c.window_start.is_(None), events.c.window_end.is_(None))
+        query = (
+            sa.select(events)
+            .where(
+                sa.or_(
+                    sa.and_(events.c.window_end >= start, events.c.window_start < end),
+                    sa.and_(
+                        unplaced,
+                        events.c.observed_at >= unplaced_observed[0],
+                        events.c.observed_at < unplaced_observed[1],
+                    ),
+                )
+            )
+            .order_by(events.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "monitor": r.monitor,
+                    "fingerprint": r.fingerprint,
+                    "kind": r.kind,
+                    "severity": r.severity,
+                    "decision": r.decision,
+                    "finding": _json(r.finding),
+                    "observed_at": utc(r.observed_at),
+                    "window_start": utc(r.window_start) if r.window_start is not None else None,
+                    "window_end": utc(r.window_end) if r.window_end is not None else None,
+                }
+                for r in conn.execute(query)
+            ]
+
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value

@@ -61,6 +61,21 @@ def m007_outbox_fingerprint_index(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_fingerprint ON outbox (fingerprint)"))
 
 
+def m008_finding_event_windows(conn: sa.Connection) -> None:
+    """The data window each finding event is about, so the weekly report places a finding in the week of
+    its data rather than the week its run happened. Rows written before stay NULL (placed by observed_at).
+    A store created by m001 of this version already has the columns and the index."""
+    if not sa.inspect(conn).has_table(schema.finding_events.name):
+        schema.finding_events.create(conn)  # a store that never had the log (hand-made, partial) gets it whole
+        return
+    names = {c["name"] for c in sa.inspect(conn).get_columns(schema.finding_events.name)}
+    kind = schema.finding_events.c.window_start.type.compile(dialect=conn.dialect)
+    for column in ("window_start", "window_end"):
+        if column not in names:
+            conn.execute(sa.text(f"ALTER TABLE finding_events ADD COLUMN {column} {kind}"))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_finding_events_window ON finding_events (window_end)"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
@@ -69,6 +84,7 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m005_pending_scores", m005_pending_scores),
     ("m006_pending_score_sent_at", m006_pending_score_sent_at),
     ("m007_outbox_fingerprint_index", m007_outbox_fingerprint_index),
+    ("m008_finding_event_windows", m008_finding_event_windows),
 ]
 
 

@@ -121,10 +121,15 @@ finding_events = sa.Table(
     sa.Column("fingerprint", sa.String(400), nullable=False),
     sa.Column("kind", sa.String(50), nullable=False),
     sa.Column("severity", sa.String(20), nullable=False),
-    sa.Column("observed_at", TS, nullable=False),
+    sa.Column("observed_at", TS, nullable=False),  # the run's clock: when it was found
     sa.Column("decision", sa.String(200), nullable=False),
     sa.Column("finding", sa.JSON, nullable=False),
+    # The data it is about [start, end), UTC (m008): the finding's own window (a cost budget's day), else
+    # the window its run read. The weekly report places a finding in a week by it; NULL in older rows.
+    sa.Column("window_start", TS),
+    sa.Column("window_end", TS),
     sa.Index("ix_finding_events_time", "observed_at"),
+    sa.Index("ix_finding_events_window", "window_end"),
 )
 
 # A lease per monitor so two runs of the same monitor never both send.

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitors.contracts.findings import Finding, Link, Severity
+from monitors.contracts.findings import Finding, Link, RunWindow, Severity
 from monitors.contracts.records import Observation
 from monitors.engine.config import Settings, settings_from_dict
-from monitors.engine.pipeline import finding_to_dict
+from monitors.engine.pipeline import finding_event
 from monitors.sources.replay import ReplaySource
 from monitors.store.rows import RunCommit
 from monitors.store.store import Store
@@ -56,6 +55,7 @@ def finding(
     evidence: dict[str, Any] | None = None,
     fields: tuple[tuple[str, str], ...] = (),
     links: tuple[Link, ...] = (),
+    window: RunWindow | None = None,
 ) -> Finding:
     return Finding(
         monitor=monitor,
@@ -69,20 +69,15 @@ def finding(
         fields=fields,
         evidence=evidence or {},
         links=links,
+        window=window,
     )
 
 
 def event(f: Finding, decision: str = "first notification") -> dict[str, Any]:
-    """A finding_events row exactly as the pipeline writes it."""
-    return {
-        "monitor": f.monitor,
-        "fingerprint": f.fingerprint,
-        "kind": f.kind or "-",
-        "severity": f.severity.label,
-        "observed_at": f.observed_at,
-        "decision": decision,
-        "finding": json.loads(json.dumps(finding_to_dict(f), default=str)),
-    }
+    """A finding_events row exactly as the pipeline writes it for a finding with its own window. Without
+    one, the row is one written before m008 (no window): the report places it by observed_at."""
+    row = finding_event(f.monitor, f, decision, f.window or RunWindow(f.observed_at, f.observed_at))
+    return row if f.window is not None else row | {"window_start": None, "window_end": None}
 
 
 def store_events(store: Store, monitor: str, *events: dict[str, Any], now: datetime = REPORT_NOW) -> None:
@@ -106,15 +101,16 @@ def record_run(store: Store, monitor: str, status: str = "ok", *, error: str | N
 def budget_finding(
     day: str, rank: int, spend: float, *, cap: float = 40.0, budget: str = "global", value: str = "*"
 ) -> Finding:
-    when = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(hours=18, minutes=15)
+    midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
     return finding(
         "cost",
         f"{budget}:{value}:{day}",
         "budget",
         Severity.CRITICAL if rank >= 100 else Severity.WARNING,
-        when,
+        midnight + timedelta(hours=18, minutes=15),
         rank=rank,
         evidence={"budget": budget, "value": value, "day": day, "spend": spend, "cap": cap},
+        window=RunWindow(midnight, midnight + timedelta(days=1)),  # the cost monitor's: the day it is about
     )
 
 

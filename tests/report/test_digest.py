@@ -132,9 +132,9 @@ def test_huge_hostile_week_fits_both_chats_without_their_truncation(sqlite_store
     assert "@channel" not in attachment["text"].replace("@\u2060", "")  # mentions are broken by the notifier
 
 
-def test_a_day_over_the_cap_with_no_alert_of_the_week_is_not_a_quiet_week(sqlite_store: Store) -> None:
-    # The cost monitor raised nothing this week (it was down, silenced, or replayed the week later), yet
-    # Saturday's spend is above the $40 cap the chart draws: the digest must not say "no budget breaches".
+def test_a_day_over_the_cap_with_no_alert_for_it_is_not_a_quiet_week(sqlite_store: Store) -> None:
+    # The cost monitor raised nothing about Saturday (it was not running that day), yet Saturday's spend
+    # is above the $40 cap the chart draws: the digest must not say "no budget breaches".
     b.record_run(sqlite_store, "cost")
     runaway = b.obs(99, b.WEEK_START + timedelta(days=5, hours=12), 32.5, agent="llm-fix")
     report, message = _digest(sqlite_store, _steady_spend([runaway]))
@@ -142,7 +142,7 @@ def test_a_day_over_the_cap_with_no_alert_of_the_week_is_not_a_quiet_week(sqlite
     assert "Quiet week" not in message.summary and "1 day(s) over budget" in message.summary
     [section] = [s for s in message.sections if s.heading == "Days over budget"]
     assert section.lines == (
-        "Sat 21 Nov: all spend $52.50 of the $40.00 daily cap (131%); no cost alert for it was recorded this week",
+        "Sat 21 Nov: all spend $52.50 of the $40.00 daily cap (131%); no cost alert was recorded for that day",
     )
 
 
