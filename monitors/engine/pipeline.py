@@ -236,10 +236,10 @@ def _run(
     resolved = plan_resolved(ctx.resolved, sent, records, silences, settings, deps.store, now)
     commit.outbox.extend(resolved.rows)
     commit.resolved.extend(resolved.resolved)
-    # Not stored as finding events: the weekly report reads those as findings, and a resolved notice is
-    # not a new one. The decisions go to the log.
+    # Logged beside the sightings, their decision starting RESOLUTION_DECISION: the Alertmanager sync ends
+    # such an alert at once rather than at its expiry; the report and the findings counts skip them.
     for finding, reason in resolved.events:
-        log.debug("resolve %s: %s", finding.fingerprint, reason)
+        commit.events.append(finding_event(name, finding, reason, window))
     if resolved.resolved:
         summary.counters["resolved"] = len(resolved.resolved)
     if resolved.gone:

@@ -85,11 +85,13 @@ def plan_resolved(
     """Resolved notices for findings that were notified and are not being sent again in this run (a
     closed day's final check may repeat a finding that is over with that day)."""
     planned = Planned()
-    closing = [
-        finding
-        for finding in {f.fingerprint: f for f in resolved}.values()
-        if finding.fingerprint not in sent and _notified(records.get(finding.fingerprint))
-    ]
+    over = [f for f in {f.fingerprint: f for f in resolved}.values() if f.fingerprint not in sent]
+    closing = [finding for finding in over if _notified(records.get(finding.fingerprint))]
+    # Seen but never notified (below every route, silenced from the start, or only an Alertmanager sees
+    # it): no notice to send, but the resolution is logged so Alertmanager's alert ends at once.
+    for finding in over:
+        if finding.fingerprint in records and not _notified(records[finding.fingerprint]):
+            planned.events.append((finding, "resolved (never notified: no notice)"))
     deliveries = store.deliveries(f.fingerprint for f in closing)
     for finding in closing:
         planned.resolved.append(finding.fingerprint)

@@ -24,9 +24,8 @@ from typing import Any
 from monitors.contracts.findings import Severity, utc
 from monitors.metrics.readings import open_finding_events
 from monitors.notifiers.alertmanager import AlertmanagerNotifier, OpenFinding
+from monitors.store.rows import RESOLUTION_DECISION
 from monitors.store.store import Store
-
-RESOLVED_DECISION = "resolved"  # how the engine's finding log begins the decision of a resolution
 
 
 @dataclass(frozen=True)
@@ -106,5 +105,5 @@ def _open_finding(event: dict[str, Any], record: Any) -> OpenFinding | None:
         links=links,
         first_seen=min(first_seen, event["last_seen"]),
         last_seen=event["last_seen"],
-        resolved_at=event["last_seen"] if str(event.get("decision") or "").startswith(RESOLVED_DECISION) else None,
+        resolved_at=event["last_seen"] if str(event.get("decision") or "").startswith(RESOLUTION_DECISION) else None,
     )

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from monitors.contracts.errors import StoreError
 from monitors.contracts.findings import utc
 from monitors.store import schema as t
+from monitors.store.rows import RESOLUTION_DECISION
 from monitors.store.store import Store
 
 
@@ -94,6 +95,7 @@ def _findings_of(conn: sa.Connection, monitor: str, run: LastRun) -> Counter[tup
             events.c.monitor == monitor,
             events.c.observed_at >= run.started_at,
             events.c.observed_at <= run.finished_at,
+            ~events.c.decision.startswith(RESOLUTION_DECISION),  # what it ended is not what it found
         )
         .group_by(events.c.kind, events.c.severity)
     )

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from monitors.contracts.findings import utc
 from monitors.store import schema as t
+from monitors.store.rows import RESOLUTION_DECISION
 
 
 class RunHistory:
@@ -93,12 +94,14 @@ class RunHistory:
         self, start: datetime, end: datetime, *, unplaced_observed: tuple[datetime, datetime]
     ) -> list[dict[str, Any]]:
         """Finding events that may be about [start, end): those whose data window meets it, and those
-        stored without a window (before m008) observed in `unplaced_observed` [from, to). Each row has
+        stored without a window (before m008) observed in `unplaced_observed` [from, to); resolutions are
+        left out. Each row has
         its window (None in older rows) and `observed_at`; the caller places it in exactly one period."""
         events = t.finding_events
         unplaced = sa.or_(events.c.window_start.is_(None), events.c.window_end.is_(None))
         query = (
             sa.select(events)
+            .where(~events.c.decision.startswith(RESOLUTION_DECISION))  # an ending, not a sighting
             .where(
                 sa.or_(
                     sa.and_(events.c.window_end >= start, events.c.window_start < end),

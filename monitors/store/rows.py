@@ -17,6 +17,10 @@ class FindingRecord:
 
 
 KEY_SEPARATORS = (":", "@")
+# A finding event whose decision starts with this is a resolution (the monitor said the finding no
+# longer holds), not a sighting: Alertmanager's sync ends the alert by it; the report and the findings
+# counts leave it out.
+RESOLUTION_DECISION = "resolved"
 
 
 @dataclass(frozen=True)

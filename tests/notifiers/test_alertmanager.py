@@ -267,3 +267,39 @@ def test_a_resolution_in_the_finding_log_ends_the_alert_at_once(am: FakeAlertman
     [alert] = am.posts[-1].body
     assert alert["endsAt"] == "2026-11-23T09:15:00Z" and alert["startsAt"] == "2026-11-23T09:00:00Z"
     assert am.active(later + timedelta(seconds=1)) == []
+
+
+def _lifecycle(am: FakeAlertmanager, findings: list[dict], resolved: list[str] = (), routes: list | None = None):
+    raw: dict = {
+        "channels": {"am": {"kind": "alertmanager", "url": am.url, "expire_after": "1h"}},
+        "monitors": {"scripted": {"findings": findings, "resolved": list(resolved)}},
+    }
+    if routes is not None:  # a chat channel beside Alertmanager, so the finding is notified there too
+        raw["channels"]["chat"] = {"kind": "stdout"}
+        raw["routes"] = routes
+    return settings_from_dict(raw, env={})
+
+
+@pytest.mark.parametrize("with_chat", [False, True], ids=["alertmanager only", "alertmanager and a chat"])
+def test_a_finding_the_monitor_resolves_ends_its_alert_at_once_not_at_expiry(
+    am: FakeAlertmanager, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch, with_chat: bool
+) -> None:
+    # Through the real pipeline: the monitor says the finding no longer holds (ctx.resolve), and the
+    # sync after that run posts the alert ending then. Before, nothing logged the resolution, so the
+    # alert stayed active for expire_after (1 h) after its last sighting.
+    monkeypatch.setitem(registry.MONITORS, "scripted", "tests.engine.lifecycle_monitor:LifecycleMonitor")
+    routes = [{"channels": ["chat"]}] if with_chat else None
+    runaway = [{"key": "runaway", "severity": "warning"}]  # as the monitor resolves it (same labels)
+    _run_and_sync(_lifecycle(am, runaway, routes=routes), sqlite_store, NOW)
+    assert am.active(NOW + timedelta(minutes=1)) != []
+    later = NOW + timedelta(minutes=15)
+    _run_and_sync(_lifecycle(am, [], resolved=["runaway"], routes=routes), sqlite_store, later)
+    [alert] = am.posts[-1].body
+    assert alert["endsAt"] == "2026-11-23T09:15:00Z"  # when it resolved, not 10:00 (sighting + 1 h)
+    assert am.active(later + timedelta(seconds=1)) == []
+    # An ending is not a finding: the run's findings count and the week's findings leave it out.
+    assert [e["decision"] for e in sqlite_store.events_between(NOW, later + timedelta(seconds=1))][-1].startswith(
+        "resolved"
+    )
+    week = sqlite_store.events_about(NOW - timedelta(days=1), NOW + timedelta(days=1), unplaced_observed=(NOW, NOW))
+    assert [e["decision"].startswith("resolved") for e in week] == [False]
