@@ -39,7 +39,7 @@ from monitors.audit.config import (
     ToolSequenceConfig,
 )
 from monitors.audit.plan import is_structured, plan_divergence
-from monitors.audit.report import build_finding
+from monitors.audit.report import build_finding, session_span
 from monitors.audit.sequence import Session, Waste, build_session, excerpt, numbered_steps
 from monitors.audit.spool import SessionSpool
 from monitors.audit.text import compile_patterns
@@ -292,7 +292,7 @@ class ToolSequenceMonitor:
             issues,
             severity=self._severity(ctx, session, check, wasted),
             now=ctx.now,
-            window=ctx.window,
+            window=session_span(session, ctx.window),
             trace_url=ctx.source.trace_url(session.trace_id),
             waste=waste,
         )
@@ -336,7 +336,7 @@ class ToolSequenceMonitor:
             [issue],
             severity=Severity.INFO if "plan" not in self.config.alert_checks else Severity.WARNING,
             now=ctx.now,
-            window=ctx.window,
+            window=session_span(session, ctx.window),
             trace_url=ctx.source.trace_url(session.trace_id),
             extra_evidence={"score": result.score, "planned": result.planned, "missed": len(result.missed)},
             extra_summary=head,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitors.audit.checks import Issue
@@ -153,6 +153,17 @@ def build_finding(
         links=(Link("Langfuse trace", trace_url),) if trace_url else (),
         labels=_labels(session),
     )
+
+
+def session_span(session: Session, run_window: RunWindow) -> RunWindow:
+    """What a session's finding is about: from its first call to its last observation, when every call
+    has a real time (the weekly report files the finding in the week of that span, not of the run that
+    read it: a daily run from Sunday 06:30 to Monday 06:30 reads sessions of two weeks); else the run's."""
+    times = [c.time for c in session.calls if c.time is not None]
+    if not session.timed or not times:
+        return run_window
+    last = max([*times, *(c.end_time for c in session.calls if c.end_time), *filter(None, [session.last_time])])
+    return RunWindow(min(times), last + timedelta(milliseconds=1))
 
 
 def _labels(session: Session) -> dict[str, str]:

@@ -100,17 +100,17 @@ def test_a_cost_replay_after_the_week_puts_saturdays_budget_alert_in_saturdays_w
     assert (w48.over_budget, w48.findings) == ([], [])
 
 
-def test_a_catch_up_window_across_two_weeks_is_reported_once_in_the_week_holding_most_of_it(
+def test_a_catch_up_window_across_two_weeks_reports_each_session_in_its_own_week(
     sqlite_store: Store,
 ) -> None:
-    # The audit was down from Friday to Tuesday; its catch-up reads Fri 06:30 (W47) .. Tue 06:30 (W48):
-    # 65.5 hours of W47 and 30.5 of W48. Its findings carry that window, so both go to W47, once.
+    # The audit was down from Friday to Tuesday; its catch-up reads Fri 06:30 (W47) .. Tue 06:30 (W48).
+    # Each finding carries its session's span, so Saturday's loop is in W47 and Monday's in W48, once each.
     friday = b.WEEK_START + timedelta(days=4, hours=6, minutes=30)
     sessions = _loop_session("sat", b.WEEK_START + timedelta(days=5, hours=15))
     sessions += _loop_session("mon", b.WEEK_END + timedelta(hours=9))
     _audit(sqlite_store, sessions, now=friday + timedelta(days=4, minutes=15), since=friday)
-    assert _audit_keys(_report(sqlite_store, W47)) == ["mon:loop", "sat:loop"]
-    assert _audit_keys(_report(sqlite_store, W48)) == []
+    assert _audit_keys(_report(sqlite_store, W47)) == ["sat:loop"]
+    assert _audit_keys(_report(sqlite_store, W48)) == ["mon:loop"]
 
 
 def test_a_finding_without_a_window_of_its_own_is_stored_with_its_runs(
