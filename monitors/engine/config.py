@@ -22,7 +22,7 @@ from monitors.contracts.errors import ConfigError, UnknownMonitorError
 from monitors.contracts.findings import Severity
 from monitors.contracts.values import Duration
 from monitors.engine.github_settings import GitHubSettings
-from monitors.engine.interpolate import PLACEHOLDERS, Unresolved, interpolate
+from monitors.engine.interpolate import PLACEHOLDERS, Unresolved, about_value, interpolate, is_under
 from monitors.engine.metrics_settings import MetricsSettings
 from monitors.engine.problems import pydantic_problems
 from monitors.engine.registry import MONITORS, monitor_class, notifier_class
@@ -204,7 +204,7 @@ class Settings(Strict):
     def placeholders(self, path: str) -> list[str]:
         """The variables (or secret files) left unset at or under the dotted key `path`: its value there
         is a placeholder, never to be sent anywhere."""
-        return [u.name for u in self.unresolved if _under(u.path, path)]
+        return [u.name for u in self.unresolved if is_under(u.path, path)]
 
     def routes_for(self, monitor: str, kind: str, severity: Severity) -> list[str]:
         """Channel names that get a finding, in config order, without duplicates."""
@@ -254,7 +254,7 @@ def settings_from_dict(
         gaps: list[Unresolved] = []
         resolved = interpolate(raw, "", gaps, environ, lambda path: PLACEHOLDERS[shape.get(path, 0)])
         settings, found = _validated(resolved)
-        rejected = {g.path for g in gaps if any(_about_value(p, g.path) for p in found)}
+        rejected = {g.path for g in gaps if any(about_value(p, g.path) for p in found)}
         reshaped = [path for path in rejected if shape.get(path, 0) + 1 < len(PLACEHOLDERS)]
         if not reshaped:
             break
@@ -263,13 +263,13 @@ def settings_from_dict(
 
     def unneeded(gap: Unresolved) -> bool:
         section = gap.path.split(".", 1)[0]
-        return (needs is not None and section not in needs) or any(_under(gap.path, key) for key in unused)
+        return (needs is not None and section not in needs) or any(is_under(gap.path, key) for key in unused)
 
     # A placeholder no shape of which the key's own check takes (a number, an address) cannot stand in.
     spared = [g for g in gaps if unneeded(g) and g.path not in rejected]
     needed = [g.problem + _why(g.path, needed_for) for g in gaps if g not in spared]
     # A key without its value already has its problem; what its placeholder failed would only add noise.
-    problems = needed + [p for p in found if not any(_about_value(p, g.path) for g in gaps)]
+    problems = needed + [p for p in found if not any(about_value(p, g.path) for g in gaps)]
     if problems or settings is None:
         raise ConfigError("invalid configuration", [f"{name}: {p}" for p in problems])
     settings.unresolved = spared
@@ -291,22 +291,8 @@ def _validated(raw: dict[str, Any]) -> tuple[Settings | None, list[str]]:
     return settings, list(dict.fromkeys(found))
 
 
-def _about_value(problem: str, path: str) -> bool:
-    """Whether `problem` is about the value at `path`: said of that key, or of a key holding it (a list
-    check) with the placeholder's text. A mistyped key is a problem of its own, never its placeholder's."""
-    key, _, reason = problem.partition(": ")
-    if reason.startswith("unknown key"):
-        return False
-    return key == path or (_under(path, key) and any(text in reason for text in PLACEHOLDERS))
-
-
-def _under(path: str, key: str) -> bool:
-    """Whether the dotted config key `path` is `key` or lies under it."""
-    return path == key or path.startswith(f"{key}.")
-
-
 def _why(path: str, needed_for: Mapping[str, str] | None) -> str:
-    reasons = [why for key, why in (needed_for or {}).items() if _under(path, key)]
+    reasons = [why for key, why in (needed_for or {}).items() if is_under(path, key)]
     return f" (needed: {reasons[0]})" if reasons else ""
 
 

@@ -103,3 +103,17 @@ def _read_secret_file(file: str) -> tuple[str, str | None]:
         return data.decode("utf-8").strip(), None
     except UnicodeDecodeError:
         return "", f"secret file {file} is not UTF-8 text"
+
+
+def is_under(path: str, key: str) -> bool:
+    """Whether the dotted config key `path` is `key` or lies under it."""
+    return path == key or path.startswith(f"{key}.")
+
+
+def about_value(problem: str, path: str) -> bool:
+    """Whether the validation `problem` is about the value at `path`: said of that key, or of a key holding
+    it (a list check) with a placeholder's text. A mistyped key is a problem of its own, never its value's."""
+    key, _, reason = problem.partition(": ")
+    if reason.startswith("unknown key"):
+        return False
+    return key == path or (is_under(path, key) and any(text in reason for text in PLACEHOLDERS))
