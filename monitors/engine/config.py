@@ -3,14 +3,16 @@
 Secrets never live in the files: `${VAR}` takes an environment variable, or else the file named by
 `VAR_FILE` (how the Kubernetes manifests mount the Secret), `${VAR:-default}` gives a fallback, and
 `${file:/run/secrets/x}` reads a mounted file. Every problem is reported as
-`file: dotted.path: reason`, all at once, and the CLI exits 2.
+`file: dotted.path: reason`, all at once, and the CLI exits 2. A command may name the keys it never
+uses (`needs`, `unused`): a variable left unset there reads as a placeholder that reaches nothing, and
+`Settings.placeholders` names it so nothing builds a client or a channel from it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +22,7 @@ from monitors.contracts.errors import ConfigError, UnknownMonitorError
 from monitors.contracts.findings import Severity
 from monitors.contracts.values import Duration
 from monitors.engine.github_settings import GitHubSettings
-from monitors.engine.interpolate import interpolate
+from monitors.engine.interpolate import PLACEHOLDERS, Unresolved, about_value, interpolate, is_under
 from monitors.engine.metrics_settings import MetricsSettings
 from monitors.engine.problems import pydantic_problems
 from monitors.engine.registry import MONITORS, monitor_class, notifier_class
@@ -196,8 +198,13 @@ class Settings(Strict):
     monitor_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
     disabled_monitors: set[str] = Field(default_factory=set, exclude=True)
     source_file: Path | None = Field(None, exclude=True)
-    # Secrets whose variable was unset in sections the loading command said it would not use.
-    unresolved: list[str] = Field(default_factory=list, exclude=True)
+    # `${...}` left without a value in keys the loading command said it would not use: placeholders.
+    unresolved: list[Unresolved] = Field(default_factory=list, exclude=True)
+
+    def placeholders(self, path: str) -> list[str]:
+        """The variables (or secret files) left unset at or under the dotted key `path`: its value there
+        is a placeholder, never to be sent anywhere."""
+        return [u.name for u in self.unresolved if is_under(u.path, path)]
 
     def routes_for(self, monitor: str, kind: str, severity: Severity) -> list[str]:
         """Channel names that get a finding, in config order, without duplicates."""
@@ -227,17 +234,50 @@ def settings_from_dict(
     env: dict[str, str] | None = None,
     name: str = "monitors.yaml",
     needs: Collection[str] | None = None,
+    unused: Collection[str] = (),
+    needed_for: Mapping[str, str] | None = None,
 ) -> Settings:
     """Validate a parsed monitors.yaml; raise ConfigError listing every problem.
 
-    `needs` names the top-level sections whose secrets the caller will use (None: every section). A
-    variable left unset elsewhere is not an error: `silence` reads only the store, so it must not
-    demand the chat webhooks. Those gaps are kept in `settings.unresolved` and named if used later.
+    `needs` names the top-level sections whose secrets the caller will use (None: every section), and
+    `unused` dotted keys (with everything under them) whose secrets it will not. A variable left unset
+    in a key the caller does not use is not an error: `silence` reads only the store, so it must not
+    demand the chat webhooks. Such a key holds a placeholder, listed in `settings.unresolved`; when the
+    key's own check rejects the placeholder (a number, an address), the variable is needed after all.
+    `needed_for`: dotted key -> why the caller needs it, said after its variable's problem.
     """
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}: the top level must be a mapping of sections")
-    missing: list[str] = []
-    raw = interpolate(raw, "", missing, dict(os.environ if env is None else env))
+    environ = dict(os.environ if env is None else env)
+    shape: dict[str, int] = {}  # key -> index in PLACEHOLDERS of the shape its placeholder takes
+    while True:
+        gaps: list[Unresolved] = []
+        resolved = interpolate(raw, "", gaps, environ, lambda path: PLACEHOLDERS[shape.get(path, 0)])
+        settings, found = _validated(resolved)
+        rejected = {g.path for g in gaps if any(about_value(p, g.path) for p in found)}
+        reshaped = [path for path in rejected if shape.get(path, 0) + 1 < len(PLACEHOLDERS)]
+        if not reshaped:
+            break
+        for path in reshaped:  # a routing key is no URL: try its placeholder in the next shape
+            shape[path] = shape.get(path, 0) + 1
+
+    def unneeded(gap: Unresolved) -> bool:
+        section = gap.path.split(".", 1)[0]
+        return (needs is not None and section not in needs) or any(is_under(gap.path, key) for key in unused)
+
+    # A placeholder no shape of which the key's own check takes (a number, an address) cannot stand in.
+    spared = [g for g in gaps if unneeded(g) and g.path not in rejected]
+    needed = [g.problem + _why(g.path, needed_for) for g in gaps if g not in spared]
+    # A key without its value already has its problem; what its placeholder failed would only add noise.
+    problems = needed + [p for p in found if not any(about_value(p, g.path) for g in gaps)]
+    if problems or settings is None:
+        raise ConfigError("invalid configuration", [f"{name}: {p}" for p in problems])
+    settings.unresolved = spared
+    return settings
+
+
+def _validated(raw: dict[str, Any]) -> tuple[Settings | None, list[str]]:
+    """The settings (None when they do not validate) and every problem found, once each."""
     sections = _SectionConfigs()
     found = list(sections.validate(raw.get("channels"), raw.get("monitors")))
     settings: Settings | None = None
@@ -248,14 +288,12 @@ def settings_from_dict(
     if settings is not None:
         sections.apply(settings)
         found.extend(_route_problems(settings))
-    # A key whose variable is missing already has its problem; its empty value would only add noise.
-    unresolved = tuple(p.split(": ", 1)[0] + ":" for p in missing)
-    needed = [p for p in missing if needs is None or p.split(".", 1)[0].split(":", 1)[0] in needs]
-    problems = needed + [p for p in dict.fromkeys(found) if not unresolved or not p.startswith(unresolved)]
-    if problems or settings is None:
-        raise ConfigError("invalid configuration", [f"{name}: {p}" for p in problems])
-    settings.unresolved = [f"{name}: {p}" for p in missing if p not in needed]
-    return settings
+    return settings, list(dict.fromkeys(found))
+
+
+def _why(path: str, needed_for: Mapping[str, str] | None) -> str:
+    reasons = [why for key, why in (needed_for or {}).items() if is_under(path, key)]
+    return f" (needed: {reasons[0]})" if reasons else ""
 
 
 class _SectionConfigs:
@@ -316,13 +354,20 @@ def _route_problems(settings: Settings) -> Iterator[str]:
 
 
 def load_config(
-    path: str | Path, *, env: dict[str, str] | None = None, needs: Collection[str] | None = None
+    path: str | Path,
+    *,
+    env: dict[str, str] | None = None,
+    needs: Collection[str] | None = None,
+    unused: Collection[str] = (),
+    needed_for: Mapping[str, str] | None = None,
 ) -> Settings:
     """Read and validate monitors.yaml; raise ConfigError naming the file and each bad key.
 
-    `needs`: the sections whose secrets must resolve (None: all), as in `settings_from_dict`.
+    `needs`, `unused`, `needed_for`: which secrets must resolve (by default all), as in `settings_from_dict`.
     """
     path = Path(path)
-    settings = settings_from_dict(read_yaml(path), env=env, name=str(path), needs=needs)
+    settings = settings_from_dict(
+        read_yaml(path), env=env, name=str(path), needs=needs, unused=unused, needed_for=needed_for
+    )
     settings.source_file = path
     return settings

@@ -34,6 +34,7 @@ def build_source(settings: Settings, source_file: Path | None = None) -> TraceSo
     if lf is None:
         where = settings.source_file or "monitors.yaml"
         raise ConfigError(f"{where}: langfuse: section required to read traces (or pass --source FILE)")
+    _refuse_placeholders(settings, "langfuse", "to read traces from Langfuse")
     from monitors.sources.langfuse import LangfuseSource
 
     return LangfuseSource(
@@ -46,6 +47,14 @@ def build_source(settings: Settings, source_file: Path | None = None) -> TraceSo
         page_size=lf.page_size,
         requests_per_minute=lf.minute_budget(),
     )
+
+
+def _refuse_placeholders(settings: Settings, key: str, needed: str) -> None:
+    """A key whose variable a command said it would not use holds a placeholder: never send it anywhere."""
+    unset = settings.placeholders(key)
+    if unset:
+        where = settings.source_file or "monitors.yaml"
+        raise ConfigError(f"{where}: {key}: {', '.join(unset)} not set, needed {needed}")
 
 
 def _beside_config(path: Path, settings: Settings) -> Path:
@@ -68,6 +77,7 @@ def gitlab_factory(settings: Settings) -> Callable[[], Any] | None:
             return OfflineGitLab(_beside_config(gl.offline_file, settings))
         if gl.token is None:
             raise ConfigError("gitlab.token: required to read merge requests (use ${GITLAB_TOKEN})")
+        _refuse_placeholders(settings, "gitlab", "to read merge requests from GitLab")
         return GitLabSource(gl.url, gl.token.get_secret_value(), timeout=gl.timeout.total_seconds())
 
     return build
@@ -114,6 +124,7 @@ def github_factory(settings: Settings) -> Callable[[], Any] | None:
 
         if gh.offline_file is not None:
             return OfflineGitHub(_beside_config(gh.offline_file, settings))
+        _refuse_placeholders(settings, "github", "to read pull requests from GitHub")
         retry = RetryPolicy(
             max_delay=gh.max_rate_limit_wait.total_seconds(), max_total_wait=gh.max_rate_limit_wait.total_seconds() * 2
         )
@@ -131,6 +142,7 @@ def build_notifiers(settings: Settings, *, dry_run: bool = False) -> dict[str, A
             stdout = notifier_class("stdout")
             notifiers[name] = stdout(name, stdout.Config(kind="stdout"))
         else:
+            _refuse_placeholders(settings, f"channels.{name}", "to send to this channel")
             notifiers[name] = notifier_class(config.kind)(name, config, retry=retry)
     return notifiers
 

@@ -96,8 +96,16 @@ def schedules_path(schedules: str | Path | None, config: str | Path | None) -> t
     return (Path(named), True) if named else (config_path(config).parent / "schedules.yaml", False)
 
 
-def load_settings(config: str | None, demo: bool, *, needs: Collection[str] | None = None) -> Any:
-    """The settings a command runs with. `needs`: the sections whose secrets it uses (None: all)."""
+def load_settings(
+    config: str | None,
+    demo: bool,
+    *,
+    needs: Collection[str] | None = None,
+    unused: Collection[str] = (),
+    needed_for: Mapping[str, str] | None = None,
+) -> Any:
+    """The settings a command runs with. `needs`: the sections whose secrets it uses (None: all);
+    `unused`: keys whose secrets it never reads; `needed_for`: why a key's secret is needed (see load_config)."""
     from monitors.engine.config import load_config
     from monitors.engine.wiring import demo_path
 
@@ -106,7 +114,7 @@ def load_settings(config: str | None, demo: bool, *, needs: Collection[str] | No
     path = config_path(config)
     if not path.exists():
         raise ConfigError(f"{path}: no such file (pass --config, set {CONFIG_ENV}, or try --demo)")
-    return load_config(path, needs=needs)
+    return load_config(path, needs=needs, unused=unused, needed_for=needed_for)
 
 
 def store_for(settings: Any, *, dry_run: bool) -> Any:

@@ -30,6 +30,7 @@ from monitors.app.cli.common import (
     setup_logging,
     terminal_alerts_to_stderr,
 )
+from monitors.app.cli.dry_replay import note_unset, secrets_unused
 from monitors.app.cli.errors import exit_codes
 from monitors.app.cli.output import RunOutput
 from monitors.contracts.errors import ConfigError
@@ -114,7 +115,9 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
     from monitors.engine.pipeline import RunDeps, run_once
     from monitors.engine.wiring import build_notifiers, build_source, gitlab_factory, open_store
 
-    settings = load_settings(opts["config"], False)
+    spares = secrets_unused(names, source_file=opts["source_file"], dry_run=opts["dry_run"])
+    settings = load_settings(opts["config"], False, **spares)
+    note_unset(settings, names)
     now = datetime.now(UTC)
     since, until = parse_when(opts["since"], now), parse_when(opts["until"], now)
     deadline = parse_deadline(opts["deadline"])
