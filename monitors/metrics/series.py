@@ -60,7 +60,8 @@ SERIES: dict[str, Series] = {
     "last_run_requests": Series(
         "gauge",
         "Requests the monitor's last run made, by Langfuse API path (/api/public/...) and by forge endpoint "
-        "(gitlab:mr, gitlab:mr_commits, gitlab:mr_diffs, github:pr, github:pr_commits, github:pr_files).",
+        "(gitlab:mr, gitlab:mr_commits, gitlab:mr_diffs, github:pr, github:pr_commits, github:pr_files, "
+        "github:app_token).",
         ("monitor", "endpoint"),
     ),
     "scores_pending": Series(
