@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from monitors.contracts.values import Duration
+from monitors.engine.interpolate import PLACEHOLDERS
 
 
 class GitHubSettings(BaseModel):
@@ -73,8 +74,9 @@ class GitHubSettings(BaseModel):
     @classmethod
     def _private_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         _app_key_problem("private_key", value is not None, info)
-        # Empty: its variable is unset, which is reported already (or not needed by this command).
-        if value is not None and value.get_secret_value():
+        # Empty or a placeholder: its variable is unset, which is reported already (or not needed by
+        # this command: `status` reads no pull request).
+        if value is not None and value.get_secret_value() not in ("", *PLACEHOLDERS):
             from monitors.sources.github_app import load_private_key
 
             load_private_key(value.get_secret_value())
