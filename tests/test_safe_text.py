@@ -16,6 +16,7 @@ from monitors.support.safe_text import (
     mattermost_markdown,
     mattermost_plain,
     plain,
+    scrub_credentials,
     slack_link,
     slack_mrkdwn,
     slack_plain,
@@ -202,6 +203,31 @@ CREDENTIALS = [
     ("requests.get(url, params={'api_key': 'AbC123xyz789'})", "AbC123xyz789", "'api_key': '***'"),
     ('{"password": "hunter22", "user": "bob"}', "hunter22", '"password": "***", "user": "bob"'),
     ("aws: AKIAIOSFODNN7EXAMPLE denied", "IOSFODNN7", "AKIA***"),
+    # A URL with an empty user name (Redis's usual form).
+    ("redis.exceptions.AuthenticationError: redis://:p4ssw0rd@cache:6379/0", "p4ssw0rd", "redis://***@cache"),
+    # Environment variables and .env lines: the name has a prefix before the key word.
+    ("DB_PASSWORD=hunter22 python manage.py migrate", "hunter22", "DB_PASSWORD=***"),
+    ("export OPENAI_API_KEY=AbC123xyz789", "AbC123xyz789", "OPENAI_API_KEY=***"),
+    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "K7MDENG", "AWS_SECRET_ACCESS_KEY=***"),
+    ("GITHUB_TOKEN=abc123def456ghi", "abc123def456", "GITHUB_TOKEN=***"),
+    ("GET /v1/files?token=9f8e7d6c5b4a&page=2", "9f8e7d6c5b4a", "token=***&page=2"),
+    ("Authorization: bearer abcdef1234567890ABCDEF", "abcdef1234567890", "bearer ***"),
+    # A JWT without its header name, and vendors' keys: Stripe, Google, npm.
+    (
+        "invalid token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "dozjgNryP4J3",
+        "invalid token: eyJ***",
+    ),
+    ("stripe.error.AuthenticationError: sk_live_51H8xYzAbC123dEf", "51H8xYzAbC123", "sk_live_***"),
+    ("key=AIzaSyA1234567890abcdefghijklmnopqrstu", "SyA1234567890", "AIza***"),
+    ("//registry.npmjs.org/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "a1B2c3D4", "npm_***"),
+    # A private key file an agent printed: its body goes, the armour lines stay.
+    (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi2ZTN1Ve9kpGg5+9m9Tq1r0kBk\n"
+        "-----END RSA PRIVATE KEY-----",
+        "MIIEowIBAAKCAQEA3Tz2",
+        "-----BEGIN RSA PRIVATE KEY-----\n***\n-----END RSA PRIVATE KEY-----",
+    ),
 ]
 # Prose and identifiers that look a little like credentials and must stay as they are.
 NOT_CREDENTIALS = [
@@ -211,6 +237,14 @@ NOT_CREDENTIALS = [
     "https://user@host/x",
     "use sk-learn for task-12345678 and risk-assessment 2024",
     "Bearer token expired",
+    # Package pins, token counts and our own figures and links.
+    "pip install hf_transfer==0.1.4 sk-learn-1.2.0; task-sk-12345678 done",
+    "max_tokens=4096 exceeds the limit; input_token: 12000, token=128000",
+    "commit 3f2a9c1e4b5d6a7f8e9d0c1b2a3f4e5d6c7b8a9f: rotate the token cache",
+    "https://cloud.langfuse.com/project/clx9a8b7c/traces/7f3a9c2e4b5d6a7f8e9d0c1b2a3f4e5d?timestamp=2026-12-01T10:00:00Z",
+    "https://gitlab.com/acme/app/-/merge_requests/42 and https://github.com/acme/app/pull/17",
+    'read_file {"path": "/srv/app/auth/token_store.py", "offset": 120}',
+    "spent $40.50 of the $1000 cap (80%)",
 ]
 
 
@@ -224,3 +258,22 @@ def test_credentials_in_agent_text_are_masked_in_every_format(text: str, secret:
 @pytest.mark.parametrize("text", NOT_CREDENTIALS)
 def test_prose_that_only_looks_like_a_credential_is_left_alone(text: str) -> None:
     assert clean(text) == text
+
+
+# Each is 100 kB with no credential: every pattern must give up on it in one pass. Some of them took
+# seconds to tens of seconds when a pattern looked ahead over the rest of a long run from each start.
+ADVERSARIAL = [
+    "sk-" * 33_000,
+    "password=" * 11_000,
+    "a+" * 50_000 + ":",
+    "eyJ" * 33_000,
+    "Bearer " * 14_000,
+    "-----BEGIN PRIVATE KEY-----" * 3_700,
+    "x://:" * 20_000,
+    "token=" * 16_000,
+]
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL, ids=lambda t: t[:12])
+def test_long_runs_that_only_look_like_credentials_are_left_alone(text: str) -> None:
+    assert scrub_credentials(text) == text

@@ -6,16 +6,18 @@ warning, and the engine's dedupe drops a late 80% for the same day and cap. The 
 because a threshold is a fraction of the cap in force: when an operator raises the cap from $100 to $200
 mid-day, 80% of $200 is a new fact that must warn even after 80% (or 100%) of $100 was sent, while spend
 that only crosses the old cap's thresholds crosses none of the new one's and stays quiet. A cap lowered
-mid-day gets its own key too, so it warns or pages at once. Projections and spikes keep their keys
-(`<budget>:<value>:<day>:projection`, `...:spike`) whatever the cap, because the day's close resolves
-them by those keys; they only fire while the series is below its lowest threshold, since a threshold
-alert already says more.
+mid-day gets its own key too, so it warns or pages at once. On the days the ledger held when a store
+written by a release without cap keys was upgraded, the cap then in force keeps that release's key
+`<budget>:<value>:<day>` (monitors/cost/upgrade.py), so its alerts are not sent again. Projections and
+spikes keep their keys (`<budget>:<value>:<day>:projection`, `...:spike`) whatever the cap, because the
+day's close resolves them by those keys; they only fire while the series is below its lowest threshold,
+since a threshold alert already says more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -57,6 +59,8 @@ class EvalSettings:
     top_traces: int
     explain_max_rows: int
     explain_max_queries: int
+    # {day: {budget: cap}}: on that day that cap's alerts keep the key without the cap (upgrade.py).
+    keys_before_caps: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +77,8 @@ class Candidate:
     extra: dict[str, Any]
     # Share of a usual day's spend done by the window's end, on a day still in progress (else None).
     fraction: float | None = None
+    # The cap's alerts were keyed without the cap before the upgrade to cap keys (upgrade.py).
+    keyed_before_caps: bool = False
 
     @property
     def series_key(self) -> str:
@@ -81,7 +87,7 @@ class Candidate:
     @property
     def dedupe_key(self) -> str:
         if self.kind == "budget":
-            return f"{self.series_key}:cap={cap_key(self.budget)}"
+            return self.series_key if self.keyed_before_caps else f"{self.series_key}:cap={cap_key(self.budget)}"
         return f"{self.series_key}:{self.kind}"
 
 
@@ -135,9 +141,11 @@ def _series(
     cap = budget.cap
     # Compared in micro-dollars: 80 calls at $0.10 sum to 7.9999999999 in floats, and that day is at 80%.
     crossed = [t for t in budget.thresholds if round(spend, 6) >= round(t * cap, 6)]
+    old_key = s.keys_before_caps.get(day.isoformat(), {}).get(budget.name) == cap_key(budget)
     for t in crossed:
         severity = Severity.CRITICAL if t >= 1.0 else Severity.WARNING
-        yield Candidate(budget, value, day, "budget", spend, round(t * 100), severity, {"threshold": t}, fraction)
+        extra = {"threshold": t}
+        yield Candidate(budget, value, day, "budget", spend, round(t * 100), severity, extra, fraction, old_key)
     if crossed:
         return
     projected = None

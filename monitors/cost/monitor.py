@@ -33,6 +33,7 @@ from monitors.cost.evaluate import EvalSettings, build_findings, resolved_findin
 from monitors.cost.explain import prune_cache
 from monitors.cost.ledger import Ledger, days_between, local_date
 from monitors.cost.sync import Rationing, Tracking, sync
+from monitors.cost.upgrade import caps_keyed_before, save_caps_keyed_before
 from monitors.support.zones import known_zone
 
 
@@ -117,6 +118,7 @@ class CostSpikeMonitor:
     def run(self, ctx: RunContext) -> Iterable[Finding]:
         cfg = self.config
         ledger = Ledger.load(ctx.state, self.tz)
+        had_ledger = bool(ledger.days())
         ration = Rationing(cfg.metrics_requests_per_day, cfg.settle_delay)
         report = sync(ctx, ledger, self.track, ration, cfg.history_days())
         ctx.count("cost.rows", report.rows)
@@ -133,6 +135,7 @@ class CostSpikeMonitor:
             ctx.count("cost.metrics_budget_back_in_min", -int(-report.budget_back_in.total_seconds() // 60))
         today = local_date(ctx.window.end - timedelta(microseconds=1), self.tz)
         days = sorted(set(days_between(ctx.window.start, ctx.window.end, self.tz)) | set(report.closed))
+        keys_before_caps = caps_keyed_before(ctx.state, cfg.budgets, {*ledger.days(), *days}, had_ledger=had_ledger)
         settings = EvalSettings(
             cfg.budgets,
             cfg.spike,
@@ -141,11 +144,13 @@ class CostSpikeMonitor:
             cfg.top_traces,
             cfg.explain_max_rows,
             cfg.explain_max_queries,
+            keys_before_caps,
         )
         findings = build_findings(ctx, ledger, settings, days, today) if cfg.budgets else []
         ctx.resolved.extend(resolved_findings(ctx, ledger, settings, report.closed))
         keep_from = min(days[0], today) - timedelta(days=cfg.history_days() + 1)
         ledger.prune(keep_from)
         prune_cache(ctx, keep_from)
+        save_caps_keyed_before(ctx.state, keys_before_caps, keep_from)
         ledger.save(ctx.state)
         return findings

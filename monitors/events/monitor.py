@@ -25,9 +25,10 @@ from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import CostQuery, ObservationQuery, ScoreCountQuery, ScoreQuery
 from monitors.events.config import Evaluator, EventsConfig
 from monitors.events.findings import burst_finding, failing_finding, share_finding
-from monitors.events.rekey import rekey
+from monitors.events.rekey import Pending, adopt, pending_from, rekey, still_pending
 from monitors.events.rules import bursts, errors_of, failing, share_excess, usual_share
 from monitors.events.signature import SIGNATURE_VERSION, normalise
+from monitors.events.signature_v1 import normalise_v1
 from monitors.events.tally import (
     Counts,
     Groups,
@@ -51,6 +52,8 @@ ERRORS_KEY, VOLUME_KEY, SCORES_KEY, SCORE_TOTALS_KEY = "errors", "volume", "fail
 ERRORS_READ_KEY, SCORES_READ_KEY = "errors_read", "scores_read"
 # The masking the stored error tallies are keyed with; absent: version 1, which stored none.
 SIGNATURE_VERSION_KEY = "signature_version"
+# Groups re-keyed from their version-1 signature's text, until an error of theirs is seen (rekey.Pending).
+PENDING_KEY = "signatures_pending"
 _FIELDS = frozenset({"core", "basic", "trace_context"})
 
 
@@ -84,10 +87,10 @@ class EventsMonitor:
         rules = self.config.errors
         covered = ctx.state.get(ERRORS_READ_KEY)
         read = self._read_window(ctx, first_run=covered is None)
-        errors = self._errors(ctx)
+        errors, pending = self._errors(ctx)
         volume = load_counts(ctx.state.get(VOLUME_KEY)) if rules.share.enabled else None
         for piece in untallied(read, covered):
-            self._tally_errors(ctx, piece, errors)
+            self._tally_errors(ctx, piece, errors, pending)
             if volume is not None:
                 self._tally_volume(ctx, piece, volume)
         ctx.state.put(ERRORS_READ_KEY, cover(read, covered))
@@ -95,6 +98,8 @@ class EventsMonitor:
         oldest = ctx.window.start.date() - timedelta(days=rules.share.baseline_days)
         prune([errors, *([volume] if volume is not None else [])], oldest)
         ctx.state.put(ERRORS_KEY, dump_groups(errors))
+        if pending or ctx.state.get(PENDING_KEY) is not None:
+            ctx.state.put(PENDING_KEY, still_pending(errors, pending))
         if volume is not None:
             ctx.state.put(VOLUME_KEY, volume)
         for day in days_of(ctx.window):
@@ -102,15 +107,22 @@ class EventsMonitor:
         if self.config.evaluators:
             yield from self._score_findings(ctx)
 
-    def _errors(self, ctx: RunContext) -> Groups:
-        """The stored error tallies, re-keyed once when they were stored under another masking."""
+    def _errors(self, ctx: RunContext) -> tuple[Groups, Pending]:
+        """The stored error tallies, re-keyed once when they were stored under another masking, and the
+        groups whose errors' current signature is not known yet (rekey.Pending)."""
         errors = load_groups(ctx.state.get(ERRORS_KEY))
         if ctx.state.get(SIGNATURE_VERSION_KEY) != SIGNATURE_VERSION:
+            pending = pending_from(errors)
             errors, changed = rekey(errors)
             if changed:
                 ctx.count("signatures_rekeyed", changed)
             ctx.state.put(SIGNATURE_VERSION_KEY, SIGNATURE_VERSION)
-        return errors
+            return errors, pending
+        raw = ctx.state.get(PENDING_KEY)
+        if not isinstance(raw, dict):
+            return errors, {}
+        kept = {agent: olds for agent, olds in raw.items() if isinstance(olds, dict)}
+        return errors, {str(agent): {str(o): str(n) for o, n in olds.items()} for agent, olds in kept.items()}
 
     def _read_window(self, ctx: RunContext, *, first_run: bool) -> RunWindow:
         """The run's window, reaching back over the baseline days on the first run."""
@@ -120,12 +132,18 @@ class EventsMonitor:
         ctx.count("baseline_days_read", self.config.errors.share.baseline_days)
         return RunWindow(start, ctx.window.end)
 
-    def _tally_errors(self, ctx: RunContext, window: RunWindow, errors: Groups) -> None:
+    def _tally_errors(self, ctx: RunContext, window: RunWindow, errors: Groups, pending: Pending) -> None:
         query = ObservationQuery(window, fields=_FIELDS, levels=tuple(self.config.errors.levels))
         read = 0
         for obs in ctx.source.observations(query):
             read += 1
-            signature = f"{obs.level}: {normalise(obs.status_message, fallback=obs.name or obs.type)}"
+            fallback = obs.name or obs.type
+            signature = f"{obs.level}: {normalise(obs.status_message, fallback=fallback)}"
+            if pending.get(obs.trace_name or ""):
+                old = f"{obs.level}: {normalise_v1(obs.status_message, fallback=fallback)}"
+                provisional = pending[obs.trace_name or ""].pop(old, None)
+                if provisional is not None and provisional != signature:
+                    adopt(errors, obs.trace_name or "", provisional, signature)
             group_for(errors, obs.start_time.date(), obs.trace_name or "", signature).add(
                 obs.start_time, obs.trace_id, obs.status_message or ""
             )

@@ -9,6 +9,12 @@ EXAMPLE_CHARS), else from its old signature's text; groups that now share a sign
 prefix stays, and so do the overflow group and groups without a status message (their signature is the
 observation's name, which no mask touches). A merged group's alerts stay keyed on the old signature of
 its largest part, the one most likely to have alerted already.
+
+A group whose example was cut (a Python traceback: its failure is at its end) is keyed from its old
+signature's text, and the current masking of that is not always the current masking of the whole message
+(version 1 masked error codes and exit statuses it now keeps). So such groups stay pending
+(`pending_from`): when the monitor next sees an error whose version-1 signature (signature_v1.py) is
+theirs, it moves them to that error's signature (`adopt`), on every day, keeping their alert key.
 """
 
 from __future__ import annotations
@@ -43,8 +49,63 @@ def rekey(groups: Groups) -> tuple[Groups, int]:
 
 def signature_now(old: str, group: Group) -> str:
     """What the current masking makes of a group stored under `old`."""
-    level, sep, text = old.partition(": ")
-    if old == OVERFLOW or not sep or text.startswith(_NO_MESSAGE):
+    if not _has_message(old):
         return old
-    whole = group.example and len(group.example) < EXAMPLE_CHARS
-    return f"{level}: {normalise(group.example if whole else text)}"
+    level, _, text = old.partition(": ")
+    return f"{level}: {normalise(group.example if _whole(group) else text)}"
+
+
+# {agent: {signature under version 1: the signature rekey() gave it}} for groups re-keyed from their old
+# signature's text: their errors' signature under the current masking is known when one is seen again.
+Pending = dict[str, dict[str, str]]
+
+
+def pending_from(groups: Groups) -> Pending:
+    """The groups (stored under version 1) that rekey() can only key from their old signature's text."""
+    out: Pending = {}
+    for agents in groups.values():
+        for agent, sigs in agents.items():
+            for old, group in sigs.items():
+                if _has_message(old) and not _whole(group):
+                    out.setdefault(agent, {})[old] = signature_now(old, group)
+    return out
+
+
+def adopt(groups: Groups, agent: str, provisional: str, signature: str) -> None:
+    """Move `agent`'s groups from `provisional` to `signature` on every day, merging. Alerts stay keyed as
+    before the move (the group's alert signature, else the key it had)."""
+    for agents in groups.values():
+        sigs = agents.get(agent, {})
+        moved = sigs.pop(provisional, None)
+        if moved is None:
+            continue
+        moved.alert_signature = moved.alert_signature or provisional
+        if signature in sigs:
+            target = sigs[signature]
+            target.merge(moved)
+            target.alert_signature = target.alert_signature or moved.alert_signature
+        else:
+            sigs[signature] = moved
+
+
+def still_pending(groups: Groups, pending: Pending) -> Pending:
+    """`pending` without the entries whose re-keyed group is gone (adopted, or pruned with its days)."""
+    held: dict[str, set[str]] = {}
+    for agents in groups.values():
+        for agent, sigs in agents.items():
+            held.setdefault(agent, set()).update(sigs)
+    out: Pending = {}
+    for agent, olds in pending.items():
+        if kept := {old: new for old, new in olds.items() if new in held.get(agent, ())}:
+            out[agent] = kept
+    return out
+
+
+def _has_message(signature: str) -> bool:
+    """A status message's signature: not the overflow group, nor an observation's name."""
+    _, sep, text = signature.partition(": ")
+    return signature != OVERFLOW and bool(sep) and not text.startswith(_NO_MESSAGE)
+
+
+def _whole(group: Group) -> bool:
+    return bool(group.example) and len(group.example) < EXAMPLE_CHARS

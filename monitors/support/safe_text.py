@@ -56,30 +56,73 @@ _ANGLE_LOOKALIKES = {"<": "‹", ">": "›"}
 
 
 # Credentials that agents' error messages, tool arguments and commits carry (a database URL in a stack
-# trace, an SDK echoing its key): the value is masked, what it was stays readable. Each pattern needs a
-# digit in the value, so prose ("password: required", "the api key is missing") is left alone.
-_HAS_DIGIT = r"(?=[^\s\"'&,;]*\d)"
-_CREDENTIALS = (
-    # scheme://user:password@host
-    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@:]+:[^\s/@]+@"), r"\1***@"),
-    # Authorization header values
-    (re.compile(r"\b(Bearer|Basic|token) " + _HAS_DIGIT + r"[A-Za-z0-9._~+/=-]{16,}"), r"\1 ***"),
-    # keys with a vendor prefix: OpenAI, Anthropic, Langfuse, GitHub, GitLab, Slack, AWS, Hugging Face
+# trace, an SDK echoing its key, an env dump): the value is masked, what it was stays readable. A value
+# must hold a digit to be masked, so prose ("password: required", "the api key is missing") is left alone.
+# Every pattern is linear: no look-ahead over the rest of a run, and a value that fails the digit test is
+# consumed with its match, so agent text of any length is scanned once per pattern.
+_KEY_NAME = (
+    r"api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?(?:access[_-]?)?key"
+    r"|private[_-]?key|password|passwd"
+)
+# The value after a name and ':' or '=' (a query string's '&' and a list's ',' end it).
+_VALUE = r"([^\s\"'&,;]{4,})"
+
+
+def _masked(keep: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
+    """A replacement that masks the value (group 1, which ends the match) when `keep` says it is a
+    credential, and else leaves the match as it was."""
+
+    def mask(match: re.Match[str]) -> str:
+        if not keep(match.group(1)):
+            return match.group()
+        return match.group()[: match.start(1) - match.start()] + "***"
+
+    return mask
+
+
+def _has_digit(value: str) -> bool:
+    return any(c.isdigit() for c in value)
+
+
+def _letters_and_digits(value: str) -> bool:
+    # "token=128000" is a count, "token=9f8e7d6c5b4a" a token.
+    return _has_digit(value) and any(c.isalpha() for c in value)
+
+
+_CREDENTIALS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
+    # A private key file: its body goes, the armour lines stay (a key cut short is masked to its end).
     (
-        re.compile(
-            r"\b(sk-(?:proj-|ant-(?:api\d\d-)?|lf-)?|pk-lf-|gh[pousr]_|github_pat_|glpat-|xox[abpors]-|AKIA|hf_)"
-            + _HAS_DIGIT
-            + r"[A-Za-z0-9_-]{8,}"
-        ),
-        r"\1***",
+        re.compile(r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----)\s(?:[^-]|-(?!----END)){0,20000}"),
+        "\\1\n***\n",
     ),
-    # api_key=..., "password": "...", secret: ...
+    # scheme://user:password@host, also with an empty user (redis://:password@host)
+    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{0,31}://)[^\s/@:]*:[^\s/@]+@"), "\\1***@"),
+    # A JSON Web Token wherever it stands
+    (
+        re.compile(r"(?<![A-Za-z0-9_-])eyJ([A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"),
+        _masked(_has_digit),
+    ),
+    # Authorization header values
+    (re.compile(r"\b(?:[Bb]earer|BEARER|Basic|[Tt]oken) ([A-Za-z0-9._~+/=-]{16,})"), _masked(_has_digit)),
+    # keys with a vendor prefix: OpenAI, Anthropic, Langfuse, Stripe, GitHub, GitLab, Slack, AWS, Google,
+    # Hugging Face, npm
     (
         re.compile(
-            r"(?i)\b((?:api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd)"
-            r"[\"']?\s*[:=]\s*[\"']?)" + _HAS_DIGIT + r"[^\s\"'&,;]{4,}"
+            r"(?<![A-Za-z0-9_-])(?:sk-(?:proj-|ant-(?:api\d\d-)?|lf-)?|pk-lf-|[sr]k_(?:live|test)_|gh[pousr]_|github_pat_|glpat-"
+            r"|xox[abpors]-|AKIA|AIza|hf_|npm_)([A-Za-z0-9_-]{8,})"
         ),
-        r"\1***",
+        _masked(_has_digit),
+    ),
+    # api_key=..., "password": "...", DB_PASSWORD=..., AWS_SECRET_ACCESS_KEY=... (a prefix before the name)
+    (
+        re.compile(r"(?i)(?<![a-z0-9/.])(?:" + _KEY_NAME + r")[\"']?\s*[:=]\s*[\"']?" + _VALUE),
+        _masked(_has_digit),
+    ),
+    # token=..., GITHUB_TOKEN=..., secret: ...: the bare words are also counts and prose, so the value
+    # must mix letters and digits
+    (
+        re.compile(r"(?i)(?<![a-z0-9/.])(?:token|secret)[\"']?\s*[:=]\s*[\"']?" + _VALUE),
+        _masked(_letters_and_digits),
     ),
 )
 

@@ -89,3 +89,38 @@ def test_the_alert_and_its_key_name_the_cap_in_force(sqlite_store: Store) -> Non
     assert dict(first.fields)["Spend"] == "$85.00 of $100.00 (85%)"
     assert dict(second.fields)["Spend"] == "$165.00 of $200.00 (82%)"
     assert (first.fingerprint, second.fingerprint) == (f"cost:daily:*:{DAY}:cap=100", f"cost:daily:*:{DAY}:cap=200")
+
+
+def _as_the_release_before_cap_keys(store: Store) -> None:
+    """The store as the release before cap keys left it: budget alerts keyed `<budget>:<value>:<day>`,
+    and none of the cost state that release did not write."""
+    import sqlalchemy as sa
+
+    from monitors.cost.upgrade import KEYS_BEFORE_CAPS
+
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE findings SET fingerprint = :old WHERE fingerprint = :new"),
+            {"old": f"cost:daily:*:{DAY}", "new": f"cost:daily:*:{DAY}:cap=100"},
+        )
+        conn.execute(sa.text("DELETE FROM monitor_state WHERE monitor = 'cost' AND key = :k"), {"k": KEYS_BEFORE_CAPS})
+
+
+def test_an_upgrade_during_the_day_sends_no_alert_of_that_day_again(sqlite_store: Store) -> None:
+    rows = _spend_by_hour({9: 85.0, 12: 90.0, 15: 105.0, 18: 165.0})
+    notifier = RecordingNotifier()
+    source = ReplaySource.from_observations(_history() + rows, host="https://lf.example", project_id="proj1")
+    assert [m.title for m in pipeline_run(_settings(100), source, sqlite_store, notifier, DAY, f"{DAY} 10:00")] == [
+        WARNING
+    ]
+    _as_the_release_before_cap_keys(sqlite_store)
+    later = [(100, f"{DAY} 13:00"), (100, f"{DAY} 16:00"), (200, f"{DAY} 19:00")]
+    titles, since = [], f"{DAY} 10:00"
+    for cap, until in later:
+        titles.append([m.title for m in pipeline_run(_settings(cap), source, sqlite_store, notifier, since, until)])
+        since = until
+    assert titles == [
+        [],  # $90 of $100: its 80% went out before the upgrade, under the key without the cap
+        [PAGE],  # $105 of $100: escalates that same alert
+        [WARNING],  # $165 of a cap raised after the upgrade: a new cap, a new key
+    ]

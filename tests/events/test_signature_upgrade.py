@@ -10,6 +10,7 @@ the ones that run read, from `tests/events/data.py`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -17,12 +18,12 @@ from pathlib import Path
 from monitors.contracts.findings import Finding, RunWindow
 from monitors.contracts.monitor import MemoryState, RunContext
 from monitors.events.config import EventsConfig
-from monitors.events.monitor import ERRORS_KEY, SIGNATURE_VERSION_KEY, EventsMonitor
+from monitors.events.monitor import ERRORS_KEY, PENDING_KEY, SIGNATURE_VERSION_KEY, EventsMonitor
 from monitors.events.rekey import rekey
 from monitors.events.signature import SIGNATURE_VERSION
 from monitors.events.tally import EXAMPLE_CHARS, OVERFLOW, Group, load_groups
 from monitors.sources.replay import ReplaySource
-from tests.events.data import HOST, LAST_DAY, PROJECT, at, oom_kills, rejected_pushes, week
+from tests.events.data import HOST, LAST_DAY, PROJECT, at, oom_kills, rejected_pushes, trace, week
 
 OLD_STATE = Path(__file__).with_name("state_before_signature_v2.json")
 # The burst the version-1 run alerted at 16:00, and its key (what the pipeline's dedupe remembers).
@@ -145,3 +146,71 @@ def test_re_keying_twice_changes_nothing() -> None:
     run_16_to_17(state)
     errors = load_groups(state.values[ERRORS_KEY])
     assert rekey(errors) == (errors, 0)
+
+
+# A Python traceback is longer than the example a group keeps (EXAMPLE_CHARS): its failure is at the end.
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/fixer/agent/loop.py", line 212, in run_step\n    result = tool.call(args)\n'
+    '  File "/srv/fixer/agent/tools/db.py", line 88, in call\n    return self.collection.insert_one(doc)\n'
+    '  File "/srv/fixer/.venv/lib/python3.11/site-packages/pymongo/collection.py", line 671, in insert_one\n'
+    "    self._insert_one(\n"
+    '  File "/srv/fixer/agent/tools/db.py", line 40, in save_user\n    raise err\n'
+    "pymongo.errors.DuplicateKeyError: E11000 duplicate key error collection: app.users index: email_1 dup key"
+)
+# What the version-1 masking (commit c73e48f) made of it: the error code was taken for an id.
+TRACEBACK_V1 = (
+    "ERROR: pymongo.errors.DuplicateKeyError: <id> duplicate key error collection: app.users index: email_1 dup key"
+    " (in save_user)"
+)
+
+
+def _v1_state_of_tracebacks(per_day: int, today: int) -> MemoryState:
+    """The version-1 state of `per_day` such tracebacks a day for 14 days and `today` of them before 16:00."""
+    errors, volume = {}, {}
+    for back, n in [(b, per_day) for b in range(1, 15)] + [(0, today)]:
+        day = LAST_DAY - timedelta(days=back)
+        first = at(day, 9).isoformat()
+        errors[day.isoformat()] = {
+            "fixer": {
+                TRACEBACK_V1: {
+                    "n": n,
+                    "first": first,
+                    "last": first,
+                    "traces": [[first, f"fixer-{day:%m%d}-000"]],
+                    "example": TRACEBACK[:EXAMPLE_CHARS],
+                }
+            }
+        }
+        volume[day.isoformat()] = {"fixer": 200}
+    start = at(LAST_DAY - timedelta(days=14), 0).isoformat()
+    return MemoryState({ERRORS_KEY: errors, "volume": volume, "errors_read": [start, at(LAST_DAY, 16).isoformat()]})
+
+
+def test_a_traceback_known_before_the_upgrade_is_not_new_after_it() -> None:
+    """Eight a usual day, ten by 16:00 and six more by 17:00: twice the usual, no burst, one signature."""
+    state = _v1_state_of_tracebacks(per_day=8, today=10)
+    rows = [o for n in range(10, 16) for o in trace("fixer", LAST_DAY, n, error=TRACEBACK, start=at(LAST_DAY, 16, n))]
+    source = ReplaySource.from_observations(rows, host=HOST, project_id=PROJECT, strict_fields=True)
+    window = RunWindow(at(LAST_DAY, 16), at(LAST_DAY, 17))
+    ctx = RunContext(window=window, now=window.end, source=source, state=state)
+    findings = list(EventsMonitor(EventsConfig()).run(ctx))
+    assert [dict(f.fields)["Count"] for f in findings] == []
+    today = load_groups(state.values[ERRORS_KEY])[LAST_DAY.isoformat()]["fixer"]
+    assert {sig: g.count for sig, g in today.items()} == {
+        "ERROR: pymongo.errors.DuplicateKeyError: E11000 duplicate key error collection: app.users index: email_1"
+        " dup key (in save_user)": 16
+    }
+
+
+def test_a_traceback_burst_alerted_before_the_upgrade_keeps_its_key() -> None:
+    """Twenty by 16:00 (a burst the version-1 run alerted) and six more: the alert keeps its fingerprint."""
+    state = _v1_state_of_tracebacks(per_day=8, today=20)
+    rows = [o for n in range(20, 26) for o in trace("fixer", LAST_DAY, n, error=TRACEBACK, start=at(LAST_DAY, 16, n))]
+    source = ReplaySource.from_observations(rows, host=HOST, project_id=PROJECT, strict_fields=True)
+    window = RunWindow(at(LAST_DAY, 16), at(LAST_DAY, 17))
+    ctx = RunContext(window=window, now=window.end, source=source, state=state)
+    findings = list(EventsMonitor(EventsConfig()).run(ctx))
+    v1_key = f"signature:fixer:{hashlib.sha256(TRACEBACK_V1.encode()).hexdigest()[:12]}:{LAST_DAY}"
+    assert [(f.dedupe_key, dict(f.fields)["Count"].split(" as of")[0]) for f in findings] == [(v1_key, "26")]
+    assert state.values[PENDING_KEY] == {}  # the stored group found its signature
