@@ -59,6 +59,7 @@ class Delivery:
     status: str  # pending | sent | failed | unconfirmed
     resolved: bool  # a resolved notice (else the alert itself)
     send_resolved: bool  # the route that queued the alert asked for a resolved notice
+    group: str | None = None  # the group it went (or waits) in on that channel, if its route grouped it
 
 
 @dataclass

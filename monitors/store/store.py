@@ -241,7 +241,9 @@ class Store(RunHistory, ScoreLedger):
                     payload = _json(r.payload)
                     resolved = payload.get("status") == "resolved"
                     asked = payload.get("send_resolved") is True
-                    found.setdefault(r.fingerprint, []).append(Delivery(r.channel, r.status, resolved, asked))
+                    group = str(payload["group"]) if payload.get("group") else None
+                    delivery = Delivery(r.channel, r.status, resolved, asked, group)
+                    found.setdefault(r.fingerprint, []).append(delivery)
         return found
 
     def outbox_counts(self) -> dict[str, int]:

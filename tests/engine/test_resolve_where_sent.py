@@ -167,3 +167,41 @@ def test_a_resolve_goes_only_where_a_route_asked_for_resolved_notices(
     assert (over.queued, over.delivered) == (1, 1)
     assert pd.incidents == {INCIDENT: "resolved"}
     assert hook_statuses(hook) == ["firing"]
+
+
+# --- a resolve while its alert still waits for its group's interval ----------------------------------
+
+GROUPED = [{"channels": ["oncall", "hooks"], "send_resolved": True, "group_by": ["agent"], "group_interval": "4h"}]
+
+
+def test_a_resolve_while_its_alert_waits_in_its_group_opens_nothing_and_closes_nothing_twice(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels, other = both(pd, hook), {"key": "other"}
+    run(store, 0, channels, GROUPED, [other])  # the group was just sent: its next parts wait 4h
+    run(store, 1, channels, GROUPED, [other, {"key": "runaway"}])  # no louder than what went: held
+    run(store, 2, channels, GROUPED, [other], resolved=["runaway"])  # over before it went out
+    for i in range(3, 6):  # the group's interval passes: what waited goes
+        run(store, i, channels, GROUPED, [other])
+    # The alert and its end went together: the chat is told it is over, and no incident stays open for it
+    # (the pair in one message used to read as a firing group, a PagerDuty incident nothing would close).
+    assert [r.json["title"] for r in hook.requests] == ["other", "Resolved: runaway"]
+    assert hook_statuses(hook) == ["firing", "resolved"]
+    assert pd.incidents == {"scripted:other": "triggered", INCIDENT: "resolved"}
+    assert store.outbox_counts() == {"sent": 6}
+
+
+def test_a_resolve_follows_its_alerts_group_when_its_labels_changed_and_never_overtakes_it(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    # Another agent drove the spend when the alert fired than when the finding ended (the resolve's labels
+    # say agent=llm-fix): the notice must join the alert where it waits, not go ahead of it alone.
+    channels = both(pd, hook)
+    other = {"key": "other", "labels": {"agent": "x"}}
+    run(store, 0, channels, GROUPED, [other])
+    run(store, 1, channels, GROUPED, [other, {"key": "runaway", "labels": {"agent": "x"}}])
+    run(store, 2, channels, GROUPED, [other], resolved=["runaway"])
+    for i in range(3, 6):
+        run(store, i, channels, GROUPED, [other])
+    assert hook_statuses(hook) == ["firing", "resolved"]
+    assert pd.incidents == {"scripted:other": "triggered", INCIDENT: "resolved"}
