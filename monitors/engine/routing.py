@@ -34,6 +34,7 @@ from monitors.store.store import Store
 class Planned:
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # (fingerprint, channel, payload, not_before)
     resolved: list[str] = field(default_factory=list)  # fingerprints whose notification closes
+    unnotified: list[str] = field(default_factory=list)  # fingerprints that end without having been notified
     events: list[tuple[Finding, str]] = field(default_factory=list)  # (resolved finding, decision)
     # Channels that got an alert being resolved but are no longer in the config -> notices not sent.
     gone: Counter[str] = field(default_factory=Counter)
@@ -90,14 +91,20 @@ def plan_resolved(
     now: datetime,
 ) -> Planned:
     """Resolved notices for findings that were notified and are not being sent again in this run (a
-    closed day's final check may repeat a finding that is over with that day)."""
+    closed day's final check may repeat a finding that is over with that day). A finding whose end is
+    recorded already and that no run has seen since is left alone: a monitor may say it again every run."""
     planned = Planned()
-    over = [f for f in {f.fingerprint: f for f in resolved}.values() if f.fingerprint not in sent]
+    over = [
+        f
+        for f in {f.fingerprint: f for f in resolved}.values()
+        if f.fingerprint not in sent and not _ended(records.get(f.fingerprint))
+    ]
     closing = [finding for finding in over if _notified(records.get(finding.fingerprint))]
     # Seen but never notified (below every route, silenced from the start, or only an Alertmanager sees
     # it): no notice to send, but the resolution is logged so Alertmanager's alert ends at once.
     for finding in over:
         if finding.fingerprint in records and not _notified(records[finding.fingerprint]):
+            planned.unnotified.append(finding.fingerprint)
             planned.events.append((finding, "resolved (never notified: no notice)"))
     deliveries = store.deliveries(f.fingerprint for f in closing)
     for finding in closing:
@@ -142,6 +149,10 @@ def opened_on(deliveries: Sequence[Delivery]) -> dict[str, Opened]:
         if row.status in _OPENED:
             opened[row.channel] = row.group
     return {channel: Opened(asked[channel], group) for channel, group in opened.items()}
+
+
+def _ended(record: FindingRecord | None) -> bool:
+    return record is not None and record.resolved_at is not None  # its end is logged; not seen since
 
 
 def _notified(record: FindingRecord | None) -> bool:

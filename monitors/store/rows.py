@@ -14,6 +14,8 @@ class FindingRecord:
     first_seen: datetime
     last_sent: datetime | None
     sent_rank: int | None
+    # When a run last said it no longer holds, if none has seen it since: its end is already recorded.
+    resolved_at: datetime | None = None
 
 
 KEY_SEPARATORS = (":", "@")
@@ -82,5 +84,6 @@ class RunCommit:
     outbox: list[tuple[Any, ...]]
     events: list[dict[str, Any]]
     state: Mapping[str, Any]
-    # Fingerprints that no longer hold: their notification is closed, so if one holds again it is new.
+    # Fingerprints that no longer hold: their notification (if any) is closed and their end recorded, so a
+    # later run that says so again adds nothing, and if one holds again it is new.
     resolved: list[str] = field(default_factory=list)

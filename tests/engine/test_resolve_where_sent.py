@@ -13,11 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from monitors.engine import registry
 from monitors.engine.config import settings_from_dict
 from monitors.engine.pipeline import RunDeps, RunSummary, run_once
 from monitors.sources.replay import ReplaySource
+from monitors.store import schema as t
 from monitors.store.store import Store
 from tests.fakes.pagerduty_server import PagerDutyServer, schema_errors
 from tests.fakes.webhook_server import WebhookServer
@@ -205,3 +207,40 @@ def test_a_resolve_follows_its_alerts_group_when_its_labels_changed_and_never_ov
         run(store, i, channels, GROUPED, [other])
     assert hook_statuses(hook) == ["firing", "resolved"]
     assert pd.incidents == {"scripted:other": "triggered", INCIDENT: "resolved"}
+
+
+# --- a finding resolved again by later runs ----------------------------------------------------------
+
+
+def resolution_decisions(store: Store, fingerprint: str) -> list[str]:
+    with store.engine.connect() as conn:
+        query = sa.select(t.finding_events.c.decision).where(t.finding_events.c.fingerprint == fingerprint)
+        return [d for d in conn.execute(query.order_by(t.finding_events.c.id)).scalars() if d.startswith("resolved")]
+
+
+def test_a_finding_resolved_again_by_later_runs_logs_its_resolution_once_until_it_holds_again(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    # Drift resolves every earlier commit of a merge request each time it judges the request again.
+    channels, routes = both(pd, hook), [{"channels": ["oncall", "hooks"], "send_resolved": True}]
+    run(store, 0, channels, routes, RUNAWAY)
+    for i in (1, 2, 3):
+        run(store, i, channels, routes, resolved=["runaway"])
+    # Once, and true: later runs used to add "resolved (never notified: no notice)" each time.
+    assert resolution_decisions(store, INCIDENT) == ["resolved; notice queued where its alert went"]
+    run(store, 4, channels, routes, RUNAWAY)  # it holds again: a new alert, whose end is logged again
+    run(store, 5, channels, routes, resolved=["runaway"])
+    run(store, 6, channels, routes, resolved=["runaway"])
+    assert resolution_decisions(store, INCIDENT) == ["resolved; notice queued where its alert went"] * 2
+    assert [r.json["event_action"] for r in pd.requests] == ["trigger", "resolve", "trigger", "resolve"]
+
+
+def test_a_finding_never_notified_logs_its_resolution_once(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels, routes = both(pd, hook), [{"channels": ["oncall", "hooks"], "min_severity": "critical"}]
+    run(store, 0, channels, routes, [{"key": "runaway", "severity": "warning"}])  # below every route
+    for i in (1, 2):
+        run(store, i, channels, routes, resolved=["runaway"])
+    assert resolution_decisions(store, INCIDENT) == ["resolved (never notified: no notice)"]
+    assert pd.requests == [] and hook.requests == []
