@@ -86,6 +86,17 @@ def test_a_silence_on_a_change_request_covers_every_head_of_it(store: Store) -> 
     assert not active.covers("drift", "acme/sdk#5")
 
 
+def test_a_silence_on_one_user_does_not_mute_another_whose_name_extends_it_with_an_at(store: Store) -> None:
+    # '@' separates a change request from its head in drift keys only; elsewhere it is part of a name.
+    store.add_silence("cost", "per-user:alice", NOW + timedelta(hours=2), now=NOW)
+    store.add_silence("audit", "bob", NOW + timedelta(hours=2), now=NOW)
+    cost, audit = store.silences(now=NOW)
+    assert cost.covers("cost", "per-user:alice:2026-03-12:cap=100")
+    assert not cost.covers("cost", "per-user:alice@corp.example:2026-03-12:cap=100")
+    assert audit.covers("audit", "bob:loop")
+    assert not audit.covers("audit", "bob@corp.example:loop")
+
+
 def test_embedding_cache_roundtrip(store: Store) -> None:
     store.put_many("minilm", {"h1": [0.1, 0.2], "h2": [0.3, 0.4]})
     store.put_many("minilm", {"h1": [9.9, 9.9]})  # known hashes are not rewritten

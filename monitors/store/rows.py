@@ -18,7 +18,9 @@ class FindingRecord:
     resolved_at: datetime | None = None
 
 
-KEY_SEPARATORS = (":", "@")
+KEY_SEPARATOR = ":"
+# Drift keys are '<change request>@<head commit>'; elsewhere '@' is part of a name (a user's email).
+HEAD_SEPARATOR = {"drift": "@"}
 # A finding event whose decision starts with this is a resolution (the monitor said the finding no
 # longer holds), not a sighting: Alertmanager's sync ends the alert by it; the report and the findings
 # counts leave it out.
@@ -34,13 +36,15 @@ class Silence:
     reason: str | None
 
     def covers(self, monitor: str, dedupe_key: str) -> bool:
-        """The key itself and every key that extends it by whole parts: ':' separates a key's parts, and '@'
-        a change request from its head commit, so `group/app!12` mutes that merge request at every head."""
+        """The key itself and every key that extends it by whole parts: ':' separates a key's parts, and in
+        drift keys '@' a change request from its head commit, so `group/app!12` mutes that merge request at
+        every head. Nowhere else: `per-user:alice` does not mute `per-user:alice@corp.example`."""
         if monitor != self.monitor:
             return False
         if self.key is None or dedupe_key == self.key:
             return True
-        return any(dedupe_key.startswith(self.key + separator) for separator in KEY_SEPARATORS)
+        separators = (KEY_SEPARATOR, HEAD_SEPARATOR.get(monitor, KEY_SEPARATOR))
+        return any(dedupe_key.startswith(self.key + separator) for separator in separators)
 
 
 @dataclass(frozen=True)
