@@ -86,6 +86,17 @@ def test_a_silence_on_a_change_request_covers_every_head_of_it(store: Store) -> 
     assert not active.covers("drift", "acme/sdk#5")
 
 
+def test_a_silence_on_one_user_does_not_mute_another_whose_name_extends_it_with_an_at(store: Store) -> None:
+    # '@' separates a change request from its head in drift keys only; elsewhere it is part of a name.
+    store.add_silence("cost", "per-user:alice", NOW + timedelta(hours=2), now=NOW)
+    store.add_silence("audit", "bob", NOW + timedelta(hours=2), now=NOW)
+    cost, audit = store.silences(now=NOW)
+    assert cost.covers("cost", "per-user:alice:2026-03-12:cap=100")
+    assert not cost.covers("cost", "per-user:alice@corp.example:2026-03-12:cap=100")
+    assert audit.covers("audit", "bob:loop")
+    assert not audit.covers("audit", "bob@corp.example:loop")
+
+
 def test_embedding_cache_roundtrip(store: Store) -> None:
     store.put_many("minilm", {"h1": [0.1, 0.2], "h2": [0.3, 0.4]})
     store.put_many("minilm", {"h1": [9.9, 9.9]})  # known hashes are not rewritten
@@ -229,6 +240,7 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         "m006_pending_score_sent_at",
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
+        "m009_finding_resolved_at",
     ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
@@ -268,7 +280,11 @@ def test_an_older_store_gains_the_index_resolved_notices_look_up_by(tmp_path) ->
         for name, _ in MIGRATIONS[:6]:
             conn.exec_driver_sql("INSERT INTO schema_migrations VALUES (?, '2026-01-01')", (name,))
     assert "ix_outbox_fingerprint" not in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
-    assert migrate(engine) == ["m007_outbox_fingerprint_index", "m008_finding_event_windows"]
+    assert migrate(engine) == [
+        "m007_outbox_fingerprint_index",
+        "m008_finding_event_windows",
+        "m009_finding_resolved_at",
+    ]
     assert "ix_outbox_fingerprint" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
 
 
@@ -301,3 +317,20 @@ def test_an_m007_store_keeps_its_finding_events_and_gains_their_windows(store: S
     _commit(store, events=[new_event])
     [found] = store.events_about(*week, unplaced_observed=(NOW - timedelta(days=1), NOW))
     assert (found["observed_at"], found["window_start"], found["window_end"]) == (new_event["observed_at"], *week)
+
+
+def test_an_m008_store_keeps_its_findings_and_gains_when_each_was_resolved(store: Store) -> None:
+    _commit(store, seen=[("cost:global:*:2026-03-12:spike", 1), ("cost:global:*:2026-03-12:projection", None)])
+    with store.engine.begin() as conn:  # findings as m008 left it
+        conn.execute(sa.text("ALTER TABLE findings DROP COLUMN resolved_at"))
+        conn.execute(schema.migrations.delete().where(schema.migrations.c.name == "m009_finding_resolved_at"))
+    assert migrate(store.engine) == ["m009_finding_resolved_at"]
+    spike, projection = "cost:global:*:2026-03-12:spike", "cost:global:*:2026-03-12:projection"
+    records = store.finding_records([spike, projection])
+    assert (records[spike].last_sent, records[spike].sent_rank, records[spike].resolved_at) == (NOW, 1, None)
+    assert records[projection].resolved_at is None
+    later = NOW + timedelta(hours=1)
+    _commit(store, now=later, resolved=[spike])
+    assert store.finding_records([spike])[spike].resolved_at == later
+    _commit(store, now=later + timedelta(hours=1), seen=[(spike, None)])  # seen again: not over any more
+    assert store.finding_records([spike])[spike].resolved_at is None

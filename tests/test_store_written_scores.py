@@ -39,6 +39,7 @@ def test_m002_adds_the_table_to_a_database_made_before_it(tmp_path) -> None:
         "m006_pending_score_sent_at",
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
+        "m009_finding_resolved_at",
     ]
     assert {"written_scores", "pending_scores"} <= set(sa.inspect(engine).get_table_names())
     assert migrations.migrate(engine) == []
@@ -87,6 +88,7 @@ def test_m006_adds_sent_at_to_the_pending_scores_of_an_m005_store(
         "m006_pending_score_sent_at",
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
+        "m009_finding_resolved_at",
     ]
     engine.dispose()
     store = Store.open(url)

@@ -235,7 +235,7 @@ def _run(
     sent = {d.finding.fingerprint for d in decisions if d.send}
     resolved = plan_resolved(ctx.resolved, sent, records, silences, settings, deps.store, now)
     commit.outbox.extend(resolved.rows)
-    commit.resolved.extend(resolved.resolved)
+    commit.resolved.extend([*resolved.resolved, *resolved.unnotified])
     # Logged beside the sightings, their decision starting RESOLUTION_DECISION: the Alertmanager sync ends
     # such an alert at once rather than at its expiry; the report and the findings counts skip them.
     for finding, reason in resolved.events:

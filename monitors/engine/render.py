@@ -108,8 +108,11 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
     """One message for the parts of an incident: paged at the loudest part, every part kept in full.
 
     The loudest part's title, summary and fields lead; each part (the loudest too) follows as a section
-    with its own summary, fields and next step, so nothing of the detail is lost.
+    with its own summary, fields and next step, so nothing of the detail is lost. An alert that waited for
+    the group's interval and ended meanwhile is shown by its resolved notice alone: beside its own end it
+    would page the group as firing, an incident that nothing closes.
     """
+    messages = _without_ended(messages)
     if len(messages) == 1:
         return messages[0]
     # Firing parts lead: a resolved part, however loud it was, is news of something that is over.
@@ -139,6 +142,12 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
         group=group,
         parts=tuple(m.fingerprint for m in ordered),
     )
+
+
+def _without_ended(messages: Sequence[Message]) -> list[Message]:
+    """`messages` (oldest first) less the alerts a later resolved notice of the same finding ends."""
+    ended_at = {m.fingerprint: i for i, m in enumerate(messages) if m.status is Status.RESOLVED and m.fingerprint}
+    return [m for i, m in enumerate(messages) if m.status is Status.RESOLVED or i > ended_at.get(m.fingerprint, -1)]
 
 
 def _resolved_count(messages: Sequence[Message]) -> list[str]:

@@ -34,6 +34,7 @@ from monitors.store.store import Store
 class Planned:
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # (fingerprint, channel, payload, not_before)
     resolved: list[str] = field(default_factory=list)  # fingerprints whose notification closes
+    unnotified: list[str] = field(default_factory=list)  # fingerprints that end without having been notified
     events: list[tuple[Finding, str]] = field(default_factory=list)  # (resolved finding, decision)
     # Channels that got an alert being resolved but are no longer in the config -> notices not sent.
     gone: Counter[str] = field(default_factory=Counter)
@@ -44,14 +45,21 @@ _OPENED = frozenset({"sent", "unconfirmed", "pending"})
 
 
 def rows_for(
-    finding: Finding, channels: Mapping[str, Route | None], store: Store, now: datetime
+    finding: Finding,
+    channels: Mapping[str, Route | None],
+    store: Store,
+    now: datetime,
+    groups: Mapping[str, str | None] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The outbox rows of one finding to send: one per channel, grouped and maybe held. A channel without
-    a route (a resolve to where an alert went that no route sends there any more) is not grouped."""
+    """The outbox rows of one finding to send: one per channel, grouped and maybe held. `groups`: the
+    group on each channel, when it is not the finding's own by its route (a resolve takes its alert's)."""
     rows: list[tuple[Any, ...]] = []
     base = message_for(finding).to_dict()
     for channel, route in channels.items():
-        group = group_key(finding.labels, route.group_by or ()) if route is not None else None
+        if groups is not None:
+            group = groups.get(channel)
+        else:
+            group = group_key(finding.labels, route.group_by or ()) if route is not None else None
         payload = {**base, "group": group} if group else dict(base)
         if route is not None and route.send_resolved and finding.status is Status.FIRING:
             payload["send_resolved"] = True  # kept with the alert: its resolve follows it whatever the routes become
@@ -83,39 +91,54 @@ def plan_resolved(
     now: datetime,
 ) -> Planned:
     """Resolved notices for findings that were notified and are not being sent again in this run (a
-    closed day's final check may repeat a finding that is over with that day)."""
+    closed day's final check may repeat a finding that is over with that day). A finding whose end is
+    recorded already and that no run has seen since is left alone: a monitor may say it again every run."""
     planned = Planned()
-    over = [f for f in {f.fingerprint: f for f in resolved}.values() if f.fingerprint not in sent]
+    over = [
+        f
+        for f in {f.fingerprint: f for f in resolved}.values()
+        if f.fingerprint not in sent and not _ended(records.get(f.fingerprint))
+    ]
     closing = [finding for finding in over if _notified(records.get(finding.fingerprint))]
     # Seen but never notified (below every route, silenced from the start, or only an Alertmanager sees
     # it): no notice to send, but the resolution is logged so Alertmanager's alert ends at once.
     for finding in over:
         if finding.fingerprint in records and not _notified(records[finding.fingerprint]):
+            planned.unnotified.append(finding.fingerprint)
             planned.events.append((finding, "resolved (never notified: no notice)"))
     deliveries = store.deliveries(f.fingerprint for f in closing)
     for finding in closing:
         planned.resolved.append(finding.fingerprint)
         routes = settings.channel_routes(finding.monitor, finding.kind, finding.severity)
         channels: dict[str, Route | None] = {}
-        for channel, asked in opened_on(deliveries.get(finding.fingerprint, [])).items():
+        groups: dict[str, str | None] = {}
+        for channel, opened in opened_on(deliveries.get(finding.fingerprint, [])).items():
             route = routes.get(channel)
-            if not (asked or (route is not None and route.send_resolved)):
+            if not (opened.asked or (route is not None and route.send_resolved)):
                 continue
             if channel in settings.channels:
-                channels[channel] = route
+                channels[channel], groups[channel] = route, opened.group
             else:
                 planned.gone[channel] += 1
-        # A notice joins its group like the alert did: if the alert still waits there, both go together.
-        planned.rows.extend(rows_for(finding, channels, store, now))
+        # A notice joins the group its alert went in on that channel, whatever the finding's labels or the
+        # routes say now: if the alert still waits there, both go together and the notice cannot overtake it.
+        planned.rows.extend(rows_for(finding, channels, store, now, groups))
         planned.events.append((finding, _decision(finding, channels, silences)))
     return planned
 
 
-def opened_on(deliveries: Sequence[Delivery]) -> dict[str, bool]:
-    """The channels where the finding's current alert went (oldest row first in `deliveries`), each with
-    whether a route that sent it asked for a resolved notice. A notice on a channel closes what came
-    before it there; an alert that failed for good opened nothing."""
-    opened: dict[str, bool] = {}
+@dataclass(frozen=True)
+class Opened:
+    """What a finding's current alert opened on one channel."""
+
+    asked: bool  # a route that sent it there asked for a resolved notice
+    group: str | None  # the group its latest alert there went (or waits) in
+
+
+def opened_on(deliveries: Sequence[Delivery]) -> dict[str, Opened]:
+    """The channels where the finding's current alert went (oldest row first in `deliveries`). A notice
+    on a channel closes what came before it there; an alert that failed for good opened nothing."""
+    opened: dict[str, str | None] = {}
     asked: dict[str, bool] = {}
     for row in deliveries:
         if row.resolved:
@@ -124,8 +147,12 @@ def opened_on(deliveries: Sequence[Delivery]) -> dict[str, bool]:
             continue
         asked[row.channel] = asked.get(row.channel, False) or row.send_resolved
         if row.status in _OPENED:
-            opened[row.channel] = True
-    return {channel: asked[channel] for channel in opened}
+            opened[row.channel] = row.group
+    return {channel: Opened(asked[channel], group) for channel, group in opened.items()}
+
+
+def _ended(record: FindingRecord | None) -> bool:
+    return record is not None and record.resolved_at is not None  # its end is logged; not seen since
 
 
 def _notified(record: FindingRecord | None) -> bool:

@@ -76,6 +76,19 @@ def m008_finding_event_windows(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_finding_events_window ON finding_events (window_end)"))
 
 
+def m009_finding_resolved_at(conn: sa.Connection) -> None:
+    """When a run said a finding no longer holds, so runs that say it again (drift, for every earlier commit
+    of a merge request it judges again) log its end once. Rows written before stay NULL: such a finding's
+    end is logged once more, then kept. A store created by m001 of this version already has the column."""
+    if not sa.inspect(conn).has_table(schema.findings.name):
+        schema.findings.create(conn)  # a store that never had the table (hand-made, partial) gets it whole
+        return
+    names = {c["name"] for c in sa.inspect(conn).get_columns(schema.findings.name)}
+    if "resolved_at" not in names:
+        kind = schema.findings.c.resolved_at.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE findings ADD COLUMN resolved_at {kind}"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
@@ -85,6 +98,7 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m006_pending_score_sent_at", m006_pending_score_sent_at),
     ("m007_outbox_fingerprint_index", m007_outbox_fingerprint_index),
     ("m008_finding_event_windows", m008_finding_event_windows),
+    ("m009_finding_resolved_at", m009_finding_resolved_at),
 ]
 
 

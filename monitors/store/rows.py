@@ -14,9 +14,13 @@ class FindingRecord:
     first_seen: datetime
     last_sent: datetime | None
     sent_rank: int | None
+    # When a run last said it no longer holds, if none has seen it since: its end is already recorded.
+    resolved_at: datetime | None = None
 
 
-KEY_SEPARATORS = (":", "@")
+KEY_SEPARATOR = ":"
+# Drift keys are '<change request>@<head commit>'; elsewhere '@' is part of a name (a user's email).
+HEAD_SEPARATOR = {"drift": "@"}
 # A finding event whose decision starts with this is a resolution (the monitor said the finding no
 # longer holds), not a sighting: Alertmanager's sync ends the alert by it; the report and the findings
 # counts leave it out.
@@ -32,13 +36,15 @@ class Silence:
     reason: str | None
 
     def covers(self, monitor: str, dedupe_key: str) -> bool:
-        """The key itself and every key that extends it by whole parts: ':' separates a key's parts, and '@'
-        a change request from its head commit, so `group/app!12` mutes that merge request at every head."""
+        """The key itself and every key that extends it by whole parts: ':' separates a key's parts, and in
+        drift keys '@' a change request from its head commit, so `group/app!12` mutes that merge request at
+        every head. Nowhere else: `per-user:alice` does not mute `per-user:alice@corp.example`."""
         if monitor != self.monitor:
             return False
         if self.key is None or dedupe_key == self.key:
             return True
-        return any(dedupe_key.startswith(self.key + separator) for separator in KEY_SEPARATORS)
+        separators = (KEY_SEPARATOR, HEAD_SEPARATOR.get(monitor, KEY_SEPARATOR))
+        return any(dedupe_key.startswith(self.key + separator) for separator in separators)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Delivery:
     status: str  # pending | sent | failed | unconfirmed
     resolved: bool  # a resolved notice (else the alert itself)
     send_resolved: bool  # the route that queued the alert asked for a resolved notice
+    group: str | None = None  # the group it went (or waits) in on that channel, if its route grouped it
 
 
 @dataclass
@@ -81,5 +88,6 @@ class RunCommit:
     outbox: list[tuple[Any, ...]]
     events: list[dict[str, Any]]
     state: Mapping[str, Any]
-    # Fingerprints that no longer hold: their notification is closed, so if one holds again it is new.
+    # Fingerprints that no longer hold: their notification (if any) is closed and their end recorded, so a
+    # later run that says so again adds nothing, and if one holds again it is new.
     resolved: list[str] = field(default_factory=list)

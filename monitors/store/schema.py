@@ -34,6 +34,8 @@ findings = sa.Table(
     sa.Column("last_sent", TS),
     sa.Column("sent_rank", sa.Integer),
     sa.Column("times_seen", sa.Integer, nullable=False, default=1),
+    # When a run said it no longer holds; cleared when a run sees it again (m009).
+    sa.Column("resolved_at", TS),
 )
 
 silences = sa.Table(

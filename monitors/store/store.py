@@ -105,6 +105,7 @@ class Store(RunHistory, ScoreLedger):
                         utc(row.first_seen),
                         utc(row.last_sent) if row.last_sent else None,
                         row.sent_rank,
+                        utc(row.resolved_at) if row.resolved_at else None,
                     )
         return found
 
@@ -138,7 +139,7 @@ class Store(RunHistory, ScoreLedger):
                 conn.execute(
                     t.findings.update()
                     .where(t.findings.c.fingerprint.in_(commit.resolved))
-                    .values(last_sent=None, sent_rank=None, last_seen=commit.now)
+                    .values(last_sent=None, sent_rank=None, last_seen=commit.now, resolved_at=commit.now)
                 )
             if commit.events:
                 conn.execute(t.finding_events.insert(), commit.events)
@@ -151,7 +152,7 @@ class Store(RunHistory, ScoreLedger):
     def _upsert_finding(
         self, conn: sa.Connection, monitor: str, fingerprint: str, sent_rank: int | None, now: datetime
     ) -> None:
-        values: dict[str, Any] = {"last_seen": now}
+        values: dict[str, Any] = {"last_seen": now, "resolved_at": None}
         if sent_rank is not None:
             values |= {"last_sent": now, "sent_rank": sent_rank}
         updated = conn.execute(
@@ -241,7 +242,9 @@ class Store(RunHistory, ScoreLedger):
                     payload = _json(r.payload)
                     resolved = payload.get("status") == "resolved"
                     asked = payload.get("send_resolved") is True
-                    found.setdefault(r.fingerprint, []).append(Delivery(r.channel, r.status, resolved, asked))
+                    group = str(payload["group"]) if payload.get("group") else None
+                    delivery = Delivery(r.channel, r.status, resolved, asked, group)
+                    found.setdefault(r.fingerprint, []).append(delivery)
         return found
 
     def outbox_counts(self) -> dict[str, int]:

@@ -82,15 +82,16 @@ def test_silence_add_list_remove(tmp_path: Path) -> None:
 
 
 # The demo routes group by agent and day (24h interval) and send resolved notices: the Saturday runaway's
-# later budgets (both projections, per-agent 80%/100%, global 80%/100%) and the projections' resolved
-# notices reach the channel as one message, after the per-user warning and page.
+# later budgets (per-agent 80%/100%, global 80%/100%, and both projections, which ended while they waited
+# and are shown by their resolved notices) reach the channel as one message of six parts, after the
+# per-user warning and page.
 DEMO_COST_ALERTS = [
     "[WARNING] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
     "[RESOLVED] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
     "[WARNING] Cost budget global at 80% for all spend on 2026-11-19",
     "[WARNING] Cost budget per-user at 80% for user svc-llm-fix on 2026-11-21",
     "[CRITICAL] Cost budget per-user at 100% for user svc-llm-fix on 2026-11-21",
-    "[CRITICAL] 8 alerts, one incident (agent=llm-fix day=2026-11-21): "
+    "[CRITICAL] 6 alerts, one incident (agent=llm-fix day=2026-11-21): "
     "Cost budget per-agent at 100% for agent llm-fix on 2026-11-21",
 ]
 

@@ -13,11 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from monitors.engine import registry
 from monitors.engine.config import settings_from_dict
 from monitors.engine.pipeline import RunDeps, RunSummary, run_once
 from monitors.sources.replay import ReplaySource
+from monitors.store import schema as t
 from monitors.store.store import Store
 from tests.fakes.pagerduty_server import PagerDutyServer, schema_errors
 from tests.fakes.webhook_server import WebhookServer
@@ -167,3 +169,78 @@ def test_a_resolve_goes_only_where_a_route_asked_for_resolved_notices(
     assert (over.queued, over.delivered) == (1, 1)
     assert pd.incidents == {INCIDENT: "resolved"}
     assert hook_statuses(hook) == ["firing"]
+
+
+# --- a resolve while its alert still waits for its group's interval ----------------------------------
+
+GROUPED = [{"channels": ["oncall", "hooks"], "send_resolved": True, "group_by": ["agent"], "group_interval": "4h"}]
+
+
+def test_a_resolve_while_its_alert_waits_in_its_group_opens_nothing_and_closes_nothing_twice(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels, other = both(pd, hook), {"key": "other"}
+    run(store, 0, channels, GROUPED, [other])  # the group was just sent: its next parts wait 4h
+    run(store, 1, channels, GROUPED, [other, {"key": "runaway"}])  # no louder than what went: held
+    run(store, 2, channels, GROUPED, [other], resolved=["runaway"])  # over before it went out
+    for i in range(3, 6):  # the group's interval passes: what waited goes
+        run(store, i, channels, GROUPED, [other])
+    # The alert and its end went together: the chat is told it is over, and no incident stays open for it
+    # (the pair in one message used to read as a firing group, a PagerDuty incident nothing would close).
+    assert [r.json["title"] for r in hook.requests] == ["other", "Resolved: runaway"]
+    assert hook_statuses(hook) == ["firing", "resolved"]
+    assert pd.incidents == {"scripted:other": "triggered", INCIDENT: "resolved"}
+    assert store.outbox_counts() == {"sent": 6}
+
+
+def test_a_resolve_follows_its_alerts_group_when_its_labels_changed_and_never_overtakes_it(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    # Another agent drove the spend when the alert fired than when the finding ended (the resolve's labels
+    # say agent=llm-fix): the notice must join the alert where it waits, not go ahead of it alone.
+    channels = both(pd, hook)
+    other = {"key": "other", "labels": {"agent": "x"}}
+    run(store, 0, channels, GROUPED, [other])
+    run(store, 1, channels, GROUPED, [other, {"key": "runaway", "labels": {"agent": "x"}}])
+    run(store, 2, channels, GROUPED, [other], resolved=["runaway"])
+    for i in range(3, 6):
+        run(store, i, channels, GROUPED, [other])
+    assert hook_statuses(hook) == ["firing", "resolved"]
+    assert pd.incidents == {"scripted:other": "triggered", INCIDENT: "resolved"}
+
+
+# --- a finding resolved again by later runs ----------------------------------------------------------
+
+
+def resolution_decisions(store: Store, fingerprint: str) -> list[str]:
+    with store.engine.connect() as conn:
+        query = sa.select(t.finding_events.c.decision).where(t.finding_events.c.fingerprint == fingerprint)
+        return [d for d in conn.execute(query.order_by(t.finding_events.c.id)).scalars() if d.startswith("resolved")]
+
+
+def test_a_finding_resolved_again_by_later_runs_logs_its_resolution_once_until_it_holds_again(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    # Drift resolves every earlier commit of a merge request each time it judges the request again.
+    channels, routes = both(pd, hook), [{"channels": ["oncall", "hooks"], "send_resolved": True}]
+    run(store, 0, channels, routes, RUNAWAY)
+    for i in (1, 2, 3):
+        run(store, i, channels, routes, resolved=["runaway"])
+    # Once, and true: later runs used to add "resolved (never notified: no notice)" each time.
+    assert resolution_decisions(store, INCIDENT) == ["resolved; notice queued where its alert went"]
+    run(store, 4, channels, routes, RUNAWAY)  # it holds again: a new alert, whose end is logged again
+    run(store, 5, channels, routes, resolved=["runaway"])
+    run(store, 6, channels, routes, resolved=["runaway"])
+    assert resolution_decisions(store, INCIDENT) == ["resolved; notice queued where its alert went"] * 2
+    assert [r.json["event_action"] for r in pd.requests] == ["trigger", "resolve", "trigger", "resolve"]
+
+
+def test_a_finding_never_notified_logs_its_resolution_once(
+    pd: PagerDutyServer, hook: WebhookServer, store: Store
+) -> None:
+    channels, routes = both(pd, hook), [{"channels": ["oncall", "hooks"], "min_severity": "critical"}]
+    run(store, 0, channels, routes, [{"key": "runaway", "severity": "warning"}])  # below every route
+    for i in (1, 2):
+        run(store, i, channels, routes, resolved=["runaway"])
+    assert resolution_decisions(store, INCIDENT) == ["resolved (never notified: no notice)"]
+    assert pd.requests == [] and hook.requests == []
