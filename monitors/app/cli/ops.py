@@ -130,9 +130,9 @@ def register(cli: click.Group) -> None:
     @config_option
     @click.option(
         "--key",
-        help="Silence only findings whose key is this or this plus more parts after ':' or '@': per-agent mutes "
-        "every value and day of that budget, per-agent:llm-fix one agent's, group/app!12 a merge request at every "
-        "head (per-agent:llm does not mute llm-fix). Each alert ends with the exact command.",
+        help="Silence only findings whose key is this or this plus more parts after ':' (for drift, also '@'): "
+        "per-agent mutes every value and day of that budget, per-agent:llm-fix one agent's, group/app!12 a merge "
+        "request at every head (per-agent:llm does not mute llm-fix). Each alert ends with the exact command.",
     )
     @click.option("--for", "duration", help="How long, e.g. 2h or 3d.")
     @click.option("--reason", default="", help="Why (shown by --list).")
