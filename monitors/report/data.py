@@ -145,16 +145,16 @@ def gather_week(
 
 
 def over_budget_days(findings: Sequence[StoredFinding]) -> list[OverBudget]:
-    """Budgets at 100% (rank 100 or more), one line per budget, value and day."""
-    out = []
-    for f in findings:
+    """Budgets at 100% (rank 100 or more), one line per budget, value and day: a cap changed that day
+    pages again under a key of its own, and the line shows the latest page (the cap in force last)."""
+    latest: dict[tuple[str, str, str], OverBudget] = {}
+    for f in sorted(findings, key=lambda f: f.observed_at):
         if f.monitor != "cost" or f.kind != "budget" or f.rank < 100:
             continue
         day = f.text("day") or f"{f.observed_at:%Y-%m-%d}"
-        out.append(
-            OverBudget(day, f.text("budget") or "?", f.text("value") or "*", f.number("spend"), f.number("cap"), f)
-        )
-    return sorted(out, key=lambda o: (o.day, o.value != "*", -o.spend, o.budget, o.value))
+        line = OverBudget(day, f.text("budget") or "?", f.text("value") or "*", f.number("spend"), f.number("cap"), f)
+        latest[(line.day, line.budget, line.value)] = line
+    return sorted(latest.values(), key=lambda o: (o.day, o.value != "*", -o.spend, o.budget, o.value))
 
 
 def group_unverifiable(findings: Sequence[StoredFinding]) -> list[Unverifiable]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -153,3 +154,17 @@ def test_spend_query_failure_is_noted_not_raised(sqlite_store: Store) -> None:
     markdown = render_markdown(report)
     assert "spend \\(could not be read\\): **unknown**" in markdown and "| Week | unknown |" in markdown
     assert "Daily spend Mon-Sun: unknown" in markdown
+
+
+def test_a_day_paged_under_two_caps_is_one_over_budget_line_with_the_later_cap(sqlite_store: Store) -> None:
+    # The cap was raised from $40 to $60 after the first page; spend then passed $60 too. Two pages (one
+    # key per cap), one budget over on one day: one line, the cap in force last.
+    first = replace(b.budget_finding("2026-11-21", 100, 41.0), dedupe_key="global:*:2026-11-21:cap=40")
+    second = b.budget_finding("2026-11-21", 100, 61.5, cap=60.0)
+    second = replace(
+        second, dedupe_key="global:*:2026-11-21:cap=60", observed_at=second.observed_at + timedelta(hours=3)
+    )
+    b.store_events(sqlite_store, "cost", b.event(first), b.event(second))
+    report = _week_report(sqlite_store)
+    assert [(o.day, o.spend, o.cap) for o in report.over_budget] == [("2026-11-21", 61.5, 60.0)]
+    assert report.days_over_budget == 1
