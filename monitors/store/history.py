@@ -78,25 +78,15 @@ class RunHistory:
                 .where(t.finding_events.c.observed_at >= start, t.finding_events.c.observed_at < end)
                 .order_by(t.finding_events.c.id)
             )
-            return [
-                {
-                    "monitor": r.monitor,
-                    "fingerprint": r.fingerprint,
-                    "kind": r.kind,
-                    "severity": r.severity,
-                    "decision": r.decision,
-                    "finding": _json(r.finding),
-                }
-                for r in rows
-            ]
+            return [_event_row(r) for r in rows]
 
     def events_about(
         self, start: datetime, end: datetime, *, unplaced_observed: tuple[datetime, datetime]
     ) -> list[dict[str, Any]]:
         """Finding events that may be about [start, end): those whose data window meets it, and those
         stored without a window (before m008) observed in `unplaced_observed` [from, to); resolutions are
-        left out. Each row has
-        its window (None in older rows) and `observed_at`; the caller places it in exactly one period."""
+        left out. Each row has its window (None in older rows) and `observed_at`; the caller places it in
+        exactly one period."""
         events = t.finding_events
         unplaced = sa.or_(events.c.window_start.is_(None), events.c.window_end.is_(None))
         query = (
@@ -116,19 +106,26 @@ class RunHistory:
         )
         with self.engine.connect() as conn:
             return [
-                {
-                    "monitor": r.monitor,
-                    "fingerprint": r.fingerprint,
-                    "kind": r.kind,
-                    "severity": r.severity,
-                    "decision": r.decision,
-                    "finding": _json(r.finding),
+                _event_row(r)
+                | {
                     "observed_at": utc(r.observed_at),
                     "window_start": utc(r.window_start) if r.window_start is not None else None,
                     "window_end": utc(r.window_end) if r.window_end is not None else None,
                 }
                 for r in conn.execute(query)
             ]
+
+
+def _event_row(r: Any) -> dict[str, Any]:
+    """A finding event as the readers take it: who, what, how it was decided, the finding itself."""
+    return {
+        "monitor": r.monitor,
+        "fingerprint": r.fingerprint,
+        "kind": r.kind,
+        "severity": r.severity,
+        "decision": r.decision,
+        "finding": _json(r.finding),
+    }
 
 
 def _json(value: Any) -> Any:
