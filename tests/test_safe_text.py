@@ -187,45 +187,54 @@ def test_slack_still_neutralises_underscore_emphasis():
     assert "y_z" in s
 
 
-# (agent text, what must not reach any channel, what must still read)
+# (agent text, what must not reach any channel, what must still read). Every value is a made-up
+# placeholder in the shape of the real thing (prefix, length, a digit), never a real credential.
 CREDENTIALS = [
-    ("connect postgresql://app:s3cretPw@db.internal:5432/prod failed", "s3cretPw", "postgresql://***@db.internal"),
-    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.c2ln", "eyJhbGci", "Bearer ***"),
-    ("Incorrect API key provided: sk-proj-abc123def456ghi789", "abc123def456", "sk-proj-***"),
     (
-        "git push https://x-access-token:ghs_16C7e42F292c6912E7710c8@github.com/a/b",
-        "ghs_16C7",
+        "connect postgresql://app:PLACEHOLDER0pw@db.internal:5432/prod failed",
+        "PLACEHOLDER0pw",
+        "postgresql://***@db.internal",
+    ),
+    ("Authorization: Bearer EXAMPLE0TOKEN.EXAMPLE0BODY.EXAMPLE0SIG", "EXAMPLE0TOKEN", "Bearer ***"),
+    ("Incorrect API key provided: sk-proj-EXAMPLE000placeholder", "EXAMPLE000placeholder", "sk-proj-***"),
+    (
+        "git push https://x-access-token:ghs_EXAMPLE0000placeholder00@github.com/a/b",
+        "ghs_EXAMPLE0000",
         "https://***@github.com",
     ),
-    ("token ghp_16C7e42F292c6912E7710c838347Ae178B4a", "16C7e42F", "token ***"),
-    ("curl -H 'PRIVATE-TOKEN: glpat-AbCdEf123456GhIjKl'", "AbCdEf123456", "glpat-***"),
-    ("LANGFUSE_SECRET_KEY=sk-lf-0a1b2c3d-4e5f", "0a1b2c3d", "sk-lf-***"),
-    ("requests.get(url, params={'api_key': 'AbC123xyz789'})", "AbC123xyz789", "'api_key': '***'"),
-    ('{"password": "hunter22", "user": "bob"}', "hunter22", '"password": "***", "user": "bob"'),
-    ("aws: AKIAIOSFODNN7EXAMPLE denied", "IOSFODNN7", "AKIA***"),
+    ("token ghp_EXAMPLE0000000000placeholder000000000", "EXAMPLE0000000000", "token ***"),
+    ("curl -H 'PRIVATE-TOKEN: glpat-EXAMPLE0placeholder'", "EXAMPLE0placeholder", "glpat-***"),
+    ("LANGFUSE_SECRET_KEY=sk-lf-EXAMPLE0-placeholder", "EXAMPLE0-placeholder", "sk-lf-***"),
+    ("requests.get(url, params={'api_key': 'EXAMPLE0key'})", "EXAMPLE0key", "'api_key': '***'"),
+    ('{"password": "placeholder0", "user": "bob"}', "placeholder0", '"password": "***", "user": "bob"'),
+    ("aws: AKIAEXAMPLE0000000000 denied", "EXAMPLE0000000000", "AKIA***"),
     # A URL with an empty user name (Redis's usual form).
-    ("redis.exceptions.AuthenticationError: redis://:p4ssw0rd@cache:6379/0", "p4ssw0rd", "redis://***@cache"),
+    ("redis.exceptions.AuthenticationError: redis://:placeholder0@cache:6379/0", "placeholder0", "redis://***@cache"),
     # Environment variables and .env lines: the name has a prefix before the key word.
-    ("DB_PASSWORD=hunter22 python manage.py migrate", "hunter22", "DB_PASSWORD=***"),
-    ("export OPENAI_API_KEY=AbC123xyz789", "AbC123xyz789", "OPENAI_API_KEY=***"),
-    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "K7MDENG", "AWS_SECRET_ACCESS_KEY=***"),
-    ("GITHUB_TOKEN=abc123def456ghi", "abc123def456", "GITHUB_TOKEN=***"),
-    ("GET /v1/files?token=9f8e7d6c5b4a&page=2", "9f8e7d6c5b4a", "token=***&page=2"),
-    ("Authorization: bearer abcdef1234567890ABCDEF", "abcdef1234567890", "bearer ***"),
+    ("DB_PASSWORD=placeholder0 python manage.py migrate", "placeholder0", "DB_PASSWORD=***"),
+    ("export OPENAI_API_KEY=EXAMPLE0key", "EXAMPLE0key", "OPENAI_API_KEY=***"),
+    (
+        "AWS_SECRET_ACCESS_KEY=EXAMPLE0/placeholder/0000000000000000000",
+        "EXAMPLE0/placeholder",
+        "AWS_SECRET_ACCESS_KEY=***",
+    ),
+    ("GITHUB_TOKEN=EXAMPLE0placeholder", "EXAMPLE0placeholder", "GITHUB_TOKEN=***"),
+    ("GET /v1/files?token=EXAMPLE0token&page=2", "EXAMPLE0token", "token=***&page=2"),
+    ("Authorization: bearer EXAMPLE0000placeholder0000", "EXAMPLE0000placeholder", "bearer ***"),
     # A JWT without its header name, and vendors' keys: Stripe, Google, npm.
     (
-        "invalid token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-        "dozjgNryP4J3",
+        "invalid token: eyJFWEFNUExFMA.eyJQTEFDRUhPTERFUjA.EXAMPLE0signature0placeholder",
+        "EXAMPLE0signature",
         "invalid token: eyJ***",
     ),
-    ("stripe.error.AuthenticationError: sk_live_51H8xYzAbC123dEf", "51H8xYzAbC123", "sk_live_***"),
-    ("key=AIzaSyA1234567890abcdefghijklmnopqrstu", "SyA1234567890", "AIza***"),
-    ("//registry.npmjs.org/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "a1B2c3D4", "npm_***"),
+    ("stripe.error.AuthenticationError: sk_live_EXAMPLE0placeholder", "EXAMPLE0placeholder", "sk_live_***"),
+    ("key=AIzaEXAMPLE0000000000placeholder00000", "EXAMPLE0000000000", "AIza***"),
+    ("//registry.npmjs.org/:_authToken=npm_EXAMPLE0000000000placeholder000000", "EXAMPLE0000000000", "npm_***"),
     # A private key file an agent printed: its body goes, the armour lines stay.
     (
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi2ZTN1Ve9kpGg5+9m9Tq1r0kBk\n"
+        "-----BEGIN RSA PRIVATE KEY-----\nEXAMPLE0PLACEHOLDER0NOT0A0KEY0EXAMPLE0PLACEHOLDER0NOT0A0KEY0AB\n"
         "-----END RSA PRIVATE KEY-----",
-        "MIIEowIBAAKCAQEA3Tz2",
+        "EXAMPLE0PLACEHOLDER0NOT",
         "-----BEGIN RSA PRIVATE KEY-----\n***\n-----END RSA PRIVATE KEY-----",
     ),
 ]

@@ -85,7 +85,7 @@ def _has_digit(value: str) -> bool:
 
 
 def _letters_and_digits(value: str) -> bool:
-    # "token=128000" is a count, "token=9f8e7d6c5b4a" a token.
+    # "token=128000" is a count, "token=EXAMPLE0token" a token.
     return _has_digit(value) and any(c.isalpha() for c in value)
 
 

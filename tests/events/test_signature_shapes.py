@@ -175,8 +175,8 @@ SAME_FAILURE: dict[str, tuple[str, ...]] = {
     "e-mail addresses": ("invite for dana@example.org failed", "invite for bruno.silva+ci@corp.example.com failed"),
     "query strings": ("GET /api/search?q=foo&page=2 returned 500", "GET /api/search?q=bar returned 500"),
     "URL credentials": (
-        "could not connect to postgresql://app:s3cret@10.0.0.5:5432/agents",
-        "could not connect to postgresql://app:0ther@10.0.0.6:5432/agents",
+        "could not connect to postgresql://app:placeholder-pw@10.0.0.5:5432/agents",
+        "could not connect to postgresql://app:other-placeholder@10.0.0.6:5432/agents",
     ),
 }
 
@@ -271,7 +271,7 @@ def test_messages_without_variable_parts_are_kept_as_they_are(message: str) -> N
         ("GET /api/search?q=foo returned 500", "GET <path> returned 500"),
         ("query ?q=foo&page=2 failed", "query ?<query> failed"),
         (
-            "could not connect to postgresql://app:s3cret@10.0.0.5:5432/agents",  # the password never shows
+            "could not connect to postgresql://app:placeholder-pw@10.0.0.5:5432/agents",  # the password never shows
             "could not connect to postgresql://<ip>:<port>/<path>",
         ),
         (
