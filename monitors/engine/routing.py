@@ -99,11 +99,14 @@ def plan_resolved(
         for f in {f.fingerprint: f for f in resolved}.values()
         if f.fingerprint not in sent and not _ended(records.get(f.fingerprint))
     ]
-    closing = [finding for finding in over if _notified(records.get(finding.fingerprint))]
-    # Seen but never notified (below every route, silenced from the start, or only an Alertmanager sees
-    # it): no notice to send, but the resolution is logged so Alertmanager's alert ends at once.
+    closing: list[Finding] = []
     for finding in over:
-        if finding.fingerprint in records and not _notified(records[finding.fingerprint]):
+        record = records.get(finding.fingerprint)
+        if _notified(record):
+            closing.append(finding)
+        elif record is not None:
+            # Seen but never notified (below every route, silenced from the start, or only an Alertmanager
+            # sees it): no notice to send, but the resolution is logged so Alertmanager's alert ends at once.
             planned.unnotified.append(finding.fingerprint)
             planned.events.append((finding, "resolved (never notified: no notice)"))
     deliveries = store.deliveries(f.fingerprint for f in closing)
