@@ -1,7 +1,8 @@
 """The `github:` section of monitors.yaml: where goal-drift reads pull requests, and how it signs in.
 
-Exactly one way to authenticate: `token`, or a GitHub App (`app_id`, `installation_id`, `private_key`);
-a mixture is a problem naming the key. The private key is checked to be an RSA PEM here, so `validate`
+Exactly one way to authenticate: `token`, or a GitHub App (`app_id`, `private_key`, and
+`installation_id` when the app is installed on one account: without it each repository's installation is
+looked up); a mixture is a problem naming the key. The private key is checked to be an RSA PEM here, so `validate`
 catches a wrong or truncated key before a run does; it is never shown.
 """
 
@@ -28,11 +29,14 @@ class GitHubSettings(BaseModel):
     token: SecretStr | None = Field(
         None,
         description="Read-only token: pull requests + contents (${GITHUB_TOKEN}). Or a GitHub App: "
-        "app_id, installation_id, private_key instead.",
+        "app_id, private_key (and installation_id) instead.",
     )
     app_id: int | str | None = Field(None, description="GitHub App: its app ID (or client ID), instead of a token.")
     installation_id: int | None = Field(
-        None, ge=1, description="GitHub App: the installation's ID (the end of its settings URL)."
+        None,
+        ge=1,
+        description="GitHub App: the installation's ID (the end of its settings URL); leave it out to look up "
+        "each repository's installation (an app installed on several accounts).",
     )
     private_key: SecretStr | None = Field(
         None, description="GitHub App: its private key, a PEM (use ${GITHUB_APP_PRIVATE_KEY})."
@@ -58,7 +62,7 @@ class GitHubSettings(BaseModel):
         if value is None:
             return None
         if info.data.get("token") is not None:
-            raise ValueError("set either github.token or a GitHub App (app_id, installation_id, private_key), not both")
+            raise ValueError("set either github.token or a GitHub App (app_id, private_key), not both")
         text = str(value).strip()
         if isinstance(value, bool) or not re.fullmatch(r"[1-9][0-9]*|Iv[0-9A-Za-z.]+", text):
             raise ValueError("must be the GitHub App's numeric app ID (or its client ID, Iv...)")
@@ -67,7 +71,8 @@ class GitHubSettings(BaseModel):
     @field_validator("installation_id")
     @classmethod
     def _installation_id(cls, value: int | None, info: ValidationInfo) -> int | None:
-        _app_key_problem("installation_id", value is not None, info)
+        if value is not None:  # optional with an app: absent, each repository's installation is looked up
+            _app_key_problem("installation_id", True, info)
         return value
 
     @field_validator("private_key")

@@ -96,27 +96,16 @@ def github_factory(settings: Settings) -> Callable[[], Any] | None:
     def auth(retry: RetryPolicy) -> Any:
         if gh.token is not None:
             return gh.token.get_secret_value()
-        if gh.app_id is None or gh.installation_id is None or gh.private_key is None:
+        if gh.app_id is None or gh.private_key is None:
             raise ConfigError(
                 "github.token: required to read pull requests (use ${GITHUB_TOKEN}), or a GitHub App: "
-                "github.app_id, github.installation_id and github.private_key"
+                "github.app_id and github.private_key (and github.installation_id)"
             )
         if not gh.private_key.get_secret_value():
             raise ConfigError("github.private_key: empty (use ${GITHUB_APP_PRIVATE_KEY})")
-        from monitors.sources.github_app import InstallationTokens
-
         with app_lock:
             if not app_tokens:
-                app_tokens.append(
-                    InstallationTokens(
-                        gh.url,
-                        str(gh.app_id),
-                        gh.installation_id,
-                        gh.private_key.get_secret_value(),
-                        timeout=gh.timeout.total_seconds(),
-                        retry=retry,
-                    )
-                )
+                app_tokens.append(_app_tokens(gh, retry))
             return app_tokens[0]
 
     def build() -> Any:
@@ -131,6 +120,18 @@ def github_factory(settings: Settings) -> Callable[[], Any] | None:
         return GitHubSource(auth(retry), gh.url, timeout=gh.timeout.total_seconds(), retry=retry)
 
     return build
+
+
+def _app_tokens(gh: Any, retry: RetryPolicy) -> Any:
+    """The app's installation tokens: of the one configured installation, or of each repository's."""
+    key, timeout = gh.private_key.get_secret_value(), gh.timeout.total_seconds()
+    if gh.installation_id is None:
+        from monitors.sources.github_installations import RepositoryInstallations
+
+        return RepositoryInstallations(gh.url, str(gh.app_id), key, timeout=timeout, retry=retry)
+    from monitors.sources.github_app import InstallationTokens
+
+    return InstallationTokens(gh.url, str(gh.app_id), gh.installation_id, key, timeout=timeout, retry=retry)
 
 
 def build_notifiers(settings: Settings, *, dry_run: bool = False) -> dict[str, Any]:

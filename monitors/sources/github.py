@@ -4,9 +4,11 @@ Setup, one of:
 - A GitHub App (where personal tokens are not allowed, or the agents run as an app): create an app
   with the repository permissions "Pull requests: Read" and "Contents: Read", install it on the
   organisation (or the repositories) the agents push to, generate a private key, and set
-  `github.app_id`, `github.installation_id` (the number at the end of the installation's settings URL)
-  and `github.private_key` (the .pem, through `${GITHUB_APP_PRIVATE_KEY}`). Every run mints its own
-  short-lived installation tokens (monitors.sources.github_app).
+  `github.app_id` and `github.private_key` (the .pem, through `${GITHUB_APP_PRIVATE_KEY}`), and
+  `github.installation_id` (the number at the end of the installation's settings URL) when the app is
+  installed on one account; without it each repository's installation is looked up, so one app
+  installed on several organisations serves them all. Every run mints its own short-lived
+  installation tokens (monitors.sources.github_app, monitors.sources.github_installations).
 - A fine-grained personal access token with read access to "Pull requests" and "Contents" on those
   repositories, as `github.token` through the environment. It must outlive the schedule: an
   installation token someone minted by hand expires after an hour.
@@ -68,6 +70,7 @@ from monitors.contracts.records import parse_time_or_none
 from monitors.contracts.source import SourceStats
 from monitors.sources.fixtures import read_fixture
 from monitors.sources.github_app import StaticToken, github_session
+from monitors.sources.github_installations import AppNotInstalled
 from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -87,13 +90,14 @@ _STATUS: dict[str, FileStatus] = {
 
 
 class TokenSource(Protocol):
-    """Where the Authorization token comes from: StaticToken or github_app.InstallationTokens."""
+    """Where the Authorization token comes from: StaticToken, github_app.InstallationTokens (one
+    installation) or github_installations.RepositoryInstallations (each repository's installation)."""
 
-    def token(self, stats: SourceStats) -> str: ...
+    def token(self, stats: SourceStats, repo: str) -> str: ...
 
     def renew(self, refused: str) -> bool: ...
 
-    def rejected(self) -> MrProblem: ...
+    def rejected(self, repo: str) -> MrProblem: ...
 
 
 class _Failure(Exception):
@@ -176,7 +180,7 @@ class GitHubSource:
         """
         base = f"/repos/{repo}/pulls/{iid}"
         try:
-            pr = self._get(base, "pr")
+            pr = self._get(repo, base, "pr")
             if not isinstance(pr, Mapping):
                 return MrProblem("malformed", "GitHub sent a pull request that is not a JSON object")
             info = pull_info(repo, iid, pr, [])
@@ -185,8 +189,8 @@ class GitHubSource:
             commit_count = _count(pr.get("commits")) or 0
             # The newest commits are on the last page: one request, whatever the PR's length.
             last_page = max(1, math.ceil(commit_count / PAGE))
-            commits = self._get(f"{base}/commits", "pr_commits", {"per_page": PAGE, "page": last_page})
-            files = self._get(f"{base}/files", "pr_files", {"per_page": PAGE, "page": 1}) if changes else None
+            commits = self._get(repo, f"{base}/commits", "pr_commits", {"per_page": PAGE, "page": last_page})
+            files = self._get(repo, f"{base}/files", "pr_files", {"per_page": PAGE, "page": 1}) if changes else None
         except _Failure as failure:
             return failure.problem
         if not isinstance(commits, list) or (changes and not isinstance(files, list)):
@@ -208,7 +212,7 @@ class GitHubSource:
             head_sha=info.head_sha or info.final_commit.id,
         )
 
-    def _get(self, path: str, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:
+    def _get(self, repo: str, path: str, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:
         """One GET under the retry policy and the rate-limit rules; raises _Failure with the problem."""
         import requests
 
@@ -216,7 +220,10 @@ class GitHubSource:
         renewed = False
         while True:
             wait_hint: float | None = None
-            token = self._auth.token(self.stats)
+            try:
+                token = self._auth.token(self.stats, repo)
+            except AppNotInstalled as not_installed:
+                raise _Failure(not_installed.problem) from None
             try:
                 response = self._session.get(
                     f"{self.url}{path}",
@@ -242,7 +249,7 @@ class GitHubSource:
                     if not renewed and self._auth.renew(token):
                         renewed = True  # an installation token revoked or expired early: one new one
                         continue
-                    raise _Failure(self._auth.rejected())
+                    raise _Failure(self._auth.rejected(repo))
                 elif status == 403:
                     raise _Failure(MrProblem("no_access", "the token has no access to this repository (403)"))
                 elif status == 404:

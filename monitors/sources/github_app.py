@@ -11,8 +11,9 @@ The flow GitHub documents for an app acting on its installation
    (401) is replaced once.
 
 One `InstallationTokens` serves a whole run, shared by the run's reader threads, so the run mints one
-token (more only when it runs past the token's hour). The installation is configured, not looked up:
-one installation per monitors.yaml, which is one organisation or user account.
+token (more only when it runs past the token's hour). With `github.installation_id` set, that one
+installation (one organisation or user account) is used; without it, each repository's installation is
+looked up (monitors.sources.github_installations) and gets its own `InstallationTokens`.
 
 Signing uses `cryptography` directly: a JWT is three base64url parts and one PKCS#1 v1.5 SHA-256
 signature, which does not need PyJWT (whose RS256 needs cryptography anyway).
@@ -105,13 +106,13 @@ class StaticToken:
     def __repr__(self) -> str:
         return "StaticToken(***)"
 
-    def token(self, stats: SourceStats) -> str:
+    def token(self, stats: SourceStats, repo: str = "") -> str:
         return self._token
 
     def renew(self, refused: str) -> bool:
         return False
 
-    def rejected(self) -> MrProblem:
+    def rejected(self, repo: str = "") -> MrProblem:
         return MrProblem("bad_token", "GitHub rejected the token (401)")
 
 
@@ -132,7 +133,7 @@ class InstallationTokens:
         url: str,
         app_id: str,
         installation_id: int,
-        private_key: str,
+        private_key: str | Any,
         *,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
@@ -141,7 +142,8 @@ class InstallationTokens:
         self.url = url.rstrip("/")
         self.app_id = app_id
         self.installation_id = installation_id
-        self._key = load_private_key(private_key)
+        # A PEM, or a key already loaded (one app's installations share it).
+        self._key = load_private_key(private_key) if isinstance(private_key, str) else private_key
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._clock = clock
@@ -153,7 +155,7 @@ class InstallationTokens:
     def __repr__(self) -> str:
         return f"InstallationTokens({self.url!r}, app {self.app_id}, installation {self.installation_id})"
 
-    def token(self, stats: SourceStats) -> str:
+    def token(self, stats: SourceStats, repo: str = "") -> str:
         """A token with at least REFRESH_MARGIN left, minted when needed (the request counted in `stats`)."""
         with self._lock:
             if self._failure is not None:
@@ -174,7 +176,7 @@ class InstallationTokens:
                 self._current = None
         return True
 
-    def rejected(self) -> MrProblem:
+    def rejected(self, repo: str = "") -> MrProblem:
         """A fresh token refused too: no pull request can be read, so the run fails."""
         raise GitHubAppAuthError(
             f"GitHub refused a fresh installation token of GitHub App {self.app_id} (401): check that "

@@ -125,7 +125,6 @@ def test_a_key_of_another_app_fails_the_run(world: dict[str, Any]) -> None:
     ("github", "problem"),
     [
         ({"token": "ghp_also"}, "github.app_id: set either github.token or a GitHub App"),
-        ({"installation_id": None}, "github.installation_id: required with github.app_id"),
         ({"private_key": None}, "github.private_key: required with github.app_id"),
         ({"app_id": None}, "github.installation_id: a GitHub App key: needs github.app_id as well"),
         ({"app_id": "my-app"}, "github.app_id: must be the GitHub App's numeric app ID"),
@@ -152,3 +151,21 @@ def test_a_command_that_reads_no_pull_requests_runs_without_the_key(world: dict[
     assert result.exit_code == 2 and "github.private_key: environment variable GITHUB_APP_PRIVATE_KEY is not set" in (
         result.output
     )
+
+
+def test_without_an_installation_id_the_repository_s_installation_is_looked_up(world: dict[str, Any]) -> None:
+    result = invoke(world, ["drift", *SINCE], installation_id=None)
+    assert result.exit_code == 0, result.output
+    assert "Goal drift: login-bot on acme/web#42" in result.output and "acme/web#41" not in result.output
+    gh: FakeGitHub = world["gh"]
+    assert [r.path for r in gh.requests if r.path.endswith("/installation")] == ["/repos/acme/web/installation"]
+    assert [r.path for r in gh.requests if r.method == "POST"] == [f"/app/installations/{INSTALLATION}/access_tokens"]
+    assert leaks(world, result.output) == []
+
+
+def test_a_repository_the_app_is_not_installed_on_is_unverifiable(world: dict[str, Any]) -> None:
+    world["gh"].app.accounts = {INSTALLATION: {"another-org"}}
+    result = invoke(world, ["drift", "--format", "json", *SINCE], installation_id=None)
+    assert result.exit_code == 0, result.output
+    assert "Goal drift" not in result.output and '"unverifiable": 2' in result.output
+    assert not [r for r in world["gh"].requests if "/pulls/" in r.path]

@@ -5,6 +5,7 @@ Endpoints (reference/github-pulls-openapi.json), optionally under an Enterprise 
     GET /repos/{owner}/{repo}/pulls/{n}/commits?per_page=&page=   (oldest first)
     GET /repos/{owner}/{repo}/pulls/{n}/files?per_page=&page=
     POST /app/installations/{installation_id}/access_tokens          (GitHub App authentication)
+    GET /repos/{owner}/{repo}/installation                           (the app's installation on a repository)
 Lists are paged like GitHub: a `Link` header with rel="next"/"last"/"prev"/"first" when there is more
 than one page; default page size 30, at most 100.
 
@@ -17,7 +18,9 @@ GitHub App: with `app` set, the token endpoint checks the JWT as GitHub does (RS
 app's key, `iss` the app, `iat` not in the future, `exp` in the future and at most 10 minutes ahead;
 401 otherwise; 404 for an installation the app does not have) and issues installation tokens that
 expire `app.token_lifetime` seconds later by `clock`. The pull endpoints take those tokens until they
-expire (401 after), besides the fixed `token`.
+expire (401 after), besides the fixed `token`. An installation given `accounts` covers only those owners:
+its tokens get 404 elsewhere (GitHub hides what a token cannot see), and `GET .../installation` with the
+app's JWT finds it by owner (404 when no installation of the app covers the repository).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from tests.fakes.serve import serve
 SPEC_PATH = Path(__file__).resolve().parents[2] / "reference" / "github-pulls-openapi.json"
 _ROUTE = re.compile(r"^(?P<prefix>/api/v3)?/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<n>\d+)(?P<sub>/commits|/files)?$")
 _TOKEN_ROUTE = re.compile(r"^(?:/api/v3)?/app/installations/(?P<installation>\d+)/access_tokens$")
+_INSTALLATION_ROUTE = re.compile(r"^(?:/api/v3)?/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/installation$")
 JWT_MAX_AHEAD = 600  # GitHub refuses a JWT that expires more than 10 minutes ahead
 
 
@@ -92,6 +96,12 @@ class FakeApp:
     public_key: rsa.RSAPublicKey
     installations: set[int] = field(default_factory=set)
     token_lifetime: float = 3600.0
+    # installation -> the owners (users or organisations) it is installed on; absent: every owner
+    accounts: dict[int, set[str]] = field(default_factory=dict)
+
+    def covers(self, installation: int, owner: str) -> bool:
+        owners = self.accounts.get(installation)
+        return owners is None or owner.lower() in {o.lower() for o in owners}
 
 
 def commit(sha: str, message: str, date: str = "2026-03-10T07:00:00Z") -> dict[str, Any]:
@@ -126,6 +136,7 @@ class FakeGitHub:
         self.clock = clock
         self.token_prefix = token_prefix  # what issued tokens start with (a marker to look for in leaks)
         self.issued: dict[str, float] = {}  # installation token: when it expires
+        self.issued_for: dict[str, int] = {}  # installation token: its installation
         self.jwt_refusals: list[str] = []
         self.web = host
         self.forbidden: set[str] = set()
@@ -154,12 +165,17 @@ class FakeGitHub:
             time.sleep(fault.delay)
             body = fault.body if fault.body is not None else json.dumps({"message": f"fault {fault.status}"})
             return fault.status, fault.headers, body
+        installation = _INSTALLATION_ROUTE.match(path)
+        if installation is not None:
+            return self._repo_installation(installation["owner"], installation["name"], headers)
         if not self._authorized(headers.get("authorization", "")):
             return 401, {}, json.dumps({"message": "Bad credentials", "documentation_url": "https://docs.github.com"})
         match = _ROUTE.match(path)
         if not match:
             return 404, {}, json.dumps({"message": "Not Found"})
         repo, number = match["repo"], int(match["n"])
+        if not self._token_sees(headers.get("authorization", ""), repo):
+            return 404, {}, json.dumps({"message": "Not Found"})
         if repo in self.forbidden:
             return 403, {}, json.dumps({"message": "Resource not accessible by personal access token"})
         pull = self.pulls.get((repo, number))
@@ -176,6 +192,31 @@ class FakeGitHub:
             return True
         expires = self.issued.get(header.removeprefix("Bearer "))
         return expires is not None and self.clock() < expires
+
+    def _token_sees(self, header: str, repo: str) -> bool:
+        installation = self.issued_for.get(header.removeprefix("Bearer "))
+        return installation is None or self.app is None or self.app.covers(installation, repo.split("/")[0])
+
+    def _repo_installation(self, owner: str, name: str, headers: dict[str, str]) -> tuple:
+        """`GET /repos/{owner}/{repo}/installation`: the app's installation there, for the app's JWT."""
+        if self.app is None:
+            return 404, {}, json.dumps({"message": "Not Found"})
+        refusal = self._jwt_refusal(headers.get("authorization", ""))
+        if refusal is not None:
+            self.jwt_refusals.append(refusal)
+            return 401, {}, json.dumps({"message": refusal, "documentation_url": "https://docs.github.com"})
+        found = [i for i in sorted(self.app.installations) if self.app.covers(i, owner)]
+        if not found:
+            return 404, {}, json.dumps({"message": "Not Found"})
+        body = {
+            "id": found[0],
+            "account": {"login": owner, "type": "Organization"},
+            "app_id": int(self.app.app_id) if self.app.app_id.isdigit() else None,
+            "target_type": "Organization",
+            "repository_selection": "all",
+            "permissions": {"pull_requests": "read", "contents": "read"},
+        }
+        return 200, {}, json.dumps(body)
 
     def handle_post(self, path: str, headers: dict[str, str]) -> tuple:
         """The GitHub App token endpoint: an installation token for a valid JWT of the app."""
@@ -197,6 +238,7 @@ class FakeGitHub:
         expires = self.clock() + self.app.token_lifetime
         with self._lock:
             self.issued[token] = expires
+            self.issued_for[token] = int(match["installation"])
         stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"token": token, "expires_at": stamp, "permissions": {"pull_requests": "read", "contents": "read"}}
         return 201, {}, json.dumps({**body, "repository_selection": "all"})
