@@ -31,7 +31,9 @@ def test_a_refund_is_left_out_of_spend_and_counted_in_the_run_summary(sqlite_sto
     notifier = RecordingNotifier()
     # The run closes the 20th with its exact aggregates (hourly total, per agent, per model).
     messages = pipeline_run(settings, source, sqlite_store, notifier, "2026-11-20 00:00", "2026-11-21 01:00")
-    page = next(m for m in messages if m.title == "Cost budget daily at 100% for all spend on 2026-11-20")
+    page = next(
+        m for m in messages if m.title == "Cost budget daily at 100% of its $25.00 cap for all spend on 2026-11-20"
+    )
     assert dict(page.fields)["Spend"] == "$30.00 of $25.00 (120%)"  # spend, not net of the credit
     # One hourly total (11:00: -$40) and the day's agent and model groups (-$10 each).
     assert notifier.last_summary.counters["cost.negative_cost_buckets"] == 3
@@ -47,7 +49,9 @@ def test_a_refund_row_handed_over_by_a_source_is_skipped_and_counted(sqlite_stor
     settings = pipeline_settings({"budgets": [budget], "metrics_requests_per_day": 0, "spike": {"enabled": False}})
     notifier = RecordingNotifier()
     messages = pipeline_run(settings, source, sqlite_store, notifier, "2026-11-20 00:00", "2026-11-20 12:00")
-    page = next(m for m in messages if m.title == "Cost budget daily at 100% for all spend on 2026-11-20")
+    page = next(
+        m for m in messages if m.title == "Cost budget daily at 100% of its $25.00 cap for all spend on 2026-11-20"
+    )
     assert dict(page.fields)["Spend"] == "$30.00 of $25.00 (120%)"
     assert notifier.last_summary.counters["cost.negative_rows_skipped"] == 1
     # Nor is the refund listed among the costliest traces.
