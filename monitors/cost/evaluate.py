@@ -256,7 +256,9 @@ def _title(c: Candidate) -> str:
     """The alert's title; its resolved notice carries the same one, so the two read as a pair."""
     who = _who(c.budget, c.value)
     if c.kind == "budget":
-        return f"Cost budget {c.budget.name} at {c.rank}% for {who} on {c.day}"
+        # The cap's amount tells apart two alerts of one budget and day when the cap changed between them
+        # (each cap has its own key); only projections and spikes outlive a cap change under one key.
+        return f"Cost budget {c.budget.name} at {c.rank}% of its {usd(c.budget.cap)} cap for {who} on {c.day}"
     if c.kind == "projection":
         return f"Cost budget {c.budget.name} heading past its cap for {who} on {c.day}"
     return f"Cost spike for {who} on {c.day} (budget {c.budget.name})"

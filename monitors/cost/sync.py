@@ -42,7 +42,8 @@ MIN_COST = 1e-12  # "cost > 0": zero-cost spans are most rows and add nothing
 # Refunds and credits (a negative cost) are not spend: rows are read with totalCost >= MIN_COST, so they
 # never reach the ledger. Metrics v2 sums them in with the spend of their bucket, so an hour (or an
 # agent's or model's day) holding more credit than spend sums below $0; such a bucket is booked as $0,
-# never as negative spend, and counted under this name in the run summary so the user can see it.
+# never as negative spend, and counted under this name in the run summary so the user can see it (only
+# buckets of a set that is booked: a set with a failed query is not).
 NEGATIVE_COST = "cost.negative_cost_buckets"
 
 
@@ -145,14 +146,14 @@ def fetch_set(
     """
     group_gran: Literal["hour", "day"] = _granularity_exact(ledger) if exact else "day"
     before = ctx.source.stats.requests
-    calls = 0
+    calls = negative = 0
     result: dict[str, dict[date, dict[str, float]]] = {}
     try:
         if budget_back_at(ledger, ctx.now) is not None:
             raise BudgetSpent("the Metrics API budget is still spent", 0)
         calls += 1
         totals = list(ctx.source.costs(CostQuery(start, end, granularity="hour")))
-        _count_negative(ctx, totals)
+        negative += _negative(totals)
         spread = _spread(ledger, totals, start)
         result[""] = {d: {str(h): c for h, c in enumerate(hours)} for d, hours in spread.items()}
         for dim in track.agg_dims:
@@ -160,7 +161,7 @@ def fetch_set(
             query = CostQuery(start, end, granularity=group_gran, group_by=AGGREGATE_DIMENSIONS[dim])
             per_day: dict[date, dict[str, float]] = {}
             grouped = list(ctx.source.costs(query))
-            _count_negative(ctx, grouped)
+            negative += _negative(grouped)
             for bucket in grouped:
                 table = per_day.setdefault(_bucket_time(bucket, group_gran, start, ledger.tz).date(), {})
                 key = (bucket.group or "")[:200]
@@ -178,15 +179,16 @@ def fetch_set(
         result_ok = False
     else:
         result_ok = True
+        # Only a set that is used books its negative buckets as $0; a failed one's buckets are not counted.
+        if negative:
+            ctx.count(NEGATIVE_COST, negative)
     # The source counts requests (retries and pages included); never count fewer than the calls made.
     ledger.record_metrics(ctx.now, max(ctx.source.stats.requests - before, calls))
     return result if result_ok else None
 
 
-def _count_negative(ctx: RunContext, buckets: Iterable[CostBucket]) -> None:
-    negative = sum(bucket.cost < 0 for bucket in buckets)
-    if negative:
-        ctx.count(NEGATIVE_COST, negative)
+def _negative(buckets: Iterable[CostBucket]) -> int:
+    return sum(bucket.cost < 0 for bucket in buckets)
 
 
 def apply_set(ledger: Ledger, track: Tracking, data: dict[str, dict[date, dict[str, float]]], days: list[date]) -> None:

@@ -25,10 +25,9 @@ from monitors.contracts.monitor import RunContext
 from monitors.contracts.source import CostQuery, ObservationQuery, ScoreCountQuery, ScoreQuery
 from monitors.events.config import Evaluator, EventsConfig
 from monitors.events.findings import burst_finding, failing_finding, share_finding
-from monitors.events.rekey import Pending, adopt, pending_from, rekey, still_pending
+from monitors.events.rekey import MASKINGS, Pending, adopt, carry, merged, pending_from, rekey, still_pending
 from monitors.events.rules import bursts, errors_of, failing, share_excess, usual_share
 from monitors.events.signature import SIGNATURE_VERSION, normalise
-from monitors.events.signature_v1 import normalise_v1
 from monitors.events.tally import (
     Counts,
     Groups,
@@ -52,8 +51,10 @@ ERRORS_KEY, VOLUME_KEY, SCORES_KEY, SCORE_TOTALS_KEY = "errors", "volume", "fail
 ERRORS_READ_KEY, SCORES_READ_KEY = "errors_read", "scores_read"
 # The masking the stored error tallies are keyed with; absent: version 1, which stored none.
 SIGNATURE_VERSION_KEY = "signature_version"
-# Groups re-keyed from their version-1 signature's text, until an error of theirs is seen (rekey.Pending).
+# Groups re-keyed from their old signature's text, until an error of theirs is seen (rekey.Pending): by
+# the version they were stored with (the first key predates versions past 2 and holds version 1's).
 PENDING_KEY = "signatures_pending"
+PENDING_KEYS = {1: PENDING_KEY, 2: "signatures_pending_v2"}
 _FIELDS = frozenset({"core", "basic", "trace_context"})
 
 
@@ -72,6 +73,14 @@ def _score_spans(raw: object, evaluators: Iterable[str]) -> dict[str, object]:
 def _ends_after(span: object, when: datetime) -> bool:
     end = span_end(span)
     return end is not None and end > when
+
+
+def _pending(raw: object) -> Pending:
+    """A stored rekey.Pending, read as written; a hand-edited store loses only its malformed agents."""
+    if not isinstance(raw, dict):
+        return {}
+    kept = {agent: olds for agent, olds in raw.items() if isinstance(olds, dict)}
+    return {str(agent): {str(o): str(n) for o, n in olds.items()} for agent, olds in kept.items()}
 
 
 class EventsMonitor:
@@ -98,8 +107,9 @@ class EventsMonitor:
         oldest = ctx.window.start.date() - timedelta(days=rules.share.baseline_days)
         prune([errors, *([volume] if volume is not None else [])], oldest)
         ctx.state.put(ERRORS_KEY, dump_groups(errors))
-        if pending or ctx.state.get(PENDING_KEY) is not None:
-            ctx.state.put(PENDING_KEY, still_pending(errors, pending))
+        for version, key in PENDING_KEYS.items():
+            if pending.get(version) or ctx.state.get(key) is not None:
+                ctx.state.put(key, still_pending(errors, pending.get(version, {})))
         if volume is not None:
             ctx.state.put(VOLUME_KEY, volume)
         for day in days_of(ctx.window):
@@ -107,22 +117,23 @@ class EventsMonitor:
         if self.config.evaluators:
             yield from self._score_findings(ctx)
 
-    def _errors(self, ctx: RunContext) -> tuple[Groups, Pending]:
+    def _errors(self, ctx: RunContext) -> tuple[Groups, dict[int, Pending]]:
         """The stored error tallies, re-keyed once when they were stored under another masking, and the
-        groups whose errors' current signature is not known yet (rekey.Pending)."""
+        groups whose errors' current signature is not known yet (rekey.Pending), by the version whose
+        masking names them."""
         errors = load_groups(ctx.state.get(ERRORS_KEY))
-        if ctx.state.get(SIGNATURE_VERSION_KEY) != SIGNATURE_VERSION:
-            pending = pending_from(errors)
+        pending = {version: _pending(ctx.state.get(key)) for version, key in PENDING_KEYS.items()}
+        stored = ctx.state.get(SIGNATURE_VERSION_KEY)
+        if stored != SIGNATURE_VERSION:
+            before = 1 if stored is None else stored if isinstance(stored, int) else 0  # version 1 stored none
+            pending = {version: carry(held, errors) for version, held in pending.items()}
+            if before in MASKINGS:
+                pending[before] = merged(pending.get(before, {}), pending_from(errors))
             errors, changed = rekey(errors)
             if changed:
                 ctx.count("signatures_rekeyed", changed)
             ctx.state.put(SIGNATURE_VERSION_KEY, SIGNATURE_VERSION)
-            return errors, pending
-        raw = ctx.state.get(PENDING_KEY)
-        if not isinstance(raw, dict):
-            return errors, {}
-        kept = {agent: olds for agent, olds in raw.items() if isinstance(olds, dict)}
-        return errors, {str(agent): {str(o): str(n) for o, n in olds.items()} for agent, olds in kept.items()}
+        return errors, pending
 
     def _read_window(self, ctx: RunContext, *, first_run: bool) -> RunWindow:
         """The run's window, reaching back over the baseline days on the first run."""
@@ -132,18 +143,19 @@ class EventsMonitor:
         ctx.count("baseline_days_read", self.config.errors.share.baseline_days)
         return RunWindow(start, ctx.window.end)
 
-    def _tally_errors(self, ctx: RunContext, window: RunWindow, errors: Groups, pending: Pending) -> None:
+    def _tally_errors(self, ctx: RunContext, window: RunWindow, errors: Groups, pending: dict[int, Pending]) -> None:
         query = ObservationQuery(window, fields=_FIELDS, levels=tuple(self.config.errors.levels))
         read = 0
         for obs in ctx.source.observations(query):
             read += 1
             fallback = obs.name or obs.type
             signature = f"{obs.level}: {normalise(obs.status_message, fallback=fallback)}"
-            if pending.get(obs.trace_name or ""):
-                old = f"{obs.level}: {normalise_v1(obs.status_message, fallback=fallback)}"
-                provisional = pending[obs.trace_name or ""].pop(old, None)
-                if provisional is not None and provisional != signature:
-                    adopt(errors, obs.trace_name or "", provisional, signature)
+            for version, held in pending.items():
+                if olds := held.get(obs.trace_name or ""):
+                    old = f"{obs.level}: {MASKINGS[version](obs.status_message, fallback=fallback)}"
+                    provisional = olds.pop(old, None)
+                    if provisional is not None and provisional != signature:
+                        adopt(errors, obs.trace_name or "", provisional, signature)
             group_for(errors, obs.start_time.date(), obs.trace_name or "", signature).add(
                 obs.start_time, obs.trace_id, obs.status_message or ""
             )

@@ -12,14 +12,25 @@ its largest part, the one most likely to have alerted already.
 
 A group whose example was cut (a Python traceback: its failure is at its end) is keyed from its old
 signature's text, and the current masking of that is not always the current masking of the whole message
-(version 1 masked error codes and exit statuses it now keeps). So such groups stay pending
-(`pending_from`): when the monitor next sees an error whose version-1 signature (signature_v1.py) is
-theirs, it moves them to that error's signature (`adopt`), on every day, keeping their alert key.
+(version 1 masked error codes and exit statuses it now keeps; version 2 took a dated model name whole for
+an <id>). So such groups stay pending (`pending_from`), under the version they were stored with: when the
+monitor next sees an error whose signature under that version's frozen masking (MASKINGS) is theirs, it
+moves them to that error's signature (`adopt`), on every day, keeping their alert key. Groups still
+pending from an earlier upgrade are carried through the next one (`carry`).
+
+A change that splits what an older version grouped (version 3 tells gpt-4o-<date> from
+claude-3-5-sonnet-<date>, which version 2 both masked as <id>) cannot share a group's count out: the
+group goes whole to the signature of its example, and the other part's errors have no history under
+their own signature until the baseline days have passed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from monitors.events.signature import normalise
+from monitors.events.signature_v1 import normalise_v1
+from monitors.events.signature_v2 import normalise_v2
 from monitors.events.tally import EXAMPLE_CHARS, OVERFLOW, Group, Groups
 
 _NO_MESSAGE = "(no status message)"
@@ -55,13 +66,15 @@ def signature_now(old: str, group: Group) -> str:
     return f"{level}: {normalise(group.example if _whole(group) else text)}"
 
 
-# {agent: {signature under version 1: the signature rekey() gave it}} for groups re-keyed from their old
-# signature's text: their errors' signature under the current masking is known when one is seen again.
+# {agent: {signature under an older version: the signature rekey() gave it}} for groups re-keyed from
+# their old signature's text: their errors' signature under the current masking is known when one is seen.
 Pending = dict[str, dict[str, str]]
+# The frozen maskings of the older versions, by version: what names a pending group's errors.
+MASKINGS: dict[int, Callable[..., str]] = {1: normalise_v1, 2: normalise_v2}
 
 
 def pending_from(groups: Groups) -> Pending:
-    """The groups (stored under version 1) that rekey() can only key from their old signature's text."""
+    """The groups (stored under an older version) that rekey() can only key from their old signature's text."""
     out: Pending = {}
     for agents in groups.values():
         for agent, sigs in agents.items():
@@ -69,6 +82,21 @@ def pending_from(groups: Groups) -> Pending:
                 if _has_message(old) and not _whole(group):
                     out.setdefault(agent, {})[old] = signature_now(old, group)
     return out
+
+
+def carry(pending: Pending, groups: Groups) -> Pending:
+    """`pending` (left by an earlier upgrade) pointing where rekey(groups) moves each group it names."""
+    out: Pending = {}
+    for agents in groups.values():
+        for agent, sigs in agents.items():
+            for old, provisional in pending.get(agent, {}).items():
+                if provisional in sigs:
+                    out.setdefault(agent, {})[old] = signature_now(provisional, sigs[provisional])
+    return out
+
+
+def merged(first: Pending, second: Pending) -> Pending:
+    return {agent: first.get(agent, {}) | second.get(agent, {}) for agent in first.keys() | second.keys()}
 
 
 def adopt(groups: Groups, agent: str, provisional: str, signature: str) -> None:

@@ -2,8 +2,9 @@
 
 "Timeout after 30012 ms calling https://api.example.com/v1/jobs/8412 (req 7f3a9c2e-...)" and the same
 failure a minute later, or from another pod, must land in one group, so ids, numbers, times, addresses,
-paths, pod names, hex and quoted values are replaced by placeholders. What is left names the failure,
-not the occurrence: HTTP statuses, exit codes, error codes and error types are kept.
+paths, pod names (a Deployment's hashes, a StatefulSet's ordinals), hex and quoted values are replaced by
+placeholders. What is left names the failure, not the occurrence: HTTP statuses, exit codes, error codes,
+error types and model families are kept; a model's dated snapshot is not (gpt-4o-<date>).
 
 A Python traceback names its failure at the end, after frames longer than a signature: it is reduced
 to the exception and the function that raised it first.
@@ -20,7 +21,7 @@ SIGNATURE_CHARS = 160  # a signature is a group's name; the full message is show
 SCAN_CHARS = 4000
 # Stored tallies are keyed by signature: a masking change that changes signatures bumps this, and the
 # monitor re-keys what it stored under the older version (rekey.py) instead of seeing every error as new.
-SIGNATURE_VERSION = 2
+SIGNATURE_VERSION = 3
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
@@ -109,6 +110,12 @@ _MASKS: tuple[_Mask, ...] = (
     ),
     # re.ASCII from here on where a word boundary matters: in Chinese or Japanese text a number touches
     # the words around it ("用户123456不存在"), which are word characters to a Unicode pattern.
+    # A dated model snapshot keeps its family (which model failed) and loses its date, which the masks
+    # below would take with the name for one <id>: gpt-4o-2024-08-06, claude-3-5-sonnet-20241022,
+    # claude-3-5-sonnet-v2@20241022 (Vertex); OpenAI's and Mistral's four-digit dates after their names
+    # (gpt-4-0613, gpt-3.5-turbo-0125, mistral-large-2407).
+    (re.compile(r"(?<=[A-Za-z0-9][-@])(?:20\d\d-[01]\d-[0-3]\d|20\d\d[01]\d[0-3]\d)(?![\w]|\.\w|-\d)", re.A), "<date>"),
+    (re.compile(r"\b(?P<name>(?:gpt|pixtral|[a-z]*stral)-[\w.-]*?)-\d{4}(?![\w]|\.\w|-\d)", re.A), r"\g<name>-<date>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I | re.A), "<uuid>"),
     # The domain ends in a name: "lodash@5.0.0" is a package version, not an address.
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z][\w-]*\b"), "<email>"),
@@ -127,19 +134,22 @@ _MASKS: tuple[_Mask, ...] = (
     # Unix paths of two or more segments (with a query), and Windows paths.
     (re.compile(r"(?<![\w/])(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?(?:\?[^\s'\"<>]+)?"), "<path>"),
     (re.compile(r"\b[A-Za-z]:\\[^\s'\"]+"), "<path>"),
-    # Kubernetes pods: <deployment>-<template hash>-<5> anywhere, <name>-<5> after "pod". The workload's
-    # name stays: which service failed.
+    # Kubernetes pods: <deployment>-<template hash>-<5> anywhere; <name>-<5> (a Job's) and <name>-<ordinal>
+    # (a StatefulSet's: redis-0, postgres-1) after "pod", with or without a namespace, and a StatefulSet
+    # pod's DNS name (postgres-1.postgres.agents.svc). The workload's name stays: which service failed.
     (
         re.compile(rf"\b(?P<name>{_K8S_NAME})-(?:{_K8S}{{6,10}}|\d{{6,10}})-{_K8S}{{5}}(?![A-Za-z0-9-])", re.A),
         r"\g<name>-<pod>",
     ),
     (
         re.compile(
-            rf"(?:(?<=\bpod )|(?<=\bpod/)|(?<=\bpod=)|(?<=\bpods/))(?P<name>{_K8S_NAME})-{_K8S}{{5}}(?![A-Za-z0-9-])",
+            rf"(?:(?<=\bpod )|(?<=\bpod/)|(?<=\bpod=)|(?<=\bpods/))(?P<ns>{_K8S_NAME}/)?(?P<name>{_K8S_NAME})"
+            rf"-(?:{_K8S}{{5}}|\d{{1,5}})(?![A-Za-z0-9-])",
             re.A,
         ),
-        r"\g<name>-<pod>",
+        r"\g<ns>\g<name>-<pod>",
     ),
+    (re.compile(rf"(?<![\w.-])(?P<name>{_K8S_NAME})-\d{{1,5}}(?=\.{_K8S_NAME}\.svc\b)", re.A), r"\g<name>-<pod>"),
     # Python's tempfile names: "tmp" and 8 random characters.
     (re.compile(r"\btmp(?=[a-z0-9_]{0,7}[0-9_])[a-z0-9_]{8}\b", re.A), "<tmp>"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I | re.A), "<hex>"),

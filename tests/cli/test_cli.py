@@ -88,11 +88,11 @@ def test_silence_add_list_remove(tmp_path: Path) -> None:
 DEMO_COST_ALERTS = [
     "[WARNING] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
     "[RESOLVED] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
-    "[WARNING] Cost budget global at 80% for all spend on 2026-11-19",
-    "[WARNING] Cost budget per-user at 80% for user svc-llm-fix on 2026-11-21",
-    "[CRITICAL] Cost budget per-user at 100% for user svc-llm-fix on 2026-11-21",
+    "[WARNING] Cost budget global at 80% of its $40.00 cap for all spend on 2026-11-19",
+    "[WARNING] Cost budget per-user at 80% of its $5.00 cap for user svc-llm-fix on 2026-11-21",
+    "[CRITICAL] Cost budget per-user at 100% of its $5.00 cap for user svc-llm-fix on 2026-11-21",
     "[CRITICAL] 6 alerts, one incident (agent=llm-fix day=2026-11-21): "
-    "Cost budget per-agent at 100% for agent llm-fix on 2026-11-21",
+    "Cost budget per-agent at 100% of its $20.00 cap for agent llm-fix on 2026-11-21",
 ]
 
 

@@ -47,18 +47,22 @@ def _titles(delivered: list[list]) -> list[list[str]]:
     return [[m.title for m in run] for run in delivered]
 
 
-WARNING = f"Cost budget daily at 80% for all spend on {DAY}"
-PAGE = f"Cost budget daily at 100% for all spend on {DAY}"
+def warning(cap: int) -> str:
+    return f"Cost budget daily at 80% of its ${cap}.00 cap for all spend on {DAY}"
+
+
+def page(cap: int) -> str:
+    return f"Cost budget daily at 100% of its ${cap}.00 cap for all spend on {DAY}"
 
 
 def test_a_cap_raised_after_the_warning_warns_again_at_80_percent_of_the_new_cap(sqlite_store: Store) -> None:
     rows = _spend_by_hour({9: 85.0, 12: 150.0, 15: 165.0, 18: 205.0})
     runs = [(100, f"{DAY} 10:00"), (200, f"{DAY} 13:00"), (200, f"{DAY} 16:00"), (200, f"{DAY} 19:00")]
     assert _titles(_runs(sqlite_store, rows, runs)) == [
-        [WARNING],  # $85 of $100
+        [warning(100)],  # $85 of $100
         [],  # $150 of the raised $200: 75%
-        [WARNING],  # $165 of $200
-        [PAGE],  # $205 of $200
+        [warning(200)],  # $165 of $200
+        [page(200)],  # $205 of $200
     ]
 
 
@@ -66,10 +70,10 @@ def test_a_cap_raised_after_the_page_does_not_page_again_until_the_new_cap(sqlit
     rows = _spend_by_hour({9: 105.0, 12: 150.0, 15: 165.0, 18: 205.0})
     runs = [(100, f"{DAY} 10:00"), (200, f"{DAY} 13:00"), (200, f"{DAY} 16:00"), (200, f"{DAY} 19:00")]
     assert _titles(_runs(sqlite_store, rows, runs)) == [
-        [PAGE],  # $105 of $100: the page outranks the 80% of the same run
+        [page(100)],  # $105 of $100: the page outranks the 80% of the same run
         [],  # $150 of $200: no page again for spend the old cap was about
-        [WARNING],  # $165 of $200
-        [PAGE],  # $205 of $200
+        [warning(200)],  # $165 of $200
+        [page(200)],  # $205 of $200
     ]
 
 
@@ -77,8 +81,8 @@ def test_a_cap_lowered_after_the_warning_still_pages_and_a_cap_seen_before_stays
     rows = _spend_by_hour({9: 165.0, 12: 170.0, 15: 175.0})
     runs = [(200, f"{DAY} 10:00"), (150, f"{DAY} 13:00"), (200, f"{DAY} 16:00")]
     assert _titles(_runs(sqlite_store, rows, runs)) == [
-        [WARNING],  # $165 of $200
-        [PAGE],  # $170 of the lowered $150
+        [warning(200)],  # $165 of $200
+        [page(150)],  # $170 of the lowered $150
         [],  # back to $200: its 80% was already sent today
     ]
 
@@ -89,6 +93,17 @@ def test_the_alert_and_its_key_name_the_cap_in_force(sqlite_store: Store) -> Non
     assert dict(first.fields)["Spend"] == "$85.00 of $100.00 (85%)"
     assert dict(second.fields)["Spend"] == "$165.00 of $200.00 (82%)"
     assert (first.fingerprint, second.fingerprint) == (f"cost:daily:*:{DAY}:cap=100", f"cost:daily:*:{DAY}:cap=200")
+
+
+def test_two_warnings_of_one_day_under_two_caps_read_apart_in_chat_and_on_the_pager(sqlite_store: Store) -> None:
+    from monitors.notifiers.pagerduty import event
+
+    rows = _spend_by_hour({9: 85.0, 15: 165.0})
+    (first,), (second,) = _runs(sqlite_store, rows, [(100, f"{DAY} 10:00"), (200, f"{DAY} 16:00")])
+    assert (first.title, second.title) == (warning(100), warning(200))
+    # The pager's one line starts with the title, so the cap is in what it shows first.
+    summaries = [event(m, "routing-key-placeholder")["payload"]["summary"] for m in (first, second)]
+    assert [s.split(": ")[0] for s in summaries] == [warning(100), warning(200)]
 
 
 def _as_the_release_before_cap_keys(store: Store) -> None:
@@ -111,7 +126,7 @@ def test_an_upgrade_during_the_day_sends_no_alert_of_that_day_again(sqlite_store
     notifier = RecordingNotifier()
     source = ReplaySource.from_observations(_history() + rows, host="https://lf.example", project_id="proj1")
     assert [m.title for m in pipeline_run(_settings(100), source, sqlite_store, notifier, DAY, f"{DAY} 10:00")] == [
-        WARNING
+        warning(100)
     ]
     _as_the_release_before_cap_keys(sqlite_store)
     later = [(100, f"{DAY} 13:00"), (100, f"{DAY} 16:00"), (200, f"{DAY} 19:00")]
@@ -121,6 +136,6 @@ def test_an_upgrade_during_the_day_sends_no_alert_of_that_day_again(sqlite_store
         since = until
     assert titles == [
         [],  # $90 of $100: its 80% went out before the upgrade, under the key without the cap
-        [PAGE],  # $105 of $100: escalates that same alert
-        [WARNING],  # $165 of a cap raised after the upgrade: a new cap, a new key
+        [page(100)],  # $105 of $100: escalates that same alert
+        [warning(200)],  # $165 of a cap raised after the upgrade: a new cap, a new key
     ]

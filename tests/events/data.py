@@ -4,6 +4,7 @@ errors (about one per hundred traces), plus the incidents a test plants on the l
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from monitors.contracts.findings import RunWindow
@@ -179,6 +180,38 @@ def rejected_pushes(agent: str, day: date, count: int, *, hour: int, first: int 
             day,
             300 + n,
             error="git push rejected for 4f9e2ab: pre-receive hook declined (runner worker-7d9f8b6c5-x2k9p)",
+            start=at(day, hour, 2 * (n - first)),
+        )
+    ]
+
+
+def redis_backoffs(agent: str, day: date, count: int, *, hour: int, first: int = 0) -> list[Observation]:
+    """`count` crash loops of the agent's Redis, a StatefulSet of three (redis-0 to redis-2), in turn, from
+    `hour`: one failure under each replica's pod name."""
+    return [
+        o
+        for n in range(first, first + count)
+        for o in trace(
+            agent,
+            day,
+            400 + n,
+            error=f"Back-off restarting failed container redis in pod redis-{n % 3}_agents"
+            f"({uuid.UUID(int=random.Random(day.toordinal() * 1000 + n).getrandbits(128), version=4)})",
+            start=at(day, hour, 3 * (n - first)),
+        )
+    ]
+
+
+def rate_limits(agent: str, day: date, count: int, *, hour: int, first: int = 0) -> list[Observation]:
+    """`count` rate limits of one dated model snapshot, two minutes apart from `hour`."""
+    return [
+        o
+        for n in range(first, first + count)
+        for o in trace(
+            agent,
+            day,
+            500 + n,
+            error=f"litellm.RateLimitError: rate limit reached for gpt-4o-2024-08-06 (request req_{n * 7919:08x})",
             start=at(day, hour, 2 * (n - first)),
         )
     ]

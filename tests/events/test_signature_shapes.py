@@ -1,7 +1,8 @@
 """Signatures of real-shaped error messages (OpenAI and Anthropic SDKs, httpx and requests, Kubernetes,
 Python tracebacks, Go and git): occurrences of one failure that differ only in pods, ids, times,
-addresses, sizes or paths share one signature; different failures (statuses, exit codes, error types,
-error codes, workloads, functions) keep different ones; words that happen to be hex are words."""
+addresses, sizes, paths or a model's dated snapshot share one signature; different failures (statuses,
+exit codes, error types, error codes, workloads, models, functions) keep different ones; words that
+happen to be hex are words."""
 
 from __future__ import annotations
 
@@ -80,6 +81,39 @@ SAME_FAILURE: dict[str, tuple[str, ...]] = {
         "Container sandbox in pod worker-prcvbrssn-qtcvf was OOMKilled (exit code 137)",
         "Container sandbox in pod worker-3867429181-lmzqw was OOMKilled (exit code 137)",  # numeric hash
     ),
+    "StatefulSet replicas": (
+        "Back-off restarting failed container redis in pod redis-0_agents(3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f)",
+        "Back-off restarting failed container redis in pod redis-2_agents(0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f)",
+    ),
+    "StatefulSet replicas with a namespace": (
+        "Readiness probe failed for pod/agents/postgres-0: connection refused",
+        "Readiness probe failed for pod/agents/postgres-1: connection refused",
+    ),
+    "StatefulSet pod DNS names": (
+        "dial tcp: lookup postgres-0.postgres.agents.svc.cluster.local: no such host",
+        "dial tcp: lookup postgres-1.postgres.agents.svc.cluster.local: no such host",
+    ),
+    "StatefulSet pod in a URL": (
+        "could not connect to server: postgresql://postgres-0.postgres.agents.svc.cluster.local:5432/app",
+        "could not connect to server: postgresql://postgres-12.postgres.agents.svc.cluster.local:5432/app",
+    ),
+    "dated snapshots of one OpenAI model": (
+        "litellm.RateLimitError: rate limit reached for gpt-4o-2024-08-06 (request req_8f3a2b91)",
+        "litellm.RateLimitError: rate limit reached for gpt-4o-2024-11-20 (request req_0c9d8e7f)",
+    ),
+    "OpenAI's four-digit snapshots": (
+        "The model gpt-4-0613 has been deprecated.",
+        "The model gpt-4-0314 has been deprecated.",
+    ),
+    "dated snapshots of one Anthropic model": (
+        "anthropic overloaded for claude-3-5-sonnet-20241022, retrying in 2.5s",
+        "anthropic overloaded for claude-3-5-sonnet-20240620, retrying in 4s",
+    ),
+    "Bedrock model ids": (
+        "ThrottlingException: Too many tokens for anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "ThrottlingException: Too many tokens for anthropic.claude-3-5-sonnet-20240620-v2:0",
+    ),
+    "Mistral's dated models": ("mistral-large-2407 is unavailable", "mistral-large-2411 is unavailable"),
     "job pod": (
         "pod migrate-db-x7k2p failed: BackoffLimitExceeded",
         "pod migrate-db-qtcvf failed: BackoffLimitExceeded",
@@ -233,6 +267,13 @@ DIFFERENT_FAILURES: dict[str, tuple[str, str]] = {
         "Request timed out (upstream https://api.anthropic.com/v1/messages)",
     ),
     "model": ("gpt-4o-mini overloaded", "gpt-4o overloaded"),
+    "model of a dated snapshot": ("gpt-4o-2024-08-06 overloaded", "claude-3-5-sonnet-20241022 overloaded"),
+    "model size of a dated snapshot": ("gpt-4o-mini-2024-07-18 overloaded", "gpt-4o-2024-08-06 overloaded"),
+    "Anthropic generation of a dated snapshot": (
+        "claude-sonnet-4-20250514 overloaded",
+        "claude-opus-4-1-20250805 overloaded",
+    ),
+    "workload of a StatefulSet pod": ("pod redis-0 OOMKilled", "pod postgres-0 OOMKilled"),
     "hex-looking words": ("record defaced by import", "record effaced by import"),
     "short hex-looking words": ("facade added", "decade added"),
 }
@@ -253,6 +294,7 @@ def test_different_failures_keep_different_signatures(first: str, second: str) -
         "Request timed out.",
         "Connection error.",
         "gpt-4o and claude-3-5-sonnet both overloaded",
+        "gpt-4 and utf-8 are not pod names: web-2 is not either",  # an ordinal only after "pod" or in its DNS name
     ],
 )
 def test_messages_without_variable_parts_are_kept_as_they_are(message: str) -> None:
@@ -287,6 +329,13 @@ def test_messages_without_variable_parts_are_kept_as_they_are(message: str) -> N
             "Error code: 529 - {'type': 'error', 'error': {'type': 'overloaded_error', 'message': '<value>'}}",
         ),
         ("lodash@5.0.0 not found", "lodash@<n> not found"),  # a package version, not an e-mail address
+        ("pod redis-0 OOMKilled", "pod redis-<pod> OOMKilled"),
+        ("pod agents/web-2 not ready", "pod agents/web-<pod> not ready"),
+        ("lookup redis-1.redis.agents.svc: no such host", "lookup redis-<pod>.redis.agents.svc: no such host"),
+        ("gpt-4o-2024-08-06 overloaded.", "gpt-4o-<date> overloaded."),
+        ("claude-3-5-sonnet-20241022 overloaded", "claude-3-5-sonnet-<date> overloaded"),
+        ("gpt-3.5-turbo-0125 overloaded", "gpt-3.5-turbo-<date> overloaded"),
+        ("gpt-4-1106-preview overloaded", "gpt-4-<date>-preview overloaded"),
     ],
 )
 def test_what_a_mask_replaced_is_named(message: str, signature: str) -> None:
