@@ -28,6 +28,11 @@ SOFT_FAILURE_PATTERNS: tuple[str, ...] = (
     r"does not exist",
     r"wrong (flag|answer)",
     r"\[\]$",  # an empty list and nothing else
+    # A failure the tool wrote into its answer while the call was logged as a success: "Error: ...",
+    # "ERROR 404: ...", a Python traceback, a JSON answer that opens with a non-empty `error`.
+    r"error(\s*\d{3})?\s*[:!]",
+    r"traceback \(most recent call last\)",
+    r'\{\s*"error"\s*:(?!\s*(?:null\b|false\b|""|\{\s*\}|\[\s*\]))',
 )
 SOFT_FAILURE_PREFIX = 120  # characters of the answer read for a failure phrase
 
