@@ -28,6 +28,9 @@ from monitors.audit.sequence import ACTION, MESSAGE, Generation, ToolCall, excer
 
 Similarity = Callable[[Sequence[str]], Any]  # texts -> (n, n) cosine matrix (numpy array or nested lists)
 MAX_TEXT = 200  # characters of a reply compared: the opening says what it is about, and cost grows with length
+# Earlier texts each one is compared with (at least; up to twice as many): a loop says again what it said a
+# few turns ago, and comparing with all of them would make a 10,000-turn session cost 10,000² comparisons.
+MAX_COMPARED = 50
 # Restating an answer because the user asked again is fair for the user's first questions of a stretch;
 # from the third on, an agent that only restates is answering in circles and should change course
 # (transfer, end).
@@ -72,14 +75,19 @@ def longest_stretch(calls: Sequence[ToolCall]) -> int:
 
 
 def _repeats(texts: Sequence[str], similarity: Similarity, threshold: float) -> list[tuple[int, int]]:
-    """(later, earlier) index pairs where a text says again what an earlier one said."""
+    """(later, earlier) index pairs where a text says again what an earlier one said, among the
+    MAX_COMPARED to 2 * MAX_COMPARED texts before it: texts go to `similarity` in blocks of MAX_COMPARED,
+    each with the block before it."""
     canon = [" ".join(t.split()).lower()[:MAX_TEXT] for t in texts]
-    matrix = similarity(canon)
     found: list[tuple[int, int]] = []
-    for j in range(1, len(canon)):
-        best = max(range(j), key=lambda i: float(matrix[j][i]))
-        if canon[j] == canon[best] or float(matrix[j][best]) >= threshold:
-            found.append((j, best))
+    for block in range(0, len(canon), MAX_COMPARED):
+        base = max(0, block - MAX_COMPARED)
+        part = canon[base : block + MAX_COMPARED]
+        matrix = similarity(part)
+        for j in range(max(1, block - base), len(part)):
+            best = max(range(j), key=lambda i: float(matrix[j][i]))
+            if part[j] == part[best] or float(matrix[j][best]) >= threshold:
+                found.append((base + j, base + best))
     return found
 
 
@@ -153,7 +161,7 @@ def _stretch_repeats(
         elif j in similar and not (asked and questions <= EXCUSED_QUESTIONS):
             found.append((j, similar[j]))
         elif questions > EXCUSED_QUESTIONS and _new_share(words[j], said) <= RESTATED_NEW_WORDS:
-            found.append((j, max(range(j), key=lambda i: len(words[i] & words[j]))))
+            found.append((j, max(range(max(0, j - MAX_COMPARED), j), key=lambda i: len(words[i] & words[j]))))
         said |= words[j]
         for slot in slots.asked_slots(texts[j]):
             first_ask.setdefault(slot, j)

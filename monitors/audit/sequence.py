@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitors.audit.nesting import bounded, shallow
 from monitors.contracts.records import Observation
 
 _SPACE = re.compile(r"\s+")
@@ -70,17 +71,7 @@ def _json_inside(text: str) -> dict | list | None:
         value = json.loads(stripped)
     except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict | list) and _shallow(value) else None
-
-
-def _shallow(value: Any) -> bool:
-    """No deeper than MAX_JSON_DEPTH, checked without recursion (the text may nest a thousand levels)."""
-    level: list[Any] = [value]
-    for _ in range(MAX_JSON_DEPTH):
-        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v) if isinstance(c, dict | list)]
-        if not level:
-            return True
-    return False
+    return value if isinstance(value, dict | list) and shallow(value, MAX_JSON_DEPTH) else None
 
 
 def normalize_args(value: Any) -> str:
@@ -248,7 +239,7 @@ def build_session(
             tokens = _tokens(obs)
             pending_tokens += tokens
             pending_cost += obs.total_cost
-            text = _text(obs.output)
+            text = _text(bounded(obs.output))
             if session.first_generation is None and not session.calls:
                 session.first_generation = text
             if text:
@@ -262,8 +253,8 @@ def build_session(
             make_call(
                 len(session.calls) + 1,
                 obs.name or "unknown",
-                obs.input,
-                obs.output,
+                bounded(obs.input),  # a thousand levels deep would stop every recursive check
+                bounded(obs.output),
                 time=obs.start_time,
                 end_time=obs.end_time,
                 is_error=obs.level.upper() == "ERROR",

@@ -19,13 +19,24 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
+from monitors.audit.nesting import bounded, shallow
 from monitors.contracts.records import Observation
 
 BATCH = 1000  # rows per executemany; one Observations v2 page
 # A plain tuple of field values pickles several times faster than a slotted dataclass, whose generic
 # __getstate__/__setstate__ look the fields up on every row.
 FIELDS = tuple(f.name for f in dataclasses.fields(Observation))
+
+
+def _bounded(name: str, value: Any) -> Any:
+    """Input and output, and each metadata value (metadata stays a mapping), within MAX_NESTING."""
+    if name in ("input", "output"):
+        return bounded(value)
+    if name == "metadata" and not shallow(value):
+        return {key: bounded(item) for key, item in value.items()}
+    return value
 
 
 class SessionSpool:
@@ -46,7 +57,9 @@ class SessionSpool:
         self.rows = 0
 
     def add(self, obs: Observation) -> None:
-        row = pickle.dumps(tuple(getattr(obs, name) for name in FIELDS), protocol=pickle.HIGHEST_PROTOCOL)
+        # Pickling recurses: an answer nested hundreds of levels deep is spooled as its text.
+        values = [_bounded(name, getattr(obs, name)) for name in FIELDS]
+        row = pickle.dumps(tuple(values), protocol=pickle.HIGHEST_PROTOCOL)
         # UTC ISO text sorts like the times it holds, so SQLite can order and compare it.
         self._pending.append((obs.group_key, obs.start_time.isoformat(), row))
         self.rows += 1

@@ -28,6 +28,11 @@ SOFT_FAILURE_PATTERNS: tuple[str, ...] = (
     r"does not exist",
     r"wrong (flag|answer)",
     r"\[\]$",  # an empty list and nothing else
+    # A failure the tool wrote into its answer while the call was logged as a success: "Error: ...",
+    # "ERROR 404: ...", a Python traceback, a JSON answer that opens with a non-empty `error`.
+    r"error(\s*\d{3})?\s*[:!]",
+    r"traceback \(most recent call last\)",
+    r'\{\s*"error"\s*:(?!\s*(?:null\b|false\b|""|\{\s*\}|\[\s*\]))',
 )
 SOFT_FAILURE_PREFIX = 120  # characters of the answer read for a failure phrase
 
@@ -94,7 +99,10 @@ _CLAIM_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"fixed|patched|edited|rewritten|created|written", FILE_WORK),
 )  # fmt: skip
 _PASSIVE = r"\b(?:has|have)\s+(?:now\s+)?been\s+(?:successfully\s+)?|\b(?:is|are)\s+now\s+"
-_ACTIVE = r"\b(?:has|have)\s+(?:now\s+)?(?:successfully\s+)?|\bI(?:'ve| have)?\s+(?:now\s+)?(?:successfully\s+)?"
+# "'ve" after any subject: "we've cancelled" is the agent's claim, "you've booked" is left out below.
+_ACTIVE = (
+    r"(?:\b(?:has|have)|\b've)\s+(?:now\s+)?(?:successfully\s+)?|\bI(?:'ve| have)?\s+(?:now\s+)?(?:successfully\s+)?"
+)
 # Claims are found verb first (one scan of a reply for any claim verb), then the auxiliary is read
 # from the few characters before it: eight full scans, one per family, cost three times as much.
 _VERB = re.compile(
@@ -151,8 +159,8 @@ _MARKUP = re.compile(r"\*{1,3}|`+|(?<!\w)_{1,3}(?=\w)|(?<=\w)_{1,3}(?!\w)")
 def claims(text: str) -> list[Claim]:
     """Past-tense claims of done work in a reply; conditional or negated statements, and what the user
     or a third person did ("you have already booked"), are not claims. Markdown emphasis is read as
-    the plain words it marks."""
-    text = _MARKUP.sub("", text)
+    the plain words it marks, and a typographic apostrophe as a plain one."""
+    text = _MARKUP.sub("", text).replace("\u2019", "'")  # models often write "I\u2019ve"
     found: list[Claim] = []
     for verb in _VERB.finditer(text):
         window = max(0, verb.start() - AUXILIARY_REACH)

@@ -264,6 +264,18 @@ FAILURE_RUN_CASES = [
     ("an empty result list counts", seq(
         ("search_direct_flight", {"d": 1}, []), ("search_direct_flight", {"d": 2}, []),
         ("search_direct_flight", {"d": 3}, [])), {"soft_failure": [2, 3]}),
+    # A tool that reports its failure in its answer, the call itself logged as a success (level DEFAULT):
+    # tau-bench's "Error: ...", a shell's Traceback, a JSON answer whose `error` says what went wrong.
+    ("an answer that says Error", seq(*[("book_reservation", {"p": i}, f"Error: payment {i} declined")
+        for i in range(3)]), {"soft_failure": [2, 3]}),
+    ("a JSON error answer", seq(*[("book_reservation", {"p": i}, {"error": f"card {i} declined"})
+        for i in range(3)]), {"soft_failure": [2, 3]}),
+    ("a traceback", seq(*[("run_script", {"n": i}, "Traceback (most recent call last):\n  File ...")
+        for i in range(3)]), {"soft_failure": [2, 3]}),
+    ("must not fire: an answer whose error field is empty", seq(*[
+        ("get_order", {"id": i}, {"error": None, "order": {"id": i}}) for i in range(3)]), {}),
+    ("must not fire: an answer about errors", seq(*[
+        ("get_metrics", {"day": i}, f"Errors: {i}, error rate 0.{i}%") for i in range(3)]), {}),
     ("must not fire: a miss, then the suggested title works", seq(
         _miss("SAS"), ("Search", "Special Air Service", "The SAS is..."), _miss("x"), _miss("y")), {}),
     ("must not fire: failure words deep inside a long answer", seq(*[

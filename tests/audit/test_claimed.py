@@ -130,6 +130,13 @@ def test_the_finding_quotes_the_claim_and_names_the_missing_word():
         ("You have already booked this flight.", []),
         ("Once the reservation has been cancelled, the refund takes 5 to 7 business days.", []),
         ("Your reservation has been updated and the new total is $300.", ["Your reservation has been updated"]),
+        # Typographic apostrophes, as many models write them, and "we've": the same claims.
+        ("I\u2019ve added three checked bags to your reservation.", ["I've added three checked bags"]),
+        ("I\u2019ve **cancelled** reservation `ABC123`.", ["I've cancelled reservation ABC123"]),
+        ("We\u2019ve cancelled your booking.", ["'ve cancelled your booking"]),
+        ("We've cancelled your booking.", ["'ve cancelled your booking"]),
+        ("You\u2019ve already booked this flight.", []),
+        ("They\u2019ve cancelled the flight themselves.", []),
     ],
 )  # fmt: skip
 def test_what_a_claim_names(text, quotes):
