@@ -241,6 +241,7 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
         "m009_finding_resolved_at",
+        "m010_outbox_settled_at",
     ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
@@ -284,6 +285,7 @@ def test_an_older_store_gains_the_index_resolved_notices_look_up_by(tmp_path) ->
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
         "m009_finding_resolved_at",
+        "m010_outbox_settled_at",
     ]
     assert "ix_outbox_fingerprint" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
 

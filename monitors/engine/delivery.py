@@ -23,14 +23,15 @@ The outbox is shared by every monitor, and each run delivers all of it, so two r
 monitors (the cost and events CronJobs both starting on the hour) would POST the same pending rows.
 `deliver_exclusively` lets one run deliver at a time (a run lock named `DELIVERY_LOCK`, which dies with
 its holder as the monitors' locks do); a run that waited `DELIVERY_WAIT` leaves its rows to the run
-that holds it, or to the next one.
+that holds it, or to the next one. The run that delivers then prunes the rows settled longer ago than
+the retention (`Store.prune_outbox` says which it keeps): one indexed DELETE.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +59,7 @@ class DeliveryStats:
     deferred: int = 0  # left pending for the next run
     unconfirmed: int = 0  # given up after unanswered POSTs: they may have arrived
     out_of_time: int = 0  # not tried: the run's deadline was reached
+    pruned: int = 0  # outbox rows deleted: settled longer ago than the retention
 
 
 class ChannelAnswers:
@@ -114,18 +116,25 @@ def deliver_exclusively(
     now: datetime,
     lease: timedelta,
     max_attempts: int = 50,
+    retention: timedelta | None = None,
+    resolving_channels: Collection[str] = (),
     wait: float = DELIVERY_WAIT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryStats | None:
-    """deliver_pending while no other run delivers; None when another run held the delivery lock for all
-    of `wait` (or of what is left of the run): the rows stay pending, for it or the next run."""
+    """deliver_pending while no other run delivers, then prune rows settled before now - `retention` (if
+    given; `resolving_channels`: those a route sends resolved notices to). None when another run held the
+    delivery lock for all of `wait` (or of what is left of the run): the rows stay pending, for it or the
+    next run."""
     started, budget = time.monotonic(), min(wait, run_time_left())
     while not store.acquire_lock(DELIVERY_LOCK, now=now + timedelta(seconds=time.monotonic() - started), lease=lease):
         if time.monotonic() - started >= budget:
             return None
         sleep(0.1)
     try:
-        return deliver_pending(store, notifiers, now=now, max_attempts=max_attempts)
+        stats = deliver_pending(store, notifiers, now=now, max_attempts=max_attempts)
+        if retention is not None:
+            stats.pruned = store.prune_outbox(now - retention, resolving_channels=resolving_channels)
+        return stats
     finally:
         store.release_lock(DELIVERY_LOCK)
 

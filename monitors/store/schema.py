@@ -65,9 +65,12 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     # POSTs sent whose answer never came (timed out after sending): the chat may already show them.
     sa.Column("unconfirmed", sa.Integer, nullable=False, default=0, server_default="0"),
+    # When it stopped being pending (sent or given up); NULL while pending (m010). The retention counts from it.
+    sa.Column("settled_at", TS),
     sa.Index("ix_outbox_pending", "status", "id"),
-    # A resolved notice looks up where its alert went; the outbox keeps every row it ever sent.
+    # A resolved notice looks up where its alert went; pruning keeps those rows while the finding is open.
     sa.Index("ix_outbox_fingerprint", "fingerprint"),
+    sa.Index("ix_outbox_settled", "settled_at"),
 )
 
 embedding_cache = sa.Table(
