@@ -5,7 +5,8 @@ so a chat that was down for three runs receives every alert once, in order, when
 
 Rows of one group (a route's `group_by`) go out together as one message, at the place of the group's
 oldest due row, with every pending row of the group, including parts still waiting for the group's
-interval. Counts are of messages: a group is one.
+interval. Counts are of messages, a group is one, whatever happens to it: posted, refused, left pending
+behind an earlier failure on its channel or at the deadline, or given up because its channel is gone.
 
 Duplicates are bounded. A POST that got no answer in time (`unconfirmed`) may already be in the chat,
 and webhooks take no idempotency key, so such a row is POSTed once more on a later run, with twice the
@@ -145,21 +146,24 @@ def deliver_pending(
     stats = DeliveryStats()
     blocked: set[str] = set()
     done: set[int] = set()
+    untried: set[tuple[str, str]] = set()  # (channel, group) of messages counted without being tried
     answers = ChannelAnswers(store.channel_answers())
     for row in store.pending_outbox(now):
         if row.id in done:
             continue  # went out with its group
+        # A message not tried counts once, like one that is: its group's other rows add nothing.
+        new_message = _new_message(row, untried)
         notifier = notifiers.get(row.channel)
         if notifier is None:
             store.mark_outbox(row.id, now=now, status="failed", error="channel no longer configured")
-            stats.failed += 1
+            stats.failed += new_message
             continue
         if row.channel in blocked:
-            stats.deferred += 1
+            stats.deferred += new_message
             continue
         if run_time_left() <= 0:
-            stats.deferred += 1
-            stats.out_of_time += 1
+            stats.deferred += new_message
+            stats.out_of_time += new_message
             continue
         rows, message = _message_for(store, row)
         done.update(r.id for r in rows)
@@ -192,6 +196,18 @@ def deliver_pending(
     if stats.out_of_time:
         log.warning("run deadline reached: %d message(s) left pending for the next run", stats.out_of_time)
     return stats
+
+
+def _new_message(row: OutboxRow, untried: set[tuple[str, str]]) -> bool:
+    """Is `row` the first of its message this run? Always for an ungrouped row; for a grouped one, only
+    the first row of its group on its channel (the rows of a group are one message)."""
+    group = row.payload.get("group")
+    if not group:
+        return True
+    key = (row.channel, str(group))
+    first = key not in untried
+    untried.add(key)
+    return first
 
 
 def _answered_late(notifier: Any, row: OutboxRow, result: DeliveryResult) -> bool:
