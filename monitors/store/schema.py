@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-TS = sa.DateTime(timezone=True)
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A time with zone, sent to the database in UTC. SQLite keeps no offset: it stores the wall-clock
+    digits as given, so 12:00+02:00 would read back as 12:00Z and compare as 12:00Z, two hours late."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+
+TS = UtcDateTime()
 
 migrations = sa.Table(
     "schema_migrations",
