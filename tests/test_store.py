@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -241,6 +241,7 @@ def test_an_m001_store_is_upgraded_with_the_unconfirmed_column(tmp_path) -> None
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
         "m009_finding_resolved_at",
+        "m010_outbox_settled_at",
     ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT unconfirmed FROM outbox").scalar() == 0
@@ -284,6 +285,7 @@ def test_an_older_store_gains_the_index_resolved_notices_look_up_by(tmp_path) ->
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
         "m009_finding_resolved_at",
+        "m010_outbox_settled_at",
     ]
     assert "ix_outbox_fingerprint" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
 
@@ -334,3 +336,13 @@ def test_an_m008_store_keeps_its_findings_and_gains_when_each_was_resolved(store
     assert store.finding_records([spike])[spike].resolved_at == later
     _commit(store, now=later + timedelta(hours=1), seen=[(spike, None)])  # seen again: not over any more
     assert store.finding_records([spike])[spike].resolved_at is None
+
+
+def test_a_time_given_with_another_offset_is_stored_and_compared_as_the_same_instant(store: Store) -> None:
+    berlin_noon = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=2)))  # 10:00Z
+    store.add_silence("cost", "global", berlin_noon, now=NOW)
+    [silence] = store.silences(now=datetime(2026, 11, 23, 9, 30, tzinfo=UTC))
+    assert silence.until == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert store.silences(now=datetime(2026, 11, 23, 10, 30, tzinfo=UTC)) == []  # over at 10:00Z, not 12:00Z
+    _commit(store, watermark=berlin_noon)
+    assert store.watermark("cost") == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -40,6 +40,7 @@ def test_m002_adds_the_table_to_a_database_made_before_it(tmp_path) -> None:
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
         "m009_finding_resolved_at",
+        "m010_outbox_settled_at",
     ]
     assert {"written_scores", "pending_scores"} <= set(sa.inspect(engine).get_table_names())
     assert migrations.migrate(engine) == []
@@ -89,6 +90,7 @@ def test_m006_adds_sent_at_to_the_pending_scores_of_an_m005_store(
         "m007_outbox_fingerprint_index",
         "m008_finding_event_windows",
         "m009_finding_resolved_at",
+        "m010_outbox_settled_at",
     ]
     engine.dispose()
     store = Store.open(url)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from monitors.contracts.errors import ConfigError, UnknownMonitorError
 from monitors.contracts.findings import Severity
-from monitors.contracts.values import Duration
+from monitors.contracts.values import Duration, format_duration
 from monitors.engine.github_settings import GitHubSettings
 from monitors.engine.interpolate import PLACEHOLDERS, Unresolved, about_value, interpolate, is_under
 from monitors.engine.metrics_settings import MetricsSettings
@@ -29,6 +30,7 @@ from monitors.engine.registry import MONITORS, monitor_class, notifier_class
 from monitors.engine.yaml_input import read_yaml
 from monitors.support.zones import known_zone
 
+MIN_OUTBOX_RETENTION = timedelta(days=1)  # a run reads the last day's sends (group intervals)
 CLOUD_REQUESTS_PER_MINUTE = 15  # half of Langfuse Cloud Hobby's 30 general requests a minute
 
 
@@ -99,6 +101,18 @@ class StoreSettings(Strict):
         description="SQLite: a run renews its lock every third of this; a lock not renewed for this long "
         "(its holder was killed) is taken over. PostgreSQL locks end with their holder's session.",
     )
+    outbox_retention: Duration = Field(
+        "30d",
+        description="Delivered and given-up alert messages are deleted from the outbox this long after they "
+        "settled (pending ones never; an alert still open that may get a resolved notice is kept). At least 1d.",
+    )
+
+    @field_validator("outbox_retention")
+    @classmethod
+    def _retention(cls, value: timedelta) -> timedelta:
+        if value < MIN_OUTBOX_RETENTION:
+            raise ValueError(f"must be at least 1d (got {format_duration(value)}): runs read what was sent recently")
+        return value
 
 
 def store_url_problem(url: str) -> str | None:
@@ -220,6 +234,11 @@ class Settings(Strict):
             for channel in route.channels:
                 chosen.setdefault(channel, route)
         return chosen
+
+    def resolving_channels(self) -> set[str]:
+        """Channels some route sends resolved notices to (what outbox pruning keeps open alerts' rows for)."""
+        routes = [*self.routes, *([self.default_route] if self.default_route else [])]
+        return {channel for route in routes if route.send_resolved for channel in route.channels}
 
     def enabled_monitors(self) -> list[str]:
         return [name for name in MONITORS if name not in self.disabled_monitors]
@@ -349,6 +368,12 @@ def _route_problems(settings: Settings) -> Iterator[str]:
                 yield f"{where}.monitors: unknown monitor {monitor!r} (valid: {', '.join(MONITORS)})"
         if route.group_interval is not None and not route.group_by:
             yield f"{where}.group_interval: needs group_by (which findings make one group)"
+        if route.group_interval is not None and route.group_interval > settings.store.outbox_retention:
+            # The interval reads when the group was last sent from the outbox: a pruned row would be forgotten.
+            yield (
+                f"{where}.group_interval: {format_duration(route.group_interval)} is longer than "
+                f"store.outbox_retention ({format_duration(settings.store.outbox_retention)}); raise the retention"
+            )
     if known_zone(settings.report.timezone) is None:
         yield f"report.timezone: unknown time zone {settings.report.timezone!r}"
 

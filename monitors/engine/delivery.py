@@ -5,7 +5,8 @@ so a chat that was down for three runs receives every alert once, in order, when
 
 Rows of one group (a route's `group_by`) go out together as one message, at the place of the group's
 oldest due row, with every pending row of the group, including parts still waiting for the group's
-interval. Counts are of messages: a group is one.
+interval. Counts are of messages, a group is one, whatever happens to it: posted, refused, left pending
+behind an earlier failure on its channel or at the deadline, or given up because its channel is gone.
 
 Duplicates are bounded. A POST that got no answer in time (`unconfirmed`) may already be in the chat,
 and webhooks take no idempotency key, so such a row is POSTed once more on a later run, with twice the
@@ -23,14 +24,15 @@ The outbox is shared by every monitor, and each run delivers all of it, so two r
 monitors (the cost and events CronJobs both starting on the hour) would POST the same pending rows.
 `deliver_exclusively` lets one run deliver at a time (a run lock named `DELIVERY_LOCK`, which dies with
 its holder as the monitors' locks do); a run that waited `DELIVERY_WAIT` leaves its rows to the run
-that holds it, or to the next one.
+that holds it, or to the next one. The run that delivers then prunes the rows settled longer ago than
+the retention (`Store.prune_outbox` says which it keeps): one indexed DELETE.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +60,7 @@ class DeliveryStats:
     deferred: int = 0  # left pending for the next run
     unconfirmed: int = 0  # given up after unanswered POSTs: they may have arrived
     out_of_time: int = 0  # not tried: the run's deadline was reached
+    pruned: int = 0  # outbox rows deleted: settled longer ago than the retention
 
 
 class ChannelAnswers:
@@ -114,18 +117,25 @@ def deliver_exclusively(
     now: datetime,
     lease: timedelta,
     max_attempts: int = 50,
+    retention: timedelta | None = None,
+    resolving_channels: Collection[str] = (),
     wait: float = DELIVERY_WAIT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryStats | None:
-    """deliver_pending while no other run delivers; None when another run held the delivery lock for all
-    of `wait` (or of what is left of the run): the rows stay pending, for it or the next run."""
+    """deliver_pending while no other run delivers, then prune rows settled before now - `retention` (if
+    given; `resolving_channels`: those a route sends resolved notices to). None when another run held the
+    delivery lock for all of `wait` (or of what is left of the run): the rows stay pending, for it or the
+    next run."""
     started, budget = time.monotonic(), min(wait, run_time_left())
     while not store.acquire_lock(DELIVERY_LOCK, now=now + timedelta(seconds=time.monotonic() - started), lease=lease):
         if time.monotonic() - started >= budget:
             return None
         sleep(0.1)
     try:
-        return deliver_pending(store, notifiers, now=now, max_attempts=max_attempts)
+        stats = deliver_pending(store, notifiers, now=now, max_attempts=max_attempts)
+        if retention is not None:
+            stats.pruned = store.prune_outbox(now - retention, resolving_channels=resolving_channels)
+        return stats
     finally:
         store.release_lock(DELIVERY_LOCK)
 
@@ -136,21 +146,24 @@ def deliver_pending(
     stats = DeliveryStats()
     blocked: set[str] = set()
     done: set[int] = set()
+    untried: set[tuple[str, str]] = set()  # (channel, group) of messages counted without being tried
     answers = ChannelAnswers(store.channel_answers())
     for row in store.pending_outbox(now):
         if row.id in done:
             continue  # went out with its group
+        # A message not tried counts once, like one that is: its group's other rows add nothing.
+        new_message = _new_message(row, untried)
         notifier = notifiers.get(row.channel)
         if notifier is None:
             store.mark_outbox(row.id, now=now, status="failed", error="channel no longer configured")
-            stats.failed += 1
+            stats.failed += new_message
             continue
         if row.channel in blocked:
-            stats.deferred += 1
+            stats.deferred += new_message
             continue
         if run_time_left() <= 0:
-            stats.deferred += 1
-            stats.out_of_time += 1
+            stats.deferred += new_message
+            stats.out_of_time += new_message
             continue
         rows, message = _message_for(store, row)
         done.update(r.id for r in rows)
@@ -183,6 +196,18 @@ def deliver_pending(
     if stats.out_of_time:
         log.warning("run deadline reached: %d message(s) left pending for the next run", stats.out_of_time)
     return stats
+
+
+def _new_message(row: OutboxRow, untried: set[tuple[str, str]]) -> bool:
+    """Is `row` the first of its message this run? Always for an ungrouped row; for a grouped one, only
+    the first row of its group on its channel (the rows of a group are one message)."""
+    group = row.payload.get("group")
+    if not group:
+        return True
+    key = (row.channel, str(group))
+    first = key not in untried
+    untried.add(key)
+    return first
 
 
 def _answered_late(notifier: Any, row: OutboxRow, result: DeliveryResult) -> bool:

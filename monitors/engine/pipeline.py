@@ -366,6 +366,8 @@ def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: dateti
         now=now,
         lease=settings.store.lock_lease,
         max_attempts=settings.alerting.max_attempts,
+        retention=settings.store.outbox_retention,
+        resolving_channels=settings.resolving_channels(),
     )
     if result is None:
         log.warning("another run kept delivering the outbox; this run's alerts are left to it or the next run")
@@ -375,6 +377,8 @@ def _deliver(settings: Settings, deps: RunDeps, summary: RunSummary, now: dateti
     summary.failed = result.failed + result.deferred + result.unconfirmed
     if result.unconfirmed:
         summary.counters["unconfirmed"] = result.unconfirmed
+    if result.pruned:
+        summary.counters["outbox_pruned"] = result.pruned
     if result.out_of_time:
         summary.counters["left_at_deadline"] = result.out_of_time
         summary.error = summary.error or "run deadline reached before every alert was delivered"

@@ -102,12 +102,16 @@ def _findings_of(conn: sa.Connection, monitor: str, run: LastRun) -> Counter[tup
     return Counter({(kind, severity): count for kind, severity, count in rows})
 
 
-def outbox_by_channel(store: Store) -> dict[tuple[str, str], int]:
-    """(channel, status) -> messages; status is pending, sent or failed."""
+def outbox_by_channel(store: Store, settled_since: datetime) -> dict[tuple[str, str], int]:
+    """(channel, status) -> messages: every pending one, and the others settled since `settled_since`
+    (the outbox retention: older ones are pruned, or kept only for a resolve, and not counted)."""
     outbox = t.outbox
+    recent = sa.or_(outbox.c.status == "pending", outbox.c.settled_at >= settled_since)
     with _reading(store, "the outbox") as conn:
         rows = conn.execute(
-            sa.select(outbox.c.channel, outbox.c.status, sa.func.count()).group_by(outbox.c.channel, outbox.c.status)
+            sa.select(outbox.c.channel, outbox.c.status, sa.func.count())
+            .where(recent)
+            .group_by(outbox.c.channel, outbox.c.status)
         )
         return {(channel, status): count for channel, status, count in rows}
 

@@ -72,8 +72,9 @@ SERIES: dict[str, Series] = {
     ),
     "outbox_messages": Series(
         "gauge",
-        "Alert messages in the outbox by channel and status: pending (waiting for delivery), sent, "
-        "failed (given up: permanent error or attempts exhausted).",
+        "Alert messages in the outbox by channel and status: pending (waiting for delivery now); sent, "
+        "failed (given up: permanent error or attempts exhausted) and unconfirmed (given up unanswered) within "
+        "store.outbox_retention (default 30 days), after which they are pruned.",
         ("channel", "status"),
     ),
     "spend_today_usd": Series(
@@ -159,7 +160,8 @@ class StoreCollector(Collector):
                 pending = {m: n for m, n in pending.items() if m in self.monitors}
             families += score_families(pending, self.monitors if self.monitors is not None else readings)
             if self.outbox:
-                families += outbox_families(outbox_by_channel(self.store))
+                settled_since = self.clock() - self.settings.store.outbox_retention
+                families += outbox_families(outbox_by_channel(self.store, settled_since))
             reading = self._spend() if self.spend else None
             if reading is not None:
                 families += spend_families(reading)

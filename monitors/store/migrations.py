@@ -89,6 +89,21 @@ def m009_finding_resolved_at(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE findings ADD COLUMN resolved_at {kind}"))
 
 
+def m010_outbox_settled_at(conn: sa.Connection) -> None:
+    """When each outbox row was settled (sent or given up), indexed, so a run prunes rows older than the
+    retention with one indexed DELETE. Rows settled before get their best known time: when they were
+    sent, else their last scheduled attempt (else now: a hand-made table without those columns). A store
+    created by m001 of this version has the column."""
+    names = {c["name"] for c in sa.inspect(conn).get_columns(schema.outbox.name)}
+    if "settled_at" not in names:
+        kind = schema.outbox.c.settled_at.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE outbox ADD COLUMN settled_at {kind}"))
+        known = [schema.outbox.c[name] for name in ("sent_at", "next_attempt") if name in names]
+        settled = sa.func.coalesce(*known, datetime.now(UTC)) if known else datetime.now(UTC)
+        conn.execute(sa.update(schema.outbox).where(schema.outbox.c.status != "pending").values(settled_at=settled))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_settled ON outbox (settled_at)"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_written_scores", m002_written_scores),
@@ -99,6 +114,7 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("m007_outbox_fingerprint_index", m007_outbox_fingerprint_index),
     ("m008_finding_event_windows", m008_finding_event_windows),
     ("m009_finding_resolved_at", m009_finding_resolved_at),
+    ("m010_outbox_settled_at", m010_outbox_settled_at),
 ]
 
 

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-TS = sa.DateTime(timezone=True)
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A time with zone, sent to the database in UTC. SQLite keeps no offset: it stores the wall-clock
+    digits as given, so 12:00+02:00 would read back as 12:00Z and compare as 12:00Z, two hours late."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+
+TS = UtcDateTime()
 
 migrations = sa.Table(
     "schema_migrations",
@@ -65,9 +82,12 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     # POSTs sent whose answer never came (timed out after sending): the chat may already show them.
     sa.Column("unconfirmed", sa.Integer, nullable=False, default=0, server_default="0"),
+    # When it stopped being pending (sent or given up); NULL while pending (m010). The retention counts from it.
+    sa.Column("settled_at", TS),
     sa.Index("ix_outbox_pending", "status", "id"),
-    # A resolved notice looks up where its alert went; the outbox keeps every row it ever sent.
+    # A resolved notice looks up where its alert went; pruning keeps those rows while the finding is open.
     sa.Index("ix_outbox_fingerprint", "fingerprint"),
+    sa.Index("ix_outbox_settled", "settled_at"),
 )
 
 embedding_cache = sa.Table(

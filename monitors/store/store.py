@@ -21,7 +21,8 @@ from monitors.store import schema as t
 from monitors.store.history import RunHistory
 from monitors.store.locks import RunLocks, holder_id
 from monitors.store.migrations import migrate
-from monitors.store.rows import Delivery, FindingRecord, GroupOutbox, OutboxRow, RunCommit, Silence
+from monitors.store.outbox import OutboxLedger
+from monitors.store.rows import FindingRecord, RunCommit, Silence
 from monitors.store.scores import ScoreLedger
 from monitors.store.urls import engine_url, redact_url
 
@@ -29,7 +30,7 @@ from monitors.store.urls import engine_url, redact_url
 CHANGES_RETENTION = timedelta(days=90)
 
 
-class Store(RunHistory, ScoreLedger):
+class Store(RunHistory, ScoreLedger, OutboxLedger):
     """State store over one SQLAlchemy engine. Create with `Store.open(url)`."""
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -173,107 +174,6 @@ class Store(RunHistory, ScoreLedger):
         if conn.execute(table.update().where(*where).values(**values)).rowcount == 0:
             conn.execute(table.insert().values(**key, **values))
 
-    # --- outbox ------------------------------------------------------------------------------------
-
-    def pending_outbox(self, now: datetime, *, limit: int = 500) -> list[OutboxRow]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.outbox)
-                .where(t.outbox.c.status == "pending", t.outbox.c.next_attempt <= now)
-                .order_by(t.outbox.c.id)
-                .limit(limit)
-            )
-            return [
-                OutboxRow(r.id, r.fingerprint, r.channel, _json(r.payload), r.attempts, r.unconfirmed) for r in rows
-            ]
-
-    def channel_answers(self) -> dict[str, tuple[str, int]]:
-        """Per channel, how its latest settled message went: (status, POSTs that got no answer)."""
-        latest = (
-            sa.select(sa.func.max(t.outbox.c.id))
-            .where(t.outbox.c.status != "pending")
-            .group_by(t.outbox.c.channel)
-            .scalar_subquery()
-        )
-        with self.engine.connect() as conn:
-            columns = (t.outbox.c.channel, t.outbox.c.status, t.outbox.c.unconfirmed)
-            rows = conn.execute(sa.select(*columns).where(t.outbox.c.id.in_(latest)))
-            return {r.channel: (r.status, r.unconfirmed) for r in rows}
-
-    def group_outbox(self, channel: str, group: str, *, sent_since: datetime | None = None) -> GroupOutbox:
-        """One channel's rows of one group: every pending row (due or waiting), oldest first, and what
-        was sent since `sent_since` if given (for the group's interval and loudest severity)."""
-        table = t.outbox
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(table)
-                .where(
-                    table.c.channel == channel,
-                    sa.or_(
-                        table.c.status == "pending",
-                        sa.and_(table.c.status == "sent", table.c.sent_at >= sent_since)
-                        if sent_since is not None
-                        else sa.false(),
-                    ),
-                )
-                .order_by(table.c.id)
-            ).all()
-        found = GroupOutbox()
-        for r in rows:
-            payload = _json(r.payload)
-            if payload.get("group") != group:
-                continue
-            if r.status == "pending":
-                found.pending.append(OutboxRow(r.id, r.fingerprint, r.channel, payload, r.attempts))
-            else:
-                found.sent.append((utc(r.sent_at), str(payload.get("severity", ""))))
-        return found
-
-    def deliveries(self, fingerprints: Iterable[str]) -> dict[str, list[Delivery]]:
-        """Every outbox row of each fingerprint, oldest first: which channels got its alerts and notices."""
-        keys = list(set(fingerprints))
-        found: dict[str, list[Delivery]] = {}
-        columns = (t.outbox.c.fingerprint, t.outbox.c.channel, t.outbox.c.status, t.outbox.c.payload)
-        with self.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                query = sa.select(*columns).where(t.outbox.c.fingerprint.in_(chunk)).order_by(t.outbox.c.id)
-                for r in conn.execute(query):
-                    payload = _json(r.payload)
-                    resolved = payload.get("status") == "resolved"
-                    asked = payload.get("send_resolved") is True
-                    group = str(payload["group"]) if payload.get("group") else None
-                    delivery = Delivery(r.channel, r.status, resolved, asked, group)
-                    found.setdefault(r.fingerprint, []).append(delivery)
-        return found
-
-    def outbox_counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.outbox.c.status, sa.func.count()).group_by(t.outbox.c.status))
-            return {status: count for status, count in rows}
-
-    def mark_outbox(
-        self,
-        row_id: int,
-        *,
-        now: datetime,
-        status: str,
-        error: str | None = None,
-        retry_at: datetime | None = None,
-        unconfirmed: bool = False,
-    ) -> None:
-        """Record one delivery attempt; `unconfirmed`: no answer came within the channel's own timeout
-        (none at all, or one that only a longer wait got), so later runs treat the chat as slow."""
-        values: dict[str, Any] = {"attempts": t.outbox.c.attempts + 1, "status": status, "last_error": error}
-        if unconfirmed:
-            values["unconfirmed"] = t.outbox.c.unconfirmed + 1
-        if status == "sent":
-            values["sent_at"] = now
-        if retry_at is not None:
-            values["next_attempt"] = retry_at
-        with self.engine.begin() as conn:
-            conn.execute(t.outbox.update().where(t.outbox.c.id == row_id).values(**values))
-
     # --- silences ----------------------------------------------------------------------------------
 
     def add_silence(self, monitor: str, key: str | None, until: datetime, *, now: datetime, reason: str = "") -> int:
@@ -367,7 +267,7 @@ def _store_errors(method: Callable[..., Any]) -> Callable[..., Any]:
 
 # A locked, read-only or restarted database surfaces as StoreError from every operation (the CLI then
 # exits 1 with one line), not as a driver exception and traceback.
-for _klass in (RunHistory, ScoreLedger, Store):
+for _klass in (RunHistory, ScoreLedger, OutboxLedger, Store):
     for _name, _method in list(vars(_klass).items()):
         if not _name.startswith("_") and _name not in ("open", "close") and callable(_method):
             setattr(Store, _name, _store_errors(_method))

@@ -231,7 +231,7 @@ def test_status_says_what_the_outbox_holds_in_words(tmp_path: Path) -> None:
     config = _write(tmp_path, {"store": {"url": f"sqlite:///{tmp_path / 's.db'}"}})
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
     empty = CliRunner().invoke(cli, ["status", "-c", str(config)])
-    assert "outbox: 0 waiting to be sent; " in empty.output, empty.output
+    assert "outbox: 0 waiting to be sent; stale monitors" in empty.output, empty.output
     now = datetime.now(UTC)
     messages = [(f"cost:k{i}", "ops", {"title": f"m{i}"}) for i in range(4)]
     store.commit_run(RunCommit("cost", now, None, [], messages, [], {}))
@@ -239,7 +239,7 @@ def test_status_says_what_the_outbox_holds_in_words(tmp_path: Path) -> None:
     store.mark_outbox(rows[0], now=now, status="sent")
     store.mark_outbox(rows[1], now=now, status="failed", error="channel no longer configured")
     text = CliRunner().invoke(cli, ["status", "-c", str(config)]).output
-    assert "outbox: 2 waiting to be sent, 1 sent, 1 given up (all messages since the store was created)" in text
+    assert "outbox: 2 waiting to be sent (in the last 30d: 1 sent, 1 given up); stale monitors" in text
     assert "{" not in text  # no Python dict reaches the reader
     document = json.loads(CliRunner().invoke(cli, ["status", "-c", str(config), "--format", "json"]).output)
     assert document["outbox"] == {"pending": 2, "sent": 1, "failed": 1}

@@ -26,6 +26,7 @@ from monitors.app.cli.common import (
 )
 from monitors.app.cli.errors import exit_codes
 from monitors.contracts.errors import ConfigError
+from monitors.contracts.values import format_duration
 
 
 def _settings(config: str | None, needs: tuple[str, ...]) -> Any:
@@ -54,18 +55,17 @@ _OUTBOX_STATES = {
 }
 
 
-def outbox_line(counts: dict[str, int]) -> str:
-    """'outbox: 1 waiting to be sent, 2 sent' with every message the store holds, not a dict's repr."""
-    waiting = counts.get("pending", 0)
-    parts = [f"{waiting} waiting to be sent"]
-    parts += [
+def outbox_line(counts: dict[str, int], retention: timedelta) -> str:
+    """'outbox: 1 waiting to be sent (in the last 30d: 2 sent)' from `outbox_counts`: every pending message,
+    and the others settled within the retention (older ones are pruned), in words, not a dict's repr."""
+    waiting = f"outbox: {counts.get('pending', 0)} waiting to be sent"
+    parts = [
         f"{counts[state]} {words}"
         for state, words in _OUTBOX_STATES.items()
         if state != "pending" and counts.get(state)
     ]
     parts += [f"{n} {state}" for state, n in sorted(counts.items()) if state not in _OUTBOX_STATES and n]
-    history = " (all messages since the store was created)" if len(parts) > 1 else ""
-    return f"outbox: {', '.join(parts)}{history}"
+    return f"{waiting} (in the last {format_duration(retention)}: {', '.join(parts)})" if parts else waiting
 
 
 def _not_run_yet(plan: Any, runs: dict[str, Any], stale: set[str], now: datetime) -> list[dict[str, Any]]:
@@ -278,7 +278,7 @@ def register(cli: click.Group) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"schedules.yaml, to flag stale monitors ({SCHEDULES_DEFAULT}, if there).",
     )
-    @format_option('{"runs", "outbox", "scores_pending", "stale", "not_run_yet"}')
+    @format_option('{"runs", "outbox", "outbox_settled_since", "scores_pending", "stale", "not_run_yet"}')
     @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
     @exit_codes
     def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:
@@ -297,14 +297,18 @@ def register(cli: click.Group) -> None:
         settings = _settings(config, STORE_ONLY)
         store = store_for(settings, dry_run=dry_run)
         now = datetime.now(UTC)
-        runs, outbox, scores_pending = store.last_runs(), store.outbox_counts(), store.pending_score_counts()
+        retention = settings.store.outbox_retention
+        settled_since = now - retention  # older settled rows are pruned (the ones kept for a resolve are not counted)
+        runs, scores_pending = store.last_runs(), store.pending_score_counts()
+        outbox = store.outbox_counts(settled_since=settled_since)
         path, named = schedules_path(schedules, settings.source_file)
         schedules = path if named or path.exists() else None
         plan = load_schedules(schedules) if schedules else None
         stale = stale_monitors(plan, runs, now, watching_since=store.created_at()) if plan else []
         if fmt == "json":
             waiting = _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []
-            document = {"runs": runs, "outbox": outbox, "scores_pending": scores_pending, "not_run_yet": waiting}
+            document = {"runs": runs, "outbox": outbox, "outbox_settled_since": settled_since.isoformat()}
+            document |= {"scores_pending": scores_pending, "not_run_yet": waiting}
             click.echo(json.dumps(document | {"stale": [s.monitor for s in stale]}, default=str))
         else:
             for monitor, entry in sorted(runs.items()):
@@ -324,7 +328,6 @@ def register(cli: click.Group) -> None:
                 click.echo(item.line(now))
             for job in _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []:
                 click.echo(f"{job['monitor']}: no run yet; next scheduled {_when(job['next'])} (job {job['job']})")
-            click.echo(
-                f"{outbox_line(outbox)}; stale monitors: {len(stale) if schedules else 'unknown (no schedules)'}"
-            )
+            stale_count = len(stale) if schedules else "unknown (no schedules)"
+            click.echo(f"{outbox_line(outbox, retention)}; stale monitors: {stale_count}")
         sys.exit(1 if stale else 0)
