@@ -170,3 +170,18 @@ def test_with_every_secret_set_a_dry_run_replay_notes_nothing(shipped_config: Pa
     result = _invoke("events", "-c", shipped_config, "--source", DEMO_FILE, "--dry-run", env=secrets)
     assert result.exit_code == 0, result.output
     assert _notes(result) == []
+
+
+def test_all_with_drift_disabled_needs_no_forge_token(shipped_config: Path) -> None:
+    data = yaml.safe_load(shipped_config.read_text())
+    data["monitors"]["drift"]["enabled"] = False
+    shipped_config.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = _invoke("all", "-c", shipped_config, "--source", DEMO_FILE, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "GITLAB_TOKEN is not set" not in result.stderr
+    # The note names the monitors that ran, not drift, which did not.
+    assert _notes(result) == [
+        f"note: not set: {', '.join(SECRETS)}; a dry-run replay of cost, audit, events does not need them "
+        "(it reads the file, not Langfuse, and sends nothing)"
+    ]
+    assert "monitor=drift status=disabled" in result.stdout.splitlines()
