@@ -79,16 +79,19 @@ def _schedules(opts: dict[str, Any], settings: Any) -> Any:
 
 
 def _configured(opts: dict[str, Any]) -> int:
-    from monitors.app.cli.common import load_settings, store_for
+    from monitors.app.cli.common import store_for
+    from monitors.app.cli.dry_replay import replay_settings
     from monitors.engine.wiring import build_notifiers, build_source
 
-    settings = load_settings(opts["config"], False)
+    # A dry-run replay posts nothing and reads the file, not Langfuse: it runs without those secrets.
+    settings = replay_settings(opts["config"], ("report",), source_file=opts["source_file"], dry_run=opts["dry_run"])
     now = datetime.now(UTC)
     # A dry run still reads the real store, as it is (nothing upgraded, no file created); it records nothing.
     store = store_for(settings, dry_run=opts["dry_run"])
     try:
         source = build_source(settings, opts["source_file"])
-        code = _run(opts, settings, store, source, build_notifiers(settings), now, _schedules(opts, settings))
+        notifiers = build_notifiers(settings, dry_run=opts["dry_run"])
+        code = _run(opts, settings, store, source, notifiers, now, _schedules(opts, settings))
         if not opts["dry_run"] and (settings.metrics.pushgateway_url or settings.metrics.textfile_path):
             # The report's own run health, as a monitor run publishes its own: a CronJob's report that stops
             # succeeding then trips LangfuseMonitorStale like any monitor.
