@@ -178,4 +178,9 @@ def _run(
         resend=opts["resend"],
     )
     click.echo(json.dumps(result.to_dict()) if opts["fmt"] == "json" else result.line())
+    failures = [f"could not read Langfuse: {e}" for e in result.langfuse_errors]
+    failures += [f"{channel}: {reason}" for channel, reason in result.errors.items()]
+    if opts["fmt"] == "json" and failures:  # the text line carries them; with JSON a person reads stderr
+        more = f" (and {len(failures) - 1} more in the JSON document)" if len(failures) > 1 else ""
+        click.echo(f"error: report: {' '.join(failures[0].split())}{more}", err=True)
     return result.exit_code
