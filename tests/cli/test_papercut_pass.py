@@ -26,8 +26,9 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return Path(shutil.copy(ROOT / "monitors.yaml", tmp_path / "monitors.yaml"))
 
 
-def _invoke(*args: object) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], env={"LANGFUSE_PUBLIC_KEY": None, "GITLAB_TOKEN": None})
+def _invoke(*args: object, env: dict[str, str] | None = None) -> Result:
+    unset: dict[str, str | None] = {"LANGFUSE_PUBLIC_KEY": None, "GITLAB_TOKEN": None}
+    return CliRunner().invoke(cli, [str(a) for a in args], env=unset | (env or {}))
 
 
 def test_a_report_replay_reports_on_the_files_last_week_not_on_last_week(config: Path) -> None:
@@ -82,3 +83,20 @@ def test_a_failed_run_under_json_says_why_in_one_line_on_stderr(tmp_path: Path, 
     assert len(errors) == 1 and errors[0].startswith(f"error: {command[0]}: ")
     assert "401" in errors[0] or "refused" in errors[0].lower(), errors[0]
     assert "sk-wrong" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("cost", "--source", DEMO_FILE, "--dry-run", "--since", "1d", "--until", "yesterday"),
+        ("export", "-o", "week.jsonl", "--since", "7d", "--until", "yesterday"),
+    ],
+)
+def test_a_bad_time_names_its_option(config: Path, args: tuple[object, ...]) -> None:
+    # Before: "Invalid value: 'yesterday': ..." with --since and --until both given, which one?
+    keys = {"LANGFUSE_PUBLIC_KEY": "pk-lf-example", "LANGFUSE_SECRET_KEY": "sk-lf-example"}  # export reads them
+    result = _invoke(args[0], "-c", config, *args[1:], env=keys)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for --until: 'yesterday': use a duration ago (7d, 6h) or an ISO time"
+    )

@@ -117,7 +117,7 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
 
     settings = replay_settings(opts["config"], names, source_file=opts["source_file"], dry_run=opts["dry_run"])
     now = datetime.now(UTC)
-    since, until = parse_when(opts["since"], now), parse_when(opts["until"], now)
+    since, until = parse_when(opts["since"], now, "--since"), parse_when(opts["until"], now, "--until")
     deadline = parse_deadline(opts["deadline"])
     store = open_store(settings, dry_run=opts["dry_run"])
     source = build_source(settings, opts["source_file"])
