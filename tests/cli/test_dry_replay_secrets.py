@@ -4,11 +4,13 @@
 the Langfuse keys, the channels' webhooks and the Pushgateway may be unset. Drift still reads merge
 requests live, so it still needs the forge token; a replay that delivers, a live run and `validate`
 still need everything. The dry-run and drift tests failed before the change (exit 2 on every unset
-variable); the others pin what must not change.
+variable); the others pin what must not change. `report` follows the same rule, and `audit evaluate`, which
+reads only the audit's settings, needs no secret at all.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -170,3 +172,59 @@ def test_with_every_secret_set_a_dry_run_replay_notes_nothing(shipped_config: Pa
     result = _invoke("events", "-c", shipped_config, "--source", DEMO_FILE, "--dry-run", env=secrets)
     assert result.exit_code == 0, result.output
     assert _notes(result) == []
+
+
+def test_all_with_drift_disabled_needs_no_forge_token(shipped_config: Path) -> None:
+    data = yaml.safe_load(shipped_config.read_text())
+    data["monitors"]["drift"]["enabled"] = False
+    shipped_config.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = _invoke("all", "-c", shipped_config, "--source", DEMO_FILE, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "GITLAB_TOKEN is not set" not in result.stderr
+    # The note names the monitors that ran, not drift, which did not.
+    assert _notes(result) == [
+        f"note: not set: {', '.join(SECRETS)}; a dry-run replay of cost, audit, events does not need them "
+        "(it reads the file, not Langfuse, and sends nothing)"
+    ]
+    assert "monitor=drift status=disabled" in result.stdout.splitlines()
+
+
+def test_a_dry_run_replay_of_the_report_needs_no_secret_and_says_which_were_unset(shipped_config: Path) -> None:
+    result = _invoke("report", "-c", shipped_config, "--source", DEMO_FILE, "--dry-run", "--week", "2026-W47")
+    assert result.exit_code == 0, result.output
+    assert _notes(result) == [
+        f"note: not set: {', '.join(SECRETS)}; a dry-run replay of report does not need them "
+        "(it reads the file, not Langfuse, and sends nothing)"
+    ]
+    assert "Weekly report 2026-W47" in result.stdout  # the digest, printed instead of posted
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("monitor=report status=ok week=2026-W47 spend=$") and "dry_run=true" in summary
+    assert "unset-variable.invalid" not in result.output
+    assert not (shipped_config.parent / "reports").exists()  # a dry run writes no report
+
+
+def test_a_report_that_posts_or_reads_langfuse_needs_every_secret(shipped_config: Path) -> None:
+    replay = _invoke("report", "-c", shipped_config, "--source", DEMO_FILE, "--week", "2026-W47")
+    live_dry = _invoke("report", "-c", shipped_config, "--dry-run", "--week", "2026-W47")
+    for result in (replay, live_dry):
+        assert result.exit_code == 2, result.output
+        for name in SECRETS:
+            assert f"environment variable {name} is not set" in result.stderr
+        assert "note:" not in result.stderr
+
+
+def test_audit_evaluate_takes_the_audit_settings_without_any_secret(shipped_config: Path) -> None:
+    trajectories = ROOT / "data" / "agent_trajectories" / "trajectories.jsonl"
+    labels = ROOT / "data" / "audit_labels" / "test.jsonl"
+    result = _invoke("audit", "evaluate", trajectories, "--labels", labels, "-c", shipped_config, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["labelled"] == 39  # stdout is the JSON document alone
+    assert _notes(result) == [
+        f"note: not set: {', '.join(SECRETS)}; audit evaluate does not need them "
+        "(it reads only the audit's settings from the config and sends nothing)"
+    ]
+    # A config error is still one, naming its key.
+    _edited(shipped_config, {"monitors": {"audit": {"min_tool_calls": "five"}}})
+    bad = _invoke("audit", "evaluate", trajectories, "--labels", labels, "-c", shipped_config, "--format", "json")
+    assert bad.exit_code == 2 and bad.stdout == ""
+    assert f"{shipped_config}: monitors.audit.min_tool_calls:" in bad.stderr

@@ -76,5 +76,9 @@ def _audit_config(path: str | None) -> Any:
     if path is None:
         return None
     from monitors.app.cli.common import load_settings
+    from monitors.app.cli.dry_replay import note_unset
 
-    return load_settings(path, False).monitor_configs.get("audit")
+    # Only monitors.audit is read: nothing is fetched or sent, so no secret has to be set (needs none).
+    settings = load_settings(path, False, needs=())
+    note_unset(settings, "audit evaluate", "it reads only the audit's settings from the config and sends nothing")
+    return settings.monitor_configs.get("audit")

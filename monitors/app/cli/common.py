@@ -59,8 +59,8 @@ class Out:
             click.echo(json.dumps(document, default=str))
 
 
-def parse_when(value: str | None, now: datetime) -> datetime | None:
-    """'7d' / '90m' (ago) or an ISO 8601 time."""
+def parse_when(value: str | None, now: datetime, option: str) -> datetime | None:
+    """'7d' / '90m' (ago) or an ISO 8601 time; a bad one is an error naming `option` (--since, --until)."""
     if not value:
         return None
     from monitors.contracts.values import parse_duration
@@ -72,7 +72,7 @@ def parse_when(value: str | None, now: datetime) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: use a duration ago (7d, 6h) or an ISO time") from None
+        raise click.BadParameter(f"{value!r}: use a duration ago (7d, 6h) or an ISO time", param_hint=option) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

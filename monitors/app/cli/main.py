@@ -30,7 +30,7 @@ from monitors.app.cli.common import (
     setup_logging,
     terminal_alerts_to_stderr,
 )
-from monitors.app.cli.dry_replay import note_unset, secrets_unused
+from monitors.app.cli.dry_replay import replay_settings
 from monitors.app.cli.errors import exit_codes
 from monitors.app.cli.output import RunOutput
 from monitors.contracts.errors import ConfigError
@@ -115,11 +115,9 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
     from monitors.engine.pipeline import RunDeps, run_once
     from monitors.engine.wiring import build_notifiers, build_source, gitlab_factory, open_store
 
-    spares = secrets_unused(names, source_file=opts["source_file"], dry_run=opts["dry_run"])
-    settings = load_settings(opts["config"], False, **spares)
-    note_unset(settings, names)
+    settings = replay_settings(opts["config"], names, source_file=opts["source_file"], dry_run=opts["dry_run"])
     now = datetime.now(UTC)
-    since, until = parse_when(opts["since"], now), parse_when(opts["until"], now)
+    since, until = parse_when(opts["since"], now, "--since"), parse_when(opts["until"], now, "--until")
     deadline = parse_deadline(opts["deadline"])
     store = open_store(settings, dry_run=opts["dry_run"])
     source = build_source(settings, opts["source_file"])

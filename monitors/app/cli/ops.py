@@ -104,7 +104,7 @@ def register(cli: click.Group) -> None:
 
         settings = _settings(config, LANGFUSE_ONLY)
         now = datetime.now(UTC)
-        window = RunWindow(parse_when(since, now) or now, parse_when(until, now) or now)
+        window = RunWindow(parse_when(since, now, "--since") or now, parse_when(until, now, "--until") or now)
         source = build_source(settings)
         target = Path("/dev/null") if dry_run else output
         count = export_observations(source, window, target)

@@ -3,7 +3,8 @@
 Text: one summary line per run, printed as each run ends. JSON: one document, so that stdout parses
 whole (`| python -m json.tool`, `| jq`): a single monitor's summary object, or for `run-monitor all`
 `{"runs": [...]}` with one summary per monitor. Alertmanager sync results, when a channel has them,
-go into that document under "alertmanager" instead of lines of their own.
+go into that document under "alertmanager" instead of lines of their own. A run that failed also says
+why in one `error:` line on stderr with JSON, where no person reads stdout.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+
+import click
 
 
 class RunOutput:
@@ -27,6 +30,10 @@ class RunOutput:
         """A pipeline RunSummary."""
         if self.fmt == "json":
             self._runs.append(summary.to_dict())
+            if summary.error:
+                # In text the summary line on stdout says it; JSON goes to a parser, so a person reading
+                # the terminal (or the CronJob's log of stderr) gets the one line there.
+                click.echo(f"error: {summary.monitor}: {' '.join(str(summary.error).split())}", err=True)
         else:
             self._echo(summary.line())
 

@@ -37,7 +37,13 @@ def register(cli: click.Group) -> None:
     @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
     @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Overrides report.output_dir.")
     @format_option("the run's summary (a dry run's digest goes to stderr)")
-    @click.option("--source", "source_file", type=click.Path(dir_okay=False, path_type=Path), help="Replay file.")
+    @click.option(
+        "--source",
+        "source_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read spend from an export file instead of Langfuse; reports on the last week whose Sunday it "
+        "reaches unless --week says otherwise.",
+    )
     @click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml, for stale monitors.")
     @click.option("--base-url", help="Where output_dir is served; the digest then links the HTML report.")
     @click.option(
@@ -68,6 +74,24 @@ def _week(opts: dict[str, Any], settings: Any, now: datetime) -> Any:
     return parse_week(opts["week"], tz) if opts["week"] else last_complete_week(now, tz)
 
 
+def _replay_week(source: Any, path: Path, tz: ZoneInfo) -> str | None:
+    """The week a replay reports by default: the last one whose Sunday the file reaches, said on stderr.
+
+    The live default (the last complete week before today) would usually miss an export of a past week
+    and print "Quiet week ... Spend $0.00" as if nothing had happened.
+    """
+    from monitors.report.period import week_of
+
+    span = source.span()
+    if span is None:
+        click.echo(f"note: {path} holds no readable observations", err=True)
+        return None
+    last_day = (span.end - timedelta(microseconds=1)).astimezone(tz).date()
+    week = week_of(last_day if last_day.isoweekday() == 7 else last_day - timedelta(days=7), tz)
+    click.echo(f"note: {path} holds observations over {span}; reporting on {week.label} (--week for another)", err=True)
+    return week.label
+
+
 def _schedules(opts: dict[str, Any], settings: Any) -> Any:
     from monitors.engine.schedule_config import load_schedules
 
@@ -79,16 +103,21 @@ def _schedules(opts: dict[str, Any], settings: Any) -> Any:
 
 
 def _configured(opts: dict[str, Any]) -> int:
-    from monitors.app.cli.common import load_settings, store_for
+    from monitors.app.cli.common import store_for
+    from monitors.app.cli.dry_replay import replay_settings
     from monitors.engine.wiring import build_notifiers, build_source
 
-    settings = load_settings(opts["config"], False)
+    # A dry-run replay posts nothing and reads the file, not Langfuse: it runs without those secrets.
+    settings = replay_settings(opts["config"], ("report",), source_file=opts["source_file"], dry_run=opts["dry_run"])
     now = datetime.now(UTC)
     # A dry run still reads the real store, as it is (nothing upgraded, no file created); it records nothing.
     store = store_for(settings, dry_run=opts["dry_run"])
     try:
         source = build_source(settings, opts["source_file"])
-        code = _run(opts, settings, store, source, build_notifiers(settings), now, _schedules(opts, settings))
+        if opts["source_file"] is not None and not opts["week"]:
+            opts["week"] = _replay_week(source, opts["source_file"], ZoneInfo(settings.report.timezone))
+        notifiers = build_notifiers(settings, dry_run=opts["dry_run"])
+        code = _run(opts, settings, store, source, notifiers, now, _schedules(opts, settings))
         if not opts["dry_run"] and (settings.metrics.pushgateway_url or settings.metrics.textfile_path):
             # The report's own run health, as a monitor run publishes its own: a CronJob's report that stops
             # succeeding then trips LangfuseMonitorStale like any monitor.
@@ -149,4 +178,9 @@ def _run(
         resend=opts["resend"],
     )
     click.echo(json.dumps(result.to_dict()) if opts["fmt"] == "json" else result.line())
+    failures = [f"could not read Langfuse: {e}" for e in result.langfuse_errors]
+    failures += [f"{channel}: {reason}" for channel, reason in result.errors.items()]
+    if opts["fmt"] == "json" and failures:  # the text line carries them; with JSON a person reads stderr
+        more = f" (and {len(failures) - 1} more in the JSON document)" if len(failures) > 1 else ""
+        click.echo(f"error: report: {' '.join(failures[0].split())}{more}", err=True)
     return result.exit_code
