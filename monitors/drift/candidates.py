@@ -45,8 +45,6 @@ class TraceRef:
 
     trace_id: str
     start: datetime
-    end: datetime | None = None  # the trace's last observation (its end, else its start)
-    timed: bool = True  # its times are real ones: no row says `time_synthetic` (as replays of trajectories do)
     session_id: str | None = None
     agent: str | None = None
     objective: Any = None  # raw (decoded) metadata value; None when absent
@@ -54,6 +52,8 @@ class TraceRef:
     repo: Any = None
     scope: Any = None  # optional globs of the files the agent may change
     tries: int = 0  # GitLab attempts that failed transiently (see PENDING_KEY)
+    end: datetime | None = None  # the trace's last observation (its end, else its start); None: its start
+    timed: bool = True  # its times are real ones: no row says `time_synthetic` (as replays of trajectories do)
 
     @property
     def group_key(self) -> str:
@@ -182,7 +182,7 @@ def to_pending(ref: TraceRef) -> dict[str, Any]:
     return {
         "trace_id": ref.trace_id,
         "start": ref.start.isoformat(),
-        "end": ref.last.isoformat(),
+        "end": ref.end.isoformat() if ref.end is not None else None,
         "timed": ref.timed,
         "session_id": ref.session_id,
         "agent": ref.agent,
@@ -203,8 +203,8 @@ def from_pending(items: Any) -> list[TraceRef]:
                 TraceRef(
                     trace_id=str(item["trace_id"]),
                     start=datetime.fromisoformat(str(item["start"])),
-                    # Entries parked before the end was kept: the trace's start stands for its end.
-                    end=datetime.fromisoformat(str(item.get("end") or item["start"])),
+                    # Entries parked before the end was kept have none: the trace's start stands for it.
+                    end=datetime.fromisoformat(str(item["end"])) if item.get("end") else None,
                     timed=item.get("timed") is not False,
                     session_id=item.get("session_id"),
                     agent=item.get("agent"),
