@@ -59,6 +59,7 @@ from typing import Any, Protocol
 
 from monitors.contracts.forge import (
     ChangeEvidence,
+    ChangeTotals,
     CommitInfo,
     FileStat,
     FileStatus,
@@ -143,6 +144,16 @@ def file_stat(entry: Mapping[str, Any]) -> FileStat:
     )
 
 
+def _totals(pr: Mapping[str, Any]) -> ChangeTotals:
+    """The PR's own counts: one page of its commits and files is read, the alert shows its whole size."""
+    return ChangeTotals(
+        _count(pr.get("commits")),
+        _count(pr.get("changed_files")),
+        _count(pr.get("additions")),
+        _count(pr.get("deletions")),
+    )
+
+
 def _shas(items: Sequence[Any]) -> set[str]:
     return {str(item.get("sha")) for item in items if isinstance(item, Mapping)}
 
@@ -218,6 +229,7 @@ class GitHubSource:
             patches=tuple((str(f.get("filename") or ""), str(f.get("patch") or "")) for f in entries),
             patch_complete=complete,
             head_sha=info.head_sha or info.final_commit.id,
+            totals=_totals(pr),
         )
 
     def _get(self, path: str, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:
