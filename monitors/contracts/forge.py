@@ -115,6 +115,17 @@ def _count(value: Any) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeTotals:
+    """A change request's whole size as its forge counts it, for a source that reads only part of it
+    (GitHub: one page of commits, the first 100 files); None where the forge did not say."""
+
+    commits: int | None = None
+    files: int | None = None
+    additions: int | None = None
+    deletions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MergeRequestInfo:
     repo: str
     iid: int
@@ -131,6 +142,7 @@ class MergeRequestInfo:
     patch_complete: bool = True  # False when the forge cut the diff or the file list short
     from_cache: bool = False  # the head is unchanged since the cached evidence: commits/files not read
     changes_url: str = ""  # the web page of the diff (MR "Changes" tab, PR "Files changed")
+    totals: ChangeTotals | None = None  # the whole size, when more was changed than was read
 
     @property
     def final_commit(self) -> CommitInfo:

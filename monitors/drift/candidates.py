@@ -52,10 +52,16 @@ class TraceRef:
     repo: Any = None
     scope: Any = None  # optional globs of the files the agent may change
     tries: int = 0  # GitLab attempts that failed transiently (see PENDING_KEY)
+    end: datetime | None = None  # the trace's last observation (its end, else its start); None: its start
+    timed: bool = True  # its times are real ones: no row says `time_synthetic` (as replays of trajectories do)
 
     @property
     def group_key(self) -> str:
         return self.session_id or self.trace_id
+
+    @property
+    def last(self) -> datetime:
+        return max(self.start, self.end or self.start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +144,10 @@ def fold_traces(rows: Iterable[Observation], keys: Mapping[str, str]) -> dict[st
         if ref is None:
             ref = traces[obs.trace_id] = TraceRef(obs.trace_id, obs.start_time)
         ref.start = min(ref.start, obs.start_time)
+        ref.end = max(ref.last, obs.start_time, obs.end_time or obs.start_time)
         ref.session_id = ref.session_id or obs.session_id
         meta = obs.metadata
+        ref.timed = ref.timed and not meta.get("time_synthetic")
         feature = as_text(meta.get(keys["feature"]))
         is_root = obs.is_root if obs.is_root is not None else obs.parent_id is None
         ref.agent = feature or ref.agent or obs.trace_name or (obs.name if is_root else None)
@@ -174,6 +182,8 @@ def to_pending(ref: TraceRef) -> dict[str, Any]:
     return {
         "trace_id": ref.trace_id,
         "start": ref.start.isoformat(),
+        "end": ref.end.isoformat() if ref.end is not None else None,
+        "timed": ref.timed,
         "session_id": ref.session_id,
         "agent": ref.agent,
         "objective": as_text(ref.objective)[:PENDING_CHARS],
@@ -193,6 +203,9 @@ def from_pending(items: Any) -> list[TraceRef]:
                 TraceRef(
                     trace_id=str(item["trace_id"]),
                     start=datetime.fromisoformat(str(item["start"])),
+                    # Entries parked before the end was kept have none: the trace's start stands for it.
+                    end=datetime.fromisoformat(str(item["end"])) if item.get("end") else None,
+                    timed=item.get("timed") is not False,
                     session_id=item.get("session_id"),
                     agent=item.get("agent"),
                     objective=str(item["objective"]),

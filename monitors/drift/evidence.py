@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from monitors.contracts.forge import ChangeEvidence, FileStat, MergeRequestInfo
+from monitors.contracts.forge import ChangeEvidence, ChangeTotals, FileStat, MergeRequestInfo
 from monitors.drift.diff_names import diff_names, is_test_path, path_matches
 from monitors.drift.text import clean_message, subject
 
@@ -76,12 +76,15 @@ def build_evidence(
     head_sha: str = "",
     patch_complete: bool = True,
     files_read: bool = True,
+    totals: ChangeTotals | None = None,
 ) -> ChangeEvidence:
     """The bounded record of a change request.
 
     `commits` are full messages, oldest first; `final_commit` defaults to the last of them. `patches`
-    are (path, unified diff) pairs; pass `patch_complete=False` when the forge cut them short.
+    are (path, unified diff) pairs; pass `patch_complete=False` when the forge cut them short. `totals`
+    are the forge's own counts when it was read in part: the record's counts and +/- are then those.
     """
+    whole = totals or ChangeTotals()
     names = diff_names(patches)
     # A test "removed" in one file and defined again (moved, renamed in place) is not a removal, and a
     # change that adds at least as many tests as it drops rewrote them: only a net loss is reported.
@@ -99,11 +102,11 @@ def build_evidence(
         head_sha=head_sha,
         final_commit=final[:MAX_MESSAGE_CHARS],
         commits=tuple(kept_commits),
-        commit_count=len(commits),
+        commit_count=_at_least(whole.commits, len(commits)),
         files=tuple(by_churn[:MAX_FILES]),
-        file_count=len(files),
-        additions=sum(f.additions or 0 for f in files),
-        deletions=sum(f.deletions or 0 for f in files),
+        file_count=_at_least(whole.files, len(files)),
+        additions=_at_least(whole.additions, sum(f.additions or 0 for f in files)),
+        deletions=_at_least(whole.deletions, sum(f.deletions or 0 for f in files)),
         touched_names=tuple(names.touched)[:MAX_NAMES],
         added_names=tuple(n for n in names.added if n not in names.removed)[:MAX_NAMES],
         removed_names=tuple(n for n in names.removed if n not in names.added)[:MAX_NAMES],
@@ -154,7 +157,13 @@ def evidence_of(info: MergeRequestInfo) -> ChangeEvidence:
         head_sha=info.head_sha or info.final_commit.id,
         patch_complete=info.patch_complete,
         files_read=info.files is not None,
+        totals=info.totals,
     )
+
+
+def _at_least(total: int | None, counted: int) -> int:
+    """The forge's total, never less than what was read (a total that lags a push)."""
+    return counted if total is None else max(total, counted)
 
 
 def evidence_from_changes_row(row: dict[str, Any]) -> ChangeEvidence:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import timedelta
 
-from monitors.contracts.findings import Finding, Link, Severity, Status
+from monitors.contracts.findings import Finding, Link, RunWindow, Severity, Status
 from monitors.contracts.forge import ChangeEvidence, MergeRequestInfo
 from monitors.contracts.monitor import RunContext
 from monitors.drift.candidates import MrRef, TraceRef, as_text
@@ -26,6 +27,17 @@ def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
     """One line: agent text's line breaks would start lines that read like the alert's own fields."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def traces_span(refs: Iterable[TraceRef], run_window: RunWindow | None) -> RunWindow | None:
+    """What a finding about these traces is about: from the first one's start to the last one's last
+    observation, when their times are real (the weekly report files the finding in the week of that span,
+    not of the run that read it: a Monday run reads Sunday's traces, a replay reads many days, a trace
+    parked for a failing forge is judged days later); else the run's window, as for the audit's sessions."""
+    refs = list(refs)
+    if not refs or not all(r.timed for r in refs):
+        return run_window
+    return RunWindow(min(r.start for r in refs), max(r.last for r in refs) + timedelta(milliseconds=1))
 
 
 def links(
@@ -63,9 +75,10 @@ def drift_finding(
     evidence: ChangeEvidence,
     ref: TraceRef,
     verdict: Verdict,
-    traces: int,
+    refs: list[TraceRef],
 ) -> Finding:
-    """The alert for one change request; `ref` is its trace with the lowest score.
+    """The alert for one change request; `refs` are its traces this run judged, `ref` the one with the
+    lowest score. Its window is the span of those traces.
 
     It shows the objective, what was done (final commit, commits, files), each reason it fired (a
     score below the threshold, the explicit checks) and links to the trace and to the changes.
@@ -85,7 +98,7 @@ def drift_finding(
         title=f"Goal drift: {shorten(agent, 80)} on {mr} ({headline})",
         summary=_summary(verdict),
         observed_at=ctx.now,
-        window=ctx.window,
+        window=traces_span(refs, ctx.window),
         fields=(
             ("Objective", shorten(as_text(ref.objective))),
             ("What was done", what_was_done(evidence, files_known=verdict.files_known)),
@@ -96,7 +109,7 @@ def drift_finding(
                 kind_name,
                 f"{mr} ({info.state or 'unknown state'}), head {(evidence.head_sha or info.final_commit.id)[:12]}",
             ),
-            ("Traces", str(traces)),
+            ("Traces", str(len(refs))),
         ),
         evidence={
             "similarity": round(verdict.score, 4),
@@ -106,7 +119,7 @@ def drift_finding(
             "mr_iid": mr.iid,
             "forge": mr.forge,
             "commit": evidence.head_sha or info.final_commit.id,
-            "traces": traces,
+            "traces": len(refs),
             "trace_id": ref.trace_id,
             "checks": [c.name for c in verdict.checks],
             "commits": evidence.commit_count,
@@ -149,7 +162,7 @@ def unverifiable_finding(ctx: RunContext, subject: str, reason: str, refs: Itera
         title=f"Goal drift could not be checked for {shorten(subject, 120)}",
         summary=reason,
         observed_at=ctx.now,
-        window=ctx.window,
+        window=traces_span(ordered, ctx.window),
         fields=(
             ("Reason", reason),
             ("Agent", shorten(first.agent or "unknown agent", 200)),

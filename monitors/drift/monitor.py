@@ -258,7 +258,7 @@ class GoalDriftMonitor:
             if verdict.alerts:
                 ctx.count("drifted")
                 ctx.count("checks_fired", len(verdict.checks))
-                yield drift_finding(ctx, j.mr, j.info, j.evidence, ref, verdict, len(j.refs))
+                yield drift_finding(ctx, j.mr, j.info, j.evidence, ref, verdict, j.refs)
             else:  # the head now matches: a drift alert on an earlier commit of this MR no longer holds
                 ctx.resolved.extend(drift_resolved(ctx, j.mr, j.info, worst.score, threshold))
         ctx.change_cache.put_changes(touched, now=ctx.now)

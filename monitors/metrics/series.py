@@ -61,7 +61,7 @@ SERIES: dict[str, Series] = {
         "gauge",
         "Requests the monitor's last run made, by Langfuse API path (/api/public/...) and by forge endpoint "
         "(gitlab:mr, gitlab:mr_commits, gitlab:mr_diffs, github:pr, github:pr_commits, github:pr_files, "
-        "github:app_token).",
+        "github:commit, github:app_token).",
         ("monitor", "endpoint"),
     ),
     "scores_pending": Series(

@@ -18,6 +18,7 @@ GitHub Enterprise Server: set `github.url` to its API root, e.g. https://github.
 API reference (spec copy: reference/github-pulls-openapi.json):
 - GET /repos/{owner}/{repo}/pulls/{pull_number}
 - GET /repos/{owner}/{repo}/pulls/{pull_number}/commits   (oldest first, at most 250)
+- GET /repos/{owner}/{repo}/commits/{ref}                  (the head of a PR of more than 250 commits)
 - GET /repos/{owner}/{repo}/pulls/{pull_number}/files     (at most 3000, `patch` omitted for big files)
 - https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api
 
@@ -27,10 +28,11 @@ bounded by our RetryPolicy; PyGithub retries and sleeps on its own (urllib3 Retr
 waits) and hides page fetches behind lazy lists, and githubkit adds httpx and a large generated model
 tree for three calls.
 
-Requests per pull request: at most 3, plus one when a cached evidence record says the head moved on.
+Requests per pull request: at most 3 (4 for a PR of more than 250 commits).
 - The PR itself (1): title, body, state, head SHA, commit and file counts.
 - With a cached evidence record for the same head: nothing more (the change request is unchanged).
-- Commits: the page that holds the newest (a PR of more than 100 commits: its last page), 1 request.
+- Commits: the page that holds the newest (a PR of more than 100 commits: its last page), 1 request;
+  a PR of more than 250 commits (GitHub lists no more) also its head commit by sha, 1 request.
 - Files: the first 100 files, 1 request; beyond that the evidence says the file list is partial
   (counts and +/- totals come from the PR itself and are always whole).
 
@@ -59,6 +61,7 @@ from typing import Any, Protocol
 
 from monitors.contracts.forge import (
     ChangeEvidence,
+    ChangeTotals,
     CommitInfo,
     FileStat,
     FileStatus,
@@ -77,6 +80,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://api.github.com"
 PAGE = 100  # the largest page GitHub serves
+LISTED_COMMITS = 250  # GitHub lists at most this many commits of a pull request
 SECONDARY_DEFAULT_WAIT = 60.0  # GitHub: "wait at least one minute" when no Retry-After is given
 _STATUS: dict[str, FileStatus] = {
     "added": "added",
@@ -144,6 +148,20 @@ def file_stat(entry: Mapping[str, Any]) -> FileStat:
     )
 
 
+def _totals(pr: Mapping[str, Any]) -> ChangeTotals:
+    """The PR's own counts: one page of its commits and files is read, the alert shows its whole size."""
+    return ChangeTotals(
+        _count(pr.get("commits")),
+        _count(pr.get("changed_files")),
+        _count(pr.get("additions")),
+        _count(pr.get("deletions")),
+    )
+
+
+def _shas(items: Sequence[Any]) -> set[str]:
+    return {str(item.get("sha")) for item in items if isinstance(item, Mapping)}
+
+
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -186,10 +204,15 @@ class GitHubSource:
             info = pull_info(repo, iid, pr, [])
             if cached is not None and cached.head_sha and cached.head_sha == info.head_sha:
                 return completed_from_cache(info, cached)
+            # GitHub lists a pull request's first 250 commits, oldest first: the newest listed ones are
+            # on the last page of those (one request, whatever the PR's length). A longer PR's head is
+            # past them: read it by its sha (one more request), or its 250th commit would stand for it.
             commit_count = _count(pr.get("commits")) or 0
-            # The newest commits are on the last page: one request, whatever the PR's length.
-            last_page = max(1, math.ceil(commit_count / PAGE))
+            last_page = max(1, math.ceil(min(commit_count, LISTED_COMMITS) / PAGE))
             commits = self._get(repo, f"{base}/commits", "pr_commits", {"per_page": PAGE, "page": last_page})
+            beyond = commit_count > LISTED_COMMITS and info.head_sha
+            if beyond and isinstance(commits, list) and info.head_sha not in _shas(commits):
+                commits = [*commits, self._get(repo, f"/repos/{repo}/commits/{info.head_sha}", "commit")]
             files = self._get(repo, f"{base}/files", "pr_files", {"per_page": PAGE, "page": 1}) if changes else None
         except _Failure as failure:
             return failure.problem
@@ -210,6 +233,7 @@ class GitHubSource:
             patches=tuple((str(f.get("filename") or ""), str(f.get("patch") or "")) for f in entries),
             patch_complete=complete,
             head_sha=info.head_sha or info.final_commit.id,
+            totals=_totals(pr),
         )
 
     def _get(self, repo: str, path: str, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:

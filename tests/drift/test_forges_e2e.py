@@ -347,3 +347,22 @@ def test_commit_coherence_when_turned_on_alerts_on_a_pull_request_that_also_did_
     fields = dict(crept.fields)
     assert fields["Why"].startswith("scope creep: the newest commits read like unrelated pieces of work (lowest ")
     assert fields["What was done"].startswith("final commit: Rewrite the billing export\n2 commits")
+
+
+def test_a_long_pull_request_shows_its_whole_size_not_the_pages_read(sqlite_store: Store) -> None:
+    # 130 commits and 150 files: one page of each is read (the newest 30 commits, the first 100 files),
+    # but the alert's counts and +/- totals are the pull request's own.
+    state = FakeGitHub(token=GITHUB_TOKEN)
+    commits = [
+        gh_commit(f"c{i:03d}", f"Rewrite billing step {i}", f"2026-03-10T0{i // 60}:{i % 60:02d}:00Z")
+        for i in range(130)
+    ]
+    files = [changed(f"billing/m{i:03d}.py", "modified", 3, 1, "@@ -1 +1,3 @@\n+x = 1\n") for i in range(150)]
+    state.add_pull("acme/web", 50, commits, files)
+    observations = obs_for_trace("t-long", "login-bot", {"objective": "Fix the login page", "mr_iid": "acme/web#50"})
+    with github_server.running(state) as gh, gitlab_server.running(FakeGitLab(token=GITLAB_TOKEN)) as gl:
+        runs, notifier, _ = run_twice(sqlite_store, gh, gl, [], observations)
+    assert runs[0].status == "ok", runs[0].error
+    [alert] = notifier.messages
+    done = dict(alert.fields)["What was done"].splitlines()[1]
+    assert done.startswith("130 commits, 150 files changed +450/-150: "), done

@@ -2,7 +2,8 @@
 
 Endpoints (reference/github-pulls-openapi.json), optionally under an Enterprise prefix (`/api/v3`):
     GET /repos/{owner}/{repo}/pulls/{n}
-    GET /repos/{owner}/{repo}/pulls/{n}/commits?per_page=&page=   (oldest first)
+    GET /repos/{owner}/{repo}/pulls/{n}/commits?per_page=&page=   (oldest first, at most 250 as GitHub)
+    GET /repos/{owner}/{repo}/commits/{sha}                        (a commit of one of the pulls)
     GET /repos/{owner}/{repo}/pulls/{n}/files?per_page=&page=
     POST /app/installations/{installation_id}/access_tokens          (GitHub App authentication)
     GET /repos/{owner}/{repo}/installation                           (the app's installation on a repository)
@@ -55,6 +56,8 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / "reference" / "github-pulls-op
 _ROUTE = re.compile(r"^(?P<prefix>/api/v3)?/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<n>\d+)(?P<sub>/commits|/files)?$")
 _TOKEN_ROUTE = re.compile(r"^(?:/api/v3)?/app/installations/(?P<installation>\d+)/access_tokens$")
 _INSTALLATION_ROUTE = re.compile(r"^(?:/api/v3)?/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/installation$")
+_COMMIT_ROUTE = re.compile(r"^(?:/api/v3)?/repos/(?P<repo>[^/]+/[^/]+)/commits/(?P<sha>[^/]+)$")
+PR_COMMITS_LISTED = 250  # GitHub lists at most 250 commits of a pull request
 JWT_MAX_AHEAD = 600  # GitHub refuses a JWT that expires more than 10 minutes ahead
 
 
@@ -170,6 +173,10 @@ class FakeGitHub:
             return self._repo_installation(installation["owner"], installation["name"], headers)
         if not self._authorized(headers.get("authorization", "")):
             return 401, {}, json.dumps({"message": "Bad credentials", "documentation_url": "https://docs.github.com"})
+        if commit := _COMMIT_ROUTE.match(path):
+            if not self._token_sees(headers.get("authorization", ""), commit["repo"]):
+                return 404, {}, json.dumps({"message": "Not Found"})
+            return self._commit(commit["repo"], commit["sha"])
         match = _ROUTE.match(path)
         if not match:
             return 404, {}, json.dumps({"message": "Not Found"})
@@ -182,10 +189,20 @@ class FakeGitHub:
         if pull is None:
             return 404, {}, json.dumps({"message": "Not Found"})
         if match["sub"] == "/commits":
-            return self._page(path, query, [self._commit_json(repo, c) for c in pull["commits"]], host)
+            listed = pull["commits"][:PR_COMMITS_LISTED]
+            return self._page(path, query, [self._commit_json(repo, c) for c in listed], host)
         if match["sub"] == "/files":
             return self._page(path, query, [self._file_json(repo, f) for f in pull["files"]], host)
         return 200, {}, json.dumps(self._pull_json(repo, number, pull))
+
+    def _commit(self, repo: str, sha: str) -> tuple:
+        if repo in self.forbidden:
+            return 403, {}, json.dumps({"message": "Resource not accessible by personal access token"})
+        for (pull_repo, _), pull in self.pulls.items():
+            for item in pull["commits"] if pull_repo == repo else ():
+                if item["sha"] == sha:
+                    return 200, {}, json.dumps(self._commit_json(repo, item))
+        return 404, {}, json.dumps({"message": "No commit found for SHA: " + sha})
 
     def _authorized(self, header: str) -> bool:
         if self.token is not None and header == f"Bearer {self.token}":

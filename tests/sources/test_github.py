@@ -84,6 +84,22 @@ def test_a_long_pull_reads_only_the_page_with_the_newest_commits(github: FakeGit
     assert pages == [("commits", ["3"]), ("files", ["1"])]
 
 
+@pytest.mark.parametrize("count", [260, 320])
+def test_a_pull_of_more_than_250_commits_is_judged_by_its_head_commit(github: FakeGitHub, count: int) -> None:
+    # GitHub lists a pull request's first 250 commits only: past them its page of the newest commits is
+    # empty (320: page 4) or ends at commit 250 (260: page 3); the head is read by its sha instead.
+    commits = [commit(f"c{i:03d}", f"step {i}", f"2026-03-01T{i // 60:02d}:{i % 60:02d}:00Z") for i in range(count)]
+    github.add_pull("acme/api", 9, commits, [changed("a.py", additions=1, patch="")])
+    info = source(github).merge_request("acme/api", 9)
+    assert isinstance(info, MergeRequestInfo), info
+    newest = f"c{count - 1:03d}"
+    assert (info.head_sha, info.final_commit.id, info.final_commit.text) == (newest, newest, f"step {count - 1}")
+    assert [r.path for r in github.requests][1:3] == [
+        "/repos/acme/api/pulls/9/commits",
+        f"/repos/acme/api/commits/{newest}",
+    ]
+
+
 def test_cached_evidence_of_the_same_head_skips_commits_and_files(github: FakeGitHub) -> None:
     from monitors.drift.evidence import evidence_of
 
@@ -189,7 +205,13 @@ def validate(spec: OpenAPI, response: requests.Response) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/repos/acme/api/pulls/7", "/repos/acme/api/pulls/7/commits", "/repos/acme/api/pulls/7/files"]
+    "path",
+    [
+        "/repos/acme/api/pulls/7",
+        "/repos/acme/api/pulls/7/commits",
+        "/repos/acme/api/pulls/7/files",
+        "/repos/acme/api/commits/a2",
+    ],
 )
 def test_fake_responses_follow_the_spec(spec: OpenAPI, github: FakeGitHub, path: str) -> None:
     response = requests.get(github.url + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
