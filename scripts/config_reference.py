@@ -73,6 +73,11 @@ def render() -> str:
         "Generated from the config models by `scripts/config_reference.py`; do not edit by hand.",
         'Every section rejects unknown keys. Durations: `90s`, `15m`, `2h`, `7d`. Money: `50`, `"$12.50"` (USD).',
         "",
+        "Secrets never live in the file. `${VAR}` reads the environment variable `VAR`; when it is unset or",
+        "empty, it reads the file named by `VAR_FILE` instead (`LANGFUSE_SECRET_KEY_FILE=/run/secrets/x`, the",
+        "Docker and Kubernetes convention the generated manifests use: docs/deployment.md). `${VAR:-default}`",
+        "falls back to `default`, `${file:/run/secrets/name}` reads a mounted file, and `$${` is a literal `${`.",
+        "",
     ]
     for section in ("langfuse", "gitlab", "github", "store", "alerting", "report", "metadata_keys", "metrics"):
         annotation = config.Settings.model_fields[section].annotation

@@ -65,3 +65,19 @@ def test_the_path_check_reads_paths_as_written() -> None:
     assert _named_paths(text) == {"monitors/cost/monitor.py", "monitors/cost/", "tests/fakes/langfuse_*.py"}
     named = _named_paths("the deploy/langfuse-monitors-scheduler Deployment, the data/drift_pairs/ folder")
     assert named == {"data/drift_pairs/"}  # a Kubernetes name is not a path; a folder with its slash is
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_where_a_user_configures_secrets_every_way_to_give_one_is_explained() -> None:
+    """The Kubernetes manifests give secrets as VAR_FILE files: a reader of the configuration reference (the
+    README's section and docs/configuration.md's preamble) must learn it there, not only in docs/deployment.md."""
+    readme = _section((ROOT / "README.md").read_text(), "## Configuration reference")
+    reference = (ROOT / "docs" / "configuration.md").read_text().split("\n## ", 1)[0]
+    for text in (readme, reference):
+        for form in ("${VAR}", "${VAR:-default}", "VAR_FILE", "${file:"):
+            assert form in text, form

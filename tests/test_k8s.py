@@ -139,8 +139,38 @@ def test_the_deployment_runs_the_scheduler_on_the_same_files() -> None:
 
 def test_the_example_secret_holds_placeholders_only() -> None:
     secret = _load(DEPLOY / "base" / "secret.example.yaml")
-    assert sorted(secret["stringData"]) == sorted(k8s.SECRET_KEYS)
     assert set(secret["stringData"].values()) <= {k8s.PLACEHOLDER, ""}
+    # The shipped monitors.yaml leaves its github: section commented out: no GitHub key is asked for.
+    assert "GITHUB_TOKEN" not in secret["stringData"] and "GITHUB_APP_PRIVATE_KEY" not in secret["stringData"]
+
+
+def _secret_and_env(config_text: str) -> tuple[dict[str, str], dict[str, str]]:
+    files = k8s.render(load_schedules(ROOT / "schedules.yaml"), "", config_text, k8s.DEFAULT_IMAGE)
+    secret = yaml.safe_load(files["base/secret.example.yaml"])["stringData"]
+    (container,) = yaml.safe_load(files["scheduler/deployment.yaml"])["spec"]["template"]["spec"]["containers"]
+    return secret, {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_the_example_secret_asks_for_what_the_config_values_use_and_nothing_in_comments() -> None:
+    config_text = (
+        "# github:\n#   token: ${GITHUB_TOKEN}\n"
+        "langfuse:\n  public_key: ${LANGFUSE_PUBLIC_KEY}   # not ${IN_A_COMMENT}\n"
+        "  host: ${LANGFUSE_HOST:-https://cloud.langfuse.com}\n"
+        "channels:\n  pager:\n    kind: pagerduty\n    routing_key: ${PD_KEY}\n"
+        "    note: 'costs $${LITERAL}, from ${file:/run/secrets/x}'\n"
+    )
+    secret, env = _secret_and_env(config_text)
+    # Read without a fallback: a placeholder to fill in; with one: empty, so the fallback applies.
+    assert secret == {"LANGFUSE_PUBLIC_KEY": k8s.PLACEHOLDER, "LANGFUSE_HOST": "", "PD_KEY": k8s.PLACEHOLDER}
+    file_vars = {name for name in env if name.endswith("_FILE")}
+    assert file_vars == {"LANGFUSE_PUBLIC_KEY_FILE", "LANGFUSE_HOST_FILE", "PD_KEY_FILE"}
+    assert env["PD_KEY_FILE"] == "/run/secrets/langfuse-monitors/PD_KEY"
+
+
+def test_a_config_with_a_github_section_asks_for_its_key() -> None:
+    config_text = (ROOT / "monitors.yaml").read_text() + "github:\n  token: ${GITHUB_TOKEN}\n"
+    secret, env = _secret_and_env(config_text)
+    assert secret["GITHUB_TOKEN"] == k8s.PLACEHOLDER and "GITHUB_TOKEN_FILE" in env
 
 
 def test_the_example_secret_with_only_the_required_keys_filled_in_validates(tmp_path: Path) -> None:

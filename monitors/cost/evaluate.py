@@ -278,10 +278,15 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
         summary = f"{subject} is {money} so far; at today's pace the day ends near {usd(projected)}."
     else:
         median, observed = c.extra["baseline_median"], c.extra["observed"]
-        pace = "is on course for" if observed > c.spend else "reached"
         # A sparse series' usual is a day with spend (see monitors/cost/baseline.py); say so.
         per = "on a day with spend" if c.extra.get("baseline_idle_days") else "a day"
-        summary = f"{subject} {pace} {usd(observed)} against a usual {usd(median)} {per} ({money} so far)."
+        if ctx.window.end >= day_bounds(c.day, ledger.tz)[1]:
+            # The run read the day to its end (a catch-up, a replay, the day's close): its spend is final.
+            summary = f"{subject} ended the day at {usd(c.spend)} against a usual {usd(median)} {per} "
+            summary += f"({money} for the whole day)."
+        else:
+            pace = "is on course for" if observed > c.spend else "reached"
+            summary = f"{subject} {pace} {usd(observed)} against a usual {usd(median)} {per} ({money} so far)."
     usual, history = _usual(ctx, ledger, s, c)
     top = contributors(ledger, c.budget, c.value, c.day, s.contributor_dims, usual)
     fields = [("Spend", money), ("Budget", c.budget.name), ("Scope", who), ("Day", f"{c.day} ({ledger.tz.key})")]

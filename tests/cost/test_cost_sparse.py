@@ -52,11 +52,29 @@ def test_a_sparse_user_far_above_a_day_with_spend_is_a_spike_and_says_what_usual
     today = _user_days("carol", {20: 12.0}) + _user_days("bob", {20: 12.0}) + _user_days("alice", {20: 10.0})
     (spike,) = _today_alerts(sqlite_store, today)  # bob: 2 days with spend are too few to know his usual
     assert spike.title == f"Cost spike for user carol on {TODAY} (budget per-user)"
+    # The run read the 20th to its end: the day is over, so its spend is the day's, not "so far".
     assert spike.summary == (
-        "Spend of user carol reached $12.00 against a usual $3.00 on a day with spend ($12.00 of $50.00 (24%) so far)."
+        "Spend of user carol ended the day at $12.00 against a usual $3.00 on a day with spend "
+        "($12.00 of $50.00 (24%) for the whole day)."
     )
     fields = dict(spike.fields)
     assert fields["Usual day"] == "$3.00 (median of 4 days with spend; the other 10 of the last 14 days had none)"
+
+
+def test_a_spike_on_a_day_still_in_progress_says_so_far(sqlite_store: Store) -> None:
+    source = ReplaySource.from_observations(
+        _history() + _user_days("carol", {20: 12.0}), host="https://lf.example", project_id="proj1"
+    )
+    settings = pipeline_settings({"budgets": [PER_USER], "projection": {"enabled": False}})
+    notifier = RecordingNotifier()
+    pipeline_run(settings, source, sqlite_store, notifier, "2026-11-06 00:00", f"{TODAY} 00:00")
+    messages = pipeline_run(settings, source, sqlite_store, notifier, f"{TODAY} 00:00", f"{TODAY} 13:00")
+    (spike,) = [m for m in messages if m.kind == "spike"]
+    # $9 by 13:00, when three quarters of a usual day's spend is in: on course for $12.
+    assert spike.summary == (
+        "Spend of user carol is on course for $12.00 against a usual $3.00 on a day with spend "
+        "($9.00 of $50.00 (18%) so far)."
+    )
 
 
 def test_an_agent_that_rests_at_weekends_is_compared_with_its_recent_days_on_a_saturday(tmp_path: Path) -> None:
@@ -79,7 +97,7 @@ def test_an_agent_that_rests_at_weekends_is_compared_with_its_recent_days_on_a_s
         found[usd] = [m for m in notifier.messages if m.kind == "spike"]
     assert found[20.0] == []
     (spike,) = found[70.0]
-    assert "reached $70.00 against a usual $20.00 a day" in spike.summary
+    assert "ended the day at $70.00 against a usual $20.00 a day" in spike.summary
     assert dict(spike.fields)["Usual day"] == "$20.00 (median of 14 days)"
 
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from monitors.app.cli.main import cli
 from monitors.app.k8s import manifests as k8s
-from monitors.app.k8s.pod import SECRET_KEYS, SECRETS_DIR
+from monitors.app.k8s.pod import SECRETS_DIR
+from monitors.app.k8s.secrets import secret_keys
 from monitors.contracts.errors import ConfigError
 from monitors.engine.config import load_config
 
@@ -35,8 +36,10 @@ def test_pods_mount_their_secrets_and_get_no_api_token(path: Path) -> None:
     assert pod["automountServiceAccountToken"] is False
     assert "envFrom" not in container
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert not set(SECRET_KEYS) & set(env)  # no secret value in the environment
-    assert all(env[f"{key}_FILE"] == f"{SECRETS_DIR}/{key}" for key in SECRET_KEYS)
+    keys = secret_keys((ROOT / "monitors.yaml").read_text())
+    assert "LANGFUSE_SECRET_KEY" in keys
+    assert not set(keys) & set(env)  # no secret value in the environment
+    assert all(env[f"{key}_FILE"] == f"{SECRETS_DIR}/{key}" for key in keys)
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == SECRETS_DIR)
     assert mount["readOnly"] is True
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])

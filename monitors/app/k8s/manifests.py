@@ -24,13 +24,12 @@ from monitors.app.k8s.pod import (
     APP,
     CONFIG_MAP,
     NAMESPACE,
-    OPTIONAL_SECRET_KEYS,
     SECRET,
-    SECRET_KEYS,
     STATE_CLAIM,
     labels,
     pod_spec,
 )
+from monitors.app.k8s.secrets import config_variables, secret_keys
 from monitors.contracts.errors import ConfigError
 from monitors.engine.schedule_config import ScheduleJob, Schedules, load_schedules
 
@@ -128,7 +127,13 @@ def cronjob(job: ScheduleJob, schedules: Schedules, image: str, config_text: str
         },
         "template": {
             "metadata": {"labels": labels(**component)},
-            "spec": pod_spec(args, resource_profile(job.monitor, config_text), image, restart_policy="Never"),
+            "spec": pod_spec(
+                args,
+                resource_profile(job.monitor, config_text),
+                image,
+                restart_policy="Never",
+                secret_keys=secret_keys(config_text),
+            ),
         },
         "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
     }
@@ -156,7 +161,7 @@ def deployment(image: str, config_text: str) -> dict[str, Any]:
     # schedules.yaml is re-read by the running scheduler; monitors.yaml is read at start, so a change
     # to it rolls the pod through this checksum.
     checksum = hashlib.sha256(config_text.encode()).hexdigest()[:16]
-    spec = pod_spec(args, "scheduler", image, restart_policy="Always")
+    spec = pod_spec(args, "scheduler", image, restart_policy="Always", secret_keys=secret_keys(config_text))
     spec["terminationGracePeriodSeconds"] = 60
     (container,) = spec["containers"]
     container["ports"] = [{"containerPort": HEALTH_PORT, "name": "health"}]
@@ -207,9 +212,12 @@ def base_resources(config_text: str, schedules_text: str) -> dict[str, dict[str,
             "kind": "Secret",
             "metadata": _meta(SECRET),
             "type": "Opaque",
-            # Placeholders only. An empty MONITORS_STORE_URL keeps SQLite on the volume; an empty
-            # PUSHGATEWAY_URL pushes no metrics.
-            "stringData": {key: "" if key in OPTIONAL_SECRET_KEYS else PLACEHOLDER for key in SECRET_KEYS},
+            # Placeholders only, for the variables monitors.yaml's values read. One read with a fallback
+            # (MONITORS_STORE_URL keeps SQLite, PUSHGATEWAY_URL pushes nothing) is left empty, so a user who
+            # fills in only what they use gets a config that validates.
+            "stringData": {
+                key: PLACEHOLDER if required else "" for key, required in config_variables(config_text).items()
+            },
         },
         "pvc.yaml": {
             "apiVersion": "v1",

@@ -15,6 +15,7 @@ the API, so a compromised run has no token to use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 APP = "langfuse-monitors"
@@ -26,21 +27,6 @@ CONFIG_DIR = "/etc/langfuse-monitors"
 STATE_DIR = "/var/lib/langfuse-monitors"
 SECRETS_DIR = "/run/secrets/langfuse-monitors"
 USER_ID = 10001  # the user the Dockerfile creates
-SECRET_KEYS = (
-    "LANGFUSE_PUBLIC_KEY",
-    "LANGFUSE_SECRET_KEY",
-    "GITLAB_TOKEN",
-    "GITHUB_TOKEN",
-    "GITHUB_APP_PRIVATE_KEY",
-    "SLACK_WEBHOOK_URL",
-    "MATTERMOST_WEBHOOK_URL",
-    "MONITORS_STORE_URL",
-    "PUSHGATEWAY_URL",
-)
-# Keys the example config reads with a fallback (${VAR:-...}): the example Secret leaves them empty, so
-# a user who fills in only what they use gets a config that validates (a REPLACE_ME Pushgateway URL
-# failed every run with exit 2).
-OPTIONAL_SECRET_KEYS = ("MONITORS_STORE_URL", "PUSHGATEWAY_URL")
 
 # Goal-drift loads torch and a sentence-transformer (so does the audit with `similarity: embedding`,
 # manifests.resource_profile); the scheduler may run them too. The rest stay small.
@@ -61,23 +47,23 @@ def labels(component: str | None = None, job: str | None = None) -> dict[str, st
     return out
 
 
-def _env() -> list[dict[str, str]]:
+def _env(secret_keys: Sequence[str]) -> list[dict[str, str]]:
     return [
         {"name": "HOME", "value": "/tmp"},
         {"name": "MONITORS_CONFIG", "value": f"{CONFIG_DIR}/monitors.yaml"},
         {"name": "MONITORS_SCHEDULES", "value": f"{CONFIG_DIR}/schedules.yaml"},
         {"name": "MPLCONFIGDIR", "value": "/tmp/matplotlib"},
-        *({"name": f"{key}_FILE", "value": f"{SECRETS_DIR}/{key}"} for key in SECRET_KEYS),
+        *({"name": f"{key}_FILE", "value": f"{SECRETS_DIR}/{key}"} for key in secret_keys),
     ]
 
 
-def container(args: list[str], profile: str, image: str) -> dict[str, Any]:
+def container(args: list[str], profile: str, image: str, secret_keys: Sequence[str]) -> dict[str, Any]:
     return {
         "name": "run-monitor",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "args": args,
-        "env": _env(),
+        "env": _env(secret_keys),
         "resources": RESOURCES.get(profile, RESOURCES["default"]),
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -95,11 +81,14 @@ def container(args: list[str], profile: str, image: str) -> dict[str, Any]:
     }
 
 
-def pod_spec(args: list[str], profile: str, image: str, *, restart_policy: str) -> dict[str, Any]:
-    """The pod template's spec for one `run-monitor` invocation."""
+def pod_spec(
+    args: list[str], profile: str, image: str, *, restart_policy: str, secret_keys: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The pod template's spec for one `run-monitor` invocation; `secret_keys` are the Secret's keys, each
+    named to the process by its `VAR_FILE` variable (monitors.app.k8s.secrets)."""
     return {
         "automountServiceAccountToken": False,
-        "containers": [container(args, profile, image)],
+        "containers": [container(args, profile, image, secret_keys)],
         "restartPolicy": restart_policy,
         "securityContext": {
             "fsGroup": USER_ID,  # the volume becomes writable by the non-root user
