@@ -307,3 +307,15 @@ def waste_of(calls: Sequence[ToolCall], steps: Iterable[int], *, timed: bool) ->
         end = call.end_time or call.time
         seconds += max(0.0, (end - (begin or call.time)).total_seconds())
     return Waste(len(chosen), round(seconds, 3), tokens, round(cost, 6))
+
+
+def duration_text(seconds: float) -> str:
+    """45 s, 3 min 5 s, 6 h 16 min, 2 d 3 h: the two largest units (the rest dropped, never rounded up)."""
+    total = round(seconds)
+    if total < 60:
+        return f"{total} s"
+    for big, big_unit, small, small_unit in ((86400, "d", 3600, "h"), (3600, "h", 60, "min"), (60, "min", 1, "s")):
+        if total >= big:
+            whole, rest = divmod(total // small * small, big)
+            return f"{whole} {big_unit}" + (f" {rest // small} {small_unit}" if rest else "")
+    return f"{total} s"  # unreachable: total >= 60 matched above
