@@ -72,7 +72,9 @@ class BacktrackConfig(_Check):
         default_factory=lambda: list(operations.DEFAULT_RESOURCE_ARGS),
         description="Argument names that hold the file or folder a call acts on, in priority order.",
     )
-    reread_gap: int = Field(1, ge=1, description="A read this many steps after a write is a re-read.")
+    reread_gap: int = Field(
+        1, ge=1, description="A delete this many steps after creating the same file is backtracking."
+    )
 
     @field_validator("operations")
     @classmethod
