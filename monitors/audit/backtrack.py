@@ -2,16 +2,16 @@
 
 Flagged (the later step is the wasted one):
 - using a resource right after deleting it (read, stat, edit after a successful delete);
-- re-reading a file immediately after writing it (the write already returned its content);
-- undoing an edit: an explicit undo, or an edit that swaps back the previous edit's old/new text;
+- undoing an edit: an explicit undo, an edit that swaps back the previous edit's old/new text, or a
+  write of the content the previous write replaced;
 - deleting a file right after creating it, with nothing in between that could have used it.
 
 - redoing what it undid: a state-changing call repeated with the same arguments after a successful
   cancel/delete/undo in between (book, cancel, book the same flights again).
 
-Not flagged: anything after a *failed* operation (the agent is right to look again), listing a folder
-after a move or rename (the listing changed), reading a file again after other work in between (a
-test run, an edit elsewhere), and cleaning up a helper file at the end of a session.
+Not flagged: anything after a *failed* operation (the agent is right to look again), reading a file
+right after writing it (checking the write undoes nothing: docs/audit-rubric.md), listing a folder
+after a move or rename (the listing changed), and cleaning up a helper file at the end of a session.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from monitors.audit.operations import (
     DEFAULT_IMPLICIT_RESOURCE_TOOLS,
     DEFAULT_OPERATIONS,
     DEFAULT_RESOURCE_ARGS,
-    FILE_WRITES,
     STATE_CHANGES,
     operation_of,
     resource_of,
@@ -43,6 +42,16 @@ class _Op:
     op: str
     ok: bool
     args: Any
+    replaced: str | None = None  # for a write: the content the previous write had put there, when known
+
+
+_CONTENT_ARGS = ("content", "file_text", "text", "contents")
+
+
+def _content(args: Any) -> str | None:
+    if isinstance(args, Mapping):
+        return next((args[k] for k in _CONTENT_ARGS if isinstance(args.get(k), str)), None)
+    return None
 
 
 def _swapped(a: Any, b: Any) -> bool:
@@ -85,8 +94,10 @@ def _contradiction(prev: _Op, op: str, j: int, call: ToolCall, reread_gap: int) 
         return None
     if prev.op == "delete" and op in ("read", "stat", "edit"):
         return "used after deleting it"
-    if prev.op in FILE_WRITES and op == "read" and j - prev.index <= reread_gap:
-        return "re-read right after writing it"
+    if prev.op == "write" == op and prev.replaced is not None:
+        content = _content(call.args)
+        if content == prev.replaced and content != _content(prev.args):
+            return "wrote back the content it had replaced"
     if op == "undo":
         return "undid the previous edit"
     if prev.op == "edit" and op == "edit" and _swapped(prev.args, call.args):
@@ -104,7 +115,8 @@ def find_backtracking(
     implicit_tools: Collection[str] = DEFAULT_IMPLICIT_RESOURCE_TOOLS,
     reread_gap: int = 1,
 ) -> list[Issue]:
-    """Steps whose operation contradicts the previous one on the same resource."""
+    """Steps whose operation contradicts the previous one on the same resource. `reread_gap`: a delete
+    at most this many steps after creating the file is backtracking."""
     table = {k.lower(): v for k, v in operations.items()}
     implicit = {t.lower() for t in implicit_tools}
     seen = _Resources()
@@ -120,7 +132,8 @@ def find_backtracking(
         if why is not None and prev is not None:
             detail = f"{call.name} {excerpt(resource, 60)}: {why} (step {calls[prev.index].step})"
             issues.append(Issue("backtrack", (call.step,), detail, (calls[prev.index].step,)))
-        seen.record(resource, _Op(j, op, not call.is_error, call.args))
+        replaced = _content(prev.args) if prev is not None and prev.op == op == "write" and prev.ok else None
+        seen.record(resource, _Op(j, op, not call.is_error, call.args, replaced))
         if op in ("read", "create", "write") and not call.is_error:
             current = resource
     return issues

@@ -5,7 +5,9 @@ waste, and how it is told apart:
 - a retry after an error: the earlier identical call failed, so trying again is reasonable, unless it
   fails again with the same answer;
 - polling: the identical call returned a different output than last time, so it learned something
-  (a long command still running, a status that changes);
+  (a long command still running, a status that changes), or a read checked again and again, with waits
+  between or until its answer changes (monitors/audit/polling.py); polling without end is a note
+  (`find_long_polling`), not a loop;
 - the user asked to check again;
 - re-reading after a change: a state-changing call in between that could touch what is read (a shell
   command, a write or move of the same path, an update of the same id) means the world may differ,
@@ -21,7 +23,8 @@ from datetime import timedelta
 from typing import Any
 
 from monitors.audit.operations import DEFAULT_OPERATIONS, READS, STATE_CHANGES, operation_of
-from monitors.audit.sequence import MESSAGE, ToolCall
+from monitors.audit.polling import PollRun, find_polling
+from monitors.audit.sequence import MESSAGE, ToolCall, duration_text
 from monitors.audit.text import asks_again, soft_failure
 
 
@@ -118,6 +121,7 @@ def find_repeats(
     ignore: Collection[str] = (),
     claimed: Collection[int] = (),
     operations: dict[str, str] = DEFAULT_OPERATIONS,
+    polling: Collection[int] | None = None,
 ) -> list[Issue]:
     """The same tool with the same normalized arguments again within the window, learning nothing.
 
@@ -131,8 +135,9 @@ def find_repeats(
     that gets the very same answer as a call that worked counts up to `same_answer_steps` actions apart
     (a flight search re-run ten calls later, after cancelling another booking, to read prices it already
     had). Replies and notes are never repeats. Steps in `claimed` (already part of a loop) are not
-    reported twice.
+    reported twice, and steps in `polling` (default: `find_polling` with `operations`) are polling.
     """
+    polled = find_polling(calls, operations=operations).steps if polling is None else polling
     last: dict[tuple[str, str], int] = {}
     retries: dict[tuple[str, str], int] = {}
     wasted: dict[tuple[str, str], list[int]] = {}
@@ -155,7 +160,7 @@ def find_repeats(
         if _excused_repeat(calls, i, j, retries.get(sig, 0), allowed_retries, operations):
             retries[sig] = retries.get(sig, 0) + 1 if calls[i].is_error else 0
             continue
-        if call.step in claimed:
+        if call.step in claimed or call.step in polled:
             continue
         wasted.setdefault(sig, []).append(call.step)
         origin.setdefault(sig, calls[i].step)
@@ -183,11 +188,14 @@ def find_loops(
     min_cycles: int = 2,
     max_period: int = 4,
     ignore: Collection[str] = (),
+    polling: Collection[int] | None = None,
 ) -> list[Issue]:
     """A cycle of 2..max_period distinct calls repeated at least `min_cycles` times (A B A B ...).
 
-    The first turn of the cycle is useful work; every later turn is wasted.
+    The first turn of the cycle is useful work; every later turn is wasted. A cycle whose later turns are
+    all polling (a status checked, a wait, checked again: `polling`, default `find_polling`) is not a loop.
     """
+    polled = find_polling(calls).steps if polling is None else polling
     sigs = [c.signature if c.name not in ignore else ("", f"#{c.step}") for c in calls]
     claimed: set[int] = set()
     issues: list[Issue] = []
@@ -204,6 +212,8 @@ def find_loops(
             cycles = (k - start) // period + 1
             if len(set(cycle)) < 2 or cycles < min_cycles or _makes_progress(calls, start, k, period):
                 continue
+            if all(calls[s].step in polled for s in range(start, k)):
+                continue
             claimed.update(range(start, k))
             names = " -> ".join(c.name for c in calls[start - period : start])
             issues.append(
@@ -214,6 +224,20 @@ def find_loops(
                     tuple(calls[s].step for s in range(start - period, start)),
                 )
             )
+    return issues
+
+
+def find_long_polling(runs: Sequence[PollRun], *, min_polls: int = 20) -> list[Issue]:
+    """Reads polled `min_polls` times or more: not waste to alert on, but worth a note in the report
+    ("polled get_ci_status 40 times over 52 min"). The polls after the first are its steps."""
+    issues = []
+    for run in runs:
+        if len(run.steps) < min_polls:
+            continue
+        span = f" over {duration_text(run.seconds)}" if run.seconds is not None else ""
+        times = "time" if run.changes == 1 else "times"
+        detail = f"polled {run.name} {len(run.steps)} times{span} (the answer changed {run.changes} {times})"
+        issues.append(Issue("polling", run.steps[1:], detail, run.steps[:1]))
     return issues
 
 

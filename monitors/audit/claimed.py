@@ -22,9 +22,9 @@ that edits is done after one, whatever it names (code agents).
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from monitors.audit.checks import Issue
@@ -33,6 +33,7 @@ from monitors.audit.sequence import ACTION, MESSAGE, ToolCall, excerpt, message_
 from monitors.audit.text import FILE_WORK, Claim, claims
 
 _LETTERS = re.compile(r"[a-z]+")
+MAX_PREFIX = 40  # letters of a word indexed as prefixes: longer than any word a claim names
 MIN_STEM = 3  # shorter stems ("id", "to") prefix too many words to say anything
 # Words that say nothing about which thing was acted on: function words, quantities, words for "the
 # whole request", and money (a total or a price in a claim is what it cost, not what was done).
@@ -66,15 +67,22 @@ def _tokens(value: Any) -> set[str]:
     return set(_LETTERS.findall(text.lower()))
 
 
-class _Vocabulary:
-    """Sorted tokens, for "does any token start with this stem?" in a logarithmic look-up."""
+class _Prefixes:
+    """Every prefix of the words added (up to MAX_PREFIX letters): "does any word start with this stem?"
+    is one set look-up, and words are added a call at a time, never re-sorted for the next claim (a
+    session of thousands of claims costs time in proportion to its length, not its square). A stem
+    longer than MAX_PREFIX letters is matched by its first MAX_PREFIX."""
 
-    def __init__(self, tokens: Iterable[str]) -> None:
-        self._sorted = sorted(set(tokens))
+    def __init__(self, words: Iterable[str] = ()) -> None:
+        self._prefixes: set[str] = set()
+        self.add(words)
+
+    def add(self, words: Iterable[str]) -> None:
+        for word in words:
+            self._prefixes.update(word[:n] for n in range(1, min(len(word), MAX_PREFIX) + 1))
 
     def has_prefix(self, stem: str) -> bool:
-        i = bisect.bisect_left(self._sorted, stem)
-        return i < len(self._sorted) and self._sorted[i].startswith(stem)
+        return stem[:MAX_PREFIX] in self._prefixes
 
 
 def _named(call: ToolCall) -> set[str]:
@@ -103,24 +111,54 @@ def _could_do(call: ToolCall, verbs: Sequence[str]) -> bool:
     return any(name.startswith(v) or v in words for v in verbs)
 
 
-def _shell_edit(call: ToolCall, verbs: Sequence[str], operations: dict[str, str]) -> bool:
-    # A shell command can create or fix anything; a file claim is plausible after one.
-    return "edit" in verbs and operation_of(call.name, call.args, operations) == "exec"
-
-
-def _undone(claim: Claim, family: Sequence[ToolCall], vocabulary: _Vocabulary) -> list[str]:
+def _undone(claim: Claim, covered: _Prefixes, vocabulary: _Prefixes) -> list[str]:
     """The claim's words that the session uses but no call of the family names (empty when done).
+    `covered` holds what the family's calls name; `vocabulary` what the session's calls do.
 
     Claims of file work ("I fixed the failing test") name the problem, not the file an edit names, so
     any call of the edit family does them, as before."""
     if claim.verbs == FILE_WORK:
         return []
     stems = {_stem(w) for w in claim.object_words if w not in GENERIC and len(w) >= MIN_STEM}
-    stems = {s for s in stems if vocabulary.has_prefix(s)}
-    if not stems:
-        return []
-    covered = [_Vocabulary(_named(call) | _answered(call)) for call in family]
-    return sorted(s for s in stems if not any(v.has_prefix(s) for v in covered))
+    return sorted(s for s in stems if vocabulary.has_prefix(s) and not covered.has_prefix(s))
+
+
+@dataclass
+class _Family:
+    """The successful calls so far that could do a claim's verbs: how many, and the words they name."""
+
+    calls: int = 0
+    words: _Prefixes = field(default_factory=_Prefixes)
+    read: int = 0  # calls of the session's successful calls already looked at
+
+
+class _Calls:
+    """The session's calls before the reply being read, each read into words once, however many claims
+    follow it."""
+
+    def __init__(self, toolset: Iterable[str], operations: dict[str, str]) -> None:
+        self.done: list[tuple[ToolCall, set[str]]] = []  # successful actions, with what each names
+        self.shell = False  # a successful shell command came before (it can fix or create anything)
+        # Words of the agent's tools and of every call before the reply: the session's vocabulary so far.
+        self.vocabulary = _Prefixes(w for name in toolset for w in _tokens(name.replace("_", " ")))
+        self._families: dict[tuple[str, ...], _Family] = {}
+        self._operations = operations
+
+    def add(self, call: ToolCall) -> None:
+        named = _named(call)
+        self.vocabulary.add(named | _tokens(call.output or ""))
+        if not call.is_error:
+            self.done.append((call, named))
+            self.shell = self.shell or operation_of(call.name, call.args, self._operations) == "exec"
+
+    def family(self, verbs: tuple[str, ...]) -> _Family:
+        family = self._families.setdefault(verbs, _Family())
+        for call, named in self.done[family.read :]:
+            if _could_do(call, verbs):
+                family.calls += 1
+                family.words.add(named | _answered(call))
+        family.read = len(self.done)
+        return family
 
 
 def find_claimed_not_done(
@@ -137,31 +175,22 @@ def find_claimed_not_done(
     before they said `total_baggages`, when the agent has an `update_reservation_baggages` tool.
     """
     issues: list[Issue] = []
-    done: list[ToolCall] = []
-    actions: list[ToolCall] = []
-    # Tokens of the agent's tools and of every call before the reply: the session's vocabulary so far.
-    seen: set[str] = set().union(*(_tokens(name.replace("_", " ")) for name in toolset))
-    read = 0  # calls of `actions` already read into `seen` (read only when a claim needs it)
+    seen = _Calls(toolset, operations)
     for call in calls:
         if call.role == ACTION:
-            actions.append(call)
-            if not call.is_error:
-                done.append(call)
+            seen.add(call)
             continue
         if call.role != MESSAGE:
             continue
         for claim in claims(message_text(call)):
-            if any(_shell_edit(c, claim.verbs, operations) for c in done):
-                continue
-            family = [c for c in done if _could_do(c, claim.verbs)]
+            if seen.shell and "edit" in claim.verbs:
+                continue  # a shell command can create or fix anything; a file claim is plausible after one
+            family = seen.family(claim.verbs)
             tools = "/".join(claim.verbs[:3])
-            if not family:
+            if not family.calls:
                 detail = f'#{call.step} says "{excerpt(claim.text, 50)}" but no successful {tools} call came before'
             else:
-                for c in actions[read:]:
-                    seen |= _named(c) | _tokens(c.output or "")
-                read = len(actions)
-                missing = _undone(claim, family, _Vocabulary(seen))
+                missing = _undone(claim, family.words, seen.vocabulary)
                 if not missing:
                     continue
                 detail = (

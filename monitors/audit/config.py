@@ -9,12 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitors.audit import operations
+from monitors.audit.polling import WAITING_TOOLS
 from monitors.audit.text import SOFT_FAILURE_PATTERNS
 from monitors.contracts.values import Duration
 
 CHECKS = (
     "repeat", "loop", "backtrack", "runaway", "error_storm", "soft_failure", "plan",
-    "conversation_loop", "monologue", "claimed_not_done",
+    "conversation_loop", "monologue", "claimed_not_done", "polling",
 )  # fmt: skip
 # Checks whose findings mean "the agent is stuck in a loop": sent at once only while the session runs.
 LOOPING = frozenset({"conversation_loop", "monologue"})
@@ -47,6 +48,20 @@ class LoopConfig(_Check):
     ignore_tools: list[str] = Field(default_factory=list, description="Tools that never form a loop.")
 
 
+class PollingConfig(_Check):
+    min_polls: int = Field(
+        20,
+        ge=2,
+        description="A status read polled this many times (checked, waited, checked again) gets a note in the "
+        "weekly report (INFO). Polling itself is never a loop or a repeat, whatever this says.",
+    )
+    waiting_tools: list[str] = Field(
+        default_factory=lambda: sorted(WAITING_TOOLS),
+        description="Tools that only wait (a shell command `sleep N` waits too): a read checked again after "
+        "one of them is polling.",
+    )
+
+
 class BacktrackConfig(_Check):
     operations: dict[str, str] = Field(
         default_factory=dict,
@@ -57,7 +72,9 @@ class BacktrackConfig(_Check):
         default_factory=lambda: list(operations.DEFAULT_RESOURCE_ARGS),
         description="Argument names that hold the file or folder a call acts on, in priority order.",
     )
-    reread_gap: int = Field(1, ge=1, description="A read this many steps after a write is a re-read.")
+    reread_gap: int = Field(
+        1, ge=1, description="A delete this many steps after creating the same file is backtracking."
+    )
 
     @field_validator("operations")
     @classmethod
@@ -171,6 +188,9 @@ class ToolSequenceConfig(BaseModel):
     max_calls_per_session: int = Field(20000, ge=10, description="Calls audited per session (the rest counted).")
     repeat: RepeatConfig = Field(default_factory=RepeatConfig, description="Repeated identical calls.")
     loop: LoopConfig = Field(default_factory=LoopConfig, description="Cycles of 2-4 calls repeated.")
+    polling: PollingConfig = Field(
+        default_factory=PollingConfig, description="Polling: what is not a loop, and when it is worth a note."
+    )
     backtrack: BacktrackConfig = Field(default_factory=BacktrackConfig, description="Contradicting operations.")
     runaway: RunawayConfig = Field(default_factory=RunawayConfig, description="Too many tool calls.")
     error_storm: ErrorStormConfig = Field(default_factory=ErrorStormConfig, description="Failures in a row.")

@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from monitors.audit import backtrack, checks, claimed, conversation, operations
+from monitors.audit import backtrack, checks, claimed, conversation, operations, polling
 from monitors.audit.config import (
     CHECKS,
     LOOPING,
@@ -140,9 +140,14 @@ class ToolSequenceMonitor:
     def _audit(self, ctx: RunContext, session: Session, count: int, past: list[int]) -> Iterator[Finding]:
         cfg, calls = self.config, session.calls
         found: dict[str, list[checks.Issue]] = {}
+        polled = polling.find_polling(calls, operations=self._operations, waiting_tools=cfg.polling.waiting_tools)
         if cfg.loop.enabled:
             found["loop"] = checks.find_loops(
-                calls, min_cycles=cfg.loop.min_cycles, max_period=cfg.loop.max_period, ignore=cfg.loop.ignore_tools
+                calls,
+                min_cycles=cfg.loop.min_cycles,
+                max_period=cfg.loop.max_period,
+                ignore=cfg.loop.ignore_tools,
+                polling=polled.steps,
             )
         if cfg.repeat.enabled:
             claimed = {s for issue in found.get("loop", []) for s in issue.steps}
@@ -155,7 +160,10 @@ class ToolSequenceMonitor:
                 ignore=cfg.repeat.ignore_tools,
                 claimed=claimed,
                 operations=self._operations,
+                polling=polled.steps,
             )
+        if cfg.polling.enabled:
+            found["polling"] = checks.find_long_polling(polled.runs, min_polls=cfg.polling.min_polls)
         if cfg.backtrack.enabled:
             found["backtrack"] = backtrack.find_backtracking(
                 calls,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitors.audit.checks import Issue
-from monitors.audit.sequence import Session, Waste, excerpt, waste_of
+from monitors.audit.sequence import Session, Waste, duration_text, excerpt, waste_of
 from monitors.contracts.findings import Finding, Link, RunWindow, Severity
 
 LABELS = {
@@ -27,6 +27,7 @@ LABELS = {
     "conversation_loop": "conversation loop",
     "monologue": "monologue loop",
     "claimed_not_done": "claimed work no call did",
+    "polling": "long polling",
 }
 MAX_KEY = 200  # session ids are agent-chosen; bound the dedupe key
 MAX_LISTED = 20  # steps listed in an alert
@@ -49,18 +50,6 @@ def describe_waste(w: Waste) -> str:
     parts.append(f"{w.tokens:,} tokens")
     parts.append(f"${w.cost:,.2f}" if w.cost >= 0.005 or w.cost == 0 else "under $0.01")
     return ", ".join(parts)
-
-
-def duration_text(seconds: float) -> str:
-    """45 s, 3 min 5 s, 6 h 16 min, 2 d 3 h: the two largest units (the rest dropped, never rounded up)."""
-    total = round(seconds)
-    if total < 60:
-        return f"{total} s"
-    for big, big_unit, small, small_unit in ((86400, "d", 3600, "h"), (3600, "h", 60, "min"), (60, "min", 1, "s")):
-        if total >= big:
-            whole, rest = divmod(total // small * small, big)
-            return f"{whole} {big_unit}" + (f" {rest // small} {small_unit}" if rest else "")
-    return f"{total} s"  # unreachable: total >= 60 matched above
 
 
 def _steps_text(steps: Sequence[int]) -> str:

@@ -5,9 +5,9 @@ the previous tool call), so a check can say what its wasted steps cost. Argument
 text and an exact-repeat key: `args_sha1` from metadata when the producer recorded one (the converter
 does, because its stored arguments are cut at 500 characters), otherwise a hash of the canonical
 JSON of the arguments, where JSON text inside a string (OpenAI-style `"arguments": "{...}"` logged raw)
-is read as JSON, so spacing and key order do not make two calls differ. Times flagged
-`time_synthetic` in metadata are dropped, so checks fall back to step distances instead of reasoning
-about invented seconds.
+is read as JSON, so spacing and key order do not make two calls differ, nor does a fresh request id,
+timestamp or nonce (VOLATILE_KEYS). Times flagged `time_synthetic` in metadata are dropped, so checks
+fall back to step distances instead of reasoning about invented seconds.
 
 Each call has a role: an `action` (a real tool call), a `message` (a reply to the user: tau-bench's
 `respond`, OpenHands' `message`/`finish`, or any TOOL whose metadata says `kind: message`) or a `note`
@@ -39,24 +39,39 @@ ACTION, MESSAGE, NOTE = "action", "message", "note"
 MAX_JSON_TEXT = 20_000
 MAX_JSON_DEPTH = 20
 MAX_DECODES = 2
+# Argument keys whose value is fresh on every call: two calls differing only there are the same call
+# (a loop through new request ids is still a loop). Compared without `-`/`_` and case. A UUID or a date
+# under any other key (`order_id`, `date`) is what the call is about, and is kept.
+VOLATILE_KEYS = frozenset({
+    "requestid", "reqid", "clientrequestid", "idempotencykey", "correlationid", "traceid", "spanid",
+    "nonce", "ts", "timestamp", "cachebuster",
+})  # fmt: skip
+VOLATILE = "<volatile>"
 _NUMBERED = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s+(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
-def _canonical(value: Any, decodes: int = MAX_DECODES) -> Any:
+def _volatile(key: Any) -> bool:
+    return str(key).lower().replace("_", "").replace("-", "") in VOLATILE_KEYS
+
+
+def _canonical(value: Any, decodes: int = MAX_DECODES, volatile: bool = False) -> Any:
     # @observe records {"args": [...], "kwargs": {...}}: the call is the same either way.
     if isinstance(value, Mapping) and set(value) <= {"args", "kwargs"} and value:
         args, kwargs = value.get("args") or [], value.get("kwargs") or {}
         if not args and isinstance(kwargs, Mapping):
-            return _canonical(kwargs, decodes)
+            return _canonical(kwargs, decodes, volatile)
         if not kwargs and isinstance(args, list) and len(args) == 1:
-            return _canonical(args[0], decodes)
+            return _canonical(args[0], decodes, volatile)
     if isinstance(value, Mapping):
-        return {str(k): _canonical(v, decodes) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {
+            str(k): VOLATILE if volatile and _volatile(k) else _canonical(v, decodes, volatile)
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        }
     if isinstance(value, list | tuple):
-        return [_canonical(v, decodes) for v in value]
+        return [_canonical(v, decodes, volatile) for v in value]
     if isinstance(value, str):
         decoded = _json_inside(value) if decodes > 0 else None
-        return _SPACE.sub(" ", value).strip() if decoded is None else _canonical(decoded, decodes - 1)
+        return _SPACE.sub(" ", value).strip() if decoded is None else _canonical(decoded, decodes - 1, volatile)
     return value
 
 
@@ -74,10 +89,11 @@ def _json_inside(text: str) -> dict | list | None:
     return value if isinstance(value, dict | list) and shallow(value, MAX_JSON_DEPTH) else None
 
 
-def normalize_args(value: Any) -> str:
+def normalize_args(value: Any, *, volatile: bool = False) -> str:
     """Canonical text of tool arguments: sorted keys, collapsed whitespace, unwrapped @observe input,
-    JSON text inside a string read as JSON."""
-    canon = _canonical(value)
+    JSON text inside a string read as JSON; with `volatile`, the values of VOLATILE_KEYS masked (for
+    the repeat key, not for what a finding quotes)."""
+    canon = _canonical(value, volatile=volatile)
     if isinstance(canon, str):
         return canon
     try:
@@ -144,7 +160,7 @@ def make_call(
 
     Without `role`, the name decides: MESSAGE_TOOLS are messages, NOTE_TOOLS notes, the rest actions.
     """
-    key = args_sha1 or digest(normalize_args(args))
+    key = args_sha1 or digest(normalize_args(args, volatile=True))
     out_key = None if output in (None, "") else digest(normalize_args(output))
     role = role or role_of(name)
     return ToolCall(
@@ -307,3 +323,15 @@ def waste_of(calls: Sequence[ToolCall], steps: Iterable[int], *, timed: bool) ->
         end = call.end_time or call.time
         seconds += max(0.0, (end - (begin or call.time)).total_seconds())
     return Waste(len(chosen), round(seconds, 3), tokens, round(cost, 6))
+
+
+def duration_text(seconds: float) -> str:
+    """45 s, 3 min 5 s, 6 h 16 min, 2 d 3 h: the two largest units (the rest dropped, never rounded up)."""
+    total = round(seconds)
+    if total < 60:
+        return f"{total} s"
+    for big, big_unit, small, small_unit in ((86400, "d", 3600, "h"), (3600, "h", 60, "min"), (60, "min", 1, "s")):
+        if total >= big:
+            whole, rest = divmod(total // small * small, big)
+            return f"{whole} {big_unit}" + (f" {rest // small} {small_unit}" if rest else "")
+    return f"{total} s"  # unreachable: total >= 60 matched above

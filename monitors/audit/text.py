@@ -99,9 +99,24 @@ _CLAIM_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"fixed|patched|edited|rewritten|created|written", FILE_WORK),
 )  # fmt: skip
 _PASSIVE = r"\b(?:has|have)\s+(?:now\s+)?been\s+(?:successfully\s+)?|\b(?:is|are)\s+now\s+"
+# Words between the subject and the verb that keep it a claim: "I've now cancelled", "I have also added",
+# "I've gone ahead and cancelled". "Already" only after "I"/"we"/"'ve": "the airline has already cancelled
+# the flight" reports what the agent found, "I've already cancelled it" what it did.
+_ADVERBS = r"(?:(?:now|also|just|successfully)\s+){0,3}"
+_MY_ADVERBS = r"(?:(?:now|also|just|already|successfully)\s+){0,3}"
+_AHEAD = r"(?:gone\s+ahead\s+and\s+" + _MY_ADVERBS + r")?"
 # "'ve" after any subject: "we've cancelled" is the agent's claim, "you've booked" is left out below.
 _ACTIVE = (
-    r"(?:\b(?:has|have)|\b've)\s+(?:now\s+)?(?:successfully\s+)?|\bI(?:'ve| have)?\s+(?:now\s+)?(?:successfully\s+)?"
+    r"\b(?:has|have)\s+"
+    + _ADVERBS
+    + _AHEAD
+    + r"|(?:\bI've|\b've|\b(?:I|we)\s+have)\s+"
+    + _MY_ADVERBS
+    + _AHEAD
+    + r"|\bI\s+"
+    + _MY_ADVERBS
+    + r"|\b(?:I|we)\s+(?:just\s+|also\s+)?went\s+ahead\s+and\s+"
+    + _MY_ADVERBS
 )
 # Claims are found verb first (one scan of a reply for any claim verb), then the auxiliary is read
 # from the few characters before it: eight full scans, one per family, cost three times as much.
@@ -109,7 +124,7 @@ _VERB = re.compile(
     r"\b(?:" + "|".join(f"(?P<f{i}>{words})" for i, (words, _) in enumerate(_CLAIM_VERBS)) + r")\b", re.IGNORECASE
 )
 _AUXILIARY = re.compile(r"(?:(?P<passive>" + _PASSIVE + r")|" + _ACTIVE + r")$", re.IGNORECASE)
-AUXILIARY_REACH = 40  # characters before the verb read for "has now been successfully"
+AUXILIARY_REACH = 60  # characters before the verb read for "have now gone ahead and successfully"
 # "I will update", "once I have added", "if you'd like me to cancel" are promises or conditions, not claims.
 _NOT_A_CLAIM = re.compile(
     r"\b(if|once|when|after|before|unless|whether|would|will|can|could|should|unable|cannot|can't|not)\b[^.]{0,40}$",

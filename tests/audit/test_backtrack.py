@@ -15,8 +15,9 @@ CASES = [
     ("read after delete", seq(("rm", "notes.txt", ""), ("cat", "notes.txt", "No such file", True)), [2]),
     ("read after delete, paths differ in prefix", seq(
         ("delete_file", {"path": "/repo/a.py"}), ("read_file", {"path": "a.py"})), [2]),
-    ("re-read right after writing", seq(
-        ("write_file", {"path": "a.py", "content": "x"}), ("read_file", {"path": "a.py"})), [2]),
+    ("writing back the content an earlier write replaced", seq(
+        ("write_file", {"path": "a.py", "content": "x = 1"}), ("write_file", {"path": "a.py", "content": "x = 2"}),
+        ("write_file", {"path": "a.py", "content": "x = 1"})), [3]),
     ("undo_edit command", seq(
         (EDITOR, {"command": "str_replace", "path": "a.py", "old_str": "x", "new_str": "y"}),
         (EDITOR, {"command": "undo_edit", "path": "a.py"})), [2]),
@@ -24,9 +25,18 @@ CASES = [
         ("str_replace", {"path": "a.py", "old_str": "x = 1", "new_str": "x = 2"}),
         ("str_replace", {"path": "a.py", "old_str": "x = 2", "new_str": "x = 1"})), [2]),
     ("created then deleted at once", seq(("create", "tmp.py", ""), ("rm", "tmp.py", "")), [2]),
-    ("SWE-agent edit acts on the open file, then re-open", seq(
-        ("open", "a.py", "1: x"), ("edit", "1:1\ny\nend_of_edit", "1: y"), ("open", "a.py", "1: y")), [3]),
+    ("SWE-agent edit acts on the open file, after deleting it", seq(
+        ("open", "a.py", "1: x"), ("edit", "1:1\ny\nend_of_edit", "1: y"), ("rm", "a.py", ""),
+        ("edit", "2:2\nz\nend_of_edit", "Error: no file open", True)), [4]),
     # legitimate
+    # Reading a file right after writing it verifies the write: not undoing anything (docs/audit-rubric.md).
+    ("re-read right after writing", seq(
+        ("write_file", {"path": "a.py", "content": "x"}), ("read_file", {"path": "a.py"})), []),
+    ("re-open right after a SWE-agent edit", seq(
+        ("open", "a.py", "1: x"), ("edit", "1:1\ny\nend_of_edit", "1: y"), ("open", "a.py", "1: y")), []),
+    ("a second write with new content", seq(
+        ("write_file", {"path": "a.py", "content": "x = 1"}), ("write_file", {"path": "a.py", "content": "x = 2"}),
+        ("write_file", {"path": "a.py", "content": "x = 3"})), []),
     ("list folder after a rename", seq(
         ("ls", {"path": "src"}), ("mv", {"src": "src/a.py", "dst": "src/b.py"}), ("ls", {"path": "src"})), []),
     ("read after a failed delete", seq(("rm", "a.py", "Permission denied", True), ("cat", "a.py")), []),

@@ -292,3 +292,30 @@ def test_failure_runs(calls, wasted):
 
 def test_soft_failures_need_patterns():
     assert find_failure_runs(seq(_miss("a"), _miss("b"), _miss("c"))) == []
+
+
+# Volatile arguments: a fresh request id, timestamp or nonce per call does not make the call different.
+VOLATILE_CASES = [
+    ("a new request_id each time", seq(
+        ("get_order", {"order_id": "A1", "request_id": "9f1c2d3e-1111-4a4a-8b8b-000000000001"}, "pending"),
+        ("get_order", {"order_id": "A1", "request_id": "9f1c2d3e-2222-4a4a-8b8b-000000000002"}, "pending")), [2]),
+    ("a new timestamp and nonce each time", seq(
+        ("fetch", {"url": "u", "ts": "2025-06-02T09:00:00Z", "nonce": "k3j4"}, "page"),
+        ("fetch", {"url": "u", "ts": "2025-06-02T09:00:07.5+00:00", "nonce": "q9z1"}, "page")), [2]),
+    ("must not fire: a different order, even when ids are UUIDs", seq(
+        ("get_order", {"order_id": "9f1c2d3e-1111-4a4a-8b8b-000000000001"}, "pending"),
+        ("get_order", {"order_id": "9f1c2d3e-2222-4a4a-8b8b-000000000002"}, "pending")), []),
+    ("must not fire: a different date to search", seq(
+        ("search_flights", {"date": "2025-06-02", "request_id": "r1"}, "[]"),
+        ("search_flights", {"date": "2025-06-03", "request_id": "r2"}, "[]")), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calls", "wasted"), [c[1:] for c in VOLATILE_CASES], ids=[c[0] for c in VOLATILE_CASES])
+def test_volatile_arguments_do_not_make_calls_differ(calls, wasted):
+    assert sorted(s for i in find_repeats(calls) for s in i.steps) == wasted
+
+
+def test_a_loop_through_fresh_request_ids_is_still_a_loop():
+    calls = seq(*[(n, {"q": n, "request_id": f"req-{k}-{n}"}, "same") for k in range(3) for n in ("a", "b")])
+    assert sorted(s for i in find_loops(calls) for s in i.steps) == [3, 4, 5, 6]

@@ -137,6 +137,27 @@ def test_the_finding_quotes_the_claim_and_names_the_missing_word():
         ("We've cancelled your booking.", ["'ve cancelled your booking"]),
         ("You\u2019ve already booked this flight.", []),
         ("They\u2019ve cancelled the flight themselves.", []),
+        # "Gone/went ahead and", "now", "also", "just" between the subject and the verb: still a claim.
+        ("I've gone ahead and cancelled your reservation.", ["I've gone ahead and cancelled your reservation"]),
+        ("I\u2019ve gone ahead and added two checked bags.", ["I've gone ahead and added two checked bags"]),
+        ("I have gone ahead and cancelled it.", ["I have gone ahead and cancelled it"]),
+        ("We've gone ahead and cancelled the booking.", ["'ve gone ahead and cancelled the booking"]),
+        ("I went ahead and cancelled the reservation.", ["I went ahead and cancelled the reservation"]),
+        ("We went ahead and booked the flight.", ["We went ahead and booked the flight"]),
+        ("I have now cancelled your reservation.", ["I have now cancelled your reservation"]),
+        ("I've also cancelled the flight.", ["I've also cancelled the flight"]),
+        ("I've just added the bag.", ["I've just added the bag"]),
+        ("I've already cancelled the flight.", ["I've already cancelled the flight"]),
+        # ...but not what someone else did, a promise, an offer or a negation.
+        ("You went ahead and cancelled it yourself.", []),
+        ("You've gone ahead and cancelled it yourself.", []),
+        ("They went ahead and cancelled the flight.", []),
+        ("I'll go ahead and cancel it.", []),
+        ("If you'd like, I can go ahead and cancel it.", []),
+        ("Once I've gone ahead and cancelled it, the refund follows.", []),
+        ("I have not gone ahead and cancelled it.", []),
+        # "Already" of a third party reports a state found, not the agent's work.
+        ("The airline has already cancelled this flight.", []),
     ],
 )  # fmt: skip
 def test_what_a_claim_names(text, quotes):

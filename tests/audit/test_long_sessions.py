@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from monitors.audit.claimed import find_claimed_not_done
 from monitors.audit.conversation import (
     MAX_COMPARED,
     find_conversation_loops,
@@ -51,3 +52,26 @@ def test_a_long_stretch_of_replies_is_compared_in_bounded_blocks() -> None:
     (issue,) = find_conversation_loops(calls, similarity)
     assert issue.steps == (1501, 1801)
     assert max(similarity.sizes) <= 2 * MAX_COMPARED
+
+
+class CountedValue:
+    """An argument value that counts how often a check turns it into text (each time it reads the call)."""
+
+    reads = 0
+
+    def __str__(self) -> str:
+        CountedValue.reads += 1
+        return "R7X2Q"
+
+
+def test_each_call_is_read_once_however_many_claims_follow_it() -> None:
+    # 400 updates each followed by a claim of bags the update does not name: every claim is checked
+    # against every earlier update, and each update's words are read once, not once per claim.
+    calls = []
+    for n in range(400):
+        calls.append(make_call(2 * n + 1, "update_reservation_flights", {"reservation_id": CountedValue(), "n": n}))
+        calls.append(make_call(2 * n + 2, "respond", {"content": "Two checked bags have been added."}, "ok"))
+    CountedValue.reads = 0
+    found = find_claimed_not_done(calls, toolset=["update_reservation_baggages"])
+    assert len(found) == 400  # every claim is still judged (and none is done)
+    assert CountedValue.reads <= 3 * 400  # not 400 x 400 / 2
