@@ -116,6 +116,21 @@ def outbox_by_channel(store: Store, settled_since: datetime) -> dict[tuple[str, 
         return {(channel, status): count for channel, status, count in rows}
 
 
+def last_given_up_by_channel(store: Store) -> dict[str, datetime]:
+    """channel -> when its most recent message was given up (status failed), among the rows kept.
+
+    A rule on this time sees every new failure; the count of failed rows can stand still when one is
+    given up in the same hour an old one is pruned."""
+    outbox = t.outbox
+    with _reading(store, "the outbox") as conn:
+        rows = conn.execute(
+            sa.select(outbox.c.channel, sa.func.max(outbox.c.settled_at))
+            .where(outbox.c.status == "failed", outbox.c.settled_at.is_not(None))
+            .group_by(outbox.c.channel)
+        )
+        return {channel: when for channel, when in rows if when is not None}
+
+
 def open_finding_events(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """The newest event of every fingerprint observed in [since, until], oldest first, with when each
     fingerprint was first seen in that span and its dedupe decision (a resolution is an event too)."""

@@ -20,7 +20,12 @@ from prometheus_client.registry import Collector
 
 from monitors.contracts.errors import StoreError
 from monitors.engine.config import Settings
-from monitors.metrics.readings import MonitorReading, monitor_readings, outbox_by_channel
+from monitors.metrics.readings import (
+    MonitorReading,
+    last_given_up_by_channel,
+    monitor_readings,
+    outbox_by_channel,
+)
 from monitors.metrics.spend import SpendReading, read_spend
 from monitors.store.store import Store
 
@@ -76,6 +81,12 @@ SERIES: dict[str, Series] = {
         "failed (given up: permanent error or attempts exhausted) and unconfirmed (given up unanswered) within "
         "store.outbox_retention (default 30 days), after which they are pruned.",
         ("channel", "status"),
+    ),
+    "outbox_last_given_up_timestamp_seconds": Series(
+        "gauge",
+        "When a message for this channel was last given up (failed: permanent error or attempts exhausted), "
+        "Unix time; no series for a channel with none within store.outbox_retention.",
+        ("channel",),
     ),
     "spend_today_usd": Series(
         "gauge", "Spend of the budget day (cost monitor's time zone) as of the cost monitor's last run, USD.", ()
@@ -162,6 +173,7 @@ class StoreCollector(Collector):
             if self.outbox:
                 settled_since = self.clock() - self.settings.store.outbox_retention
                 families += outbox_families(outbox_by_channel(self.store, settled_since))
+                families += given_up_families(last_given_up_by_channel(self.store))
             reading = self._spend() if self.spend else None
             if reading is not None:
                 families += spend_families(reading)
@@ -262,6 +274,18 @@ def outbox_families(counts: dict[tuple[str, str], int]) -> Iterator[Metric]:
         for status in sorted({"pending", "sent", "failed"} | {s for c, s in counts if c == channel}):
             family.add_metric([channel, status], counts.get((channel, status), 0))
     yield family
+
+
+def given_up_families(last: dict[str, datetime]) -> Iterator[Metric]:
+    family = _family("outbox_last_given_up_timestamp_seconds")
+    for channel in sorted(last):
+        family.add_metric([channel], _utc(last[channel]).timestamp())
+    yield family
+
+
+def _utc(when: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the store writes them in UTC.
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def spend_families(reading: SpendReading) -> Iterator[Metric]:

@@ -1,9 +1,11 @@
-"""The demo week's Saturday runaway (llm-fix on 2026-11-21) as the demo channel receives it: at most 3
-messages, naming every budget it broke and the audit's runaway chain, with the resolved notices the
-route asks for. Cost runs hourly and audit daily, as schedules.yaml has them (drift is not part of it)."""
+"""The demo week's Saturday runaway (llm-fix on 2026-11-21) as the demo channel receives it: grouped by
+agent and day with a 3-hour interval, six messages instead of eleven, naming every budget it broke and
+the audit's runaway chain, with the resolved notices the route asks for, and no part held longer than
+the interval. Cost runs hourly and audit daily, as schedules.yaml has them (drift is not part of it)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,23 +24,28 @@ def _messages(out: str) -> list[str]:
     return messages
 
 
-def test_saturday_runaway_is_at_most_three_messages_naming_every_part(
+def test_saturday_runaway_is_six_messages_naming_every_part_none_held_past_the_interval(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_demo(("cost", "audit"), fmt="text", echo=lambda _: None, store_dir=tmp_path) == 0
     saturday = [m for m in _messages(capsys.readouterr().out) if "llm-fix" in m and "2026-11-21" in m]
-    assert len(saturday) == 3, [m.splitlines()[0] for m in saturday]
+    assert len(saturday) == 6, [m.splitlines()[0] for m in saturday]
     text = "\n".join(saturday)
     for budget in ("budget per-user at 80%", "budget per-user at 100%", "budget per-agent at 80%",
                    "budget per-agent at 100%", "budget global at 80%", "budget global at 100%",
                    "budget global heading past its cap", "budget per-agent heading past its cap"):  # fmt: skip
         assert f"Cost {budget}" in text, budget
-    assert "llm-fix: runaway tool-call chain in session llm-fix-1121-4883" in text
     assert text.count("[RESOLVED] Cost budget") == 2  # both projections, once the day closed, titled as they fired
-    first, page, incident = (m.splitlines()[0] for m in saturday)
-    assert first.startswith("[WARNING] Cost budget per-user at 80%")
-    assert page.startswith("[CRITICAL] Cost budget per-user at 100%")
-    # Both projections waited for the group and ended (the day closed) before it went: each is one part,
-    # shown by its resolved notice, not a firing part beside its own end.
-    assert incident.startswith("[CRITICAL] 7 alerts, one incident (agent=llm-fix day=2026-11-21)")
-    assert "(3 critical, 2 warning, 2 resolved)" in saturday[2]
+    heads = [m.splitlines()[0] for m in saturday]
+    assert heads[0].startswith("[WARNING] Cost budget per-user at 80%")
+    assert heads[1].startswith("[CRITICAL] Cost budget per-user at 100%")  # louder than the group's first: at once
+    # The page at 09:15 opened the group: what came next waited for the interval, then went together.
+    assert heads[2].startswith("[CRITICAL] 4 alerts, one incident (agent=llm-fix day=2026-11-21): Cost budget per-")
+    assert "(1 critical, 3 warning)" in saturday[2]
+    assert heads[3].startswith("[CRITICAL] 2 alerts, one incident (agent=llm-fix day=2026-11-21): Cost budget global")
+    assert heads[4].startswith("[RESOLVED] 2 alerts, one incident")
+    assert heads[5] == "[CRITICAL] llm-fix: runaway tool-call chain in session llm-fix-1121-4883"
+    # Each grouped message went with the run that observed its newest part, at most 3 hours after its oldest.
+    for message in saturday[2:4]:
+        hours = sorted(int(h) for h in re.findall(r"observed 2026-11-21 (\d\d):15 UTC", message))
+        assert hours and hours[-1] - hours[0] <= 3, hours

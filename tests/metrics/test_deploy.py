@@ -34,9 +34,12 @@ DURATION = re.compile(r"^\d+[smhdwy]$")
 
 
 def _emitted(store: Store) -> set[str]:
-    """Every sample name a store with runs, findings, an outbox and a cost ledger produces."""
+    """Every sample name a store with runs, findings, an outbox (one message given up) and a cost ledger
+    produces."""
     ledger = _ledger_with_users(60, 6.0, 1000)
     store.commit_run(RunCommit("cost", NOW, NOW, [], [("cost:x", "ops", {"title": "t"})], [], ledger))
+    store.commit_run(RunCommit("cost", NOW, None, [], [("cost:y", "ops", {"title": "t"})], [], {}))
+    store.mark_outbox(store.pending_outbox(NOW)[-1].id, now=NOW, status="failed", error="refused (410)")
     requests = {"/api/public/v2/observations": 1}
     summary = {"records": 3, "requests_by_endpoint": requests, "counters": {"gitlab_requests": 2}}
     store.record_run("cost", started=NOW, finished=NOW + timedelta(seconds=3), status="ok", summary=summary)
