@@ -104,9 +104,10 @@ def _too_large(evidence: ChangeEvidence, usual: Sequence[int]) -> CheckResult | 
     limit = max(median + MAD_FACTOR * mad, MIN_RATIO * median)
     if churn <= limit:
         return None
+    at_least = "at least " if evidence.lines_at_least else ""  # GitLab: the +/- of the diffs read only
     return CheckResult(
         "too_large",
-        f"{churn:,} lines changed, {churn / max(median, 1):.1f}x this agent's usual {_lines(median)} "
+        f"{at_least}{churn:,} lines changed, {churn / max(median, 1):.1f}x this agent's usual {_lines(median)} "
         f"(median of its last {len(usual)} change requests; limit {_lines(limit)})",
     )
 

@@ -58,9 +58,13 @@ def what_was_done(evidence: ChangeEvidence, *, files_known: bool) -> str:
     lines = [f"final commit: {shorten(subject(evidence.final_commit) or '(no message)', 200)}"]
     if files_known:
         top = ", ".join(f"{shorten(f.path, 80)} {_delta(f.additions, f.deletions)}" for f in evidence.files[:TOP_FILES])
-        more = f" and {evidence.file_count - TOP_FILES} more" if evidence.file_count > TOP_FILES else ""
+        at_least = "at least " if evidence.files_at_least else ""
+        more = f" and {at_least}{evidence.file_count - TOP_FILES:,} more" if evidence.file_count > TOP_FILES else ""
+        # A forge that counts no further (GitLab: "1000+" files, +/- of the diffs read only) gives lower bounds.
+        files = ("at least " if evidence.files_at_least else "") + _n(evidence.file_count, "file")
+        delta = ", at least " if evidence.lines_at_least else " "
         lines.append(
-            f"{_n(evidence.commit_count, 'commit')}, {_n(evidence.file_count, 'file')} changed "
+            f"{_n(evidence.commit_count, 'commit')}, {files} changed{delta}"
             f"{_delta(evidence.additions, evidence.deletions)}" + (f": {top}{more}" if top else "")
         )
     else:
@@ -126,6 +130,8 @@ def drift_finding(
             "files": evidence.file_count,
             "additions": evidence.additions,
             "deletions": evidence.deletions,
+            **({"files_at_least": True} if evidence.files_at_least else {}),
+            **({"lines_at_least": True} if evidence.lines_at_least else {}),
             **({} if math.isnan(verdict.coherence) else {"coherence": round(verdict.coherence, 4)}),
         },
         links=links(ctx, ref.trace_id, info.web_url, info.changes_url, kind_name),
