@@ -81,6 +81,7 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "https://api.github.com"
 PAGE = 100  # the largest page GitHub serves
 LISTED_COMMITS = 250  # GitHub lists at most this many commits of a pull request
+NOT_FOUND = "pull request not found, or the token cannot see this repository (404)"
 SECONDARY_DEFAULT_WAIT = 60.0  # GitHub: "wait at least one minute" when no Retry-After is given
 _STATUS: dict[str, FileStatus] = {
     "added": "added",
@@ -277,7 +278,8 @@ class GitHubSource:
                 elif status == 403:
                     raise _Failure(MrProblem("no_access", "the token has no access to this repository (403)"))
                 elif status == 404:
-                    raise _Failure(MrProblem("not_found", "pull request or repository not found (404)"))
+                    # GitHub answers a private repository the token cannot see with 404, not 403.
+                    raise _Failure(MrProblem("not_found", NOT_FOUND))
                 elif not is_retryable_status(status):
                     raise _Failure(MrProblem("unavailable", f"GitHub answered {status}"))
                 else:

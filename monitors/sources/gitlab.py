@@ -158,7 +158,8 @@ def _with_commits(info: MergeRequestInfo) -> MergeRequestInfo | MrProblem:
 _STATUS_PROBLEMS: dict[int, tuple[ProblemCode, str]] = {
     401: ("bad_token", "GitLab rejected the token (401)"),
     403: ("no_access", "the token has no access to this project (403)"),
-    404: ("not_found", "merge request or project not found (404)"),
+    # GitLab answers a private project the token cannot see with 404, not 403.
+    404: ("not_found", "merge request not found, or the token cannot see this project (404)"),
 }
 
 

@@ -166,6 +166,13 @@ def test_a_rate_limit_beyond_the_bound_gives_up_retryably_without_waiting(github
     assert sleeps == [] and len(github.requests) == 1
 
 
+def test_a_missing_pull_request_may_be_a_private_repository(github: FakeGitHub) -> None:
+    # GitHub answers 404, not 403, for a private repository the token cannot see.
+    result = source(github).merge_request("acme/secret", 1)
+    assert isinstance(result, MrProblem) and result.code == "not_found"
+    assert result.detail == "pull request not found, or the token cannot see this repository (404)"
+
+
 def test_secondary_limit_without_retry_after_waits_a_minute_within_a_generous_bound(github: FakeGitHub) -> None:
     body = json.dumps({"message": "You have exceeded a secondary rate limit. Please wait a few minutes."})
     github.faults.append(Fault(status=403, times=1, body=body))

@@ -101,6 +101,13 @@ def test_problems_map_to_reasons(gitlab: FakeGitLab, setup, repo: str, iid: int,
     assert result.detail
 
 
+def test_a_missing_merge_request_may_be_a_private_project(gitlab: FakeGitLab) -> None:
+    # GitLab answers 404, not 403, for a private project the token cannot see.
+    result = source(gitlab).merge_request("group/secret", 1)
+    assert isinstance(result, MrProblem) and result.code == "not_found"
+    assert result.detail == "merge request not found, or the token cannot see this project (404)"
+
+
 def test_wrong_token_is_bad_token_and_never_retried(gitlab: FakeGitLab) -> None:
     sleeps: list[float] = []
     result = source(gitlab, sleeps, token="glpat-wrong").merge_request("group/app", 12)
