@@ -56,6 +56,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -267,6 +268,8 @@ class GitHubSource:
                     except ValueError:
                         raise _Failure(MrProblem("malformed", "GitHub sent a response that is not JSON")) from None
                 limited = self._rate_limit_wait(response)
+                if limited is not None and limited > self.retry.max_delay:
+                    raise _Failure(self._not_waited(limited))
                 if limited is not None:
                     wait_hint = limited
                     problem = MrProblem("unavailable", "GitHub rate limit still exhausted after waiting")
@@ -311,7 +314,7 @@ class GitHubSource:
         return None
 
     def _next_wait(self, budget: RetryBudget, hint: float | None) -> float | None:
-        """The budget's next wait; a rate-limit wait beyond the policy's bound ends the tries instead.
+        """The budget's next wait; a server's wait beyond the policy's bound ends the tries instead.
 
         RetryPolicy caps one wait at max_delay; waiting less than the server asked would only spend a
         request on another refusal, so a longer demand gives up at once (the next run retries).
@@ -319,6 +322,18 @@ class GitHubSource:
         if hint is not None and hint > self.retry.max_delay:
             return None
         return budget.next_wait(hint)
+
+    def _not_waited(self, wait: float) -> MrProblem:
+        """A rate limit that lifts later than the policy's bound (github.max_rate_limit_wait): waiting
+        less than GitHub asked would only spend a request on another refusal, so the PR is given up at
+        once, retryably (the monitor keeps its traces for the next run)."""
+        until = datetime.fromtimestamp(self._clock() + wait, UTC).strftime("%H:%M:%S")
+        bound = f"{self.retry.max_delay:g}s"
+        return MrProblem(
+            "unavailable",
+            f"GitHub rate limit exhausted until {until} UTC, beyond github.max_rate_limit_wait ({bound}); "
+            "retried next run",
+        )
 
 
 class OfflineGitHub:
