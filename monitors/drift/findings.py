@@ -179,10 +179,14 @@ def unverifiable_finding(ctx: RunContext, subject: str, reason: str, refs: Itera
     )
 
 
-def drift_resolved(ctx: RunContext, mr: MrRef, info: MergeRequestInfo, score: float, threshold: float) -> list[Finding]:
+def drift_resolved(
+    ctx: RunContext, mr: MrRef, info: MergeRequestInfo, score: float, threshold: float, refs: Iterable[TraceRef]
+) -> list[Finding]:
     """Every earlier commit's drift finding of `mr`, resolved: its new head matches the objective. The
-    pipeline sends a notice only for the ones it had notified."""
+    pipeline sends a notice only for the ones it had notified. Like the alert, a notice is about the span
+    of `refs`, the traces that judged the new head."""
     head = info.final_commit
+    window = traces_span(refs, ctx.window)
     reason = f"The new head commit {head.id[:12]} of {mr} matches the objective (score {score:.2f} >= {threshold:.2f})."
     return [
         Finding(
@@ -194,6 +198,7 @@ def drift_resolved(ctx: RunContext, mr: MrRef, info: MergeRequestInfo, score: fl
             title=f"Goal drift on {mr} at commit {commit.id[:12]}",
             summary=reason,
             observed_at=ctx.now,
+            window=window,
             status=Status.RESOLVED,
         )
         for commit in info.commits
