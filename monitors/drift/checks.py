@@ -133,8 +133,15 @@ def in_scope(path: str, scope: Sequence[str]) -> bool:
         or path.startswith(variant.rstrip("/") + "/")
         or fnmatchcase(path, variant.rstrip("/") + "/*")
         for glob in scope
-        for variant in _zero_folder_variants(glob)
+        for variant in _zero_folder_variants(_from_root(glob))
     )
+
+
+def _from_root(glob: str) -> str:
+    """The glob as forges write paths: "./src/auth" and "/src/auth" mean src/auth (forges send no "./")."""
+    while glob.startswith(("./", "/")):
+        glob = glob.removeprefix(".").lstrip("/")
+    return glob or "*"  # "./" or "/": the whole repository (fnmatch's `*` spans folders)
 
 
 def _zero_folder_variants(glob: str) -> list[str]:

@@ -145,6 +145,15 @@ def test_files_outside_the_scope() -> None:
     assert parse_scope('["src/auth/", "docs/*.md"]') == ("src/auth/", "docs/*.md")  # a list sent as JSON text
 
 
+@pytest.mark.parametrize("written", ["./src/auth/", "/src/auth", "./src/**/*.py", "././src/auth", "./"])
+def test_a_scope_written_from_the_repository_root_matches(written: str) -> None:
+    # Forges send paths without "./" or "/"; a scope written as one would otherwise put every file
+    # outside it (from the trace's metadata, or from the repository's config, which parse_scope skips).
+    ev = evidence("", [modified("src/auth/login.py", 10, 2)])
+    assert run_checks("Fix login", ev, files_known=True, scope=(written,)) == []
+    assert run_checks("Fix login", ev, files_known=True, scope=parse_scope(written)) == []
+
+
 def test_nothing_done() -> None:
     assert (
         run_checks("Add retries", evidence("", []), files_known=True)[0].reason == "the change request changes no files"
