@@ -69,6 +69,8 @@ class ChangeEvidence:
     patch_complete: bool = True  # False when the forge cut the diff short: names may be missing
     format_only: bool = False  # the diff changes only whitespace and line breaks
     files_read: bool = True  # False when the source read no changes (commits only): no file checks
+    files_at_least: bool = False  # file_count is a lower bound: the forge counts no further ("1000+")
+    lines_at_least: bool = False  # additions/deletions count only the diffs read: the forge sends no total
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,8 @@ class ChangeEvidence:
             "patch_complete": self.patch_complete,
             "format_only": self.format_only,
             "files_read": self.files_read,
+            "files_at_least": self.files_at_least,
+            "lines_at_least": self.lines_at_least,
         }
 
     @classmethod
@@ -106,6 +110,8 @@ class ChangeEvidence:
             patch_complete=bool(data.get("patch_complete", True)),
             format_only=bool(data.get("format_only", False)),
             files_read=bool(data.get("files_read", True)),
+            files_at_least=bool(data.get("files_at_least", False)),
+            lines_at_least=bool(data.get("lines_at_least", False)),
             **{n: tuple(str(x) for x in data.get(n) or ()) for n in names},
         )
 
@@ -117,12 +123,16 @@ def _count(value: Any) -> int | None:
 @dataclass(frozen=True, slots=True)
 class ChangeTotals:
     """A change request's whole size as its forge counts it, for a source that reads only part of it
-    (GitHub: one page of commits, the first 100 files); None where the forge did not say."""
+    (GitHub: one page of commits, the first 100 files; GitLab: the first 100 files' diffs); None where
+    the forge did not say. The flags mark a count that is only a lower bound (GitLab stops counting
+    files at its diff limit, "1000+", and sends no line totals: its +/- are those of the diffs read)."""
 
     commits: int | None = None
     files: int | None = None
     additions: int | None = None
     deletions: int | None = None
+    files_at_least: bool = False
+    lines_at_least: bool = False
 
 
 @dataclass(frozen=True, slots=True)

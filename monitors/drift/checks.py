@@ -104,9 +104,10 @@ def _too_large(evidence: ChangeEvidence, usual: Sequence[int]) -> CheckResult | 
     limit = max(median + MAD_FACTOR * mad, MIN_RATIO * median)
     if churn <= limit:
         return None
+    at_least = "at least " if evidence.lines_at_least else ""  # GitLab: the +/- of the diffs read only
     return CheckResult(
         "too_large",
-        f"{churn:,} lines changed, {churn / max(median, 1):.1f}x this agent's usual {_lines(median)} "
+        f"{at_least}{churn:,} lines changed, {churn / max(median, 1):.1f}x this agent's usual {_lines(median)} "
         f"(median of its last {len(usual)} change requests; limit {_lines(limit)})",
     )
 
@@ -132,8 +133,15 @@ def in_scope(path: str, scope: Sequence[str]) -> bool:
         or path.startswith(variant.rstrip("/") + "/")
         or fnmatchcase(path, variant.rstrip("/") + "/*")
         for glob in scope
-        for variant in _zero_folder_variants(glob)
+        for variant in _zero_folder_variants(_from_root(glob))
     )
+
+
+def _from_root(glob: str) -> str:
+    """The glob as forges write paths: "./src/auth" and "/src/auth" mean src/auth (forges send no "./")."""
+    while glob.startswith(("./", "/")):
+        glob = glob.removeprefix(".").lstrip("/")
+    return glob or "*"  # "./" or "/": the whole repository (fnmatch's `*` spans folders)
 
 
 def _zero_folder_variants(glob: str) -> list[str]:

@@ -82,7 +82,8 @@ def build_evidence(
 
     `commits` are full messages, oldest first; `final_commit` defaults to the last of them. `patches`
     are (path, unified diff) pairs; pass `patch_complete=False` when the forge cut them short. `totals`
-    are the forge's own counts when it was read in part: the record's counts and +/- are then those.
+    are the forge's own counts when it was read in part: the record's counts and +/- are then those (and
+    say which of them are only lower bounds).
     """
     whole = totals or ChangeTotals()
     names = diff_names(patches)
@@ -115,6 +116,8 @@ def build_evidence(
         patch_complete=patch_complete,
         format_only=patch_complete and names.format_only(f.path for f in files),
         files_read=files_read,
+        files_at_least=whole.files_at_least,
+        lines_at_least=whole.lines_at_least,
     )
 
 
@@ -209,6 +212,8 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         patch_complete=first.patch_complete and second.patch_complete,
         format_only=first.format_only and second.format_only,
         files_read=first.files_read and second.files_read,
+        files_at_least=first.files_at_least or second.files_at_least,
+        lines_at_least=first.lines_at_least or second.lines_at_least,
     )
 
 

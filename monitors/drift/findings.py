@@ -58,9 +58,13 @@ def what_was_done(evidence: ChangeEvidence, *, files_known: bool) -> str:
     lines = [f"final commit: {shorten(subject(evidence.final_commit) or '(no message)', 200)}"]
     if files_known:
         top = ", ".join(f"{shorten(f.path, 80)} {_delta(f.additions, f.deletions)}" for f in evidence.files[:TOP_FILES])
-        more = f" and {evidence.file_count - TOP_FILES} more" if evidence.file_count > TOP_FILES else ""
+        at_least = "at least " if evidence.files_at_least else ""
+        more = f" and {at_least}{evidence.file_count - TOP_FILES:,} more" if evidence.file_count > TOP_FILES else ""
+        # A forge that counts no further (GitLab: "1000+" files, +/- of the diffs read only) gives lower bounds.
+        files = ("at least " if evidence.files_at_least else "") + _n(evidence.file_count, "file")
+        delta = ", at least " if evidence.lines_at_least else " "
         lines.append(
-            f"{_n(evidence.commit_count, 'commit')}, {_n(evidence.file_count, 'file')} changed "
+            f"{_n(evidence.commit_count, 'commit')}, {files} changed{delta}"
             f"{_delta(evidence.additions, evidence.deletions)}" + (f": {top}{more}" if top else "")
         )
     else:
@@ -126,6 +130,8 @@ def drift_finding(
             "files": evidence.file_count,
             "additions": evidence.additions,
             "deletions": evidence.deletions,
+            **({"files_at_least": True} if evidence.files_at_least else {}),
+            **({"lines_at_least": True} if evidence.lines_at_least else {}),
             **({} if math.isnan(verdict.coherence) else {"coherence": round(verdict.coherence, 4)}),
         },
         links=links(ctx, ref.trace_id, info.web_url, info.changes_url, kind_name),
@@ -173,10 +179,14 @@ def unverifiable_finding(ctx: RunContext, subject: str, reason: str, refs: Itera
     )
 
 
-def drift_resolved(ctx: RunContext, mr: MrRef, info: MergeRequestInfo, score: float, threshold: float) -> list[Finding]:
+def drift_resolved(
+    ctx: RunContext, mr: MrRef, info: MergeRequestInfo, score: float, threshold: float, refs: Iterable[TraceRef]
+) -> list[Finding]:
     """Every earlier commit's drift finding of `mr`, resolved: its new head matches the objective. The
-    pipeline sends a notice only for the ones it had notified."""
+    pipeline sends a notice only for the ones it had notified. Like the alert, a notice is about the span
+    of `refs`, the traces that judged the new head."""
     head = info.final_commit
+    window = traces_span(refs, ctx.window)
     reason = f"The new head commit {head.id[:12]} of {mr} matches the objective (score {score:.2f} >= {threshold:.2f})."
     return [
         Finding(
@@ -188,6 +198,7 @@ def drift_resolved(ctx: RunContext, mr: MrRef, info: MergeRequestInfo, score: fl
             title=f"Goal drift on {mr} at commit {commit.id[:12]}",
             summary=reason,
             observed_at=ctx.now,
+            window=window,
             status=Status.RESOLVED,
         )
         for commit in info.commits

@@ -260,7 +260,7 @@ class GoalDriftMonitor:
                 ctx.count("checks_fired", len(verdict.checks))
                 yield drift_finding(ctx, j.mr, j.info, j.evidence, ref, verdict, j.refs)
             else:  # the head now matches: a drift alert on an earlier commit of this MR no longer holds
-                ctx.resolved.extend(drift_resolved(ctx, j.mr, j.info, worst.score, threshold))
+                ctx.resolved.extend(drift_resolved(ctx, j.mr, j.info, worst.score, threshold, j.refs))
         ctx.change_cache.put_changes(touched, now=ctx.now)
 
     def _pair_key(self, j: _Judged, ref: TraceRef, method: str) -> PairKey:

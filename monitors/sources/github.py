@@ -56,6 +56,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -81,6 +82,7 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "https://api.github.com"
 PAGE = 100  # the largest page GitHub serves
 LISTED_COMMITS = 250  # GitHub lists at most this many commits of a pull request
+NOT_FOUND = "pull request not found, or the token cannot see this repository (404)"
 SECONDARY_DEFAULT_WAIT = 60.0  # GitHub: "wait at least one minute" when no Retry-After is given
 _STATUS: dict[str, FileStatus] = {
     "added": "added",
@@ -266,6 +268,8 @@ class GitHubSource:
                     except ValueError:
                         raise _Failure(MrProblem("malformed", "GitHub sent a response that is not JSON")) from None
                 limited = self._rate_limit_wait(response)
+                if limited is not None and limited > self.retry.max_delay:
+                    raise _Failure(self._not_waited(limited))
                 if limited is not None:
                     wait_hint = limited
                     problem = MrProblem("unavailable", "GitHub rate limit still exhausted after waiting")
@@ -277,7 +281,8 @@ class GitHubSource:
                 elif status == 403:
                     raise _Failure(MrProblem("no_access", "the token has no access to this repository (403)"))
                 elif status == 404:
-                    raise _Failure(MrProblem("not_found", "pull request or repository not found (404)"))
+                    # GitHub answers a private repository the token cannot see with 404, not 403.
+                    raise _Failure(MrProblem("not_found", NOT_FOUND))
                 elif not is_retryable_status(status):
                     raise _Failure(MrProblem("unavailable", f"GitHub answered {status}"))
                 else:
@@ -309,7 +314,7 @@ class GitHubSource:
         return None
 
     def _next_wait(self, budget: RetryBudget, hint: float | None) -> float | None:
-        """The budget's next wait; a rate-limit wait beyond the policy's bound ends the tries instead.
+        """The budget's next wait; a server's wait beyond the policy's bound ends the tries instead.
 
         RetryPolicy caps one wait at max_delay; waiting less than the server asked would only spend a
         request on another refusal, so a longer demand gives up at once (the next run retries).
@@ -317,6 +322,18 @@ class GitHubSource:
         if hint is not None and hint > self.retry.max_delay:
             return None
         return budget.next_wait(hint)
+
+    def _not_waited(self, wait: float) -> MrProblem:
+        """A rate limit that lifts later than the policy's bound (github.max_rate_limit_wait): waiting
+        less than GitHub asked would only spend a request on another refusal, so the PR is given up at
+        once, retryably (the monitor keeps its traces for the next run)."""
+        until = datetime.fromtimestamp(self._clock() + wait, UTC).strftime("%H:%M:%S")
+        bound = f"{self.retry.max_delay:g}s"
+        return MrProblem(
+            "unavailable",
+            f"GitHub rate limit exhausted until {until} UTC, beyond github.max_rate_limit_wait ({bound}); "
+            "retried next run",
+        )
 
 
 class OfflineGitHub:

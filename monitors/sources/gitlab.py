@@ -9,7 +9,9 @@ API reference:
 - https://docs.gitlab.com/api/merge_requests/#get-single-mr
 - https://docs.gitlab.com/api/merge_requests/#get-single-merge-request-commits (lists newest first)
 - https://docs.gitlab.com/api/merge_requests/#list-merge-request-diffs (GitLab 15.7+; first page only);
-  older servers answer it 404, and their `GET .../merge_requests/:iid/changes` serves instead
+  older servers answer it 404, and their `GET .../merge_requests/:iid/changes` serves instead. The MR's
+  `changes_count` (a string, "1000+" past GitLab's diff limit) gives the whole file count; GitLab has no
+  line totals, so past the page read the +/- is a lower bound and the evidence says so
 - python-gitlab: https://python-gitlab.readthedocs.io/en/stable/gl_objects/merge_requests.html
 
 Both sources answer `merge_request(repo, iid)` with a `MergeRequestInfo` or an `MrProblem` that says
@@ -38,6 +40,7 @@ from urllib.parse import quote
 
 from monitors.contracts.forge import (
     ChangeEvidence,
+    ChangeTotals,
     CommitInfo,
     FileStat,
     FileStatus,
@@ -116,15 +119,33 @@ def diff_stat(diff: Mapping[str, Any]) -> FileStat:
     return FileStat(path, status, additions, deletions)
 
 
-def with_changes(info: MergeRequestInfo, diffs: Sequence[Any]) -> MergeRequestInfo:
-    """`info` with what it changed, from GitLab diff entries (the drift monitor turns them into evidence)."""
+def change_totals(changes_count: Any, entries: Sequence[Mapping[str, Any]]) -> ChangeTotals:
+    """The MR's size beyond the diffs read: GitLab's file count `changes_count` (a string, "1000+" when
+    the MR has more files than GitLab keeps a diff of), and whether the +/- counted from the diffs read
+    is the whole. GitLab sends no line totals, so past the page read, or with a diff left out, it is not."""
+    text = str(changes_count if changes_count is not None else "").strip()
+    files = int(text.rstrip("+")) if text.rstrip("+").isdigit() else None
+    # No count from GitLab and a full page read: there may be more files than the page.
+    files_at_least = text.endswith("+") or (files is None and len(entries) >= DIFF_FILES)
+    lines_at_least = files_at_least or (files or 0) > len(entries) or any(left_out(d) for d in entries)
+    return ChangeTotals(files=files, files_at_least=files_at_least, lines_at_least=lines_at_least)
+
+
+def with_changes(info: MergeRequestInfo, diffs: Sequence[Any], changes_count: Any = None) -> MergeRequestInfo:
+    """`info` with what it changed, from GitLab diff entries (the drift monitor turns them into evidence);
+    `changes_count` is the MR's own file count, when the diffs read may be a part (one page)."""
     entries = [d for d in diffs if isinstance(d, Mapping)]
+    totals = change_totals(changes_count, entries)
     return replace(
         info,
         files=tuple(diff_stat(d) for d in entries),
         patches=tuple((str(d.get("new_path") or ""), str(d.get("diff") or "")) for d in entries),
-        patch_complete=len(entries) < DIFF_FILES and not any(d.get("too_large") or left_out(d) for d in entries),
+        patch_complete=len(entries) < DIFF_FILES
+        and not totals.files_at_least
+        and (totals.files or 0) <= len(entries)
+        and not any(d.get("too_large") or left_out(d) for d in entries),
         head_sha=info.head_sha or info.final_commit.id,
+        totals=totals,
     )
 
 
@@ -137,7 +158,8 @@ def _with_commits(info: MergeRequestInfo) -> MergeRequestInfo | MrProblem:
 _STATUS_PROBLEMS: dict[int, tuple[ProblemCode, str]] = {
     401: ("bad_token", "GitLab rejected the token (401)"),
     403: ("no_access", "the token has no access to this project (403)"),
-    404: ("not_found", "merge request or project not found (404)"),
+    # GitLab answers a private project the token cannot see with 404, not 403.
+    404: ("not_found", "merge request not found, or the token cannot see this project (404)"),
 }
 
 
@@ -213,7 +235,7 @@ class GitLabSource:
             diffs = changes_of.get("changes") if isinstance(changes_of, Mapping) else []
         if isinstance(diffs, MrProblem):
             return diffs
-        return with_changes(info, diffs if isinstance(diffs, list) else [])
+        return with_changes(info, diffs if isinstance(diffs, list) else [], mr.attributes.get("changes_count"))
 
     def _call(self, fn: Callable[[], _T]) -> _T | MrProblem:
         """Run one API call under the retry policy; map failures to an MrProblem."""
@@ -271,5 +293,5 @@ class OfflineGitLab:
         diffs = mr.get("diffs")
         # Entries without `diffs` stand for a source that read no changes: no file checks for them.
         if changes and isinstance(info, MergeRequestInfo) and isinstance(diffs, list):
-            return with_changes(info, diffs)
+            return with_changes(info, diffs, mr.get("changes_count"))
         return info

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitors.contracts.forge import ChangeEvidence, FileStat
+from monitors.contracts.forge import ChangeEvidence, ChangeTotals, FileStat
 from monitors.drift.checks import in_scope, parse_scope, run_checks
 from monitors.drift.diff_names import is_test_path
 from monitors.drift.evidence import build_evidence, merge_evidence, removes_a_feature, summary_text
@@ -119,6 +119,15 @@ def test_too_large_against_the_agents_usual_size() -> None:
     assert run_checks("Fix", small, files_known=True, usual_churn=[10] * 10) == []
 
 
+def test_too_large_on_a_partial_line_count_says_at_least() -> None:
+    # GitLab sends no line totals: the +/- of the diffs read is a lower bound, and the reason says so
+    # (a lower bound past the limit is past it); the flag survives the change cache's JSON.
+    ev = build_evidence(["Work"], [modified("src/app.py", 700, 200)], totals=ChangeTotals(lines_at_least=True))
+    (check,) = run_checks("Fix the login redirect", ev, files_known=True, usual_churn=[40, 60, 55, 80, 35, 50])
+    assert check.reason.startswith("at least 900 lines changed, 17.1x this agent's usual 52.5 (")
+    assert ChangeEvidence.from_json(ev.to_json()) == ev and ev.lines_at_least and not ev.files_at_least
+
+
 def test_files_outside_the_scope() -> None:
     files = [
         modified("src/auth/login.py", 10, 2),
@@ -134,6 +143,15 @@ def test_files_outside_the_scope() -> None:
     assert in_scope("src/auth/deep/x.py", ["src/auth"]) and not in_scope("src/authx/y.py", ["src/auth"])
     assert parse_scope(["a/**", " ", 3]) == ("a/**", "3")
     assert parse_scope('["src/auth/", "docs/*.md"]') == ("src/auth/", "docs/*.md")  # a list sent as JSON text
+
+
+@pytest.mark.parametrize("written", ["./src/auth/", "/src/auth", "./src/**/*.py", "././src/auth", "./"])
+def test_a_scope_written_from_the_repository_root_matches(written: str) -> None:
+    # Forges send paths without "./" or "/"; a scope written as one would otherwise put every file
+    # outside it (from the trace's metadata, or from the repository's config, which parse_scope skips).
+    ev = evidence("", [modified("src/auth/login.py", 10, 2)])
+    assert run_checks("Fix login", ev, files_known=True, scope=(written,)) == []
+    assert run_checks("Fix login", ev, files_known=True, scope=parse_scope(written)) == []
 
 
 def test_nothing_done() -> None:

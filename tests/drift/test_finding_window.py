@@ -9,7 +9,9 @@ from datetime import timedelta
 from monitors.contracts.findings import RunWindow
 from monitors.drift.candidates import fold_traces, from_pending, to_pending
 from monitors.drift.findings import traces_span
-from tests.test_goal_drift import WINDOW, obs_for_trace
+from tests.test_goal_drift import WINDOW, all_traces, commit, gitlab, make_ctx, obs_for_trace, run
+
+__all__ = ["gitlab"]  # the fake GitLab fixture
 
 KEYS = {"feature": "feature", "objective": "objective", "mr": "mr_iid", "repo": "repo", "scope": "scope"}
 META = {"objective": "Fix the login page", "mr_iid": "acme/web#42"}
@@ -45,3 +47,17 @@ def test_a_parked_trace_keeps_its_span_and_an_entry_parked_before_ends_where_it_
     older = {k: v for k, v in to_pending(ref).items() if k not in ("end", "timed")}
     [old] = from_pending([older])
     assert traces_span([old], WINDOW) == RunWindow(ref.start, ref.start + timedelta(milliseconds=1))
+
+
+def test_a_resolved_drift_finding_is_about_the_traces_that_judged_the_new_head(gitlab) -> None:
+    # The resolved notice and its event are filed by the traces' span, as the alert was, not by the
+    # run's window (the weekly report would put a Monday run's resolution of Sunday's traces in Monday's week).
+    first = make_ctx(all_traces(), gitlab)
+    [alert] = [f for f in run(first, method="csls", checks=False) if f.dedupe_key == "group/app!20@bill9"]
+    assert alert.window is not None and alert.window != WINDOW
+    fixed = commit("login10", "2026-03-10T09:00:00Z", "Fix the login page layout")
+    gitlab.add_mr("group/app", 20, [fixed, commit("bill9", "2026-03-10T06:00:00Z", "Rewrite the billing export")])
+    second = make_ctx(all_traces(), gitlab)
+    run(second, method="csls", checks=False)
+    [resolved] = [f for f in second.resolved if f.dedupe_key == "group/app!20@bill9"]
+    assert resolved.window == alert.window

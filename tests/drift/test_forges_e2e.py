@@ -366,3 +366,43 @@ def test_a_long_pull_request_shows_its_whole_size_not_the_pages_read(sqlite_stor
     [alert] = notifier.messages
     done = dict(alert.fields)["What was done"].splitlines()[1]
     assert done.startswith("130 commits, 150 files changed +450/-150: "), done
+
+
+THREE_IN_ONE_OUT = "@@ -1 +1,3 @@\n+x = 1\n+y = 2\n+z = 3\n-w = 0\n"
+
+
+def _gitlab_files(count: int) -> list[dict]:
+    return [
+        {"old_path": f"billing/m{i:03d}.py", "new_path": f"billing/m{i:03d}.py", "diff": THREE_IN_ONE_OUT}
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes_count", "shown"),
+    [
+        # 150 files: one page of 100 diffs is read; GitLab's own count says how many there are, and
+        # the +/- (GitLab sends no line totals) counts only the files read, so it says "at least".
+        (None, "1 commit, 150 files changed, at least +300/-100: "),
+        # More files than GitLab keeps a diff of: its count is "1000+", a lower bound.
+        ("1000+", "1 commit, at least 1,000 files changed, at least +300/-100: "),
+    ],
+)
+def test_a_large_merge_request_shows_gitlabs_count_not_the_page_read(
+    sqlite_store: Store, changes_count: str | None, shown: str
+) -> None:
+    state = FakeGitLab(token=GITLAB_TOKEN)
+    extra = {} if changes_count is None else {"changes_count": changes_count}
+    state.add_mr(
+        "platform/web", 7, [commit("L1", "2026-03-10T06:00:00Z", "Rewrite billing")], diffs=_gitlab_files(150), **extra
+    )
+    observations = obs_for_trace(
+        "t-gl-long", "login-bot", {"objective": "Fix the login page", "mr_iid": 7, "repo": "platform/web"}
+    )
+    with github_server.running(FakeGitHub(token=GITHUB_TOKEN)) as gh, gitlab_server.running(state) as gl:
+        runs, notifier, _ = run_twice(sqlite_store, gh, gl, [], observations)
+    assert runs[0].status == "ok", runs[0].error
+    assert runs[0].counters["gitlab_requests"] == 3
+    [alert] = notifier.messages
+    done = dict(alert.fields)["What was done"].splitlines()[1]
+    assert done.startswith(shown), done

@@ -61,7 +61,8 @@ class FakeGitLab:
         self._lock = threading.Lock()
 
     def add_mr(self, repo: str, iid: int, commits: list[dict[str, Any]], **attrs: Any) -> None:
-        """`attrs` may hold `diffs`: GitLab diff entries (old_path, new_path, diff, new_file, ...)."""
+        """`attrs` may hold `diffs`: GitLab diff entries (old_path, new_path, diff, new_file, ...), and
+        `changes_count` (GitLab's file count, a string; by default the number of `diffs`)."""
         mr = {"title": f"MR {iid}", "description": "", "state": "opened", **attrs, "commits": commits}
         mr.setdefault("web_url", f"https://gitlab.example.com/{repo}/-/merge_requests/{iid}")
         self.projects.setdefault(repo, {"merge_requests": {}})["merge_requests"][str(iid)] = mr
@@ -117,6 +118,8 @@ class FakeGitLab:
             "state": mr.get("state", "opened"),
             "web_url": mr["web_url"],
             "sha": shas[0] if shas else None,
+            # A string, as GitLab sends it: "1000+" past the files it keeps a diff of (set it in `attrs`).
+            "changes_count": mr.get("changes_count", str(len(mr.get("diffs", [])))),
             "source_branch": f"agent/{iid}",
             "target_branch": "main",
         }

@@ -82,7 +82,7 @@ def _missing(gitlab: FakeGitLab) -> None:
 # (name, break GitLab, token, reason recorded when unverifiable)
 PERMANENT: list[tuple[str, Callable[[FakeGitLab], None], str, str]] = [
     ("403 no access", _forbid, TOKEN, "no access to this project (403)"),
-    ("404 merge request gone", _missing, TOKEN, "not found (404)"),
+    ("404 merge request gone", _missing, TOKEN, "not found, or the token cannot see this project (404)"),
 ]
 
 

@@ -162,8 +162,27 @@ def test_a_rate_limit_beyond_the_bound_gives_up_retryably_without_waiting(github
     github.faults.append(Fault(status=403, times=5, headers=limit))
     sleeps: list[float] = []
     result = source(github, sleeps).merge_request("acme/api", 7)
-    assert isinstance(result, MrProblem) and result.retryable and "rate limit" in result.detail
+    assert isinstance(result, MrProblem) and result.retryable
+    # No wait happened: the reason says until when, and why it was not waited out (the fake clock is 1000).
+    assert result.detail == (
+        "GitHub rate limit exhausted until 01:16:41 UTC, beyond github.max_rate_limit_wait (30s); retried next run"
+    )
     assert sleeps == [] and len(github.requests) == 1
+
+
+def test_a_rate_limit_waited_out_to_the_end_of_the_budget_says_it_waited(github: FakeGitHub) -> None:
+    github.faults.append(Fault(status=403, times=10, headers={"Retry-After": "3"}))
+    sleeps: list[float] = []
+    result = source(github, sleeps).merge_request("acme/api", 7)
+    assert isinstance(result, MrProblem) and result.retryable and sleeps == [3.0, 3.0, 3.0]
+    assert result.detail == "GitHub rate limit still exhausted after waiting"
+
+
+def test_a_missing_pull_request_may_be_a_private_repository(github: FakeGitHub) -> None:
+    # GitHub answers 404, not 403, for a private repository the token cannot see.
+    result = source(github).merge_request("acme/secret", 1)
+    assert isinstance(result, MrProblem) and result.code == "not_found"
+    assert result.detail == "pull request not found, or the token cannot see this repository (404)"
 
 
 def test_secondary_limit_without_retry_after_waits_a_minute_within_a_generous_bound(github: FakeGitHub) -> None:

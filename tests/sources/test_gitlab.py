@@ -11,6 +11,7 @@ import pytest
 
 from monitors.contracts.errors import SourceError
 from monitors.contracts.forge import MergeRequestInfo, MrProblem
+from monitors.drift.evidence import evidence_of
 from monitors.sources.gitlab import GitLabSource, OfflineGitLab
 from monitors.support.retry import RetryPolicy
 from tests.drift.diffs import ADD_ONE_DELETE_THREE
@@ -98,6 +99,13 @@ def test_problems_map_to_reasons(gitlab: FakeGitLab, setup, repo: str, iid: int,
     assert isinstance(result, MrProblem)
     assert result.code == code
     assert result.detail
+
+
+def test_a_missing_merge_request_may_be_a_private_project(gitlab: FakeGitLab) -> None:
+    # GitLab answers 404, not 403, for a private project the token cannot see.
+    result = source(gitlab).merge_request("group/secret", 1)
+    assert isinstance(result, MrProblem) and result.code == "not_found"
+    assert result.detail == "merge request not found, or the token cannot see this project (404)"
 
 
 def test_wrong_token_is_bad_token_and_never_retried(gitlab: FakeGitLab) -> None:
@@ -249,6 +257,10 @@ def test_diffs_gitlab_left_out_make_the_patch_incomplete(gitlab: FakeGitLab) -> 
         ("app/a.py", 1, 1),
         ("tests/test_big.py", None, None),
     ]
+    # Both files counted, but the +/- is only that of the diff GitLab sent: a lower bound.
+    ev = evidence_of(info)
+    assert (ev.file_count, ev.additions, ev.deletions) == (2, 1, 1)
+    assert ev.lines_at_least and not ev.files_at_least
     large = [{"old_path": "x.sql", "new_path": "x.sql", "diff": "", "too_large": True}]
     gitlab.add_mr("group/app", 32, [commit("t2", "2026-03-01T10:00:00Z", "Dump")], diffs=large)
     info = source(gitlab).merge_request("group/app", 32)
@@ -292,3 +304,24 @@ def test_a_merge_request_whose_changes_cannot_be_read_is_judged_on_its_commits(g
     info = source(gitlab).merge_request("group/app", 35)
     # Not "merge request not found", and no file list that would read as "nothing changed".
     assert isinstance(info, MergeRequestInfo) and info.files is None
+
+
+@pytest.mark.parametrize(
+    ("changes_count", "files", "files_at_least"),
+    [("130", 130, False), ("1000+", 1000, True), (None, 100, True)],
+)
+def test_the_file_count_is_gitlabs_not_the_page_read(
+    gitlab: FakeGitLab, changes_count: str | None, files: int, files_at_least: bool
+) -> None:
+    # One page of 100 diffs of 130 is read (three requests); `changes_count` is GitLab's own count (a
+    # string, "1000+" past its diff limit); without it, a full page says only "at least 100".
+    diffs = [{"old_path": f"a{i}.py", "new_path": f"a{i}.py", "diff": "@@ -1 +1 @@\n-a\n+b\n"} for i in range(130)]
+    gitlab.add_mr("group/app", 50, [commit("w1", "2026-03-01T10:00:00Z", "Rename")], diffs=diffs)
+    gitlab.projects["group/app"]["merge_requests"]["50"]["changes_count"] = changes_count
+    src = source(gitlab)
+    info = src.merge_request("group/app", 50)
+    assert isinstance(info, MergeRequestInfo) and len(info.files or ()) == 100 and info.patch_complete is False
+    ev = evidence_of(info)
+    assert (ev.file_count, ev.files_at_least, ev.lines_at_least) == (files, files_at_least, True)
+    assert (ev.additions, ev.deletions) == (100, 100)
+    assert src.stats.requests == 3
