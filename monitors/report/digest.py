@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
+from monitors.report.drift import reference
 from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
 from monitors.report.fmt import checked_label, day_label, delta, money, short, sparkline
 
@@ -123,8 +124,7 @@ def _drift(report: WeekReport, links: list[Link]) -> Section | None:
     for i, f in enumerate(report.drift[:TOP_N], 1):
         fields = dict(f.fields)
         agent = fields.get("Agent", "?")
-        mark = "#" if f.text("forge") == "github" else "!"  # GitHub numbers pull requests #59, GitLab !59
-        subject = f"{f.text('repo')}{mark}{f.text('mr_iid')}" if f.text("mr_iid") else f.dedupe_key
+        subject = reference(f)
         asked = short(fields.get("Objective", ""), TEXT_MAX)
         did = short(fields.get("What was done", ""), TEXT_MAX)
         lines.append(

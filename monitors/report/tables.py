@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
+from monitors.report.drift import change_request
 from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
 from monitors.report.fmt import checked_label, day_label, delta, money, short, when_label
 
@@ -90,14 +91,14 @@ def _drift(report: WeekReport) -> Table:
         rows.append(
             (
                 fields.get("Agent", ""),
-                short(fields.get("Merge request", f.dedupe_key), 120),
+                short(change_request(f), 120),
                 f"{f.number('similarity'):.3f} (threshold {f.number('threshold'):.3f})",
                 short(fields.get("Objective", ""), CELL_TEXT),
                 short(fields.get("What was done", ""), CELL_TEXT),
                 f.links,
             )
         )
-    headers = ("Agent", "Merge request", "Score", "Objective", "What was done", "Links")
+    headers = ("Agent", "Pull/merge request", "Score", "Objective", "What was done", "Links")
     return Table("Goal drift (worst first)", headers, tuple(rows))
 
 

@@ -1,0 +1,60 @@
+"""Goal-drift alerts in the full report and the digest: which change request, what fired and why, worst first.
+
+The alerts are built by the drift monitor's own `drift_finding` (tests/report/builders.py), so the report
+reads exactly what the monitor stores.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from monitors.report.build import build_week_report
+from monitors.report.full import render_markdown
+from monitors.report.period import parse_week
+from monitors.report.tables import Table, report_tables
+from monitors.store.store import Store
+from tests.report import builders as b
+
+WEEK = parse_week("2026-W47", ZoneInfo("UTC"))
+TESTS_REMOVED = ("tests_removed", "3 test(s) removed (tests/test_client.py::test_no_retry_on_400), not asked for")
+
+
+def _report(store: Store, *findings):
+    b.store_events(store, "drift", *(b.event(f) for f in findings))
+    return build_week_report(store, b.source_of([]), b.settings(), WEEK, now=b.REPORT_NOW)
+
+
+def _drift_table(report) -> Table:
+    [table] = [t for t in report_tables(report) if t.title.startswith("Goal drift")]
+    return table
+
+
+def _column(table: Table, header: str) -> list[str]:
+    i = table.headers.index(header)
+    return [str(row[i]) for row in table.rows]
+
+
+def _requests(table: Table) -> list[str]:
+    """The second column: which pull or merge request."""
+    return [str(row[1]) for row in table.rows]
+
+
+def test_pull_requests_and_merge_requests_read_the_same_way(sqlite_store: Store) -> None:
+    github = b.forge_drift_finding("github", 58, -1.5, head="59690c414caabaccfe6f59d90019211b4dcb932c")
+    gitlab = b.forge_drift_finding("gitlab", 92, -2.3, head="1785190c803c5ea3c5f6b2c7bd6b1d2e7c0e5a11")
+    report = _report(sqlite_store, github, gitlab)
+    table = _drift_table(report)
+    assert _requests(table) == [
+        "platform/web!92 (opened), head 1785190c803c",
+        "acme-labs/agent-sdk#58 (open), head 59690c414caa",
+    ]
+    markdown = render_markdown(report)
+    assert "59690c414caabacc" not in markdown and "@" not in "".join(_requests(table))
+    assert table.headers[1] == "Pull/merge request"
+
+
+def test_an_alert_stored_without_its_request_field_is_named_from_its_evidence(sqlite_store: Store) -> None:
+    # Alerts stored by older versions name the request only in their key and evidence.
+    old = b.drift_finding(4, -0.6, "Fix flaky test 4", "chore: bump deps 4")
+    table = _drift_table(_report(sqlite_store, old))
+    assert _requests(table) == ["group/app!4, head abc4"]
