@@ -95,7 +95,7 @@ def test_a_failing_channel_exits_1_and_the_other_still_gets_it(setup, hooks) -> 
     mattermost.script(Reply(404, json.dumps({"id": "web.incoming_webhook.invalid.app_error"})))
     result = _invoke(setup, "--format", "json")
     assert result.exit_code == 1
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert (summary["delivered"], summary["failed"], summary["status"]) == (1, 1, "delivery_failed")
     assert "the webhook id is invalid" in summary["errors"]["ops-mm"]
     assert "mm-secret-id" not in result.output and len(slack.requests) == 1
