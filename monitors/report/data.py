@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from monitors.contracts.source import TraceSource
+from monitors.report.drift import drift_worst_first
 from monitors.report.findings import (
     StoredFinding,
     audit_most_worth_opening,
-    drift_worst_first,
     event_bounds,
     in_period,
     latest_findings,

@@ -144,12 +144,6 @@ def _with_history(finding: StoredFinding, first_seen: datetime, sends: list[tupl
     return replace(finding, sent=finding.sent or bool(sends), first_seen=first_seen, sent_at=sent_at)
 
 
-def drift_worst_first(findings: Iterable[StoredFinding]) -> list[StoredFinding]:
-    """Drift alerts, furthest below their threshold first."""
-    drifts = [f for f in findings if f.monitor == "drift" and f.kind == "drift"]
-    return sorted(drifts, key=lambda f: (f.number("similarity") - f.number("threshold"), f.fingerprint))
-
-
 def audit_most_worth_opening(findings: Iterable[StoredFinding]) -> list[StoredFinding]:
     """Audit findings, loudest first, then by money and steps wasted."""
     audits = [f for f in findings if f.monitor == "audit"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
-from monitors.report.drift import change_request
+from monitors.report.drift import ORDER_NOTE, change_request, why
 from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
 from monitors.report.fmt import checked_label, day_label, delta, money, short, when_label
 
@@ -93,13 +93,14 @@ def _drift(report: WeekReport) -> Table:
                 fields.get("Agent", ""),
                 short(change_request(f), 120),
                 f"{f.number('similarity'):.3f} (threshold {f.number('threshold'):.3f})",
+                short(why(f), CELL_TEXT),
                 short(fields.get("Objective", ""), CELL_TEXT),
                 short(fields.get("What was done", ""), CELL_TEXT),
                 f.links,
             )
         )
-    headers = ("Agent", "Pull/merge request", "Score", "Objective", "What was done", "Links")
-    return Table("Goal drift (worst first)", headers, tuple(rows))
+    headers = ("Agent", "Pull/merge request", "Score", "Why", "Objective", "What was done", "Links")
+    return Table("Goal drift (worst first)", headers, tuple(rows), ORDER_NOTE)
 
 
 def _audit_groups(report: WeekReport) -> Table:

@@ -58,3 +58,35 @@ def test_an_alert_stored_without_its_request_field_is_named_from_its_evidence(sq
     old = b.drift_finding(4, -0.6, "Fix flaky test 4", "chore: bump deps 4")
     table = _drift_table(_report(sqlite_store, old))
     assert _requests(table) == ["group/app!4, head abc4"]
+
+
+def _mixed_week(store: Store):
+    """The demo's mix: a PR that removed tests (its score is high), two below the threshold, one outside
+    its scope with a score just above the threshold."""
+    return _report(
+        store,
+        b.forge_drift_finding("github", 58, 3.207, checks=(TESTS_REMOVED,)),
+        b.forge_drift_finding("gitlab", 92, -2.341),
+        b.forge_drift_finding("gitlab", 345, -0.845),
+        b.forge_drift_finding("github", 59, -0.538, checks=(("outside_scope", "1 of 3 files outside the scope"),)),
+    )
+
+
+def test_each_drift_row_says_what_fired_and_why(sqlite_store: Store) -> None:
+    table = _drift_table(_mixed_week(sqlite_store))
+    why = dict(zip((r.split(" ")[0] for r in _requests(table)), _column(table, "Why"), strict=True))
+    assert why["acme-labs/agent-sdk#58"] == f"tests removed: {TESTS_REMOVED[1]}"
+    assert why["acme-labs/agent-sdk#59"] == "outside scope: 1 of 3 files outside the scope"
+    assert why["platform/web!92"].endswith("reads unlike the objective: score -2.34 below the threshold -0.55")
+
+
+def test_worst_first_ranks_fired_checks_by_severity_then_the_score(sqlite_store: Store) -> None:
+    # A high score does not make the pull request that removed tests the mildest alert of the week.
+    table = _drift_table(_mixed_week(sqlite_store))
+    assert [r.split(" ")[0] for r in _requests(table)] == [
+        "acme-labs/agent-sdk#58",  # tests removed
+        "platform/web!92",  # score -2.34 below -0.55
+        "platform/web!345",  # score -0.85 below -0.55
+        "acme-labs/agent-sdk#59",  # outside the scope, score above the threshold
+    ]
+    assert table.note.startswith("Worst first: by the most serious signal that fired (tests removed, nothing done")
