@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
-from monitors.report.drift import reference
+from monitors.report.drift import fired_label, reference
 from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
 from monitors.report.fmt import checked_label, day_label, delta, money, short, sparkline
 
@@ -128,7 +128,7 @@ def _drift(report: WeekReport, links: list[Link]) -> Section | None:
         asked = short(fields.get("Objective", ""), TEXT_MAX)
         did = short(fields.get("What was done", ""), TEXT_MAX)
         lines.append(
-            f"[{i}] {short(agent, 40)} on {short(subject, 60)}: score {f.number('similarity'):.2f}; "
+            f"[{i}] {short(agent, 40)} on {short(subject, 60)}: {short(fired_label(f), 70)}; "
             f'asked "{asked}", did "{did}"'
         )
         links.extend(Link(f"Drift {i}: {link.label}", link.url) for link in f.links[:2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from monitors.report.build import build_week_report
+from monitors.report.digest import LINE_MAX, build_digest_message
 from monitors.report.full import render_markdown
 from monitors.report.period import parse_week
 from monitors.report.tables import Table, report_tables
@@ -90,3 +91,14 @@ def test_worst_first_ranks_fired_checks_by_severity_then_the_score(sqlite_store:
         "acme-labs/agent-sdk#59",  # outside the scope, score above the threshold
     ]
     assert table.note.startswith("Worst first: by the most serious signal that fired (tests removed, nothing done")
+
+
+def test_the_digest_worst_three_say_what_fired(sqlite_store: Store) -> None:
+    message = build_digest_message(_mixed_week(sqlite_store))
+    [drift] = [s.lines for s in message.sections if s.heading.startswith("Goal drift")]
+    assert drift[0].startswith(
+        "[1] issue-executor on acme-labs/agent-sdk#58: tests removed (score 3.21, threshold -0.55); asked "
+    )
+    assert drift[1].startswith("[2] issue-executor on platform/web!92: score -2.34 below threshold -0.55; asked ")
+    assert drift[2].startswith("[3] issue-executor on platform/web!345: score -0.84 below threshold -0.55; asked ")
+    assert all(len(line) <= LINE_MAX and line.endswith('"') for line in drift)  # not cut to fit the chat
