@@ -41,6 +41,7 @@ class StoredFinding:
     sent: bool = False
     first_seen: datetime | None = None  # the week's first event of this fingerprint
     sent_at: datetime | None = None  # when the week's notification at this rank was queued, if one was
+    window_end: datetime | None = None  # the end of the data it is about (a cost alert's day); None before m008
 
     @property
     def fingerprint(self) -> str:
@@ -102,6 +103,7 @@ def parse_event(event: Mapping[str, Any]) -> StoredFinding:
         evidence=dict(evidence),
         links=links,
         sent=decision.startswith(_SENT_PREFIXES),
+        window_end=utc(event["window_end"]) if event.get("window_end") is not None else None,
     )
 
 

@@ -99,15 +99,24 @@ def record_run(store: Store, monitor: str, status: str = "ok", *, error: str | N
 
 
 def budget_finding(
-    day: str, rank: int, spend: float, *, cap: float = 40.0, budget: str = "global", value: str = "*"
+    day: str,
+    rank: int,
+    spend: float,
+    *,
+    cap: float = 40.0,
+    budget: str = "global",
+    value: str = "*",
+    observed_at: datetime | None = None,
 ) -> Finding:
+    """A cost budget alert about `day` (UTC) raised by a run at `observed_at` (default 18:15 that day,
+    which read the day up to 18:00: the query delay is 15 minutes)."""
     midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
     return finding(
         "cost",
         f"{budget}:{value}:{day}",
         "budget",
         Severity.CRITICAL if rank >= 100 else Severity.WARNING,
-        midnight + timedelta(hours=18, minutes=15),
+        observed_at or midnight + timedelta(hours=18, minutes=15),
         rank=rank,
         evidence={"budget": budget, "value": value, "day": day, "spend": spend, "cap": cap},
         window=RunWindow(midnight, midnight + timedelta(days=1)),  # the cost monitor's: the day it is about

@@ -73,8 +73,9 @@ def test_mattermost_receives_the_demo_digest(posted: dict) -> None:
     body = _unescape(mm["attachments"][0]["text"])
     assert "Total $195.71: +34% vs $146.15" in body
     assert "Mon-Sun ▄▄▄▅▄█▄ peak Sat 21 Nov $52.54, cap $40.00/day" in body
-    assert "Sat 21 Nov: budget global, all spend: $52.54 of $40.00 (131%)" in body
-    assert "Sat 21 Nov: budget per-user, svc-llm-fix: $33.26 of $5.00 (665%)" in body
+    # The demo's cost runs read Saturday to its end: each figure is the whole day's, and says so.
+    assert "Sat 21 Nov: budget global, all spend: $52.54 of $40.00 (131%), whole day\n" in body
+    assert "Sat 21 Nov: budget per-user, svc-llm-fix: $33.26 of $5.00 (665%), whole day\n" in body
     assert "truncated" not in body
 
 
