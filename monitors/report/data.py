@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from monitors.contracts.source import TraceSource
+from monitors.report.drift import drift_worst_first
 from monitors.report.findings import (
     StoredFinding,
     audit_most_worth_opening,
-    drift_worst_first,
     event_bounds,
     in_period,
     latest_findings,
@@ -39,6 +39,9 @@ class OverBudget:
     spend: float
     cap: float
     finding: StoredFinding
+    # How far into the day `spend` goes: the end of what the alert's run read, or None when that run read
+    # the whole day (a cost run pages as a day goes on; a later one may not have judged the day again).
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,11 @@ class WeekReport:
         """Built before the week ended: its numbers are the week so far."""
         return not self.week.over_at(self.generated_at)
 
+    def day_read_to(self, day: date) -> datetime | None:
+        """How far the source's total of `day` goes: None for the whole day, else the report's own time
+        (the week so far: today's total is not the day's final one)."""
+        return self.generated_at if self.generated_at < self.week.day_end(day) else None
+
     @property
     def over_cap_unalerted(self) -> list[tuple[date, float]]:
         """Days whose spend is above the global daily cap with no 100% alert for them: still over budget.
@@ -135,7 +143,7 @@ def gather_week(
         generated_at=now,
         spend=gather_spend(source, week, cap=cap),
         findings=findings,
-        over_budget=over_budget_days(findings),
+        over_budget=over_budget_days(findings, delay),
         drift=drift_worst_first(findings),
         audit=audit_most_worth_opening(findings),
         unverifiable=group_unverifiable(findings),
@@ -144,15 +152,22 @@ def gather_week(
     )
 
 
-def over_budget_days(findings: Sequence[StoredFinding]) -> list[OverBudget]:
+def over_budget_days(findings: Sequence[StoredFinding], delay: timedelta = DEFAULT_DELAY) -> list[OverBudget]:
     """Budgets at 100% (rank 100 or more), one line per budget, value and day: a cap changed that day
-    pages again under a key of its own, and the line shows the latest page (the cap in force last)."""
+    pages again under a key of its own, and the line shows the latest page (the cap in force last).
+
+    Its spend is the day's up to what the alert's run read: its clock less the query delay (a run at
+    10:15 read to 10:00), or the whole day once that reaches the day's end."""
     latest: dict[tuple[str, str, str], OverBudget] = {}
     for f in sorted(findings, key=lambda f: f.observed_at):
         if f.monitor != "cost" or f.kind != "budget" or f.rank < 100:
             continue
         day = f.text("day") or f"{f.observed_at:%Y-%m-%d}"
-        line = OverBudget(day, f.text("budget") or "?", f.text("value") or "*", f.number("spend"), f.number("cap"), f)
+        read_to = f.observed_at - delay
+        as_of = None if f.window_end is not None and read_to >= f.window_end else read_to
+        line = OverBudget(
+            day, f.text("budget") or "?", f.text("value") or "*", f.number("spend"), f.number("cap"), f, as_of
+        )
         latest[(line.day, line.budget, line.value)] = line
     return sorted(latest.values(), key=lambda o: (o.day, o.value != "*", -o.spend, o.budget, o.value))
 

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
+from monitors.report.drift import fired_label, reference
 from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
-from monitors.report.fmt import checked_label, day_label, delta, money, short, sparkline
+from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, sparkline
 
 PRODUCT = "langfuse-monitors"
 LINE_MAX = 240
@@ -106,14 +107,21 @@ def _over_budget(report: WeekReport) -> Section | None:
         pct = f" ({o.spend / o.cap:.0%})" if o.cap > 0 else ""
         lines.append(
             f"{day_label(o.day)}: budget {short(o.budget, 40)}, {who}: {money(o.spend)} of {money(o.cap)}{pct}"
+            + _figure(as_of_label(o.as_of, o.day, report.week))
         )
     cap = report.spend.cap or 0.0
     for day, cost in report.over_cap_unalerted:
         lines.append(
-            f"{day_label(day)}: all spend {money(cost)} of the {money(cap)} daily cap ({cost / cap:.0%});"
-            " no cost alert was recorded for that day"
+            f"{day_label(day)}: all spend {money(cost)} of the {money(cap)} daily cap ({cost / cap:.0%})"
+            + _figure(as_of_label(report.day_read_to(day), day, report.week))
+            + "; no cost alert was recorded for that day"
         )
     return Section("Days over budget", tuple(lines))
+
+
+def _figure(label: str) -> str:
+    # A figure at an alert is the day so far; one after the day is its total. Say which.
+    return f", {label}" if label == "whole day" else f" {label}"
 
 
 def _drift(report: WeekReport, links: list[Link]) -> Section | None:
@@ -123,12 +131,11 @@ def _drift(report: WeekReport, links: list[Link]) -> Section | None:
     for i, f in enumerate(report.drift[:TOP_N], 1):
         fields = dict(f.fields)
         agent = fields.get("Agent", "?")
-        mark = "#" if f.text("forge") == "github" else "!"  # GitHub numbers pull requests #59, GitLab !59
-        subject = f"{f.text('repo')}{mark}{f.text('mr_iid')}" if f.text("mr_iid") else f.dedupe_key
+        subject = reference(f)
         asked = short(fields.get("Objective", ""), TEXT_MAX)
         did = short(fields.get("What was done", ""), TEXT_MAX)
         lines.append(
-            f"[{i}] {short(agent, 40)} on {short(subject, 60)}: score {f.number('similarity'):.2f}; "
+            f"[{i}] {short(agent, 40)} on {short(subject, 60)}: {short(fired_label(f), 70)}; "
             f'asked "{asked}", did "{did}"'
         )
         links.extend(Link(f"Drift {i}: {link.label}", link.url) for link in f.links[:2])

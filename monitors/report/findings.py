@@ -41,6 +41,7 @@ class StoredFinding:
     sent: bool = False
     first_seen: datetime | None = None  # the week's first event of this fingerprint
     sent_at: datetime | None = None  # when the week's notification at this rank was queued, if one was
+    window_end: datetime | None = None  # the end of the data it is about (a cost alert's day); None before m008
 
     @property
     def fingerprint(self) -> str:
@@ -102,6 +103,7 @@ def parse_event(event: Mapping[str, Any]) -> StoredFinding:
         evidence=dict(evidence),
         links=links,
         sent=decision.startswith(_SENT_PREFIXES),
+        window_end=utc(event["window_end"]) if event.get("window_end") is not None else None,
     )
 
 
@@ -142,12 +144,6 @@ def _with_history(finding: StoredFinding, first_seen: datetime, sends: list[tupl
     at_rank = [when for rank, when in sends if rank == finding.rank]
     sent_at = min(at_rank or [when for _, when in sends], default=None)
     return replace(finding, sent=finding.sent or bool(sends), first_seen=first_seen, sent_at=sent_at)
-
-
-def drift_worst_first(findings: Iterable[StoredFinding]) -> list[StoredFinding]:
-    """Drift alerts, furthest below their threshold first."""
-    drifts = [f for f in findings if f.monitor == "drift" and f.kind == "drift"]
-    return sorted(drifts, key=lambda f: (f.number("similarity") - f.number("threshold"), f.fingerprint))
 
 
 def audit_most_worth_opening(findings: Iterable[StoredFinding]) -> list[StoredFinding]:

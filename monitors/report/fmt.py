@@ -68,3 +68,13 @@ def checked_label(through: datetime | None, week: ReportWeek) -> str:
     if through >= week.end:
         return "whole week checked"
     return f"checked up to {when_label(through, week)}"
+
+
+def as_of_label(as_of: datetime | None, day: date | str, week: ReportWeek) -> str:
+    """What a day's spend figure covers: 'whole day', or 'as of 10:00 UTC' (the time alone when it is on
+    that day in the report's zone, else with its date)."""
+    if as_of is None:
+        return "whole day"
+    local = as_of.astimezone(week.tz)
+    when = f"{local:%H:%M}" if local.date().isoformat() == str(day) else f"{local:%a %-d %b %H:%M}"
+    return f"as of {when} {local.tzname() or week.tz.key}"

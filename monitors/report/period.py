@@ -53,6 +53,10 @@ class ReportWeek:
         """Whether the week had ended by `now`: before that its report covers the week so far."""
         return utc(now) >= self.end
 
+    def day_end(self, day: date) -> datetime:
+        """When the local `day` ends (UTC)."""
+        return utc(datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz))
+
     def local_day(self, when: datetime) -> date:
         return utc(when).astimezone(self.tz).date()
 

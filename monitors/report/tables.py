@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
+from monitors.report.drift import ORDER_NOTE, change_request, why
 from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
-from monitors.report.fmt import checked_label, day_label, delta, money, short, when_label
+from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, when_label
 
 Cell = str | tuple[Link, ...]
 CELL_TEXT = 400  # agent text in a table cell; the chat alert had the full text already
@@ -69,18 +70,28 @@ def _ranked(report: WeekReport) -> list[Table]:
 
 
 def _over_budget(report: WeekReport) -> Table:
-    rows = tuple(
+    rows: list[tuple[Cell, ...]] = [
         (
             day_label(o.day),
             o.budget,
             "all spend" if o.value == "*" else o.value,
             money(o.spend),
             money(o.cap),
+            as_of_label(o.as_of, o.day, report.week),
             o.finding.links,
         )
         for o in report.over_budget
+    ]
+    cap = money(report.spend.cap or 0.0)
+    for day, cost in report.over_cap_unalerted:
+        figure = as_of_label(report.day_read_to(day), day, report.week)
+        rows.append((day_label(day), "daily cap (no cost alert recorded)", "all spend", money(cost), cap, figure, ()))
+    note = (
+        "Spend is the day's up to the time shown: a cost alert's figure is the day so far when its run paged "
+        "(as of the end of what it read), 'whole day' once a run read the day to its end."
     )
-    return Table("Days over budget", ("Day", "Budget", "Scope value", "Spend", "Cap", "Links"), rows)
+    headers = ("Day", "Budget", "Scope value", "Spend", "Cap", "Figure", "Links")
+    return Table("Days over budget", headers, tuple(rows), note)
 
 
 def _drift(report: WeekReport) -> Table:
@@ -90,15 +101,16 @@ def _drift(report: WeekReport) -> Table:
         rows.append(
             (
                 fields.get("Agent", ""),
-                short(fields.get("Merge request", f.dedupe_key), 120),
+                short(change_request(f), 120),
                 f"{f.number('similarity'):.3f} (threshold {f.number('threshold'):.3f})",
+                short(why(f), CELL_TEXT),
                 short(fields.get("Objective", ""), CELL_TEXT),
                 short(fields.get("What was done", ""), CELL_TEXT),
                 f.links,
             )
         )
-    headers = ("Agent", "Merge request", "Score", "Objective", "What was done", "Links")
-    return Table("Goal drift (worst first)", headers, tuple(rows))
+    headers = ("Agent", "Pull/merge request", "Score", "Why", "Objective", "What was done", "Links")
+    return Table("Goal drift (worst first)", headers, tuple(rows), ORDER_NOTE)
 
 
 def _audit_groups(report: WeekReport) -> Table:

@@ -99,15 +99,24 @@ def record_run(store: Store, monitor: str, status: str = "ok", *, error: str | N
 
 
 def budget_finding(
-    day: str, rank: int, spend: float, *, cap: float = 40.0, budget: str = "global", value: str = "*"
+    day: str,
+    rank: int,
+    spend: float,
+    *,
+    cap: float = 40.0,
+    budget: str = "global",
+    value: str = "*",
+    observed_at: datetime | None = None,
 ) -> Finding:
+    """A cost budget alert about `day` (UTC) raised by a run at `observed_at` (default 18:15 that day,
+    which read the day up to 18:00: the query delay is 15 minutes)."""
     midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
     return finding(
         "cost",
         f"{budget}:{value}:{day}",
         "budget",
         Severity.CRITICAL if rank >= 100 else Severity.WARNING,
-        midnight + timedelta(hours=18, minutes=15),
+        observed_at or midnight + timedelta(hours=18, minutes=15),
         rank=rank,
         evidence={"budget": budget, "value": value, "day": day, "spend": spend, "cap": cap},
         window=RunWindow(midnight, midnight + timedelta(days=1)),  # the cost monitor's: the day it is about
@@ -155,3 +164,39 @@ def settings(channels: dict[str, dict[str, Any]] | None = None, **report: Any) -
     if report:
         raw["report"] = report
     return settings_from_dict(raw, env={})
+
+
+def forge_drift_finding(
+    forge: str,
+    iid: int,
+    score: float,
+    *,
+    checks: tuple[tuple[str, str], ...] = (),
+    head: str = "",
+    agent: str = "issue-executor",
+    objective: str = "Add a test that the retry backoff is capped",
+    commit: str = "test(client): add a test that the retry backoff is capped",
+) -> Finding:
+    """A drift alert exactly as the drift monitor writes it (its own `drift_finding`), for a GitHub pull
+    request or a GitLab merge request; `checks` are (name, reason) of the explicit checks that fired."""
+    from monitors.contracts.forge import ChangeEvidence, CommitInfo, MergeRequestInfo
+    from monitors.contracts.monitor import RunContext
+    from monitors.drift.candidates import MrRef, TraceRef
+    from monitors.drift.checks import CheckResult
+    from monitors.drift.findings import drift_finding as monitor_drift_finding
+    from monitors.drift.verdict import Verdict
+
+    head = head or f"{iid:04x}" * 10
+    repo = "acme-labs/agent-sdk" if forge == "github" else "platform/web"
+    kind = "pull" if forge == "github" else "-/merge_requests"
+    web_url = f"https://{forge}.example.com/{repo}/{kind}/{iid}"
+    state = "open" if forge == "github" else "opened"
+    info = MergeRequestInfo(
+        repo, iid, "title", "", web_url, state, (CommitInfo(head, commit, commit, None),), forge=forge, head_sha=head
+    )
+    evidence = ChangeEvidence(head, commit, (commit,), 1, (), 1, 3, 15)
+    when = WEEK_START + timedelta(days=2)
+    ref = TraceRef(f"trace-{iid}", when, agent=agent, objective=objective, end=when + timedelta(minutes=5))
+    verdict = Verdict(score, -0.55, "evidence", tuple(CheckResult(n, r) for n, r in checks), final=0.4, summary=0.3)
+    ctx = RunContext(window=RunWindow(WEEK_START, WEEK_END), now=WEEK_END + DELAY, source=source_of([]))
+    return monitor_drift_finding(ctx, MrRef(repo, iid, forge), info, evidence, ref, verdict, [ref])

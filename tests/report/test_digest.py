@@ -70,7 +70,9 @@ def test_busy_week_has_every_section_with_key_content(sqlite_store: Store) -> No
         "Total $185.00: +32% vs $140.00",
         "Mon-Sun ▃▃▃▃▃█▃ peak Sat 21 Nov $65.00, cap $40.00/day",
     )
-    assert text["Days over budget"] == ("Sat 21 Nov: budget global, all spend: $65.00 of $40.00 (162%)",)
+    assert text["Days over budget"] == (
+        "Sat 21 Nov: budget global, all spend: $65.00 of $40.00 (162%) as of 18:00 UTC",
+    )
     drift = text["Goal drift: 4 alert(s), worst 3"]
     assert [line[:3] for line in drift] == ["[1]", "[2]", "[3]"]
     assert "group/app!4: score -0.60" in drift[0] and 'asked "Fix flaky test 4", did "chore: bump deps 4"' in drift[0]
@@ -142,7 +144,8 @@ def test_a_day_over_the_cap_with_no_alert_for_it_is_not_a_quiet_week(sqlite_stor
     assert "Quiet week" not in message.summary and "1 day(s) over budget" in message.summary
     [section] = [s for s in message.sections if s.heading == "Days over budget"]
     assert section.lines == (
-        "Sat 21 Nov: all spend $52.50 of the $40.00 daily cap (131%); no cost alert was recorded for that day",
+        "Sat 21 Nov: all spend $52.50 of the $40.00 daily cap (131%), whole day;"
+        " no cost alert was recorded for that day",
     )
 
 
@@ -151,7 +154,7 @@ def test_a_day_over_the_cap_with_its_alert_is_listed_once(sqlite_store: Store) -
     b.store_events(sqlite_store, "cost", b.event(b.budget_finding("2026-11-21", 100, 52.5)))
     _, message = _digest(sqlite_store, _steady_spend([runaway]))
     [section] = [s for s in message.sections if s.heading == "Days over budget"]
-    assert section.lines == ("Sat 21 Nov: budget global, all spend: $52.50 of $40.00 (131%)",)
+    assert section.lines == ("Sat 21 Nov: budget global, all spend: $52.50 of $40.00 (131%) as of 18:00 UTC",)
     assert "1 day(s) over budget" in message.summary
 
 
