@@ -184,34 +184,21 @@ class InstallationTokens:
         )
 
     def _mint(self, stats: SourceStats) -> _Token:
-        import requests
-
         path = f"/app/installations/{self.installation_id}/access_tokens"
-        budget = RetryBudget(self._retry)
-        while True:
-            wait_hint: float | None = None
-            jwt = app_jwt(self._key, self.app_id, self._clock())
-            try:
-                response = self._session.post(
-                    f"{self.url}{path}", headers={"Authorization": f"Bearer {jwt}"}, timeout=self._timeout
-                )
-            except requests.RequestException as exc:
-                cause = f"unreachable ({type(exc).__name__})"
-            else:
-                stats.count_request("github:app_token")
-                status = response.status_code
-                if status == 201:
-                    return self._parsed(response)
-                if not is_retryable_status(status):
-                    raise GitHubAppAuthError(self._refusal(status))
-                cause = f"answered {status}"
-                wait_hint = parse_retry_after(response.headers.get("Retry-After"))
-            wait = budget.next_wait(wait_hint)
-            if wait is None:
-                raise GitHubAppAuthError(f"GitHub App token endpoint {self.url}{path} {cause} after retries")
-            stats.retries += 1
-            log.info("github: app token endpoint %s, retrying in %.1fs", cause, wait)
-            budget.sleep(wait)
+        response = app_request(
+            self._session,
+            "POST",
+            f"{self.url}{path}",
+            jwt=lambda: app_jwt(self._key, self.app_id, self._clock()),
+            endpoint="github:app_token",
+            what="GitHub App token endpoint",
+            stats=stats,
+            retry=self._retry,
+            timeout=self._timeout,
+        )
+        if response.status_code == 201:
+            return self._parsed(response)
+        raise GitHubAppAuthError(self._refusal(response.status_code))
 
     def _parsed(self, response: Any) -> _Token:
         try:
@@ -243,6 +230,43 @@ class InstallationTokens:
                 "installation suspended? (github.installation_id)"
             )
         return f"GitHub's app token endpoint answered {status} for installation {installation} of GitHub App {app}"
+
+
+def app_request(
+    session: Any,
+    method: str,
+    url: str,
+    *,
+    jwt: Callable[[], str],
+    endpoint: str,
+    what: str,
+    stats: SourceStats,
+    retry: RetryPolicy,
+    timeout: float,
+) -> Any:
+    """One request signed with a fresh app JWT, retried under `retry` on 5xx, 429 and network errors;
+    the answer of any other status is returned. Retries spent: GitHubAppAuthError naming `what`."""
+    import requests
+
+    budget = RetryBudget(retry)
+    while True:
+        wait_hint: float | None = None
+        try:
+            response = session.request(method, url, headers={"Authorization": f"Bearer {jwt()}"}, timeout=timeout)
+        except requests.RequestException as exc:
+            cause = f"unreachable ({type(exc).__name__})"
+        else:
+            stats.count_request(endpoint)
+            if not is_retryable_status(response.status_code):
+                return response
+            cause = f"answered {response.status_code}"
+            wait_hint = parse_retry_after(response.headers.get("Retry-After"))
+        wait = budget.next_wait(wait_hint)
+        if wait is None:
+            raise GitHubAppAuthError(f"{what} {url} {cause} after retries")
+        stats.retries += 1
+        log.info("github: %s %s, retrying in %.1fs", what, cause, wait)
+        budget.sleep(wait)
 
 
 def github_session() -> Any:

@@ -27,10 +27,11 @@ from monitors.sources.github_app import (
     GitHubAppAuthError,
     InstallationTokens,
     app_jwt,
+    app_request,
     github_session,
     load_private_key,
 )
-from monitors.support.retry import RetryBudget, RetryPolicy, is_retryable_status, parse_retry_after
+from monitors.support.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -121,48 +122,35 @@ class RepositoryInstallations:
             return self._tokens[found]
 
     def _look_up(self, repo: str, stats: SourceStats) -> int | MrProblem:
-        import requests
-
-        path = f"/repos/{repo}/installation"
-        budget = RetryBudget(self._retry)
-        while True:
-            wait_hint: float | None = None
-            jwt = app_jwt(self._key, self.app_id, self._clock())
-            try:
-                response = self._session.get(
-                    f"{self.url}{path}", headers={"Authorization": f"Bearer {jwt}"}, timeout=self._timeout
-                )
-            except requests.RequestException as exc:
-                cause = f"unreachable ({type(exc).__name__})"
-            else:
-                stats.count_request("github:app_installation")
-                status = response.status_code
-                if status == 200:
-                    return self._installation_id(response, repo)
-                if status == 404:
-                    log.warning("github: GitHub App %s is not installed on %s", self.app_id, repo)
-                    return MrProblem(
-                        "no_access",
-                        f"GitHub App {self.app_id} is not installed on {repo} (404): install it on that "
-                        "account, or give github.installation_id",
-                    )
-                if status == 401:
-                    raise GitHubAppAuthError(
-                        f"GitHub refused the GitHub App's JWT (401): check github.app_id ({self.app_id}) and "
-                        "that github.private_key is a current private key of that app"
-                    )
-                if not is_retryable_status(status):
-                    raise GitHubAppAuthError(
-                        f"GitHub answered {status} looking up GitHub App {self.app_id}'s installation on {repo}"
-                    )
-                cause = f"answered {status}"
-                wait_hint = parse_retry_after(response.headers.get("Retry-After"))
-            wait = budget.next_wait(wait_hint)
-            if wait is None:
-                raise GitHubAppAuthError(f"GitHub's installation lookup {self.url}{path} {cause} after retries")
-            stats.retries += 1
-            log.info("github: installation lookup %s, retrying in %.1fs", cause, wait)
-            budget.sleep(wait)
+        response = app_request(
+            self._session,
+            "GET",
+            f"{self.url}/repos/{repo}/installation",
+            jwt=lambda: app_jwt(self._key, self.app_id, self._clock()),
+            endpoint="github:app_installation",
+            what="GitHub's installation lookup",
+            stats=stats,
+            retry=self._retry,
+            timeout=self._timeout,
+        )
+        status = response.status_code
+        if status == 200:
+            return self._installation_id(response, repo)
+        if status == 404:
+            log.warning("github: GitHub App %s is not installed on %s", self.app_id, repo)
+            return MrProblem(
+                "no_access",
+                f"GitHub App {self.app_id} is not installed on {repo} (404): install it on that "
+                "account, or give github.installation_id",
+            )
+        if status == 401:
+            raise GitHubAppAuthError(
+                f"GitHub refused the GitHub App's JWT (401): check github.app_id ({self.app_id}) and "
+                "that github.private_key is a current private key of that app"
+            )
+        raise GitHubAppAuthError(
+            f"GitHub answered {status} looking up GitHub App {self.app_id}'s installation on {repo}"
+        )
 
     def _installation_id(self, response: Any, repo: str) -> int:
         try:
