@@ -259,3 +259,25 @@ def test_an_audit_comparing_replies_by_embeddings_gets_the_memory_the_model_need
         == k8s.pod_spec([], "drift", "i", restart_policy="Never")["containers"][0]["resources"]["limits"]["memory"]
     )
     assert _audit_memory_limit(embedding) != "512Mi"
+
+
+def test_a_mistyped_key_in_monitors_yaml_is_not_rendered(tmp_path: Path) -> None:
+    config = tmp_path / "monitors.yaml"
+    text = (ROOT / "monitors.yaml").read_text()
+    config.write_text(text + "\nalertng:\n  retries_per_run: 2\n")
+    with pytest.raises(ConfigError) as caught:
+        k8s.render_all(ROOT / "schedules.yaml", config)
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(f"{config}: alertng: unknown key")
+
+
+def test_a_secret_in_a_typed_key_is_left_to_the_cluster(tmp_path: Path) -> None:
+    """The pods get SMTP_PORT; rendering reads no variable, and must not hold its absence against the file."""
+    config = tmp_path / "monitors.yaml"
+    raw = yaml.safe_load((ROOT / "monitors.yaml").read_text())
+    raw.setdefault("channels", {})["mail"] = {
+        "kind": "email", "host": "smtp.example.com", "port": "${SMTP_PORT}",
+        "from_addr": "monitors@example.com", "to": ["oncall@example.com"],
+    }  # fmt: skip
+    config.write_text(yaml.safe_dump(raw))
+    files = k8s.render_all(ROOT / "schedules.yaml", config)
+    assert "SMTP_PORT" in files["base/secret.example.yaml"]

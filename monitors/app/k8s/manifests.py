@@ -271,7 +271,26 @@ def render_all(schedules_path: Path, config_path: Path, *, image: str = DEFAULT_
         config_text = config_path.read_text()
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read ({exc.strerror})") from None
+    check_config(config_path)
     return render(schedules, schedules_path.read_text(), config_text, image)
+
+
+# What only the cluster can tell: a variable or secret file the pods get and this machine has not.
+_CLUSTER_ONLY = re.compile(r"environment variable \S+ (is not set|is set but empty)|secret file ")
+
+
+def check_config(config_path: Path) -> None:
+    """monitors.yaml as the pods will read it, without its secrets: a mistyped key or a bad value is a
+    ConfigError here, not a CronJob whose every pod exits 2. Variables are left unset (this machine's
+    environment is not the pods'), so a secret is never read nor its absence held against the file."""
+    from monitors.engine.config import load_config
+
+    try:
+        load_config(config_path, env={}, needs=())
+    except ConfigError as exc:
+        problems = [p for p in exc.problems if not _CLUSTER_ONLY.search(p)]
+        if problems:
+            raise ConfigError(str(exc), problems) from None
 
 
 def image_on_disk(root: Path) -> str | None:
