@@ -4,7 +4,8 @@
 failure a minute later, or from another pod, must land in one group, so ids, numbers, times, addresses,
 paths, pod names (a Deployment's hashes, a StatefulSet's ordinals), hex and quoted values are replaced by
 placeholders. What is left names the failure, not the occurrence: HTTP statuses, exit codes, error codes,
-error types and model families are kept; a model's dated snapshot is not (gpt-4o-<date>).
+error types and model names are kept (gemini-1.5-pro-002); a model's dated snapshot is not
+(gpt-4o-<date>).
 
 A Python traceback names its failure at the end, after frames longer than a signature: it is reduced
 to the exception and the function that raised it first.
@@ -41,6 +42,14 @@ _KEEP = (
     ),
     re.compile(r"(?<![\w/\\.-])(?P<keep>[A-Z]{1,4}\d{3,5})(?![\w/\\.-])", re.A),
     re.compile(r" \(in (?P<keep>[\w.<>]+)\)$", re.A),
+    # A model's name says which model failed; its version digits would make it one <id> for every
+    # model (gemini-1.5-pro-002, llama-3.1-70b-instruct, qwen2.5-72b). Its date still goes (_undated).
+    re.compile(
+        r"(?<![\w./-])(?P<keep>(?:gpt|chatgpt|o[1-9]|claude|gemini|gemma|llama|codellama|mistral|mixtral"
+        r"|codestral|ministral|pixtral|magistral|qwen|qwq|deepseek|phi|command|grok|jamba|text-embedding)"
+        r"(?![a-z])(?:[.-]?[A-Za-z0-9]+)*(?:@[0-9]{8})?)(?![\w/])",
+        re.I | re.A,
+    ),
 )
 
 
@@ -80,6 +89,14 @@ def _quoted(match: re.Match[str]) -> str:
 
 
 _Mask = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
+_MODEL_DATES: tuple[_Mask, ...] = (
+    # A dated model snapshot keeps its family (which model failed) and loses its date, which the masks
+    # below would take with the name for one <id>: gpt-4o-2024-08-06, claude-3-5-sonnet-20241022,
+    # claude-3-5-sonnet-v2@20241022 (Vertex); OpenAI's and Mistral's four-digit dates after their names
+    # (gpt-4-0613, gpt-3.5-turbo-0125, mistral-large-2407).
+    (re.compile(r"(?<=[A-Za-z0-9][-@])(?:20\d\d-[01]\d-[0-3]\d|20\d\d[01]\d[0-3]\d)(?![\w]|\.\w|-\d)", re.A), "<date>"),
+    (re.compile(r"\b(?P<name>(?:gpt|pixtral|[a-z]*stral)-[\w.-]*?)-\d{4}(?![\w]|\.\w|-\d)", re.A), r"\g<name>-<date>"),
+)
 _MASKS: tuple[_Mask, ...] = (
     (
         re.compile(
@@ -110,12 +127,7 @@ _MASKS: tuple[_Mask, ...] = (
     ),
     # re.ASCII from here on where a word boundary matters: in Chinese or Japanese text a number touches
     # the words around it ("用户123456不存在"), which are word characters to a Unicode pattern.
-    # A dated model snapshot keeps its family (which model failed) and loses its date, which the masks
-    # below would take with the name for one <id>: gpt-4o-2024-08-06, claude-3-5-sonnet-20241022,
-    # claude-3-5-sonnet-v2@20241022 (Vertex); OpenAI's and Mistral's four-digit dates after their names
-    # (gpt-4-0613, gpt-3.5-turbo-0125, mistral-large-2407).
-    (re.compile(r"(?<=[A-Za-z0-9][-@])(?:20\d\d-[01]\d-[0-3]\d|20\d\d[01]\d[0-3]\d)(?![\w]|\.\w|-\d)", re.A), "<date>"),
-    (re.compile(r"\b(?P<name>(?:gpt|pixtral|[a-z]*stral)-[\w.-]*?)-\d{4}(?![\w]|\.\w|-\d)", re.A), r"\g<name>-<date>"),
+    *_MODEL_DATES,
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I | re.A), "<uuid>"),
     # The domain ends in a name: "lodash@5.0.0" is a package version, not an address.
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z][\w-]*\b"), "<email>"),
@@ -208,13 +220,20 @@ def _set_aside(text: str) -> tuple[str, list[str]]:
         if len(kept) >= 0x1800:  # the private-use block's size; more kept tokens are simply masked
             return match.group(0)
         start, end = match.span("keep")
-        kept.append(match.group("keep"))
+        kept.append(_undated(match.group("keep")))
         whole = match.group(0)
         return whole[: start - match.start()] + chr(0xE000 + len(kept) - 1) + whole[end - match.start() :]
 
     for pattern in _KEEP:
         text = pattern.sub(hold, text)
     return text, kept
+
+
+def _undated(token: str) -> str:
+    """A kept model name without its snapshot's date (the first two masks); other kept tokens as they are."""
+    for pattern, placeholder in _MODEL_DATES:
+        token = pattern.sub(placeholder, token)
+    return token
 
 
 def _failure(message: str) -> str:

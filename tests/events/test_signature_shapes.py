@@ -274,6 +274,9 @@ DIFFERENT_FAILURES: dict[str, tuple[str, str]] = {
         "claude-opus-4-1-20250805 overloaded",
     ),
     "workload of a StatefulSet pod": ("pod redis-0 OOMKilled", "pod postgres-0 OOMKilled"),
+    "model of a versioned name": ("gemini-1.5-pro-002 overloaded", "gemini-1.5-flash-002 overloaded"),
+    "size of an open model": ("llama-3.1-70b-instruct timed out", "llama-3.1-405b-instruct timed out"),
+    "open model family": ("qwen2.5-72b-instruct timed out", "deepseek-r1-distill-70b timed out"),
     "hex-looking words": ("record defaced by import", "record effaced by import"),
     "short hex-looking words": ("facade added", "decade added"),
 }
@@ -336,6 +339,11 @@ def test_messages_without_variable_parts_are_kept_as_they_are(message: str) -> N
         ("claude-3-5-sonnet-20241022 overloaded", "claude-3-5-sonnet-<date> overloaded"),
         ("gpt-3.5-turbo-0125 overloaded", "gpt-3.5-turbo-<date> overloaded"),
         ("gpt-4-1106-preview overloaded", "gpt-4-<date>-preview overloaded"),
+        ("gemini-1.5-pro-002 overloaded", "gemini-1.5-pro-002 overloaded"),  # a model's version, not an id
+        ("model llama-3.1-70b-instruct: rate limited", "model llama-3.1-70b-instruct: rate limited"),
+        ("claude-3-5-sonnet-v2@20241022 failed", "claude-3-5-sonnet-v2@<date> failed"),
+        ("o3-mini-2025-01-31 refused", "o3-mini-<date> refused"),
+        ("user philip-83412 not found", "user <id> not found"),  # no model family: "phi" must end there
     ],
 )
 def test_what_a_mask_replaced_is_named(message: str, signature: str) -> None:
