@@ -311,6 +311,9 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
         "value": c.value,
         "day": c.day.isoformat(),
         "spend": round(c.spend, 6),
+        # How far into the day `spend` goes (the day's end once read whole): the weekly report says "as of"
+        # this, which the run's clock cannot tell in a replay with --until.
+        "read_to": min(ctx.window.end, end).isoformat(),
         "cap": cap,
         "percent": round(pct, 2),
         **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in c.extra.items()},
