@@ -236,11 +236,11 @@ def build_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, days: list[
         start, end = day_bounds(c.day, ledger.tz)
         end = min(end, ctx.window.end)
 
-        def fetch(c: Candidate = c, start: Any = start, end: Any = end) -> list[Any]:
+        def fetch(c: Candidate = c, start: Any = start, end: Any = end) -> list[Any] | None:
             nonlocal queries
             if queries >= s.explain_max_queries:
                 ctx.count("cost.explain_skipped")
-                return []
+                return None  # not asked: a later run with look-ups to spare asks
             queries += 1
             return fetch_top_traces(ctx, c.budget, c.value, start, end, max_rows=s.explain_max_rows, top=s.top_traces)
 
