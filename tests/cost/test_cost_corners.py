@@ -84,3 +84,16 @@ def test_a_25_hour_day_is_not_done_an_hour_before_its_end():
     assert [(f.kind, f.evidence["expected_fraction"], f.evidence["projected"]) for f in found] == [
         ("projection", 0.96, 58.333333)
     ]
+
+
+def test_a_budget_alert_raised_mid_day_says_its_figure_is_so_far_and_as_of_when():
+    # A page at 10:00Z (11:00 in Berlin) is about the day so far; the same day read whole is not.
+    mon = monitor(timezone="Europe/Berlin", budgets=[{"name": "daily", "daily_cap": 10}], metrics_requests_per_day=0)
+    source, state = CountingSource([obs("2026-11-20 09:00", 12.0)]), MemoryState()
+    [mid_day] = [f for f in run(mon, source, state, "2026-11-20 06:00", "2026-11-20 10:00") if f.rank == 100]
+    assert mid_day.summary == (
+        "Total spend on 2026-11-20 (Europe/Berlin) is $12.00 of $10.00 (120%) of the daily cap so far"
+        " (as of 11:00 CET)."
+    )
+    [whole] = [f for f in run(mon, source, state, "2026-11-20 10:00", "2026-11-21 00:00") if f.rank == 100]
+    assert whole.summary == "Total spend on 2026-11-20 (Europe/Berlin) is $12.00 of $10.00 (120%) of the daily cap."
