@@ -27,7 +27,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+
+from monitors.contracts.findings import utc
 
 MAD_SCALE = 1.4826
 # A perfectly flat history has MAD 0; a floor on the spread keeps cents of noise from being "spikes".
@@ -160,10 +162,14 @@ def hourly_profile(days_hours: Sequence[Sequence[float]]) -> list[float] | None:
 
 def expected_fraction(profile: list[float] | None, local_now: datetime, day_start: datetime) -> float:
     """The share of the day's spend that has usually happened by `local_now`."""
-    elapsed = (local_now - day_start).total_seconds()
     if profile is None:
-        # DST days are 23 or 25 hours; the hour-of-day profile is an approximation there anyway.
-        return min(max(elapsed / 86400.0, 0.0), 1.0)
+        # An even spread over the day's real length: a DST day is 23 or 25 hours. Subtracted in UTC, since
+        # two times in one zone subtract as wall clocks (12:00 is 12 hours into a 23-hour day, not 11).
+        # (The hour-of-day profile below goes by the wall clock: an approximation on those days.)
+        next_midnight = datetime.combine(day_start.date() + timedelta(days=1), time(0), tzinfo=day_start.tzinfo)
+        elapsed = (utc(local_now) - utc(day_start)).total_seconds()
+        length = (utc(next_midnight) - utc(day_start)).total_seconds()
+        return min(max(elapsed / length, 0.0), 1.0)
     hour = local_now.hour
     before = profile[hour - 1] if hour > 0 else 0.0
     within = (local_now.minute * 60 + local_now.second) / 3600.0

@@ -236,11 +236,11 @@ def build_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, days: list[
         start, end = day_bounds(c.day, ledger.tz)
         end = min(end, ctx.window.end)
 
-        def fetch(c: Candidate = c, start: Any = start, end: Any = end) -> list[Any]:
+        def fetch(c: Candidate = c, start: Any = start, end: Any = end) -> list[Any] | None:
             nonlocal queries
             if queries >= s.explain_max_queries:
                 ctx.count("cost.explain_skipped")
-                return []
+                return None  # not asked: a later run with look-ups to spare asks
             queries += 1
             return fetch_top_traces(ctx, c.budget, c.value, start, end, max_rows=s.explain_max_rows, top=s.top_traces)
 
@@ -271,8 +271,14 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
     subject = "Total spend" if c.budget.scope == "none" else f"Spend of {who}"
     money = f"{usd(c.spend)} of {usd(cap)} ({pct:.0f}%)"
     title = _title(c)
+    start, end = day_bounds(c.day, ledger.tz)
+    read_to = min(ctx.window.end, end)
     if c.kind == "budget":
-        summary = f"{subject} on {c.day} ({ledger.tz.key}) is {money} of the daily cap."
+        summary = f"{subject} on {c.day} ({ledger.tz.key}) is {money} of the daily cap"
+        if read_to < end:  # a page during the day is about the day so far
+            local = read_to.astimezone(ledger.tz)
+            summary += f" so far (as of {local:%H:%M} {local.tzname() or ledger.tz.key})"
+        summary += "."
     elif c.kind == "projection":
         projected = c.extra["projected"]
         summary = f"{subject} is {money} so far; at today's pace the day ends near {usd(projected)}."
@@ -280,7 +286,7 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
         median, observed = c.extra["baseline_median"], c.extra["observed"]
         # A sparse series' usual is a day with spend (see monitors/cost/baseline.py); say so.
         per = "on a day with spend" if c.extra.get("baseline_idle_days") else "a day"
-        if ctx.window.end >= day_bounds(c.day, ledger.tz)[1]:
+        if read_to >= end:
             # The run read the day to its end (a catch-up, a replay, the day's close): its spend is final.
             summary = f"{subject} ended the day at {usd(c.spend)} against a usual {usd(median)} {per} "
             summary += f"({money} for the whole day)."
@@ -303,7 +309,6 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
         fields.append(("Top contributors", "; ".join(x.describe() for x in top)))
     if traces:
         fields.append(("Costliest traces", "; ".join(f"{t.trace_id} {usd(t.cost)}" for t in traces)))
-    start, end = day_bounds(c.day, ledger.tz)
     evidence = {
         "kind": c.kind,
         "budget": c.budget.name,
@@ -311,6 +316,9 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
         "value": c.value,
         "day": c.day.isoformat(),
         "spend": round(c.spend, 6),
+        # How far into the day `spend` goes (the day's end once read whole): the weekly report says "as of"
+        # this, which the run's clock cannot tell in a replay with --until.
+        "read_to": read_to.isoformat(),
         "cap": cap,
         "percent": round(pct, 2),
         **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in c.extra.items()},

@@ -171,7 +171,10 @@ def fetch_top_traces(
 
 
 def cached_top_traces(ctx: RunContext, key: str, rank: int, fetch: Any, keep_from: date) -> list[TopTrace]:
-    """Top traces for finding `key` at `rank`: from the state when already fetched at this rank."""
+    """Top traces for finding `key` at `rank`: from the state when already fetched at this rank.
+
+    `fetch` returns None when it did not ask (the run's look-ups are spent): nothing is remembered then,
+    so the next run asks, instead of the alert keeping "no traces" for good."""
     cache = ctx.state.get(CACHE_KEY)
     cache = dict(cache) if isinstance(cache, dict) else {}
     entry = cache.get(key)
@@ -180,7 +183,9 @@ def cached_top_traces(ctx: RunContext, key: str, rank: int, fetch: Any, keep_fro
             return [TopTrace(str(t["trace_id"]), float(t["cost"]), str(t["name"])) for t in entry["traces"]]
         except (KeyError, TypeError, ValueError):
             ctx.count("cost.explain_cache_malformed")
-    traces: list[TopTrace] = fetch()
+    traces: list[TopTrace] | None = fetch()
+    if traces is None:
+        return []
     cache[key] = {"rank": rank, "day": keep_from.isoformat(), "traces": [t.to_json() for t in traces]}
     ctx.state.put(CACHE_KEY, cache)
     return traces

@@ -220,8 +220,17 @@ class Ledger:
         record = self.day(day)
         record["total"], record["hours"] = total, hours
 
-    def replace_dim(self, day: date, dim: str, values: dict[str, float]) -> None:
-        self.day(day)["dims"][dim] = values
+    def replace_dim(self, day: date, dim: str, values: dict[str, float], max_values: int) -> None:
+        """Replace a dimension's table with aggregates, keeping at most `max_values` values as rows do: the
+        ones the table already names first (a value alerted on from rows keeps its series), then the
+        costliest; the rest is summed into OTHER."""
+        known = self.day(day)["dims"].get(dim, {})
+        order = sorted(values, key=lambda v: (v == OTHER or v not in known, -values[v], v))
+        kept = {v: values[v] for v in order[:max_values] if v != OTHER}
+        folded = [values[v] for v in values if v not in kept]
+        if folded:
+            kept[OTHER] = sum(folded)
+        self.day(day)["dims"][dim] = kept
 
     def close(self, day: date) -> None:
         self.day(day)["closed"] = True

@@ -197,7 +197,7 @@ def apply_set(ledger: Ledger, track: Tracking, data: dict[str, dict[date, dict[s
         hours = [hours_map.get(str(h), 0.0) for h in range(24)]
         ledger.replace_totals(day, sum(hours), hours)
         for dim in track.agg_dims:
-            ledger.replace_dim(day, dim, dict(data[dim].get(day, {})))
+            ledger.replace_dim(day, dim, dict(data[dim].get(day, {})), track.max_values)
 
 
 def _span(days: list[date], ledger: Ledger) -> tuple[datetime, datetime]:

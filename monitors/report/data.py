@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from monitors.contracts.findings import utc
 from monitors.contracts.source import TraceSource
 from monitors.report.drift import drift_worst_first
 from monitors.report.findings import (
@@ -156,20 +157,31 @@ def over_budget_days(findings: Sequence[StoredFinding], delay: timedelta = DEFAU
     """Budgets at 100% (rank 100 or more), one line per budget, value and day: a cap changed that day
     pages again under a key of its own, and the line shows the latest page (the cap in force last).
 
-    Its spend is the day's up to what the alert's run read: its clock less the query delay (a run at
-    10:15 read to 10:00), or the whole day once that reaches the day's end."""
+    Its spend is the day's up to what the alert's run read (`read_to` in its evidence), or the whole day
+    once that reaches the day's end. An alert stored before the cost monitor kept `read_to` is taken to
+    have read up to its run's clock less the query delay (a run at 10:15 read to 10:00)."""
     latest: dict[tuple[str, str, str], OverBudget] = {}
     for f in sorted(findings, key=lambda f: f.observed_at):
         if f.monitor != "cost" or f.kind != "budget" or f.rank < 100:
             continue
         day = f.text("day") or f"{f.observed_at:%Y-%m-%d}"
-        read_to = f.observed_at - delay
+        read_to = _read_to(f) or f.observed_at - delay
         as_of = None if f.window_end is not None and read_to >= f.window_end else read_to
         line = OverBudget(
             day, f.text("budget") or "?", f.text("value") or "*", f.number("spend"), f.number("cap"), f, as_of
         )
         latest[(line.day, line.budget, line.value)] = line
     return sorted(latest.values(), key=lambda o: (o.day, o.value != "*", -o.spend, o.budget, o.value))
+
+
+def _read_to(f: StoredFinding) -> datetime | None:
+    """The end of what a cost alert's figure covers, as the cost monitor stored it (None when it did not)."""
+    text = f.text("read_to")
+    try:
+        when = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None  # hand-edited or foreign: fall back to the run's clock
+    return utc(when) if when is not None and when.tzinfo is not None else None
 
 
 def group_unverifiable(findings: Sequence[StoredFinding]) -> list[Unverifiable]:

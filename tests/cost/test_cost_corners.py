@@ -60,3 +60,40 @@ def test_usd_formats_tiny_and_huge_amounts():
         "$0.01",
         "$1,234,567.89",
     ]
+
+
+def test_a_23_hour_day_projects_over_23_hours_without_a_usual_profile():
+    # Europe/Berlin springs forward on 2026-03-29: the day runs [03-28 23:00Z, 03-29 22:00Z), 23 hours.
+    # $60 by 12:00 local (10:00Z), 11 hours in, with no history to shape the day: an even spread has 11/23
+    # of the day done, so the day ends near $125.45, not $130.91 (11/24 of a 24-hour day).
+    mon = monitor(timezone="Europe/Berlin", budgets=[{"name": "daily", "daily_cap": 100}], metrics_requests_per_day=0)
+    rows = [obs("2026-03-29 09:00", 60.0)]
+    [projection] = [f for f in run(mon, CountingSource(rows), MemoryState(), "2026-03-29 06:00", "2026-03-29 10:00")]
+    assert projection.kind == "projection"
+    assert (projection.evidence["expected_fraction"], projection.evidence["projected"]) == (0.4783, 125.454545)
+
+
+def test_a_25_hour_day_is_not_done_an_hour_before_its_end():
+    # Berlin falls back on 2026-10-25: the day runs [10-24 22:00Z, 10-25 23:00Z), 25 hours. At 23:00 local
+    # (22:00Z), 24 hours in, an even spread has 24/25 of the day done, not all of it: $56 heads to $58.33,
+    # past a $57 cap (a projection at any overshoot here), where 24-hour arithmetic calls the day over.
+    cap = {"name": "daily", "daily_cap": 57, "thresholds": [1.0]}
+    mon = monitor(timezone="Europe/Berlin", budgets=[cap], metrics_requests_per_day=0, projection={"min_overshoot": 1})
+    rows = [obs("2026-10-25 09:00", 56.0)]
+    found = run(mon, CountingSource(rows), MemoryState(), "2026-10-25 18:00", "2026-10-25 22:00")
+    assert [(f.kind, f.evidence["expected_fraction"], f.evidence["projected"]) for f in found] == [
+        ("projection", 0.96, 58.333333)
+    ]
+
+
+def test_a_budget_alert_raised_mid_day_says_its_figure_is_so_far_and_as_of_when():
+    # A page at 10:00Z (11:00 in Berlin) is about the day so far; the same day read whole is not.
+    mon = monitor(timezone="Europe/Berlin", budgets=[{"name": "daily", "daily_cap": 10}], metrics_requests_per_day=0)
+    source, state = CountingSource([obs("2026-11-20 09:00", 12.0)]), MemoryState()
+    [mid_day] = [f for f in run(mon, source, state, "2026-11-20 06:00", "2026-11-20 10:00") if f.rank == 100]
+    assert mid_day.summary == (
+        "Total spend on 2026-11-20 (Europe/Berlin) is $12.00 of $10.00 (120%) of the daily cap so far"
+        " (as of 11:00 CET)."
+    )
+    [whole] = [f for f in run(mon, source, state, "2026-11-20 10:00", "2026-11-21 00:00") if f.rank == 100]
+    assert whole.summary == "Total spend on 2026-11-20 (Europe/Berlin) is $12.00 of $10.00 (120%) of the daily cap."

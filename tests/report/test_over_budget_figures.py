@@ -60,3 +60,29 @@ def test_full_report_table_has_every_day_over_budget_and_what_each_figure_is(sql
         ("Sat 21 Nov", "per-user", "$11.33", "as of 10:00 UTC"),
         ("Sat 21 Nov", "daily cap (no cost alert recorded)", "$52.50", "whole day"),
     ]
+
+
+def _replay_until(store: Store, rows: list, until: datetime, *, now: datetime, timezone: str = "UTC") -> None:
+    """A cost replay (`--since/--until`) through the real pipeline, run on the wall clock `now`."""
+    from monitors.engine.pipeline import RunDeps, run_once
+    from tests.cost.helpers import pipeline_settings
+    from tests.fakes.scripted_monitor import RecordingNotifier
+
+    cost = {"timezone": timezone, "budgets": [{"name": "global", "daily_cap": 40}], "spike": {"enabled": False}}
+    settings = pipeline_settings(cost | {"projection": {"enabled": False}})
+    deps = RunDeps(b.source_of(rows), store, {"ops": RecordingNotifier()})
+    summary = run_once("cost", settings, deps, now=now, since=until - timedelta(hours=6), until=until)
+    assert summary.status == "ok", summary.error
+
+
+def test_a_replay_until_mid_day_says_as_of_its_until_not_the_wall_clock(sqlite_store: Store) -> None:
+    # Saturday: $45 by 09:00, $52.50 by the end of the day. A replay with --until Saturday 10:00, run on
+    # Wednesday's wall clock, paged on the $45 it read: that figure is as of 10:00, not the whole day.
+    rows = [b.obs(d, b.WEEK_START + timedelta(days=d, hours=9), 20.0) for d in range(5)]
+    rows += [b.obs(60, b.WEEK_START + timedelta(days=5, hours=9), 45.0)]
+    rows += [b.obs(61, b.WEEK_START + timedelta(days=5, hours=15), 7.5)]
+    saturday_ten = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    _replay_until(sqlite_store, rows, saturday_ten, now=b.REPORT_NOW - timedelta(hours=1))
+    report = build_week_report(sqlite_store, b.source_of(rows), b.settings(), WEEK, now=b.REPORT_NOW)
+    [lines] = [s.lines for s in build_digest_message(report).sections if s.heading == "Days over budget"]
+    assert lines == ("Sat 21 Nov: budget global, all spend: $45.00 of $40.00 (112%) as of 10:00 UTC",)
