@@ -8,6 +8,7 @@ user, model, environment or metadata value (`metadata:feature`). `value` picks o
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -157,6 +158,12 @@ def usd(amount: float) -> str:
     if abs(amount) < 0.0001:
         return "under $0.0001"
     return f"${amount:.2g}"
+
+
+def whole_percent(spend: float, cap: float) -> str:
+    """`spend` as a whole percent of `cap`, rounded down: a warning at 99.6% must not read "(100%)", as
+    if the cap it has not reached had been reached."""
+    return f"{math.floor(spend / cap * 100 + 1e-9)}%"
 
 
 class SpikeConfig(BaseModel):

@@ -41,6 +41,7 @@ from monitors.cost.budgets import (
     display_value,
     series_spend,
     usd,
+    whole_percent,
 )
 from monitors.cost.explain import Usual, cached_top_traces, contributors, fetch_top_traces, trace_links
 from monitors.cost.ledger import OTHER, Ledger, day_bounds
@@ -269,7 +270,7 @@ def _finding(ctx: RunContext, ledger: Ledger, s: EvalSettings, c: Candidate, tra
     pct = c.spend / cap * 100
     who = _who(c.budget, c.value)
     subject = "Total spend" if c.budget.scope == "none" else f"Spend of {who}"
-    money = f"{usd(c.spend)} of {usd(cap)} ({pct:.0f}%)"
+    money = f"{usd(c.spend)} of {usd(cap)} ({whole_percent(c.spend, cap)})"
     title = _title(c)
     start, end = day_bounds(c.day, ledger.tz)
     read_to = min(ctx.window.end, end)
@@ -369,7 +370,8 @@ def resolved_findings(ctx: RunContext, ledger: Ledger, s: EvalSettings, closed: 
                 # Only the day's own contributors matter here (they pick the agent label for grouping),
                 # not what they usually spend: no history is read.
                 top = contributors(ledger, budget, value, day, s.contributor_dims, NO_HISTORY)
-                final = f"{day} closed at {usd(spend)} of the {usd(budget.cap)} cap ({spend / budget.cap:.0%})."
+                share = whole_percent(spend, budget.cap)
+                final = f"{day} closed at {usd(spend)} of the {usd(budget.cap)} cap ({share})."
                 for kind in ("projection", "spike"):
                     c = Candidate(budget, value, day, kind, spend, 1, Severity.WARNING, {})
                     out.append(_closed(ctx, c, _title(c), f"The day is over: {final}", _labels(c, top)))
