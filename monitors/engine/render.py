@@ -110,7 +110,8 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
     The loudest part's title, summary and fields lead; each part (the loudest too) follows as a section
     with its own summary, fields and next step, so nothing of the detail is lost. An alert that waited for
     the group's interval and ended meanwhile is shown by its resolved notice alone: beside its own end it
-    would page the group as firing, an incident that nothing closes.
+    would page the group as firing, an incident that nothing closes; one that escalated meanwhile (80%
+    waiting, then 100%) is shown by its latest alert alone.
     """
     messages = _without_ended(messages)
     if len(messages) == 1:
@@ -145,9 +146,16 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
 
 
 def _without_ended(messages: Sequence[Message]) -> list[Message]:
-    """`messages` (oldest first) less the alerts a later resolved notice of the same finding ends."""
+    """`messages` (oldest first) less the alerts that a later part of the same finding ends or replaces:
+    its resolved notice, or its own later alert (a 100% page that came while the 80% warning waited for
+    the group's interval makes the warning redundant, as it would be had the warning not waited)."""
     ended_at = {m.fingerprint: i for i, m in enumerate(messages) if m.status is Status.RESOLVED and m.fingerprint}
-    return [m for i, m in enumerate(messages) if m.status is Status.RESOLVED or i > ended_at.get(m.fingerprint, -1)]
+    latest = {m.fingerprint: i for i, m in enumerate(messages) if m.status is not Status.RESOLVED and m.fingerprint}
+    return [
+        m
+        for i, m in enumerate(messages)
+        if m.status is Status.RESOLVED or (i > ended_at.get(m.fingerprint, -1) and i == latest.get(m.fingerprint, i))
+    ]
 
 
 def _resolved_count(messages: Sequence[Message]) -> list[str]:

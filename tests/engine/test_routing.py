@@ -104,6 +104,23 @@ def test_group_interval_holds_quieter_parts_and_a_louder_part_takes_them_along(
     assert store.outbox_counts() == {"sent": 8}  # w1, w2, c1, w3 on each channel, each once
 
 
+def test_a_warning_waiting_in_its_group_is_replaced_by_its_own_page(hook: WebhookServer, store: Store) -> None:
+    # A budget's 80% waits for the group's interval; its 100% comes before the wait is over. The page goes
+    # at once and takes the waiting parts, but not the 80% of the same budget, which it makes redundant
+    # (as it would had the 80% not waited: a late 80% after the page is never sent).
+    route = {**GROUP, "group_interval": "6h"}
+    run(hook, store, 0, [{"key": "other"}], **route)
+    run(hook, store, 1, [{"key": "other"}, {"key": "budget"}, {"key": "spike"}], **route)
+    assert [e["title"] for e in envelopes(hook, "/grouped")] == ["other"]  # budget and spike wait
+    page = [{"key": "other"}, {"key": "budget", "severity": "critical"}, {"key": "spike"}]
+    run(hook, store, 2, page, **route)
+    *_, grouped = envelopes(hook, "/grouped")
+    assert grouped["parts"] == ["scripted:budget", "scripted:spike"] and grouped["severity"] == "critical"
+    assert [s["heading"] for s in grouped["sections"]] == ["[CRITICAL] budget", "[WARNING] spike"]
+    assert grouped["title"].startswith("2 alerts, one incident")
+    assert store.outbox_counts().get("pending", 0) == 0
+
+
 def test_resolved_notice_goes_where_the_route_asks_and_only_for_what_was_sent(
     hook: WebhookServer, store: Store
 ) -> None:
