@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
-from monitors.contracts.findings import Finding, Link, RunWindow, Severity
+from monitors.contracts.findings import Finding, Link, RunWindow, Severity, Status
 from monitors.contracts.message import Message
-from monitors.engine.render import message_for, test_message
+from monitors.engine.render import group_message, message_for, test_message
 from monitors.notifiers.mattermost import MattermostNotifier
 from monitors.notifiers.slack import SlackNotifier
 
@@ -123,3 +123,17 @@ def test_a_drift_alerts_mute_command_mutes_the_change_request_at_every_head():
     # A push after the alert is a new head (a new key); the offered silence still covers it.
     offered = Silence(1, "drift", "acme/sdk#58", WHEN + timedelta(hours=4), None)
     assert offered.covers("drift", "acme/sdk#58@0123456789abcdef") and not offered.covers("drift", "acme/sdk#581@aa")
+
+
+def test_a_groups_header_says_its_mute_command_mutes_only_the_loudest_part():
+    loop = message_for(finding())
+    repeat = message_for(finding(dedupe_key="session-9:repeat", severity=Severity.WARNING, kind="repeat"))
+    grouped = group_message([repeat, loop], "agent=llm-fix")
+    [(label, step)] = grouped.fields
+    assert label == "Next step"
+    assert "; mute this part: run-monitor silence audit --key session-9 --for 4h (each part below has its own)" in step
+    # Each part keeps its own full command; a group of one firing part (here: with a resolved notice) needs no note.
+    assert all(any(line.startswith("Next step:") for line in s.lines) for s in grouped.sections)
+    ended = message_for(finding(dedupe_key="session-8:loop", status=Status.RESOLVED, title="Resolved: loop"))
+    alone = group_message([loop, ended], "agent=llm-fix")
+    assert alone.fields[0][1].endswith("mute: run-monitor silence audit --key session-9 --for 4h")

@@ -131,7 +131,7 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
         title=f"{over}{len(messages)} alerts, one incident ({group}): {loudest.title.removeprefix(over)}",
         severity=loudest.severity,
         summary=f"These alerts share {group} ({tally}). {loudest.summary}".strip(),
-        fields=tuple((label, value) for label, value in loudest.fields if label == "Next step"),
+        fields=tuple((label, _group_step(value, firing)) for label, value in loudest.fields if label == "Next step"),
         links=tuple(links.values())[:MAX_GROUP_LINKS],
         sections=tuple(_part_section(m) for m in ordered),
         footer=f"{PRODUCT} · group: {group} · {len(messages)} alerts",
@@ -156,6 +156,15 @@ def _without_ended(messages: Sequence[Message]) -> list[Message]:
         for i, m in enumerate(messages)
         if m.status is Status.RESOLVED or (i > ended_at.get(m.fingerprint, -1) and i == latest.get(m.fingerprint, i))
     ]
+
+
+def _group_step(step: str, firing: Sequence[Message]) -> str:
+    """The loudest part's next step heads the group; its silence command mutes that part alone, so when
+    other parts fire too the header says so rather than let a reader think the incident is muted."""
+    if len(firing) < 2 or "; mute: " not in step:
+        return step
+    action, command = step.split("; mute: ", 1)
+    return f"{action}; mute this part: {command} (each part below has its own)"
 
 
 def _resolved_count(messages: Sequence[Message]) -> list[str]:

@@ -82,19 +82,19 @@ def test_silence_add_list_remove(tmp_path: Path) -> None:
 
 
 # The demo routes group by agent and day (3-hour interval) and send resolved notices: the Saturday
-# runaway's later budgets go in two grouped messages, each within 3 hours of its oldest part (per-agent
-# 80%/100% with both projections, then global 80%/100%), after the per-user warning and page; the
-# projections' resolved notices go together once the day closed.
+# runaway's later budgets go in two messages, each within 3 hours of its oldest part (the per-agent page
+# with both projections, then the global page; each page replaces its own 80% warning, which waited in the
+# group), after the per-user warning and page; the projections' resolved notices go together once the
+# day closed.
 DEMO_COST_ALERTS = [
     "[WARNING] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
     "[RESOLVED] Cost spike for agent mr-review on 2026-11-17 (budget per-agent)",
     "[WARNING] Cost budget global at 80% of its $40.00 cap for all spend on 2026-11-19",
     "[WARNING] Cost budget per-user at 80% of its $5.00 cap for user svc-llm-fix on 2026-11-21",
     "[CRITICAL] Cost budget per-user at 100% of its $5.00 cap for user svc-llm-fix on 2026-11-21",
-    "[CRITICAL] 4 alerts, one incident (agent=llm-fix day=2026-11-21): "
+    "[CRITICAL] 3 alerts, one incident (agent=llm-fix day=2026-11-21): "
     "Cost budget per-agent at 100% of its $20.00 cap for agent llm-fix on 2026-11-21",
-    "[CRITICAL] 2 alerts, one incident (agent=llm-fix day=2026-11-21): "
-    "Cost budget global at 100% of its $40.00 cap for all spend on 2026-11-21",
+    "[CRITICAL] Cost budget global at 100% of its $40.00 cap for all spend on 2026-11-21",
     "[RESOLVED] 2 alerts, one incident (agent=llm-fix day=2026-11-21): "
     "Cost budget global heading past its cap for all spend on 2026-11-21",
 ]
