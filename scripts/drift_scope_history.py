@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,9 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drift_scope_limits import file_groups as seventh_round_shares
 from drift_scope_signals import (
+    ChangedFile,
+    ChangeKey,
     FileCache,
     History,
     anchored_gap,
+    directory,
+    families,
     file_groups,
     group_text,
     load_changes,
@@ -57,13 +62,14 @@ from monitors.drift import evidence_score
 from monitors.drift.checks import run_checks
 from monitors.drift.coherence import commit_coherence
 from monitors.drift.evidence_score import EvidencePair, score_evidence
-from monitors.drift.labelled import fallback_evidence, load_calibration_set
+from monitors.drift.labelled import LabelledPair, fallback_evidence, load_calibration_set
 from monitors.support.embeddings import SentenceTransformerEmbedder
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "drift_pairs"
 TARGET = 0.05
 COMMON = 0.02  # an identifier in more than this share of the history's files joins nothing
 SHARES = (0.0, 0.1, 0.2, 0.3)
+COCHANGED = (1, 2, 3, 5, 8, 13)
 Rule = Callable[[np.ndarray], np.ndarray]  # tuning half (bool mask) -> alerts over all pairs
 
 
@@ -185,6 +191,31 @@ def model_rule(bench: Bench, features: np.ndarray, headroom: int = 0) -> Rule:
     return rule
 
 
+def cochange_share(
+    pairs: list[LabelledPair],
+    owns: list[list[ChangeKey]],
+    leave_outs: list[list[ChangeKey]],
+    files: dict[ChangeKey, list[ChangedFile]],
+    history: History,
+    times: int,
+    same: bool,
+) -> np.ndarray:
+    """The second group's churn share, files also joined when the history (leave_outs left out) changed
+    their directories together in at least `times` change requests (with `same`: one directory joins)."""
+    out = []
+    for p, own, leave_out in zip(pairs, owns, leave_outs, strict=True):
+        repo = p.pair.repo or ""
+        together = history.cochanged(repo, leave_out)
+
+        def linked(a: str, b: str, together: Counter[tuple[str, str]] = together) -> bool:
+            x, y = sorted((directory(a), directory(b)))
+            return (same and x == y) or together[(x, y)] >= times
+
+        pair_files = [f for key in own for f in files.get(key, ())]
+        out.append(second_share(file_groups(pair_files, history.common(repo, leave_out, COMMON), linked)))
+    return np.array(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -209,6 +240,17 @@ def main() -> None:
         for p, own in zip(pairs, owns, strict=True)
     ]
     share = np.array([second_share(g) for g in loo])
+    # The same groups, also joined where the history changed both directories together at least `times`
+    # (and, with `same`, files of one directory always joined).
+    cochange_shares = {
+        (same, times): cochange_share(pairs, owns, owns, files, history, times, same)
+        for same in (True, False)
+        for times in COCHANGED
+    }
+    # Stricter history: every change request of the pair's family (the asked-for one and its drift
+    # partner) left out, for the genuine, drift and scope-creep rows alike.
+    strict = families(args.data, pairs)
+    strict_share = cochange_share(pairs, owns, strict, files, history, 8, False)
     share7 = seventh_round_shares(args.data, pairs)  # common: over all dev change requests, own included
 
     g, s = bench.genuine, bench.scope
@@ -252,6 +294,17 @@ def main() -> None:
         rules[f"coherence gated on a second group over {over:.0%}, leave-one-out history"] = bench.single(
             gated(coherence, share, over)
         )
+    for (same, times), values in cochange_shares.items():
+        rules[
+            f"coherence gated on a second group over 20%, directories the history changed together "
+            f"{times}+ times joined{', one directory joined' if same else ''}"
+        ] = bench.single(gated(coherence, values, 0.2))
+    rules["the same 8+ without one directory joined, the pair's whole family left out of the history"] = bench.single(
+        gated(coherence, strict_share, 0.2)
+    )
+    rules["the same, how often and whether one directory joins picked on the tuning half"] = bench.best_of(
+        [bench.single(gated(coherence, values, 0.2)) for values in cochange_shares.values()]
+    )
     rules["the same, share picked on the tuning half"] = bench.best_of(
         [bench.single(gated(coherence, share, o)) for o in SHARES]
     )

@@ -14,7 +14,7 @@ import math
 import pickle
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +120,20 @@ class History:
             total -= len(self.files.get(key, ()))
         return {t for t, n in counts.items() if n > share * total} | KEYWORDS
 
+    def cochanged(self, repo: str, leave_out: Sequence[ChangeKey]) -> Counter[tuple[str, str]]:
+        """How many of the repository's other dev change requests changed files in both directories."""
+        out: Counter[tuple[str, str]] = Counter()
+        for key, group in self.files.items():
+            if key[0] != repo or key in leave_out:
+                continue
+            dirs = sorted({directory(f.path) for f in group if not f.housekeeping})
+            out.update((a, b) for i, a in enumerate(dirs) for b in dirs[i + 1 :])
+        return out
+
+
+def directory(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
 
 @dataclass(frozen=True)
 class Group:
@@ -128,8 +142,11 @@ class Group:
     names: tuple[str, ...]  # rare tokens, most churn first
 
 
-def file_groups(files: Sequence[ChangedFile], common: set[str]) -> list[Group]:
-    """Files besides housekeeping joined when they share a token that is not common; largest group first."""
+def file_groups(
+    files: Sequence[ChangedFile], common: set[str], linked: Callable[[str, str], bool] | None = None
+) -> list[Group]:
+    """Files besides housekeeping joined when they share a token that is not common (or when `linked`
+    says their paths belong together); largest group first."""
     files = [f for f in files if not f.housekeeping]
     keys = [f.tokens - common for f in files]
     parent = list(range(len(files)))
@@ -142,7 +159,7 @@ def file_groups(files: Sequence[ChangedFile], common: set[str]) -> list[Group]:
 
     for i in range(len(files)):
         for j in range(i + 1, len(files)):
-            if keys[i] & keys[j]:
+            if keys[i] & keys[j] or (linked is not None and linked(files[i].path, files[j].path)):
                 parent[root(i)] = root(j)
     members: dict[int, list[int]] = {}
     for i in range(len(files)):
@@ -198,3 +215,20 @@ def anchored_gap(groups: Sequence[Group], cosines: Sequence[float], sizeable: fl
 
 def digest(texts: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:12]
+
+
+def families(data: Path, pairs: Sequence[LabelledPair]) -> list[list[ChangeKey]]:
+    """Per pair, the asked-for change request and its drift partner (the scope-creep row's two)."""
+    partner: dict[ChangeKey, int] = {}
+    asked: dict[tuple[str, str, int], int] = {}
+    for line in (data / "pairs.jsonl").open():
+        row = json.loads(line)
+        if row["label"] == "drift":
+            partner[(row["repo"], row["pr"])] = row["commit_pr"]
+            asked[(row["repo"], row["objective"], row["commit_pr"])] = row["pr"]
+    out = []
+    for p in pairs:
+        repo = p.pair.repo or ""
+        a = asked[(repo, p.pair.objective, p.commit_pr or 0)] if p.kind_name == "drift" else p.commit_pr or 0
+        out.append([(repo, a), (repo, partner[(repo, a)])])
+    return out
