@@ -90,7 +90,7 @@ def threshold_for(values: np.ndarray, free: np.ndarray, spare: int) -> float:
 class Bench:
     """The dev pairs' labels, the shipped alerts, and held-out judging of rules."""
 
-    def __init__(self, kinds: np.ndarray, shipped: np.ndarray, keys: list[str], halves: int) -> None:
+    def __init__(self, kinds: np.ndarray, shipped: np.ndarray, keys: list[str], halves: int, seed: int = 0) -> None:
         # False: the seventh round's budget, 5% of the tuning half's genuine pairs less what the score and
         # checks flag there. True: the signal may add no genuine pair of the tuning half (how every
         # whole-dev threshold of the fourth to seventh rounds came out, the budget being spent there).
@@ -98,7 +98,7 @@ class Bench:
         self.genuine, self.drift, self.scope = kinds == "match", kinds == "drift", kinds == "scope_creep"
         self.shipped = shipped
         distinct = sorted(set(keys))
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(seed)
         self.halves = []
         for _ in range(halves):
             chosen = {distinct[i] for i in rng.permutation(len(distinct))[: len(distinct) // 2]}
