@@ -4,8 +4,9 @@ Names come from the diff two ways, as `git diff` itself shows them:
 - hunk headers (`@@ -10,4 +10,6 @@ def prepare_body(self):`): the enclosing function or class of a
   change, i.e. a name the change touches;
 - added and removed definition lines (`+def test_x(`, `-class Foo:`): names the change adds or drops.
-A test is a definition in a test file named like one (`test_x`, `TestX`, `it("...")`), or any
-definition under a test attribute (`@Test`, `#[test]`, `[Fact]`), where test names follow no rule.
+A test is a definition in a test file named like one (`test_x`, `TestX`, `it("...")`, RSpec's and
+minitest's `it "..." do`, `test "..." do`), or any definition under a test attribute (`@Test`,
+`#[test]`, `[Fact]`), where test names follow no rule.
 
 The diff is untrusted agent output: it is only sliced with regular expressions, never run.
 """
@@ -44,6 +45,13 @@ _JS_TEST = re.compile(
     r"""^\s*[xf]?(?P<kind>it|test|describe)(?:\.(?:skip|only|todo|concurrent|failing))?\s*\(\s*"""
     r"""(?P<q>["'`])(?P<name>[^"'`]{1,120})(?P=q)"""
 )
+# RSpec and minitest blocks, in Ruby files only: it "does x" do, describe User do, xit "y" do, test "z" do.
+# Disabled (`xit`) or focused (`fit`) they are the same test, as in JS.
+_RUBY_TEST = re.compile(
+    r"""^\s*(?:RSpec\.)?[xf]?(?P<kind>it|specify|describe|context|test)(?:\s*\(\s*|\s+)"""
+    r"""(?:(?P<q>["'])(?P<name>[^"']{1,120})(?P=q)|(?P<const>[A-Z][\w:]*))"""
+)
+_RUBY_FILES = (".rb",)
 # Attributes that make the next definition a test whatever its name (JUnit, Rust, xUnit/NUnit/MSTest).
 _TEST_ATTRIBUTE = re.compile(
     r"^\s*(?:@(?:Test|ParameterizedTest|RepeatedTest|TestFactory|TestTemplate)\b|#\[(?:\w+::)*test\]"
@@ -54,6 +62,11 @@ _SKIP_MARKERS = re.compile(
     r"@pytest\.mark\.(?:skip|skipif|xfail)\b|@unittest\.skip|\bpytest\.skip\(|\bself\.skipTest\("
     r"|\b(?:it|test|describe)\.skip\(|\bx(?:it|describe|test)\(|@Disabled\b|@Ignore\b|\b\w+\.Skip(?:f|Now)?\("
     r"|#\[ignore\b|\[(?:Fact|Theory)\([^)]*\bSkip\s*=|\[Ignore\b"
+)
+# Ruby (RSpec, minitest): `xit`/`xdescribe`/`xcontext`/`xspecify`, a `skip` or `pending` call (bare, with a
+# reason, or `skip if ...`), and `skip:`/`pending:` metadata on an example. Read in Ruby files only.
+_RUBY_SKIP_MARKERS = re.compile(
+    r"^\s*(?:x(?:it|specify|describe|context)\b|(?:skip|pending)\b(?!\s*[=.:?!])|.*,\s*(?:skip|pending):\s)"
 )
 # Rust tests live beside the code they test (`mod tests` in src/lib.rs): a skip there counts too.
 _TESTS_BESIDE_CODE = (".rs",)
@@ -87,6 +100,7 @@ _TEST_PATH = (
     "*Test.php",
     "*Tests.swift",
     "*_spec.rb",
+    "*_test.rb",
     "conftest.py",
     "*/conftest.py",
 )
@@ -103,8 +117,18 @@ def path_matches(path: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(path, p) or fnmatchcase(name, p) for p in patterns)
 
 
+_BLOCK_KINDS = ("it: ", "test: ", "describe: ", "context: ", "specify: ")  # JS/TS and Ruby test blocks
+
+
 def is_test_name(name: str) -> bool:
     return name.startswith(("test_", "Test", "test")) or name.endswith(("_test", "Test", "Tests"))
+
+
+def is_skip_marker(code: str, path: str) -> bool:
+    """A line that skips or disables a test (`@pytest.mark.skip`, `it.skip(`, `xit "..." do`, `skip`)."""
+    if _SKIP_MARKERS.search(code):
+        return True
+    return path.endswith(_RUBY_FILES) and _RUBY_SKIP_MARKERS.match(code) is not None
 
 
 @dataclass
@@ -196,7 +220,7 @@ class _SkipWalker:
         self.current_added = added
 
     def line(self, code: str, *, added: bool) -> None:
-        marker = added and _SKIP_MARKERS.search(code) is not None and self._holds_tests()
+        marker = added and is_skip_marker(code, self.path) and self._holds_tests()
         name = definition(code, self.path)
         if name is not None:
             if marker and f"{self.path}::{name}" in self.out.removed_tests:
@@ -218,7 +242,9 @@ class _SkipWalker:
 
 
 def definition(code: str, path: str = "") -> str | None:
-    """The name a line of code defines (a JS/TS test block as "it: name"), or None."""
+    """The name a line of code defines (a JS/TS or Ruby test block as "it: name"), or None."""
+    if path.endswith(_RUBY_FILES) and (m := _RUBY_TEST.match(code)):
+        return f"{m['kind']}: {(m['name'] or m['const']).strip()}"
     if m := _DEFINITION.match(code):
         return m["name"]
     if m := _JS_TEST.match(code):
@@ -237,7 +263,7 @@ def _added_or_removed(out: DiffNames, path: str, added: bool, code: str) -> None
         return
     marked = (path, added) in out.test_attribute
     out.test_attribute.discard((path, added))
-    named_like_a_test = is_test_name(name) or name.startswith(("it: ", "test: ", "describe: "))
+    named_like_a_test = is_test_name(name) or name.startswith(_BLOCK_KINDS)
     is_test = marked or (is_test_path(path) and named_like_a_test)
     if added:
         out.added.setdefault(name)
