@@ -143,6 +143,9 @@ class DiffNames:
     # Per file, the removed and the added text with all whitespace dropped: equal means reformatting.
     removed_text: dict[str, list[str]] = field(default_factory=dict)
     added_text: dict[str, list[str]] = field(default_factory=dict)
+    # "path::name" of a definition the diff adds, with the skip markers put on it: skips of an existing
+    # test when the same test is removed from the same file (a test disabled in place).
+    disabled: dict[str, dict[str, None]] = field(default_factory=dict)
     # (path, added): a test attribute seen on that side, waiting for the definition it marks.
     test_attribute: set[tuple[str, bool]] = field(default_factory=set)
 
@@ -193,6 +196,9 @@ def diff_names(patches: Iterable[tuple[str, str]]) -> DiffNames:
             elif line.startswith(" ") or (in_hunk and not line):  # some tools strip a blank context line
                 old_left, new_left = old_left - 1, new_left - 1
                 walker.line(line[1:], added=False)
+    for test, markers in out.disabled.items():
+        if test in out.removed_tests:
+            out.skips_added.update(markers)
     return out
 
 
@@ -200,42 +206,49 @@ class _SkipWalker:
     """Finds skip markers added to tests that already existed (a skip on a brand-new test is a choice).
 
     A marker decorator is held until the next definition: kept when that definition is existing code
-    (a context line or the hunk's enclosing function), dropped when it is added with the marker. A skip
-    call in a function body counts when the function itself is not new, and so does a test turned into
-    a skipped one in place (`it(` removed, `it.skip(` added).
+    (a context line or the hunk's enclosing function). A skip call in a function body counts when the
+    function itself is not new. A marker on a definition the diff adds (`+@pytest.mark.skip` over a
+    rewritten `+def test_x(...)`, `it(` turned into `it.skip(` or `xit "..." do`, a `skip` in the new
+    body) is held for that test: once the whole diff is read, it counts when the same test was removed
+    from the same file, since the test then existed and is now disabled, not rewritten.
     """
 
     def __init__(self, out: DiffNames, path: str) -> None:
         self.out, self.path = out, path
         self.current_added: bool | None = None  # the enclosing definition, None when unknown
+        self.current = ""  # "path::name" of the enclosing definition
         self.pending: list[str] = []
 
     def enter(self, name: str | None, *, added: bool) -> None:
         if name is None:
             return
-        if not added:
-            for marker in self.pending:
-                self.out.skips_added.setdefault(f"{self.path}: {marker}")
+        self.current_added, self.current = added, f"{self.path}::{name}"
+        for marker in self.pending:
+            self._found(marker)
         self.pending = []
-        self.current_added = added
 
     def line(self, code: str, *, added: bool) -> None:
         marker = added and is_skip_marker(code, self.path) and self._holds_tests()
+        stripped = code.strip()[:80]
         name = definition(code, self.path)
         if name is not None:
-            if marker and f"{self.path}::{name}" in self.out.removed_tests:
-                self.out.skips_added.setdefault(f"{self.path}: {code.strip()[:80]}")
             self.enter(name, added=added)
+            if marker:
+                self._found(stripped)
             return
-        if not marker:
-            return
-        stripped = code.strip()[:80]
-        if stripped.startswith(("# ", "// ")):
+        if not marker or stripped.startswith(("# ", "// ")):
             return  # a commented-out marker disables nothing
         if stripped.startswith(("@", "#[", "[")):
             self.pending.append(stripped)
-        elif self.current_added is False:
-            self.out.skips_added.setdefault(f"{self.path}: {stripped}")
+        elif self.current_added is not None:
+            self._found(stripped)
+
+    def _found(self, marker: str) -> None:
+        """A marker on the enclosing definition: a skip when that is existing code, else held for it."""
+        if self.current_added:
+            self.out.disabled.setdefault(self.current, {}).setdefault(f"{self.path}: {marker}")
+        else:
+            self.out.skips_added.setdefault(f"{self.path}: {marker}")
 
     def _holds_tests(self) -> bool:
         return is_test_path(self.path) or self.path.endswith(_TESTS_BESIDE_CODE)
