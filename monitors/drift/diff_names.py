@@ -143,9 +143,12 @@ class DiffNames:
     # Per file, the removed and the added text with all whitespace dropped: equal means reformatting.
     removed_text: dict[str, list[str]] = field(default_factory=dict)
     added_text: dict[str, list[str]] = field(default_factory=dict)
-    # "path::name" of a definition the diff adds, with the skip markers put on it: skips of an existing
-    # test when the same test is removed from the same file (a test disabled in place).
-    disabled: dict[str, dict[str, None]] = field(default_factory=dict)
+    # "path::name" of a definition with the skip markers the diff puts on it; those of existing code
+    # (marked_existing), or of a test removed from the same file and added back (disabled in place),
+    # are skips, unless the test carried a skip before the change (skipped_before).
+    marked: dict[str, dict[str, None]] = field(default_factory=dict)
+    marked_existing: set[str] = field(default_factory=set)
+    skipped_before: set[str] = field(default_factory=set)
     # (path, added): a test attribute seen on that side, waiting for the definition it marks.
     test_attribute: set[tuple[str, bool]] = field(default_factory=set)
 
@@ -193,11 +196,14 @@ def diff_names(patches: Iterable[tuple[str, str]]) -> DiffNames:
                 _added_or_removed(out, walker.path, line[0] == "+", line[1:])
                 if line[0] == "+":
                     walker.line(line[1:], added=True)
+                else:
+                    walker.removed(line[1:])
             elif line.startswith(" ") or (in_hunk and not line):  # some tools strip a blank context line
                 old_left, new_left = old_left - 1, new_left - 1
                 walker.line(line[1:], added=False)
-    for test, markers in out.disabled.items():
-        if test in out.removed_tests:
+    for test, markers in out.marked.items():
+        existed = test in out.marked_existing or test in out.removed_tests
+        if existed and test not in out.skipped_before:
             out.skips_added.update(markers)
     return out
 
@@ -205,12 +211,14 @@ def diff_names(patches: Iterable[tuple[str, str]]) -> DiffNames:
 class _SkipWalker:
     """Finds skip markers added to tests that already existed (a skip on a brand-new test is a choice).
 
-    A marker decorator is held until the next definition: kept when that definition is existing code
-    (a context line or the hunk's enclosing function). A skip call in a function body counts when the
-    function itself is not new. A marker on a definition the diff adds (`+@pytest.mark.skip` over a
-    rewritten `+def test_x(...)`, `it(` turned into `it.skip(` or `xit "..." do`, a `skip` in the new
-    body) is held for that test: once the whole diff is read, it counts when the same test was removed
-    from the same file, since the test then existed and is now disabled, not rewritten.
+    A marker decorator is held until the next definition, and a skip call in a body belongs to the
+    enclosing definition. Markers on existing code (a context line, the hunk's enclosing function) are
+    skips. Markers on a definition the diff adds (`+@pytest.mark.skip` over a rewritten `+def test_x(...)`,
+    `it(` turned into `it.skip(` or `xit "..." do`, a `skip` in the new body) are held for that test:
+    once the whole diff is read, they count when the same test was removed from the same file, since
+    the test then existed and is now disabled, not rewritten. Either way, a test whose removed side
+    already carried a skip (`-@pytest.mark.skip` made a conditional `pytest.skip`) was skipped before:
+    its skip changed, nothing was disabled.
     """
 
     def __init__(self, out: DiffNames, path: str) -> None:
@@ -218,37 +226,55 @@ class _SkipWalker:
         self.current_added: bool | None = None  # the enclosing definition, None when unknown
         self.current = ""  # "path::name" of the enclosing definition
         self.pending: list[str] = []
+        self.removed_current = ""  # "path::name" of the definition whose lines are being removed
+        self.removed_marker = False  # a marker decorator removed, its definition not yet seen
 
     def enter(self, name: str | None, *, added: bool) -> None:
         if name is None:
             return
         self.current_added, self.current = added, f"{self.path}::{name}"
+        if self.removed_marker and not added:  # removed from above a definition that stays
+            self.out.skipped_before.add(self.current)
+        self.removed_marker, self.removed_current = False, ""
         for marker in self.pending:
             self._found(marker)
         self.pending = []
 
     def line(self, code: str, *, added: bool) -> None:
-        marker = added and is_skip_marker(code, self.path) and self._holds_tests()
+        marker = added and self._marks(code)
         stripped = code.strip()[:80]
         name = definition(code, self.path)
         if name is not None:
             self.enter(name, added=added)
             if marker:
                 self._found(stripped)
-            return
-        if not marker or stripped.startswith(("# ", "// ")):
-            return  # a commented-out marker disables nothing
-        if stripped.startswith(("@", "#[", "[")):
+        elif marker and stripped.startswith(("@", "#[", "[")):
             self.pending.append(stripped)
-        elif self.current_added is not None:
+        elif marker and self.current_added is not None:
             self._found(stripped)
 
+    def removed(self, code: str) -> None:
+        """A removed line: notes the tests that carried a skip before this change."""
+        marker = self._marks(code)
+        if (name := definition(code, self.path)) is not None:
+            self.removed_current = f"{self.path}::{name}"
+            if marker or self.removed_marker:
+                self.out.skipped_before.add(self.removed_current)
+            self.removed_marker = False
+        elif marker and code.strip().startswith(("@", "#[", "[")):
+            self.removed_marker = True
+        elif marker and (self.removed_current or self.current):
+            self.out.skipped_before.add(self.removed_current or self.current)
+
+    def _marks(self, code: str) -> bool:
+        # A commented-out marker disables nothing.
+        return is_skip_marker(code, self.path) and self._holds_tests() and not code.lstrip().startswith(("# ", "// "))
+
     def _found(self, marker: str) -> None:
-        """A marker on the enclosing definition: a skip when that is existing code, else held for it."""
-        if self.current_added:
-            self.out.disabled.setdefault(self.current, {}).setdefault(f"{self.path}: {marker}")
-        else:
-            self.out.skips_added.setdefault(f"{self.path}: {marker}")
+        """A marker on the enclosing definition, kept for it until the whole diff is read."""
+        self.out.marked.setdefault(self.current, {}).setdefault(f"{self.path}: {marker}")
+        if not self.current_added:
+            self.out.marked_existing.add(self.current)
 
     def _holds_tests(self) -> bool:
         return is_test_path(self.path) or self.path.endswith(_TESTS_BESIDE_CODE)

@@ -172,3 +172,70 @@ def test_the_removed_line_may_come_after_the_added_one() -> None:
     patch = f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n{body}"
     ev = build_evidence(["Work"], [FileStat(path, "modified", 1, 1)], [("", patch)])
     assert (ev.removed_tests, ev.skips_added) == ((), (f"{path}: it.skip('adds', () => {{",))
+
+
+SKIP_MADE_CONDITIONAL = """\
+diff --git a/tests/functional/api/test_groups.py b/tests/functional/api/test_groups.py
+index 83d032c8..88e5a369 100644
+--- a/tests/functional/api/test_groups.py
++++ b/tests/functional/api/test_groups.py
+@@ -218,8 +218,9 @@ def test_group_subgroups_projects(gl, user):
+     group4.delete()
+ 
+ 
+-@pytest.mark.skip
+-def test_group_wiki(group):
++def test_group_wiki(gitlab_ee, group):
++    if not gitlab_ee:
++        pytest.skip("Requires GitLab EE to run")
+     content = "Group Wiki page content"
+     wiki = group.wikis.create({"title": "groupwikipage", "content": content})
+"""
+
+SKIP_NARROWED_ON_AN_UNCHANGED_TEST = """\
+diff --git a/tests/test_paths.py b/tests/test_paths.py
+index 1a2b3c4..5d6e7f8 100644
+--- a/tests/test_paths.py
++++ b/tests/test_paths.py
+@@ -40,7 +40,7 @@ def test_relative_paths(tmp_path):
+     assert resolve("a/../b", tmp_path) == tmp_path / "b"
+ 
+ 
+-@pytest.mark.skip(reason="broken on every platform")
++@pytest.mark.skipif(sys.platform == "win32", reason="no symlinks")
+ def test_symlinks_are_followed(tmp_path):
+     (tmp_path / "link").symlink_to(tmp_path / "target")
+     assert resolve("link", tmp_path) == tmp_path / "target"
+"""
+
+RSPEC_XIT_MADE_A_SKIP_IN_THE_BODY = """\
+diff --git a/spec/models/user_spec.rb b/spec/models/user_spec.rb
+index 3b18e51..a9c7f2e 100644
+--- a/spec/models/user_spec.rb
++++ b/spec/models/user_spec.rb
+@@ -16,7 +16,8 @@ RSpec.describe User, type: :model do
+       expect(user).to be_valid
+     end
+ 
+-    xit "is invalid without an email" do
++    it "is invalid without an email" do
++      skip "until the form object lands" unless FormObjects.enabled?
+       user.email = nil
+       expect(user).not_to be_valid
+     end
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "patch"),
+    [
+        # Seen in python-gitlab: an unconditional skip made one that runs on GitLab EE.
+        ("tests/functional/api/test_groups.py", SKIP_MADE_CONDITIONAL),
+        ("tests/test_paths.py", SKIP_NARROWED_ON_AN_UNCHANGED_TEST),
+        ("spec/models/user_spec.rb", RSPEC_XIT_MADE_A_SKIP_IN_THE_BODY),
+    ],
+)
+def test_a_test_skipped_before_whose_skip_changes_is_not_disabled(path: str, patch: str) -> None:
+    ev = build_evidence(["Run the EE tests"], [FileStat(path, "modified", 3, 2)], [("", patch)], head_sha="abc")
+    assert (ev.removed_tests, ev.skips_added) == ((), ())
+    assert run_checks("Run the group tests against GitLab EE", ev, files_known=True) == []
