@@ -138,7 +138,10 @@ def in_scope(path: str, scope: Sequence[str]) -> bool:
 
 
 def _from_root(glob: str) -> str:
-    """The glob as forges write paths: "./src/auth" and "/src/auth" mean src/auth (forges send no "./")."""
+    """The glob as forges write paths: "./src/auth" and "/src/auth" mean src/auth (forges send no "./"),
+    and so do Windows separators ("src\\auth\\", ".\\src\\auth"): forges write "/" whatever system the
+    agent ran on (git allows a backslash in a file name, but hardly anyone has one)."""
+    glob = glob.replace("\\", "/")
     while glob.startswith(("./", "/")):
         glob = glob.removeprefix(".").lstrip("/")
     return glob or "*"  # "./" or "/": the whole repository (fnmatch's `*` spans folders)

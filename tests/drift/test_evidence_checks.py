@@ -154,6 +154,19 @@ def test_a_scope_written_from_the_repository_root_matches(written: str) -> None:
     assert run_checks("Fix login", ev, files_known=True, scope=parse_scope(written)) == []
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["src\\auth\\", ".\\src\\auth", "\\src\\auth", "src\\auth\\**", ".\\src\\auth\\**\\*.py", "src\\auth\\*.py"],
+)
+def test_a_scope_written_with_windows_separators_matches_the_forges_paths(written: str) -> None:
+    # An agent on Windows writes its scope with backslashes; forges write every path with "/".
+    inside, outside = modified("src/auth/login.py", 10, 2), modified("src/billing/export.py", 3, 1)
+    assert run_checks("Fix login", evidence("", [inside]), files_known=True, scope=parse_scope(written)) == []
+    (check,) = run_checks("Fix login", evidence("", [inside, outside]), files_known=True, scope=parse_scope(written))
+    assert check.name == "outside_scope" and "src/billing/export.py" in check.reason
+    assert "src/auth/login.py" not in check.reason
+
+
 def test_nothing_done() -> None:
     assert (
         run_checks("Add retries", evidence("", []), files_known=True)[0].reason == "the change request changes no files"
