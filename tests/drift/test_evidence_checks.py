@@ -139,7 +139,7 @@ def test_files_outside_the_scope() -> None:
     assert scope == ("src/auth/", "*.md")
     (check,) = run_checks("Fix login", ev, files_known=True, scope=scope)
     assert check.name == "outside_scope"
-    assert check.reason == "1 of 3 files outside the scope src/auth/, *.md: src/billing/export.py"
+    assert check.reason == "1 of 3 files outside scope (src/auth/, *.md): src/billing/export.py"
     assert in_scope("src/auth/deep/x.py", ["src/auth"]) and not in_scope("src/authx/y.py", ["src/auth"])
     assert parse_scope(["a/**", " ", 3]) == ("a/**", "3")
     assert parse_scope('["src/auth/", "docs/*.md"]') == ("src/auth/", "docs/*.md")  # a list sent as JSON text

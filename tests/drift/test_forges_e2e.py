@@ -214,7 +214,7 @@ def test_both_forges_alert_with_evidence_once_and_score_once(sqlite_store: Store
     bump = dict(by_title["Goal drift: deps-bot on platform/http!200"].fields)
     why = bump["Why"].splitlines()
     assert why[0].startswith("too large: 255 lines changed, 127.5x this agent's usual 2 (median of its last 5")
-    assert why[1] == "outside scope: 1 of 2 files outside the scope requirements.txt, *.lock: src/http/session.py"
+    assert why[1] == "outside scope: 1 of 2 files outside scope (requirements.txt, *.lock): src/http/session.py"
 
     # Two runs over the same window: alerts once, every score written once, no change request read twice.
     assert (runs[0].queued, runs[1].queued) == (3, 0)
