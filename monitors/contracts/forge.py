@@ -71,6 +71,7 @@ class ChangeEvidence:
     files_read: bool = True  # False when the source read no changes (commits only): no file checks
     files_at_least: bool = False  # file_count is a lower bound: the forge counts no further ("1000+")
     lines_at_least: bool = False  # additions/deletions count only the diffs read: the forge sends no total
+    commits_at_least: bool = False  # commit_count is a lower bound: the forge did not count them all
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class ChangeEvidence:
             "files_read": self.files_read,
             "files_at_least": self.files_at_least,
             "lines_at_least": self.lines_at_least,
+            "commits_at_least": self.commits_at_least,
         }
 
     @classmethod
@@ -112,6 +114,7 @@ class ChangeEvidence:
             files_read=bool(data.get("files_read", True)),
             files_at_least=bool(data.get("files_at_least", False)),
             lines_at_least=bool(data.get("lines_at_least", False)),
+            commits_at_least=bool(data.get("commits_at_least", False)),
             **{n: tuple(str(x) for x in data.get(n) or ()) for n in names},
         )
 
@@ -123,9 +126,10 @@ def _count(value: Any) -> int | None:
 @dataclass(frozen=True, slots=True)
 class ChangeTotals:
     """A change request's whole size as its forge counts it, for a source that reads only part of it
-    (GitHub: one page of commits, the first 100 files; GitLab: the first 100 files' diffs); None where
-    the forge did not say. The flags mark a count that is only a lower bound (GitLab stops counting
-    files at its diff limit, "1000+", and sends no line totals: its +/- are those of the diffs read)."""
+    (GitHub: one page of commits, the first 100 files; GitLab: the newest 100 commits, the first 100
+    files' diffs); None where the forge did not say. The flags mark a count that is only a lower bound
+    (GitLab stops counting files at its diff limit, "1000+", sends no line totals: its +/- are those of
+    the diffs read, and leaves a list's total out past 10,000 rows: its commits are then the page read)."""
 
     commits: int | None = None
     files: int | None = None
@@ -133,6 +137,7 @@ class ChangeTotals:
     deletions: int | None = None
     files_at_least: bool = False
     lines_at_least: bool = False
+    commits_at_least: bool = False
 
 
 @dataclass(frozen=True, slots=True)

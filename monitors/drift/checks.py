@@ -36,6 +36,7 @@ MIN_LARGE_LINES = 200  # and at least this many lines: 10 -> 40 lines is not wor
 MIN_HISTORY = 5  # change requests of the agent before its size is judged
 HISTORY_SIZE = 30
 SHOWN = 3  # names or files listed in a reason line
+SHOWN_CHARS = 120  # of each of them
 MAX_GLOBSTARS = 4  # `**/` per scope glob that may match no folder (2**4 variants at most)
 
 # "remove the flaky tests", "delete obsolete test", "skip test_x on windows", "drop tests for py2"
@@ -138,7 +139,10 @@ def in_scope(path: str, scope: Sequence[str]) -> bool:
 
 
 def _from_root(glob: str) -> str:
-    """The glob as forges write paths: "./src/auth" and "/src/auth" mean src/auth (forges send no "./")."""
+    """The glob as forges write paths: "./src/auth" and "/src/auth" mean src/auth (forges send no "./"),
+    and so do Windows separators ("src\\auth\\", ".\\src\\auth"): forges write "/" whatever system the
+    agent ran on (git allows a backslash in a file name, but hardly anyone has one)."""
+    glob = glob.replace("\\", "/")
     while glob.startswith(("./", "/")):
         glob = glob.removeprefix(".").lstrip("/")
     return glob or "*"  # "./" or "/": the whole repository (fnmatch's `*` spans folders)
@@ -160,9 +164,10 @@ def _outside_scope(evidence: ChangeEvidence, scope: Sequence[str]) -> CheckResul
     if not outside:
         return None
     more = " (the file list is cut to the largest changes)" if evidence.file_count > len(evidence.files) else ""
+    # The globs in parentheses, the files after the colon: two comma lists run together read as one.
     return CheckResult(
         "outside_scope",
-        f"{len(outside)} of {len(evidence.files)} files outside the scope {_listed(scope)}: {_listed(outside)}{more}",
+        f"{len(outside)} of {len(evidence.files)} files outside scope ({_listed(scope)}): {_listed(outside)}{more}",
     )
 
 
@@ -179,8 +184,15 @@ def _nothing_done(objective: str, evidence: ChangeEvidence) -> CheckResult | Non
 
 
 def _listed(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:SHOWN])
+    # Paths, test names and globs are agent text: each on one line (a line break in a file name would
+    # start a line that reads as a reason of its own in the alert and the report) and of bounded length.
+    shown = ", ".join(_one_line(item) for item in items[:SHOWN])
     return shown + (f" and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
+
+
+def _one_line(text: str, limit: int = SHOWN_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def usual_sizes(stored: object, change: str) -> list[int]:

@@ -118,6 +118,7 @@ def build_evidence(
         files_read=files_read,
         files_at_least=whole.files_at_least,
         lines_at_least=whole.lines_at_least,
+        commits_at_least=whole.commits_at_least,
     )
 
 
@@ -214,6 +215,7 @@ def merge_evidence(first: ChangeEvidence, second: ChangeEvidence) -> ChangeEvide
         files_read=first.files_read and second.files_read,
         files_at_least=first.files_at_least or second.files_at_least,
         lines_at_least=first.lines_at_least or second.lines_at_least,
+        commits_at_least=first.commits_at_least or second.commits_at_least,
     )
 
 

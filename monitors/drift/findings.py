@@ -64,12 +64,17 @@ def what_was_done(evidence: ChangeEvidence, *, files_known: bool) -> str:
         files = ("at least " if evidence.files_at_least else "") + _n(evidence.file_count, "file")
         delta = ", at least " if evidence.lines_at_least else " "
         lines.append(
-            f"{_n(evidence.commit_count, 'commit')}, {files} changed{delta}"
+            f"{_commits(evidence)}, {files} changed{delta}"
             f"{_delta(evidence.additions, evidence.deletions)}" + (f": {top}{more}" if top else "")
         )
     else:
-        lines.append(f"{_n(evidence.commit_count, 'commit')} (the changed files were not read)")
+        lines.append(f"{_commits(evidence)} (the changed files were not read)")
     return "\n".join(lines)
+
+
+def _commits(evidence: ChangeEvidence) -> str:
+    # GitLab leaves a list's total out past 10,000 rows: the count is then the page read, a lower bound.
+    return ("at least " if evidence.commits_at_least else "") + _n(evidence.commit_count, "commit")
 
 
 def drift_finding(
@@ -132,6 +137,7 @@ def drift_finding(
             "deletions": evidence.deletions,
             **({"files_at_least": True} if evidence.files_at_least else {}),
             **({"lines_at_least": True} if evidence.lines_at_least else {}),
+            **({"commits_at_least": True} if evidence.commits_at_least else {}),
             **({} if math.isnan(verdict.coherence) else {"coherence": round(verdict.coherence, 4)}),
         },
         links=links(ctx, ref.trace_id, info.web_url, info.changes_url, kind_name),

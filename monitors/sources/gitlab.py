@@ -7,7 +7,9 @@ and the token through the environment. Offline runs and the demo read a JSON fix
 
 API reference:
 - https://docs.gitlab.com/api/merge_requests/#get-single-mr
-- https://docs.gitlab.com/api/merge_requests/#get-single-merge-request-commits (lists newest first)
+- https://docs.gitlab.com/api/merge_requests/#get-single-merge-request-commits (lists newest first: GitLab
+  stores an MR's commits in `git log` order). One page is read, the newest COMMIT_PAGE; the whole count is
+  the page's `X-Total` header, which GitLab leaves out past 10,000 rows (the count is then "at least")
 - https://docs.gitlab.com/api/merge_requests/#list-merge-request-diffs (GitLab 15.7+; first page only);
   older servers answer it 404, and their `GET .../merge_requests/:iid/changes` serves instead. The MR's
   `changes_count` (a string, "1000+" past GitLab's diff limit) gives the whole file count; GitLab has no
@@ -64,6 +66,7 @@ _NO_LIBRARY_RETRY: dict[str, Any] = {
 }
 _T = TypeVar("_T")
 DIFF_FILES = 100  # files read per merge request (one page); beyond that the evidence says it is partial
+COMMIT_PAGE = 100  # commits read per merge request: the newest page (GitLab's largest)
 
 
 def build_info(repo: str, iid: int, mr: Mapping[str, Any], commits: Sequence[Any]) -> MergeRequestInfo:
@@ -119,23 +122,33 @@ def diff_stat(diff: Mapping[str, Any]) -> FileStat:
     return FileStat(path, status, additions, deletions)
 
 
-def change_totals(changes_count: Any, entries: Sequence[Mapping[str, Any]]) -> ChangeTotals:
+def commit_totals(total: Any, read: int) -> ChangeTotals:
+    """The MR's commit count beyond the page read: the page's `X-Total` header. GitLab leaves it out
+    past 10,000 rows; a full page without it says only "at least" that many."""
+    count = int(total) if str(total).isdigit() else None
+    return ChangeTotals(commits=count, commits_at_least=count is None and read >= COMMIT_PAGE)
+
+
+def change_totals(
+    changes_count: Any, entries: Sequence[Mapping[str, Any]], commits: ChangeTotals | None = None
+) -> ChangeTotals:
     """The MR's size beyond the diffs read: GitLab's file count `changes_count` (a string, "1000+" when
     the MR has more files than GitLab keeps a diff of), and whether the +/- counted from the diffs read
-    is the whole. GitLab sends no line totals, so past the page read, or with a diff left out, it is not."""
+    is the whole. GitLab sends no line totals, so past the page read, or with a diff left out, it is not.
+    `commits` carries the commit count already known (`commit_totals`)."""
     text = str(changes_count if changes_count is not None else "").strip()
     files = int(text.rstrip("+")) if text.rstrip("+").isdigit() else None
     # No count from GitLab and a full page read: there may be more files than the page.
     files_at_least = text.endswith("+") or (files is None and len(entries) >= DIFF_FILES)
     lines_at_least = files_at_least or (files or 0) > len(entries) or any(left_out(d) for d in entries)
-    return ChangeTotals(files=files, files_at_least=files_at_least, lines_at_least=lines_at_least)
+    return replace(commits or ChangeTotals(), files=files, files_at_least=files_at_least, lines_at_least=lines_at_least)
 
 
 def with_changes(info: MergeRequestInfo, diffs: Sequence[Any], changes_count: Any = None) -> MergeRequestInfo:
     """`info` with what it changed, from GitLab diff entries (the drift monitor turns them into evidence);
     `changes_count` is the MR's own file count, when the diffs read may be a part (one page)."""
     entries = [d for d in diffs if isinstance(d, Mapping)]
-    totals = change_totals(changes_count, entries)
+    totals = change_totals(changes_count, entries, info.totals)
     return replace(
         info,
         files=tuple(diff_stat(d) for d in entries),
@@ -208,10 +221,14 @@ class GitLabSource:
         head = str(mr.attributes.get("sha") or "")
         if cached is not None and cached.head_sha and cached.head_sha == head:
             return completed_from_cache(build_info(repo, iid, mr.attributes, []), cached)
-        commits = self._call(lambda: [c.attributes for c in mr.commits(per_page=100, **_NO_LIBRARY_RETRY)])
-        if isinstance(commits, MrProblem):
-            return commits
-        info = _with_commits(build_info(repo, iid, mr.attributes, commits))
+        # The newest page only: `get_next=False` keeps python-gitlab's list from fetching the next pages.
+        listed = self._call(lambda: mr.commits(per_page=COMMIT_PAGE, get_next=False, **_NO_LIBRARY_RETRY))
+        if isinstance(listed, MrProblem):
+            return listed
+        commits = [c.attributes for c in listed]
+        info = _with_commits(
+            replace(build_info(repo, iid, mr.attributes, commits), totals=commit_totals(listed.total, len(commits)))
+        )
         if isinstance(info, MrProblem) or not changes:
             return info
         # One page of diffs (up to DIFF_FILES files): at most three requests per merge request.

@@ -139,7 +139,7 @@ def test_files_outside_the_scope() -> None:
     assert scope == ("src/auth/", "*.md")
     (check,) = run_checks("Fix login", ev, files_known=True, scope=scope)
     assert check.name == "outside_scope"
-    assert check.reason == "1 of 3 files outside the scope src/auth/, *.md: src/billing/export.py"
+    assert check.reason == "1 of 3 files outside scope (src/auth/, *.md): src/billing/export.py"
     assert in_scope("src/auth/deep/x.py", ["src/auth"]) and not in_scope("src/authx/y.py", ["src/auth"])
     assert parse_scope(["a/**", " ", 3]) == ("a/**", "3")
     assert parse_scope('["src/auth/", "docs/*.md"]') == ("src/auth/", "docs/*.md")  # a list sent as JSON text
@@ -152,6 +152,19 @@ def test_a_scope_written_from_the_repository_root_matches(written: str) -> None:
     ev = evidence("", [modified("src/auth/login.py", 10, 2)])
     assert run_checks("Fix login", ev, files_known=True, scope=(written,)) == []
     assert run_checks("Fix login", ev, files_known=True, scope=parse_scope(written)) == []
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["src\\auth\\", ".\\src\\auth", "\\src\\auth", "src\\auth\\**", ".\\src\\auth\\**\\*.py", "src\\auth\\*.py"],
+)
+def test_a_scope_written_with_windows_separators_matches_the_forges_paths(written: str) -> None:
+    # An agent on Windows writes its scope with backslashes; forges write every path with "/".
+    inside, outside = modified("src/auth/login.py", 10, 2), modified("src/billing/export.py", 3, 1)
+    assert run_checks("Fix login", evidence("", [inside]), files_known=True, scope=parse_scope(written)) == []
+    (check,) = run_checks("Fix login", evidence("", [inside, outside]), files_known=True, scope=parse_scope(written))
+    assert check.name == "outside_scope" and "src/billing/export.py" in check.reason
+    assert "src/auth/login.py" not in check.reason
 
 
 def test_nothing_done() -> None:

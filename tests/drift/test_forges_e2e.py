@@ -214,7 +214,7 @@ def test_both_forges_alert_with_evidence_once_and_score_once(sqlite_store: Store
     bump = dict(by_title["Goal drift: deps-bot on platform/http!200"].fields)
     why = bump["Why"].splitlines()
     assert why[0].startswith("too large: 255 lines changed, 127.5x this agent's usual 2 (median of its last 5")
-    assert why[1] == "outside scope: 1 of 2 files outside the scope requirements.txt, *.lock: src/http/session.py"
+    assert why[1] == "outside scope: 1 of 2 files outside scope (requirements.txt, *.lock): src/http/session.py"
 
     # Two runs over the same window: alerts once, every score written once, no change request read twice.
     assert (runs[0].queued, runs[1].queued) == (3, 0)
@@ -406,3 +406,24 @@ def test_a_large_merge_request_shows_gitlabs_count_not_the_page_read(
     [alert] = notifier.messages
     done = dict(alert.fields)["What was done"].splitlines()[1]
     assert done.startswith(shown), done
+
+
+def test_a_merge_request_of_250_commits_is_read_in_three_requests_and_says_250_commits(sqlite_store: Store) -> None:
+    # GitLab lists an MR's commits newest first: the first page holds the final commit, and the page's
+    # X-Total header the whole count, so the other 150 commits cost no request.
+    state = FakeGitLab(token=GITLAB_TOKEN)
+    many = [
+        commit(f"L{i:03d}", f"2026-03-10T0{i // 60}:{i % 60:02d}:00Z", f"Rewrite billing step {i}") for i in range(250)
+    ]
+    state.add_mr("platform/web", 8, list(reversed(many)), diffs=_gitlab_files(2))
+    observations = obs_for_trace(
+        "t-gl-many", "login-bot", {"objective": "Fix the login page", "mr_iid": 8, "repo": "platform/web"}
+    )
+    with github_server.running(FakeGitHub(token=GITHUB_TOKEN)) as gh, gitlab_server.running(state) as gl:
+        runs, notifier, _ = run_twice(sqlite_store, gh, gl, [], observations)
+    assert runs[0].status == "ok", runs[0].error
+    assert runs[0].counters["gitlab_requests"] == 3
+    [alert] = notifier.messages
+    final, done = dict(alert.fields)["What was done"].splitlines()[:2]
+    assert final == "final commit: Rewrite billing step 249"
+    assert done.startswith("250 commits, 2 files changed +6/-2: "), done

@@ -4,8 +4,9 @@ Endpoints (GitLab API v4, the project path URL-encoded as one segment, e.g. `gro
     GET /api/v4/projects/<project>/merge_requests/<iid>
     GET /api/v4/projects/<project>/merge_requests/<iid>/commits?page=&per_page=
     GET /api/v4/projects/<project>/merge_requests/<iid>/diffs?page=&per_page=   (the MR's `diffs` list)
-The commits list is paginated like GitLab: X-Page, X-Per-Page, X-Total, X-Total-Pages, X-Next-Page
-headers and a `Link: <...>; rel="next"` header.
+The commits and diffs lists are paginated like GitLab: X-Page, X-Per-Page, X-Prev-Page, X-Next-Page,
+X-Total and X-Total-Pages headers and a `Link` header (rel="prev"/"next"/"first"/"last"). Past
+COUNTED_ROWS rows GitLab counts no further: X-Total, X-Total-Pages and rel="last" are left out.
 
 Data uses the OfflineGitLab fixture format (`{"projects": {path: {"merge_requests": {iid: {...}}}}}`),
 so one dict drives the fake server and the offline source alike. Every request needs the PRIVATE-TOKEN
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.faults import Fault, take_fault
 
+COUNTED_ROWS = 10_000  # GitLab leaves a list's total out past this many rows (a COUNT limited for speed)
 _ROUTE = re.compile(
     r"^/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>[^/]+)(?P<sub>/commits|/diffs|/changes)?$"
 )
@@ -129,15 +131,20 @@ class FakeGitLab:
         per_page = max(1, min(100, int(query.get("per_page", ["20"])[0])))
         pages = max(1, -(-len(commits) // per_page))
         chunk = commits[(page - 1) * per_page : page * per_page]
+        counted = len(commits) <= COUNTED_ROWS
         headers = {
             "X-Page": str(page),
             "X-Per-Page": str(per_page),
-            "X-Total": str(len(commits)),
-            "X-Total-Pages": str(pages),
+            "X-Prev-Page": str(page - 1) if page > 1 else "",
             "X-Next-Page": str(page + 1) if page < pages else "",
+            **({"X-Total": str(len(commits)), "X-Total-Pages": str(pages)} if counted else {}),
         }
-        if page < pages:
-            headers["Link"] = f'<http://{host}{path}?page={page + 1}&per_page={per_page}>; rel="next"'
+        rels = {"prev": page - 1} if page > 1 else {}
+        rels |= ({"next": page + 1} if page < pages else {}) | {"first": 1}
+        rels |= {"last": pages} if counted else {}
+        headers["Link"] = ", ".join(
+            f'<http://{host}{path}?page={n}&per_page={per_page}>; rel="{rel}"' for rel, n in rels.items()
+        )
         return 200, headers, json.dumps(chunk)
 
 

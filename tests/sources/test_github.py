@@ -86,11 +86,13 @@ def test_a_long_pull_reads_only_the_page_with_the_newest_commits(github: FakeGit
 
 @pytest.mark.parametrize("count", [260, 320])
 def test_a_pull_of_more_than_250_commits_is_judged_by_its_head_commit(github: FakeGitHub, count: int) -> None:
-    # GitHub lists a pull request's first 250 commits only: past them its page of the newest commits is
-    # empty (320: page 4) or ends at commit 250 (260: page 3); the head is read by its sha instead.
+    # GitHub lists a pull request's first 250 commits only: its last listed page (page 3) ends at commit
+    # 250, short of the head, which is read by its sha instead: a fourth request.
     commits = [commit(f"c{i:03d}", f"step {i}", f"2026-03-01T{i // 60:02d}:{i % 60:02d}:00Z") for i in range(count)]
     github.add_pull("acme/api", 9, commits, [changed("a.py", additions=1, patch="")])
-    info = source(github).merge_request("acme/api", 9)
+    src = source(github)
+    info = src.merge_request("acme/api", 9)
+    assert src.stats.requests == 4
     assert isinstance(info, MergeRequestInfo), info
     newest = f"c{count - 1:03d}"
     assert (info.head_sha, info.final_commit.id, info.final_commit.text) == (newest, newest, f"step {count - 1}")

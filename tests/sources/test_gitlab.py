@@ -69,17 +69,65 @@ def test_fetches_merge_request_and_picks_final_commit_by_date(gitlab: FakeGitLab
     assert info.files == () and info.changes_url.endswith("/merge_requests/12/diffs")
 
 
-def test_commits_are_paginated(gitlab: FakeGitLab) -> None:
-    many = [commit(f"s{i:03d}", f"2026-03-01T{i // 60:02d}:{i % 60:02d}:00Z") for i in range(230)]
-    gitlab.add_mr("group/big", 1, list(reversed(many)))
+def _newest_first(count: int, prefix: str = "s") -> list[dict]:
+    """`count` commits a minute apart, newest first as GitLab lists a merge request's commits."""
+    many = [commit(f"{prefix}{i:05d}", f"2026-03-01T{i // 60 % 24:02d}:{i % 60:02d}:00Z") for i in range(count)]
+    return list(reversed(many))
+
+
+def test_a_long_merge_request_costs_three_requests_and_keeps_its_whole_commit_count(gitlab: FakeGitLab) -> None:
+    gitlab.add_mr("group/big", 1, _newest_first(250))
     src = source(gitlab)
     info = src.merge_request("group/big", 1)
     assert isinstance(info, MergeRequestInfo)
-    assert len(info.commits) == 230
-    assert info.final_commit.id == "s229"
-    pages = [r.query.get("page", ["1"])[0] for r in gitlab.requests if r.path.endswith("/commits")]
-    assert pages == ["1", "2", "3"]
-    assert src.stats.requests == 5  # MR, three pages of commits, diffs
+    # The newest page only: GitLab lists newest first, so the final commit is on it.
+    assert len(info.commits) == 100 and info.final_commit.id == "s00249"
+    assert src.stats.requests == 3  # the MR, one page of commits, one page of diffs
+    assert [r.query.get("page", ["1"])[0] for r in gitlab.requests if r.path.endswith("/commits")] == ["1"]
+    assert info.totals is not None and (info.totals.commits, info.totals.commits_at_least) == (250, False)
+    ev = evidence_of(info)
+    assert (ev.commit_count, ev.commits_at_least) == (250, False)
+    assert ev.commits[-1] == "commit s00249"
+
+
+def test_past_gitlabs_count_limit_the_commit_count_is_at_least_the_page(gitlab: FakeGitLab) -> None:
+    # Past 10,000 rows GitLab sends no X-Total: all that is known is the page read, a lower bound.
+    gitlab.add_mr("group/huge", 2, _newest_first(10_001))
+    src = source(gitlab)
+    info = src.merge_request("group/huge", 2, changes=False)
+    assert isinstance(info, MergeRequestInfo) and info.final_commit.id == "s10000"
+    ev = evidence_of(info)
+    assert (ev.commit_count, ev.commits_at_least) == (100, True)
+    assert src.stats.requests == 2
+
+
+@pytest.mark.parametrize(("count", "counted"), [(250, True), (10_000, True), (10_001, False)])
+def test_the_fake_paginates_like_gitlab(gitlab: FakeGitLab, count: int, counted: bool) -> None:
+    import requests
+
+    gitlab.add_mr("group/pages", 4, _newest_first(count))
+    url = f"{gitlab.url}/api/v4/projects/group%2Fpages/merge_requests/4/commits"
+    answer = requests.get(url, params={"per_page": 100, "page": 2}, headers={"PRIVATE-TOKEN": TOKEN}, timeout=5)
+    headers = answer.headers
+    assert (headers["X-Page"], headers["X-Per-Page"], headers["X-Prev-Page"], headers["X-Next-Page"]) == (
+        "2",
+        "100",
+        "1",
+        "3",
+    )
+    assert len(answer.json()) == 100 and answer.json()[0]["id"] == f"s{count - 101:05d}"
+    pages = -(-count // 100)
+    expected = (str(count), str(pages)) if counted else (None, None)
+    assert (headers.get("X-Total"), headers.get("X-Total-Pages")) == expected
+    assert set(answer.links) == ({"prev", "next", "first", "last"} if counted else {"prev", "next", "first"})
+
+
+def test_the_commit_count_is_the_page_when_gitlab_lists_one_page(gitlab: FakeGitLab) -> None:
+    gitlab.add_mr("group/small", 3, _newest_first(7))
+    info = source(gitlab).merge_request("group/small", 3, changes=False)
+    assert isinstance(info, MergeRequestInfo) and len(info.commits) == 7
+    ev = evidence_of(info)
+    assert (ev.commit_count, ev.commits_at_least) == (7, False)
 
 
 @pytest.mark.parametrize(
@@ -268,17 +316,17 @@ def test_diffs_gitlab_left_out_make_the_patch_incomplete(gitlab: FakeGitLab) -> 
     assert [(f.additions, f.deletions) for f in info.files or ()] == [(None, None)]
 
 
-def test_a_gitlab_under_a_path_prefix_is_read_with_every_page() -> None:
+def test_a_gitlab_under_a_path_prefix_is_read_under_it() -> None:
     state = FakeGitLab(token=TOKEN)
     state.prefix = "/gitlab"
-    many = [commit(f"c{i:03d}", f"2026-03-01T{i // 60:02d}:{i % 60:02d}:00Z") for i in range(130)]
-    state.add_mr("group/app", 40, many)
+    state.add_mr("group/app", 40, _newest_first(130, "c"))
     with running(state) as server:
         assert server.url.endswith("/gitlab")
         info = source(server).merge_request("group/app", 40, changes=False)
-    assert isinstance(info, MergeRequestInfo) and len(info.commits) == 130
-    assert info.final_commit.id == "c129"
+    assert isinstance(info, MergeRequestInfo) and len(info.commits) == 100
+    assert info.final_commit.id == "c00129" and evidence_of(info).commit_count == 130
     assert all(r.path.startswith("/gitlab/api/v4/") for r in state.requests)
+    assert len(state.requests) == 2
 
 
 def test_a_gitlab_before_15_7_is_read_through_changes(gitlab: FakeGitLab) -> None:
