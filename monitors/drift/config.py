@@ -23,7 +23,10 @@ class RepoSettings(BaseModel):
     forge: Forge | None = Field(None, description="Where this repository lives (default: the monitor's `forge`).")
     scope: list[str] = Field(
         default_factory=list,
-        description="Globs of the files agents may change here (a trace's `scope` metadata wins); empty: no check.",
+        description=(
+            "Globs of the files agents may change here, from the repository root (`src/auth/**`; `./` and `\\` "
+            "separators are read too); a trace's `scope` metadata wins; empty: no check."
+        ),
     )
 
 
@@ -48,7 +51,13 @@ class GoalDriftConfig(BaseModel):
     score_name: str = Field("goal_drift_similarity", min_length=1, max_length=100, description="Score name.")
     default_repo: str | None = Field(None, description="Repository for traces that name only a change request number.")
     forge: Forge = Field("gitlab", description="Forge of repositories not listed under `repositories`.")
-    repositories: dict[str, RepoSettings] = Field(default_factory=dict, description="Per-repository forge and scope.")
+    repositories: dict[str, RepoSettings] = Field(
+        default_factory=dict,
+        description=(
+            "Per repository (`acme/web: {forge: github, scope: [src/auth/**]}`): its forge, and the globs of the "
+            "files agents may change there, from the repository root (`./` and `\\` separators read too)."
+        ),
+    )
     checks: bool = Field(True, description="Run the explicit checks (tests removed, size, scope, nothing done).")
     scope_coherence: bool = Field(
         False,
