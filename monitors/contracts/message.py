@@ -43,6 +43,9 @@ class Message:
     observed_at: str = ""  # ISO 8601, UTC
     group: str = ""  # e.g. "agent=llm-fix day=2026-11-21" when a route grouped findings into this message
     parts: tuple[str, ...] = ()  # the fingerprints a grouped message stands for
+    # A resolved notice of a group: the group's other parts whose alerts are still open on the channel it
+    # goes to (set at delivery), so a channel with incidents (PagerDuty) does not close one that still fires.
+    still_open: tuple[str, ...] = ()
 
     def marked_title(self) -> tuple[str, str]:
         """("[CRITICAL]", title) to head a terminal line or a group's part; a resolved notice is marked
@@ -55,6 +58,8 @@ class Message:
         data = asdict(self)
         data["severity"] = self.severity.label
         data["status"] = self.status.value
+        if not self.still_open:
+            del data["still_open"]  # set at delivery on a group's notice; never in the outbox or on a terminal
         return data
 
     @classmethod
@@ -77,4 +82,5 @@ class Message:
             observed_at=str(data.get("observed_at", "")),
             group=str(data.get("group", "")),
             parts=tuple(str(p) for p in data.get("parts", ())),
+            still_open=tuple(str(p) for p in data.get("still_open", ())),
         )

@@ -37,8 +37,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitors.contracts.findings import Status
 from monitors.contracts.message import Message
-from monitors.engine.render import group_message
+from monitors.engine.render import group_message, with_still_open
 from monitors.notifiers.base import DeliveryResult, WebhookNotifier
 from monitors.store.rows import OutboxRow
 from monitors.store.store import Store
@@ -223,7 +224,12 @@ def _message_for(store: Store, row: OutboxRow) -> tuple[list[OutboxRow], Message
     if not group:
         return [row], Message.from_dict(row.payload)
     rows = store.group_outbox(row.channel, str(group)).pending or [row]
-    return rows, group_message([Message.from_dict(r.payload) for r in rows], str(group))
+    message = group_message([Message.from_dict(r.payload) for r in rows], str(group))
+    if message.status is Status.RESOLVED:
+        # Only the group's last open part may close its incident: the others' alerts still stand.
+        closing = {r.fingerprint for r in rows}
+        message = with_still_open(message, sorted(store.open_in_group(row.channel, str(group)) - closing))
+    return rows, message
 
 
 def _unconfirmed(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from monitors.contracts.findings import Finding, Link, Severity, Status, utc
 from monitors.contracts.message import Message, Section
@@ -143,6 +144,15 @@ def group_message(messages: Sequence[Message], group: str) -> Message:
         group=group,
         parts=tuple(m.fingerprint for m in ordered),
     )
+
+
+def with_still_open(message: Message, still_open: Sequence[str]) -> Message:
+    """A group's resolved notice that leaves other parts of its incident open says so: a reader (and a
+    channel with incidents of its own, PagerDuty) must not take the incident for over."""
+    if not still_open:
+        return message
+    note = f"{len(still_open)} other alert(s) of this group still stand."
+    return replace(message, still_open=tuple(still_open), summary=f"{message.summary} {note}".strip())
 
 
 def _without_ended(messages: Sequence[Message]) -> list[Message]:

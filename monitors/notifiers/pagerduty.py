@@ -12,9 +12,11 @@ Setup:
 
    EU accounts set `events_url: https://events.eu.pagerduty.com/v2/enqueue`.
 
-Each firing alert is an `event_action: trigger` with `dedup_key` = the finding's fingerprint (a grouped
-message: the group's), so a re-sent or escalated alert updates the same incident instead of opening a
-new one; a resolved notice is `event_action: resolve` with the same key. Severities map critical ->
+Each firing alert is an `event_action: trigger` with `dedup_key` = the finding's fingerprint, so a
+re-sent or escalated alert updates the same incident instead of opening a new one; a resolved notice is
+`event_action: resolve` with the same key. On a route with `group_by` the key is the group's, for every
+message of the group, so the group is one incident; a resolved notice closes it only when no other
+alert of the group is still open on the channel (else nothing is sent). Severities map critical ->
 critical, warning -> warning, info -> info. PagerDuty answers 202 when it accepted the event; 400 means
 the event is invalid and is reported, not retried; 429 and 5xx are retried (in the run, then by the
 outbox on later runs).
@@ -34,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from monitors.contracts.findings import Severity, Status
 from monitors.contracts.message import Message
-from monitors.notifiers.base import WebhookNotifier, check_webhook_url
+from monitors.notifiers.base import DeliveryResult, WebhookNotifier, check_webhook_url
 from monitors.notifiers.markup import identifier, is_http, neutral, safe_url
 from monitors.support.safe_text import TRUNCATED
 
@@ -92,6 +94,14 @@ class PagerDutyNotifier(WebhookNotifier):
     def payload(self, message: Message) -> dict[str, Any]:
         return event(message, self.config.routing_key.get_secret_value(), source=self.config.source)
 
+    def deliver(self, message: Message, *, timeout: float | None = None) -> DeliveryResult:
+        if message.status is Status.RESOLVED and message.still_open:
+            # Resolving would close the group's incident while other alerts of it still stand.
+            reason = f"incident left open: {len(message.still_open)} other alert(s) of its group still stand"
+            self.log.info("%s channel %s: nothing sent, %s", self.kind, self.name, reason)
+            return DeliveryResult(True, False, None, reason, attempts=0)
+        return super().deliver(message, timeout=timeout)
+
     def failure_reason(self, status: int, body: str) -> str:
         body = body.replace(self.config.routing_key.get_secret_value(), "…")
         reason = super().failure_reason(status, body)
@@ -104,10 +114,12 @@ class PagerDutyNotifier(WebhookNotifier):
 
 
 def dedup_key(message: Message) -> str:
-    """The incident key: the fingerprint (defanged: it holds agent text and PagerDuty shows it), or the
-    title when a message has none. Deterministic, so a resolve finds its trigger; keys that read alike
-    stay apart (see `identifier`)."""
-    return identifier(message.fingerprint or f"message:{message.title}", DEDUP_KEY_MAX)
+    """The incident key: the group's, for a route that groups (every message of the group, a lone part
+    too, updates one incident), else the fingerprint (defanged: it holds agent text and PagerDuty shows
+    it), or the title when a message has none. Deterministic, so a resolve finds its trigger; keys that
+    read alike stay apart (see `identifier`)."""
+    key = f"group:{message.group}" if message.group else message.fingerprint or f"message:{message.title}"
+    return identifier(key, DEDUP_KEY_MAX)
 
 
 def event(message: Message, routing_key: str, *, source: str = "langfuse-monitors") -> dict[str, Any]:

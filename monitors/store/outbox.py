@@ -81,6 +81,24 @@ class OutboxLedger:
                 found.sent.append((utc(r.sent_at), str(payload.get("severity", ""))))
         return found
 
+    def open_in_group(self, channel: str, group: str) -> set[str]:
+        """The fingerprints whose latest alert in `group` on `channel` went out (sent, or maybe: unconfirmed)
+        and has had no resolved notice there since: the parts of the group's incident still open."""
+        table = t.outbox
+        query = (
+            sa.select(table.c.fingerprint, table.c.status, table.c.payload)
+            .where(table.c.channel == channel, table.c.payload["group"].as_string() == group)
+            .order_by(table.c.id)
+        )
+        still: set[str] = set()
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                if _json(r.payload).get("status") == "resolved":
+                    still.discard(r.fingerprint)
+                elif r.status in ("sent", "unconfirmed"):
+                    still.add(r.fingerprint)
+        return still
+
     def deliveries(self, fingerprints: Iterable[str]) -> dict[str, list[Delivery]]:
         """The outbox rows of each fingerprint, oldest first: which channels got its alerts and notices.
         Pruning keeps every row of a finding that is open and may get a notice (`prune_outbox`)."""

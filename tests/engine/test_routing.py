@@ -155,6 +155,34 @@ def test_pagerduty_incident_opens_and_resolves_through_the_pipeline(sqlite_store
     assert [schema_errors(r.json) for r in pd.requests] == [[], []]
 
 
+def test_a_grouped_pagerduty_incident_closes_when_its_last_open_part_resolves(store: Store) -> None:
+    # One group, one incident: a lone part and the later parts update the same incident; a part that
+    # resolves while another still stands leaves it open; the last one closes it.
+    with PagerDutyServer() as pd:
+
+        def run_pd(i: int, findings: list[dict], resolved: list[str] = ()) -> None:
+            raw = {
+                "channels": {"oncall": http_config("pagerduty", pd.url())},
+                "routes": [{"channels": ["oncall"], "send_resolved": True, **GROUP}],
+                "monitors": {"scripted": {"findings": findings, "resolved": list(resolved)}},
+            }
+            settings = settings_from_dict(raw, env={})
+            deps = RunDeps(ReplaySource.from_observations([]), store, notifiers_for(settings))
+            run_once("scripted", settings, deps, now=NOW + STEP * i)
+
+        incident = "group:agent=llm-fix day=2026-03-12"
+        run_pd(0, [{"key": "projection"}])
+        run_pd(1, [{"key": "projection"}, {"key": "page", "severity": "critical"}])
+        assert pd.incidents == {incident: "triggered"}
+        run_pd(2, [{"key": "page", "severity": "critical"}], resolved=["projection"])
+        assert pd.incidents == {incident: "triggered"}  # the page still stands
+        assert len(pd.requests) == 2  # and nothing was sent for the projection's end
+        assert store.outbox_counts().get("pending", 0) == 0
+        run_pd(3, [], resolved=["page"])
+        assert pd.incidents == {incident: "resolved"}
+    assert [schema_errors(r.json) for r in pd.requests] == [[], [], []]
+
+
 def test_group_interval_needs_group_by() -> None:
     from monitors.contracts.errors import ConfigError
 
@@ -174,6 +202,7 @@ def test_a_group_of_resolved_notices_reads_as_resolved_and_a_firing_part_leads_a
     notice = envelopes(hook, "/grouped")[-1]
     assert notice["status"] == "resolved"
     assert notice["title"] == "Resolved: 2 alerts, one incident (agent=llm-fix day=2026-03-12): p1"
+    assert notice["summary"].endswith("1 other alert(s) of this group still stand.")  # p3: not over yet
     run(hook, store, 2, [{"key": "w4"}], resolved=["p3"], **route)
     mixed = envelopes(hook, "/grouped")[-1]
     assert mixed["status"] == "firing" and mixed["parts"] == ["scripted:w4", "scripted:p3"]
