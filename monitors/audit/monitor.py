@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from monitors.audit import backtrack, checks, claimed, conversation, operations, polling
+from monitors.audit import backtrack, checks, claimed, conversation, operations, polling, shell
 from monitors.audit.config import (
     CHECKS,
     LOOPING,
@@ -74,6 +74,7 @@ class ToolSequenceMonitor:
         self._operations = {**operations.DEFAULT_OPERATIONS, **self.config.backtrack.operations}
         soft = self.config.soft_failure
         self._soft_patterns = compile_patterns(soft.patterns) if soft.enabled else ()
+        self._status = shell.StatusCommands(self.config.polling.status_commands)
         self._similarity: conversation.EmbeddingSimilarity | None = None
         # Tool names each agent called in this run's window: what its tools can name, for the claims
         # check (a session's own calls may never name the bags its agent could have added).
@@ -140,7 +141,9 @@ class ToolSequenceMonitor:
     def _audit(self, ctx: RunContext, session: Session, count: int, past: list[int]) -> Iterator[Finding]:
         cfg, calls = self.config, session.calls
         found: dict[str, list[checks.Issue]] = {}
-        polled = polling.find_polling(calls, operations=self._operations, waiting_tools=cfg.polling.waiting_tools)
+        polled = polling.find_polling(
+            calls, operations=self._operations, waiting_tools=cfg.polling.waiting_tools, status=self._status
+        )
         if cfg.loop.enabled:
             found["loop"] = checks.find_loops(
                 calls,
