@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitors.audit.checks import Issue
-from monitors.audit.sequence import Session, Waste, duration_text, excerpt, waste_of
+from monitors.audit.sequence import Session, Waste, duration_text, excerpt, identity_args, waste_of
 from monitors.contracts.findings import Finding, Link, RunWindow, Severity
 
 LABELS = {
@@ -71,7 +71,7 @@ def _arguments(session: Session, steps: Sequence[int]) -> str:
     for s in steps:
         if 1 <= s <= len(session.calls):
             call = session.calls[s - 1]
-            text = f"#{s} {call.name}({excerpt(call.args, 60)})"
+            text = f"#{s} {call.name}({excerpt(identity_args(call.name, call.args), 60)})"
             if text.split(" ", 1)[1] not in {t.split(" ", 1)[1] for t in seen}:
                 seen.append(text)
         if len(seen) >= 3:
