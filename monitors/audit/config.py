@@ -18,6 +18,9 @@ CHECKS = (
     "repeat", "loop", "backtrack", "runaway", "error_storm", "soft_failure", "plan",
     "conversation_loop", "monologue", "claimed_not_done", "polling",
 )  # fmt: skip
+# Checks whose findings are notes, never waste (INFO context for the weekly report): not findings when
+# the audit is measured against labels.
+NOTES = frozenset({"polling"})
 # Checks whose findings mean "the agent is stuck in a loop": sent at once only while the session runs.
 LOOPING = frozenset({"conversation_loop", "monologue"})
 _OPS = frozenset({"read", "list", "stat", "search", "write", "create", "edit", "delete", "move", "undo", "exec"})
