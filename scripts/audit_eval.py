@@ -3,7 +3,8 @@
 Usage: .venv/bin/python scripts/audit_eval.py [TRAJECTORIES.jsonl] [--show N]
 
 1. Runs the audit monitor over all 326 converted sessions (default config, and with min_tool_calls=1)
-   and prints the findings per check.
+   and prints the findings per check; INFO notes (`polling`) are not findings: they are counted on a
+   line of their own and left out of the flagged sessions.
 2. Prints N flagged sessions (the calls around each finding) for reading by hand.
 3. On tau-bench, uses each task's gold actions as the plan and reports whether the divergence score
    separates resolved from unresolved sessions (ROC AUC), next to simple baselines.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
+from monitors.audit.config import NOTES
 from monitors.audit.monitor import ToolSequenceConfig, ToolSequenceMonitor
 from monitors.audit.plan import plan_divergence
 from monitors.audit.sequence import build_session, excerpt
@@ -43,7 +45,9 @@ def counts(observations) -> list:
         ("default (min_tool_calls=5)", {}),
         ("all sessions (min_tool_calls=1)", {"min_tool_calls": 1}),
     ):
-        findings, ctx = run_monitor(observations, config)
+        everything, ctx = run_monitor(observations, config)
+        findings = [f for f in everything if f.kind not in NOTES]
+        notes = Counter(f.kind for f in everything if f.kind in NOTES)
         by_source = defaultdict(Counter)
         for f in findings:
             by_source[f.kind][f.evidence["agent"]] += 1
@@ -52,6 +56,8 @@ def counts(observations) -> list:
             f"skipped {ctx.counters.get('audit.sessions_skipped_short', 0)}, "
             f"flagged sessions {len({f.evidence['session'] for f in findings})}"
         )
+        noted = ", ".join(f"{kind} {n}" for kind, n in sorted(notes.items())) or "none"
+        print(f"  INFO notes, not findings (left out of the flagged sessions): {noted}")
         for kind, per in sorted(by_source.items()):
             waste = sum(f.evidence["wasted_steps"] for f in findings if f.kind == kind)
             usd = sum(f.evidence["usd"] for f in findings if f.kind == kind)

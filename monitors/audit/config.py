@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitors.audit import operations
 from monitors.audit.polling import WAITING_TOOLS
+from monitors.audit.shell import STATUS_COMMANDS, parse_pattern
 from monitors.audit.text import SOFT_FAILURE_PATTERNS
 from monitors.contracts.values import Duration
 
@@ -17,6 +18,9 @@ CHECKS = (
     "repeat", "loop", "backtrack", "runaway", "error_storm", "soft_failure", "plan",
     "conversation_loop", "monologue", "claimed_not_done", "polling",
 )  # fmt: skip
+# Checks whose findings are notes, never waste (INFO context for the weekly report): not findings when
+# the audit is measured against labels.
+NOTES = frozenset({"polling"})
 # Checks whose findings mean "the agent is stuck in a loop": sent at once only while the session runs.
 LOOPING = frozenset({"conversation_loop", "monologue"})
 _OPS = frozenset({"read", "list", "stat", "search", "write", "create", "edit", "delete", "move", "undo", "exec"})
@@ -60,6 +64,21 @@ class PollingConfig(_Check):
         description="Tools that only wait (a shell command `sleep N` waits too): a read checked again after "
         "one of them is polling.",
     )
+    status_commands: list[str] = Field(
+        default_factory=lambda: list(STATUS_COMMANDS),
+        description="Shell commands that only read a status: the program, then the words that must follow it "
+        "(options and their values may come between; a word may hold * and ?, `curl *status*`). Run through a "
+        "shell tool (`Bash`, `execute_bash`, ...), also under `timeout`, `watch`, `bash -c`, `VAR=x` or after "
+        "`sleep N &&`, and checked again while waiting, they are polling, not a loop or a repeat. The list "
+        "replaces the defaults.",
+    )
+
+    @field_validator("status_commands")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            parse_pattern(pattern)  # ValueError names the pattern
+        return value
 
 
 class BacktrackConfig(_Check):

@@ -11,8 +11,9 @@ trajectory converter sets to the trajectory's `index`); without it, the 0-based 
 The audit runs with the given (default) configuration over every session; the report is session level
 (precision, recall and F1 of "any finding" and of "a finding at alerting severity", WARNING or above),
 per kind, and lists the legitimate repeats whose later steps a finding counted as waste (a finding
-lists at most its first 50 wasted steps). The file is held in memory: this is for a labelled sample,
-not a production week.
+lists at most its first 50 wasted steps). INFO notes (`polling`: a read polled `polling.min_polls` times or more) say
+what the agent did, not that it wasted anything: they are left out of every figure and counted apart.
+The file is held in memory: this is for a labelled sample, not a production week.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitors.audit.config import ToolSequenceConfig
+from monitors.audit.config import NOTES, ToolSequenceConfig
 from monitors.audit.monitor import ToolSequenceMonitor
 from monitors.audit.sequence import build_session
 from monitors.contracts.errors import ConfigError
@@ -221,6 +222,7 @@ class Evaluation:
     legit_total: int
     misses: list[str] = field(default_factory=list)
     false_alarms: list[str] = field(default_factory=list)
+    notes_left_out: dict[str, int] = field(default_factory=dict)  # check -> notes not counted as findings
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -245,7 +247,9 @@ def evaluate(observations: list[Observation], labels: list[Label], config: ToolS
     usable = [lb for lb in labels if lb.session_id in present]
     missing = [lb.session_id for lb in labels if lb.session_id not in present]
     wanted = {lb.session_id for lb in usable}
-    findings = [f for f in run_audit(observations, config) if f.evidence.get("session") in wanted]
+    everything = [f for f in run_audit(observations, config) if f.evidence.get("session") in wanted]
+    findings = [f for f in everything if f.kind not in NOTES]
+    notes = sorted(f.kind for f in everything if f.kind in NOTES)
     by_session: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         by_session[f.evidence["session"]].append(f)
@@ -295,6 +299,7 @@ def evaluate(observations: list[Observation], labels: list[Label], config: ToolS
         legit_total=sum(len(lb.legit) for lb in usable),
         misses=[lb.session_id for lb, f in zip(usable, flagged, strict=True) if lb.problem and not f],
         false_alarms=[lb.session_id for lb, f in zip(usable, flagged, strict=True) if f and not lb.problem],
+        notes_left_out={kind: notes.count(kind) for kind in dict.fromkeys(notes)},
     )
 
 
@@ -304,6 +309,8 @@ def format_report(ev: Evaluation) -> Iterator[str]:
     yield f"labelled sessions found: {ev.labelled}; labelled but absent from SESSIONS: {len(ev.missing)}"
     for sid in ev.missing[:20]:
         yield f"  absent: {sid}"
+    noted = ", ".join(f"{kind} {n}" for kind, n in ev.notes_left_out.items()) or "none"
+    yield f"INFO notes left out of every figure below (notes, not findings): {noted}"
     yield ""
     yield "session level (a session is positive when it has a problem label / a finding):"
     yield "                      precision  recall   F1     TP  FP  FN"

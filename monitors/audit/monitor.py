@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from monitors.audit import backtrack, checks, claimed, conversation, operations, polling
+from monitors.audit import backtrack, checks, claimed, conversation, operations, polling, shell
 from monitors.audit.config import (
     CHECKS,
     LOOPING,
@@ -39,7 +39,7 @@ from monitors.audit.config import (
     ToolSequenceConfig,
 )
 from monitors.audit.plan import is_structured, plan_divergence
-from monitors.audit.report import build_finding, session_span
+from monitors.audit.report import ACTIVE, SessionState, build_finding, session_span, session_state
 from monitors.audit.sequence import Session, Waste, build_session, excerpt, numbered_steps
 from monitors.audit.spool import SessionSpool
 from monitors.audit.text import compile_patterns
@@ -74,6 +74,7 @@ class ToolSequenceMonitor:
         self._operations = {**operations.DEFAULT_OPERATIONS, **self.config.backtrack.operations}
         soft = self.config.soft_failure
         self._soft_patterns = compile_patterns(soft.patterns) if soft.enabled else ()
+        self._status = shell.StatusCommands(self.config.polling.status_commands)
         self._similarity: conversation.EmbeddingSimilarity | None = None
         # Tool names each agent called in this run's window: what its tools can name, for the claims
         # check (a session's own calls may never name the bags its agent could have added).
@@ -140,7 +141,9 @@ class ToolSequenceMonitor:
     def _audit(self, ctx: RunContext, session: Session, count: int, past: list[int]) -> Iterator[Finding]:
         cfg, calls = self.config, session.calls
         found: dict[str, list[checks.Issue]] = {}
-        polled = polling.find_polling(calls, operations=self._operations, waiting_tools=cfg.polling.waiting_tools)
+        polled = polling.find_polling(
+            calls, operations=self._operations, waiting_tools=cfg.polling.waiting_tools, status=self._status
+        )
         if cfg.loop.enabled:
             found["loop"] = checks.find_loops(
                 calls,
@@ -269,10 +272,12 @@ class ToolSequenceMonitor:
         issue = checks.Issue("monologue", (), note)
         yield self._finding(ctx, session, "monologue", [issue], waste=waste)
 
+    def _state(self, ctx: RunContext, session: Session) -> SessionState:
+        return session_state(session, window=ctx.window, now=ctx.now, active_within=self.config.active_within)
+
     def _active(self, ctx: RunContext, session: Session) -> bool:
         """Still running: an observation with a real time close to the window's end."""
-        last = session.last_time
-        return last is not None and last >= ctx.window.end - self.config.active_within
+        return self._state(ctx, session).state == ACTIVE
 
     def _severity(self, ctx: RunContext, session: Session, check: str, wasted: int) -> Severity:
         if check not in self.config.alert_checks:
@@ -303,6 +308,7 @@ class ToolSequenceMonitor:
             window=session_span(session, ctx.window),
             trace_url=ctx.source.trace_url(session.trace_id),
             waste=waste,
+            state=self._state(ctx, session),
         )
 
     def _plan(self, ctx: RunContext, session: Session) -> Iterator[Finding]:
@@ -348,6 +354,7 @@ class ToolSequenceMonitor:
             trace_url=ctx.source.trace_url(session.trace_id),
             extra_evidence={"score": result.score, "planned": result.planned, "missed": len(result.missed)},
             extra_summary=head,
+            state=self._state(ctx, session),
         )
 
 

@@ -17,22 +17,26 @@ Still waste: the same read answering the same thing over and over with nothing b
 answer stopped changing; a command or an edit re-done with pauses between (not a read). Polling without
 end is bounded by a note, not an alert (`checks.find_long_polling`).
 
-Waiting calls: a tool named in WAITING_TOOLS, or a shell command that is nothing but `sleep N`.
+Waiting calls: a tool named in WAITING_TOOLS, or a shell command that only sleeps. Status checks
+through the shell count as reads (monitors/audit/shell.py): `gh run view 812`, `kubectl get pods`,
+`git status`, `curl .../status` (`polling.status_commands`), also under `timeout`, `watch`, `bash -c`
+or after `sleep 30 &&`; one that sleeps or blocks by itself (`gh run watch`) has waited before each
+check. A status command's failure is an answer too (`gh pr checks` exits non-zero while checks are
+pending), so for these the failing checks are polls as well.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitors.audit.operations import DEFAULT_OPERATIONS, READS, operation_of
 from monitors.audit.sequence import ToolCall
+from monitors.audit.shell import DEFAULT_STATUS, SHELL_TOOLS, ShellRead, StatusCommands, command_of, read_shell
 
 # Tools that only wait; a tool that waits *for* something and answers with it (`wait_for_job`) is a read.
 WAITING_TOOLS = frozenset({"sleep", "wait", "pause", "delay"})
-_SHELL_SLEEP = re.compile(r"^\s*sleep\s+\d+(?:\.\d+)?[smhd]?\s*;?\s*$")
-_SHELL_ARGS = ("command", "cmd", "script")
+WAIT, READ, PACED_READ, OTHER = "wait", "read", "paced read", "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,28 +59,48 @@ class Polling:
     steps: frozenset[int] = frozenset()
 
 
+def shell_read(call: ToolCall, operations: Mapping[str, str], status: StatusCommands) -> ShellRead | None:
+    """What a call's shell command does, when it runs one that only waits or checks a status."""
+    shell_tool = call.name.strip().lower() in SHELL_TOOLS or operation_of(call.name, call.args, operations) == "exec"
+    command = command_of(call.name, call.args, shell_tool=shell_tool)
+    return read_shell(command, status) if command else None
+
+
+def kind_of(
+    call: ToolCall,
+    operations: Mapping[str, str] = DEFAULT_OPERATIONS,
+    waiting_tools: Collection[str] = WAITING_TOOLS,
+    status: StatusCommands = DEFAULT_STATUS,
+) -> str:
+    """WAIT, READ, PACED_READ (a status check that waited too) or OTHER, for polling."""
+    if call.name.strip().lower() in {t.lower() for t in waiting_tools}:
+        return WAIT
+    if operation_of(call.name, call.args, operations) in READS:
+        return READ
+    found = shell_read(call, operations, status)
+    if found is None:
+        return OTHER
+    if not found.status:
+        return WAIT
+    return PACED_READ if found.waits else READ
+
+
 def is_waiting(
     call: ToolCall, operations: Mapping[str, str] = DEFAULT_OPERATIONS, waiting_tools: Collection[str] = WAITING_TOOLS
 ) -> bool:
-    """A call that only waits: a waiting tool, or a shell command that is just `sleep N`."""
-    if call.name.strip().lower() in {t.lower() for t in waiting_tools}:
-        return True
-    if operation_of(call.name, call.args, operations) != "exec":
-        return False
-    args = call.args
-    if isinstance(args, Mapping):
-        args = next((args[k] for k in _SHELL_ARGS if isinstance(args.get(k), str)), None)
-    return isinstance(args, str) and bool(_SHELL_SLEEP.match(args))
+    """A call that only waits: a waiting tool, or a shell command that only sleeps."""
+    return kind_of(call, operations, waiting_tools) == WAIT
 
 
-def _runs(stretch: Sequence[ToolCall], waiting: set[int]) -> list[PollRun]:
+def _runs(stretch: Sequence[ToolCall], waiting: set[int], paced: set[int], shell: set[int]) -> list[PollRun]:
     polls: dict[tuple[str, str], list[tuple[ToolCall, bool]]] = {}  # signature -> (poll, waited before it)
     waited: dict[tuple[str, str], bool] = {}
     for call in stretch:
         if call.step in waiting:
             waited = dict.fromkeys(waited, True)
-        elif not call.is_error:
-            polls.setdefault(call.signature, []).append((call, waited.get(call.signature, False)))
+        elif not call.is_error or call.step in shell:
+            before = waited.get(call.signature, False) or call.step in paced
+            polls.setdefault(call.signature, []).append((call, before))
             waited[call.signature] = False
     runs = []
     for found in polls.values():
@@ -96,15 +120,18 @@ def find_polling(
     *,
     operations: Mapping[str, str] = DEFAULT_OPERATIONS,
     waiting_tools: Collection[str] = WAITING_TOOLS,
+    status: StatusCommands = DEFAULT_STATUS,
 ) -> Polling:
     """Every polled read of the session and the steps that are polling, not waste."""
     runs: list[PollRun] = []
     steps: set[int] = set()
     stretch: list[ToolCall] = []
     waiting: set[int] = set()
+    paced: set[int] = set()  # status checks that waited themselves (`sleep 30 && gh run view 812`)
+    shell: set[int] = set()  # status checks run through the shell
 
     def close() -> None:
-        found = _runs(stretch, waiting)
+        found = _runs(stretch, waiting, paced, shell)
         if found:
             runs.extend(found)
             steps.update(s for run in found for s in run.polling)
@@ -114,11 +141,16 @@ def find_polling(
     for call in calls:
         if not call.is_action:
             continue
-        if is_waiting(call, operations, waiting_tools):
-            waiting.add(call.step)
-        elif operation_of(call.name, call.args, operations) not in READS:
+        kind = kind_of(call, operations, waiting_tools, status)
+        if kind == OTHER:
             close()
             continue
+        if kind == WAIT:
+            waiting.add(call.step)
+        elif operation_of(call.name, call.args, operations) not in READS:
+            shell.add(call.step)
+            if kind == PACED_READ:
+                paced.add(call.step)
         stretch.append(call)
     close()
     return Polling(tuple(runs), frozenset(steps))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitors.audit.checks import Issue
-from monitors.audit.sequence import Session, Waste, duration_text, excerpt, waste_of
+from monitors.audit.sequence import Session, Waste, duration_text, excerpt, identity_args, waste_of
 from monitors.contracts.findings import Finding, Link, RunWindow, Severity
 
 LABELS = {
@@ -32,6 +33,32 @@ LABELS = {
 MAX_KEY = 200  # session ids are agent-chosen; bound the dedupe key
 MAX_LISTED = 20  # steps listed in an alert
 MAX_DETAILS = 3  # issue notes in the summary
+
+
+ACTIVE, ENDED, UNKNOWN = "active", "ended", "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """Whether a session was still running when the run read it (ACTIVE, ENDED or UNKNOWN), in words."""
+
+    state: str
+    text: str
+
+
+def session_state(session: Session, *, window: RunWindow, now: datetime, active_within: timedelta) -> SessionState:
+    """ACTIVE when the session has a real observation within `active_within` of the window's end, ENDED
+    when its last one is older, UNKNOWN without real times; the text says how long before this run its
+    last step was ("ended 15 h before this run", "active: last step 4 min before this run")."""
+    last = session.last_time
+    if last is None:
+        return SessionState(UNKNOWN, "unknown: no real timestamps")
+    ago = duration_text(max(0.0, (now - last).total_seconds()))
+    if last < window.end - active_within:
+        return SessionState(ENDED, f"ended {ago} before this run")
+    if now - window.end > active_within:  # a late run over an old window: active then, not known now
+        return SessionState(ACTIVE, f"active at the window's end: last step {ago} before this run")
+    return SessionState(ACTIVE, f"active: last step {ago} before this run")
 
 
 def dedupe_key(session_key: str, check: str) -> str:
@@ -71,7 +98,7 @@ def _arguments(session: Session, steps: Sequence[int]) -> str:
     for s in steps:
         if 1 <= s <= len(session.calls):
             call = session.calls[s - 1]
-            text = f"#{s} {call.name}({excerpt(call.args, 60)})"
+            text = f"#{s} {call.name}({excerpt(identity_args(call.name, call.args), 60)})"
             if text.split(" ", 1)[1] not in {t.split(" ", 1)[1] for t in seen}:
                 seen.append(text)
         if len(seen) >= 3:
@@ -91,8 +118,11 @@ def build_finding(
     extra_evidence: dict[str, Any] | None = None,
     extra_summary: str = "",
     waste: Waste | None = None,
+    state: SessionState | None = None,
 ) -> Finding:
-    """One finding for all of a session's issues of one check (`waste` when it is not in the calls)."""
+    """One finding for all of a session's issues of one check (`waste` when it is not in the calls); `state`
+    says whether the session still runs (a "Session state" field, and `session_state` in the evidence that
+    the alert's next step reads)."""
     wasted = sorted({s for issue in issues for s in issue.steps})
     related = sorted({s for issue in issues for s in issue.related})
     waste = waste or waste_of(session.calls, wasted, timed=session.timed)
@@ -107,6 +137,7 @@ def build_finding(
     fields: list[tuple[str, str]] = [
         ("Agent", session.agent),
         ("Session", session.key),
+        *([("Session state", state.text)] if state else []),
         ("Wasted steps", _steps_text(wasted) or "none"),
         ("Tools", ", ".join(tools)[:300]),
         ("Calls", _arguments(session, wasted or related)),
@@ -125,6 +156,9 @@ def build_finding(
         "steps": wasted[:50],
         "issues": len(issues),
     }
+    if state is not None:
+        evidence["session_state"] = state.state
+        evidence["session_last_step"] = session.last_time.isoformat() if session.last_time else None
     evidence.update(extra_evidence or {})
     short = session.key if len(session.key) <= 60 else "..." + session.key[-57:]
     return Finding(

@@ -6,8 +6,9 @@ text and an exact-repeat key: `args_sha1` from metadata when the producer record
 does, because its stored arguments are cut at 500 characters), otherwise a hash of the canonical
 JSON of the arguments, where JSON text inside a string (OpenAI-style `"arguments": "{...}"` logged raw)
 is read as JSON, so spacing and key order do not make two calls differ, nor does a fresh request id,
-timestamp or nonce (VOLATILE_KEYS). Times flagged `time_synthetic` in metadata are dropped, so checks
-fall back to step distances instead of reasoning about invented seconds.
+timestamp or nonce (VOLATILE_KEYS), nor a shell tool's `description` (SHELL_NOTE_KEYS: Claude Code's
+Bash says in it what the command is for, in new words each time). Times flagged `time_synthetic` in
+metadata are dropped, so checks fall back to step distances instead of reasoning about invented seconds.
 
 Each call has a role: an `action` (a real tool call), a `message` (a reply to the user: tau-bench's
 `respond`, OpenHands' `message`/`finish`, or any TOOL whose metadata says `kind: message`) or a `note`
@@ -27,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from monitors.audit.nesting import bounded, shallow
+from monitors.audit.shell import SHELL_TOOLS
 from monitors.contracts.records import Observation
 
 _SPACE = re.compile(r"\s+")
@@ -47,6 +49,10 @@ VOLATILE_KEYS = frozenset({
     "nonce", "ts", "timestamp", "cachebuster",
 })  # fmt: skip
 VOLATILE = "<volatile>"
+# Arguments of a shell tool that say what the call is for rather than what it runs: Claude Code's Bash
+# `description`, which the agent rewrites freely ("Check CI status", "Check CI again"). Dropped from the
+# repeat key, top level only; under any other tool (`create_issue`) a description is what the call is about.
+SHELL_NOTE_KEYS = frozenset({"description"})
 _NUMBERED = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s+(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -100,6 +106,16 @@ def normalize_args(value: Any, *, volatile: bool = False) -> str:
         return json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return _SPACE.sub(" ", str(canon)).strip()
+
+
+def identity_args(name: str, args: Any) -> Any:
+    """The arguments that make a call what it is: a shell tool's less its SHELL_NOTE_KEYS, others as given."""
+    if name.strip().lower() not in SHELL_TOOLS:
+        return args
+    given = _json_inside(args) if isinstance(args, str) else args  # arguments logged as JSON text
+    if not isinstance(given, Mapping) or not any(str(k).lower() in SHELL_NOTE_KEYS for k in given):
+        return args
+    return {k: v for k, v in given.items() if str(k).lower() not in SHELL_NOTE_KEYS}
 
 
 def digest(text: str) -> str:
@@ -160,7 +176,9 @@ def make_call(
 
     Without `role`, the name decides: MESSAGE_TOOLS are messages, NOTE_TOOLS notes, the rest actions.
     """
-    key = args_sha1 or digest(normalize_args(args, volatile=True))
+    same = identity_args(name, args)
+    # A producer's `args_sha1` hashes every argument, the description too: with one dropped, hash ours.
+    key = digest(normalize_args(same, volatile=True)) if same is not args or not args_sha1 else args_sha1
     out_key = None if output in (None, "") else digest(normalize_args(output))
     role = role or role_of(name)
     return ToolCall(

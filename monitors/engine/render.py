@@ -42,6 +42,16 @@ _STEPS: Mapping[str, str] = {
     "drift": "review the {change} against its objective before merging",
     "unverifiable": "give the agent's traces an objective and a merge request the monitor can read",
 }
+# An audit alert about a session that has ended has nothing left to stop; one whose session's times are
+# not real cannot say whether it still runs (evidence `session_state`).
+_ENDED_STEPS: Mapping[str, str] = {
+    "loop": "review session {session} of {agent} and any merge request it opened: it repeated the same tool calls",
+    "runaway": "review session {session} of {agent} and any merge request it opened, and set a step limit for {agent}",
+}
+_UNKNOWN_STEPS: Mapping[str, str] = {
+    "loop": "stop session {session} of {agent} if it still runs: it repeats the same tool calls",
+    "runaway": "stop session {session} of {agent} if it still runs, and set a step limit for it",
+}
 
 
 def message_for(finding: Finding) -> Message:
@@ -86,6 +96,10 @@ def next_step(finding: Finding) -> str:
     scope, value = str(evidence.get("scope", "")), str(evidence.get("value", ""))
     who = "the agents driving this spend" if scope in ("", "none") else f"{scope} {value}"
     template = _STEPS.get(finding.kind, "look at the finding's details")
+    if finding.monitor == "audit":
+        state = evidence.get("session_state")
+        by_state = _ENDED_STEPS if state == "ended" else _UNKNOWN_STEPS if state == "unknown" else {}
+        template = by_state.get(finding.kind, template)
     action = template.format(
         who=who,
         budget=evidence.get("budget", "?"),

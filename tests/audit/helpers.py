@@ -64,3 +64,42 @@ def session_observations(
             )
         )
     return out
+
+
+def shell_observations(
+    session: str,
+    steps: Sequence[tuple[Any, ...]],
+    *,
+    tool: str = "Bash",
+    start: datetime = T0,
+    gap: float = 40.0,
+    agent: str = "claude-code",
+) -> list[Observation]:
+    """A coding agent's session as Claude Code logs it: per step the model turn that chose the call, then
+        a TOOL `Bash` whose input is {"command", "description"} and whose output is what the shell printed
+        (level ERROR on a non-zero exit). Steps are (command, output[, is_error[, description]]), the description
+    "Run <command>" unless given; a step whose
+        command is a dict is that tool input as is (OpenHands' `execute_bash` has {"command", "is_input"})."""
+    out: list[Observation] = []
+    meta = {"feature": agent}
+    for i, spec in enumerate(steps):
+        command, output = spec[0], spec[1]
+        error = bool(spec[2]) if len(spec) > 2 else False
+        described = spec[3] if len(spec) > 3 else f"Run {str(command)[:40]}"
+        when = start + timedelta(seconds=gap * i)
+        args = command if isinstance(command, dict) else {"command": command, "description": described}
+        out.append(
+            Observation(
+                id=f"{session}-g{i}", trace_id=f"trace-{session}", type="GENERATION", start_time=when,
+                end_time=when + timedelta(seconds=2), session_id=session, trace_name=agent, metadata=meta,
+                usage={"input": 2400, "output": 60, "total": 2460}, total_cost=0.0081, output=f"Running step {i + 1}.",
+            )
+        )  # fmt: skip
+        out.append(
+            Observation(
+                id=f"{session}-t{i}", trace_id=f"trace-{session}", type="TOOL", name=tool,
+                start_time=when + timedelta(seconds=3), end_time=when + timedelta(seconds=5), session_id=session,
+                trace_name=agent, metadata=meta, input=args, output=output, level="ERROR" if error else "DEFAULT",
+            )
+        )  # fmt: skip
+    return out

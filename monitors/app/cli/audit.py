@@ -31,7 +31,8 @@ def register(audit: click.Group) -> None:
         type=click.Choice(["text", "json"]),
         default="text",
         help="json: stdout holds one JSON document, {sessions_read, labelled, missing, any_finding, alerting, "
-        "per_kind, legit_flagged, ...}; any_finding and alerting hold tp, fp, fn, precision, recall, f1.",
+        "per_kind, legit_flagged, notes_left_out, ...}; any_finding and alerting hold tp, fp, fn, precision, "
+        "recall, f1.",
     )
     @click.option("--dry-run", is_flag=True, help="Only read and count sessions and labels; run nothing.")
     @exit_codes
@@ -42,8 +43,9 @@ def register(audit: click.Group) -> None:
         `run-monitor export`. Step numbers in the labels are the producer's step index. Prints
         session-level precision, recall and F1 (any finding, and findings at WARNING or above), a
         per-kind table and the legitimate repeats the audit flagged; a ratio with nothing to divide by
-        (no problem labelled, nothing flagged) is "-" (null in JSON). Exit 2 on a malformed label line,
-        an empty labels file or labels that name no session of SESSIONS.
+        (no problem labelled, nothing flagged) is "-" (null in JSON). INFO notes (`polling`) are not
+        findings: they are left out of every figure and counted on a line of their own. Exit 2 on a
+        malformed label line, an empty labels file or labels that name no session of SESSIONS.
         """
         from monitors.audit import evaluate as ev
         from monitors.audit.config import ToolSequenceConfig
