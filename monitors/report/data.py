@@ -1,7 +1,8 @@
 """Gather one week for the report: stored findings and run history plus a handful of cost aggregates.
 
-Nothing here re-runs a monitor. The store supplies what the monitors found (`events_about`) and how
-they ran (`runs_between`, `last_runs`); the source supplies spend (see monitors/report/spend.py).
+Nothing here re-runs a monitor. The store supplies what the monitors found (`events_about`), when their
+alerts reached chat (`alert_deliveries`) and how they ran (`runs_between`, `last_runs`); the source
+supplies spend (see monitors/report/spend.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from monitors.contracts.findings import utc
 from monitors.contracts.source import TraceSource
+from monitors.report.delivery import with_deliveries
 from monitors.report.drift import drift_worst_first
 from monitors.report.findings import (
     StoredFinding,
@@ -138,6 +140,7 @@ def gather_week(
     """Read the week from `store` (a monitors.store.Store) and its spend from `source`."""
     candidates = store.events_about(week.start, week.end, unplaced_observed=event_bounds(week.start, week.end, delay))
     findings, malformed = latest_findings(e for e in candidates if in_period(e, week.start, week.end, delay))
+    findings = with_deliveries(findings, store)
     health = gather_health(monitors, store.runs_between(*runs_range(week)), week, stale=stale)
     return WeekReport(
         week=week,

@@ -41,6 +41,11 @@ class StoredFinding:
     sent: bool = False
     first_seen: datetime | None = None  # the week's first event of this fingerprint
     sent_at: datetime | None = None  # when the week's notification at this rank was queued, if one was
+    # How that notification's delivery went, from the outbox (monitors/report/delivery.py): when the first
+    # channel took it, else the outbox status ('pending', 'failed', 'unconfirmed'); '' when the outbox no
+    # longer holds it (pruned after store.outbox_retention) or it was never queued.
+    delivered_at: datetime | None = None
+    delivery: str = ""
     window_end: datetime | None = None  # the end of the data it is about (a cost alert's day); None before m008
 
     @property

@@ -179,7 +179,8 @@ def _all_findings(report: WeekReport) -> Table:
     note = (
         "One row per finding (fingerprint) about this week's data, at its highest level (a budget's 100% over "
         "its 80%): when a run first found it (a run after the week, such as Monday's, may find what the week "
-        "held), and whether and when it was sent."
+        "held), and when its notification reached chat (the first channel to take it), or that it was only "
+        "queued and why it was not delivered."
     )
     headers = ("First seen", "Monitor", "Check", "Severity", "Title", "Sent", "Links")
     return Table(f"Every finding ({len(rows)})", headers, rows, note, collapsed=len(rows) > 30)
@@ -190,9 +191,21 @@ def _finding_row(f: StoredFinding, report: WeekReport) -> tuple[Cell, ...]:
     return (first, f.monitor, f.kind, f.severity.label, short(f.title, 200), _sent(f, report), f.links)
 
 
+# Why a queued notification is not in chat, by its outbox status.
+_UNDELIVERED = {
+    "pending": "not delivered yet (waiting in the outbox)",
+    "failed": "not delivered (the channel refused it; given up)",
+    "unconfirmed": "not confirmed (the chat never answered; it may have arrived)",
+}
+
+
 def _sent(f: StoredFinding, report: WeekReport) -> str:
+    if f.delivered_at is not None:
+        return when_label(f.delivered_at, report.week)
     if f.sent_at is not None:
-        return when_label(f.sent_at, report.week)
+        queued = f"queued {when_label(f.sent_at, report.week)}"
+        why = _UNDELIVERED.get(f.delivery)
+        return f"{queued}, {why}" if why else f"{queued}; its delivery is not on record"
     if f.sent:  # sent before this week's events began: the decision says when
         return short(f.decision, 120)
     return f"not sent: {short(f.decision, 120)}" if f.decision else "not sent"
