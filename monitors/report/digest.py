@@ -26,6 +26,8 @@ TOTAL_MAX = 3600
 TOP_N = 3  # agents, models, users, drift alerts and audit sessions shown
 TEXT_MAX = 70  # agent-written text (objectives, commit subjects) quoted in a line
 AUDIT_GROUPS = 4  # (agent, kind) groups of audit findings listed
+NOT_LINKED = "not linked to a change request"
+NOT_LINKED_WHY = "nothing for goal drift to check"
 
 
 def build_digest_message(report: WeekReport, *, full_report: str | None = None) -> Message:
@@ -40,6 +42,7 @@ def build_digest_message(report: WeekReport, *, full_report: str | None = None) 
         _events(report, links),
         _could_not_run(report),
         _health(report),
+        _not_linked(report),  # last: not a problem, and the first line cut when the chat is full
     ]
     kept = _fit([s for s in sections if s is not None and s.lines])
     footer = f"{PRODUCT} · weekly report {report.week.label}"
@@ -68,8 +71,9 @@ def _headline(report: WeekReport) -> str:
         (len(report.drift), "goal-drift alert(s)"),
         (len(report.audit), "audit finding(s)"),
         (len(_event_alerts(report)), "error/evaluation alert(s)"),
-        (sum(u.traces or u.count for u in report.unverifiable), "trace(s) goal drift could not check"),
+        (report.unchecked_traces, "trace(s) goal drift could not check"),
         (sum(h.failures for h in report.health) + len(report.spend.errors), "failed run(s) or read(s)"),
+        (report.not_linked_traces, f"trace(s) {NOT_LINKED} ({NOT_LINKED_WHY})"),
     ):
         if count:
             parts.append(f"{count:,} {what}")
@@ -191,6 +195,15 @@ def _could_not_run(report: WeekReport) -> Section | None:
     if report.malformed_events:
         lines.append(f"{report.malformed_events} stored finding(s) could not be read back and were skipped")
     return Section("Checks that could not run", tuple(lines))
+
+
+def _not_linked(report: WeekReport) -> Section | None:
+    lines = []
+    for group in report.not_linked:
+        examples = f" (e.g. {', '.join(short(e, 40) for e in group.examples[:2])})" if group.examples else ""
+        lines.append(f"{group.what()}: {short(group.reason, 90)}{examples}")
+    heading = f"Not linked to a change request: {report.not_linked_traces:,} trace(s), {NOT_LINKED_WHY}"
+    return Section(heading, tuple(lines))
 
 
 def _health(report: WeekReport) -> Section | None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
-from monitors.report.digest import build_digest_message
+from monitors.report.digest import NOT_LINKED, NOT_LINKED_WHY, build_digest_message
 from monitors.report.fmt import delta, money, sparkline
 from monitors.report.tables import Cell, Table, report_tables
 from monitors.support.safe_text import clean, markdown_link, mattermost_markdown
@@ -92,7 +92,8 @@ def _cards(report: WeekReport) -> list[tuple[str, str]]:
         (str(len({o.day for o in report.over_budget})), "day(s) over budget"),
         (str(len(report.drift)), "goal-drift alert(s)"),
         (str(len(report.audit)), "audit finding(s)"),
-        (f"{sum(u.traces or u.count for u in report.unverifiable):,}", "trace(s) goal drift could not check"),
+        (f"{report.unchecked_traces:,}", "trace(s) goal drift could not check"),
+        (f"{report.not_linked_traces:,}", f"trace(s) {NOT_LINKED} ({NOT_LINKED_WHY})"),
     ]
 
 

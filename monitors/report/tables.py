@@ -36,7 +36,7 @@ def report_tables(report: WeekReport) -> list[Table]:
         _audit_groups(report),
         _audit(report),
     ]
-    tables += [_could_not_run(report), _health(report), _all_findings(report)]
+    tables += [_could_not_run(report), _not_linked(report), _health(report), _all_findings(report)]
     return [t for t in tables if t.rows]
 
 
@@ -156,6 +156,17 @@ def _could_not_run(report: WeekReport) -> Table:
     if report.malformed_events:
         rows.append(("store", str(report.malformed_events), "stored findings that could not be read back", ""))
     return Table("Checks that could not run", ("Check", "Not checked", "Reason", "Examples"), tuple(rows))
+
+
+def _not_linked(report: WeekReport) -> Table:
+    rows = tuple((u.what(), u.reason, ", ".join(short(e, 60) for e in u.examples)) for u in report.not_linked)
+    note = (
+        "Goal drift compares what a change request did with the objective of the traces that name it. These "
+        "traces state an objective but name no merge or pull request, so there is nothing to compare: they "
+        "are not checks that failed (those are under 'Checks that could not run')."
+    )
+    title = f"Traces not linked to a change request ({report.not_linked_traces:,})"
+    return Table(title, ("Not checked", "Reason", "Examples"), rows, note)
 
 
 def _health(report: WeekReport) -> Table:

@@ -112,5 +112,9 @@ def test_demo_digest_bookkeeping_matches_the_week(posted: dict) -> None:
     assert "cost: ok, 168 run(s) this week, whole week checked" in body
     assert "audit: ok, 8 run(s) this week, whole week checked" in body  # daily at 07:15, and once at the end
     assert " Dec " not in body  # no wall-clock date from after the week
-    assert "Goal drift, 1,968 traces of 4 agents: traces state an objective but name no merge request" in body
+    # Traces naming no change request are not drift's to check: apart from the checks that failed.
+    assert "1,968 traces of 4 agents: traces state an objective but name no merge request" in body
+    assert "Goal drift, 1,968" not in body and "1,971" not in body
+    assert "3 trace(s) goal drift could not check" in body
+    assert "1,968 trace(s) not linked to a change request (nothing for goal drift to check)" in body
     assert "GitLab: the merge request has no commits (e.g. platform/api!219)" in body
