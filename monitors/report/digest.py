@@ -152,19 +152,25 @@ def _audit(report: WeekReport, links: list[Link]) -> Section | None:
     kinds = " · ".join(f"{kind} {n}" for kind, n in report.audit_by_kind.most_common())
     lines = [f"By kind: {kinds}", "Sessions most worth opening:"]
     for i, f in enumerate(report.audit[:TOP_N], 1):
-        wasted = f"wasted {money(f.number('usd'))}, {int(f.number('wasted_steps'))} step(s)"
-        lines.append(f"[{i}] {short(f.title, 110)} ({f.severity.label}; {wasted})")
+        lines.append(
+            f"[{i}] {short(f.title, 110)} ({f.severity.label}; {_wasted(f.number('usd'), f.number('wasted_steps'))})"
+        )
         links.extend(Link(f"Audit {i}: {link.label}", link.url) for link in f.links[:1])
     groups = audit_by_agent_and_kind(report.audit)
-    lines.append("By agent and kind, most wasteful first:")
+    lines.append("By agent and kind, most wasted spend first (what the wasted steps cost):")
     for g in groups[:AUDIT_GROUPS]:
         lines.append(
-            f"- {short(g.agent, 40)}: {g.kind} in {g.sessions} session(s), wasted {money(g.usd)}, "
-            f"{g.wasted_steps} step(s); open {short(g.worst.text('session'), 60)}"
+            f"- {short(g.agent, 40)}: {g.kind} in {g.sessions} session(s), {_wasted(g.usd, g.wasted_steps)}; "
+            f"open {short(g.worst.text('session'), 60)}"
         )
     if len(groups) > AUDIT_GROUPS:
         lines.append(f"- and {len(groups) - AUDIT_GROUPS} more in the full report")
     return Section(f"Action audit: {len(report.audit)} finding(s)", tuple(lines))
+
+
+def _wasted(usd: float, steps: float) -> str:
+    """'$22.47 spent on 203 wasted step(s)': the figure is the cost of those steps, not the session's."""
+    return f"{money(usd)} spent on {int(steps)} wasted step(s)"
 
 
 def _event_alerts(report: WeekReport) -> list[StoredFinding]:

@@ -169,12 +169,13 @@ class AuditGroup:
     findings: int
     sessions: int
     wasted_steps: int
-    usd: float
+    usd: float  # what the wasted steps cost: the spend of the steps the check counts as waste
     worst: StoredFinding
 
 
 def audit_by_agent_and_kind(findings: Iterable[StoredFinding]) -> list[AuditGroup]:
-    """Audit findings grouped by (agent, kind), loudest and most wasteful group first."""
+    """Audit findings grouped by (agent, kind), most wasteful first: by what the wasted steps cost, then
+    by how many there were (severity only breaks ties; "most worth opening" is audit_most_worth_opening)."""
     groups: dict[tuple[str, str], list[StoredFinding]] = {}
     for f in audit_most_worth_opening(findings):
         groups.setdefault((f.text("agent") or "unknown", f.kind), []).append(f)
@@ -190,4 +191,4 @@ def audit_by_agent_and_kind(findings: Iterable[StoredFinding]) -> list[AuditGrou
         )
         for (agent, kind), members in groups.items()
     ]
-    return sorted(out, key=lambda g: (-int(g.worst.severity), -g.usd, -g.wasted_steps, g.agent, g.kind))
+    return sorted(out, key=lambda g: (-g.usd, -g.wasted_steps, -int(g.worst.severity), g.agent, g.kind))

@@ -127,8 +127,9 @@ def _audit_groups(report: WeekReport) -> Table:
         )
         for g in audit_by_agent_and_kind(report.audit)
     )
-    headers = ("Agent", "Check", "Findings", "Sessions", "Wasted steps", "Wasted", "Open first", "Links")
-    return Table("Action audit by agent and check", headers, rows)
+    headers = ("Agent", "Check", "Findings", "Sessions", "Wasted steps", "Wasted spend", "Open first", "Links")
+    note = "Most wasted spend first: what the wasted steps cost (the spend of the steps each check counts as waste)."
+    return Table("Action audit by agent and check", headers, rows, note)
 
 
 def _audit(report: WeekReport) -> Table:

@@ -1,4 +1,4 @@
-"""The weekly report's audit section groups findings by agent and kind, most wasteful first."""
+"""The weekly report's audit section groups findings by agent and kind, most wasted spend first."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def finding(agent, kind, session, usd, steps, severity=Severity.INFO):
     )  # fmt: skip
 
 
-def test_groups_by_agent_and_kind_loudest_then_costliest():
+def test_groups_by_agent_and_kind_most_wasted_spend_first():
     groups = audit_by_agent_and_kind(
         [
             finding("support-bot", "conversation_loop", "s1", 0.02, 4),
@@ -29,10 +29,11 @@ def test_groups_by_agent_and_kind_loudest_then_costliest():
     summary = [
         (g.agent, g.kind, g.findings, g.sessions, g.wasted_steps, g.usd, g.worst.text("session")) for g in groups
     ]
+    # By what was wasted, not by severity: the cheap loop sent at once is not "most wasteful".
     assert summary == [
-        ("coder", "loop", 1, 1, 3, 0.01, "c1"),  # sent at once: first, however cheap
         ("coder", "repeat", 1, 1, 6, 0.4, "c2"),
         ("support-bot", "conversation_loop", 2, 2, 13, 0.07, "s2"),  # open the costlier session first
+        ("coder", "loop", 1, 1, 3, 0.01, "c1"),  # as cheap as the next: more steps wasted
         ("support-bot", "repeat", 1, 1, 1, 0.01, "s2"),
     ]
 

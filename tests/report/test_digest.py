@@ -79,7 +79,14 @@ def test_busy_week_has_every_section_with_key_content(sqlite_store: Store) -> No
     audit = text["Action audit: 4 finding(s)"]
     assert audit[0] == "By kind: repeat 2 · runaway 1 · loop 1"
     assert audit[2].startswith(
-        "[1] llm-fix: runaway in session llm-fix-1121-4883 (critical; wasted $22.47, 203 step(s))"
+        "[1] llm-fix: runaway in session llm-fix-1121-4883 (critical; $22.47 spent on 203 wasted step(s))"
+    )
+    # The most wasteful list goes by what was wasted: the repeats' $0.09 before the critical loop's $0.07.
+    assert audit[5:9] == (
+        "By agent and kind, most wasted spend first (what the wasted steps cost):",
+        "- llm-fix: runaway in 1 session(s), $22.47 spent on 203 wasted step(s); open llm-fix-1121-4883",
+        "- llm-fix: repeat in 2 session(s), $0.09 spent on 4 wasted step(s); open s3",
+        "- llm-fix: loop in 1 session(s), $0.07 spent on 15 wasted step(s); open s2",
     )
     assert text["Checks that could not run"] == ("drift: 1 failed run(s): GitLab: HTTP 502 after 4 attempts",)
     health = text["Monitor health"]
