@@ -16,7 +16,7 @@ from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
 from monitors.report.drift import fired_label, reference
-from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
+from monitors.report.findings import audit_by_agent_and_kind, event_alerts
 from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, sparkline
 
 PRODUCT = "langfuse-monitors"
@@ -70,7 +70,7 @@ def _headline(report: WeekReport) -> str:
         (report.days_over_budget, "day(s) over budget"),
         (len(report.drift), "goal-drift alert(s)"),
         (len(report.audit), "audit finding(s)"),
-        (len(_event_alerts(report)), "error/evaluation alert(s)"),
+        (len(event_alerts(report.findings)), "error/evaluation alert(s)"),
         (report.unchecked_traces, "trace(s) goal drift could not check"),
         (sum(h.failures for h in report.health) + len(report.spend.errors), "failed run(s) or read(s)"),
         (report.not_linked_traces, f"trace(s) {NOT_LINKED} ({NOT_LINKED_WHY})"),
@@ -173,15 +173,8 @@ def _wasted(usd: float, steps: float) -> str:
     return f"{money(usd)} spent on {int(steps)} wasted step(s)"
 
 
-def _event_alerts(report: WeekReport) -> list[StoredFinding]:
-    """The events monitor's alerts (error bursts, error shares, failing scores), loudest and largest first."""
-    alerts = [f for f in report.findings if f.monitor == "events"]
-    size = ("count", "errors", "failing")
-    return sorted(alerts, key=lambda f: (-int(f.severity), -max(f.number(k) for k in size), f.fingerprint))
-
-
 def _events(report: WeekReport, links: list[Link]) -> Section | None:
-    alerts = _event_alerts(report)
+    alerts = event_alerts(report.findings)
     if not alerts:
         return None
     kinds = " · ".join(f"{kind} {n}" for kind, n in Counter(f.kind for f in alerts).most_common())

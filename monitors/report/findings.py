@@ -160,6 +160,17 @@ def audit_most_worth_opening(findings: Iterable[StoredFinding]) -> list[StoredFi
     )
 
 
+EVENTS = "events"
+_EVENT_SIZE = ("count", "errors", "failing")  # an error burst's count, an error share's or evaluator's failures
+
+
+def event_alerts(findings: Iterable[StoredFinding]) -> list[StoredFinding]:
+    """The events monitor's alerts (error bursts, error shares, failing evaluator scores), loudest and
+    largest first."""
+    alerts = [f for f in findings if f.monitor == EVENTS]
+    return sorted(alerts, key=lambda f: (-int(f.severity), -max(f.number(k) for k in _EVENT_SIZE), f.fingerprint))
+
+
 @dataclass(frozen=True)
 class AuditGroup:
     """One agent's audit findings of one kind: how many, what they wasted, the session to open first."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
 from monitors.report.digest import NOT_LINKED, NOT_LINKED_WHY, build_digest_message
+from monitors.report.findings import event_alerts
 from monitors.report.fmt import delta, money, sparkline
 from monitors.report.markdown import md_link, md_text
 from monitors.report.tables import Cell, Table, report_tables
@@ -94,6 +95,7 @@ def _cards(report: WeekReport) -> list[tuple[str, str]]:
         (str(len({o.day for o in report.over_budget})), "day(s) over budget"),
         (str(len(report.drift)), "goal-drift alert(s)"),
         (str(len(report.audit)), "audit finding(s)"),
+        (str(len(event_alerts(report.findings))), "error/evaluation alert(s)"),
         (f"{report.unchecked_traces:,}", "trace(s) goal drift could not check"),
         (f"{report.not_linked_traces:,}", f"trace(s) {NOT_LINKED} ({NOT_LINKED_WHY})"),
     ]

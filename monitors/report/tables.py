@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
 from monitors.report.drift import ORDER_NOTE, change_request, why
-from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
+from monitors.report.findings import StoredFinding, audit_by_agent_and_kind, event_alerts
 from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, when_label
 
 Cell = str | tuple[Link, ...]
@@ -35,6 +35,7 @@ def report_tables(report: WeekReport) -> list[Table]:
         _drift(report),
         _audit_groups(report),
         _audit(report),
+        _events(report),
     ]
     tables += [_could_not_run(report), _not_linked(report), _health(report), _all_findings(report)]
     return [t for t in tables if t.rows]
@@ -147,6 +148,35 @@ def _audit(report: WeekReport) -> Table:
     )
     headers = ("Severity", "Check", "Agent", "Session", "What happened", "Wasted", "Links")
     return Table("Action audit (most worth opening first)", headers, rows)
+
+
+# The field in which each events alert gives its figures (with "so far" when its run had not read the day).
+_EVENT_FIGURES = ("Count", "Errors", "Failing")
+
+
+def _events(report: WeekReport) -> Table:
+    rows = []
+    for f in event_alerts(report.findings):
+        fields = dict(f.fields)
+        figures = next((fields[k] for k in _EVENT_FIGURES if fields.get(k)), "")
+        rows.append(
+            (
+                f.severity.label,
+                f.kind,
+                fields.get("Agent", ""),
+                short(f.title, 200),
+                short(fields.get("Evaluator") or fields.get("Signature", ""), CELL_TEXT),
+                short(figures, CELL_TEXT),
+                f.links,
+            )
+        )
+    note = (
+        "The events monitor's alerts about this week's traces: a burst of one error, an agent's error share far "
+        "above its usual, an evaluator's failing scores. Loudest first, then largest. Monitor runs that failed "
+        "are under 'Monitor health' and 'Checks that could not run'."
+    )
+    headers = ("Severity", "Check", "Agent", "What happened", "Evaluator or signature", "Figures", "Links")
+    return Table(f"Errors and evaluations ({len(rows)})", headers, tuple(rows), note)
 
 
 def _could_not_run(report: WeekReport) -> Table:
