@@ -92,7 +92,7 @@ def _cards(report: WeekReport) -> list[tuple[str, str]]:
         (money(spend.total), f"spend ({delta(spend.total, spend.previous_total)} vs {money(spend.previous_total)})")
         if spend.known
         else ("unknown", "spend (could not be read)"),
-        (str(len({o.day for o in report.over_budget})), "day(s) over budget"),
+        (str(report.days_over_budget), "day(s) over budget"),  # as the headline: unalerted days over the cap too
         (str(len(report.drift)), "goal-drift alert(s)"),
         (str(len(report.audit)), "audit finding(s)"),
         (str(len(event_alerts(report.findings))), "error/evaluation alert(s)"),

@@ -10,6 +10,7 @@ from monitors.notifiers.mattermost import ATTACHMENT_MAX, POST_MAX, MattermostNo
 from monitors.notifiers.slack import MAX_BLOCKS, SECTION_TEXT_MAX, SlackNotifier
 from monitors.report.build import build_week_report
 from monitors.report.digest import TOTAL_MAX, build_digest_message
+from monitors.report.full import render_markdown
 from monitors.report.period import parse_week
 from monitors.store.store import Store
 from monitors.support.safe_text import TRUNCATED
@@ -149,6 +150,7 @@ def test_a_day_over_the_cap_with_no_alert_for_it_is_not_a_quiet_week(sqlite_stor
     report, message = _digest(sqlite_store, _steady_spend([runaway]))
     assert not report.quiet and message.severity is Severity.WARNING
     assert "Quiet week" not in message.summary and "1 day(s) over budget" in message.summary
+    assert "- day(s) over budget: **1**" in render_markdown(report)  # the full report's card agrees
     [section] = [s for s in message.sections if s.heading == "Days over budget"]
     assert section.lines == (
         "Sat 21 Nov: all spend $52.50 of the $40.00 daily cap (131%), whole day;"
