@@ -17,7 +17,16 @@ from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
 from monitors.report.drift import fired_label, reference
 from monitors.report.findings import audit_by_agent_and_kind, event_alerts
-from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, sparkline
+from monitors.report.fmt import (
+    as_of_label,
+    checked_label,
+    day_label,
+    delta,
+    money,
+    money_at_least_a_cent,
+    short,
+    sparkline,
+)
 
 PRODUCT = "langfuse-monitors"
 LINE_MAX = 240
@@ -170,7 +179,7 @@ def _audit(report: WeekReport, links: list[Link]) -> Section | None:
 
 def _wasted(usd: float, steps: float) -> str:
     """'$22.47 spent on 203 wasted step(s)': the figure is the cost of those steps, not the session's."""
-    return f"{money(usd)} spent on {int(steps)} wasted step(s)"
+    return f"{money_at_least_a_cent(usd)} spent on {int(steps)} wasted step(s)"
 
 
 def _events(report: WeekReport, links: list[Link]) -> Section | None:

@@ -11,7 +11,16 @@ from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
 from monitors.report.drift import ORDER_NOTE, change_request, why
 from monitors.report.findings import StoredFinding, audit_by_agent_and_kind, event_alerts
-from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, when_label
+from monitors.report.fmt import (
+    as_of_label,
+    checked_label,
+    day_label,
+    delta,
+    money,
+    money_at_least_a_cent,
+    short,
+    when_label,
+)
 
 Cell = str | tuple[Link, ...]
 CELL_TEXT = 400  # agent text in a table cell; the chat alert had the full text already
@@ -122,7 +131,7 @@ def _audit_groups(report: WeekReport) -> Table:
             str(g.findings),
             str(g.sessions),
             str(g.wasted_steps),
-            money(g.usd),
+            money_at_least_a_cent(g.usd),
             g.worst.text("session"),
             g.worst.links,
         )
@@ -141,12 +150,12 @@ def _audit(report: WeekReport) -> Table:
             f.text("agent"),
             f.text("session"),
             short(f.summary, CELL_TEXT),
-            money(f.number("usd")),
+            money_at_least_a_cent(f.number("usd")),
             f.links,
         )
         for f in report.audit
     )
-    headers = ("Severity", "Check", "Agent", "Session", "What happened", "Wasted", "Links")
+    headers = ("Severity", "Check", "Agent", "Session", "What happened", "Wasted spend", "Links")
     return Table("Action audit (most worth opening first)", headers, rows)
 
 
