@@ -168,23 +168,16 @@ def _events(report: WeekReport) -> Table:
     for f in event_alerts(report.findings):
         fields = dict(f.fields)
         figures = next((fields[k] for k in _EVENT_FIGURES if fields.get(k)), "")
-        rows.append(
-            (
-                f.severity.label,
-                f.kind,
-                fields.get("Agent", ""),
-                short(f.title, 200),
-                short(fields.get("Evaluator") or fields.get("Signature", ""), CELL_TEXT),
-                short(figures, CELL_TEXT),
-                f.links,
-            )
-        )
+        # A burst's title does not say which error; an evaluator's names it already.
+        signature = f". Signature: {fields['Signature']}" if fields.get("Signature") else ""
+        what = short(f.title, 200) + short(signature, CELL_TEXT)
+        rows.append((f.severity.label, f.kind, fields.get("Agent", ""), what, short(figures, CELL_TEXT), f.links))
     note = (
         "The events monitor's alerts about this week's traces: a burst of one error, an agent's error share far "
         "above its usual, an evaluator's failing scores. Loudest first, then largest. Monitor runs that failed "
         "are under 'Monitor health' and 'Checks that could not run'."
     )
-    headers = ("Severity", "Check", "Agent", "What happened", "Evaluator or signature", "Figures", "Links")
+    headers = ("Severity", "Check", "Agent", "What happened", "Figures", "Links")
     return Table(f"Errors and evaluations ({len(rows)})", headers, tuple(rows), note)
 
 

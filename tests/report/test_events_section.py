@@ -76,8 +76,11 @@ def test_the_full_report_lists_errors_and_evaluations_loudest_first(sqlite_store
         ("warning", "error_burst", "issue-executor"),  # then the largest: 40 errors before 23 failing scores
         ("warning", "failing_scores", "mr-review"),
     ]
-    assert table.rows[1][4:6] == ("ERROR: Timeout after <n> ms", "40 (first 09:02, last 14:51)")
-    assert table.rows[2][5].startswith("23 of 32 scores so far (as of 12:00 UTC)")  # the alert's own figures
+    assert table.rows[1][3:5] == (
+        "40 errors of one kind from issue-executor on 2026-11-18. Signature: ERROR: Timeout after <n> ms",
+        "40 (first 09:02, last 14:51)",
+    )
+    assert table.rows[2][4].startswith("23 of 32 scores so far (as of 12:00 UTC)")  # the alert's own figures
     assert "## Errors and evaluations (3)" in render_markdown(report)
     assert "<h2>Errors and evaluations (3)</h2>" in render_html(report, charts=False)
     assert "- error/evaluation alert(s): **3**" in render_markdown(report)
