@@ -40,67 +40,67 @@ def _sent_column(store: Store) -> dict[str, str]:
     return {str(row[4]): str(row[5]) for row in table.rows}
 
 
-def test_sent_is_when_the_chat_got_it_not_when_it_was_queued(sqlite_store: Store) -> None:
+def test_sent_is_when_the_chat_got_it_not_when_it_was_queued(store: Store) -> None:
     f = b.budget_finding("2026-11-19", 80, 33.0)  # queued Thu 19 Nov 18:15
-    _queue(sqlite_store, f)
-    _settle(sqlite_store, "sent", f.observed_at + timedelta(minutes=32))  # the chat was down until 18:47
-    assert _sent_column(sqlite_store)[f.title] == "Thu 19 Nov 18:47 UTC"
+    _queue(store, f)
+    _settle(store, "sent", f.observed_at + timedelta(minutes=32))  # the chat was down until 18:47
+    assert _sent_column(store)[f.title] == "Thu 19 Nov 18:47 UTC"
 
 
-def test_the_first_channel_to_take_it_is_when_it_was_sent(sqlite_store: Store) -> None:
+def test_the_first_channel_to_take_it_is_when_it_was_sent(store: Store) -> None:
     f = b.budget_finding("2026-11-19", 80, 33.0)
-    _queue(sqlite_store, f, ("slack", "mattermost"))
-    _settle(sqlite_store, "sent", f.observed_at + timedelta(minutes=40), "mattermost")
-    _settle(sqlite_store, "sent", f.observed_at + timedelta(minutes=50), "slack")
-    assert _sent_column(sqlite_store)[f.title] == "Thu 19 Nov 18:55 UTC"
+    _queue(store, f, ("slack", "mattermost"))
+    _settle(store, "sent", f.observed_at + timedelta(minutes=40), "mattermost")
+    _settle(store, "sent", f.observed_at + timedelta(minutes=50), "slack")
+    assert _sent_column(store)[f.title] == "Thu 19 Nov 18:55 UTC"
 
 
-def test_a_notification_never_delivered_says_it_was_only_queued_and_why(sqlite_store: Store) -> None:
+def test_a_notification_never_delivered_says_it_was_only_queued_and_why(store: Store) -> None:
     given_up = b.budget_finding("2026-11-18", 80, 33.0)
     waiting = b.budget_finding("2026-11-19", 80, 33.5)
     unanswered = b.budget_finding("2026-11-20", 80, 34.0)
     for f in (given_up, waiting, unanswered):
-        _queue(sqlite_store, f)
-    _settle(sqlite_store, "failed", given_up.observed_at + timedelta(minutes=5))
+        _queue(store, f)
+    _settle(store, "failed", given_up.observed_at + timedelta(minutes=5))
     later = unanswered.observed_at + timedelta(minutes=5)
-    row = next(r for r in sqlite_store.pending_outbox(later) if r.fingerprint == unanswered.fingerprint)
-    sqlite_store.mark_outbox(row.id, now=later, status="unconfirmed", unconfirmed=True)
-    sent = _sent_column(sqlite_store)
+    row = next(r for r in store.pending_outbox(later) if r.fingerprint == unanswered.fingerprint)
+    store.mark_outbox(row.id, now=later, status="unconfirmed", unconfirmed=True)
+    sent = _sent_column(store)
     assert sent[given_up.title] == "queued Wed 18 Nov 18:15 UTC, not delivered (the channel refused it; given up)"
     assert sent[waiting.title] == "queued Thu 19 Nov 18:15 UTC, not delivered yet (waiting in the outbox)"
     assert sent[unanswered.title].startswith("queued Fri 20 Nov 18:15 UTC, not confirmed (the chat never answered")
 
 
-def test_an_escalation_not_delivered_does_not_borrow_the_warning_delivery(sqlite_store: Store) -> None:
+def test_an_escalation_not_delivered_does_not_borrow_the_warning_delivery(store: Store) -> None:
     warn = b.budget_finding("2026-11-19", 80, 33.0)
     page = dataclasses.replace(
         b.budget_finding("2026-11-19", 100, 41.0), observed_at=warn.observed_at + timedelta(hours=2)
     )
-    _queue(sqlite_store, warn)
-    _settle(sqlite_store, "sent", warn.observed_at + timedelta(minutes=1))
-    _queue(sqlite_store, page, decision="escalated from rank 80 to 100")
+    _queue(store, warn)
+    _settle(store, "sent", warn.observed_at + timedelta(minutes=1))
+    _queue(store, page, decision="escalated from rank 80 to 100")
     # The report keeps the finding at its highest level, 100%, queued at 20:15 and never delivered.
     assert (
-        _sent_column(sqlite_store)[page.title]
+        _sent_column(store)[page.title]
         == "queued Thu 19 Nov 20:15 UTC, not delivered yet (waiting in the outbox)"
     )
 
 
-def test_a_queued_notification_the_outbox_no_longer_holds_says_so(sqlite_store: Store) -> None:
+def test_a_queued_notification_the_outbox_no_longer_holds_says_so(store: Store) -> None:
     f = b.budget_finding("2026-11-19", 80, 33.0)
-    b.store_events(sqlite_store, "cost", b.event(f))  # its outbox row pruned long ago
-    assert _sent_column(sqlite_store)[f.title] == "queued Thu 19 Nov 18:15 UTC; its delivery is not on record"
+    b.store_events(store, "cost", b.event(f))  # its outbox row pruned long ago
+    assert _sent_column(store)[f.title] == "queued Thu 19 Nov 18:15 UTC; its delivery is not on record"
 
 
-def test_a_resolved_notice_is_not_the_alert_delivery(sqlite_store: Store) -> None:
+def test_a_resolved_notice_is_not_the_alert_delivery(store: Store) -> None:
     f = b.budget_finding("2026-11-19", 80, 33.0)
-    _queue(sqlite_store, f)
+    _queue(store, f)
     resolved = dataclasses.replace(f, status=type(f.status).RESOLVED)
     rows = [(f.fingerprint, "chat", message_for(resolved).to_dict(), None)]
-    sqlite_store.commit_run(RunCommit("cost", f.observed_at, None, [], rows, [], {}))
-    for row in sqlite_store.pending_outbox(f.observed_at + timedelta(hours=1)):
+    store.commit_run(RunCommit("cost", f.observed_at, None, [], rows, [], {}))
+    for row in store.pending_outbox(f.observed_at + timedelta(hours=1)):
         if row.payload.get("status") == "resolved":
-            sqlite_store.mark_outbox(row.id, now=f.observed_at + timedelta(hours=1), status="sent")
+            store.mark_outbox(row.id, now=f.observed_at + timedelta(hours=1), status="sent")
     assert (
-        _sent_column(sqlite_store)[f.title] == "queued Thu 19 Nov 18:15 UTC, not delivered yet (waiting in the outbox)"
+        _sent_column(store)[f.title] == "queued Thu 19 Nov 18:15 UTC, not delivered yet (waiting in the outbox)"
     )
