@@ -80,10 +80,7 @@ def test_an_escalation_not_delivered_does_not_borrow_the_warning_delivery(store:
     _settle(store, "sent", warn.observed_at + timedelta(minutes=1))
     _queue(store, page, decision="escalated from rank 80 to 100")
     # The report keeps the finding at its highest level, 100%, queued at 20:15 and never delivered.
-    assert (
-        _sent_column(store)[page.title]
-        == "queued Thu 19 Nov 20:15 UTC, not delivered yet (waiting in the outbox)"
-    )
+    assert _sent_column(store)[page.title] == "queued Thu 19 Nov 20:15 UTC, not delivered yet (waiting in the outbox)"
 
 
 def test_a_queued_notification_the_outbox_no_longer_holds_says_so(store: Store) -> None:
@@ -101,6 +98,4 @@ def test_a_resolved_notice_is_not_the_alert_delivery(store: Store) -> None:
     for row in store.pending_outbox(f.observed_at + timedelta(hours=1)):
         if row.payload.get("status") == "resolved":
             store.mark_outbox(row.id, now=f.observed_at + timedelta(hours=1), status="sent")
-    assert (
-        _sent_column(store)[f.title] == "queued Thu 19 Nov 18:15 UTC, not delivered yet (waiting in the outbox)"
-    )
+    assert _sent_column(store)[f.title] == "queued Thu 19 Nov 18:15 UTC, not delivered yet (waiting in the outbox)"
