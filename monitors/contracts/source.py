@@ -99,11 +99,13 @@ class Score:
 @dataclass
 class ScoresWritten:
     """What a source did with one batch of scores: how many the server refused as invalid (they are not
-    worth sending again), which of them it named, and its messages."""
+    worth sending again), which of them it named, its messages, and which it did not write at all."""
 
     rejected: int = 0
     rejected_ids: set[str] = field(default_factory=set)  # empty when the server only counts them
     errors: list[str] = field(default_factory=list)
+    # Taken by a source with no Langfuse behind it (a replay keeps them in memory): written nowhere.
+    not_written_ids: set[str] = field(default_factory=set)
 
 
 ScoreDataType = Literal["NUMERIC", "BOOLEAN", "CATEGORICAL"]

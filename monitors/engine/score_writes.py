@@ -60,13 +60,19 @@ class WriteBack:
     unchanged: int = 0
     rejected: int = 0  # refused by the server as invalid; not sent again
     pending: int = 0  # left for the next run
+    not_written: int = 0  # the source has no Langfuse to write to (a replay); not kept for a later run
     error: str | None = None
 
     def counters(self) -> dict[str, int]:
         """scores_written whenever there was a score to consider; the others when not zero."""
-        if not (self.written or self.unchanged or self.rejected or self.pending):
+        if not (self.written or self.unchanged or self.rejected or self.pending or self.not_written):
             return {}
-        extra = {"scores_unchanged": self.unchanged, "scores_rejected": self.rejected, "scores_pending": self.pending}
+        extra = {
+            "scores_unchanged": self.unchanged,
+            "scores_rejected": self.rejected,
+            "scores_pending": self.pending,
+            "scores_not_written": self.not_written,
+        }
         return {"scores_written": self.written} | {name: n for name, n in extra.items() if n}
 
 
@@ -139,7 +145,8 @@ class _Sender:
                 stamped = [replace(s, timestamp=self._timestamp(s)) for s in batch]
                 outcome = self.source.write_scores(stamped) if lists else self._send_one(stamped[0], lists)
                 sent += len(batch)
-                result.written += len(batch) - outcome.rejected
+                result.written += len(batch) - outcome.rejected - len(outcome.not_written_ids)
+                result.not_written += len(outcome.not_written_ids)
                 result.rejected += outcome.rejected
                 self.refusals += outcome.errors
                 self._written(stamped, outcome)
@@ -181,11 +188,14 @@ class _Sender:
         return outcome
 
     def _written(self, stamped: list[Score], outcome: ScoresWritten) -> None:
-        if outcome.rejected_ids:
-            self.store.drop_pending_scores(outcome.rejected_ids)
+        # Neither refused nor unwritten scores are owed to a server: not pending, and not remembered as
+        # written (a replay's scores must not pass for written when a live run meets them).
+        dropped = outcome.rejected_ids | outcome.not_written_ids
+        if dropped:
+            self.store.drop_pending_scores(dropped)
         kept = bool(self.source.score_lists)  # the server kept the timestamps sent; else it stamped the POST
         for score in stamped:
-            if score.id not in outcome.rejected_ids:
+            if score.id not in dropped:
                 self._unsaved[score.id] = self.digests[score.id]
                 self._stamps[score.id] = score.timestamp if kept else _ms(self.now)
         if len(self._unsaved) >= REMEMBER_EVERY:

@@ -1,7 +1,8 @@
 """Gather one week for the report: stored findings and run history plus a handful of cost aggregates.
 
-Nothing here re-runs a monitor. The store supplies what the monitors found (`events_about`) and how
-they ran (`runs_between`, `last_runs`); the source supplies spend (see monitors/report/spend.py).
+Nothing here re-runs a monitor. The store supplies what the monitors found (`events_about`), when their
+alerts reached chat (`alert_deliveries`) and how they ran (`runs_between`, `last_runs`); the source
+supplies spend (see monitors/report/spend.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from monitors.contracts.findings import utc
 from monitors.contracts.source import TraceSource
+from monitors.report.delivery import with_deliveries
 from monitors.report.drift import drift_worst_first
 from monitors.report.findings import (
     StoredFinding,
@@ -45,6 +47,13 @@ class OverBudget:
     as_of: datetime | None = None
 
 
+# The drift monitor's reason for traces that state an objective and name no change request
+# (monitors/drift/monitor.py). Many agents never open one: such a trace is not goal drift's to check,
+# and counting it among the checks that failed would read as a failure. Matched on the stored text,
+# so alerts stored by any release are told apart.
+NOT_LINKED_REASONS = ("traces state an objective but name no merge request",)
+
+
 @dataclass(frozen=True)
 class Unverifiable:
     """Drift checks that could not run, grouped by reason ('the merge request has no commits' x 3).
@@ -58,6 +67,15 @@ class Unverifiable:
     examples: tuple[str, ...]
     traces: int = 0
     noun: str = "case"  # what a subject is: agent, session or merge request
+
+    @property
+    def not_linked(self) -> bool:
+        """Traces that name no change request: nothing for goal drift to check, not a check that failed."""
+        return self.reason in NOT_LINKED_REASONS
+
+    @property
+    def traces_or_subjects(self) -> int:
+        return self.traces or self.count
 
     def what(self) -> str:
         """'1,968 traces of 4 agents', '1 trace of 1 merge request'."""
@@ -76,10 +94,21 @@ class WeekReport:
     over_budget: list[OverBudget]
     drift: list[StoredFinding]
     audit: list[StoredFinding]
-    unverifiable: list[Unverifiable]
+    unverifiable: list[Unverifiable]  # drift checks that could not run (a forge failure, no objective, ...)
     health: list[MonitorHealth]
     malformed_events: int = 0
     notes: list[str] = field(default_factory=list)
+    not_linked: list[Unverifiable] = field(default_factory=list)  # traces naming no change request
+
+    @property
+    def unchecked_traces(self) -> int:
+        """Traces (or subjects, for notes stored without a count) whose drift check could not run."""
+        return sum(u.traces_or_subjects for u in self.unverifiable)
+
+    @property
+    def not_linked_traces(self) -> int:
+        """Traces that state an objective and name no merge or pull request: not drift's to check."""
+        return sum(u.traces_or_subjects for u in self.not_linked)
 
     @property
     def audit_by_kind(self) -> Counter[str]:
@@ -138,7 +167,9 @@ def gather_week(
     """Read the week from `store` (a monitors.store.Store) and its spend from `source`."""
     candidates = store.events_about(week.start, week.end, unplaced_observed=event_bounds(week.start, week.end, delay))
     findings, malformed = latest_findings(e for e in candidates if in_period(e, week.start, week.end, delay))
+    findings = with_deliveries(findings, store)
     health = gather_health(monitors, store.runs_between(*runs_range(week)), week, stale=stale)
+    unverifiable = group_unverifiable(findings)
     return WeekReport(
         week=week,
         generated_at=now,
@@ -147,9 +178,10 @@ def gather_week(
         over_budget=over_budget_days(findings, delay),
         drift=drift_worst_first(findings),
         audit=audit_most_worth_opening(findings),
-        unverifiable=group_unverifiable(findings),
+        unverifiable=[u for u in unverifiable if not u.not_linked],
         health=health,
         malformed_events=malformed,
+        not_linked=[u for u in unverifiable if u.not_linked],
     )
 
 

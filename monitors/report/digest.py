@@ -16,8 +16,17 @@ from monitors.contracts.findings import Link, Severity
 from monitors.contracts.message import Message, Section
 from monitors.report.data import WeekReport
 from monitors.report.drift import fired_label, reference
-from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
-from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, sparkline
+from monitors.report.findings import audit_by_agent_and_kind, event_alerts
+from monitors.report.fmt import (
+    as_of_label,
+    checked_label,
+    day_label,
+    delta,
+    money,
+    money_at_least_a_cent,
+    short,
+    sparkline,
+)
 
 PRODUCT = "langfuse-monitors"
 LINE_MAX = 240
@@ -26,6 +35,8 @@ TOTAL_MAX = 3600
 TOP_N = 3  # agents, models, users, drift alerts and audit sessions shown
 TEXT_MAX = 70  # agent-written text (objectives, commit subjects) quoted in a line
 AUDIT_GROUPS = 4  # (agent, kind) groups of audit findings listed
+NOT_LINKED = "not linked to a change request"
+NOT_LINKED_WHY = "nothing for goal drift to check"
 
 
 def build_digest_message(report: WeekReport, *, full_report: str | None = None) -> Message:
@@ -40,6 +51,7 @@ def build_digest_message(report: WeekReport, *, full_report: str | None = None) 
         _events(report, links),
         _could_not_run(report),
         _health(report),
+        _not_linked(report),  # last: not a problem, and the first line cut when the chat is full
     ]
     kept = _fit([s for s in sections if s is not None and s.lines])
     footer = f"{PRODUCT} · weekly report {report.week.label}"
@@ -67,9 +79,10 @@ def _headline(report: WeekReport) -> str:
         (report.days_over_budget, "day(s) over budget"),
         (len(report.drift), "goal-drift alert(s)"),
         (len(report.audit), "audit finding(s)"),
-        (len(_event_alerts(report)), "error/evaluation alert(s)"),
-        (sum(u.traces or u.count for u in report.unverifiable), "trace(s) goal drift could not check"),
+        (len(event_alerts(report.findings)), "error/evaluation alert(s)"),
+        (report.unchecked_traces, "trace(s) goal drift could not check"),
         (sum(h.failures for h in report.health) + len(report.spend.errors), "failed run(s) or read(s)"),
+        (report.not_linked_traces, f"trace(s) {NOT_LINKED} ({NOT_LINKED_WHY})"),
     ):
         if count:
             parts.append(f"{count:,} {what}")
@@ -148,30 +161,29 @@ def _audit(report: WeekReport, links: list[Link]) -> Section | None:
     kinds = " · ".join(f"{kind} {n}" for kind, n in report.audit_by_kind.most_common())
     lines = [f"By kind: {kinds}", "Sessions most worth opening:"]
     for i, f in enumerate(report.audit[:TOP_N], 1):
-        wasted = f"wasted {money(f.number('usd'))}, {int(f.number('wasted_steps'))} step(s)"
-        lines.append(f"[{i}] {short(f.title, 110)} ({f.severity.label}; {wasted})")
+        lines.append(
+            f"[{i}] {short(f.title, 110)} ({f.severity.label}; {_wasted(f.number('usd'), f.number('wasted_steps'))})"
+        )
         links.extend(Link(f"Audit {i}: {link.label}", link.url) for link in f.links[:1])
     groups = audit_by_agent_and_kind(report.audit)
-    lines.append("By agent and kind, most wasteful first:")
+    lines.append("By agent and kind, most wasted spend first (what the wasted steps cost):")
     for g in groups[:AUDIT_GROUPS]:
         lines.append(
-            f"- {short(g.agent, 40)}: {g.kind} in {g.sessions} session(s), wasted {money(g.usd)}, "
-            f"{g.wasted_steps} step(s); open {short(g.worst.text('session'), 60)}"
+            f"- {short(g.agent, 40)}: {g.kind} in {g.sessions} session(s), {_wasted(g.usd, g.wasted_steps)}; "
+            f"open {short(g.worst.text('session'), 60)}"
         )
     if len(groups) > AUDIT_GROUPS:
         lines.append(f"- and {len(groups) - AUDIT_GROUPS} more in the full report")
     return Section(f"Action audit: {len(report.audit)} finding(s)", tuple(lines))
 
 
-def _event_alerts(report: WeekReport) -> list[StoredFinding]:
-    """The events monitor's alerts (error bursts, error shares, failing scores), loudest and largest first."""
-    alerts = [f for f in report.findings if f.monitor == "events"]
-    size = ("count", "errors", "failing")
-    return sorted(alerts, key=lambda f: (-int(f.severity), -max(f.number(k) for k in size), f.fingerprint))
+def _wasted(usd: float, steps: float) -> str:
+    """'$22.47 spent on 203 wasted step(s)': the figure is the cost of those steps, not the session's."""
+    return f"{money_at_least_a_cent(usd)} spent on {int(steps)} wasted step(s)"
 
 
 def _events(report: WeekReport, links: list[Link]) -> Section | None:
-    alerts = _event_alerts(report)
+    alerts = event_alerts(report.findings)
     if not alerts:
         return None
     kinds = " · ".join(f"{kind} {n}" for kind, n in Counter(f.kind for f in alerts).most_common())
@@ -191,6 +203,15 @@ def _could_not_run(report: WeekReport) -> Section | None:
     if report.malformed_events:
         lines.append(f"{report.malformed_events} stored finding(s) could not be read back and were skipped")
     return Section("Checks that could not run", tuple(lines))
+
+
+def _not_linked(report: WeekReport) -> Section | None:
+    lines = []
+    for group in report.not_linked:
+        examples = f" (e.g. {', '.join(short(e, 40) for e in group.examples[:2])})" if group.examples else ""
+        lines.append(f"{group.what()}: {short(group.reason, 90)}{examples}")
+    heading = f"Not linked to a change request: {report.not_linked_traces:,} trace(s), {NOT_LINKED_WHY}"
+    return Section(heading, tuple(lines))
 
 
 def _health(report: WeekReport) -> Section | None:

@@ -10,6 +10,7 @@ serious signal that fired, then by how far the score is below its threshold (ORD
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from monitors.report.findings import StoredFinding
@@ -27,6 +28,10 @@ ORDER_NOTE = (
 
 HEAD_CHARS = 12  # a head commit is named by its short SHA, as the alert does
 REQUEST_FIELDS = ("Pull request", "Merge request")  # the field the drift alert names its request in
+# GitLab calls an open merge request "opened", GitHub an open pull request "open": one state, one word.
+# (Both say "closed"; GitLab's "merged" and "locked" have no GitHub twin and stay as they are.)
+_STATE_WORDS = {"opened": "open"}
+_STATE = re.compile(r" \(([a-z_]+)\)(?=, head |$)")
 
 
 def reference(f: StoredFinding) -> str:
@@ -38,12 +43,13 @@ def reference(f: StoredFinding) -> str:
 
 
 def change_request(f: StoredFinding) -> str:
-    """'platform/web!92 (opened), head 1785190c803c': the request, its state when the alert knew it,
-    and its head's short SHA. Alerts stored before they carried the field are named from their evidence."""
+    """'platform/web!92 (open), head 1785190c803c': the request, its state when the alert knew it (in
+    one word for both forges), and its head's short SHA. Alerts stored before they carried the field
+    are named from their evidence."""
     fields = dict(f.fields)
     for name in REQUEST_FIELDS:
         if fields.get(name):
-            return fields[name]
+            return _STATE.sub(lambda m: f" ({_STATE_WORDS.get(m.group(1), m.group(1))})", fields[name], count=1)
     head = f.text("commit") or (f.dedupe_key.rpartition("@")[2] if "@" in f.dedupe_key else "")
     return f"{reference(f)}, head {head[:HEAD_CHARS]}" if head else reference(f)
 

@@ -41,6 +41,11 @@ class StoredFinding:
     sent: bool = False
     first_seen: datetime | None = None  # the week's first event of this fingerprint
     sent_at: datetime | None = None  # when the week's notification at this rank was queued, if one was
+    # How that notification's delivery went, from the outbox (monitors/report/delivery.py): when the first
+    # channel took it, else the outbox status ('pending', 'failed', 'unconfirmed'); '' when the outbox no
+    # longer holds it (pruned after store.outbox_retention) or it was never queued.
+    delivered_at: datetime | None = None
+    delivery: str = ""
     window_end: datetime | None = None  # the end of the data it is about (a cost alert's day); None before m008
 
     @property
@@ -155,6 +160,17 @@ def audit_most_worth_opening(findings: Iterable[StoredFinding]) -> list[StoredFi
     )
 
 
+EVENTS = "events"
+_EVENT_SIZE = ("count", "errors", "failing")  # an error burst's count, an error share's or evaluator's failures
+
+
+def event_alerts(findings: Iterable[StoredFinding]) -> list[StoredFinding]:
+    """The events monitor's alerts (error bursts, error shares, failing evaluator scores), loudest and
+    largest first."""
+    alerts = [f for f in findings if f.monitor == EVENTS]
+    return sorted(alerts, key=lambda f: (-int(f.severity), -max(f.number(k) for k in _EVENT_SIZE), f.fingerprint))
+
+
 @dataclass(frozen=True)
 class AuditGroup:
     """One agent's audit findings of one kind: how many, what they wasted, the session to open first."""
@@ -164,12 +180,13 @@ class AuditGroup:
     findings: int
     sessions: int
     wasted_steps: int
-    usd: float
+    usd: float  # what the wasted steps cost: the spend of the steps the check counts as waste
     worst: StoredFinding
 
 
 def audit_by_agent_and_kind(findings: Iterable[StoredFinding]) -> list[AuditGroup]:
-    """Audit findings grouped by (agent, kind), loudest and most wasteful group first."""
+    """Audit findings grouped by (agent, kind), most wasteful first: by what the wasted steps cost, then
+    by how many there were (severity only breaks ties; "most worth opening" is audit_most_worth_opening)."""
     groups: dict[tuple[str, str], list[StoredFinding]] = {}
     for f in audit_most_worth_opening(findings):
         groups.setdefault((f.text("agent") or "unknown", f.kind), []).append(f)
@@ -185,4 +202,4 @@ def audit_by_agent_and_kind(findings: Iterable[StoredFinding]) -> list[AuditGrou
         )
         for (agent, kind), members in groups.items()
     ]
-    return sorted(out, key=lambda g: (-int(g.worst.severity), -g.usd, -g.wasted_steps, g.agent, g.kind))
+    return sorted(out, key=lambda g: (-g.usd, -g.wasted_steps, -int(g.worst.severity), g.agent, g.kind))

@@ -17,6 +17,12 @@ def money(value: float) -> str:
     return f"{sign}${abs(value):,.2f}"
 
 
+def money_at_least_a_cent(value: float) -> str:
+    """money(), but 'under $0.01' for an amount above zero that would round to '$0.00' (a wasted step
+    that cost a fraction of a cent did cost something)."""
+    return "under $0.01" if 0 < value < 0.005 else money(value)
+
+
 def delta(current: float, previous: float) -> str:
     """Change against the week before: '+12%', '-5%', '±0%', 'new' (nothing before), 'none this week'."""
     if previous <= 0:

@@ -1,8 +1,9 @@
 """The full weekly report: Markdown, and a self-contained HTML page (inline CSS, charts as data URIs).
 
 All text may be agent-written: HTML goes through `html.escape` after control characters are dropped,
-Markdown through the same CommonMark escaping the Mattermost notifier uses. Only http(s) links are
-ever written, and HTML links open with rel="noopener noreferrer".
+Markdown through monitors/report/markdown.py, which escapes only what Markdown would read as markup (so
+the file reads as plain text too). Only http(s) links are ever written, and HTML links open with
+rel="noopener noreferrer".
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Sequence
 
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
-from monitors.report.digest import build_digest_message
+from monitors.report.digest import NOT_LINKED, NOT_LINKED_WHY, build_digest_message
+from monitors.report.findings import event_alerts
 from monitors.report.fmt import delta, money, sparkline
+from monitors.report.markdown import md_link, md_text
 from monitors.report.tables import Cell, Table, report_tables
-from monitors.support.safe_text import clean, markdown_link, mattermost_markdown
+from monitors.support.safe_text import clean
 
 MD_CELL = 2000
 
@@ -89,10 +92,12 @@ def _cards(report: WeekReport) -> list[tuple[str, str]]:
         (money(spend.total), f"spend ({delta(spend.total, spend.previous_total)} vs {money(spend.previous_total)})")
         if spend.known
         else ("unknown", "spend (could not be read)"),
-        (str(len({o.day for o in report.over_budget})), "day(s) over budget"),
+        (str(report.days_over_budget), "day(s) over budget"),  # as the headline: unalerted days over the cap too
         (str(len(report.drift)), "goal-drift alert(s)"),
         (str(len(report.audit)), "audit finding(s)"),
-        (f"{sum(u.traces or u.count for u in report.unverifiable):,}", "trace(s) goal drift could not check"),
+        (str(len(event_alerts(report.findings))), "error/evaluation alert(s)"),
+        (f"{report.unchecked_traces:,}", "trace(s) goal drift could not check"),
+        (f"{report.not_linked_traces:,}", f"trace(s) {NOT_LINKED} ({NOT_LINKED_WHY})"),
     ]
 
 
@@ -124,22 +129,22 @@ def render_html(report: WeekReport, *, charts: bool = True) -> str:
     )
 
 
-def _md(text: object) -> str:
-    return mattermost_markdown(text, MD_CELL)
+def _md(text: object, *, inline: bool = False) -> str:
+    return md_text(text, MD_CELL, inline=inline)
 
 
 def _md_cell(cell: Cell) -> str:
     if isinstance(cell, tuple):
-        return " · ".join(link for link in (markdown_link(x.url, x.label, 200) for x in cell) if link)
+        return " · ".join(link for link in (md_link(x.url, x.label) for x in cell) if link)
     # Every line break, "\r" included (Markdown ends a table row at either), folds to a space.
-    return _md(" ".join(str(cell).splitlines())) or " "
+    return _md(" ".join(str(cell).splitlines()), inline=True) or " "
 
 
 def _md_table(table: Table) -> list[str]:
-    lines = [f"## {_md(table.title)}", ""]
+    lines = [f"## {_md(table.title, inline=True)}", ""]
     if table.note:
         lines += [_md(table.note), ""]
-    lines.append("| " + " | ".join(_md(h) for h in table.headers) + " |")
+    lines.append("| " + " | ".join(_md(h, inline=True) for h in table.headers) + " |")
     lines.append("|" + "---|" * len(table.headers))
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
     return [*lines, ""]
@@ -153,7 +158,7 @@ def _daily_spark(report: WeekReport) -> str:
 def render_markdown(report: WeekReport) -> str:
     """The Markdown report: the digest's headline, then every table."""
     digest = build_digest_message(report)
-    lines = [f"# {_md(digest.title)}", "", _md(digest.summary), ""]
+    lines = [f"# {_md(digest.title, inline=True)}", "", _md(digest.summary), ""]
     lines += [f"- {_md(k)}: **{_md(v)}**" for v, k in _cards(report)]
     lines += ["", f"Daily spend Mon-Sun: {_daily_spark(report)}", ""]
     for table in report_tables(report):

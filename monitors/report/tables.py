@@ -10,8 +10,17 @@ from dataclasses import dataclass
 from monitors.contracts.findings import Link
 from monitors.report.data import WeekReport
 from monitors.report.drift import ORDER_NOTE, change_request, why
-from monitors.report.findings import StoredFinding, audit_by_agent_and_kind
-from monitors.report.fmt import as_of_label, checked_label, day_label, delta, money, short, when_label
+from monitors.report.findings import StoredFinding, audit_by_agent_and_kind, event_alerts
+from monitors.report.fmt import (
+    as_of_label,
+    checked_label,
+    day_label,
+    delta,
+    money,
+    money_at_least_a_cent,
+    short,
+    when_label,
+)
 
 Cell = str | tuple[Link, ...]
 CELL_TEXT = 400  # agent text in a table cell; the chat alert had the full text already
@@ -35,8 +44,9 @@ def report_tables(report: WeekReport) -> list[Table]:
         _drift(report),
         _audit_groups(report),
         _audit(report),
+        _events(report),
     ]
-    tables += [_could_not_run(report), _health(report), _all_findings(report)]
+    tables += [_could_not_run(report), _not_linked(report), _health(report), _all_findings(report)]
     return [t for t in tables if t.rows]
 
 
@@ -121,14 +131,15 @@ def _audit_groups(report: WeekReport) -> Table:
             str(g.findings),
             str(g.sessions),
             str(g.wasted_steps),
-            money(g.usd),
+            money_at_least_a_cent(g.usd),
             g.worst.text("session"),
             g.worst.links,
         )
         for g in audit_by_agent_and_kind(report.audit)
     )
-    headers = ("Agent", "Check", "Findings", "Sessions", "Wasted steps", "Wasted", "Open first", "Links")
-    return Table("Action audit by agent and check", headers, rows)
+    headers = ("Agent", "Check", "Findings", "Sessions", "Wasted steps", "Wasted spend", "Open first", "Links")
+    note = "Most wasted spend first: what the wasted steps cost (the spend of the steps each check counts as waste)."
+    return Table("Action audit by agent and check", headers, rows, note)
 
 
 def _audit(report: WeekReport) -> Table:
@@ -139,13 +150,35 @@ def _audit(report: WeekReport) -> Table:
             f.text("agent"),
             f.text("session"),
             short(f.summary, CELL_TEXT),
-            money(f.number("usd")),
+            money_at_least_a_cent(f.number("usd")),
             f.links,
         )
         for f in report.audit
     )
-    headers = ("Severity", "Check", "Agent", "Session", "What happened", "Wasted", "Links")
+    headers = ("Severity", "Check", "Agent", "Session", "What happened", "Wasted spend", "Links")
     return Table("Action audit (most worth opening first)", headers, rows)
+
+
+# The field in which each events alert gives its figures (with "so far" when its run had not read the day).
+_EVENT_FIGURES = ("Count", "Errors", "Failing")
+
+
+def _events(report: WeekReport) -> Table:
+    rows = []
+    for f in event_alerts(report.findings):
+        fields = dict(f.fields)
+        figures = next((fields[k] for k in _EVENT_FIGURES if fields.get(k)), "")
+        # A burst's title does not say which error; an evaluator's names it already.
+        signature = f". Signature: {fields['Signature']}" if fields.get("Signature") else ""
+        what = short(f.title, 200) + short(signature, CELL_TEXT)
+        rows.append((f.severity.label, f.kind, fields.get("Agent", ""), what, short(figures, CELL_TEXT), f.links))
+    note = (
+        "The events monitor's alerts about this week's traces: a burst of one error, an agent's error share far "
+        "above its usual, an evaluator's failing scores. Loudest first, then largest. Monitor runs that failed "
+        "are under 'Monitor health' and 'Checks that could not run'."
+    )
+    headers = ("Severity", "Check", "Agent", "What happened", "Figures", "Links")
+    return Table(f"Errors and evaluations ({len(rows)})", headers, tuple(rows), note)
 
 
 def _could_not_run(report: WeekReport) -> Table:
@@ -156,6 +189,17 @@ def _could_not_run(report: WeekReport) -> Table:
     if report.malformed_events:
         rows.append(("store", str(report.malformed_events), "stored findings that could not be read back", ""))
     return Table("Checks that could not run", ("Check", "Not checked", "Reason", "Examples"), tuple(rows))
+
+
+def _not_linked(report: WeekReport) -> Table:
+    rows = tuple((u.what(), u.reason, ", ".join(short(e, 60) for e in u.examples)) for u in report.not_linked)
+    note = (
+        "Goal drift compares what a change request did with the objective of the traces that name it. These "
+        "traces state an objective but name no merge or pull request, so there is nothing to compare: they "
+        "are not checks that failed (those are under 'Checks that could not run')."
+    )
+    title = f"Traces not linked to a change request ({report.not_linked_traces:,})"
+    return Table(title, ("Not checked", "Reason", "Examples"), rows, note)
 
 
 def _health(report: WeekReport) -> Table:
@@ -179,7 +223,8 @@ def _all_findings(report: WeekReport) -> Table:
     note = (
         "One row per finding (fingerprint) about this week's data, at its highest level (a budget's 100% over "
         "its 80%): when a run first found it (a run after the week, such as Monday's, may find what the week "
-        "held), and whether and when it was sent."
+        "held), and when its notification reached chat (the first channel to take it), or that it was only "
+        "queued and why it was not delivered."
     )
     headers = ("First seen", "Monitor", "Check", "Severity", "Title", "Sent", "Links")
     return Table(f"Every finding ({len(rows)})", headers, rows, note, collapsed=len(rows) > 30)
@@ -190,9 +235,21 @@ def _finding_row(f: StoredFinding, report: WeekReport) -> tuple[Cell, ...]:
     return (first, f.monitor, f.kind, f.severity.label, short(f.title, 200), _sent(f, report), f.links)
 
 
+# Why a queued notification is not in chat, by its outbox status.
+_UNDELIVERED = {
+    "pending": "not delivered yet (waiting in the outbox)",
+    "failed": "not delivered (the channel refused it; given up)",
+    "unconfirmed": "not confirmed (the chat never answered; it may have arrived)",
+}
+
+
 def _sent(f: StoredFinding, report: WeekReport) -> str:
+    if f.delivered_at is not None:
+        return when_label(f.delivered_at, report.week)
     if f.sent_at is not None:
-        return when_label(f.sent_at, report.week)
+        queued = f"queued {when_label(f.sent_at, report.week)}"
+        why = _UNDELIVERED.get(f.delivery)
+        return f"{queued}, {why}" if why else f"{queued}; its delivery is not on record"
     if f.sent:  # sent before this week's events began: the decision says when
         return short(f.decision, 120)
     return f"not sent: {short(f.decision, 120)}" if f.decision else "not sent"

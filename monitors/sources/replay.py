@@ -346,11 +346,12 @@ class ReplaySource:
     score_lists = True
 
     def write_scores(self, scores: Sequence[Score]) -> ScoresWritten:
-        # Kept so tests and dry runs can inspect them.
+        # Kept so tests and dry runs can inspect them; said to be written nowhere, so a run's summary does
+        # not count them as written to Langfuse (scores_not_written).
         self.scores.extend(scores)
         if scores:
             log.info("replay source: skipped writing %d score(s) back to Langfuse", len(scores))
-        return ScoresWritten()
+        return ScoresWritten(not_written_ids={s.id for s in scores})
 
     def delete_scores(self, ids: Sequence[str]) -> None:
         doomed = set(ids)

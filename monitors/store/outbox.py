@@ -118,6 +118,31 @@ class OutboxLedger:
                     found.setdefault(r.fingerprint, []).append(delivery)
         return found
 
+    def alert_deliveries(self, fingerprints: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Each fingerprint's alert rows (resolved notices left out), oldest first, for the weekly report:
+        the alert's time as its message gives it (`observed_at`), the channel, how the delivery went
+        (`status`) and when the chat took it (`sent_at`, None unless sent)."""
+        keys = list(set(fingerprints))
+        found: dict[str, list[dict[str, Any]]] = {}
+        table = t.outbox
+        columns = (table.c.fingerprint, table.c.channel, table.c.status, table.c.sent_at, table.c.payload)
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                query = sa.select(*columns).where(table.c.fingerprint.in_(keys[start : start + 500]))
+                for r in conn.execute(query.order_by(table.c.id)):
+                    payload = _json(r.payload)
+                    if payload.get("status") == "resolved":
+                        continue
+                    found.setdefault(r.fingerprint, []).append(
+                        {
+                            "observed_at": str(payload.get("observed_at") or ""),
+                            "channel": r.channel,
+                            "status": r.status,
+                            "sent_at": utc(r.sent_at) if r.sent_at is not None else None,
+                        }
+                    )
+        return found
+
     def outbox_counts(self, *, settled_since: datetime | None = None) -> dict[str, int]:
         """Messages by status: every pending one, and those settled since `settled_since` (all if None)."""
         table = t.outbox

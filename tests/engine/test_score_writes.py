@@ -24,8 +24,21 @@ def test_a_score_survives_the_store_as_json() -> None:
     assert score_from_json(score_to_json(score)) == score
 
 
+class KeepingServer:
+    """A server that takes lists of scores and keeps them, timestamps and all (what a replay stood in for)."""
+
+    score_lists = True
+
+    def __init__(self) -> None:
+        self.scores: list[Score] = []
+
+    def write_scores(self, batch: list[Score]) -> ScoresWritten:
+        self.scores.extend(batch)
+        return ScoresWritten()
+
+
 def test_a_run_past_its_deadline_keeps_every_score_for_the_next_run(store: Store) -> None:
-    source = ReplaySource.from_observations([])
+    source = KeepingServer()
     with run_deadline(0):
         cut = write_back(source, store, "drift", scores(3), NOW)
     assert (cut.written, cut.pending, source.scores) == (0, 3, [])
@@ -63,6 +76,16 @@ class FailingAfter:
 
     def delete_scores(self, ids: list[str]) -> None:
         self.deleted.extend(ids)
+
+
+def test_a_replay_writes_no_score_and_says_so(store: Store) -> None:
+    # A replay (the demo, --source FILE) has no Langfuse: its scores were counted as written.
+    source = ReplaySource.from_observations([])
+    first = write_back(source, store, "drift", scores(3), NOW)
+    assert first.counters() == {"scores_written": 0, "scores_not_written": 3}
+    assert [s.id for s in source.scores] == ["drift:t0", "drift:t1", "drift:t2"]  # kept in memory only
+    # Not remembered as written (a live run would skip them as unchanged) and not owed to a later run.
+    assert store.written_scores([s.id for s in scores(3)]) == {} and store.pending_scores("drift") == []
 
 
 def test_what_was_written_before_a_failure_is_remembered_in_batches_and_never_sent_again(store: Store) -> None:

@@ -51,26 +51,49 @@ def test_a_run_after_the_week_is_not_its_last_success(sqlite_store: Store) -> No
     assert row[1] == "checked up to Wed 18 Nov 06:00 UTC"
 
 
+def _unverifiable(subject: str, reason: str, traces: int):
+    return b.finding(
+        "drift", f"unverifiable:{subject}:{reason}", "unverifiable", Severity.INFO, b.WEEK_END,
+        evidence={"subject": subject, "reason": reason, "traces": traces},
+    )  # fmt: skip
+
+
+NO_REQUEST = "traces state an objective but name no merge request"
+AGENTS = (("llm-fix", 1200), ("issue-executor", 700), ("mr-review", 60), ("pipeline-medic", 8))
+
+
 def test_unverifiable_drift_counts_traces_not_only_agents(sqlite_store: Store) -> None:
-    reason = "traces state an objective but name no merge request"
-    cases = [
-        b.finding(
-            "drift",
-            f"unverifiable:agent {a}",
-            "unverifiable",
-            Severity.INFO,
-            b.WEEK_END,
-            evidence={"subject": f"agent {a}", "reason": reason, "traces": n},
-        )
-        for a, n in (("llm-fix", 1200), ("issue-executor", 700), ("mr-review", 60), ("pipeline-medic", 8))
-    ]
+    cases = [_unverifiable("g/a!404", "GitLab: merge request or project not found", 1)]
+    cases += [_unverifiable("g/a!219", "GitLab: the merge request has no commits", 2)]
+    cases += [_unverifiable(f"agent {a}", NO_REQUEST, n) for a, n in AGENTS]
     b.store_events(sqlite_store, "drift", *(b.event(f, "recorded for the report (info)") for f in cases))
     report = _report(sqlite_store)
     message = build_digest_message(report)
-    lines = {s.heading: s.lines for s in message.sections}["Checks that could not run"]
-    assert lines[0].startswith("Goal drift, 1,968 traces of 4 agents: traces state an objective but name no")
-    assert "1,968 trace(s) goal drift could not check" in message.summary  # not "4 check(s)"
-    assert _table(report, "Checks that could not run").rows[0][1] == "1,968 traces of 4 agents"
+    sections = {s.heading: s.lines for s in message.sections}
+    # Only the checks that failed are "could not check"; traces naming no change request are not drift's.
+    assert "3 trace(s) goal drift could not check" in message.summary  # not 1,971, nor "2 check(s)"
+    assert "1,968 trace(s) not linked to a change request (nothing for goal drift to check)" in message.summary
+    failed = sections["Checks that could not run"]
+    assert failed[1].startswith("Goal drift, 2 traces of 1 merge request: GitLab: the merge request has no commits")
+    assert not [line for line in failed if NO_REQUEST in line]
+    heading = "Not linked to a change request: 1,968 trace(s), nothing for goal drift to check"
+    assert sections[heading][0].startswith(f"1,968 traces of 4 agents: {NO_REQUEST}")
+    assert [r[1] for r in _table(report, "Checks that could not run").rows] == [
+        "1 trace of 1 merge request",
+        "2 traces of 1 merge request",
+    ]
+    assert _table(report, "Traces not linked to a change request (1,968)").rows[0][:2] == (
+        "1,968 traces of 4 agents",
+        NO_REQUEST,
+    )
+
+
+def test_traces_naming_no_change_request_alone_leave_the_week_quiet(sqlite_store: Store) -> None:
+    cases = [_unverifiable(f"agent {a}", NO_REQUEST, n) for a, n in AGENTS]
+    b.store_events(sqlite_store, "drift", *(b.event(f, "recorded for the report (info)") for f in cases))
+    report = _report(sqlite_store)
+    assert report.quiet and report.unverifiable == [] and report.not_linked_traces == 1968
+    assert not [t for t in report_tables(report) if t.title.startswith("Checks that could not run")]
 
 
 def test_every_finding_says_when_it_was_first_seen_and_sent(sqlite_store: Store) -> None:
@@ -82,7 +105,11 @@ def test_every_finding_says_when_it_was_first_seen_and_sent(sqlite_store: Store)
     table = _table(_report(sqlite_store), "Every finding")
     assert table.headers == ("First seen", "Monitor", "Check", "Severity", "Title", "Sent", "Links")  # no Rank
     budget = next(r for r in table.rows if r[1] == "cost")
-    assert (budget[0], budget[5]) == ("Thu 19 Nov 18:15 UTC", "Thu 19 Nov 18:15 UTC")
+    # Queued by the first run; with no outbox row left (tests/report/test_delivery.py has those), only that.
+    assert (budget[0], budget[5]) == (
+        "Thu 19 Nov 18:15 UTC",
+        "queued Thu 19 Nov 18:15 UTC; its delivery is not on record",
+    )
     audit = next(r for r in table.rows if r[1] == "audit")
     assert audit[5] == "not sent: recorded for the report (info)"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -140,12 +141,43 @@ def test_json_dry_run_prints_only_the_summary_on_stdout(setup: dict[str, Path]) 
     assert "[WARNING] Weekly report 2026-W47" in result.stderr
 
 
-@pytest.mark.slow
-def test_demo_report_covers_every_monitor() -> None:
-    result = CliRunner().invoke(cli, ["report", "--demo", "--dry-run"])
+def _documented_json_keys() -> set[str]:
+    """The keys `report --help` lists for --format json."""
+    text = " ".join(CliRunner().invoke(cli, ["report", "--help"]).output.split())
+    listed = re.sub(r"\([^)]*\)", "", text.split("--format json keys:", 1)[1].split(" Options:", 1)[0])
+    return {key.strip(" .") for part in listed.split(";") for key in part.split(",") if key.strip(" .")}
+
+
+def test_help_lists_every_key_of_the_json_summary(setup: dict[str, Path]) -> None:
+    result = _invoke(setup, "--dry-run", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert "== Errors and evaluations: 2 alert(s) ==" in result.stdout
-    assert "did not run" not in result.stdout and "events: ok, 168 run(s) this week" in result.stdout
+    assert _documented_json_keys() == set(json.loads(result.stdout))
+
+
+@pytest.mark.slow
+def test_demo_report_covers_every_monitor_and_a_dry_run_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where the demo's report.output_dir (./reports) would be
+    result = CliRunner().invoke(cli, ["report", "--demo", "--dry-run", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["dry_run"], summary["markdown"], summary["html"], summary["channels"]) == (True, None, None, [])
+    assert list(tmp_path.iterdir()) == []  # no report written, no store left behind
+    assert "== Errors and evaluations: 2 alert(s) ==" in result.stderr
+    assert "did not run" not in result.stderr and "events: ok, 168 run(s) this week" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_writes_its_full_report_and_says_it_was_not_a_dry_run(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["report", "--demo", "--format", "json", "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    # It wrote the two files and printed the digest on the terminal channel: not a dry run, and says so.
+    assert (summary["dry_run"], summary["channels"], summary["delivered"]) == (False, ["terminal"], 1)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report-2026-W47.html", "report-2026-W47.md"]
+    assert summary["markdown"] == str(tmp_path / "out" / "report-2026-W47.md")
+    assert "[WARNING] Weekly report 2026-W47" in result.stderr
 
 
 def test_a_second_run_for_the_week_posts_nothing_unless_asked_to_resend(setup, hooks) -> None:

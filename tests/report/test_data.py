@@ -152,7 +152,7 @@ def test_spend_query_failure_is_noted_not_raised(sqlite_store: Store) -> None:
     headline = build_digest_message(report).summary
     assert headline.startswith("Spend unknown (could not be read, see below);") and "$0.00" not in headline
     markdown = render_markdown(report)
-    assert "spend \\(could not be read\\): **unknown**" in markdown and "| Week | unknown |" in markdown
+    assert "spend (could not be read): **unknown**" in markdown and "| Week | unknown |" in markdown
     assert "Daily spend Mon-Sun: unknown" in markdown
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from monitors.app.demo import DEMO_END, load_demo_source, run_demo
 from monitors.engine.config import settings_from_dict
+from monitors.report.digest import build_digest_message
 from monitors.report.period import parse_week
 from monitors.report.run import run_report
 from monitors.store.store import Store
@@ -26,11 +27,14 @@ from tests.fakes.webhook_server import WebhookServer
 pytestmark = pytest.mark.slow
 
 
+SUMMARIES: list[str] = []  # the demo runs' summary lines, one per monitor
+
+
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     folder = tmp_path_factory.mktemp("demo")
     with contextlib.redirect_stdout(io.StringIO()):
-        assert run_demo(("cost", "drift", "audit"), fmt="text", echo=lambda _: None, store_dir=folder) == 0
+        assert run_demo(("cost", "drift", "audit"), fmt="text", echo=SUMMARIES.append, store_dir=folder) == 0
     store = Store.open(f"sqlite:///{folder / 'demo.db'}")
     yield store
     store.close()
@@ -112,5 +116,17 @@ def test_demo_digest_bookkeeping_matches_the_week(posted: dict) -> None:
     assert "cost: ok, 168 run(s) this week, whole week checked" in body
     assert "audit: ok, 8 run(s) this week, whole week checked" in body  # daily at 07:15, and once at the end
     assert " Dec " not in body  # no wall-clock date from after the week
-    assert "Goal drift, 1,968 traces of 4 agents: traces state an objective but name no merge request" in body
+    # Traces naming no change request are not drift's to check: apart from the checks that failed.
+    assert "1,968 traces of 4 agents: traces state an objective but name no merge request" in body
+    assert "Goal drift, 1,968" not in body and "1,971" not in body
+    summary = build_digest_message(posted["report"]).summary
+    assert "3 trace(s) goal drift could not check" in summary and "1,971" not in summary
+    assert "1,968 trace(s) not linked to a change request (nothing for goal drift to check)" in summary
     assert "GitLab: the merge request has no commits (e.g. platform/api!219)" in body
+
+
+def test_the_demo_writes_no_score_and_its_summary_says_so(demo_store: Store) -> None:
+    # The demo replays a file: there is no Langfuse to write goal drift's scores to ("scores_written=27").
+    [drift] = [line for line in SUMMARIES if line.startswith("monitor=drift ")]
+    counters = dict(part.split("=", 1) for part in drift.split() if "=" in part)
+    assert counters["scores_written"] == "0" and int(counters["scores_not_written"]) > 0

@@ -10,6 +10,7 @@ from monitors.notifiers.mattermost import ATTACHMENT_MAX, POST_MAX, MattermostNo
 from monitors.notifiers.slack import MAX_BLOCKS, SECTION_TEXT_MAX, SlackNotifier
 from monitors.report.build import build_week_report
 from monitors.report.digest import TOTAL_MAX, build_digest_message
+from monitors.report.full import render_markdown
 from monitors.report.period import parse_week
 from monitors.store.store import Store
 from monitors.support.safe_text import TRUNCATED
@@ -79,7 +80,14 @@ def test_busy_week_has_every_section_with_key_content(sqlite_store: Store) -> No
     audit = text["Action audit: 4 finding(s)"]
     assert audit[0] == "By kind: repeat 2 · runaway 1 · loop 1"
     assert audit[2].startswith(
-        "[1] llm-fix: runaway in session llm-fix-1121-4883 (critical; wasted $22.47, 203 step(s))"
+        "[1] llm-fix: runaway in session llm-fix-1121-4883 (critical; $22.47 spent on 203 wasted step(s))"
+    )
+    # The most wasteful list goes by what was wasted: the repeats' $0.09 before the critical loop's $0.07.
+    assert audit[5:9] == (
+        "By agent and kind, most wasted spend first (what the wasted steps cost):",
+        "- llm-fix: runaway in 1 session(s), $22.47 spent on 203 wasted step(s); open llm-fix-1121-4883",
+        "- llm-fix: repeat in 2 session(s), $0.09 spent on 4 wasted step(s); open s3",
+        "- llm-fix: loop in 1 session(s), $0.07 spent on 15 wasted step(s); open s2",
     )
     assert text["Checks that could not run"] == ("drift: 1 failed run(s): GitLab: HTTP 502 after 4 attempts",)
     health = text["Monitor health"]
@@ -142,6 +150,7 @@ def test_a_day_over_the_cap_with_no_alert_for_it_is_not_a_quiet_week(sqlite_stor
     report, message = _digest(sqlite_store, _steady_spend([runaway]))
     assert not report.quiet and message.severity is Severity.WARNING
     assert "Quiet week" not in message.summary and "1 day(s) over budget" in message.summary
+    assert "- day(s) over budget: **1**" in render_markdown(report)  # the full report's card agrees
     [section] = [s for s in message.sections if s.heading == "Days over budget"]
     assert section.lines == (
         "Sat 21 Nov: all spend $52.50 of the $40.00 daily cap (131%), whole day;"

@@ -97,7 +97,8 @@ def _drift(store: Store, github: FakeGitHub, observations: list, *, since: datet
 def _keys(store: Store, week) -> tuple[list[str], list[str]]:
     """(drift findings' keys, unverifiable reasons' examples) of `week`'s report."""
     report = build_week_report(store, b.source_of([]), b.settings(), week, now=b.REPORT_NOW + timedelta(days=7))
-    return sorted(f.dedupe_key for f in report.drift), sorted(e for u in report.unverifiable for e in u.examples)
+    unchecked = [*report.unverifiable, *report.not_linked]
+    return sorted(f.dedupe_key for f in report.drift), sorted(e for u in unchecked for e in u.examples)
 
 
 @pytest.mark.parametrize(

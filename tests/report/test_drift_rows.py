@@ -6,6 +6,7 @@ reads exactly what the monitor stores.
 
 from __future__ import annotations
 
+import dataclasses
 from zoneinfo import ZoneInfo
 
 from monitors.report.build import build_week_report
@@ -45,13 +46,32 @@ def test_pull_requests_and_merge_requests_read_the_same_way(sqlite_store: Store)
     gitlab = b.forge_drift_finding("gitlab", 92, -2.3, head="1785190c803c5ea3c5f6b2c7bd6b1d2e7c0e5a11")
     report = _report(sqlite_store, github, gitlab)
     table = _drift_table(report)
+    # GitLab's state is "opened", GitHub's "open": the report says one word for the one state.
     assert _requests(table) == [
-        "platform/web!92 (opened), head 1785190c803c",
+        "platform/web!92 (open), head 1785190c803c",
         "acme-labs/agent-sdk#58 (open), head 59690c414caa",
     ]
     markdown = render_markdown(report)
     assert "59690c414caabacc" not in markdown and "@" not in "".join(_requests(table))
     assert table.headers[1] == "Pull/merge request"
+
+
+def test_states_other_than_open_are_kept_as_the_forge_gives_them(sqlite_store: Store) -> None:
+    merged = b.forge_drift_finding("gitlab", 93, -2.0, head="2" * 40)
+    fields = tuple((k, v.replace("(opened)", "(merged)")) if k == "Merge request" else (k, v) for k, v in merged.fields)
+    closed = b.forge_drift_finding("github", 59, -1.0, head="3" * 40)
+    fields_closed = tuple(
+        (k, v.replace("(open)", "(closed)")) if k == "Pull request" else (k, v) for k, v in closed.fields
+    )
+    table = _drift_table(
+        _report(
+            sqlite_store, dataclasses.replace(merged, fields=fields), dataclasses.replace(closed, fields=fields_closed)
+        )
+    )
+    assert sorted(_requests(table)) == [
+        "acme-labs/agent-sdk#59 (closed), head 333333333333",
+        "platform/web!93 (merged), head 222222222222",
+    ]
 
 
 def test_an_alert_stored_without_its_request_field_is_named_from_its_evidence(sqlite_store: Store) -> None:

@@ -48,6 +48,18 @@ def _busy_week(store: Store, out: Path) -> Path:
     b.store_events(store, "drift", *(b.event(f) for f in drifts))
     over = b.budget_finding("2026-11-21", 100, 52.54, budget="per-agent", value="llm-fix")
     b.store_events(store, "cost", b.event(over))
+    burst = b.finding(
+        "events", "signature:issue-executor:ab12:2026-11-18", "error_burst", Severity.WARNING, b.WEEK_END, rank=1,
+        title="40 errors of one kind from issue-executor on 2026-11-18",
+        fields=(
+            ("Agent", "issue-executor"),
+            ("Signature", "ERROR: Invalid schema for function '<value>': In context=('<value>', '<value>'), array "
+                          "schema missing items (request <id>, deployment issue-executor-2.4.0)"),
+            ("Count", "40 (first 2026-11-18 14:48:05 UTC, last 2026-11-18 16:59:18 UTC); new: not seen on a usual day"),
+        ),
+        evidence={"count": 40},
+    )  # fmt: skip
+    b.store_events(store, "events", b.event(burst))
     rows = [
         b.obs(d * 10 + i, b.WEEK_START + timedelta(days=d, hours=9), 5.0 + i, agent=agent, model=model, user=user)
         for d in range(7)

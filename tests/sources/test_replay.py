@@ -94,7 +94,7 @@ def test_export_file_round_trip_counts_malformed_lines(tmp_path) -> None:
 def test_write_scores_is_recorded_not_sent() -> None:
     source = ReplaySource.from_observations(DATA)
     score = Score(id="s1", trace_id="t1", name="drift", value=0.3, timestamp=T0)
-    source.write_scores([score])
+    assert source.write_scores([score]).not_written_ids == {"s1"}  # written nowhere, and says so
     assert source.scores == [score]
     assert source.trace_url("t1") is None  # no host known
 

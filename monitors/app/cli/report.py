@@ -33,10 +33,15 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @config_option
     @click.option("--week", help="ISO week, e.g. 2026-W47 (default: the last complete week).")
-    @click.option("--demo", is_flag=True, help="Run the monitors over the bundled sample week, then report it.")
+    @click.option(
+        "--demo",
+        is_flag=True,
+        help="Run the monitors over the bundled sample week, then report it: the digest goes to the terminal "
+        "and the full report to report.output_dir (./reports), unless --dry-run.",
+    )
     @click.option("--dry-run", is_flag=True, help="Print the digest here; post nothing, write nothing.")
     @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Overrides report.output_dir.")
-    @format_option("the run's summary (a dry run's digest goes to stderr)")
+    @format_option("the run's summary, its keys listed above (a dry run's digest goes to stderr)")
     @click.option(
         "--source",
         "source_file",
@@ -52,12 +57,19 @@ def register(cli: click.Group) -> None:
         help="Post to every channel, even those an earlier run already gave this week's complete digest.",
     )
     def report(**opts: Any) -> None:
-        """Post the weekly digest (spend, drift, audit, monitor health) and write the full report.
+        """Post the weekly digest (spend, drift, audit, errors, monitor health); write the full report.
 
         A rerun for the same week (a CronJob retry, say) posts only to the channels that do not have
         it yet, or whose copy was incomplete because Langfuse did not answer; --resend posts to all.
         Exit 1 when a channel failed or the week's spend could not be read (the digest is still
         posted, saying so); exit 2 on a bad config or --week.
+
+        --format json keys: week; status (ok, failed: Langfuse did not answer, delivery_failed);
+        spend (the week's USD, null when it could not be read); findings (the week's findings);
+        channels (posted to); delivered, failed (channels); already_sent (channels an earlier run
+        gave this week's digest); errors (channel: why it failed); langfuse_errors (spend queries
+        Langfuse did not answer); requests (to Langfuse); markdown, html (the files written, null in
+        a dry run); dry_run (true when nothing was written or posted).
         """
         conflicting = [flag for flag, key in DEMO_CONFLICTS if opts["demo"] and opts[key]]
         if conflicting:
