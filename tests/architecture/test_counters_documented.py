@@ -160,7 +160,7 @@ def emitted() -> Emitted:
         names |= found
         unresolved += missed
     printed = _printed_keys()
-    names |= printed["run"] | set(WriteBack(written=1, unchanged=1, rejected=1, pending=1).counters())
+    names |= printed["run"] | set(WriteBack(written=1, unchanged=1, rejected=1, pending=1, not_written=1).counters())
     return Emitted({**printed, "run": names}, unresolved)
 
 
