@@ -178,3 +178,18 @@ def test_a_literal_dollar_brace_an_empty_variable_and_an_oversized_secret_file(t
     assert _problems(oversized) == [
         f"monitors.yaml: langfuse.secret_key: secret file {big} is over 1 MiB: not a secret (wrong path?)"
     ]
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite:///file:db?mode=memory&uri=true"]
+)
+def test_an_in_memory_store_is_refused_naming_the_key(url: str) -> None:
+    # It would open fine and forget every watermark, sent alert and silence when the run ends.
+    problems = _problems(BASE | {"store": {"url": url}})
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("monitors.yaml: store.url: an in-memory SQLite database keeps nothing"), problems
+
+
+def test_a_store_file_or_server_is_taken() -> None:
+    for url in ("sqlite:///state.db", "sqlite:////var/lib/monitors/state.db", "postgresql://u@db/monitors"):
+        assert settings_from_dict(BASE | {"store": {"url": url}}, env=ENV).store.url.get_secret_value() == url

@@ -91,6 +91,8 @@ class StoreSettings(Strict):
     @field_validator("url")
     @classmethod
     def _store_url(cls, value: SecretStr) -> SecretStr:
+        from monitors.store.urls import store_url_problem
+
         problem = store_url_problem(value.get_secret_value())
         if problem:
             raise ValueError(f"{problem} (the URL is not shown: it may hold a password)")
@@ -113,27 +115,6 @@ class StoreSettings(Strict):
         if value < MIN_OUTBOX_RETENTION:
             raise ValueError(f"must be at least 1d (got {format_duration(value)}): runs read what was sent recently")
         return value
-
-
-def store_url_problem(url: str) -> str | None:
-    """Why `url` cannot be a store (checked by `validate` as a run would open it), or None."""
-    import sqlalchemy as sa
-
-    try:
-        parsed = sa.engine.make_url(url)
-        port = parsed.port
-    except (sa.exc.ArgumentError, ValueError):
-        return "must be sqlite:///path/to/file.db or postgresql://user@host:port/database"
-    backend, _, driver = parsed.drivername.partition("+")
-    if (
-        backend not in ("sqlite", "postgresql", "postgres")
-        or driver not in ("", "psycopg")
-        or (backend != "postgresql" and driver)
-    ):
-        return f"unsupported database {parsed.drivername!r}: use sqlite:///file.db or postgresql://…"
-    if port is not None and not 0 < port < 65536:
-        return f"port {port} is not a TCP port (1-65535)"
-    return None
 
 
 class Route(Strict):
