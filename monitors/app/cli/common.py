@@ -106,6 +106,7 @@ def load_settings(
 ) -> Any:
     """The settings a command runs with. `needs`: the sections whose secrets it uses (None: all);
     `unused`: keys whose secrets it never reads; `needed_for`: why a key's secret is needed (see load_config)."""
+    from monitors.app.cli.redaction import remember_settings
     from monitors.engine.config import load_config
     from monitors.engine.wiring import demo_path
 
@@ -114,7 +115,9 @@ def load_settings(
     path = config_path(config)
     if not path.exists():
         raise ConfigError(f"{path}: no such file (pass --config, set {CONFIG_ENV}, or try --demo)")
-    return load_config(path, needs=needs, unused=unused, needed_for=needed_for)
+    settings = load_config(path, needs=needs, unused=unused, needed_for=needed_for)
+    remember_settings(settings)  # an error line masks its secrets
+    return settings
 
 
 def store_for(settings: Any, *, dry_run: bool) -> Any:

@@ -1,6 +1,7 @@
 """run-monitor: the command line. Thin: every command parses options and calls the pipeline.
 
-Exit codes: 0 ok (findings are not errors), 1 a source or delivery failure, 2 bad configuration.
+Exit codes: 0 ok (findings are not errors), 1 a source or delivery failure (or an unexpected error: one
+`internal error:` line, -v for its traceback), 2 bad configuration or a file that cannot be read or written.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from monitors.app.cli.common import (
     terminal_alerts_to_stderr,
 )
 from monitors.app.cli.dry_replay import replay_settings
-from monitors.app.cli.errors import exit_codes
+from monitors.app.cli.errors import GuardedGroup, exit_codes, verbose_option
 from monitors.app.cli.output import RunOutput
 from monitors.contracts.errors import ConfigError
 from monitors.contracts.findings import RunWindow
@@ -81,7 +82,7 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Summary format. json: stdout holds one JSON document (a monitor's summary; for all, "
             '{"runs": [...]}); alerts go to stderr.',
         ),
-        click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: every dedupe decision."),
+        verbose_option("-v: info logs and an unexpected error's traceback, -vv: every dedupe decision."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -180,7 +181,7 @@ def _replay_window(
     return start, end
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="langfuse-monitors")
 def cli() -> None:
     """Watch unattended LLM agents through their Langfuse traces; alert a human when something is wrong.

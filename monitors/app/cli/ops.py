@@ -107,7 +107,10 @@ def register(cli: click.Group) -> None:
         window = RunWindow(parse_when(since, now, "--since") or now, parse_when(until, now, "--until") or now)
         source = build_source(settings)
         target = Path("/dev/null") if dry_run else output
-        count = export_observations(source, window, target)
+        try:
+            count = export_observations(source, window, target)
+        except OSError as exc:  # it names the hidden partial file written first; the user named --output
+            raise OSError(exc.errno, exc.strerror or str(exc), str(output)) from exc
         verb = "would export" if dry_run else f"exported to {output}:"
         out = Out(fmt)
         out.line(

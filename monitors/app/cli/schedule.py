@@ -21,7 +21,7 @@ from monitors.app.cli.common import (
     format_option,
     schedules_path,
 )
-from monitors.app.cli.errors import exit_codes, fail_config
+from monitors.app.cli.errors import exit_codes, fail_config, verbose_option
 from monitors.contracts.errors import ConfigError
 
 
@@ -171,7 +171,7 @@ def register(cli: click.Group) -> None:
         help="Serve GET /healthz on this port for a liveness probe: 503 when the loop stalls or a job runs "
         "far past its deadline (a restart ends it). Default: no server.",
     )
-    @click.option("-v", "--verbose", count=True, help="-v: APScheduler's own logs, -vv: every dedupe decision.")
+    @verbose_option("-v: APScheduler's own logs and an unexpected error's traceback, -vv: every dedupe decision.")
     @format_option(
         'with --dry-run: {"schedules", "jobs": [...]} with each job\'s next run (the running scheduler logs)'
     )
