@@ -65,8 +65,8 @@ def test_a_replay_of_an_empty_file_leaves_the_live_watermark_alone(tmp_path: Pat
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     result = _invoke("audit", "-c", config, "--source", empty)
-    assert result.exit_code == 0, result.output
-    assert f"note: {empty} holds no readable observations" in result.stderr
+    assert result.exit_code == 2, result.output  # it ran and said all was well: records=0 findings=0
+    assert result.stderr == f"--source: {empty} holds no readable observations: nothing to replay\n"
     store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     assert store.watermark("audit") == live  # a live run would otherwise skip to now, past unread traces
     store.close()

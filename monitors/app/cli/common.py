@@ -72,8 +72,38 @@ def parse_when(value: str | None, now: datetime, option: str) -> datetime | None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: use a duration ago (7d, 6h) or an ISO time", param_hint=option) from None
+        raise bad_option(option, f"{value!r}: use a duration ago (7d, 6h) or an ISO time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def bad_option(option: str, reason: str) -> ConfigError:
+    """A bad value given on the command line: one line naming the option, exit 2."""
+    return ConfigError(f"{option}: {reason}")
+
+
+def check_window(
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    end: datetime,
+    end_is: str,
+    start: datetime | None = None,
+    start_is: str = "",
+) -> None:
+    """Refuse a window with nothing in it: `--since` at or after `--until`, or after the end a run takes
+    without `--until` (`end`, which `end_is` explains); `--until` at or before the start it takes without
+    `--since` (`start`, when known). Such a run read nothing and said all was well."""
+    if since is not None and until is not None and since >= until:
+        raise bad_option("--since", f"{iso(since)} is not before --until {iso(until)}: the window holds nothing")
+    if since is not None and until is None and since >= end:
+        raise bad_option("--since", f"{iso(since)} is not before the window's end, {end_is} ({iso(end)})")
+    if until is not None and since is None and start is not None and until <= start:
+        raise bad_option("--until", f"{iso(until)} is not after the window's start, {start_is} ({iso(start)})")
+
+
+def iso(value: datetime) -> str:
+    """A time as the run's summary line writes it: 2026-11-23T08:45:12Z."""
+    return f"{value.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z"
 
 
 def setup_logging(verbose: int) -> None:

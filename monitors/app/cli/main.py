@@ -24,6 +24,8 @@ from monitors.app.cli import schedule as cli_schedule
 from monitors.app.cli.common import (
     CONFIG_HELP,
     Out,
+    bad_option,
+    check_window,
     config_option,
     format_option,
     load_settings,
@@ -34,8 +36,9 @@ from monitors.app.cli.common import (
 from monitors.app.cli.dry_replay import replay_settings
 from monitors.app.cli.errors import GuardedGroup, exit_codes, verbose_option
 from monitors.app.cli.output import RunOutput
-from monitors.contracts.errors import ConfigError
+from monitors.contracts.errors import ConfigError, SourceError
 from monitors.contracts.findings import RunWindow
+from monitors.contracts.values import format_duration
 from monitors.engine.registry import MONITORS
 
 RUN_MONITORS = tuple(MONITORS)
@@ -120,10 +123,13 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
     now = datetime.now(UTC)
     since, until = parse_when(opts["since"], now, "--since"), parse_when(opts["until"], now, "--until")
     deadline = parse_deadline(opts["deadline"])
-    store = open_store(settings, dry_run=opts["dry_run"])
     source = build_source(settings, opts["source_file"])
     if opts["source_file"] is not None:
         since, until = _replay_window(source, opts["source_file"], since, until)
+    else:
+        delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
+        check_window(since, until, end=now - delay, end_is=f"now minus langfuse.query_delay {format_duration(delay)}")
+    store = open_store(settings, dry_run=opts["dry_run"])
     notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=opts["dry_run"]), opts["fmt"])
     deps = RunDeps(source, store, notifiers, gitlab_factory(settings))
     code = 0
@@ -169,14 +175,17 @@ def _replay_window(
     A live run's default (since the watermark, or the last 24 hours) would usually miss an export
     of a past week entirely and report "records=0 findings=0" as if all were well.
     """
-    span = source.span()
+    try:
+        span = source.span()
+    except SourceError as exc:  # unreadable: a damaged gzip, a permission denied
+        raise bad_option("--source", str(exc)) from None
     if span is None:
-        click.echo(f"note: {path} holds no readable observations", err=True)
-        # An end of its own marks the run as a replay, so it leaves the live watermark where it is.
-        return since, until or datetime.now(UTC)
+        raise bad_option("--source", f"{path} holds no readable observations: nothing to replay")
+    first, last = f"the first observation in {path}", f"the last observation in {path}"
+    check_window(since, until, start=span.start, start_is=first, end=span.end, end_is=last)
     start, end = since or span.start, until or span.end
     if start > span.start or end < span.end:  # a wider window misses nothing: no need to say so
-        checked = RunWindow(min(start, end), end)
+        checked = RunWindow(start, end)
         click.echo(f"note: {path} holds observations over {span}; checking {checked} only", err=True)
     return start, end
 

@@ -97,14 +97,16 @@ def register(cli: click.Group) -> None:
     @exit_codes
     def export(config: str | None, since: str, until: str | None, output: Path, dry_run: bool, fmt: str) -> None:
         """Save observations from Langfuse to a file that any monitor can replay with --source."""
-        from monitors.app.cli.common import parse_when
+        from monitors.app.cli.common import check_window, parse_when
         from monitors.contracts.findings import RunWindow
         from monitors.engine.export import export_observations
         from monitors.engine.wiring import build_source
 
         settings = _settings(config, LANGFUSE_ONLY)
         now = datetime.now(UTC)
-        window = RunWindow(parse_when(since, now, "--since") or now, parse_when(until, now, "--until") or now)
+        start, end = parse_when(since, now, "--since") or now, parse_when(until, now, "--until")
+        check_window(start, end, end=now, end_is="now")
+        window = RunWindow(start, end or now)
         source = build_source(settings)
         target = Path("/dev/null") if dry_run else output
         try:
