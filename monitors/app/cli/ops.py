@@ -18,6 +18,7 @@ from monitors.app.cli.common import (
     SCHEDULES_DEFAULT,
     STORE_ONLY,
     Out,
+    bad_option,
     config_option,
     format_option,
     schedules_path,
@@ -159,9 +160,14 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Mute a monitor (or one of its keys) for a while; list or remove silences."""
         now, out = datetime.now(UTC), Out(fmt)
-        if not (list_ or remove is not None):
+        adding = not (list_ or remove is not None)
+        if adding:
             monitor, until = _silence_target(monitor, duration, now)
-        store = store_for(_settings(config, STORE_ONLY), dry_run=dry_run)
+            _check_key_given(monitor, key)
+        settings = _settings(config, STORE_ONLY)
+        if adding and monitor == "cost" and key is not None:
+            _check_budget_key(key, settings)
+        store = store_for(settings, dry_run=dry_run)
         if list_:
             active = store.silences(now=now)
             for s in active:
@@ -206,6 +212,23 @@ def register(cli: click.Group) -> None:
         if length <= timedelta(0):
             raise click.BadParameter(f"{duration!r}: a silence must last longer than 0s", param_hint="--for")
         return monitor, now + length
+
+    def _check_key_given(monitor: str, key: str | None) -> None:
+        if key is not None and not key.strip():
+            raise bad_option(
+                "--key",
+                f"empty: it would silence every {monitor} finding; leave --key out to mean that, or give the "
+                "key each alert ends with",
+            )
+
+    def _check_budget_key(key: str, settings: Any) -> None:
+        """A cost key starts with a budget's name: a mistyped one would silence nothing and say it did."""
+        cost = settings.monitor_configs.get("cost")
+        names = [budget.name for budget in getattr(cost, "budgets", [])]
+        budget = key.split(":", 1)[0]
+        if budget not in names:
+            known = f"budgets: {', '.join(names)}" if names else "no budgets under monitors.cost.budgets"
+            raise bad_option("--key", f"unknown cost budget {budget!r} ({_did_you_mean(budget, names)}{known})")
 
     @cli.command(name="test-alert")
     @config_option
