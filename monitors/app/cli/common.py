@@ -23,7 +23,6 @@ SCHEDULES_DEFAULT = f"default: ${SCHEDULES_ENV}, else schedules.yaml next to the
 # Top-level config sections whose secrets each kind of command uses; see load_settings(needs=...).
 STORE_ONLY = ("store",)
 LANGFUSE_ONLY = ("langfuse",)
-CHANNELS_ONLY = ("channels",)
 
 
 def config_option(fn: Any) -> Any:

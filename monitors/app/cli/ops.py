@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from monitors.app.cli.common import (
-    CHANNELS_ONLY,
     LANGFUSE_ONLY,
     SCHEDULES_DEFAULT,
     STORE_ONLY,
@@ -230,6 +229,25 @@ def register(cli: click.Group) -> None:
             known = f"budgets: {', '.join(names)}" if names else "no budgets under monitors.cost.budgets"
             raise bad_option("--key", f"unknown cost budget {budget!r} ({_did_you_mean(budget, names)}{known})")
 
+    def _channel_settings(config: str | None, channel: str) -> Any:
+        """Settings holding only `channel`, whose secrets must resolve: another channel's unset webhook
+        is no reason to refuse testing this one."""
+        from monitors.engine.interpolate import is_under
+
+        settings = _settings(config, ())
+        defined = list(settings.channel_configs)
+        if channel not in defined:
+            suggestion = _did_you_mean(channel, defined)
+            raise bad_option(
+                "--channel", f"unknown channel {channel!r} ({suggestion}defined: {', '.join(defined) or 'none'})"
+            )
+        key = f"channels.{channel}"
+        unset = [u for u in settings.unresolved if is_under(u.path, key)]
+        if unset:
+            where = settings.source_file
+            raise ConfigError("channel secrets unset", [f"{where}: {u.problem}" for u in unset])
+        return settings.model_copy(update={"channel_configs": {channel: settings.channel_configs[channel]}})
+
     @cli.command(name="test-alert")
     @config_option
     @click.option("--channel", required=True, help="Channel name from monitors.yaml.")
@@ -248,10 +266,8 @@ def register(cli: click.Group) -> None:
         from monitors.engine.render import test_message
         from monitors.engine.wiring import build_notifiers
 
-        settings = _settings(config, CHANNELS_ONLY)
+        settings = _channel_settings(config, channel)
         notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=dry_run), fmt)
-        if channel not in notifiers:
-            raise ConfigError(f"--channel: unknown channel {channel!r} (defined: {', '.join(notifiers) or 'none'})")
         notifier = notifiers[channel]
         # The notifier's own failure log speaks of the outbox ("will retry later"); a test message has
         # no outbox and no later, so this command reports the outcome itself.
