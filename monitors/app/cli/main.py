@@ -33,7 +33,7 @@ from monitors.app.cli.common import (
     setup_logging,
     terminal_alerts_to_stderr,
 )
-from monitors.app.cli.dry_replay import replay_settings
+from monitors.app.cli.dry_replay import drift_problems, forges_unused, replay_settings
 from monitors.app.cli.errors import GuardedGroup, exit_codes, verbose_option
 from monitors.app.cli.output import RunOutput
 from monitors.contracts.errors import ConfigError, SourceError
@@ -120,6 +120,11 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
     from monitors.engine.wiring import build_notifiers, build_source, gitlab_factory, open_store
 
     settings = replay_settings(opts["config"], names, source_file=opts["source_file"], dry_run=opts["dry_run"])
+    replay = opts["source_file"] is not None and opts["dry_run"]
+    # Drift without its forge's token: the other monitors still run, then the command exits 2 naming it.
+    unready = drift_problems(settings, names, replay=replay)
+    if unready and [name for name in names if name in settings.enabled_monitors()] == ["drift"]:
+        raise ConfigError("drift cannot read its forge", list(unready.values()))
     now = datetime.now(UTC)
     since, until = parse_when(opts["since"], now, "--since"), parse_when(opts["until"], now, "--until")
     deadline = parse_deadline(opts["deadline"])
@@ -139,6 +144,10 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
             if name not in settings.enabled_monitors():
                 output.disabled(name)
                 continue
+            if name == "drift" and unready:
+                output.not_run(name, f"not set: {', '.join(unready)}")
+                code = 2
+                continue
             summary = run_once(
                 name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"], deadline=deadline
             )
@@ -152,6 +161,8 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
             code = max(code, synced)
     finally:
         output.close()  # a bad setting found mid-way (exit 2) still leaves the runs before it on stdout
+    for problem in unready.values():
+        click.echo(problem, err=True)
     return code
 
 
@@ -270,7 +281,8 @@ def validate(config: str | None, schedules: str | None, dry_run: bool, fmt: str)
     checked: list[str] = []
     notes: list[str] = []
     try:
-        settings = load_settings(config, False)
+        # A forge's token only when drift will read that forge live (not from an offline_file).
+        settings = load_settings(config, False, unused=forges_unused(config, MONITORS))
         build_source(settings)
         build_notifiers(settings)
         checked.append(str(settings.source_file))

@@ -63,9 +63,11 @@ def _scheduler(opts: dict[str, Any]) -> int:
         out.document({"schedules": str(path), "jobs": jobs_json(schedules, now)})
         return 0
     from monitors.app.cli.common import CONFIG_ENV, load_settings
+    from monitors.app.cli.dry_replay import forges_unused
     from monitors.engine.wiring import build_source, open_store
 
-    settings = load_settings(opts["config"], False)
+    scheduled = {job.monitor for job in schedules.jobs}
+    settings = load_settings(opts["config"], False, unused=forges_unused(opts["config"], scheduled))
     # Fail at start (exit 2), not at every run, when the monitors have nothing to read from.
     if any(job.monitor != "report" for job in schedules.jobs):
         _close(build_source(settings, opts["source_file"]))
