@@ -21,6 +21,7 @@ from monitors.app.cli import drift as cli_drift
 from monitors.app.cli import ops as cli_ops
 from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
+from monitors.app.cli import status as cli_status
 from monitors.app.cli.common import (
     CONFIG_HELP,
     Out,
@@ -330,6 +331,7 @@ def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
 
 # Operator commands live in their own modules; each registers its commands on `cli`.
 cli_ops.register(cli)
+cli_status.register(cli)
 cli_audit.register(audit)
 cli_drift.register(drift)
 cli_report.register(cli)
