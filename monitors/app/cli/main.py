@@ -22,19 +22,16 @@ from monitors.app.cli import ops as cli_ops
 from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
 from monitors.app.cli import status as cli_status
+from monitors.app.cli import validate as cli_validate
 from monitors.app.cli.common import (
     CONFIG_HELP,
-    Out,
     bad_option,
     check_window,
-    config_option,
-    format_option,
-    load_settings,
     parse_when,
     setup_logging,
     terminal_alerts_to_stderr,
 )
-from monitors.app.cli.dry_replay import drift_problems, forges_unused, replay_settings
+from monitors.app.cli.dry_replay import drift_problems, replay_settings
 from monitors.app.cli.errors import GuardedGroup, exit_codes, verbose_option
 from monitors.app.cli.output import RunOutput
 from monitors.contracts.errors import ConfigError, SourceError
@@ -261,58 +258,6 @@ def run_all(**opts: Any) -> None:
     _run_monitors(RUN_MONITORS, several=True, **opts)
 
 
-@cli.command()
-@config_option
-@click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml to check too.")
-@click.option(
-    "--dry-run", is_flag=True, help="Accepted for uniformity: validate only reads, it never changes anything."
-)
-@format_option('{"ok", "checked": [files], "problems": ["file: key: reason", ...], "notes": [...]}')
-def validate(config: str | None, schedules: str | None, dry_run: bool, fmt: str) -> None:
-    """Check monitors.yaml (and schedules.yaml) and print every problem as file: key: reason.
-
-    Runs the checks a monitor run makes before it reads anything (every secret resolves, a trace source
-    is configured, every channel can be built), so a config that passes here does not fail a run on them.
-    """
-    from monitors.app.k8s.manifests import check_names
-    from monitors.engine.schedule_config import load_schedules
-    from monitors.engine.wiring import build_notifiers, build_source
-
-    problems: list[str] = []
-    checked: list[str] = []
-    notes: list[str] = []
-    try:
-        # A forge's token only when drift will read that forge live (not from an offline_file).
-        settings = load_settings(config, False, unused=forges_unused(config, MONITORS))
-        build_source(settings)
-        build_notifiers(settings)
-        checked.append(str(settings.source_file))
-    except ConfigError as exc:
-        problems += exc.problems
-    if schedules:
-        try:
-            plan = load_schedules(schedules)
-        except ConfigError as exc:
-            problems += exc.problems
-        else:
-            checked.append(schedules)
-            try:
-                check_names(plan)
-            except ConfigError as exc:  # valid for the scheduler, not for Kubernetes
-                notes += [
-                    f"{schedules}: {p} (only k8s render needs this; the scheduler takes it)" for p in exc.problems
-                ]
-    out = Out(fmt)
-    out.document({"ok": not problems, "checked": checked, "problems": problems, "notes": notes})
-    for note in notes:
-        click.echo(f"note: {note}", err=True)
-    if problems:
-        for problem in problems:
-            click.echo(problem, err=True)
-        sys.exit(2)
-    out.line(f"ok: {', '.join(checked)} valid")
-
-
 @cli.command(name="help")
 @click.argument("command", nargs=-1)
 @click.pass_context
@@ -332,6 +277,7 @@ def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
 # Operator commands live in their own modules; each registers its commands on `cli`.
 cli_ops.register(cli)
 cli_status.register(cli)
+cli_validate.register(cli)
 cli_audit.register(audit)
 cli_drift.register(drift)
 cli_report.register(cli)
