@@ -56,6 +56,14 @@ def engine_url(url: str) -> str:
     return url
 
 
+def url_password(url: str) -> str | None:
+    """The password a store URL holds, if any (what a message about the store must not show)."""
+    try:
+        return sa.engine.make_url(url).password or None
+    except (sa.exc.ArgumentError, ValueError):
+        return None
+
+
 def redact_url(url: str) -> str:
     """The store URL without its password, for messages."""
     try:

@@ -124,3 +124,26 @@ def test_a_config_error_is_one_line_even_with_v(tmp_path: Path, command: tuple[s
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert all(line.startswith(f"{bad}: ") for line in result.stderr.splitlines()), result.stderr
+
+
+def test_a_store_path_is_shown_its_password_is_not(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_file = tmp_path / "state.db"
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"sqlite:///{store_file} is locked; the other store wants {STORE_PASSWORD}")
+
+    monkeypatch.setattr("monitors.store.store.Store.last_runs", fail)
+    result = _invoke("status", "-c", config)
+    assert result.exit_code == 1, result.output
+    assert f"sqlite:///{store_file} is locked" in result.stderr  # where the store is: not a secret
+    assert STORE_PASSWORD not in result.stderr
+
+
+def test_the_store_urls_password_is_a_secret() -> None:
+    from monitors.app.cli.redaction import _settings_secrets
+    from monitors.engine.config import settings_from_dict
+
+    settings = settings_from_dict({"store": {"url": "postgresql://monitors:Pw9xyzzy@db.internal/monitors"}}, env={})
+    assert list(_settings_secrets(settings)) == ["Pw9xyzzy"]

@@ -43,7 +43,7 @@ def fail(exc: Exception, verbose: int = 0) -> NoReturn:
     if isinstance(exc, ConfigError):
         fail_config(exc)
     if isinstance(exc, MonitorsError):
-        click.echo(redact(f"error: {exc}"), err=True)
+        click.echo(redact(one_line(f"error: {exc}")), err=True)
         sys.exit(1)
     if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in FILE_ERRNOS):
         cause = exc.strerror or str(exc)

@@ -2,7 +2,7 @@
 
 An unexpected error's message (and, with -v, its traceback) may quote a request, a URL or a config
 value. Before it reaches the terminal, every secret of the loaded config (each SecretStr: keys, tokens,
-webhook URLs, the store URL) and every environment variable named like a secret is masked in each form
+webhook URLs, the store URL's password) and every environment variable named like a secret is masked in each form
 a request may carry it (see `credential_forms`), then `scrub_credentials` masks what merely looks like one.
 """
 
@@ -18,7 +18,8 @@ from pydantic import BaseModel, SecretStr
 
 SETTINGS = "monitors.settings"  # ctx.meta key: the settings the command loaded, if it got that far
 MIN_SECRET = 6  # shorter values ("1", "true") are not secrets and would mask ordinary words
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PRIVATE|CREDENTIAL|API_?KEY|_KEY$|WEBHOOK|STORE_URL|DSN", re.I)
+# Variables named like a secret; a URL variable (MONITORS_STORE_URL) is masked by its password's shape instead.
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PRIVATE|CREDENTIAL|API_?KEY|_KEY$|WEBHOOK", re.I)
 
 
 def remember_settings(settings: Any) -> None:
@@ -34,11 +35,24 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
 
     ctx = click.get_current_context(silent=True)
     settings = ctx.meta.get(SETTINGS) if ctx is not None else None
-    known = set(_secret_values(settings)) | set(_secret_environment(os.environ if environ is None else environ))
+    known = set(_settings_secrets(settings)) | set(_secret_environment(os.environ if environ is None else environ))
     forms = {form for value in known if len(value) >= MIN_SECRET for form in credential_forms(value, "")}
     for form in sorted(forms, key=len, reverse=True):  # longest first: no part of a secret is left behind
         text = text.replace(form, "***")
     return scrub_credentials(text)
+
+
+def _settings_secrets(settings: Any) -> Iterator[str]:
+    """Every secret of the settings; of the store URL only its password: a SQLite file's path or a
+    database's host says where the store is, which an error about it must show."""
+    if settings is None:
+        return
+    store_url = settings.store.url.get_secret_value()
+    yield from (value for value in _secret_values(settings) if value != store_url)
+    from monitors.store.urls import url_password
+
+    if password := url_password(store_url):
+        yield password
 
 
 def _secret_values(node: Any) -> Iterator[str]:
