@@ -30,6 +30,8 @@ def remember_settings(settings: Any) -> None:
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """`text` with every secret the command knows of (see the module) and every credential-shaped value
+    masked as `***`."""
     from monitors.sources.http import credential_forms
     from monitors.support.safe_text import scrub_credentials
 
