@@ -178,3 +178,52 @@ def test_a_literal_dollar_brace_an_empty_variable_and_an_oversized_secret_file(t
     assert _problems(oversized) == [
         f"monitors.yaml: langfuse.secret_key: secret file {big} is over 1 MiB: not a secret (wrong path?)"
     ]
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite:///file:db?mode=memory&uri=true"]
+)
+def test_an_in_memory_store_is_refused_naming_the_key(url: str) -> None:
+    # It would open fine and forget every watermark, sent alert and silence when the run ends.
+    problems = _problems(BASE | {"store": {"url": url}})
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("monitors.yaml: store.url: an in-memory SQLite database keeps nothing"), problems
+
+
+def test_a_store_file_or_server_is_taken() -> None:
+    for url in ("sqlite:///state.db", "sqlite:////var/lib/monitors/state.db", "postgresql://u@db/monitors"):
+        assert settings_from_dict(BASE | {"store": {"url": url}}, env=ENV).store.url.get_secret_value() == url
+
+
+def test_what_routes_name_is_checked_when_another_section_is_broken() -> None:
+    # Before, a broken key anywhere hid every route problem until it was fixed: two rounds of validate.
+    raw = BASE | {
+        "langfuse": BASE["langfuse"] | {"page_size": "lots"},
+        "channels": {"term": {"kind": "stdout"}, "am": {"kind": "alertmanager", "url": "http://am:9093"}},
+        "routes": [{"monitors": ["cots"], "channels": ["term", "nowhere", "am"], "group_interval": "40d"}],
+        "default_route": {"channels": ["missing"]},
+        "report": {"timezone": "Mars/Olympus"},
+    }
+    problems = [p.removeprefix("monitors.yaml: ") for p in _problems(raw)]
+    assert [p.split(":", 1)[0] for p in problems] == [
+        "langfuse.page_size",
+        "routes.0.channels",
+        "routes.0.channels",
+        "routes.0.monitors",
+        "routes.0.group_interval",
+        "routes.0.group_interval",
+        "default_route.channels",
+        "report.timezone",
+    ], problems
+    assert "routes.0.monitors: unknown monitor 'cots' (valid: cost, drift, audit, events)" in problems
+    assert "routes.0.channels: unknown channel 'nowhere' (defined: term, am)" in problems
+    assert any(p.startswith("routes.0.channels: 'am' is an alertmanager channel") for p in problems)
+    assert any(
+        p.startswith("routes.0.group_interval: 40d is longer than store.outbox_retention (30d)") for p in problems
+    )
+
+
+def test_a_route_that_does_not_validate_is_not_checked_again() -> None:
+    # Its own problem is reported; what it names is checked once it validates.
+    problems = _problems(BASE | {"routes": [{"monitors": ["cots"], "min_severity": "loud", "channels": ["x"]}]})
+    assert len(problems) == 1 and problems[0].startswith("monitors.yaml: routes.0.min_severity: "), problems

@@ -27,6 +27,7 @@ from monitors.engine.interpolate import PLACEHOLDERS, Unresolved, about_value, i
 from monitors.engine.metrics_settings import MetricsSettings
 from monitors.engine.problems import pydantic_problems
 from monitors.engine.registry import MONITORS, monitor_class, notifier_class
+from monitors.engine.routes_config import Route, route_problems
 from monitors.engine.yaml_input import read_yaml
 from monitors.support.zones import known_zone
 
@@ -91,6 +92,8 @@ class StoreSettings(Strict):
     @field_validator("url")
     @classmethod
     def _store_url(cls, value: SecretStr) -> SecretStr:
+        from monitors.store.urls import store_url_problem
+
         problem = store_url_problem(value.get_secret_value())
         if problem:
             raise ValueError(f"{problem} (the URL is not shown: it may hold a password)")
@@ -113,57 +116,6 @@ class StoreSettings(Strict):
         if value < MIN_OUTBOX_RETENTION:
             raise ValueError(f"must be at least 1d (got {format_duration(value)}): runs read what was sent recently")
         return value
-
-
-def store_url_problem(url: str) -> str | None:
-    """Why `url` cannot be a store (checked by `validate` as a run would open it), or None."""
-    import sqlalchemy as sa
-
-    try:
-        parsed = sa.engine.make_url(url)
-        port = parsed.port
-    except (sa.exc.ArgumentError, ValueError):
-        return "must be sqlite:///path/to/file.db or postgresql://user@host:port/database"
-    backend, _, driver = parsed.drivername.partition("+")
-    if (
-        backend not in ("sqlite", "postgresql", "postgres")
-        or driver not in ("", "psycopg")
-        or (backend != "postgresql" and driver)
-    ):
-        return f"unsupported database {parsed.drivername!r}: use sqlite:///file.db or postgresql://…"
-    if port is not None and not 0 < port < 65536:
-        return f"port {port} is not a TCP port (1-65535)"
-    return None
-
-
-class Route(Strict):
-    monitors: list[str] = Field(default_factory=lambda: ["*"], description="Monitor names or '*'.")
-    kinds: list[str] | None = Field(None, description="Only these finding kinds (e.g. budget, loop).")
-    min_severity: Severity = Field(Severity.WARNING, description="info, warning or critical.")
-    channels: list[str] = Field(description="Channel names from `channels`.")
-    group_by: list[str] | None = Field(
-        None,
-        description="Finding labels that make one incident (agent, user, session, day, ...): findings "
-        "that share them go out as one message listing every part.",
-    )
-    group_interval: Duration | None = Field(
-        None,
-        description="With group_by: once a group was sent, later parts no louder than what was sent wait "
-        "and go together at most this often; a louder part goes at once. Default: no waiting.",
-    )
-    send_resolved: bool = Field(False, description="Also send a notice when a finding no longer holds.")
-
-    @field_validator("min_severity", mode="before")
-    @classmethod
-    def _severity(cls, value: Any) -> Severity:
-        return Severity.parse(value)
-
-    def matches(self, monitor: str, kind: str, severity: Severity) -> bool:
-        return (
-            ("*" in self.monitors or monitor in self.monitors)
-            and (self.kinds is None or kind in self.kinds)
-            and severity >= self.min_severity
-        )
 
 
 class MetadataKeys(Strict):
@@ -306,8 +258,31 @@ def _validated(raw: dict[str, Any]) -> tuple[Settings | None, list[str]]:
         found.extend(pydantic_problems(exc, model=Settings))
     if settings is not None:
         sections.apply(settings)
-        found.extend(_route_problems(settings))
+    found.extend(_cross_problems(raw, sections, settings))
     return settings, list(dict.fromkeys(found))
+
+
+def _cross_problems(raw: dict[str, Any], sections: _SectionConfigs, settings: Settings | None) -> Iterator[str]:
+    """Keys that name others (routes -> channels and monitors, intervals -> retention, the report's zone):
+    checked also when another section is broken, so `validate` lists every problem in one pass."""
+    channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
+    kinds = {name: getattr(sections.channels.get(name), "kind", None) or _kind(body) for name, body in channels.items()}
+    if settings is not None:
+        retention: timedelta | None = settings.store.outbox_retention
+    else:
+        try:
+            retention = StoreSettings.model_validate(raw.get("store") or {}).outbox_retention
+        except (ValidationError, TypeError):
+            retention = None  # its own problem is reported; the interval check waits for it
+    yield from route_problems(raw.get("routes"), raw.get("default_route"), kinds, retention)
+    report = raw.get("report") if isinstance(raw.get("report"), dict) else {}
+    zone = report.get("timezone", "UTC")
+    if isinstance(zone, str) and known_zone(zone) is None:
+        yield f"report.timezone: unknown time zone {zone!r}"
+
+
+def _kind(body: Any) -> str | None:
+    return body.get("kind") if isinstance(body, dict) and isinstance(body.get("kind"), str) else None
 
 
 def _why(path: str, needed_for: Mapping[str, str] | None) -> str:
@@ -349,33 +324,6 @@ class _SectionConfigs:
         settings.channel_configs.update(self.channels)
         settings.monitor_configs.update(self.monitors)
         settings.disabled_monitors.update(self.disabled)
-
-
-def _route_problems(settings: Settings) -> Iterator[str]:
-    routes = [(f"routes.{i}", r) for i, r in enumerate(settings.routes)]
-    if settings.default_route:
-        routes.append(("default_route", settings.default_route))
-    for where, route in routes:
-        for channel in route.channels:
-            if channel not in settings.channels:
-                yield f"{where}.channels: unknown channel {channel!r} (defined: {', '.join(settings.channels)})"
-            elif getattr(settings.channel_configs.get(channel), "kind", None) == "alertmanager":
-                # Alertmanager routes by itself; its channel picks findings with its own monitors/min_severity.
-                yield f"{where}.channels: {channel!r} is an alertmanager channel, which takes no routes (it gets "
-                "every open finding matching its own monitors and min_severity)"
-        for monitor in route.monitors:
-            if monitor != "*" and monitor not in MONITORS:
-                yield f"{where}.monitors: unknown monitor {monitor!r} (valid: {', '.join(MONITORS)})"
-        if route.group_interval is not None and not route.group_by:
-            yield f"{where}.group_interval: needs group_by (which findings make one group)"
-        if route.group_interval is not None and route.group_interval > settings.store.outbox_retention:
-            # The interval reads when the group was last sent from the outbox: a pruned row would be forgotten.
-            yield (
-                f"{where}.group_interval: {format_duration(route.group_interval)} is longer than "
-                f"store.outbox_retention ({format_duration(settings.store.outbox_retention)}); raise the retention"
-            )
-    if known_zone(settings.report.timezone) is None:
-        yield f"report.timezone: unknown time zone {settings.report.timezone!r}"
 
 
 def load_config(

@@ -69,7 +69,8 @@ def test_run_without_langfuse_section_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_silence_add_list_remove(tmp_path: Path) -> None:
-    path = _write(tmp_path, {"store": {"url": f"sqlite:///{tmp_path / 's.db'}"}})
+    budgets = {"cost": {"budgets": [{"name": "global", "daily_cap": 40}]}}
+    path = _write(tmp_path, {"store": {"url": f"sqlite:///{tmp_path / 's.db'}"}, "monitors": budgets})
     runner = CliRunner()
     added = runner.invoke(cli, ["silence", "cost", "--key", "global", "--for", "2h", "-c", str(path)])
     assert added.exit_code == 0 and "silenced cost key=global" in added.output

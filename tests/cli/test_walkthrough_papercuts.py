@@ -136,7 +136,11 @@ def test_status_without_a_schedules_file_says_staleness_is_unknown(folders: tupl
     (config_dir / "schedules.yaml").unlink()  # ./schedules.yaml still exists: status must not take it
     status = _invoke("status", "-c", config_dir / "monitors.yaml")
     assert status.exit_code == 0, status.output
-    assert "stale monitors: unknown (no schedules)" in status.output
+    looked_at = config_dir / "schedules.yaml"
+    assert status.output.splitlines()[-1].endswith(
+        f"stale monitors: unknown (no schedules: pass -s schedules.yaml, set MONITORS_SCHEDULES, or put it at "
+        f"{looked_at})"
+    )
 
 
 @pytest.mark.parametrize("command", [("scheduler",), ("status",), ("k8s", "render")])

@@ -17,7 +17,7 @@ RAW = {
     "langfuse": {"host": "https://cloud.langfuse.com", "public_key": "${LF_PK}", "secret_key": "${LF_SK}"},
     "gitlab": {"token": "${GITLAB_TOKEN}"},
     "github": {"token": "${GITHUB_TOKEN}"},
-    "store": {"url": "sqlite://"},
+    "store": {"url": "sqlite:///state/monitors.db"},
     "channels": {
         "page": {"kind": "pagerduty", "routing_key": "${PD_KEY}"},
         "hook": {"kind": "webhook", "webhook_url": "${HOOK_URL}", "headers": {"Authorization": "Bearer ${HOOK_TOKEN}"}},

@@ -101,7 +101,7 @@ def test_validate_rejects_a_store_url_no_run_could_open(url: str, expected: str,
     assert "hunter2" not in result.output
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///state/monitors.db", "postgresql://u@db:5432/m",
+@pytest.mark.parametrize("url", ["sqlite:///state/monitors.db", "postgresql://u@db:5432/m",
                                  "postgresql+psycopg://u@db/m", "postgres://u@db/m",
                                  "postgresql://u@/m"])  # fmt: skip
 def test_validate_accepts_the_store_urls_a_run_can_open(url: str, tmp_path: Path) -> None:

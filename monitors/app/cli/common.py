@@ -23,7 +23,6 @@ SCHEDULES_DEFAULT = f"default: ${SCHEDULES_ENV}, else schedules.yaml next to the
 # Top-level config sections whose secrets each kind of command uses; see load_settings(needs=...).
 STORE_ONLY = ("store",)
 LANGFUSE_ONLY = ("langfuse",)
-CHANNELS_ONLY = ("channels",)
 
 
 def config_option(fn: Any) -> Any:
@@ -72,8 +71,38 @@ def parse_when(value: str | None, now: datetime, option: str) -> datetime | None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: use a duration ago (7d, 6h) or an ISO time", param_hint=option) from None
+        raise bad_option(option, f"{value!r}: use a duration ago (7d, 6h) or an ISO time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def bad_option(option: str, reason: str) -> ConfigError:
+    """A bad value given on the command line: one line naming the option, exit 2."""
+    return ConfigError(f"{option}: {reason}")
+
+
+def check_window(
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    end: datetime,
+    end_is: str,
+    start: datetime | None = None,
+    start_is: str = "",
+) -> None:
+    """Refuse a window with nothing in it: `--since` at or after `--until`, or after the end a run takes
+    without `--until` (`end`, which `end_is` explains); `--until` at or before the start it takes without
+    `--since` (`start`, when known). Such a run read nothing and said all was well."""
+    if since is not None and until is not None and since >= until:
+        raise bad_option("--since", f"{iso(since)} is not before --until {iso(until)}: the window holds nothing")
+    if since is not None and until is None and since >= end:
+        raise bad_option("--since", f"{iso(since)} is not before the window's end, {end_is} ({iso(end)})")
+    if until is not None and since is None and start is not None and until <= start:
+        raise bad_option("--until", f"{iso(until)} is not after the window's start, {start_is} ({iso(start)})")
+
+
+def iso(value: datetime) -> str:
+    """A time as the run's summary line writes it: 2026-11-23T08:45:12Z."""
+    return f"{value.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z"
 
 
 def setup_logging(verbose: int) -> None:
@@ -106,6 +135,7 @@ def load_settings(
 ) -> Any:
     """The settings a command runs with. `needs`: the sections whose secrets it uses (None: all);
     `unused`: keys whose secrets it never reads; `needed_for`: why a key's secret is needed (see load_config)."""
+    from monitors.app.cli.redaction import remember_settings
     from monitors.engine.config import load_config
     from monitors.engine.wiring import demo_path
 
@@ -114,7 +144,9 @@ def load_settings(
     path = config_path(config)
     if not path.exists():
         raise ConfigError(f"{path}: no such file (pass --config, set {CONFIG_ENV}, or try --demo)")
-    return load_config(path, needs=needs, unused=unused, needed_for=needed_for)
+    settings = load_config(path, needs=needs, unused=unused, needed_for=needed_for)
+    remember_settings(settings)  # an error line masks its secrets
+    return settings
 
 
 def store_for(settings: Any, *, dry_run: bool) -> Any:

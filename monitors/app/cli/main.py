@@ -1,6 +1,7 @@
 """run-monitor: the command line. Thin: every command parses options and calls the pipeline.
 
-Exit codes: 0 ok (findings are not errors), 1 a source or delivery failure, 2 bad configuration.
+Exit codes: 0 ok (findings are not errors), 1 a source or delivery failure (or an unexpected error: one
+`internal error:` line, -v for its traceback), 2 bad configuration or a file that cannot be read or written.
 """
 
 from __future__ import annotations
@@ -20,21 +21,22 @@ from monitors.app.cli import drift as cli_drift
 from monitors.app.cli import ops as cli_ops
 from monitors.app.cli import report as cli_report
 from monitors.app.cli import schedule as cli_schedule
+from monitors.app.cli import status as cli_status
+from monitors.app.cli import validate as cli_validate
 from monitors.app.cli.common import (
     CONFIG_HELP,
-    Out,
-    config_option,
-    format_option,
-    load_settings,
+    bad_option,
+    check_window,
     parse_when,
     setup_logging,
     terminal_alerts_to_stderr,
 )
-from monitors.app.cli.dry_replay import replay_settings
-from monitors.app.cli.errors import exit_codes
+from monitors.app.cli.dry_replay import drift_problems, replay_settings
+from monitors.app.cli.errors import GuardedGroup, exit_codes, verbose_option
 from monitors.app.cli.output import RunOutput
-from monitors.contracts.errors import ConfigError
+from monitors.contracts.errors import ConfigError, SourceError
 from monitors.contracts.findings import RunWindow
+from monitors.contracts.values import format_duration
 from monitors.engine.registry import MONITORS
 
 RUN_MONITORS = tuple(MONITORS)
@@ -81,7 +83,7 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Summary format. json: stdout holds one JSON document (a monitor's summary; for all, "
             '{"runs": [...]}); alerts go to stderr.',
         ),
-        click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: every dedupe decision."),
+        verbose_option("-v: info logs and an unexpected error's traceback, -vv: every dedupe decision."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -116,13 +118,21 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
     from monitors.engine.wiring import build_notifiers, build_source, gitlab_factory, open_store
 
     settings = replay_settings(opts["config"], names, source_file=opts["source_file"], dry_run=opts["dry_run"])
+    replay = opts["source_file"] is not None and opts["dry_run"]
+    # Drift without its forge's token: the other monitors still run, then the command exits 2 naming it.
+    unready = drift_problems(settings, names, replay=replay)
+    if unready and [name for name in names if name in settings.enabled_monitors()] == ["drift"]:
+        raise ConfigError("drift cannot read its forge", list(unready.values()))
     now = datetime.now(UTC)
     since, until = parse_when(opts["since"], now, "--since"), parse_when(opts["until"], now, "--until")
     deadline = parse_deadline(opts["deadline"])
-    store = open_store(settings, dry_run=opts["dry_run"])
     source = build_source(settings, opts["source_file"])
     if opts["source_file"] is not None:
         since, until = _replay_window(source, opts["source_file"], since, until)
+    else:
+        delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
+        check_window(since, until, end=now - delay, end_is=f"now minus langfuse.query_delay {format_duration(delay)}")
+    store = open_store(settings, dry_run=opts["dry_run"])
     notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=opts["dry_run"]), opts["fmt"])
     deps = RunDeps(source, store, notifiers, gitlab_factory(settings))
     code = 0
@@ -131,6 +141,10 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
         for name in names:
             if name not in settings.enabled_monitors():
                 output.disabled(name)
+                continue
+            if name == "drift" and unready:
+                output.not_run(name, f"not set: {', '.join(unready)}")
+                code = 2
                 continue
             summary = run_once(
                 name, settings, deps, now=now, since=since, until=until, dry_run=opts["dry_run"], deadline=deadline
@@ -145,6 +159,8 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
             code = max(code, synced)
     finally:
         output.close()  # a bad setting found mid-way (exit 2) still leaves the runs before it on stdout
+    for problem in unready.values():
+        click.echo(problem, err=True)
     return code
 
 
@@ -168,19 +184,22 @@ def _replay_window(
     A live run's default (since the watermark, or the last 24 hours) would usually miss an export
     of a past week entirely and report "records=0 findings=0" as if all were well.
     """
-    span = source.span()
+    try:
+        span = source.span()
+    except SourceError as exc:  # unreadable: a damaged gzip, a permission denied
+        raise bad_option("--source", str(exc)) from None
     if span is None:
-        click.echo(f"note: {path} holds no readable observations", err=True)
-        # An end of its own marks the run as a replay, so it leaves the live watermark where it is.
-        return since, until or datetime.now(UTC)
+        raise bad_option("--source", f"{path} holds no readable observations: nothing to replay")
+    first, last = f"the first observation in {path}", f"the last observation in {path}"
+    check_window(since, until, start=span.start, start_is=first, end=span.end, end_is=last)
     start, end = since or span.start, until or span.end
     if start > span.start or end < span.end:  # a wider window misses nothing: no need to say so
-        checked = RunWindow(min(start, end), end)
+        checked = RunWindow(start, end)
         click.echo(f"note: {path} holds observations over {span}; checking {checked} only", err=True)
     return start, end
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="langfuse-monitors")
 def cli() -> None:
     """Watch unattended LLM agents through their Langfuse traces; alert a human when something is wrong.
@@ -239,57 +258,6 @@ def run_all(**opts: Any) -> None:
     _run_monitors(RUN_MONITORS, several=True, **opts)
 
 
-@cli.command()
-@config_option
-@click.option("--schedules", "-s", type=click.Path(dir_okay=False), help="schedules.yaml to check too.")
-@click.option(
-    "--dry-run", is_flag=True, help="Accepted for uniformity: validate only reads, it never changes anything."
-)
-@format_option('{"ok", "checked": [files], "problems": ["file: key: reason", ...], "notes": [...]}')
-def validate(config: str | None, schedules: str | None, dry_run: bool, fmt: str) -> None:
-    """Check monitors.yaml (and schedules.yaml) and print every problem as file: key: reason.
-
-    Runs the checks a monitor run makes before it reads anything (every secret resolves, a trace source
-    is configured, every channel can be built), so a config that passes here does not fail a run on them.
-    """
-    from monitors.app.k8s.manifests import check_names
-    from monitors.engine.schedule_config import load_schedules
-    from monitors.engine.wiring import build_notifiers, build_source
-
-    problems: list[str] = []
-    checked: list[str] = []
-    notes: list[str] = []
-    try:
-        settings = load_settings(config, False)
-        build_source(settings)
-        build_notifiers(settings)
-        checked.append(str(settings.source_file))
-    except ConfigError as exc:
-        problems += exc.problems
-    if schedules:
-        try:
-            plan = load_schedules(schedules)
-        except ConfigError as exc:
-            problems += exc.problems
-        else:
-            checked.append(schedules)
-            try:
-                check_names(plan)
-            except ConfigError as exc:  # valid for the scheduler, not for Kubernetes
-                notes += [
-                    f"{schedules}: {p} (only k8s render needs this; the scheduler takes it)" for p in exc.problems
-                ]
-    out = Out(fmt)
-    out.document({"ok": not problems, "checked": checked, "problems": problems, "notes": notes})
-    for note in notes:
-        click.echo(f"note: {note}", err=True)
-    if problems:
-        for problem in problems:
-            click.echo(problem, err=True)
-        sys.exit(2)
-    out.line(f"ok: {', '.join(checked)} valid")
-
-
 @cli.command(name="help")
 @click.argument("command", nargs=-1)
 @click.pass_context
@@ -308,6 +276,8 @@ def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
 
 # Operator commands live in their own modules; each registers its commands on `cli`.
 cli_ops.register(cli)
+cli_status.register(cli)
+cli_validate.register(cli)
 cli_audit.register(audit)
 cli_drift.register(drift)
 cli_report.register(cli)

@@ -1,4 +1,4 @@
-"""Operator commands of run-monitor: export, silence, test-alert, status, report, scheduler."""
+"""Operator commands of run-monitor: export, silence, test-alert (status: monitors.app.cli.status)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,17 @@ from typing import Any
 import click
 
 from monitors.app.cli.common import (
-    CHANNELS_ONLY,
     LANGFUSE_ONLY,
-    SCHEDULES_DEFAULT,
     STORE_ONLY,
     Out,
+    bad_option,
     config_option,
     format_option,
-    schedules_path,
     store_for,
     terminal_alerts_to_stderr,
 )
 from monitors.app.cli.errors import exit_codes
 from monitors.contracts.errors import ConfigError
-from monitors.contracts.values import format_duration
 
 
 def _settings(config: str | None, needs: tuple[str, ...]) -> Any:
@@ -39,44 +36,6 @@ def _settings(config: str | None, needs: tuple[str, ...]) -> Any:
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"did you mean {close[0]!r}? " if close else ""
-
-
-def _when(value: datetime | None) -> str:
-    """A stored time as a person reads it: 2026-11-23 08:45:12Z (or 'never')."""
-    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if isinstance(value, datetime) else "never"
-
-
-# Outbox row states in the order a reader wants them, as words: the store's own names mean little outside.
-_OUTBOX_STATES = {
-    "pending": "waiting to be sent",
-    "sent": "sent",
-    "failed": "given up",
-    "unconfirmed": "given up unanswered (may have arrived)",
-}
-
-
-def outbox_line(counts: dict[str, int], retention: timedelta) -> str:
-    """'outbox: 1 waiting to be sent (in the last 30d: 2 sent)' from `outbox_counts`: every pending message,
-    and the others settled within the retention (older ones are pruned), in words, not a dict's repr."""
-    waiting = f"outbox: {counts.get('pending', 0)} waiting to be sent"
-    parts = [
-        f"{counts[state]} {words}"
-        for state, words in _OUTBOX_STATES.items()
-        if state != "pending" and counts.get(state)
-    ]
-    parts += [f"{n} {state}" for state, n in sorted(counts.items()) if state not in _OUTBOX_STATES and n]
-    return f"{waiting} (in the last {format_duration(retention)}: {', '.join(parts)})" if parts else waiting
-
-
-def _not_run_yet(plan: Any, runs: dict[str, Any], stale: set[str], now: datetime) -> list[dict[str, Any]]:
-    """Scheduled monitors with no run at all that are not yet stale (a fresh install): when they run next."""
-    from monitors.engine.schedules import next_fire
-
-    return [
-        {"monitor": job.monitor, "job": job.name, "next": next_fire(job, plan, now)}
-        for job in plan.jobs
-        if job.monitor not in runs and job.monitor not in stale
-    ]
 
 
 def register(cli: click.Group) -> None:
@@ -97,17 +56,22 @@ def register(cli: click.Group) -> None:
     @exit_codes
     def export(config: str | None, since: str, until: str | None, output: Path, dry_run: bool, fmt: str) -> None:
         """Save observations from Langfuse to a file that any monitor can replay with --source."""
-        from monitors.app.cli.common import parse_when
+        from monitors.app.cli.common import check_window, parse_when
         from monitors.contracts.findings import RunWindow
         from monitors.engine.export import export_observations
         from monitors.engine.wiring import build_source
 
         settings = _settings(config, LANGFUSE_ONLY)
         now = datetime.now(UTC)
-        window = RunWindow(parse_when(since, now, "--since") or now, parse_when(until, now, "--until") or now)
+        start, end = parse_when(since, now, "--since") or now, parse_when(until, now, "--until")
+        check_window(start, end, end=now, end_is="now")
+        window = RunWindow(start, end or now)
         source = build_source(settings)
         target = Path("/dev/null") if dry_run else output
-        count = export_observations(source, window, target)
+        try:
+            count = export_observations(source, window, target)
+        except OSError as exc:  # it names the hidden partial file written first; the user named --output
+            raise OSError(exc.errno, exc.strerror or str(exc), str(output)) from exc
         verb = "would export" if dry_run else f"exported to {output}:"
         out = Out(fmt)
         out.line(
@@ -154,9 +118,14 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Mute a monitor (or one of its keys) for a while; list or remove silences."""
         now, out = datetime.now(UTC), Out(fmt)
-        if not (list_ or remove is not None):
+        adding = not (list_ or remove is not None)
+        if adding:
             monitor, until = _silence_target(monitor, duration, now)
-        store = store_for(_settings(config, STORE_ONLY), dry_run=dry_run)
+            _check_key_given(monitor, key)
+        settings = _settings(config, STORE_ONLY)
+        if adding and monitor == "cost" and key is not None:
+            _check_budget_key(key, settings)
+        store = store_for(settings, dry_run=dry_run)
         if list_:
             active = store.silences(now=now)
             for s in active:
@@ -202,6 +171,42 @@ def register(cli: click.Group) -> None:
             raise click.BadParameter(f"{duration!r}: a silence must last longer than 0s", param_hint="--for")
         return monitor, now + length
 
+    def _check_key_given(monitor: str, key: str | None) -> None:
+        if key is not None and not key.strip():
+            raise bad_option(
+                "--key",
+                f"empty: it would silence every {monitor} finding; leave --key out to mean that, or give the "
+                "key each alert ends with",
+            )
+
+    def _check_budget_key(key: str, settings: Any) -> None:
+        """A cost key starts with a budget's name: a mistyped one would silence nothing and say it did."""
+        cost = settings.monitor_configs.get("cost")
+        names = [budget.name for budget in getattr(cost, "budgets", [])]
+        budget = key.split(":", 1)[0]
+        if budget not in names:
+            known = f"budgets: {', '.join(names)}" if names else "no budgets under monitors.cost.budgets"
+            raise bad_option("--key", f"unknown cost budget {budget!r} ({_did_you_mean(budget, names)}{known})")
+
+    def _channel_settings(config: str | None, channel: str) -> Any:
+        """Settings holding only `channel`, whose secrets must resolve: another channel's unset webhook
+        is no reason to refuse testing this one."""
+        from monitors.engine.interpolate import is_under
+
+        settings = _settings(config, ())
+        defined = list(settings.channel_configs)
+        if channel not in defined:
+            suggestion = _did_you_mean(channel, defined)
+            raise bad_option(
+                "--channel", f"unknown channel {channel!r} ({suggestion}defined: {', '.join(defined) or 'none'})"
+            )
+        key = f"channels.{channel}"
+        unset = [u for u in settings.unresolved if is_under(u.path, key)]
+        if unset:
+            where = settings.source_file
+            raise ConfigError("channel secrets unset", [f"{where}: {u.problem}" for u in unset])
+        return settings.model_copy(update={"channel_configs": {channel: settings.channel_configs[channel]}})
+
     @cli.command(name="test-alert")
     @config_option
     @click.option("--channel", required=True, help="Channel name from monitors.yaml.")
@@ -220,10 +225,8 @@ def register(cli: click.Group) -> None:
         from monitors.engine.render import test_message
         from monitors.engine.wiring import build_notifiers
 
-        settings = _settings(config, CHANNELS_ONLY)
+        settings = _channel_settings(config, channel)
         notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=dry_run), fmt)
-        if channel not in notifiers:
-            raise ConfigError(f"--channel: unknown channel {channel!r} (defined: {', '.join(notifiers) or 'none'})")
         notifier = notifiers[channel]
         # The notifier's own failure log speaks of the outbox ("will retry later"); a test message has
         # no outbox and no later, so this command reports the outcome itself.
@@ -269,65 +272,3 @@ def register(cli: click.Group) -> None:
             }
         )
         sys.exit(0 if result.ok else 1)
-
-    @cli.command()
-    @config_option
-    @click.option(
-        "--schedules",
-        "-s",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"schedules.yaml, to flag stale monitors ({SCHEDULES_DEFAULT}, if there).",
-    )
-    @format_option('{"runs", "outbox", "outbox_settled_since", "scores_pending", "stale", "not_run_yet"}')
-    @click.option("--dry-run", is_flag=True, help="Read the store without upgrading its schema.")
-    @exit_codes
-    def status(config: str | None, schedules: Path | None, fmt: str, dry_run: bool) -> None:
-        """Each monitor's last run and last success, monitors gone stale, alerts waiting to be sent, and scores
-        waiting to be written back to Langfuse.
-
-        A monitor whose latest runs were all skipped because another run holds its lock is shown as
-        HELD BACK. Exits 1 when a scheduled monitor has not succeeded within twice its interval (for probes);
-        on a fresh install, a monitor that has not run yet counts from when the store was created.
-        """
-        import json
-
-        from monitors.engine.schedule_config import load_schedules
-        from monitors.engine.schedules import stale_monitors
-
-        settings = _settings(config, STORE_ONLY)
-        store = store_for(settings, dry_run=dry_run)
-        now = datetime.now(UTC)
-        retention = settings.store.outbox_retention
-        settled_since = now - retention  # older settled rows are pruned (the ones kept for a resolve are not counted)
-        runs, scores_pending = store.last_runs(), store.pending_score_counts()
-        outbox = store.outbox_counts(settled_since=settled_since)
-        path, named = schedules_path(schedules, settings.source_file)
-        schedules = path if named or path.exists() else None
-        plan = load_schedules(schedules) if schedules else None
-        stale = stale_monitors(plan, runs, now, watching_since=store.created_at()) if plan else []
-        if fmt == "json":
-            waiting = _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []
-            document = {"runs": runs, "outbox": outbox, "outbox_settled_since": settled_since.isoformat()}
-            document |= {"scores_pending": scores_pending, "not_run_yet": waiting}
-            click.echo(json.dumps(document | {"stale": [s.monitor for s in stale]}, default=str))
-        else:
-            for monitor, entry in sorted(runs.items()):
-                last = entry.get("last") or {}
-                click.echo(
-                    f"{monitor}: last={last.get('status')} at {_when(last.get('finished_at'))} "
-                    f"last_ok={_when(entry['last_ok'])} failures={entry['failures']}"
-                )
-                if held := entry.get("held_back"):
-                    click.echo(
-                        f"{monitor}: HELD BACK since {held['since']}: {held['skipped']} run(s) skipped, "
-                        f"{held['reason'] or 'another run holds its lock'}"
-                    )
-            for monitor, n in sorted(scores_pending.items()):
-                click.echo(f"{monitor}: {n} score(s) waiting to be written back to Langfuse (its next run sends them)")
-            for item in stale:
-                click.echo(item.line(now))
-            for job in _not_run_yet(plan, runs, {s.monitor for s in stale}, now) if plan else []:
-                click.echo(f"{job['monitor']}: no run yet; next scheduled {_when(job['next'])} (job {job['job']})")
-            stale_count = len(stale) if schedules else "unknown (no schedules)"
-            click.echo(f"{outbox_line(outbox, retention)}; stale monitors: {stale_count}")
-        sys.exit(1 if stale else 0)

@@ -43,6 +43,13 @@ class RunOutput:
         else:
             self._echo(f"monitor={monitor} status=disabled")
 
+    def not_run(self, monitor: str, reason: str) -> None:
+        """A monitor asked for that could not start (its problem lines go to stderr at the end)."""
+        if self.fmt == "json":
+            self._runs.append({"monitor": monitor, "status": "not_run", "error": reason})
+        else:
+            self._echo(f"monitor={monitor} status=not_run error={reason!r}")
+
     def synced(self, result: Any) -> None:
         """An Alertmanager sync result (monitors.metrics.alert_sync)."""
         if self.fmt == "json":

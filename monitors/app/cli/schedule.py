@@ -21,7 +21,7 @@ from monitors.app.cli.common import (
     format_option,
     schedules_path,
 )
-from monitors.app.cli.errors import exit_codes, fail_config
+from monitors.app.cli.errors import exit_codes, fail_config, verbose_option
 from monitors.contracts.errors import ConfigError
 
 
@@ -63,9 +63,11 @@ def _scheduler(opts: dict[str, Any]) -> int:
         out.document({"schedules": str(path), "jobs": jobs_json(schedules, now)})
         return 0
     from monitors.app.cli.common import CONFIG_ENV, load_settings
+    from monitors.app.cli.dry_replay import forges_unused
     from monitors.engine.wiring import build_source, open_store
 
-    settings = load_settings(opts["config"], False)
+    scheduled = {job.monitor for job in schedules.jobs}
+    settings = load_settings(opts["config"], False, unused=forges_unused(opts["config"], scheduled))
     # Fail at start (exit 2), not at every run, when the monitors have nothing to read from.
     if any(job.monitor != "report" for job in schedules.jobs):
         _close(build_source(settings, opts["source_file"]))
@@ -171,7 +173,7 @@ def register(cli: click.Group) -> None:
         help="Serve GET /healthz on this port for a liveness probe: 503 when the loop stalls or a job runs "
         "far past its deadline (a restart ends it). Default: no server.",
     )
-    @click.option("-v", "--verbose", count=True, help="-v: APScheduler's own logs, -vv: every dedupe decision.")
+    @verbose_option("-v: APScheduler's own logs and an unexpected error's traceback, -vv: every dedupe decision.")
     @format_option(
         'with --dry-run: {"schedules", "jobs": [...]} with each job\'s next run (the running scheduler logs)'
     )
