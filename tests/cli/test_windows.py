@@ -111,3 +111,39 @@ def test_an_unreadable_replay_file_is_refused_naming_it(
     broken.write_bytes(content)
     line = _one_line(_invoke("audit", "-c", config, "--source", broken, "--dry-run"))
     assert line.startswith(f"--source: cannot read replay file {broken}: ") and reason in line, line
+
+
+def test_until_alone_before_where_the_last_run_stopped_is_refused(config: Path, tmp_path: Path) -> None:
+    # Without --since a live run reads from its watermark, so an --until at or before it reads nothing.
+    from datetime import UTC, datetime
+
+    from monitors.store.rows import RunCommit
+
+    stopped = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    commit = RunCommit(monitor="events", now=stopped, watermark=stopped, seen=[], outbox=[], events=[], state={})
+    store.commit_run(commit)
+    store.close()
+    for command in (("events",), ("all",)):
+        line = _one_line(_invoke(*command, "-c", config, "--until", "2026-11-10"))
+        assert line == (
+            "--until: 2026-11-10T00:00:00Z is not after where the last events run stopped (2026-11-20T06:00:00Z); "
+            "give --since too to read a past range"
+        )
+
+
+def test_until_is_held_only_to_a_watermark_the_run_would_read_from() -> None:
+    from datetime import UTC, datetime
+
+    from monitors.app.cli.common import check_until_after_watermarks
+    from monitors.contracts.errors import ConfigError
+
+    now, stopped = datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
+    before, after = datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+    check_until_after_watermarks(until=after, since=None, watermarks={"cost": stopped}, now=now)
+    check_until_after_watermarks(until=before, since=before.replace(day=1), watermarks={"cost": stopped}, now=now)
+    check_until_after_watermarks(until=before, since=None, watermarks={"cost": None}, now=now)  # never ran
+    # A watermark after now is not trusted (the clock went back): the run reads the last day instead.
+    check_until_after_watermarks(until=before, since=None, watermarks={"cost": now.replace(year=2027)}, now=now)
+    with pytest.raises(ConfigError, match="last cost run stopped"):
+        check_until_after_watermarks(until=stopped, since=None, watermarks={"cost": stopped}, now=now)

@@ -100,6 +100,22 @@ def check_window(
         raise bad_option("--until", f"{iso(until)} is not after the window's start, {start_is} ({iso(start)})")
 
 
+def check_until_after_watermarks(
+    until: datetime | None, since: datetime | None, watermarks: dict[str, datetime | None], now: datetime
+) -> None:
+    """Refuse `--until` alone at or before where a monitor's last run stopped: without `--since` a run
+    reads from there, so its window would hold nothing (and it said all was well)."""
+    if until is None or since is not None:
+        return
+    for name, watermark in watermarks.items():
+        if watermark is not None and watermark <= now and until <= watermark:
+            raise bad_option(
+                "--until",
+                f"{iso(until)} is not after where the last {name} run stopped ({iso(watermark)}); "
+                "give --since too to read a past range",
+            )
+
+
 def iso(value: datetime) -> str:
     """A time as the run's summary line writes it: 2026-11-23T08:45:12Z."""
     return f"{value.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z"

@@ -26,6 +26,7 @@ from monitors.app.cli import validate as cli_validate
 from monitors.app.cli.common import (
     CONFIG_HELP,
     bad_option,
+    check_until_after_watermarks,
     check_window,
     parse_when,
     setup_logging,
@@ -133,6 +134,11 @@ def _run_configured(names: tuple[str, ...], opts: dict[str, Any], output: RunOut
         delay = settings.langfuse.query_delay if settings.langfuse else timedelta(minutes=15)
         check_window(since, until, end=now - delay, end_is=f"now minus langfuse.query_delay {format_duration(delay)}")
     store = open_store(settings, dry_run=opts["dry_run"])
+    if opts["source_file"] is None and not opts["dry_run"]:  # a dry run's store is a new, empty one
+        enabled = [name for name in names if name in settings.enabled_monitors()]
+        check_until_after_watermarks(
+            since=since, until=until, watermarks={n: store.watermark(n) for n in enabled}, now=now
+        )
     notifiers = terminal_alerts_to_stderr(build_notifiers(settings, dry_run=opts["dry_run"]), opts["fmt"])
     deps = RunDeps(source, store, notifiers, gitlab_factory(settings))
     code = 0
