@@ -194,6 +194,10 @@ def test_unverifiable_cases_are_info_findings_with_reasons(gitlab: FakeGitLab) -
     assert info["t-noobj"].summary == "the trace states no objective"
     assert info["t-nomr"].summary == "traces state an objective but name no merge request"
     assert info["t-nomr"].dedupe_key.startswith("unverifiable:agent ")  # one note per agent, not per session
+    # Nothing failed for those: the title says what they lack, not that a check could not run.
+    assert info["t-nomr"].title.startswith("Goal drift: traces of agent ")
+    assert info["t-nomr"].title.endswith(" name no merge or pull request")
+    assert info["t-404"].title.startswith("Goal drift could not be checked for ")
     assert "see my MR" in info["t-bad"].summary
     assert ctx.counters["unverifiable"] == 6
     assert ctx.counters["no_objective"] == 1 and ctx.counters["no_mr_reference"] == 1

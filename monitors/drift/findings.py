@@ -162,16 +162,26 @@ def _delta(additions: int | None, deletions: int | None) -> str:
     return f"+{additions or 0:,}/-{deletions or 0:,}"
 
 
+# The reason of traces with an objective and no change request: nothing for drift to check, not a failure.
+# Stored findings and the weekly report match on this text, so it stays as it is.
+NOT_LINKED = "traces state an objective but name no merge request"
+
+
 def unverifiable_finding(ctx: RunContext, subject: str, reason: str, refs: Iterable[TraceRef]) -> Finding:
     """An INFO finding: these traces could not be checked, and why (kept for the weekly report)."""
     ordered = sorted(refs, key=lambda r: (r.start, r.trace_id))
     first = ordered[0]
+    what = (
+        f"Goal drift: traces of {shorten(subject, 120)} name no merge or pull request"
+        if reason == NOT_LINKED
+        else f"Goal drift could not be checked for {shorten(subject, 120)}"
+    )
     return Finding(
         monitor=MONITOR,
         dedupe_key=f"unverifiable:{subject}:{reason}"[:300],
         severity=Severity.INFO,
         kind="unverifiable",
-        title=f"Goal drift could not be checked for {shorten(subject, 120)}",
+        title=what,
         summary=reason,
         observed_at=ctx.now,
         window=traces_span(ordered, ctx.window),

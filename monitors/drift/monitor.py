@@ -52,7 +52,7 @@ from monitors.drift.checks import CheckResult, parse_scope, run_checks, updated_
 from monitors.drift.coherence import COHERENCE_THRESHOLD, commit_coherence
 from monitors.drift.config import EVIDENCE, GoalDriftConfig, did_text, score_id
 from monitors.drift.evidence import evidence_of, summary_text
-from monitors.drift.findings import drift_finding, drift_resolved, unverifiable_finding
+from monitors.drift.findings import NOT_LINKED, drift_finding, drift_resolved, unverifiable_finding
 from monitors.drift.forges import FORGE_NAMES, fetch_changes
 from monitors.drift.pool import PairKey, Scored, score_with_history
 from monitors.drift.verdict import Verdict
@@ -180,7 +180,7 @@ class GoalDriftMonitor:
         if target is None:
             ctx.count("no_mr_reference")
             # Many agents never open a merge request: one note per agent, not one per session.
-            return f"agent {ref.agent or 'unknown'}", "traces state an objective but name no merge request"
+            return f"agent {ref.agent or 'unknown'}", NOT_LINKED
         if isinstance(target, str):
             ctx.count("bad_mr_reference")
             return subject, target
