@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from drift_scope_limits import file_tokens as seventh_round_tokens
+from drift_scope_limits import per_file_lines
 
 from monitors.drift.labelled import LabelledPair
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{3,}")
 HOUSEKEEPING_FILE = re.compile(r"(changelog|changes|news|history|authors|contributors|release|lock)", re.I)
 KEYWORDS = {"self", "return", "import", "from", "none", "true", "false", "class"}
 GROUP_TEXT_PATHS = 3
@@ -55,26 +56,8 @@ class ChangedFile:
     housekeeping: bool  # changelog, news, authors or lock file: counted in the history, never grouped
 
 
-def per_file_lines(patch: str) -> dict[str, list[str]]:
-    """Changed lines and hunk headers of a unified diff, per file (the b/ path)."""
-    out: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in patch.splitlines():
-        if line.startswith("diff --git"):
-            match = re.search(r" b/(.*)$", line)
-            current = out.setdefault(match.group(1), []) if match else None
-        elif current is not None and line.startswith("@@"):
-            current.append(line.rsplit("@@", 1)[-1])
-        elif current is not None and line[:1] in "+-" and not line.startswith(("+++", "---")):
-            current.append(line[1:])
-    return out
-
-
 def file_tokens(path: str, lines: Iterable[str]) -> frozenset[str]:
-    tokens = {part.lower() for part in re.split(r"[/._-]", path) if len(part) >= 4}
-    for line in lines:
-        tokens.update(word.lower() for word in IDENTIFIER.findall(line))
-    return frozenset(tokens)
+    return frozenset(seventh_round_tokens(path, lines))
 
 
 def changed_files(row: dict) -> list[ChangedFile]:
